@@ -1,0 +1,1 @@
+"""Brigade: a Telegram bot with which towns run neighbourhood volunteer brigades."""

@@ -1,0 +1,105 @@
+"""Command line: `python -m bot` runs the bot, `python -m bot migrate` upgrades the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from pydantic import ValidationError
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+
+from bot.logging_setup import configure_logging
+from bot.settings import RunMode, Settings
+
+HOW_TO_GET_STARTED = (
+    "BRIGADE_BOT_TOKEN is not set: create a bot with @BotFather in Telegram (send it /newbot), "
+    "then put the token it gives you in .env as BRIGADE_BOT_TOKEN=… (see .env.example)."
+)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"brigade: {message}", file=sys.stderr)
+    return code
+
+
+def _load_settings() -> Settings | str:
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"BRIGADE_{'_'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}"
+            if issue["loc"]
+            else issue["msg"]
+            for issue in error.errors()
+        )
+        return f"the configuration is invalid: {problems}"
+
+
+async def _migrate(settings: Settings) -> None:
+    from storage import migrate
+    from storage.database import Database
+
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+    finally:
+        await database.dispose()
+
+
+def _run(settings: Settings) -> int:
+    from bot.app import build_application
+
+    application = build_application(settings)
+    try:
+        if settings.run_mode is RunMode.WEBHOOK:
+            assert settings.webhook_url is not None  # checked by Settings
+            secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            application.run_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path="telegram",
+                webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
+                # PTB answers 403 to any POST whose X-Telegram-Bot-Api-Secret-Token differs.
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        return _fail("Telegram refused the token: check BRIGADE_BOT_TOKEN with @BotFather.", 1)
+    except NetworkError as error:
+        return _fail(
+            f"cannot reach the Bot API at {settings.bot_api_base_url} ({error.message}). "
+            "Check the network or BRIGADE_BOT_API_BASE_URL.",
+            1,
+        )
+    except TelegramError as error:
+        return _fail(f"Telegram answered with an error at start: {error.message}", 1)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run it; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=["run", "migrate"], help="default: run"
+    )
+    args = parser.parse_args(argv)
+    settings = _load_settings()
+    if isinstance(settings, str):
+        return _fail(settings)
+    secrets = [s.get_secret_value() for s in (settings.bot_token, settings.webhook_secret) if s]
+    configure_logging(settings.log_level, secrets)
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("brigade: the database is up to date.")
+        return 0
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        return _fail(HOW_TO_GET_STARTED)
+    return _run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

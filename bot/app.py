@@ -1,0 +1,81 @@
+"""The application factory: everything is built here, when called, never at import time."""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+from bot.context import SERVICES_KEY, BrigadeApplication, BrigadeContext, Services
+from bot.i18n import I18n
+from bot.menus import set_default_menus, set_member_menu
+from bot.services.members import MemberService
+from bot.settings import Settings
+from handlers import register_handlers
+from storage import migrate
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings, database: Database | None = None) -> Services:
+    """The long-lived objects of one bot: database, catalogs and use cases."""
+    database = database or Database(settings.database_url)
+    return Services(
+        settings=settings,
+        database=database,
+        i18n=I18n(settings.default_language),
+        members=MemberService(database, settings.coordinator_ids),
+    )
+
+
+def build_application(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    run_migrations: bool = True,
+    set_menus: bool = True,
+) -> BrigadeApplication:
+    """Build the PTB application with its services and handlers, ready to initialise and run.
+
+    `request`/`get_updates_request` replace PTB's HTTP client (tests pass an in-process fake).
+    """
+    if settings.bot_token is None:
+        raise ValueError("BRIGADE_BOT_TOKEN is not set")
+    services = build_services(settings, database)
+
+    async def post_init(application: BrigadeApplication) -> None:
+        if run_migrations:
+            await migrate.upgrade(services.database)
+        if set_menus:
+            await set_default_menus(application.bot, services.i18n)
+            for member in await services.members.staff():
+                await set_member_menu(application.bot, services.i18n, member)
+        log.info("Brigade is up as @%s", application.bot.username)
+
+    async def post_shutdown(application: BrigadeApplication) -> None:
+        await services.database.dispose()
+
+    builder = (
+        ApplicationBuilder()
+        .token(settings.bot_token.get_secret_value())
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.api_file_url)
+        .context_types(ContextTypes(context=BrigadeContext))
+        .defaults(Defaults(tzinfo=settings.tz))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    # PTB's builder cannot infer the job queue's context type from context_types(); it is ours.
+    application = cast(BrigadeApplication, builder.build())
+    application.bot_data[SERVICES_KEY] = services
+    register_handlers(application)
+    return application

@@ -1,0 +1,99 @@
+"""The one place that encodes and parses inline-button callback data.
+
+Format: `<action>:<arg>:<arg>…`, ASCII, at most 64 bytes (Telegram's limit). Each action declares
+the kinds of its arguments; anything else — a stale layout, a forged payload — parses to None,
+and handlers answer such taps with a clear message instead of acting on them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_CALLBACK_BYTES = 64
+_WORD = re.compile(r"^[a-z0-9_-]{1,24}$")
+
+
+class Action(StrEnum):
+    """Every kind of inline button the bot shows."""
+
+    SET_LANGUAGE = "lang"
+
+
+class Arg(StrEnum):
+    """The kind of one callback argument."""
+
+    INT = "int"
+    WORD = "word"
+
+
+# The argument kinds of each action, in order.
+_SIGNATURES: dict[Action, tuple[Arg, ...]] = {
+    Action.SET_LANGUAGE: (Arg.WORD,),
+}
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A parsed callback: its action and typed arguments."""
+
+    action: Action
+    args: tuple[int | str, ...] = ()
+
+    def int_arg(self, index: int) -> int:
+        """The argument at `index`, which the signature says is an integer."""
+        value = self.args[index]
+        if not isinstance(value, int):
+            raise TypeError(f"argument {index} of {self.action} is not an integer")
+        return value
+
+    def str_arg(self, index: int) -> str:
+        """The argument at `index`, which the signature says is a word."""
+        return str(self.args[index])
+
+
+def encode(action: Action, *args: int | str) -> str:
+    """Build callback data for a button; raises if it breaks the format or the size limit."""
+    signature = _SIGNATURES[action]
+    if len(args) != len(signature):
+        raise ValueError(f"{action} takes {len(signature)} arguments, got {len(args)}")
+    parts = [action.value]
+    for kind, value in zip(signature, args, strict=True):
+        if kind is Arg.INT:
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{action}: {value!r} is not a non-negative integer")
+            parts.append(str(value))
+        else:
+            if not isinstance(value, str) or not _WORD.match(value):
+                raise ValueError(f"{action}: {value!r} is not a word")
+            parts.append(value)
+    data = ":".join(parts)
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def parse(data: str | None) -> Callback | None:
+    """Parse callback data; None for anything this version of the bot did not produce."""
+    if not data or len(data.encode()) > MAX_CALLBACK_BYTES:
+        return None
+    head, *raw_args = data.split(":")
+    try:
+        action = Action(head)
+    except ValueError:
+        return None
+    signature = _SIGNATURES[action]
+    if len(raw_args) != len(signature):
+        return None
+    args: list[int | str] = []
+    for kind, raw in zip(signature, raw_args, strict=True):
+        if kind is Arg.INT:
+            if not raw.isdigit() or len(raw) > 18:
+                return None
+            args.append(int(raw))
+        elif _WORD.match(raw):
+            args.append(raw)
+        else:
+            return None
+    return Callback(action, tuple(args))

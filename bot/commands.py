@@ -1,0 +1,36 @@
+"""The catalogue of slash commands: who may use each, and its one-line description.
+
+`/help` and the per-role command menus are both built from this list, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.i18n import N_
+from storage.models import Role
+
+EVERYONE: frozenset[Role | None] = frozenset({None, *Role})
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command and the roles that see it (None: a person with no role yet)."""
+
+    name: str
+    description: str  # an English msgid, translated when shown
+    roles: frozenset[Role | None]
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", N_("Start or see what you can do"), EVERYONE),
+    Command("help", N_("List the commands you can use"), EVERYONE),
+    Command("language", N_("Choose your language"), EVERYONE),
+)
+
+
+def commands_for(roles: Iterable[Role]) -> list[Command]:
+    """The commands a member holding `roles` may use, in catalogue order."""
+    held: set[Role | None] = set(roles) or {None}
+    return [command for command in COMMANDS if command.roles & held]

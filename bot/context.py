@@ -1,0 +1,47 @@
+"""What every handler reaches through `context`: the application's services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
+
+from bot.i18n import I18n
+from bot.services.members import MemberService
+from bot.settings import Settings
+from storage.database import Database
+
+SERVICES_KEY = "services"
+
+
+@dataclass(frozen=True)
+class Services:
+    """The long-lived objects of one running bot, built by the application factory."""
+
+    settings: Settings
+    database: Database
+    i18n: I18n
+    members: MemberService
+
+
+class BrigadeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's callback context with typed access to the services."""
+
+    @property
+    def services(self) -> Services:
+        """The services registered by `build_application`."""
+        services = self.bot_data.get(SERVICES_KEY)
+        if not isinstance(services, Services):
+            raise RuntimeError("the application was not built by bot.app.build_application")
+        return services
+
+
+BrigadeApplication = Application[
+    ExtBot[None],
+    BrigadeContext,
+    dict[Any, Any],
+    dict[Any, Any],
+    dict[Any, Any],
+    JobQueue[BrigadeContext],
+]

@@ -1,0 +1,1 @@
+"""Use cases: plain async functions and classes that own their transaction; no Telegram here."""

@@ -1,0 +1,121 @@
+"""Who is talking to the bot: members, their roles and their language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from storage import members as member_store
+from storage.database import Database
+from storage.models import Member, Role, VolunteerStatus
+from storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class TelegramIdentity:
+    """What Telegram tells us about a user, taken from an update."""
+
+    telegram_id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        """First and last name, as Telegram shows them."""
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """A read-only snapshot of a member, safe to use after the transaction has ended."""
+
+    id: int
+    telegram_id: int
+    display_name: str
+    chosen_language: str | None
+    telegram_language: str | None
+    roles: frozenset[Role]
+    volunteer_status: VolunteerStatus | None
+
+    @property
+    def is_coordinator(self) -> bool:
+        """Whether the member runs the brigade."""
+        return Role.COORDINATOR in self.roles
+
+
+def _profile(member: Member, roles: frozenset[Role]) -> MemberProfile:
+    assert member.telegram_id is not None  # forgotten members never reach a handler
+    return MemberProfile(
+        id=member.id,
+        telegram_id=member.telegram_id,
+        display_name=member.display_name,
+        chosen_language=member.language,
+        telegram_language=member.telegram_language,
+        roles=roles,
+        volunteer_status=member.volunteer_status,
+    )
+
+
+class MemberService:
+    """Identify members, keep their Telegram details fresh, and change their language."""
+
+    def __init__(self, database: Database, coordinator_ids: Iterable[int]) -> None:
+        self._db = database
+        self._coordinator_ids = frozenset(coordinator_ids)
+
+    async def identify(self, who: TelegramIdentity) -> MemberProfile:
+        """Find or create the member behind an update; talking to the bot makes them reachable."""
+        async with self._db.transaction() as session:
+            await member_store.insert_member_if_absent(
+                session,
+                who.telegram_id,
+                display_name=who.full_name[:128],
+                username=who.username,
+                telegram_language=who.language_code,
+                radius_km=2.0,
+                reachable=True,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            member = await member_store.get_by_telegram_id(session, who.telegram_id)
+            assert member is not None
+            member.telegram_language = who.language_code
+            member.username = who.username
+            if not member.display_name:
+                member.display_name = who.full_name[:128]
+            if not member.reachable:
+                member.reachable = True
+                member.unreachable_since = None
+            # The first coordinators come from settings; the rest are appointed in the bot.
+            if who.telegram_id in self._coordinator_ids:
+                await member_store.grant_roles(session, member.id, [Role.COORDINATOR])
+            roles = await member_store.roles_of(session, member.id)
+            return _profile(member, roles)
+
+    async def set_language(self, telegram_id: int, language: str) -> MemberProfile | None:
+        """Remember the language a member chose; None if they are unknown."""
+        async with self._db.transaction() as session:
+            member = await member_store.get_by_telegram_id(session, telegram_id)
+            if member is None:
+                return None
+            member.language = language
+            roles = await member_store.roles_of(session, member.id)
+            return _profile(member, roles)
+
+    async def find(self, telegram_id: int) -> MemberProfile | None:
+        """The member with this Telegram id, without changing anything."""
+        async with self._db.read() as session:
+            member = await member_store.get_by_telegram_id(session, telegram_id)
+            if member is None:
+                return None
+            return _profile(member, await member_store.roles_of(session, member.id))
+
+    async def staff(self) -> list[MemberProfile]:
+        """Coordinators and referents, who get their own command menus."""
+        async with self._db.read() as session:
+            rows = await member_store.members_with_any_role(
+                session, [Role.COORDINATOR, Role.REFERENT]
+            )
+            return [_profile(member, roles) for member, roles in rows]

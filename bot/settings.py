@@ -1,0 +1,117 @@
+"""Settings read from the environment and `.env`; see `.env.example` for every variable."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("fr", "en", "nl")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/brigade.sqlite3"
+
+
+class RunMode(StrEnum):
+    """How the bot receives updates from Telegram."""
+
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class GeocoderKind(StrEnum):
+    """Which service turns typed addresses into coordinates."""
+
+    NOMINATIM = "nominatim"
+    NONE = "none"
+
+
+class Settings(BaseSettings):
+    """Everything Brigade needs to know about its deployment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BRIGADE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # A missing token is reported by `python -m bot` in one sentence, not by a validation error.
+    bot_token: SecretStr | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    bot_api_base_url: str = "https://api.telegram.org"
+
+    run_mode: RunMode = RunMode.POLLING
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    default_language: str = "fr"
+    timezone: str = "Europe/Paris"
+    town_name: str = "Brigade"
+    coordinator_ids: Annotated[tuple[int, ...], NoDecode] = ()
+
+    geocoder: GeocoderKind = GeocoderKind.NOMINATIM
+    geocoder_user_agent: str = "brigade-bot (set BRIGADE_GEOCODER_USER_AGENT to your contact)"
+    geocoder_domain: str = "nominatim.openstreetmap.org"
+    geocoder_min_delay_seconds: float = Field(default=1.0, ge=1.0)
+    geocoder_country_codes: str = "fr,be"
+
+    log_level: str = "INFO"
+
+    @field_validator("coordinator_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept `123,456` (the natural way to write a list in an env file)."""
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError("is not a known IANA time zone, e.g. Europe/Paris") from error
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> Settings:
+        if self.run_mode is RunMode.WEBHOOK and not self.webhook_url:
+            raise ValueError("BRIGADE_WEBHOOK_URL is required when BRIGADE_RUN_MODE=webhook")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The town's time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def api_base_url(self) -> str:
+        """The base URL PTB needs: the API root followed by `/bot` (PTB appends the token)."""
+        return self.bot_api_base_url.rstrip("/") + "/bot"
+
+    @property
+    def api_file_url(self) -> str:
+        """The base URL for file downloads."""
+        return self.bot_api_base_url.rstrip("/") + "/file/bot"
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file named by the database URL, if it names one."""
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            path = self.database_url.removeprefix(prefix).split("?", 1)[0]
+            if path and path != ":memory:":
+                return Path(path)
+        return None

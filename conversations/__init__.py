@@ -1,0 +1,1 @@
+"""Guided multi-step conversations (sign-up, posting a request…), one module each."""

@@ -1,0 +1,41 @@
+"""Small helpers every handler shares: who is talking, and in which language to answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Update, User
+
+from bot.context import BrigadeContext
+from bot.i18n import Translator
+from bot.services.members import MemberProfile, TelegramIdentity
+
+
+def identity_of(user: User) -> TelegramIdentity:
+    """The parts of a Telegram user Brigade keeps."""
+    return TelegramIdentity(
+        telegram_id=user.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language_code=user.language_code,
+    )
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """The member behind an update and the translator to answer them with."""
+
+    member: MemberProfile
+    _: Translator
+
+
+async def speaker(update: Update, context: BrigadeContext) -> Speaker | None:
+    """Identify the sender (creating their member record) and pick their language."""
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return None
+    services = context.services
+    member = await services.members.identify(identity_of(user))
+    translator = services.i18n.for_user(member.chosen_language, member.telegram_language)
+    return Speaker(member, translator)

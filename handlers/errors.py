@@ -1,0 +1,37 @@
+"""The error handler: log what went wrong (never the token) and apologise to the person."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.context import BrigadeContext
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: BrigadeContext) -> None:
+    """Log the exception and tell the person, in their language, that it failed."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s", update_id, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_user is None:
+        return
+    user = update.effective_user
+    services = context.services
+    chosen: str | None = None
+    try:
+        member = await services.members.find(user.id)
+        chosen = member.chosen_language if member else None
+    except Exception:  # the database may be what failed; fall back to Telegram's language
+        log.debug("could not read the language of user %s", user.id, exc_info=True)
+    _ = services.i18n.for_user(chosen, user.language_code)
+    apology = _("Sorry, something went wrong on our side. Please try again in a moment.")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(apology, show_alert=True)
+        elif update.effective_chat is not None:
+            await context.bot.send_message(update.effective_chat.id, apology)
+    except TelegramError:
+        log.warning("could not send the apology for update %s", update_id)

@@ -1,0 +1,87 @@
+"""/start and /help: greet each person by role and list what they can do."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.helpers import escape_markdown
+
+from bot.commands import commands_for
+from bot.context import BrigadeContext
+from bot.i18n import Translator
+from bot.menus import set_member_menu
+from bot.services.members import MemberProfile
+from handlers.common import speaker
+from storage.models import Role, VolunteerStatus
+
+
+def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
+    lines: list[str] = []
+    if Role.COORDINATOR in member.roles:
+        lines.append(
+            _(
+                "You coordinate the brigade of {town}: you vet volunteers, invite referents, "
+                "link neighbourhood groups and follow the figures.",
+                town=town,
+            )
+        )
+    if Role.REFERENT in member.roles:
+        lines.append(
+            _(
+                "As a referent, you post requests on behalf of the people you support, "
+                "and you confirm when the service has been done."
+            )
+        )
+    if Role.VOLUNTEER in member.roles:
+        if member.volunteer_status is VolunteerStatus.APPROVED:
+            lines.append(
+                _(
+                    "As a volunteer, you receive the requests near you that match your skills. "
+                    "Tap “Claim” to take one."
+                )
+            )
+        elif member.volunteer_status is VolunteerStatus.REJECTED:
+            lines.append(_("Your volunteer application was not accepted."))
+        else:
+            lines.append(_("Your volunteer application is waiting for a coordinator's approval."))
+    if not lines:
+        lines.append(
+            _(
+                "You are not a member of the brigade of {town} yet. Ask your coordinator "
+                "for an invitation link.",
+                town=town,
+            )
+        )
+    return lines
+
+
+async def start(update: Update, context: BrigadeContext) -> None:
+    """Greet the person by role and say what they can do here."""
+    who = await speaker(update, context)
+    if who is None or update.effective_message is None:
+        return
+    _ = who._
+    town = context.services.settings.town_name
+    text = "\n\n".join(
+        [
+            _("Hello {name}!", name=who.member.display_name),
+            *_role_lines(who.member, _, town),
+            _("Send /help to see your commands."),
+        ]
+    )
+    await update.effective_message.reply_text(text)
+    await set_member_menu(context.bot, context.services.i18n, who.member)
+
+
+async def help_command(update: Update, context: BrigadeContext) -> None:
+    """List the commands of the person's roles."""
+    who = await speaker(update, context)
+    if who is None or update.effective_message is None:
+        return
+    _ = who._
+    title = escape_markdown(_("Your commands:"), version=2)
+    lines = [f"*{title}*"]
+    for command in commands_for(who.member.roles):
+        description = escape_markdown(_(command.description), version=2)
+        lines.append(f"/{escape_markdown(command.name, version=2)} — {description}")
+    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.MARKDOWN_V2)

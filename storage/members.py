@@ -1,0 +1,83 @@
+"""Repository functions for members and their roles (add and flush; never commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Member, MemberRole, Role
+
+
+async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
+    """The member with this Telegram id, if any."""
+    result = await session.execute(select(Member).where(Member.telegram_id == telegram_id))
+    return result.scalar_one_or_none()
+
+
+async def add_member(session: AsyncSession, member: Member) -> Member:
+    """Insert a member and give it its id."""
+    session.add(member)
+    await session.flush()
+    return member
+
+
+async def roles_of(session: AsyncSession, member_id: int) -> frozenset[Role]:
+    """The roles a member holds."""
+    result = await session.execute(select(MemberRole.role).where(MemberRole.member_id == member_id))
+    return frozenset(result.scalars())
+
+
+async def grant_roles(
+    session: AsyncSession, member_id: int, roles: Iterable[Role], granted_by_id: int | None = None
+) -> frozenset[Role]:
+    """Give the member each of `roles` it lacks; returns the ones newly granted."""
+    held = await roles_of(session, member_id)
+    new = frozenset(roles) - held
+    session.add_all(
+        MemberRole(member_id=member_id, role=role, granted_by_id=granted_by_id) for role in new
+    )
+    await session.flush()
+    return new
+
+
+async def members_with_any_role(
+    session: AsyncSession, roles: Iterable[Role]
+) -> list[tuple[Member, frozenset[Role]]]:
+    """Reachable members holding at least one of `roles`, with all their roles (one query)."""
+    wanted = set(roles)
+    result = await session.execute(
+        select(Member, MemberRole.role)
+        .join(MemberRole, MemberRole.member_id == Member.id)
+        .where(Member.telegram_id.is_not(None))
+        .order_by(Member.id)
+    )
+    by_member: dict[int, tuple[Member, set[Role]]] = {}
+    for member, role in result.tuples():
+        by_member.setdefault(member.id, (member, set()))[1].add(role)
+    return [(member, frozenset(held)) for member, held in by_member.values() if held & wanted]
+
+
+async def insert_member_if_absent(
+    session: AsyncSession, telegram_id: int, **values: object
+) -> None:
+    """Create the member for `telegram_id` unless it exists, without racing a concurrent insert."""
+    dialect = session.get_bind().dialect.name
+    insert_values = {"telegram_id": telegram_id, **values}
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        await session.execute(
+            pg_insert(Member)
+            .values(**insert_values)
+            .on_conflict_do_nothing(index_elements=[Member.telegram_id])
+        )
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        await session.execute(
+            sqlite_insert(Member)
+            .values(**insert_values)
+            .on_conflict_do_nothing(index_elements=[Member.telegram_id])
+        )

@@ -1,0 +1,420 @@
+"""The Brigade domain as tables: members, roles, neighbourhoods, skills, requests, claims, outbox.
+
+Statuses are stored as short strings (StrEnum values) so that PostgreSQL and SQLite hold the same
+data and a new status needs no `ALTER TYPE`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import UTCDateTime, utcnow
+
+# Named constraints let Alembic drop and alter them on SQLite (batch mode) and PostgreSQL alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _str_enum(enum: type[StrEnum], length: int = 16) -> SAEnum:
+    """Store an enum by value in a VARCHAR, without a native type or CHECK constraint."""
+    return SAEnum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Role(StrEnum):
+    """What a member may do; a member can hold several roles."""
+
+    COORDINATOR = "coordinator"
+    REFERENT = "referent"
+    VOLUNTEER = "volunteer"
+
+
+class VolunteerStatus(StrEnum):
+    """Where a volunteer stands in vetting."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class RequestStatus(StrEnum):
+    """Life of a request: open → full → completed → closed, or cancelled / expired."""
+
+    OPEN = "open"
+    FULL = "full"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class ClaimStatus(StrEnum):
+    """Life of one volunteer's claim on a request."""
+
+    ACTIVE = "active"
+    RELEASED = "released"
+    DONE = "done"
+    CONFIRMED = "confirmed"
+    NOT_DONE = "not_done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class OutboxStatus(StrEnum):
+    """Delivery state of one outgoing Telegram call."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Member(Base):
+    """A Telegram user known to Brigade: coordinator, referent and/or volunteer."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Nullable because /forget erases it; NULLs never collide in a UNIQUE index.
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    username: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # Chosen with /language; NULL means "follow Telegram's language_code".
+    language: Mapped[str | None] = mapped_column(String(8))
+    telegram_language: Mapped[str | None] = mapped_column(String(16))
+
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(256))
+    radius_km: Mapped[float] = mapped_column(Float, default=2.0)
+    neighbourhood_id: Mapped[int | None] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="SET NULL")
+    )
+
+    volunteer_status: Mapped[VolunteerStatus | None] = mapped_column(_str_enum(VolunteerStatus))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    charter_version: Mapped[str | None] = mapped_column(String(32))
+    charter_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Quiet hours as minutes after local midnight; start > end wraps over midnight.
+    quiet_start_minute: Mapped[int | None] = mapped_column(SmallInteger)
+    quiet_end_minute: Mapped[int | None] = mapped_column(SmallInteger)
+    weekly_cap: Mapped[int | None] = mapped_column(SmallInteger)
+
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("radius_km > 0 AND radius_km <= 100", name="radius_range"),
+        Index("ix_members_lat_lon", "latitude", "longitude"),
+    )
+
+
+class MemberRole(Base):
+    """One role held by one member."""
+
+    __tablename__ = "member_roles"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(_str_enum(Role), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+
+
+class Neighbourhood(Base):
+    """An antenna of the brigade: a named area with a centre, a radius and maybe a group chat."""
+
+    __tablename__ = "neighbourhoods"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    radius_km: Mapped[float] = mapped_column(Float, default=2.0)
+    group_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    post_to_group: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Skill(Base):
+    """A kind of help from the catalogue (plumbing, shopping, friendly visit…)."""
+
+    __tablename__ = "skills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    # Seeded skills hold an English msgid translated at display; added ones hold the typed label.
+    label: Mapped[str] = mapped_column(String(120))
+    requires_verification: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VolunteerSkill(Base):
+    """A skill a volunteer offers, verified by a coordinator where the skill requires it."""
+
+    __tablename__ = "volunteer_skills"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill_id: Mapped[int] = mapped_column(
+        ForeignKey("skills.id", ondelete="CASCADE"), primary_key=True
+    )
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (Index("ix_volunteer_skills_skill", "skill_id"),)
+
+
+class Availability(Base):
+    """A part of a weekday when a volunteer is usually free."""
+
+    __tablename__ = "availabilities"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    weekday: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # 0 = Monday
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)  # morning/afternoon/evening
+
+    __table_args__ = (CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),)
+
+
+class Beneficiary(Base):
+    """A person helped; their contact data is private and purged after the retention period."""
+
+    __tablename__ = "beneficiaries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referent_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(256))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    access_notes: Mapped[str | None] = mapped_column(Text)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class HelpRequest(Base):
+    """A small service a referent asks the brigade for, on a beneficiary's behalf."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referent_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    beneficiary_id: Mapped[int | None] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="SET NULL")
+    )
+    skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id"))
+    neighbourhood_id: Mapped[int | None] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="SET NULL")
+    )
+    description: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    # What volunteers may see of the place: street and neighbourhood, never the house number.
+    area_label: Mapped[str] = mapped_column(String(200), default="")
+    when_kind: Mapped[str] = mapped_column(String(16), default="asap")  # asap / today / slot
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    places_needed: Mapped[int] = mapped_column(SmallInteger, default=1)
+    places_taken: Mapped[int] = mapped_column(SmallInteger, default=0)
+    status: Mapped[RequestStatus] = mapped_column(
+        _str_enum(RequestStatus), default=RequestStatus.OPEN
+    )
+    wave: Mapped[int] = mapped_column(SmallInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # The last line of defence against overbooking, whatever the code above does.
+        CheckConstraint(
+            "places_taken >= 0 AND places_taken <= places_needed", name="places_within_needed"
+        ),
+        CheckConstraint("places_needed BETWEEN 1 AND 20", name="places_needed_range"),
+        Index("ix_requests_status", "status"),
+    )
+
+
+class Claim(Base):
+    """One volunteer's place on a request."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    status: Mapped[ClaimStatus] = mapped_column(_str_enum(ClaimStatus), default=ClaimStatus.ACTIVE)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    minutes_spent: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("request_id", "volunteer_id", name="uq_claims_request_volunteer"),
+    )
+
+
+class Offer(Base):
+    """One copy of a request's offer in one chat (a volunteer's DM or a neighbourhood group)."""
+
+    __tablename__ = "offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # direct / group
+    wave: Mapped[int] = mapped_column(SmallInteger, default=0)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("request_id", "chat_id", name="uq_offers_request_chat"),)
+
+
+class OutboxMessage(Base):
+    """A Telegram call written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id", ondelete="SET NULL"))
+    method: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Lower goes first: people who are acting before bulk broadcasts.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=10)
+    status: Mapped[OutboxStatus] = mapped_column(
+        _str_enum(OutboxStatus), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_outbox_due", "status", "priority", "not_before"),)
+
+
+class AuditEvent(Base):
+    """Who changed what, when, from which state to which."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    entity: Mapped[str] = mapped_column(String(24))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str | None] = mapped_column(String(24))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_audit_events_entity", "entity", "entity_id"),)
+
+
+class Invite(Base):
+    """A single-use, expiring deep link that grants a role."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(_str_enum(Role))
+    neighbourhood_id: Mapped[int | None] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="CASCADE")
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProcessedUpdate(Base):
+    """An update already handled, so a re-delivery (webhook retry) is not handled twice."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConversationState(Base):
+    """Where a person is in a guided conversation, kept across restarts."""
+
+    __tablename__ = "conversation_states"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    conversation: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(48))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

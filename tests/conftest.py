@@ -1,0 +1,123 @@
+"""Shared fixtures: real databases (a SQLite file, a fresh PostgreSQL database) and settings.
+
+PostgreSQL tests run when BRIGADE_TEST_POSTGRES_URL points at a server (CI sets it to the local
+server on 127.0.0.1:5432). With BRIGADE_REQUIRE_POSTGRES=1 (also set by CI) a missing server is
+a failure, not a skip, so the PostgreSQL half of the suite cannot silently vanish.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.settings import Settings
+from storage import migrate
+from storage.database import Database
+
+POSTGRES_URL = os.environ.get("BRIGADE_TEST_POSTGRES_URL", "")
+REQUIRE_POSTGRES = os.environ.get("BRIGADE_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _postgres_or_skip() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    if REQUIRE_POSTGRES:
+        pytest.fail("BRIGADE_REQUIRE_POSTGRES=1 but BRIGADE_TEST_POSTGRES_URL is not set")
+    pytest.skip("BRIGADE_TEST_POSTGRES_URL is not set")
+
+
+async def _admin_execute(sql: str) -> None:
+    import asyncpg
+
+    url = make_url(POSTGRES_URL)
+    connection = await asyncpg.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
+    )
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def fresh_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """Yield the URL of an empty database of the given backend, removed afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'brigade.sqlite3'}"
+        return
+    base = _postgres_or_skip()
+    name = f"brigade_test_{uuid.uuid4().hex[:12]}"
+    await _admin_execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database on the backend under test."""
+    async for url in fresh_database_url(backend, tmp_path):
+        yield url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database on the backend under test."""
+    db = Database(database_url)
+    await migrate.upgrade(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated SQLite database, for tests that need no PostgreSQL twin."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'brigade.sqlite3'}")
+    await migrate.upgrade(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No BRIGADE_* variable and no .env file leak into the test from the machine."""
+    for key in list(os.environ):
+        if key.startswith("BRIGADE_") and key not in {
+            "BRIGADE_TEST_POSTGRES_URL",
+            "BRIGADE_REQUIRE_POSTGRES",
+        }:
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    """Settings for tests: a fake token, a SQLite file in tmp_path, no .env file read."""
+    values: dict[str, object] = {
+        "bot_token": "123456:TEST-TOKEN",
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
+        "town_name": "Villeneuve",
+        "geocoder": "none",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,100 @@
+"""The database wrapper behaves the same on SQLite and PostgreSQL where it matters."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.services.members import MemberService, TelegramIdentity
+from storage.database import Database
+from storage.models import HelpRequest, Member, MemberRole, Role, Skill
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(
+    sqlite_database: Database,
+) -> None:
+    async with sqlite_database.read() as session:
+        journal = (await session.execute(text("PRAGMA journal_mode"))).scalar_one()
+        foreign_keys = (await session.execute(text("PRAGMA foreign_keys"))).scalar_one()
+        busy_timeout = (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
+    assert (journal, foreign_keys) == ("wal", 1)
+    assert busy_timeout >= 5000
+
+
+async def test_sqlite_writers_queue_instead_of_failing_busy(sqlite_database: Database) -> None:
+    """Forty read-then-write transactions at once all succeed and none loses an increment."""
+    async with sqlite_database.transaction() as session:
+        session.add(Skill(code="counter", label="counter"))
+
+    async def read_then_write() -> None:
+        async with sqlite_database.transaction() as session:
+            skill = (await session.execute(select(Skill).where(Skill.code == "counter"))).scalar_one()
+            await asyncio.sleep(0)  # give the other writers every chance to interleave
+            skill.label = str(int(skill.label) + 1) if skill.label.isdigit() else "1"
+
+    await asyncio.gather(*(read_then_write() for _ in range(40)))
+    async with sqlite_database.read() as session:
+        label = (await session.execute(select(Skill.label).where(Skill.code == "counter"))).scalar_one()
+    assert label == "40"
+
+
+async def test_datetimes_come_back_aware_and_equal(database: Database) -> None:
+    paris = timezone(timedelta(hours=1))
+    moment = datetime(2026, 11, 22, 9, 30, tzinfo=paris)
+    async with database.transaction() as session:
+        session.add(Member(telegram_id=1, display_name="Ana", paused_until=moment))
+    async with database.read() as session:
+        stored = (await session.execute(select(Member.paused_until))).scalar_one()
+    assert stored == moment
+    assert stored is not None and stored.tzinfo == UTC
+
+
+async def test_naive_datetimes_are_refused(database: Database) -> None:
+    with pytest.raises(Exception, match="naive datetime"):
+        async with database.transaction() as session:
+            session.add(Member(telegram_id=2, display_name="Bo", paused_until=datetime(2026, 1, 1)))
+
+
+async def test_the_schema_refuses_more_claims_than_places(database: Database) -> None:
+    async with database.transaction() as session:
+        skill = Skill(code="plumbing", label="Plumbing")
+        session.add(skill)
+        await session.flush()
+        session.add(HelpRequest(skill_id=skill.id, latitude=48.0, longitude=2.0, places_needed=2))
+    with pytest.raises(IntegrityError):
+        async with database.transaction() as session:
+            await session.execute(update(HelpRequest).values(places_taken=3))
+
+
+async def test_foreign_keys_are_enforced(database: Database) -> None:
+    with pytest.raises(IntegrityError):
+        async with database.transaction() as session:
+            session.add(MemberRole(member_id=999, role=Role.REFERENT))
+
+
+async def test_first_contacts_at_once_create_one_member(database: Database) -> None:
+    """Ten updates from one new person handled concurrently make a single member, one role."""
+    service = MemberService(database, coordinator_ids=[42])
+    who = TelegramIdentity(telegram_id=42, first_name="Claire", language_code="fr-FR")
+    profiles = await asyncio.gather(*(service.identify(who) for _ in range(10)))
+    assert {profile.id for profile in profiles} == {profiles[0].id}
+    assert all(profile.roles == {Role.COORDINATOR} for profile in profiles)
+    async with database.read() as session:
+        members = (await session.execute(select(Member))).scalars().all()
+        roles = (await session.execute(select(MemberRole))).scalars().all()
+    assert [m.telegram_id for m in members] == [42]
+    assert [(r.member_id, r.role) for r in roles] == [(profiles[0].id, Role.COORDINATOR)]
+
+
+async def test_a_failed_use_case_leaves_nothing_behind(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            session.add(Member(telegram_id=7, display_name="Dora"))
+            await session.flush()
+            raise RuntimeError("the use case failed after writing")
+    async with database.read() as session:
+        assert (await session.execute(select(Member))).scalars().all() == []
