@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from pydantic import ValidationError
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.logging_setup import configure_logging
@@ -48,11 +48,23 @@ async def _migrate(settings: Settings) -> None:
         await database.dispose()
 
 
+async def _preflight(settings: Settings) -> None:
+    """Ask the Bot API who we are, so a bad token or network fails in one clear sentence."""
+    assert settings.bot_token is not None
+    async with Bot(
+        settings.bot_token.get_secret_value(),
+        base_url=settings.api_base_url,
+        base_file_url=settings.api_file_url,
+    ) as bot:
+        await bot.get_me()
+
+
 def _run(settings: Settings) -> int:
     from bot.app import build_application
 
-    application = build_application(settings)
     try:
+        asyncio.run(_preflight(settings))
+        application = build_application(settings)
         if settings.run_mode is RunMode.WEBHOOK:
             assert settings.webhook_url is not None  # checked by Settings
             secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None

@@ -29,6 +29,8 @@ def configure_logging(level: str, secrets: list[str]) -> None:
     # httpx logs each request URL at INFO, and PTB's URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic announces each of its plugins at INFO on every start; the migrations it runs matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     redact = RedactFilter(secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)

@@ -108,7 +108,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
         }:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
-    yield
+    return
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:

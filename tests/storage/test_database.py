@@ -32,13 +32,17 @@ async def test_sqlite_writers_queue_instead_of_failing_busy(sqlite_database: Dat
 
     async def read_then_write() -> None:
         async with sqlite_database.transaction() as session:
-            skill = (await session.execute(select(Skill).where(Skill.code == "counter"))).scalar_one()
+            skill = (
+                await session.execute(select(Skill).where(Skill.code == "counter"))
+            ).scalar_one()
             await asyncio.sleep(0)  # give the other writers every chance to interleave
             skill.label = str(int(skill.label) + 1) if skill.label.isdigit() else "1"
 
     await asyncio.gather(*(read_then_write() for _ in range(40)))
     async with sqlite_database.read() as session:
-        label = (await session.execute(select(Skill.label).where(Skill.code == "counter"))).scalar_one()
+        label = (
+            await session.execute(select(Skill.label).where(Skill.code == "counter"))
+        ).scalar_one()
     assert label == "40"
 
 
@@ -50,7 +54,8 @@ async def test_datetimes_come_back_aware_and_equal(database: Database) -> None:
     async with database.read() as session:
         stored = (await session.execute(select(Member.paused_until))).scalar_one()
     assert stored == moment
-    assert stored is not None and stored.tzinfo == UTC
+    assert stored is not None
+    assert stored.tzinfo == UTC
 
 
 async def test_naive_datetimes_are_refused(database: Database) -> None:
@@ -91,10 +96,13 @@ async def test_first_contacts_at_once_create_one_member(database: Database) -> N
 
 
 async def test_a_failed_use_case_leaves_nothing_behind(database: Database) -> None:
-    with pytest.raises(RuntimeError):
+    async def failing_use_case() -> None:
         async with database.transaction() as session:
             session.add(Member(telegram_id=7, display_name="Dora"))
             await session.flush()
             raise RuntimeError("the use case failed after writing")
+
+    with pytest.raises(RuntimeError):
+        await failing_use_case()
     async with database.read() as session:
         assert (await session.execute(select(Member))).scalars().all() == []

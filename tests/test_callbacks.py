@@ -1,0 +1,38 @@
+"""Callback data: what the bot encodes it can parse back, and nothing else parses."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot import callbacks
+from bot.callbacks import Action, Callback
+
+
+def test_round_trip() -> None:
+    data = callbacks.encode(Action.SET_LANGUAGE, "nl")
+    assert data == "lang:nl"
+    assert callbacks.parse(data) == Callback(Action.SET_LANGUAGE, ("nl",))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, "", "lang", "lang:", "lang:nl:extra", "nope:1", "lang:NL!", "lang:" + "x" * 70, ":"],
+)
+def test_foreign_or_stale_data_parses_to_none(data: str | None) -> None:
+    assert callbacks.parse(data) is None
+
+
+def test_encode_refuses_what_telegram_would_refuse() -> None:
+    with pytest.raises(ValueError, match="arguments"):
+        callbacks.encode(Action.SET_LANGUAGE)
+    with pytest.raises(ValueError, match="not a word"):
+        callbacks.encode(Action.SET_LANGUAGE, "a:b")
+
+
+@given(st.text(max_size=80))
+def test_parse_never_raises(data: str) -> None:
+    parsed = callbacks.parse(data)
+    if parsed is not None:
+        assert callbacks.encode(parsed.action, *parsed.args) == data
