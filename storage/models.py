@@ -418,3 +418,15 @@ class ConversationState(Base):
     state: Mapped[str] = mapped_column(String(48))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class GeocodeCacheEntry(Base):
+    """A geocoder answer kept so the same address is never asked twice (Nominatim's policy)."""
+
+    __tablename__ = "geocode_cache"
+
+    # "search:<lang>:<normalised query>" or "reverse:<lang>:<lat>,<lon>" (rounded).
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    # None when the geocoder found nothing: "not found" is worth remembering too.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

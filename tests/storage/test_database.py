@@ -66,7 +66,7 @@ async def test_naive_datetimes_are_refused(database: Database) -> None:
 
 async def test_the_schema_refuses_more_claims_than_places(database: Database) -> None:
     async with database.transaction() as session:
-        skill = Skill(code="plumbing", label="Plumbing")
+        skill = Skill(code="test_roofing", label="Roofing")
         session.add(skill)
         await session.flush()
         session.add(HelpRequest(skill_id=skill.id, latitude=48.0, longitude=2.0, places_needed=2))

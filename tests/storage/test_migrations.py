@@ -48,3 +48,17 @@ async def test_migrated_schema_matches_the_models(database: Database) -> None:
     async with database.engine.connect() as connection:
         differences = await connection.run_sync(_differences)
     assert differences == []
+
+
+async def test_the_skills_catalogue_is_seeded_and_electricity_needs_verification(
+    database: Database,
+) -> None:
+    from sqlalchemy import select
+
+    from bot.skills import SEEDED_LABELS
+    from storage.models import Skill
+
+    async with database.read() as session:
+        skills = (await session.execute(select(Skill))).scalars().all()
+    assert {skill.label for skill in skills} == set(SEEDED_LABELS)
+    assert {skill.code for skill in skills if skill.requires_verification} == {"electricity"}
