@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import cast
+from typing import Any, cast
 
-from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.context import SERVICES_KEY, BrigadeApplication, BrigadeContext, Services
 from bot.i18n import I18n
 from bot.menus import set_default_menus, set_member_menu
+from bot.persistence import DatabasePersistence
 from bot.services.members import MemberService
 from bot.settings import Settings
 from handlers import register_handlers
@@ -18,6 +19,23 @@ from storage import migrate
 from storage.database import Database
 
 log = logging.getLogger(__name__)
+
+
+class MigratingApplication(Application):  # type: ignore[type-arg]
+    """PTB's Application that brings the schema up to date before anything reads it.
+
+    `initialize()` loads persisted conversations, so migrating in `post_init` would be too late.
+    """
+
+    def __init__(self, *, run_migrations: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._run_migrations = run_migrations
+
+    async def initialize(self) -> None:
+        """Migrate the database, then initialise the bot and load persistence."""
+        if self._run_migrations and not self._initialized:
+            await migrate.upgrade(self.bot_data[SERVICES_KEY].database)
+        await super().initialize()
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -49,8 +67,6 @@ def build_application(
     services = build_services(settings, database)
 
     async def post_init(application: BrigadeApplication) -> None:
-        if run_migrations:
-            await migrate.upgrade(services.database)
         if set_menus:
             await set_default_menus(application.bot, services.i18n)
             for member in await services.members.staff():
@@ -62,11 +78,13 @@ def build_application(
 
     builder = (
         ApplicationBuilder()
+        .application_class(MigratingApplication, {"run_migrations": run_migrations})
         .token(settings.bot_token.get_secret_value())
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_file_url)
         .context_types(ContextTypes(context=BrigadeContext))
         .defaults(Defaults(tzinfo=settings.tz))
+        .persistence(DatabasePersistence(services.database))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

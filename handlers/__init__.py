@@ -5,16 +5,32 @@
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from bot.callbacks import Action
-from bot.context import BrigadeApplication
+from bot.context import BrigadeApplication, BrigadeContext
 from handlers import errors, fallback, language, start
 
 
 def _pattern(action: Action) -> str:
     """A regex that matches the callback data of one action (see bot.callbacks)."""
     return rf"^{action.value}(:|$)"
+
+
+# Handlers in this group run after every other group, for every update.
+AFTER_EVERYTHING = 100
+
+
+async def flush_persistence(update: Update, context: BrigadeContext) -> None:
+    """Write conversation states and drafts now rather than on PTB's timer (crash safety)."""
+    await context.application.update_persistence()
 
 
 def register_handlers(application: BrigadeApplication) -> None:
@@ -40,5 +56,8 @@ def register_handlers(application: BrigadeApplication) -> None:
         )
     )
 
-    # 4. Errors anywhere above: log and apologise.
+    # 4. After every update, whatever handled it: persist conversation states and drafts.
+    application.add_handler(TypeHandler(Update, flush_persistence), group=AFTER_EVERYTHING)
+
+    # 5. Errors anywhere above: log and apologise.
     application.add_error_handler(errors.on_error)

@@ -54,7 +54,7 @@ async def members_with_any_role(
         .order_by(Member.id)
     )
     by_member: dict[int, tuple[Member, set[Role]]] = {}
-    for member, role in result.tuples():
+    for member, role in result:
         by_member.setdefault(member.id, (member, set()))[1].add(role)
     return [(member, frozenset(held)) for member, held in by_member.values() if held & wanted]
 
@@ -81,3 +81,24 @@ async def insert_member_if_absent(
             .values(**insert_values)
             .on_conflict_do_nothing(index_elements=[Member.telegram_id])
         )
+
+
+async def get_with_role(session: AsyncSession, telegram_id: int, role: Role) -> Member | None:
+    """The member with this Telegram id if they hold `role` (checked by every staff action)."""
+    result = await session.execute(
+        select(Member)
+        .join(MemberRole, MemberRole.member_id == Member.id)
+        .where(Member.telegram_id == telegram_id, MemberRole.role == role)
+    )
+    return result.scalar_one_or_none()
+
+
+async def telegram_ids_with_role(session: AsyncSession, role: Role) -> list[int]:
+    """Telegram ids of the reachable members holding `role`, e.g. coordinators to notify."""
+    result = await session.execute(
+        select(Member.telegram_id)
+        .join(MemberRole, MemberRole.member_id == Member.id)
+        .where(MemberRole.role == role, Member.telegram_id.is_not(None), Member.reachable)
+        .order_by(Member.id)
+    )
+    return [telegram_id for telegram_id in result.scalars() if telegram_id is not None]

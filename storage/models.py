@@ -415,6 +415,8 @@ class ConversationState(Base):
 
     key: Mapped[str] = mapped_column(String(96), primary_key=True)
     conversation: Mapped[str] = mapped_column(String(32))
+    # The person the state belongs to, so /forget can remove it.
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     state: Mapped[str] = mapped_column(String(48))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -430,3 +432,13 @@ class GeocodeCacheEntry(Base):
     # None when the geocoder found nothing: "not found" is worth remembering too.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserData(Base):
+    """A person's in-progress answers (PTB's user_data), kept across restarts."""
+
+    __tablename__ = "user_data"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

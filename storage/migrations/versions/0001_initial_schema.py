@@ -21,10 +21,22 @@ def upgrade() -> None:
         "conversation_states",
         sa.Column("key", sa.String(length=96), nullable=False),
         sa.Column("conversation", sa.String(length=32), nullable=False),
+        sa.Column("telegram_id", sa.BigInteger(), nullable=True),
         sa.Column("state", sa.String(length=48), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_conversation_states")),
+    )
+    with op.batch_alter_table("conversation_states", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_conversation_states_telegram_id"), ["telegram_id"], unique=False
+        )
+    op.create_table(
+        "user_data",
+        sa.Column("telegram_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("telegram_id", name=op.f("pk_user_data")),
     )
     op.create_table(
         "neighbourhoods",
@@ -418,4 +430,7 @@ def downgrade() -> None:
     op.drop_table("skills")
     op.drop_table("processed_updates")
     op.drop_table("neighbourhoods")
+    op.drop_table("user_data")
+    with op.batch_alter_table("conversation_states", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_conversation_states_telegram_id"))
     op.drop_table("conversation_states")

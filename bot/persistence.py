@@ -1,0 +1,122 @@
+"""PTB persistence backed by Brigade's database: conversation states and drafts survive restarts.
+
+Only conversations and `user_data` (the in-progress answers of a guided conversation) are kept;
+chat and bot data are not stored (bot_data holds live services, never serialisable).
+PTB writes persistence on a timer; `flush_after_update` in handlers/__init__.py writes it after
+every update instead, so a crash loses at most the update being handled.
+"""
+
+from __future__ import annotations
+
+import json
+from copy import deepcopy
+from typing import Any
+
+from telegram.ext import BasePersistence, PersistenceInput
+
+from storage import conversations as store
+from storage.database import Database
+
+UserDataDict = dict[Any, Any]
+# PTB's own aliases live in a private module; these are the same shapes.
+ConversationKey = tuple[int | str, ...]
+ConversationDict = dict[ConversationKey, object]
+CDCData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
+
+
+def _encode_key(key: ConversationKey) -> str:
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+def _decode_key(raw: str) -> ConversationKey:
+    return tuple(json.loads(raw))
+
+
+def _person_of(key: ConversationKey) -> int | None:
+    """The user id in a conversation key (PTB puts it last for per-user conversations)."""
+    last = key[-1] if key else None
+    return last if isinstance(last, int) else None
+
+
+class DatabasePersistence(BasePersistence[UserDataDict, dict[Any, Any], dict[Any, Any]]):
+    """Conversation states and user_data in the `conversation_states` and `user_data` tables."""
+
+    def __init__(self, database: Database, update_interval: float = 60) -> None:
+        super().__init__(
+            store_data=PersistenceInput(
+                bot_data=False, chat_data=False, user_data=True, callback_data=False
+            ),
+            update_interval=update_interval,
+        )
+        self._db = database
+
+    async def get_user_data(self) -> dict[int, UserDataDict]:
+        """Every person's drafts, loaded once at start."""
+        async with self._db.read() as session:
+            return await store.load_user_data(session)
+
+    async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
+        """Chat data is not stored."""
+        return {}
+
+    async def get_bot_data(self) -> dict[Any, Any]:
+        """Bot data is not stored."""
+        return {}
+
+    async def get_callback_data(self) -> CDCData | None:
+        """Arbitrary callback data is not used."""
+        return None
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        """The states of one conversation, loaded when its handler starts."""
+        async with self._db.read() as session:
+            rows = await store.load_states(session, name)
+        return {_decode_key(row.key.split("|", 1)[1]): row.state for row in rows}
+
+    async def update_conversation(
+        self, name: str, key: ConversationKey, new_state: object | None
+    ) -> None:
+        """Store one person's new state in one conversation."""
+        async with self._db.transaction() as session:
+            await store.save_state(
+                session,
+                f"{name}|{_encode_key(key)}",
+                name,
+                _person_of(key),
+                None if new_state is None else str(new_state),
+            )
+
+    async def update_user_data(self, user_id: int, data: UserDataDict) -> None:
+        """Store one person's drafts (they must be JSON-serialisable)."""
+        payload = json.loads(json.dumps(deepcopy(data)))
+        async with self._db.transaction() as session:
+            await store.save_user_data(session, user_id, payload)
+
+    async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
+        """Chat data is not stored."""
+
+    async def update_bot_data(self, data: dict[Any, Any]) -> None:
+        """Bot data is not stored."""
+
+    async def update_callback_data(self, data: CDCData) -> None:
+        """Arbitrary callback data is not used."""
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        """Chat data is not stored."""
+
+    async def drop_user_data(self, user_id: int) -> None:
+        """Forget one person's drafts."""
+        async with self._db.transaction() as session:
+            await store.save_user_data(session, user_id, {})
+
+    async def refresh_user_data(self, user_id: int, user_data: UserDataDict) -> None:
+        """Nothing to refresh: this process is the only writer of a person's drafts."""
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: dict[Any, Any]) -> None:
+        """Chat data is not stored."""
+
+    async def refresh_bot_data(self, bot_data: dict[Any, Any]) -> None:
+        """Bot data is not stored."""
+
+    async def flush(self) -> None:
+        """Every write is already committed."""

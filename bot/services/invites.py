@@ -1,0 +1,128 @@
+"""Invitations: single-use, expiring deep links that make someone a referent or coordinator."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from bot.services.outcomes import Outcome
+from storage import audit
+from storage import members as member_store
+from storage.database import Database
+from storage.models import Invite, Role
+from storage.types import utcnow
+
+INVITE_PREFIX = "i-"
+NEIGHBOURHOOD_PREFIX = "n-"
+INVITABLE_ROLES = (Role.REFERENT, Role.COORDINATOR)
+
+
+@dataclass(frozen=True)
+class CreatedInvite:
+    """A fresh invitation and the deep-link payload that carries it."""
+
+    token: str
+    role: Role
+    expires_at: datetime
+
+    @property
+    def start_payload(self) -> str:
+        """What goes after `?start=` in the t.me link (Telegram allows A-Z a-z 0-9 _ -)."""
+        return INVITE_PREFIX + self.token
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """The result of opening an invitation link."""
+
+    outcome: Outcome
+    role: Role | None = None
+
+
+class InviteService:
+    """Create and redeem invitations; only coordinators create them."""
+
+    def __init__(
+        self,
+        database: Database,
+        ttl: timedelta = timedelta(days=7),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = database
+        self._ttl = ttl
+        self._clock = clock
+
+    async def create(self, coordinator_telegram_id: int, role: Role) -> CreatedInvite | Outcome:
+        """A single-use link granting `role`; NOT_ALLOWED unless a coordinator asks."""
+        if role not in INVITABLE_ROLES:
+            return Outcome.INVALID
+        async with self._db.transaction() as session:
+            actor = await member_store.get_with_role(
+                session, coordinator_telegram_id, Role.COORDINATOR
+            )
+            if actor is None:
+                return Outcome.NOT_ALLOWED
+            token = secrets.token_urlsafe(16)  # 128 bits, 22 characters
+            expires_at = self._clock() + self._ttl
+            invite = Invite(token=token, role=role, created_by_id=actor.id, expires_at=expires_at)
+            session.add(invite)
+            await session.flush()
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="invite",
+                entity_id=invite.id,
+                action="create",
+                to_state="open",
+                detail={"role": role.value},
+            )
+            return CreatedInvite(token=token, role=role, expires_at=expires_at)
+
+    async def redeem(self, token: str, telegram_id: int) -> Redemption:
+        """Use an invitation for the member with this Telegram id (who must already exist)."""
+        now = self._clock()
+        async with self._db.transaction() as session:
+            member = await member_store.get_by_telegram_id(session, telegram_id)
+            if member is None:
+                return Redemption(Outcome.NOT_FOUND)
+            # One conditional UPDATE: two people racing for one link cannot both win it.
+            claimed = await session.execute(
+                update(Invite)
+                .where(
+                    Invite.token == token,
+                    Invite.used_at.is_(None),
+                    Invite.revoked_at.is_(None),
+                    Invite.expires_at > now,
+                )
+                .values(used_at=now, used_by_id=member.id)
+                .returning(Invite.id, Invite.role)
+            )
+            row = claimed.one_or_none()
+            if row is None:
+                invite = (
+                    await session.execute(select(Invite).where(Invite.token == token))
+                ).scalar_one_or_none()
+                if invite is None:
+                    return Redemption(Outcome.NOT_FOUND)
+                if invite.used_by_id == member.id:
+                    return Redemption(Outcome.ALREADY_DONE, invite.role)
+                if invite.used_at is not None or invite.revoked_at is not None:
+                    return Redemption(Outcome.ALREADY_DONE)
+                return Redemption(Outcome.EXPIRED)
+            invite_id, role = row
+            await member_store.grant_roles(session, member.id, [role])
+            await audit.record(
+                session,
+                actor_id=member.id,
+                entity="invite",
+                entity_id=invite_id,
+                action="redeem",
+                from_state="open",
+                to_state="used",
+                detail={"role": Role(role).value},
+            )
+            return Redemption(Outcome.DONE, Role(role))

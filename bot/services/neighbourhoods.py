@@ -1,0 +1,151 @@
+"""Neighbourhoods (antennas): created by coordinators; a centre, a radius and a group chat each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.geo import distance_km, valid_point
+from bot.services.outcomes import Outcome
+from storage import audit
+from storage import members as member_store
+from storage.database import Database
+from storage.models import Neighbourhood, Role
+
+MAX_RADIUS_KM = 50.0
+
+
+@dataclass(frozen=True)
+class NeighbourhoodView:
+    """A neighbourhood as handlers show it."""
+
+    id: int
+    name: str
+    latitude: float
+    longitude: float
+    radius_km: float
+    group_chat_id: int | None
+    post_to_group: bool
+
+
+def _view(row: Neighbourhood) -> NeighbourhoodView:
+    return NeighbourhoodView(
+        id=row.id,
+        name=row.name,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        radius_km=row.radius_km,
+        group_chat_id=row.group_chat_id,
+        post_to_group=row.post_to_group,
+    )
+
+
+class NeighbourhoodService:
+    """Create, list and locate neighbourhoods, and attach their group chats."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(
+        self,
+        coordinator_telegram_id: int,
+        name: str,
+        latitude: float,
+        longitude: float,
+        radius_km: float,
+    ) -> NeighbourhoodView | Outcome:
+        """Add a neighbourhood; INVALID for a blank or taken name or an impossible place."""
+        name = " ".join(name.split())[:120]
+        if not name or not valid_point(latitude, longitude):
+            return Outcome.INVALID
+        if not 0 < radius_km <= MAX_RADIUS_KM:
+            return Outcome.INVALID
+        try:
+            async with self._db.transaction() as session:
+                actor = await member_store.get_with_role(
+                    session, coordinator_telegram_id, Role.COORDINATOR
+                )
+                if actor is None:
+                    return Outcome.NOT_ALLOWED
+                row = Neighbourhood(
+                    name=name, latitude=latitude, longitude=longitude, radius_km=radius_km
+                )
+                session.add(row)
+                await session.flush()
+                await audit.record(
+                    session,
+                    actor_id=actor.id,
+                    entity="neighbourhood",
+                    entity_id=row.id,
+                    action="create",
+                    to_state="active",
+                )
+                return _view(row)
+        except IntegrityError:
+            return Outcome.INVALID  # the name is taken
+
+    async def all(self) -> list[NeighbourhoodView]:
+        """Active neighbourhoods, by name."""
+        async with self._db.read() as session:
+            rows = await session.execute(
+                select(Neighbourhood)
+                .where(Neighbourhood.archived_at.is_(None))
+                .order_by(Neighbourhood.name)
+            )
+            return [_view(row) for row in rows.scalars()]
+
+    async def nearest(
+        self, latitude: float, longitude: float
+    ) -> list[tuple[NeighbourhoodView, float]]:
+        """Every active neighbourhood with its distance from the point, nearest first."""
+        ranked = [
+            (view, distance_km(latitude, longitude, view.latitude, view.longitude))
+            for view in await self.all()
+        ]
+        return sorted(ranked, key=lambda pair: pair[1])
+
+    async def by_group_chat(self, chat_id: int) -> NeighbourhoodView | None:
+        """The neighbourhood whose group is this chat."""
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(Neighbourhood).where(Neighbourhood.group_chat_id == chat_id)
+                )
+            ).scalar_one_or_none()
+            return _view(row) if row else None
+
+    async def link_group(
+        self, coordinator_telegram_id: int, neighbourhood_id: int, chat_id: int
+    ) -> Outcome:
+        """Make `chat_id` the neighbourhood's group (moving it from another if it was linked)."""
+        async with self._db.transaction() as session:
+            actor = await member_store.get_with_role(
+                session, coordinator_telegram_id, Role.COORDINATOR
+            )
+            if actor is None:
+                return Outcome.NOT_ALLOWED
+            target = await session.get(Neighbourhood, neighbourhood_id)
+            if target is None or target.archived_at is not None:
+                return Outcome.NOT_FOUND
+            if target.group_chat_id == chat_id:
+                return Outcome.ALREADY_DONE
+            previous = (
+                await session.execute(
+                    select(Neighbourhood).where(Neighbourhood.group_chat_id == chat_id)
+                )
+            ).scalar_one_or_none()
+            if previous is not None:
+                previous.group_chat_id = None
+                await session.flush()
+            target.group_chat_id = chat_id
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="neighbourhood",
+                entity_id=target.id,
+                action="link_group",
+                detail={"chat_id": chat_id},
+            )
+            return Outcome.DONE

@@ -1,0 +1,16 @@
+"""Outcomes a use case reports instead of raising, so handlers can answer each case clearly."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """How a staff or member action ended."""
+
+    DONE = "done"
+    NOT_ALLOWED = "not_allowed"  # the actor lacks the role
+    NOT_FOUND = "not_found"  # the target does not exist (or was forgotten)
+    ALREADY_DONE = "already_done"  # somebody (maybe the actor) did it already
+    EXPIRED = "expired"
+    INVALID = "invalid"  # the input breaks a rule (name taken, bad radius…)

@@ -1,0 +1,335 @@
+"""Volunteer applications and their vetting by coordinators."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.geo import valid_point
+from bot.services.outcomes import Outcome
+from storage import audit
+from storage import members as member_store
+from storage.database import Database
+from storage.models import (
+    Availability,
+    Member,
+    MemberRole,
+    Neighbourhood,
+    Role,
+    Skill,
+    VolunteerSkill,
+    VolunteerStatus,
+)
+from storage.types import utcnow
+
+PERIODS = ("morning", "afternoon", "evening")
+RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class VolunteerApplication:
+    """Everything a volunteer answered during sign-up."""
+
+    display_name: str
+    latitude: float
+    longitude: float
+    radius_km: float
+    skill_ids: tuple[int, ...]
+    availability: tuple[tuple[int, str], ...]
+    charter_version: str
+    phone: str | None = None
+    address: str | None = None
+    neighbourhood_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """An application stored as pending, and the coordinators to tell."""
+
+    member_id: int
+    coordinator_telegram_ids: list[int]
+
+
+@dataclass(frozen=True)
+class SkillHeld:
+    """A skill on a volunteer's profile and whether it is verified."""
+
+    skill_id: int
+    label: str
+    requires_verification: bool
+    verified: bool
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    """A volunteer's application as a coordinator reviews it."""
+
+    member_id: int
+    telegram_id: int | None
+    display_name: str
+    phone: str | None
+    address: str | None
+    neighbourhood: str | None
+    radius_km: float
+    status: VolunteerStatus | None
+    charter_version: str | None
+    charter_accepted_at: datetime | None
+    applied_at: datetime
+    skills: list[SkillHeld] = field(default_factory=list)
+    availability: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The result of approving or rejecting, with whom to tell."""
+
+    outcome: Outcome
+    volunteer_telegram_id: int | None = None
+    volunteer_name: str = ""
+
+
+def _valid(application: VolunteerApplication) -> bool:
+    return (
+        bool(application.display_name.strip())
+        and valid_point(application.latitude, application.longitude)
+        and 0 < application.radius_km <= 50
+        and bool(application.skill_ids)
+        and all(0 <= day <= 6 and period in PERIODS for day, period in application.availability)
+    )
+
+
+class VolunteerService:
+    """Sign-up submission, the pending queue, approval, rejection and skill verification."""
+
+    def __init__(self, database: Database, clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = database
+        self._clock = clock
+
+    async def submit(
+        self, telegram_id: int, application: VolunteerApplication
+    ) -> Submitted | Outcome:
+        """Store an application as pending; ALREADY_DONE if the volunteer is approved already."""
+        if not _valid(application):
+            return Outcome.INVALID
+        async with self._db.transaction() as session:
+            member = await member_store.get_by_telegram_id(session, telegram_id)
+            if member is None:
+                return Outcome.NOT_FOUND
+            if member.volunteer_status is VolunteerStatus.APPROVED:
+                return Outcome.ALREADY_DONE
+            known_skills = set(
+                (
+                    await session.execute(
+                        select(Skill.id).where(
+                            Skill.id.in_(application.skill_ids), Skill.retired_at.is_(None)
+                        )
+                    )
+                ).scalars()
+            )
+            if known_skills != set(application.skill_ids):
+                return Outcome.INVALID
+            previous_status = member.volunteer_status
+            member.display_name = application.display_name.strip()[:128]
+            member.phone = application.phone
+            member.latitude, member.longitude = application.latitude, application.longitude
+            member.address = application.address
+            member.neighbourhood_id = application.neighbourhood_id
+            member.radius_km = application.radius_km
+            member.volunteer_status = VolunteerStatus.PENDING
+            member.status_reason = None
+            member.charter_version = application.charter_version
+            member.charter_accepted_at = self._clock()
+            await session.execute(
+                delete(VolunteerSkill).where(VolunteerSkill.member_id == member.id)
+            )
+            await session.execute(delete(Availability).where(Availability.member_id == member.id))
+            session.add_all(
+                VolunteerSkill(member_id=member.id, skill_id=skill_id)
+                for skill_id in sorted(known_skills)
+            )
+            session.add_all(
+                Availability(member_id=member.id, weekday=day, period=period)
+                for day, period in sorted(set(application.availability))
+            )
+            await member_store.grant_roles(session, member.id, [Role.VOLUNTEER])
+            await audit.record(
+                session,
+                actor_id=member.id,
+                entity="member",
+                entity_id=member.id,
+                action="apply",
+                from_state=previous_status.value if previous_status else None,
+                to_state=VolunteerStatus.PENDING.value,
+                detail={"charter_version": application.charter_version},
+            )
+            coordinators = await member_store.telegram_ids_with_role(session, Role.COORDINATOR)
+            return Submitted(member.id, coordinators)
+
+    async def pending(self, coordinator_telegram_id: int) -> list[ApplicationView] | Outcome:
+        """Applications waiting for a decision, oldest first (three queries, whatever the count)."""
+        async with self._db.read() as session:
+            if not await member_store.get_with_role(
+                session, coordinator_telegram_id, Role.COORDINATOR
+            ):
+                return Outcome.NOT_ALLOWED
+            return await self._views(session, Member.volunteer_status == VolunteerStatus.PENDING)
+
+    async def application(
+        self, coordinator_telegram_id: int, member_id: int
+    ) -> ApplicationView | Outcome:
+        """One volunteer's application, for a coordinator."""
+        async with self._db.read() as session:
+            if not await member_store.get_with_role(
+                session, coordinator_telegram_id, Role.COORDINATOR
+            ):
+                return Outcome.NOT_ALLOWED
+            views = await self._views(session, Member.id == member_id)
+            return views[0] if views else Outcome.NOT_FOUND
+
+    async def _views(
+        self, session: AsyncSession, condition: ColumnElement[bool]
+    ) -> list[ApplicationView]:
+        rows = (
+            await session.execute(
+                select(Member, Neighbourhood.name)
+                .join(
+                    MemberRole,
+                    (MemberRole.member_id == Member.id) & (MemberRole.role == Role.VOLUNTEER),
+                )
+                .outerjoin(Neighbourhood, Neighbourhood.id == Member.neighbourhood_id)
+                .where(condition, Member.forgotten_at.is_(None))
+                .order_by(Member.charter_accepted_at, Member.id)
+            )
+        ).all()
+        ids = [member.id for member, _ in rows]
+        skills: dict[int, list[SkillHeld]] = defaultdict(list)
+        for held, skill in await session.execute(
+            select(VolunteerSkill, Skill)
+            .join(Skill, Skill.id == VolunteerSkill.skill_id)
+            .where(VolunteerSkill.member_id.in_(ids))
+            .order_by(Skill.id)
+        ):
+            skills[held.member_id].append(
+                SkillHeld(
+                    skill.id, skill.label, skill.requires_verification, held.verified_at is not None
+                )
+            )
+        availability: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for slot in (
+            await session.execute(
+                select(Availability)
+                .where(Availability.member_id.in_(ids))
+                .order_by(Availability.weekday, Availability.period)
+            )
+        ).scalars():
+            availability[slot.member_id].append((slot.weekday, slot.period))
+        return [
+            ApplicationView(
+                member_id=member.id,
+                telegram_id=member.telegram_id,
+                display_name=member.display_name,
+                phone=member.phone,
+                address=member.address,
+                neighbourhood=neighbourhood,
+                radius_km=member.radius_km,
+                status=member.volunteer_status,
+                charter_version=member.charter_version,
+                charter_accepted_at=member.charter_accepted_at,
+                applied_at=member.charter_accepted_at or member.created_at,
+                skills=skills[member.id],
+                availability=availability[member.id],
+            )
+            for member, neighbourhood in rows
+        ]
+
+    async def decide(
+        self,
+        coordinator_telegram_id: int,
+        member_id: int,
+        *,
+        approve: bool,
+        reason: str | None = None,
+    ) -> Decision:
+        """Approve or reject a pending volunteer; a second decision finds ALREADY_DONE."""
+        new_status = VolunteerStatus.APPROVED if approve else VolunteerStatus.REJECTED
+        now = self._clock()
+        async with self._db.transaction() as session:
+            actor = await member_store.get_with_role(
+                session, coordinator_telegram_id, Role.COORDINATOR
+            )
+            if actor is None:
+                return Decision(Outcome.NOT_ALLOWED)
+            values: dict[str, object] = {"volunteer_status": new_status, "status_reason": reason}
+            if approve:
+                values |= {"approved_at": now, "approved_by_id": actor.id}
+            # Conditional on "still pending": two coordinators tapping at once decide once.
+            changed = (
+                await session.execute(
+                    update(Member)
+                    .where(
+                        Member.id == member_id,
+                        Member.volunteer_status == VolunteerStatus.PENDING,
+                    )
+                    .values(**values)
+                    .returning(Member.telegram_id, Member.display_name)
+                )
+            ).one_or_none()
+            if changed is None:
+                exists = await session.get(Member, member_id)
+                return Decision(Outcome.ALREADY_DONE if exists else Outcome.NOT_FOUND)
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="member",
+                entity_id=member_id,
+                action="approve" if approve else "reject",
+                from_state=VolunteerStatus.PENDING.value,
+                to_state=new_status.value,
+                detail={"reason": reason} if reason else None,
+            )
+            return Decision(Outcome.DONE, changed[0], changed[1])
+
+    async def verify_skill(
+        self, coordinator_telegram_id: int, member_id: int, skill_id: int
+    ) -> Outcome:
+        """Confirm that a volunteer may take requests needing a skill that requires verification."""
+        async with self._db.transaction() as session:
+            actor = await member_store.get_with_role(
+                session, coordinator_telegram_id, Role.COORDINATOR
+            )
+            if actor is None:
+                return Outcome.NOT_ALLOWED
+            changed = await session.execute(
+                update(VolunteerSkill)
+                .where(
+                    VolunteerSkill.member_id == member_id,
+                    VolunteerSkill.skill_id == skill_id,
+                    VolunteerSkill.verified_at.is_(None),
+                )
+                .values(verified_at=self._clock(), verified_by_id=actor.id)
+                .returning(VolunteerSkill.member_id)
+            )
+            if changed.one_or_none() is None:
+                held = await session.get(VolunteerSkill, (member_id, skill_id))
+                return Outcome.ALREADY_DONE if held else Outcome.NOT_FOUND
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="member",
+                entity_id=member_id,
+                action="verify_skill",
+                detail={"skill_id": skill_id},
+            )
+            return Outcome.DONE
+
+
+def skills_summary(skills: Sequence[SkillHeld]) -> list[SkillHeld]:
+    """Skills with those awaiting verification first, so a coordinator sees them."""
+    return sorted(
+        skills, key=lambda s: (not (s.requires_verification and not s.verified), s.skill_id)
+    )
