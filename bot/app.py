@@ -5,16 +5,21 @@ from __future__ import annotations
 import logging
 from typing import Any, cast
 
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 from bot.context import SERVICES_KEY, BrigadeApplication, BrigadeContext, Services
 from bot.i18n import I18n
 from bot.menus import set_default_menus, set_member_menu
 from bot.persistence import DatabasePersistence
+from bot.services.geocoding import Geocoder, build_geocoder, close_geocoder
+from bot.services.invites import InviteService
 from bot.services.members import MemberService
+from bot.services.neighbourhoods import NeighbourhoodService
+from bot.services.skills import SkillService
+from bot.services.volunteers import VolunteerService
 from bot.settings import Settings
-from handlers import register_handlers
+from handlers.registry import register_handlers
 from storage import migrate
 from storage.database import Database
 
@@ -38,14 +43,21 @@ class MigratingApplication(Application):  # type: ignore[type-arg]
         await super().initialize()
 
 
-def build_services(settings: Settings, database: Database | None = None) -> Services:
+def build_services(
+    settings: Settings, database: Database | None = None, geocoder: Geocoder | None = None
+) -> Services:
     """The long-lived objects of one bot: database, catalogs and use cases."""
     database = database or Database(settings.database_url)
     return Services(
         settings=settings,
         database=database,
         i18n=I18n(settings.default_language),
+        geocoder=geocoder or build_geocoder(settings, database),
         members=MemberService(database, settings.coordinator_ids),
+        invites=InviteService(database),
+        neighbourhoods=NeighbourhoodService(database),
+        skills=SkillService(database),
+        volunteers=VolunteerService(database),
     )
 
 
@@ -53,6 +65,7 @@ def build_application(
     settings: Settings,
     *,
     database: Database | None = None,
+    geocoder: Geocoder | None = None,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     run_migrations: bool = True,
@@ -64,7 +77,7 @@ def build_application(
     """
     if settings.bot_token is None:
         raise ValueError("BRIGADE_BOT_TOKEN is not set")
-    services = build_services(settings, database)
+    services = build_services(settings, database, geocoder)
 
     async def post_init(application: BrigadeApplication) -> None:
         if set_menus:
@@ -74,6 +87,7 @@ def build_application(
         log.info("Brigade is up as @%s", application.bot.username)
 
     async def post_shutdown(application: BrigadeApplication) -> None:
+        await close_geocoder(services.geocoder)
         await services.database.dispose()
 
     builder = (
@@ -84,6 +98,9 @@ def build_application(
         .base_file_url(settings.api_file_url)
         .context_types(ContextTypes(context=BrigadeContext))
         .defaults(Defaults(tzinfo=settings.tz))
+        # Waits out 429s (retry_after) for the bot's direct answers; bulk sends get their own
+        # lane so that an answer never queues behind a broadcast.
+        .rate_limiter(AIORateLimiter(max_retries=3))
         .persistence(DatabasePersistence(services.database))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

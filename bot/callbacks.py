@@ -19,6 +19,11 @@ class Action(StrEnum):
     """Every kind of inline button the bot shows."""
 
     SET_LANGUAGE = "lang"
+    JOIN = "join"  # start the volunteer sign-up
+    SIGNUP = "su"  # a step of the sign-up: (step, value)
+    VET = "vet"  # a coordinator's decision: (approve|reject|verify, member id)
+    VERIFY_SKILL = "vsk"  # a coordinator verifies a skill: (member id, skill id)
+    INVITE = "inv"  # a coordinator creates an invitation: (role)
 
 
 class Arg(StrEnum):
@@ -31,6 +36,11 @@ class Arg(StrEnum):
 # The argument kinds of each action, in order.
 _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.SET_LANGUAGE: (Arg.WORD,),
+    Action.JOIN: (),
+    Action.SIGNUP: (Arg.WORD, Arg.WORD),
+    Action.VET: (Arg.WORD, Arg.INT),
+    Action.VERIFY_SKILL: (Arg.INT, Arg.INT),
+    Action.INVITE: (Arg.WORD,),
 }
 
 

@@ -23,10 +23,17 @@ class Command:
     roles: frozenset[Role | None]
 
 
+COORDINATORS: frozenset[Role | None] = frozenset({Role.COORDINATOR})
+NOT_YET_VOLUNTEERS: frozenset[Role | None] = frozenset({None, Role.REFERENT, Role.COORDINATOR})
+
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Start or see what you can do"), EVERYONE),
-    Command("help", N_("List the commands you can use"), EVERYONE),
+    Command("join", N_("Join the brigade as a volunteer"), NOT_YET_VOLUNTEERS),
+    Command("pending", N_("Volunteer applications waiting for you"), COORDINATORS),
+    Command("invite", N_("Invite a referent or a coordinator"), COORDINATORS),
     Command("language", N_("Choose your language"), EVERYONE),
+    Command("help", N_("List the commands you can use"), EVERYONE),
+    Command("cancel", N_("Stop what you are doing"), EVERYONE),
 )
 
 

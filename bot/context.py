@@ -8,7 +8,12 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.i18n import I18n
+from bot.services.geocoding import Geocoder
+from bot.services.invites import InviteService
 from bot.services.members import MemberService
+from bot.services.neighbourhoods import NeighbourhoodService
+from bot.services.skills import SkillService
+from bot.services.volunteers import VolunteerService
 from bot.settings import Settings
 from storage.database import Database
 
@@ -22,7 +27,12 @@ class Services:
     settings: Settings
     database: Database
     i18n: I18n
+    geocoder: Geocoder
     members: MemberService
+    invites: InviteService
+    neighbourhoods: NeighbourhoodService
+    skills: SkillService
+    volunteers: VolunteerService
 
 
 class BrigadeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 
 from bot.context import BrigadeContext
 
@@ -15,11 +15,18 @@ log = logging.getLogger(__name__)
 async def on_error(update: object, context: BrigadeContext) -> None:
     """Log the exception and tell the person, in their language, that it failed."""
     update_id = update.update_id if isinstance(update, Update) else None
+    services = context.services
+    if isinstance(context.error, Forbidden):
+        # Blocked by the person (or removed from the group): permanent, never retried.
+        chat = update.effective_chat if isinstance(update, Update) else None
+        log.info("the bot may not write to chat %s: %s", chat.id if chat else None, context.error)
+        if chat is not None and chat.type == "private":
+            await services.members.mark_unreachable(chat.id)
+        return
     log.error("error while handling update %s", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_user is None:
         return
     user = update.effective_user
-    services = context.services
     chosen: str | None = None
     try:
         member = await services.members.find(user.id)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.helpers import escape_markdown
 
+from bot.callbacks import Action, encode
 from bot.commands import commands_for
 from bot.context import BrigadeContext
 from bot.i18n import Translator
 from bot.menus import set_member_menu
+from bot.services.invites import INVITE_PREFIX
 from bot.services.members import MemberProfile
+from handlers import invites
 from handlers.common import speaker
 from storage.models import Role, VolunteerStatus
 
@@ -47,8 +50,9 @@ def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
     if not lines:
         lines.append(
             _(
-                "You are not a member of the brigade of {town} yet. Ask your coordinator "
-                "for an invitation link.",
+                "You are not a member of the brigade of {town} yet. To help your neighbours, "
+                "tap “Become a volunteer”. Referents and coordinators join with an invitation "
+                "link.",
                 town=town,
             )
         )
@@ -56,11 +60,15 @@ def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
 
 
 async def start(update: Update, context: BrigadeContext) -> None:
-    """Greet the person by role and say what they can do here."""
+    """Greet the person by role and say what they can do here (or open an invitation)."""
     who = await speaker(update, context)
     if who is None or update.effective_message is None:
         return
     _ = who._
+    payload = context.args[0] if context.args else ""
+    if payload.startswith(INVITE_PREFIX):
+        await invites.redeem(update, context, who, payload.removeprefix(INVITE_PREFIX))
+        return
     town = context.services.settings.town_name
     text = "\n\n".join(
         [
@@ -69,7 +77,12 @@ async def start(update: Update, context: BrigadeContext) -> None:
             _("Send /help to see your commands."),
         ]
     )
-    await update.effective_message.reply_text(text)
+    join = None
+    if Role.VOLUNTEER not in who.member.roles:
+        join = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("🙋 Become a volunteer"), callback_data=encode(Action.JOIN))]]
+        )
+    await update.effective_message.reply_text(text, reply_markup=join)
     await set_member_menu(context.bot, context.services.i18n, who.member)
 
 

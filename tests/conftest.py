@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from bot.settings import Settings
 from storage import migrate
 from storage.database import Database
+from testkit.harness import TEST_TOKEN, InProcessBrigade, brigade_settings, sqlite_url
+from testkit.telegram import FakeTelegram
 
 POSTGRES_URL = os.environ.get("BRIGADE_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("BRIGADE_REQUIRE_POSTGRES") == "1"
@@ -121,3 +123,22 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+# --- the simulated Telegram and the real application ---------------------------------------------
+
+COORDINATOR_ID = 424242
+
+
+@pytest.fixture
+def world() -> FakeTelegram:
+    """A fresh simulated Telegram whose bot token is the harness's."""
+    return FakeTelegram(token=TEST_TOKEN)
+
+
+@pytest.fixture
+async def brigade(world: FakeTelegram, tmp_path: Path) -> AsyncIterator[InProcessBrigade]:
+    """The real application on a SQLite file, fed in-process; one coordinator from settings."""
+    settings = brigade_settings(sqlite_url(tmp_path), coordinator_ids=[COORDINATOR_ID])
+    async with InProcessBrigade(world, settings) as running:
+        yield running

@@ -215,7 +215,10 @@ class RequestSpacer:
         self._waiting += 1
         try:
             async with self._lock:
+                # A loop, not one sleep: a 429 answered meanwhile may have pushed the next start.
                 while (remaining := self._next_start() - time.monotonic()) > 0:
+                    if remaining > self.max_wait_seconds:
+                        raise GeocoderUnavailable("the geocoder is backing off")
                     await asyncio.sleep(remaining)
                 self._last_start = time.monotonic()
         finally:
@@ -243,6 +246,8 @@ class NominatimGeocoder:
     ) -> None:
         if not user_agent.strip():
             raise ValueError("Nominatim requires an identifying User-Agent")
+        if domain == DEFAULT_NOMINATIM_DOMAIN and min_delay_seconds < 1.0:
+            raise ValueError("the public Nominatim allows at most one request per second")
         self.country_codes = _parse_country_codes(country_codes)
         self.spacer = RequestSpacer(min_delay_seconds, max_wait_seconds=max_queue_seconds)
         # The adapter opens its aiohttp session lazily, on the first request, inside the loop.

@@ -104,6 +104,14 @@ class MemberService:
             roles = await member_store.roles_of(session, member.id)
             return _profile(member, roles)
 
+    async def mark_unreachable(self, telegram_id: int) -> None:
+        """Stop sending to someone who blocked the bot, until they write to it again."""
+        async with self._db.transaction() as session:
+            member = await member_store.get_by_telegram_id(session, telegram_id)
+            if member is not None and member.reachable:
+                member.reachable = False
+                member.unreachable_since = utcnow()
+
     async def find(self, telegram_id: int) -> MemberProfile | None:
         """The member with this Telegram id, without changing anything."""
         async with self._db.read() as session:

@@ -1,0 +1,96 @@
+"""The skills catalogue: listed for everyone, extended and retired by coordinators."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.services.outcomes import Outcome
+from storage import audit
+from storage import members as member_store
+from storage.database import Database
+from storage.models import Role, Skill
+from storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class SkillView:
+    """A skill as offered in sign-up, requests and the catalogue."""
+
+    id: int
+    code: str
+    label: str  # an English msgid for seeded skills; show it with bot.skills.skill_label
+    requires_verification: bool
+
+
+def _code_for(label: str) -> str:
+    ascii_label = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_label.lower()).strip("_")[:40] or "skill"
+
+
+class SkillService:
+    """Read and maintain the catalogue."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def active(self) -> list[SkillView]:
+        """Skills that can be chosen today, in catalogue order."""
+        async with self._db.read() as session:
+            rows = await session.execute(
+                select(Skill).where(Skill.retired_at.is_(None)).order_by(Skill.id)
+            )
+            return [
+                SkillView(s.id, s.code, s.label, s.requires_verification) for s in rows.scalars()
+            ]
+
+    async def add(
+        self, coordinator_telegram_id: int, label: str, *, requires_verification: bool = False
+    ) -> SkillView | Outcome:
+        """Add a skill under the label the coordinator typed."""
+        label = " ".join(label.split())[:120]
+        if not label:
+            return Outcome.INVALID
+        try:
+            async with self._db.transaction() as session:
+                actor = await member_store.get_with_role(
+                    session, coordinator_telegram_id, Role.COORDINATOR
+                )
+                if actor is None:
+                    return Outcome.NOT_ALLOWED
+                skill = Skill(
+                    code=_code_for(label),
+                    label=label,
+                    requires_verification=requires_verification,
+                )
+                session.add(skill)
+                await session.flush()
+                await audit.record(
+                    session, actor_id=actor.id, entity="skill", entity_id=skill.id, action="add"
+                )
+                return SkillView(skill.id, skill.code, skill.label, requires_verification)
+        except IntegrityError:
+            return Outcome.INVALID  # a skill with that code exists
+
+    async def retire(self, coordinator_telegram_id: int, skill_id: int) -> Outcome:
+        """Stop offering a skill; volunteers keep it on record, new requests cannot use it."""
+        async with self._db.transaction() as session:
+            actor = await member_store.get_with_role(
+                session, coordinator_telegram_id, Role.COORDINATOR
+            )
+            if actor is None:
+                return Outcome.NOT_ALLOWED
+            skill = await session.get(Skill, skill_id)
+            if skill is None:
+                return Outcome.NOT_FOUND
+            if skill.retired_at is not None:
+                return Outcome.ALREADY_DONE
+            skill.retired_at = utcnow()
+            await audit.record(
+                session, actor_id=actor.id, entity="skill", entity_id=skill.id, action="retire"
+            )
+            return Outcome.DONE

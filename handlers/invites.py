@@ -1,0 +1,116 @@
+"""/invite: coordinators make single-use links; opening one grants its role."""
+
+from __future__ import annotations
+
+from babel.dates import format_datetime
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot import callbacks
+from bot.callbacks import Action
+from bot.context import BrigadeContext
+from bot.menus import set_member_menu
+from bot.services.invites import INVITABLE_ROLES
+from bot.services.outcomes import Outcome
+from handlers.common import Speaker, speaker
+from handlers.vetting import NOT_A_COORDINATOR
+from storage.models import Role
+
+
+async def ask_role(update: Update, context: BrigadeContext) -> None:
+    """Offer the roles an invitation can grant."""
+    who = await speaker(update, context)
+    if who is None or update.effective_message is None:
+        return
+    _ = who._
+    if Role.COORDINATOR not in who.member.roles:
+        await update.effective_message.reply_text(_(NOT_A_COORDINATOR))
+        return
+    labels = {Role.REFERENT: _("A referent"), Role.COORDINATOR: _("A coordinator")}
+    await update.effective_message.reply_text(
+        _("Whom do you want to invite? The link works once, for seven days."),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        labels[role], callback_data=callbacks.encode(Action.INVITE, role.value)
+                    )
+                ]
+                for role in INVITABLE_ROLES
+            ]
+        ),
+    )
+
+
+async def create_invite(update: Update, context: BrigadeContext) -> None:
+    """Create the invitation and show its link."""
+    query = update.callback_query
+    who = await speaker(update, context)
+    if query is None or who is None:
+        return
+    _ = who._
+    parsed = callbacks.parse(query.data)
+    role = parsed.str_arg(0) if parsed else ""
+    if role not in {r.value for r in INVITABLE_ROLES}:
+        await query.answer(_("This button is no longer valid."))
+        return
+    created = await context.services.invites.create(who.member.telegram_id, Role(role))
+    if created is Outcome.NOT_ALLOWED or isinstance(created, Outcome):
+        await query.answer(_(NOT_A_COORDINATOR), show_alert=True)
+        return
+    await query.answer()
+    link = f"https://t.me/{context.bot.username}?start={created.start_payload}"
+    until = format_datetime(
+        created.expires_at,
+        "medium",
+        tzinfo=context.services.settings.tz,
+        locale=_.language,
+    )
+    role_name = _("referent") if created.role is Role.REFERENT else _("coordinator")
+    await query.edit_message_text(
+        _(
+            "Invitation for a {role}: send this link to the person, and only to them. "
+            "It works once, until {until}.\n\n{link}",
+            role=role_name,
+            until=until,
+            link=link,
+        )
+    )
+
+
+async def redeem(update: Update, context: BrigadeContext, who: Speaker, token: str) -> None:
+    """Use the invitation in a /start link and say what it did."""
+    message = update.effective_message
+    assert message is not None
+    _ = who._
+    result = await context.services.invites.redeem(token, who.member.telegram_id)
+    if result.outcome is Outcome.DONE and result.role is not None:
+        role_text = {
+            Role.REFERENT: _(
+                "You are now a referent of the brigade of {town}. You can post requests on "
+                "behalf of the people you support.",
+                town=context.services.settings.town_name,
+            ),
+            Role.COORDINATOR: _(
+                "You are now a coordinator of the brigade of {town}.",
+                town=context.services.settings.town_name,
+            ),
+        }.get(result.role, "")
+        await message.reply_text(role_text + "\n\n" + _("Send /help to see your commands."))
+        member = await context.services.members.find(who.member.telegram_id)
+        if member is not None:
+            await set_member_menu(context.bot, context.services.i18n, member)
+        return
+    if result.outcome is Outcome.ALREADY_DONE and result.role is not None:
+        await message.reply_text(_("You have already used this invitation."))
+    elif result.outcome is Outcome.ALREADY_DONE:
+        await message.reply_text(
+            _("This invitation has already been used. Ask your coordinator for a new one.")
+        )
+    elif result.outcome is Outcome.EXPIRED:
+        await message.reply_text(
+            _("This invitation has expired. Ask your coordinator for a new one.")
+        )
+    else:
+        await message.reply_text(
+            _("This invitation link is not valid. Check that you copied it whole.")
+        )

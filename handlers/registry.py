@@ -1,0 +1,78 @@
+"""The one place where every handler is attached, in the order PTB must try them."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.callbacks import Action
+from bot.context import BrigadeApplication, BrigadeContext
+from conversations.signup import build_signup_conversation
+from handlers import errors, fallback, invites, language, reachability, start, vetting
+
+# Handlers in this group run after every other group, for every update.
+AFTER_EVERYTHING = 100
+
+
+def _pattern(action: Action) -> str:
+    """A regex that matches the callback data of one action (see bot.callbacks)."""
+    return rf"^{action.value}(:|$)"
+
+
+async def flush_persistence(update: Update, context: BrigadeContext) -> None:
+    """Write conversation states and drafts now rather than on PTB's timer (crash safety)."""
+    await context.application.update_persistence()
+
+
+def register_handlers(application: BrigadeApplication) -> None:
+    """Attach every handler; within a group PTB stops at the first one that matches."""
+    private = filters.ChatType.PRIVATE
+
+    # 1. Conversations first: while someone is in one, it takes their messages and buttons.
+    application.add_handler(build_signup_conversation())
+    application.add_handler(vetting.build_rejection_conversation())
+
+    # 2. Commands, private chats only.
+    application.add_handler(CommandHandler("start", start.start, filters=private))
+    application.add_handler(CommandHandler("help", start.help_command, filters=private))
+    application.add_handler(CommandHandler("language", language.ask_language, filters=private))
+    application.add_handler(CommandHandler("pending", vetting.pending, filters=private))
+    application.add_handler(CommandHandler("invite", invites.ask_role, filters=private))
+
+    # 3. Inline buttons outside conversations, one handler per callback action.
+    application.add_handler(
+        CallbackQueryHandler(language.set_language, pattern=_pattern(Action.SET_LANGUAGE))
+    )
+    application.add_handler(
+        CallbackQueryHandler(vetting.on_verify_skill, pattern=_pattern(Action.VERIFY_SKILL))
+    )
+    application.add_handler(
+        CallbackQueryHandler(invites.create_invite, pattern=_pattern(Action.INVITE))
+    )
+
+    # 4. The bot's own membership in private chats: blocked / unblocked.
+    application.add_handler(
+        ChatMemberHandler(reachability.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
+
+    # 5. Fallbacks, last: a tap or message nothing above took still gets an answer.
+    application.add_handler(CallbackQueryHandler(fallback.stale_button))
+    application.add_handler(MessageHandler(private & filters.COMMAND, fallback.unknown_command))
+    application.add_handler(
+        MessageHandler(
+            private & ~filters.COMMAND & ~filters.StatusUpdate.ALL, fallback.unexpected_message
+        )
+    )
+
+    # 6. After every update, whatever handled it: persist conversation states and drafts.
+    application.add_handler(TypeHandler(Update, flush_persistence), group=AFTER_EVERYTHING)
+
+    # 7. Errors anywhere above: log and apologise.
+    application.add_error_handler(errors.on_error)

@@ -1,0 +1,59 @@
+"""Repository functions for the geocode cache (add and flush; never commit)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import GeocodeCacheEntry
+from storage.types import utcnow
+
+
+async def get_cached(session: AsyncSession, key: str) -> GeocodeCacheEntry | None:
+    """The cached answer for a key, however old; None when the key was never cached."""
+    return await session.get(GeocodeCacheEntry, key)
+
+
+async def put_cached(
+    session: AsyncSession,
+    key: str,
+    result: dict[str, Any] | None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Store (or replace) the answer for a key; None records "nothing found"."""
+    created_at = now if now is not None else utcnow()
+    values = {"key": key, "result": result, "created_at": created_at}
+    dialect = session.get_bind().dialect.name
+    # A single INSERT … ON CONFLICT DO UPDATE: two workers caching the same key at once cannot
+    # both take the "insert" branch of a read-then-write and trip over the primary key.
+    if dialect == "postgresql":
+        pg_statement = postgresql_insert(GeocodeCacheEntry).values(values)
+        await session.execute(
+            pg_statement.on_conflict_do_update(
+                index_elements=[GeocodeCacheEntry.key],
+                set_={
+                    "result": pg_statement.excluded.result,
+                    "created_at": pg_statement.excluded.created_at,
+                },
+            )
+        )
+    elif dialect == "sqlite":
+        lite_statement = sqlite_insert(GeocodeCacheEntry).values(values)
+        await session.execute(
+            lite_statement.on_conflict_do_update(
+                index_elements=[GeocodeCacheEntry.key],
+                set_={
+                    "result": lite_statement.excluded.result,
+                    "created_at": lite_statement.excluded.created_at,
+                },
+            )
+        )
+    else:
+        # Other backends are not supported in production; merge is correct without concurrency.
+        await session.merge(GeocodeCacheEntry(key=key, result=result, created_at=created_at))
+    await session.flush()

@@ -1,0 +1,1 @@
+"""Test helpers for Brigade: simulated Telegram and friends."""

@@ -1,0 +1,34 @@
+"""End-to-end fixtures: the real application polling a fake Bot API server over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from testkit.harness import PollingBrigade, sqlite_url
+from testkit.telegram import FakeBotApiServer, FakeTelegram
+from tests.conftest import COORDINATOR_ID
+
+
+@pytest.fixture
+async def server(world: FakeTelegram) -> AsyncIterator[FakeBotApiServer]:
+    """The fake Bot API on 127.0.0.1, an ephemeral port."""
+    fake = FakeBotApiServer(world)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def live(
+    world: FakeTelegram, server: FakeBotApiServer, tmp_path: Path
+) -> AsyncIterator[PollingBrigade]:
+    """Brigade running in polling mode against the fake server, on a SQLite file."""
+    async with PollingBrigade.for_server(
+        world, server, sqlite_url(tmp_path), coordinator_ids=[COORDINATOR_ID]
+    ) as running:
+        yield running

@@ -1,0 +1,143 @@
+"""Fast handler tests: the real application, real Update objects, Bot API calls recorded."""
+
+from __future__ import annotations
+
+from testkit.harness import InProcessBrigade
+from testkit.telegram import FakeTelegram
+from tests.conftest import COORDINATOR_ID
+
+
+async def test_start_greets_a_newcomer_in_french_with_a_join_button(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    zoe = world.add_user("Zoé", language_code="fr")
+    zoe.send_command("start")
+    await brigade.deliver()
+    reply = zoe.last_message
+    assert reply.text.startswith("Bonjour Zoé !")
+    assert "pas encore membre de la brigade de Chambéry" in reply.text
+    assert [b.text for row in reply.buttons for b in row] == ["🙋 Devenir bénévole"]
+    assert world.unsupported_calls == []
+
+
+async def test_start_speaks_english_to_an_english_telegram(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    tom = world.add_user("Tom", language_code="en-GB")
+    tom.send_command("start")
+    await brigade.deliver()
+    assert tom.last_message.text.startswith("Hello Tom!")
+    assert "Send /help to see your commands." in tom.last_message.text
+
+
+async def test_start_greets_the_coordinator_from_settings_by_role(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="fr")
+    claire.send_command("start")
+    await brigade.deliver()
+    assert "Vous coordonnez la brigade de Chambéry" in claire.last_message.text
+    # The coordinator's own menu lists coordinator commands, in French.
+    names = [command["command"] for command in claire.menu]
+    assert {"pending", "invite"} <= set(names)
+
+
+async def test_help_lists_only_the_commands_of_the_role(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    newcomer = world.add_user("Ana", language_code="fr")
+    coordinator = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
+    newcomer.send_command("help")
+    coordinator.send_command("help")
+    await brigade.deliver()
+    assert newcomer.last_message.text.startswith("Vos commandes :")
+    assert "/join" in newcomer.last_message.text
+    assert "/pending" not in newcomer.last_message.text
+    assert coordinator.last_message.text.startswith("Your commands:")
+    assert "/pending — Volunteer applications waiting for you" in coordinator.last_message.text
+
+
+async def test_language_switch_changes_every_later_answer(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    ana = world.add_user("Ana", language_code="fr")
+    ana.send_command("language")
+    await brigade.deliver()
+    assert ana.last_message.text == "Choisissez votre langue :"
+    ana.tap("English")
+    await brigade.deliver()
+    assert ana.callback_answers  # the tap was answered: no endless spinner
+    assert ana.last_message.text == "Language set: English."
+    ana.send_command("start")
+    await brigade.deliver()
+    assert ana.last_message.text.startswith("Hello Ana!")
+    ana.send_command("language")
+    await brigade.deliver()
+    ana.tap("Nederlands")
+    await brigade.deliver()
+    assert ana.last_message.text == "Taal ingesteld: Nederlands."
+    # The personal menu follows the chosen language.
+    assert any(command["description"] == "Kies uw taal" for command in ana.menu)
+
+
+async def test_the_default_menus_exist_in_every_language(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    for language, start in (("fr", "Commencer"), ("en", "Start"), ("nl", "Beginnen")):
+        person = world.add_user(f"P-{language}", language_code=language)
+        descriptions = [command["description"] for command in person.menu]
+        assert descriptions[0].startswith(start), (language, descriptions)
+
+
+async def test_bad_input_gets_a_clear_answer(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    ana = world.add_user("Ana", language_code="fr")
+    ana.send_sticker()
+    await brigade.deliver()
+    assert "Je n’attendais pas de message ici" in ana.last_message.text
+    ana.send_command("frobnicate")
+    await brigade.deliver()
+    assert "Je ne connais pas cette commande" in ana.last_message.text
+    ana.send_text("x" * 4096)
+    await brigade.deliver()
+    assert "Je n’attendais pas de message ici" in ana.last_message.text
+
+
+async def test_a_forged_or_stale_button_is_answered_and_changes_nothing(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    ana = world.add_user("Ana", language_code="fr")
+    ana.send_command("language")
+    await brigade.deliver()
+    menu_message = ana.last_message
+    for forged in (
+        "lang:de",
+        "lang:fr:extra",
+        "totally-unknown",
+        "vet:approve:1",
+        "inv:coordinator",
+    ):
+        ana.tap_data(menu_message, forged)
+    await brigade.deliver()
+    answers = [answer.text for answer in ana.callback_answers]
+    assert len(answers) == 5
+    assert answers[0] == "Ce bouton n’est plus valable."
+    assert "réservée aux coordinateur" in (answers[3] or "")
+    assert "réservée aux coordinateur" in (answers[4] or "")
+    member = await brigade.services.members.find(ana.id)
+    assert member is not None
+    assert member.chosen_language is None
+    assert member.roles == frozenset()
+
+
+async def test_a_failing_handler_apologises_in_the_persons_language(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    tom = world.add_user("Tom", language_code="en")
+    world.faults.fail("sendMessage", status=500, times=1)
+    tom.send_command("start")
+    await brigade.deliver()
+    assert tom.last_message.text == (
+        "Sorry, something went wrong on our side. Please try again in a moment."
+    )
