@@ -99,9 +99,7 @@ async def _say(
     text: str,
     markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None,
 ) -> None:
-    """Send the next prompt as a new message (answering the tap first, if it was one)."""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
+    """Send the next prompt as a new message (a tap is answered by its handler, once)."""
     message = update.effective_message
     assert message is not None
     await message.get_bot().send_message(message.chat.id, text, reply_markup=markup)
@@ -572,17 +570,22 @@ async def on_button(update: Update, context: BrigadeContext) -> str | int:
     state = _current_state(context, update)
     draft = _draft(context)
 
+    async def go(ask: Any) -> str:
+        """Answer the tap, then ask the next step."""
+        await query.answer()
+        return await ask(update, context, who)  # type: ignore[no-any-return]
+
     if step == "back":
-        return await ASK[PREVIOUS.get(state, NAME)](update, context, who)
+        return await go(ASK[PREVIOUS.get(state, NAME)])
     if state == CONFIRM_PLACE and step == "place":
         if value == "yes":
-            return await _after_place(update, context, who)
-        return await ask_location(update, context, who)
+            return await go(_after_place)
+        return await go(ask_location)
     if state == NEIGHBOURHOOD and step == "nb" and value.isdigit():
         views = {view.id: view for view in await context.services.neighbourhoods.all()}
         if int(value) in views:
             draft.update(nb=int(value), nb_name=views[int(value)].name)
-            return await ask_radius(update, context, who)
+            return await go(ask_radius)
     if (
         state == RADIUS
         and step == "radius"
@@ -590,7 +593,7 @@ async def on_button(update: Update, context: BrigadeContext) -> str | int:
         and float(value) in RADIUS_CHOICES_KM
     ):
         draft["radius"] = float(value)
-        return await ask_skills(update, context, who)
+        return await go(ask_skills)
     if state == SKILLS and step == "skill" and value.isdigit():
         chosen = set(draft.get("skills", []))
         chosen ^= {int(value)}
@@ -602,7 +605,7 @@ async def on_button(update: Update, context: BrigadeContext) -> str | int:
         if not draft.get("skills"):
             await query.answer(_("Choose at least one skill."), show_alert=True)
             return SKILLS
-        return await ask_availability(update, context, who)
+        return await go(ask_availability)
     if state == AVAILABILITY and step in {"slot", "preset"}:
         slots = {tuple(slot) for slot in draft.get("slots", [])}
         if step == "preset" and value in PRESETS:
@@ -616,11 +619,11 @@ async def on_button(update: Update, context: BrigadeContext) -> str | int:
         await query.edit_message_reply_markup(_availability_keyboard(context, _))
         return AVAILABILITY
     if state == AVAILABILITY and step == "avail":
-        return await ask_charter(update, context, who)
+        return await go(ask_charter)
     if state == CHARTER and step == "charter":
         if value == "accept":
             draft["charter"] = CHARTER_VERSION
-            return await ask_summary(update, context, who)
+            return await go(ask_summary)
         await query.answer()
         await _say(
             update,
@@ -633,8 +636,8 @@ async def on_button(update: Update, context: BrigadeContext) -> str | int:
     if state == SUMMARY and step == "confirm":
         if value == "restart":
             draft.clear()
-            return await ask_name(update, context, who)
-        return await _submit(update, context, who)
+            return await go(ask_name)
+        return await go(_submit)
     await query.answer(_("This button is no longer valid."))
     return state
 

@@ -16,7 +16,7 @@ async def test_start_greets_a_newcomer_in_french_with_a_join_button(
     reply = zoe.last_message
     assert reply.text.startswith("Bonjour Zoé !")
     assert "pas encore membre de la brigade de Chambéry" in reply.text
-    assert [b.text for row in reply.buttons for b in row] == ["🙋 Devenir bénévole"]
+    assert reply.labels == ["🙋 Devenir bénévole"]
     assert world.unsupported_calls == []
 
 
