@@ -28,6 +28,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+## Offline demo: the real bot against a fake Telegram, a seeded town, a printed transcript.
+demo: $(STAMP)
+	$(BIN)/python -m testkit.demo
+
 ## Apply database migrations without starting the bot.
 migrate: $(STAMP)
 	$(BIN)/python -m bot migrate

@@ -298,7 +298,10 @@ async def ask_charter(update: Update, context: BrigadeContext, who: Speaker) -> 
 def _summary(context: BrigadeContext, _: Translator, skills: dict[int, str]) -> str:
     draft = _draft(context)
     day_names = get_day_names("abbreviated", locale=_.language)
-    slots = sorted({tuple(slot) for slot in draft.get("slots", [])})
+    slots = sorted(
+        {(int(day), str(period)) for day, period in draft.get("slots", [])},
+        key=lambda slot: (slot[0], PERIODS.index(slot[1])),
+    )
     lines = [
         _("Please check your answers:"),
         _("Name: {value}", value=draft.get("name", "")),

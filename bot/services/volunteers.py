@@ -220,13 +220,10 @@ class VolunteerService:
                 )
             )
         availability: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for slot in (
-            await session.execute(
-                select(Availability)
-                .where(Availability.member_id.in_(ids))
-                .order_by(Availability.weekday, Availability.period)
-            )
-        ).scalars():
+        slots = (
+            await session.execute(select(Availability).where(Availability.member_id.in_(ids)))
+        ).scalars()
+        for slot in sorted(slots, key=lambda s: (s.weekday, PERIODS.index(s.period))):
             availability[slot.member_id].append((slot.weekday, slot.period))
         return [
             ApplicationView(
