@@ -60,23 +60,13 @@ async def _preflight(settings: Settings) -> None:
 
 
 def _run(settings: Settings) -> int:
-    from bot.app import build_application
+    from bot.app import build_application, webhook_arguments
 
     try:
         asyncio.run(_preflight(settings))
         application = build_application(settings)
         if settings.run_mode is RunMode.WEBHOOK:
-            assert settings.webhook_url is not None  # checked by Settings
-            secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-            application.run_webhook(
-                listen=settings.webhook_listen,
-                port=settings.webhook_port,
-                url_path="telegram",
-                webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
-                # PTB answers 403 to any POST whose X-Telegram-Bot-Api-Secret-Token differs.
-                secret_token=secret,
-                allowed_updates=Update.ALL_TYPES,
-            )
+            application.run_webhook(**webhook_arguments(settings), allowed_updates=Update.ALL_TYPES)
         else:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:
