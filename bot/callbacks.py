@@ -24,6 +24,12 @@ class Action(StrEnum):
     VET = "vet"  # a coordinator's decision: (approve|reject|verify, member id)
     VERIFY_SKILL = "vsk"  # a coordinator verifies a skill: (member id, skill id)
     INVITE = "inv"  # a coordinator creates an invitation: (role)
+    PROFILE = "pf"  # a step of profile editing: (field or step, value)
+    PAUSE = "pz"  # pause offers for a while: (duration word)
+    FORGET = "fg"  # confirm or cancel erasing one's data: (yes|no)
+    LINK_GROUP = "lnk"  # attach this group to a neighbourhood: (neighbourhood id)
+    NEIGHBOURHOOD = "nbh"  # neighbourhood admin: (verb, neighbourhood id)
+    SKILL_ADMIN = "ska"  # skills catalogue admin: (verb, skill id)
 
 
 class Arg(StrEnum):
@@ -41,6 +47,12 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.VET: (Arg.WORD, Arg.INT),
     Action.VERIFY_SKILL: (Arg.INT, Arg.INT),
     Action.INVITE: (Arg.WORD,),
+    Action.PROFILE: (Arg.WORD, Arg.WORD),
+    Action.PAUSE: (Arg.WORD,),
+    Action.FORGET: (Arg.WORD,),
+    Action.LINK_GROUP: (Arg.INT,),
+    Action.NEIGHBOURHOOD: (Arg.WORD, Arg.INT),
+    Action.SKILL_ADMIN: (Arg.WORD, Arg.INT),
 }
 
 

@@ -24,14 +24,22 @@ class Command:
 
 
 COORDINATORS: frozenset[Role | None] = frozenset({Role.COORDINATOR})
+VOLUNTEERS: frozenset[Role | None] = frozenset({Role.VOLUNTEER})
 NOT_YET_VOLUNTEERS: frozenset[Role | None] = frozenset({None, Role.REFERENT, Role.COORDINATOR})
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Start or see what you can do"), EVERYONE),
     Command("join", N_("Join the brigade as a volunteer"), NOT_YET_VOLUNTEERS),
+    Command("profile", N_("See and change your volunteer profile"), VOLUNTEERS),
+    Command("pause", N_("Receive no request for a while"), VOLUNTEERS),
+    Command("resume", N_("Receive requests again"), VOLUNTEERS),
     Command("pending", N_("Volunteer applications waiting for you"), COORDINATORS),
     Command("invite", N_("Invite a referent or a coordinator"), COORDINATORS),
+    Command("neighbourhoods", N_("Neighbourhoods, their groups and links"), COORDINATORS),
+    Command("skills", N_("The skills catalogue"), COORDINATORS),
     Command("language", N_("Choose your language"), EVERYONE),
+    Command("mydata", N_("Receive everything Brigade stores about you"), EVERYONE),
+    Command("forget", N_("Erase your personal data"), EVERYONE),
     Command("help", N_("List the commands you can use"), EVERYONE),
     Command("cancel", N_("Stop what you are doing"), EVERYONE),
 )

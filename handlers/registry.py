@@ -38,6 +38,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     # 1. Conversations first: while someone is in one, it takes their messages and buttons.
     application.add_handler(build_signup_conversation())
     application.add_handler(vetting.build_rejection_conversation())
+    # (self-service conversations: profile editing)
+    # (privacy: /forget confirmation)
 
     # 2. Commands, private chats only.
     application.add_handler(CommandHandler("start", start.start, filters=private))
@@ -45,6 +47,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(CommandHandler("language", language.ask_language, filters=private))
     application.add_handler(CommandHandler("pending", vetting.pending, filters=private))
     application.add_handler(CommandHandler("invite", invites.ask_role, filters=private))
+    # (self-service commands: /profile /pause /resume)
+    # (privacy commands: /mydata /forget)
 
     # 3. Inline buttons outside conversations, one handler per callback action.
     application.add_handler(
@@ -56,6 +60,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(
         CallbackQueryHandler(invites.create_invite, pattern=_pattern(Action.INVITE))
     )
+    # (self-service buttons: Action.PROFILE, Action.PAUSE)
+    # (privacy buttons: Action.FORGET)
 
     # 4. The bot's own membership in private chats: blocked / unblocked.
     application.add_handler(
