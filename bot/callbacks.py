@@ -39,6 +39,18 @@ class Arg(StrEnum):
     WORD = "word"
 
 
+# Buttons only coordinators may use; tests walk each of them as a volunteer and as a referent.
+COORDINATOR_ACTIONS = frozenset(
+    {
+        Action.VET,
+        Action.VERIFY_SKILL,
+        Action.INVITE,
+        Action.LINK_GROUP,
+        Action.NEIGHBOURHOOD,
+        Action.SKILL_ADMIN,
+    }
+)
+
 # The argument kinds of each action, in order.
 _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.SET_LANGUAGE: (Arg.WORD,),

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+)
 from telegram.error import TelegramError
 
 from bot.commands import commands_for
-from bot.i18n import I18n, Translator
+from bot.i18n import N_, I18n, Translator
 from bot.services.members import MemberProfile
 from storage.models import Role
 
@@ -21,14 +27,24 @@ def _menu(roles: frozenset[Role], translator: Translator) -> list[BotCommand]:
     ]
 
 
+LINK_DESCRIPTION = N_("Attach this group to a neighbourhood (coordinators)")
+
+
 async def set_default_menus(bot: Bot, i18n: I18n) -> None:
-    """Menus for people without a personal one: one per language, the town's language by default."""
-    default = i18n.translator(i18n.default_language)
-    await bot.set_my_commands(_menu(frozenset(), default), scope=BotCommandScopeAllPrivateChats())
-    for language in i18n.languages:
+    """Menus for people without a personal one: one per language, the town's language by default.
+
+    Group administrators see /link, with which a coordinator attaches a group to a neighbourhood.
+    """
+    for language in (None, *i18n.languages):
+        translator = i18n.translator(language or i18n.default_language)
         await bot.set_my_commands(
-            _menu(frozenset(), i18n.translator(language)),
+            _menu(frozenset(), translator),
             scope=BotCommandScopeAllPrivateChats(),
+            language_code=language,
+        )
+        await bot.set_my_commands(
+            [BotCommand("link", translator(LINK_DESCRIPTION))],
+            scope=BotCommandScopeAllChatAdministrators(),
             language_code=language,
         )
 

@@ -14,8 +14,19 @@ from telegram.ext import (
 
 from bot.callbacks import Action
 from bot.context import BrigadeApplication, BrigadeContext
+from conversations.admin import build_admin_conversation
 from conversations.signup import build_signup_conversation
-from handlers import errors, fallback, invites, language, reachability, start, vetting
+from handlers import (
+    admin,
+    errors,
+    fallback,
+    groups,
+    invites,
+    language,
+    reachability,
+    start,
+    vetting,
+)
 
 # Handlers in this group run after every other group, for every update.
 AFTER_EVERYTHING = 100
@@ -38,6 +49,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     # 1. Conversations first: while someone is in one, it takes their messages and buttons.
     application.add_handler(build_signup_conversation())
     application.add_handler(vetting.build_rejection_conversation())
+    application.add_handler(build_admin_conversation())
     # (self-service conversations: profile editing)
     # (privacy: /forget confirmation)
 
@@ -47,6 +59,10 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(CommandHandler("language", language.ask_language, filters=private))
     application.add_handler(CommandHandler("pending", vetting.pending, filters=private))
     application.add_handler(CommandHandler("invite", invites.ask_role, filters=private))
+    application.add_handler(CommandHandler("neighbourhoods", admin.neighbourhoods, filters=private))
+    application.add_handler(CommandHandler("skills", admin.skills, filters=private))
+    # In groups: attach the group to a neighbourhood.
+    application.add_handler(CommandHandler("link", groups.link, filters=filters.ChatType.GROUPS))
     # (self-service commands: /profile /pause /resume)
     # (privacy commands: /mydata /forget)
 
@@ -59,6 +75,15 @@ def register_handlers(application: BrigadeApplication) -> None:
     )
     application.add_handler(
         CallbackQueryHandler(invites.create_invite, pattern=_pattern(Action.INVITE))
+    )
+    application.add_handler(
+        CallbackQueryHandler(groups.on_link_button, pattern=_pattern(Action.LINK_GROUP))
+    )
+    application.add_handler(
+        CallbackQueryHandler(admin.on_neighbourhood_button, pattern=_pattern(Action.NEIGHBOURHOOD))
+    )
+    application.add_handler(
+        CallbackQueryHandler(admin.on_skill_button, pattern=_pattern(Action.SKILL_ADMIN))
     )
     # (self-service buttons: Action.PROFILE, Action.PAUSE)
     # (privacy buttons: Action.FORGET)

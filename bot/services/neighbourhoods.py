@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.geo import distance_km, valid_point
@@ -12,7 +12,7 @@ from bot.services.outcomes import Outcome
 from storage import audit
 from storage import members as member_store
 from storage.database import Database
-from storage.models import Neighbourhood, Role
+from storage.models import Member, Neighbourhood, Role, VolunteerStatus
 
 MAX_RADIUS_KM = 50.0
 
@@ -105,6 +105,44 @@ class NeighbourhoodService:
             for view in await self.all()
         ]
         return sorted(ranked, key=lambda pair: pair[1])
+
+    async def volunteer_counts(self) -> dict[int, int]:
+        """Approved volunteers per neighbourhood (one grouped query)."""
+        async with self._db.read() as session:
+            rows = await session.execute(
+                select(Member.neighbourhood_id, func.count())
+                .where(
+                    Member.neighbourhood_id.is_not(None),
+                    Member.volunteer_status == VolunteerStatus.APPROVED,
+                )
+                .group_by(Member.neighbourhood_id)
+            )
+            return {nb_id: count for nb_id, count in rows.all() if nb_id is not None}
+
+    async def set_post_to_group(
+        self, coordinator_telegram_id: int, neighbourhood_id: int, enabled: bool
+    ) -> Outcome:
+        """Choose whether a neighbourhood's requests are also posted in its group."""
+        async with self._db.transaction() as session:
+            actor = await member_store.get_with_role(
+                session, coordinator_telegram_id, Role.COORDINATOR
+            )
+            if actor is None:
+                return Outcome.NOT_ALLOWED
+            row = await session.get(Neighbourhood, neighbourhood_id)
+            if row is None or row.archived_at is not None:
+                return Outcome.NOT_FOUND
+            if row.post_to_group == enabled:
+                return Outcome.ALREADY_DONE
+            row.post_to_group = enabled
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="neighbourhood",
+                entity_id=row.id,
+                action="post_to_group_on" if enabled else "post_to_group_off",
+            )
+            return Outcome.DONE
 
     async def by_group_chat(self, chat_id: int) -> NeighbourhoodView | None:
         """The neighbourhood whose group is this chat."""

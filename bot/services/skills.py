@@ -38,6 +38,18 @@ class SkillService:
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    async def catalogue(self) -> list[tuple[SkillView, bool]]:
+        """Every skill with whether it is retired, in catalogue order."""
+        async with self._db.read() as session:
+            rows = await session.execute(select(Skill).order_by(Skill.id))
+            return [
+                (
+                    SkillView(s.id, s.code, s.label, s.requires_verification),
+                    s.retired_at is not None,
+                )
+                for s in rows.scalars()
+            ]
+
     async def active(self) -> list[SkillView]:
         """Skills that can be chosen today, in catalogue order."""
         async with self._db.read() as session:
@@ -78,6 +90,15 @@ class SkillService:
 
     async def retire(self, coordinator_telegram_id: int, skill_id: int) -> Outcome:
         """Stop offering a skill; volunteers keep it on record, new requests cannot use it."""
+        return await self._set_retired(coordinator_telegram_id, skill_id, retired=True)
+
+    async def restore(self, coordinator_telegram_id: int, skill_id: int) -> Outcome:
+        """Offer a retired skill again."""
+        return await self._set_retired(coordinator_telegram_id, skill_id, retired=False)
+
+    async def _set_retired(
+        self, coordinator_telegram_id: int, skill_id: int, *, retired: bool
+    ) -> Outcome:
         async with self._db.transaction() as session:
             actor = await member_store.get_with_role(
                 session, coordinator_telegram_id, Role.COORDINATOR
@@ -87,10 +108,14 @@ class SkillService:
             skill = await session.get(Skill, skill_id)
             if skill is None:
                 return Outcome.NOT_FOUND
-            if skill.retired_at is not None:
+            if (skill.retired_at is not None) == retired:
                 return Outcome.ALREADY_DONE
-            skill.retired_at = utcnow()
+            skill.retired_at = utcnow() if retired else None
             await audit.record(
-                session, actor_id=actor.id, entity="skill", entity_id=skill.id, action="retire"
+                session,
+                actor_id=actor.id,
+                entity="skill",
+                entity_id=skill.id,
+                action="retire" if retired else "restore",
             )
             return Outcome.DONE

@@ -1,0 +1,115 @@
+"""Neighbourhood group chats: a coordinator runs /link in a group to attach it."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+
+from bot import callbacks
+from bot.callbacks import Action
+from bot.context import BrigadeContext
+from bot.services.outcomes import Outcome
+from handlers.common import speaker
+from storage.models import Role
+
+log = logging.getLogger(__name__)
+
+
+async def _bot_may_post(context: BrigadeContext, chat_id: int) -> bool:
+    """Whether the bot is in the group and allowed to send messages there."""
+    try:
+        me = await context.bot.get_chat_member(chat_id, context.bot.id)
+    except TelegramError as error:
+        log.info("cannot read the bot's membership in %s: %s", chat_id, error)
+        return False
+    if me.status == ChatMember.ADMINISTRATOR or me.status == ChatMember.OWNER:
+        return True
+    if me.status == ChatMember.MEMBER:
+        return True
+    if me.status == ChatMember.RESTRICTED:
+        return bool(getattr(me, "can_send_messages", False))
+    return False
+
+
+async def link(update: Update, context: BrigadeContext) -> None:
+    """Offer the neighbourhoods this group can be attached to (coordinators only)."""
+    who = await speaker(update, context)
+    message, chat = update.effective_message, update.effective_chat
+    if who is None or message is None or chat is None:
+        return
+    _ = who._
+    if Role.COORDINATOR not in who.member.roles:
+        await message.reply_text(_("Only a coordinator can link this group to a neighbourhood."))
+        return
+    if not await _bot_may_post(context, chat.id):
+        # Saying so in the group would fail for the same reason: tell the coordinator privately.
+        try:
+            await context.bot.send_message(
+                who.member.telegram_id,
+                _(
+                    "I cannot post in the group “{title}”. Make me a member allowed to send "
+                    "messages there, then send /link in it again.",
+                    title=chat.title or "",
+                ),
+            )
+        except TelegramError as error:
+            log.info(
+                "could not tell coordinator %s about group %s: %s", who.member.id, chat.id, error
+            )
+        return
+    neighbourhoods = await context.services.neighbourhoods.all()
+    if not neighbourhoods:
+        await message.reply_text(
+            _("There is no neighbourhood yet: create one with /neighbourhoods in our private chat.")
+        )
+        return
+    rows = [
+        [
+            InlineKeyboardButton(
+                ("✓ " if view.group_chat_id == chat.id else "") + view.name,
+                callback_data=callbacks.encode(Action.LINK_GROUP, view.id),
+            )
+        ]
+        for view in neighbourhoods
+    ]
+    await message.reply_text(
+        _("Which neighbourhood is this group for? Its requests will be posted here."),
+        reply_markup=InlineKeyboardMarkup(rows),
+    )
+
+
+async def on_link_button(update: Update, context: BrigadeContext) -> None:
+    """Attach the group to the tapped neighbourhood, if the person tapping is a coordinator."""
+    query, chat = update.callback_query, update.effective_chat
+    who = await speaker(update, context)
+    if query is None or chat is None or who is None:
+        return
+    _ = who._
+    parsed = callbacks.parse(query.data)
+    if parsed is None or parsed.action is not Action.LINK_GROUP or chat.type == "private":
+        await query.answer(_("This button is no longer valid."))
+        return
+    neighbourhood_id = parsed.int_arg(0)
+    outcome = await context.services.neighbourhoods.link_group(
+        who.member.telegram_id, neighbourhood_id, chat.id
+    )
+    if outcome is Outcome.NOT_ALLOWED:
+        await query.answer(
+            _("Only a coordinator can link this group to a neighbourhood."), show_alert=True
+        )
+        return
+    if outcome is Outcome.NOT_FOUND:
+        await query.answer(_("This neighbourhood no longer exists."), show_alert=True)
+        return
+    linked = await context.services.neighbourhoods.by_group_chat(chat.id)
+    name = linked.name if linked else ""
+    await query.answer()
+    await query.edit_message_text(
+        _(
+            "This group is now the group of the neighbourhood {name}. Its requests will be "
+            "posted here, with a button to take them.",
+            name=name,
+        )
+    )
