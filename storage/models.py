@@ -279,6 +279,12 @@ class HelpRequest(Base):
         _str_enum(RequestStatus), default=RequestStatus.OPEN
     )
     wave: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # Timers, kept here so that a restart finds them: the scheduler acts on what is due.
+    next_wave_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -308,9 +314,17 @@ class Claim(Base):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
     minutes_spent: Mapped[int | None] = mapped_column(Integer)
+    # Follow-up timers: a reminder before the time, "is it done?" after it, nudges when silent.
+    remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ask_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    nudges: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # The private details sent to the claimer, removed some time after the request closes.
+    details_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    purge_details_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("request_id", "volunteer_id", name="uq_claims_request_volunteer"),
+        Index("ix_claims_status", "status"),
     )
 
 

@@ -1,0 +1,63 @@
+"""The request and claim state machines: which transitions are legal.
+
+Services change states with conditional UPDATEs (`WHERE status IN (...)`) built from these tables,
+so a stale button or a concurrent tap can never take a request or a claim through an illegal move.
+"""
+
+from __future__ import annotations
+
+from storage.models import ClaimStatus, RequestStatus
+
+R, C = RequestStatus, ClaimStatus
+
+# request: open (places left) → full → completed (every claimer said done) → closed (confirmed)
+REQUEST_TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
+    R.OPEN: frozenset({R.FULL, R.CANCELLED, R.EXPIRED, R.COMPLETED}),
+    R.FULL: frozenset({R.OPEN, R.COMPLETED, R.CANCELLED}),
+    R.COMPLETED: frozenset({R.CLOSED, R.OPEN, R.FULL}),
+    R.CLOSED: frozenset(),
+    R.CANCELLED: frozenset(),
+    R.EXPIRED: frozenset(),
+}
+
+# claim: active → done → confirmed, or released / failed / not_done / cancelled
+CLAIM_TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
+    C.ACTIVE: frozenset({C.DONE, C.RELEASED, C.FAILED, C.CANCELLED}),
+    C.DONE: frozenset({C.CONFIRMED, C.NOT_DONE}),
+    C.RELEASED: frozenset({C.ACTIVE}),  # the same volunteer may take the place again
+    C.FAILED: frozenset(),
+    C.NOT_DONE: frozenset(),
+    C.CONFIRMED: frozenset(),
+    C.CANCELLED: frozenset(),
+}
+
+# Requests that still accept claims, and requests that are over.
+CLAIMABLE = frozenset({R.OPEN})
+FINISHED_REQUESTS = frozenset({R.CLOSED, R.CANCELLED, R.EXPIRED})
+# Claims that hold a place on the request.
+HOLDING_PLACE = frozenset({C.ACTIVE, C.DONE})
+
+
+def request_may_go(current: RequestStatus, target: RequestStatus) -> bool:
+    """Whether a request may move from `current` to `target`."""
+    return target in REQUEST_TRANSITIONS[current]
+
+
+def claim_may_go(current: ClaimStatus, target: ClaimStatus) -> bool:
+    """Whether a claim may move from `current` to `target`."""
+    return target in CLAIM_TRANSITIONS[current]
+
+
+def sources_of_claim(target: ClaimStatus) -> frozenset[ClaimStatus]:
+    """The claim states from which `target` can be reached (for conditional UPDATEs)."""
+    return frozenset(state for state, nexts in CLAIM_TRANSITIONS.items() if target in nexts)
+
+
+def sources_of_request(target: RequestStatus) -> frozenset[RequestStatus]:
+    """The request states from which `target` can be reached (for conditional UPDATEs)."""
+    return frozenset(state for state, nexts in REQUEST_TRANSITIONS.items() if target in nexts)
+
+
+def status_after_places_change(places_taken: int, places_needed: int) -> RequestStatus:
+    """Open while places remain, full otherwise."""
+    return R.FULL if places_taken >= places_needed else R.OPEN
