@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from typing import Any, cast
 
+from telegram import Bot
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.context import SERVICES_KEY, BrigadeApplication, BrigadeContext, Services
+from bot.context import SERVICES_KEY, BrigadeApplication, BrigadeContext, OutboxWaker, Services
 from bot.i18n import I18n
 from bot.menus import set_default_menus, set_member_menu
+from bot.notices import Notices
+from bot.outbox import OutboxSender
 from bot.persistence import DatabasePersistence
 from bot.services.geocoding import Geocoder, build_geocoder, close_geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
 from bot.services.neighbourhoods import NeighbourhoodService
+from bot.services.privacy import PrivacyService
+from bot.services.profile import ProfileService
+from bot.services.requests import RequestService
 from bot.services.skills import SkillService
 from bot.services.volunteers import VolunteerService
 from bot.settings import Settings
@@ -44,6 +53,14 @@ class MigratingApplication(Application):  # type: ignore[type-arg]
 
 
 WEBHOOK_PATH = "telegram"
+SENDER_KEY = "outbox_sender"
+
+
+async def run_due_timers(context: BrigadeContext) -> None:
+    """Waves, alerts, expiry, reminders and follow-up that are due now."""
+    done = await context.services.requests.run_due()
+    if any(done.values()):
+        log.info("timers: %s", done)
 
 
 def webhook_arguments(settings: Settings) -> dict[str, Any]:
@@ -67,16 +84,22 @@ def build_services(
 ) -> Services:
     """The long-lived objects of one bot: database, catalogs and use cases."""
     database = database or Database(settings.database_url)
+    i18n = I18n(settings.default_language)
+    waker = OutboxWaker()
     return Services(
         settings=settings,
         database=database,
-        i18n=I18n(settings.default_language),
+        i18n=i18n,
         geocoder=geocoder or build_geocoder(settings, database),
         members=MemberService(database, settings.coordinator_ids),
         invites=InviteService(database),
         neighbourhoods=NeighbourhoodService(database),
         skills=SkillService(database),
         volunteers=VolunteerService(database),
+        requests=RequestService(database, Notices(i18n, settings), settings, after_commit=waker),
+        profile=ProfileService(database),
+        privacy=PrivacyService(database),
+        waker=waker,
     )
 
 
@@ -87,6 +110,7 @@ def build_application(
     geocoder: Geocoder | None = None,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
+    sender_request: BaseRequest | None = None,
     run_migrations: bool = True,
     set_menus: bool = True,
 ) -> BrigadeApplication:
@@ -97,22 +121,50 @@ def build_application(
     if settings.bot_token is None:
         raise ValueError("BRIGADE_BOT_TOKEN is not set")
     services = build_services(settings, database, geocoder)
+    token = settings.bot_token.get_secret_value()
+    # The outbox sender paces itself against Telegram's limits, so it gets its own Bot without
+    # PTB's rate limiter (which serves calls in arrival order and would hide 429s from it).
+    sender_bot = Bot(
+        token,
+        base_url=settings.api_base_url,
+        base_file_url=settings.api_file_url,
+        request=sender_request or HTTPXRequest(connection_pool_size=16),
+    )
+    sender = OutboxSender(
+        services.database,
+        sender_bot,
+        owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64],
+    )
 
     async def post_init(application: BrigadeApplication) -> None:
         if set_menus:
             await set_default_menus(application.bot, services.i18n)
             for member in await services.members.staff():
                 await set_member_menu(application.bot, services.i18n, member)
+        await sender_bot.initialize()
+        sender.start()
+        services.waker.attach(sender.wake)
+        if application.job_queue is not None:
+            # Timers are rows in the database: this sweep finds what is due, even after a restart.
+            application.job_queue.run_repeating(
+                run_due_timers, interval=settings.timer_interval_seconds, first=1, name="timers"
+            )
         log.info("Brigade is up as @%s", application.bot.username)
 
+    async def post_stop(application: BrigadeApplication) -> None:
+        # Graceful: stop leasing, let the calls in flight finish, give back the rest.
+        await sender.stop()
+
     async def post_shutdown(application: BrigadeApplication) -> None:
+        await sender.stop()
+        await sender_bot.shutdown()
         await close_geocoder(services.geocoder)
         await services.database.dispose()
 
     builder = (
         ApplicationBuilder()
         .application_class(MigratingApplication, {"run_migrations": run_migrations})
-        .token(settings.bot_token.get_secret_value())
+        .token(token)
         .base_url(settings.api_base_url)
         .base_file_url(settings.api_file_url)
         .context_types(ContextTypes(context=BrigadeContext))
@@ -122,6 +174,7 @@ def build_application(
         .rate_limiter(AIORateLimiter(max_retries=3))
         .persistence(DatabasePersistence(services.database))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
     )
     if request is not None:
@@ -131,5 +184,6 @@ def build_application(
     # PTB's builder cannot infer the job queue's context type from context_types(); it is ours.
     application = cast(BrigadeApplication, builder.build())
     application.bot_data[SERVICES_KEY] = services
+    application.bot_data[SENDER_KEY] = sender
     register_handlers(application)
     return application

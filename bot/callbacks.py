@@ -30,6 +30,12 @@ class Action(StrEnum):
     LINK_GROUP = "lnk"  # attach this group to a neighbourhood: (neighbourhood id)
     NEIGHBOURHOOD = "nbh"  # neighbourhood admin: (verb, neighbourhood id)
     SKILL_ADMIN = "ska"  # skills catalogue admin: (verb, skill id)
+    CLAIM = "cl"  # a volunteer takes a place on a request: (request id)
+    DECLINE = "no"  # "not for me": (request id)
+    CLAIM_STEP = "cs"  # the claimer's follow-up: (done|release|concern|notyet|failed, claim id)
+    REFERENT_STEP = "rs"  # the referent's follow-up: (confirm|notdone, claim id)
+    REQUEST_ADMIN = "ra"  # the referent or a coordinator on a request: (cancel|resend|widen, id)
+    POST = "rq"  # a step of posting a request: (step, value)
 
 
 class Arg(StrEnum):
@@ -65,6 +71,12 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.LINK_GROUP: (Arg.INT,),
     Action.NEIGHBOURHOOD: (Arg.WORD, Arg.INT),
     Action.SKILL_ADMIN: (Arg.WORD, Arg.INT),
+    Action.CLAIM: (Arg.INT,),
+    Action.DECLINE: (Arg.INT,),
+    Action.CLAIM_STEP: (Arg.WORD, Arg.INT),
+    Action.REFERENT_STEP: (Arg.WORD, Arg.INT),
+    Action.REQUEST_ADMIN: (Arg.WORD, Arg.INT),
+    Action.POST: (Arg.WORD, Arg.WORD),
 }
 
 

@@ -25,11 +25,13 @@ class Command:
 
 COORDINATORS: frozenset[Role | None] = frozenset({Role.COORDINATOR})
 VOLUNTEERS: frozenset[Role | None] = frozenset({Role.VOLUNTEER})
+REFERENTS: frozenset[Role | None] = frozenset({Role.REFERENT})
 NOT_YET_VOLUNTEERS: frozenset[Role | None] = frozenset({None, Role.REFERENT, Role.COORDINATOR})
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Start or see what you can do"), EVERYONE),
     Command("join", N_("Join the brigade as a volunteer"), NOT_YET_VOLUNTEERS),
+    Command("new", N_("Post a request for someone you support"), REFERENTS),
     Command("profile", N_("See and change your volunteer profile"), VOLUNTEERS),
     Command("pause", N_("Receive no request for a while"), VOLUNTEERS),
     Command("resume", N_("Receive requests again"), VOLUNTEERS),

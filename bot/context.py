@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,12 +13,30 @@ from bot.services.geocoding import Geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
 from bot.services.neighbourhoods import NeighbourhoodService
+from bot.services.privacy import PrivacyService
+from bot.services.profile import ProfileService
+from bot.services.requests import RequestService
 from bot.services.skills import SkillService
 from bot.services.volunteers import VolunteerService
 from bot.settings import Settings
 from storage.database import Database
 
 SERVICES_KEY = "services"
+
+
+class OutboxWaker:
+    """Lets use cases wake the outbox sender after a commit, before the sender exists."""
+
+    def __init__(self) -> None:
+        self._wake: Callable[[], None] | None = None
+
+    def attach(self, wake: Callable[[], None]) -> None:
+        """Called once the sender runs."""
+        self._wake = wake
+
+    def __call__(self) -> None:
+        if self._wake is not None:
+            self._wake()
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,10 @@ class Services:
     neighbourhoods: NeighbourhoodService
     skills: SkillService
     volunteers: VolunteerService
+    requests: RequestService
+    profile: ProfileService
+    privacy: PrivacyService
+    waker: OutboxWaker
 
 
 class BrigadeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -41,12 +41,16 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def bounding_box(latitude: float, longitude: float, radius_km: float) -> BoundingBox:
     """The smallest lat/lon box containing the circle (clamped at the poles)."""
     delta_lat = radius_km / KM_PER_DEGREE
-    cos_lat = math.cos(math.radians(latitude))
-    # Near the poles a circle spans every longitude.
-    delta_lon = 180.0 if cos_lat < 1e-6 else min(180.0, radius_km / (KM_PER_DEGREE * cos_lat))
+    min_latitude, max_latitude = latitude - delta_lat, latitude + delta_lat
+    # Degrees of longitude are shortest at the box's most poleward edge: size the box there.
+    cos_lat = math.cos(math.radians(min(90.0, max(abs(min_latitude), abs(max_latitude)))))
+    if min_latitude <= -90.0 or max_latitude >= 90.0 or cos_lat < 1e-6:
+        delta_lon = 180.0  # the circle contains a pole: every longitude
+    else:
+        delta_lon = min(180.0, radius_km / (KM_PER_DEGREE * cos_lat))
     return BoundingBox(
-        min_latitude=max(-90.0, latitude - delta_lat),
-        max_latitude=min(90.0, latitude + delta_lat),
+        min_latitude=max(-90.0, min_latitude),
+        max_latitude=min(90.0, max_latitude),
         min_longitude=longitude - delta_lon,
         max_longitude=longitude + delta_lon,
     )

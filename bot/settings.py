@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     geocoder_min_delay_seconds: float = Field(default=1.0, ge=1.0)
     geocoder_country_codes: str = "fr,be"
 
+    # The request lifecycle (see .env.example): waves, escalation, follow-up, retention.
+    wave_size: int = Field(default=10, ge=1, le=500)
+    wave_delay_minutes: float = Field(default=20, gt=0)
+    escalation_delay_minutes: float = Field(default=60, gt=0)
+    reminder_before_minutes: float = Field(default=120, gt=0)
+    ask_done_after_minutes: float = Field(default=60, gt=0)
+    nudge_after_hours: float = Field(default=24, gt=0)
+    auto_release_after_hours: float = Field(default=72, gt=0)
+    asap_expiry_hours: float = Field(default=48, gt=0)
+    details_removal_hours: float = Field(default=24, gt=0)
+    retention_days: int = Field(default=90, ge=1)
+    # How often due timers (waves, reminders, expiry…) are looked for; they live in the database.
+    timer_interval_seconds: float = Field(default=30, gt=0)
+
     log_level: str = "INFO"
 
     @field_validator("coordinator_ids", mode="before")

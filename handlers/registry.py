@@ -14,7 +14,9 @@ from telegram.ext import (
 
 from bot.callbacks import Action
 from bot.context import BrigadeApplication, BrigadeContext
+from conversations import profile
 from conversations.admin import build_admin_conversation
+from conversations.posting import build_posting_conversation
 from conversations.signup import build_signup_conversation
 from handlers import (
     admin,
@@ -23,7 +25,9 @@ from handlers import (
     groups,
     invites,
     language,
+    privacy,
     reachability,
+    requests,
     start,
     vetting,
 )
@@ -50,8 +54,12 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_signup_conversation())
     application.add_handler(vetting.build_rejection_conversation())
     application.add_handler(build_admin_conversation())
+    # (posting a request: /new)
+    application.add_handler(build_posting_conversation())
     # (self-service conversations: profile editing)
+    application.add_handler(profile.build_profile_conversation())
     # (privacy: /forget confirmation)
+    # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 2. Commands, private chats only.
     application.add_handler(CommandHandler("start", start.start, filters=private))
@@ -64,7 +72,12 @@ def register_handlers(application: BrigadeApplication) -> None:
     # In groups: attach the group to a neighbourhood.
     application.add_handler(CommandHandler("link", groups.link, filters=filters.ChatType.GROUPS))
     # (self-service commands: /profile /pause /resume)
+    application.add_handler(CommandHandler("profile", profile.show_profile, filters=private))
+    application.add_handler(CommandHandler("pause", profile.pause_command, filters=private))
+    application.add_handler(CommandHandler("resume", profile.resume_command, filters=private))
     # (privacy commands: /mydata /forget)
+    application.add_handler(CommandHandler("mydata", privacy.my_data, filters=private))
+    application.add_handler(CommandHandler("forget", privacy.ask_forget, filters=private))
 
     # 3. Inline buttons outside conversations, one handler per callback action.
     application.add_handler(
@@ -85,8 +98,27 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(
         CallbackQueryHandler(admin.on_skill_button, pattern=_pattern(Action.SKILL_ADMIN))
     )
+    # The request lifecycle: offers (in private chats and groups), follow-up, referent's steps.
+    lifecycle = [
+        (Action.CLAIM, requests.on_claim),
+        (Action.DECLINE, requests.on_decline),
+        (Action.CLAIM_STEP, requests.on_claim_step),
+        (Action.REFERENT_STEP, requests.on_referent_step),
+        (Action.REQUEST_ADMIN, requests.on_request_admin),
+    ]
+    for action, callback in lifecycle:
+        application.add_handler(CallbackQueryHandler(callback, pattern=_pattern(action)))
     # (self-service buttons: Action.PROFILE, Action.PAUSE)
+    application.add_handler(
+        CallbackQueryHandler(profile.on_stale_profile_button, pattern=_pattern(Action.PROFILE))
+    )
+    application.add_handler(
+        CallbackQueryHandler(profile.on_pause_button, pattern=_pattern(Action.PAUSE))
+    )
     # (privacy buttons: Action.FORGET)
+    application.add_handler(
+        CallbackQueryHandler(privacy.on_forget_button, pattern=_pattern(Action.FORGET))
+    )
 
     # 4. The bot's own membership in private chats: blocked / unblocked.
     application.add_handler(

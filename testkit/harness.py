@@ -8,15 +8,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from sqlalchemy import select
+
 from bot.app import build_application
 from bot.context import BrigadeApplication, Services
 from bot.services.geocoding import Geocoder
 from bot.settings import Settings
+from storage.models import OutboxMessage, OutboxStatus
+from storage.types import utcnow
 from testkit.geocoder import FakeGeocoder
 from testkit.telegram import FakeBotApiServer, FakeTelegram, InProcessRequest
 from testkit.telegram.request import process_pending_updates
@@ -51,6 +56,25 @@ def sqlite_url(folder: Path, name: str = "brigade.sqlite3") -> str:
     return f"sqlite+aiosqlite:///{folder / name}"
 
 
+async def settle(services: Services, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until every due outbox row is finished (sent, skipped or failed), leased ones too."""
+    async with asyncio.timeout(timeout):
+        while True:
+            async with services.database.read() as session:
+                waiting = await session.execute(
+                    select(OutboxMessage.id)
+                    .where(
+                        OutboxMessage.status == OutboxStatus.PENDING,
+                        OutboxMessage.not_before <= utcnow(),
+                    )
+                    .limit(1)
+                )
+                if waiting.first() is None:
+                    return
+            services.waker()
+            await asyncio.sleep(0.02)
+
+
 class InProcessBrigade:
     """The real application, its Bot API calls answered in-process by a FakeTelegram."""
 
@@ -69,6 +93,7 @@ class InProcessBrigade:
             geocoder=self.geocoder,
             request=InProcessRequest(world),
             get_updates_request=InProcessRequest(world),
+            sender_request=InProcessRequest(world),
         )
 
     @property
@@ -95,8 +120,12 @@ class InProcessBrigade:
             await self.app.post_shutdown(self.app)
 
     async def deliver(self, *, concurrently: bool = False) -> int:
-        """Handle every update the simulated people produced; returns how many."""
-        return len(await process_pending_updates(self.app, self.world, concurrently=concurrently))
+        """Handle every queued update, then wait until the outbox has sent what they caused."""
+        handled = len(
+            await process_pending_updates(self.app, self.world, concurrently=concurrently)
+        )
+        await settle(self.services)
+        return handled
 
 
 class PollingBrigade:

@@ -23,8 +23,11 @@ def test_haversine_equals_geopys_great_circle(
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [((45.5671, 5.9212), (45.5560, 5.9075)), ((50.8467, 4.3525), (50.8503, 4.3517)),
-     ((49.4944, 0.1079), (49.4900, 0.1200))],
+    [
+        ((45.5671, 5.9212), (45.5560, 5.9075)),
+        ((50.8467, 4.3525), (50.8503, 4.3517)),
+        ((49.4944, 0.1079), (49.4900, 0.1200)),
+    ],
 )
 def test_within_half_a_percent_of_geodesic_at_town_scale(
     a: tuple[float, float], b: tuple[float, float]

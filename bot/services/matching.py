@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.lifecycle import HOLDING_PLACE
+from bot.domain.quiet_hours import in_quiet_hours
 from bot.geo import KM_PER_DEGREE, bounding_box, distance_km
 from storage.models import (
     Claim,
@@ -59,15 +60,7 @@ class Need:
     longitude: float
     request_id: int | None = None  # set: skip those already offered (or who declined) it
     exclude_member_id: int | None = None  # the referent, when they are also a volunteer
-
-
-def in_quiet_hours(minute_of_day: int, start: int | None, end: int | None) -> bool:
-    """Whether a local time (minutes after midnight) falls in quiet hours; start > end wraps."""
-    if start is None or end is None or start == end:
-        return False
-    if start < end:
-        return start <= minute_of_day < end
-    return minute_of_day >= start or minute_of_day < end
+    radius_factor: float = 1.0  # > 1 when a coordinator widens an unclaimed request
 
 
 def rank(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -90,7 +83,8 @@ async def find_candidates(
     skill = await session.get(Skill, need.skill_id)
     if skill is None or skill.retired_at is not None:
         return []
-    box = bounding_box(need.latitude, need.longitude, MAX_RADIUS_KM)
+    factor = max(1.0, need.radius_factor)
+    box = bounding_box(need.latitude, need.longitude, MAX_RADIUS_KM * factor)
     # The widest a degree of longitude gets inside the box, for the per-volunteer box below.
     cos_lat = max(
         1e-6,
@@ -111,8 +105,9 @@ async def find_candidates(
         Member.latitude.between(box.min_latitude, box.max_latitude),
         Member.longitude.between(box.min_longitude, box.max_longitude),
         # Each volunteer's own radius, as a box (exact distances follow in Python).
-        func.abs(Member.latitude - need.latitude) <= Member.radius_km / KM_PER_DEGREE,
-        func.abs(Member.longitude - need.longitude) <= Member.radius_km / (KM_PER_DEGREE * cos_lat),
+        func.abs(Member.latitude - need.latitude) <= Member.radius_km * factor / KM_PER_DEGREE,
+        func.abs(Member.longitude - need.longitude)
+        <= Member.radius_km * factor / (KM_PER_DEGREE * cos_lat),
         or_(
             Member.weekly_cap.is_(None), func.coalesce(recent_claims.c.taken, 0) < Member.weekly_cap
         ),
@@ -156,7 +151,7 @@ async def find_candidates(
         if lat is None or lon is None or telegram_id is None:
             continue
         distance = distance_km(need.latitude, need.longitude, lat, lon)
-        if distance > radius:
+        if distance > radius * factor:
             continue
         found.append(
             Candidate(

@@ -32,3 +32,14 @@ async def live(
         world, server, sqlite_url(tmp_path), coordinator_ids=[COORDINATOR_ID]
     ) as running:
         yield running
+
+
+@pytest.fixture
+async def live_on_each_backend(
+    world: FakeTelegram, server: FakeBotApiServer, database_url: str
+) -> AsyncIterator[PollingBrigade]:
+    """Brigade over HTTP, once on SQLite and once on PostgreSQL."""
+    async with PollingBrigade.for_server(
+        world, server, database_url, coordinator_ids=[COORDINATOR_ID]
+    ) as running:
+        yield running

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.services.matching import Candidate, Need, find_candidates, in_quiet_hours, rank
+from bot.domain.quiet_hours import in_quiet_hours
+from bot.services.matching import Candidate, Need, find_candidates, rank
 from storage.database import Database
 from storage.models import (
     Claim,

@@ -1,0 +1,1494 @@
+"""The request lifecycle: post, offer in waves, claim, release, cancel, done, confirm.
+
+Every state change is one transaction that also writes the audit event and the outgoing messages
+(outbox rows), so a crash can never leave a claim without its notifications or the reverse.
+Places are taken with one conditional UPDATE — never read-then-write — and a unique
+(request, volunteer) pair: at most `places_needed` claims, one per volunteer, on every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton
+
+from bot import callbacks
+from bot.callbacks import Action
+from bot.domain.lifecycle import HOLDING_PLACE, sources_of_claim
+from bot.geo import distance_km
+from bot.notices import Notices, RequestView, load_request_view
+from bot.services.matching import Candidate, Need, find_candidates
+from bot.settings import Settings
+from bot.skills import skill_label
+from storage import audit
+from storage import members as member_store
+from storage.database import Database
+from storage.models import (
+    Beneficiary,
+    Claim,
+    ClaimStatus,
+    HelpRequest,
+    Member,
+    Neighbourhood,
+    Offer,
+    RequestStatus,
+    Role,
+    Skill,
+    VolunteerSkill,
+    VolunteerStatus,
+)
+from storage.types import utcnow
+
+
+class ClaimOutcome(StrEnum):
+    """How a tap on "I'll do it" ended."""
+
+    CLAIMED = "claimed"
+    ALREADY_YOURS = "already_yours"
+    FULL = "full"
+    CLOSED = "closed"  # cancelled, expired, done
+    NOT_ALLOWED = "not_allowed"  # not an approved volunteer with the skill
+    NOT_FOUND = "not_found"
+
+
+class StepOutcome(StrEnum):
+    """How a follow-up action (release, done, confirm, cancel…) ended."""
+
+    DONE = "done"
+    NOT_ALLOWED = "not_allowed"
+    STALE = "stale"  # the claim or request is no longer in a state where this applies
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class BeneficiaryDetails:
+    """Who is helped; private: only for the referent and the claimers."""
+
+    name: str
+    phone: str | None
+    address: str | None
+    latitude: float
+    longitude: float
+    access_notes: str | None = None
+    consent: bool = False
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    """What a referent asks for."""
+
+    skill_id: int
+    description: str
+    latitude: float
+    longitude: float
+    area_label: str
+    places_needed: int = 1
+    when_kind: str = "asap"  # asap / today / slot
+    starts_at: datetime | None = None
+    beneficiary_id: int | None = None  # one of the referent's own
+    beneficiary: BeneficiaryDetails | None = None  # or a new one
+    neighbourhood_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A request created, and how far its first wave went."""
+
+    request_id: int
+    offered: int
+    remaining_candidates: int
+    group_posted: bool
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The result of a claim tap."""
+
+    outcome: ClaimOutcome
+    places_left: int = 0
+    claim_id: int | None = None
+
+
+class RequestService:
+    """Use cases of the request lifecycle; no Telegram here, only outbox rows."""
+
+    def __init__(
+        self,
+        database: Database,
+        notices: Notices,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        after_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = database
+        self._notices = notices
+        self._settings = settings
+        self._clock = clock
+        # Wakes the outbox sender: the rows just committed go out at once, not at its next poll.
+        self._after_commit = after_commit
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self._db.transaction() as session:
+            yield session
+        self._after_commit()
+
+    # --- posting ---------------------------------------------------------------------------
+
+    async def post(self, referent_telegram_id: int, draft: RequestDraft) -> Posted | None:
+        """Create the request and send its first wave; None if the poster is not a referent."""
+        now = self._clock()
+        async with self._transaction() as session:
+            referent = await member_store.get_with_role(
+                session, referent_telegram_id, Role.REFERENT
+            )
+            if referent is None:
+                return None
+            beneficiary_id = await self._beneficiary(session, referent, draft, now)
+            if beneficiary_id is None:
+                return None
+            neighbourhood_id = draft.neighbourhood_id or await self._nearest_neighbourhood(
+                session, draft.latitude, draft.longitude
+            )
+            request = HelpRequest(
+                referent_id=referent.id,
+                beneficiary_id=beneficiary_id,
+                skill_id=draft.skill_id,
+                neighbourhood_id=neighbourhood_id,
+                description=draft.description.strip()[:1000],
+                latitude=draft.latitude,
+                longitude=draft.longitude,
+                area_label=draft.area_label[:200],
+                when_kind=draft.when_kind,
+                starts_at=draft.starts_at,
+                places_needed=max(1, min(20, draft.places_needed)),
+                status=RequestStatus.OPEN,
+                expires_at=self._expiry(draft, now),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(request)
+            await session.flush()
+            await audit.record(
+                session,
+                actor_id=referent.id,
+                entity="request",
+                entity_id=request.id,
+                action="post",
+                to_state=RequestStatus.OPEN.value,
+            )
+            view = await load_request_view(session, request.id)
+            assert view is not None
+            group_posted = await self._post_in_group(session, view, neighbourhood_id)
+            offered, remaining = await self._send_wave(session, request, view, referent.id, now)
+            return Posted(request.id, offered, remaining, group_posted)
+
+    async def _beneficiary(
+        self, session: AsyncSession, referent: Member, draft: RequestDraft, now: datetime
+    ) -> int | None:
+        if draft.beneficiary_id is not None:
+            existing = await session.get(Beneficiary, draft.beneficiary_id)
+            if existing is None or existing.referent_id != referent.id:
+                return None  # only one's own beneficiaries
+            return existing.id
+        if draft.beneficiary is None:
+            return None
+        details = draft.beneficiary
+        row = Beneficiary(
+            referent_id=referent.id,
+            name=details.name[:120],
+            phone=details.phone,
+            address=details.address,
+            latitude=details.latitude,
+            longitude=details.longitude,
+            access_notes=details.access_notes,
+            consent_at=now if details.consent else None,
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
+
+    async def _nearest_neighbourhood(
+        self, session: AsyncSession, latitude: float, longitude: float
+    ) -> int | None:
+        rows = (
+            await session.execute(select(Neighbourhood).where(Neighbourhood.archived_at.is_(None)))
+        ).scalars()
+        best: tuple[float, int] | None = None
+        for row in rows:
+            distance = distance_km(latitude, longitude, row.latitude, row.longitude)
+            if distance <= row.radius_km * 2 and (best is None or distance < best[0]):
+                best = (distance, row.id)
+        return best[1] if best else None
+
+    def _expiry(self, draft: RequestDraft, now: datetime) -> datetime:
+        if draft.when_kind == "slot" and draft.starts_at is not None:
+            return draft.starts_at
+        if draft.when_kind == "today":
+            local = now.astimezone(self._settings.tz)
+            end = local.replace(hour=23, minute=59, second=0, microsecond=0)
+            return end.astimezone(now.tzinfo)
+        return now + timedelta(hours=self._settings.asap_expiry_hours)
+
+    async def _post_in_group(
+        self, session: AsyncSession, view: RequestView, neighbourhood_id: int | None
+    ) -> bool:
+        if neighbourhood_id is None:
+            return False
+        neighbourhood = await session.get(Neighbourhood, neighbourhood_id)
+        if neighbourhood is None or neighbourhood.group_chat_id is None:
+            return False
+        if not neighbourhood.post_to_group:
+            return False
+        offer = Offer(request_id=view.id, chat_id=neighbourhood.group_chat_id, kind="group", wave=0)
+        session.add(offer)
+        await session.flush()
+        await self._notices.send_offer(session, view, offer, None, distance_km=None)
+        return True
+
+    async def _send_wave(
+        self,
+        session: AsyncSession,
+        request: HelpRequest,
+        view: RequestView,
+        referent_id: int,
+        now: datetime,
+        *,
+        everyone: bool = False,
+    ) -> tuple[int, int]:
+        """Offer the request to the next nearest candidates; plan the next wave or the alert."""
+        candidates = await find_candidates(
+            session,
+            Need(
+                request.skill_id,
+                request.latitude,
+                request.longitude,
+                request_id=request.id,
+                exclude_member_id=referent_id,
+            ),
+            now=now,
+            tz=self._settings.tz,
+        )
+        size = len(candidates) if everyone else self._settings.wave_size
+        wave, rest = candidates[:size], candidates[size:]
+        request.wave += 1
+        await self._offer_to(session, view, request.wave, wave, now)
+        if rest:
+            request.next_wave_at = now + timedelta(minutes=self._settings.wave_delay_minutes)
+            request.escalate_at = None
+        else:
+            request.next_wave_at = None
+            request.escalate_at = now + timedelta(minutes=self._settings.escalation_delay_minutes)
+        return len(wave), len(rest)
+
+    async def _offer_to(
+        self,
+        session: AsyncSession,
+        view: RequestView,
+        wave: int,
+        candidates: list[Candidate],
+        now: datetime,
+    ) -> None:
+        if not candidates:
+            return
+        members = {
+            m.id: m
+            for m in (
+                await session.execute(
+                    select(Member).where(Member.id.in_([c.member_id for c in candidates]))
+                )
+            ).scalars()
+        }
+        for candidate in candidates:
+            member = members[candidate.member_id]
+            offer = Offer(
+                request_id=view.id,
+                member_id=member.id,
+                chat_id=candidate.telegram_id,
+                kind="direct",
+                wave=wave,
+            )
+            session.add(offer)
+            await session.flush()
+            member.last_offered_at = now
+            await self._notices.send_offer(
+                session,
+                view,
+                offer,
+                member,
+                distance_km=candidate.distance_km,
+                silent=candidate.silent,
+            )
+
+    async def next_wave(self, request_id: int) -> int:
+        """Offer a still-open request to the rest of its candidates (the second wave)."""
+        now = self._clock()
+        async with self._transaction() as session:
+            request = await session.get(HelpRequest, request_id)
+            if request is None or request.status is not RequestStatus.OPEN:
+                return 0
+            view = await load_request_view(session, request_id)
+            assert view is not None
+            offered, _ = await self._send_wave(
+                session, request, view, request.referent_id or 0, now, everyone=True
+            )
+            await audit.record(
+                session,
+                actor_id=None,
+                entity="request",
+                entity_id=request.id,
+                action="wave",
+                detail={"wave": request.wave, "offered": offered},
+            )
+            return offered
+
+    # --- claiming --------------------------------------------------------------------------
+
+    async def claim(self, volunteer_telegram_id: int, request_id: int) -> ClaimResult:
+        """Take one place, if one is left; the winner gets the private details."""
+        try:
+            return await self._claim(volunteer_telegram_id, request_id)
+        except IntegrityError:
+            # The same volunteer's concurrent second tap lost the unique (request, volunteer)
+            # race: its transaction, place included, was rolled back.
+            return ClaimResult(ClaimOutcome.ALREADY_YOURS)
+
+    async def _claim(self, volunteer_telegram_id: int, request_id: int) -> ClaimResult:
+        now = self._clock()
+        async with self._transaction() as session:
+            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+            request = await session.get(HelpRequest, request_id)
+            if request is None:
+                return ClaimResult(ClaimOutcome.NOT_FOUND)
+            if volunteer is None or not await self._may_take(session, volunteer, request):
+                return ClaimResult(ClaimOutcome.NOT_ALLOWED)
+            existing = (
+                await session.execute(
+                    select(Claim).where(
+                        Claim.request_id == request_id, Claim.volunteer_id == volunteer.id
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing is not None and existing.status in HOLDING_PLACE:
+                return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=existing.id)
+            taken = (
+                await session.execute(
+                    update(HelpRequest)
+                    .where(
+                        HelpRequest.id == request_id,
+                        HelpRequest.status == RequestStatus.OPEN,
+                        HelpRequest.places_taken < HelpRequest.places_needed,
+                    )
+                    .values(
+                        places_taken=HelpRequest.places_taken + 1,
+                        status=case(
+                            (
+                                HelpRequest.places_taken + 1 >= HelpRequest.places_needed,
+                                RequestStatus.FULL.value,
+                            ),
+                            else_=RequestStatus.OPEN.value,
+                        ),
+                        updated_at=now,
+                    )
+                    .returning(HelpRequest.places_taken, HelpRequest.places_needed)
+                )
+            ).one_or_none()
+            if taken is None:
+                await session.refresh(request)
+                if request.status in {RequestStatus.OPEN, RequestStatus.FULL}:
+                    return ClaimResult(ClaimOutcome.FULL)
+                return ClaimResult(ClaimOutcome.CLOSED)
+            places_taken, places_needed = taken
+            if existing is not None:
+                reactivated = await session.execute(
+                    update(Claim)
+                    .where(Claim.id == existing.id, Claim.status == ClaimStatus.RELEASED)
+                    .values(status=ClaimStatus.ACTIVE, claimed_at=now, released_at=None, nudges=0)
+                    .returning(Claim.id)
+                )
+                if reactivated.one_or_none() is None:
+                    raise IntegrityError("claim", {}, Exception("claim changed concurrently"))
+                claim = existing
+            else:
+                claim = Claim(request_id=request_id, volunteer_id=volunteer.id, claimed_at=now)
+                session.add(claim)
+                await session.flush()
+            await session.refresh(request)
+            self._plan_follow_up(claim, request, now)
+            await audit.record(
+                session,
+                actor_id=volunteer.id,
+                entity="claim",
+                entity_id=claim.id,
+                action="claim",
+                to_state=ClaimStatus.ACTIVE.value,
+                detail={"request_id": request_id},
+            )
+            if places_taken >= places_needed:
+                await audit.record(
+                    session,
+                    actor_id=volunteer.id,
+                    entity="request",
+                    entity_id=request_id,
+                    action="full",
+                    from_state=RequestStatus.OPEN.value,
+                    to_state=RequestStatus.FULL.value,
+                )
+                request.next_wave_at = None
+                request.escalate_at = None
+            view = await load_request_view(session, request_id)
+            assert view is not None
+            await self._send_details(session, view, request, claim, volunteer)
+            await self._tell_referent_claimed(session, view, request, volunteer)
+            await self._notices.refresh_copies(session, view)
+            return ClaimResult(ClaimOutcome.CLAIMED, places_needed - places_taken, claim.id)
+
+    async def _may_take(
+        self, session: AsyncSession, volunteer: Member, request: HelpRequest
+    ) -> bool:
+        """An approved volunteer holding the skill (verified where the skill requires it)."""
+        if volunteer.volunteer_status is not VolunteerStatus.APPROVED:
+            return False
+        if volunteer.id == request.referent_id:
+            return False
+        row = (
+            await session.execute(
+                select(VolunteerSkill, Skill.requires_verification)
+                .join(Skill, Skill.id == VolunteerSkill.skill_id)
+                .where(
+                    VolunteerSkill.member_id == volunteer.id,
+                    VolunteerSkill.skill_id == request.skill_id,
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            return False
+        held, needs_verification = row
+        return not needs_verification or held.verified_at is not None
+
+    def _plan_follow_up(self, claim: Claim, request: HelpRequest, now: datetime) -> None:
+        """Reminder before the time; "is it done?" after it (or after the claim, for asap)."""
+        settings = self._settings
+        if request.starts_at is not None and request.when_kind == "slot":
+            reminder = request.starts_at - timedelta(minutes=settings.reminder_before_minutes)
+            claim.remind_at = reminder if reminder > now else None
+            claim.ask_done_at = request.starts_at + timedelta(
+                minutes=settings.ask_done_after_minutes
+            )
+        else:
+            claim.remind_at = None
+            claim.ask_done_at = now + timedelta(
+                hours=max(2.0, settings.ask_done_after_minutes / 60)
+            )
+
+    async def _send_details(
+        self,
+        session: AsyncSession,
+        view: RequestView,
+        request: HelpRequest,
+        claim: Claim,
+        volunteer: Member,
+    ) -> None:
+        """The private details, only to the claimer, with their follow-up buttons."""
+        _ = self._notices.translator_for(volunteer)
+        beneficiary = (
+            await session.get(Beneficiary, request.beneficiary_id)
+            if request.beneficiary_id
+            else None
+        )
+        referent = await session.get(Member, request.referent_id) if request.referent_id else None
+        lines = [
+            _(
+                "Thank you! You take request #{id}. Here are the private details: keep them to "
+                "yourself.",
+                id=view.id,
+            ),
+            "",
+            self._notices.offer_text(view, _, None),
+            "",
+        ]
+        if beneficiary is not None and beneficiary.purged_at is None:
+            lines += [
+                _("Person: {name}", name=beneficiary.name),
+                _("Phone: {value}", value=beneficiary.phone or _("not given")),
+                _("Address: {value}", value=beneficiary.address or _("not given")),
+            ]
+            if beneficiary.access_notes:
+                lines.append(_("Access: {notes}", notes=beneficiary.access_notes))
+        if referent is not None:
+            lines.append(
+                _(
+                    "Referent: {name} ({phone})",
+                    name=referent.display_name,
+                    phone=referent.phone or _("via Telegram"),
+                )
+            )
+        rows = [
+            [
+                InlineKeyboardButton(
+                    _("✅ Done"),
+                    callback_data=callbacks.encode(Action.CLAIM_STEP, "done", claim.id),
+                ),
+                InlineKeyboardButton(
+                    _("↩️ Release"),
+                    callback_data=callbacks.encode(Action.CLAIM_STEP, "release", claim.id),
+                ),
+            ],
+            [
+                InlineKeyboardButton(
+                    _("⚠️ Report a concern"),
+                    callback_data=callbacks.encode(Action.CLAIM_STEP, "concern", claim.id),
+                )
+            ],
+        ]
+        await self._notices.tell(session, volunteer, "\n".join(lines), rows=rows)
+
+    async def _tell_referent_claimed(
+        self, session: AsyncSession, view: RequestView, request: HelpRequest, volunteer: Member
+    ) -> None:
+        referent = await session.get(Member, request.referent_id) if request.referent_id else None
+        if referent is None:
+            return
+        _ = self._notices.translator_for(referent)
+        text = _(
+            "{name} ({phone}) takes your request #{id} ({skill}).",
+            name=volunteer.display_name,
+            phone=volunteer.phone or _("no phone given"),
+            id=view.id,
+            skill=skill_label(view.skill_label, _),
+        )
+        text += "\n" + self._notices.places_text(view, _)
+        rows = [
+            [
+                InlineKeyboardButton(
+                    _("Cancel the request"),
+                    callback_data=callbacks.encode(Action.REQUEST_ADMIN, "cancel", view.id),
+                )
+            ]
+        ]
+        await self._notices.tell(session, referent, text, rows=rows)
+
+    async def decline(self, volunteer_telegram_id: int, request_id: int) -> StepOutcome:
+        """ "Not for me": no further message about this request to this volunteer."""
+        now = self._clock()
+        async with self._transaction() as session:
+            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+            if volunteer is None:
+                return StepOutcome.NOT_ALLOWED
+            offer = (
+                await session.execute(
+                    select(Offer).where(
+                        Offer.request_id == request_id, Offer.member_id == volunteer.id
+                    )
+                )
+            ).scalar_one_or_none()
+            if offer is None:
+                return StepOutcome.NOT_FOUND
+            if offer.declined_at is not None:
+                return StepOutcome.STALE
+            offer.declined_at = now
+            await audit.record(
+                session, actor_id=volunteer.id, entity="offer", entity_id=offer.id, action="decline"
+            )
+            return StepOutcome.DONE
+
+    # --- after the claim -------------------------------------------------------------------
+
+    async def release(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
+        """Give the place back: the request reopens, copies regain their button, referent told."""
+        return await self._end_claim(volunteer_telegram_id, claim_id, ClaimStatus.RELEASED)
+
+    async def could_not(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
+        """ "Could not do it": the place reopens like a release."""
+        return await self._end_claim(volunteer_telegram_id, claim_id, ClaimStatus.FAILED)
+
+    async def _end_claim(
+        self, volunteer_telegram_id: int, claim_id: int, target: ClaimStatus
+    ) -> StepOutcome:
+        now = self._clock()
+        async with self._transaction() as session:
+            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+            if volunteer is None:
+                return StepOutcome.NOT_ALLOWED
+            claim = await session.get(Claim, claim_id)
+            if claim is None:
+                return StepOutcome.NOT_FOUND
+            if claim.volunteer_id != volunteer.id:
+                return StepOutcome.NOT_ALLOWED
+            ended = (
+                await session.execute(
+                    update(Claim)
+                    .where(Claim.id == claim_id, Claim.status == ClaimStatus.ACTIVE)
+                    .values(status=target, released_at=now, remind_at=None, ask_done_at=None)
+                    .returning(Claim.request_id)
+                )
+            ).one_or_none()
+            if ended is None:
+                return StepOutcome.STALE
+            await self._reopen_place(session, claim.request_id, now)
+            await audit.record(
+                session,
+                actor_id=volunteer.id,
+                entity="claim",
+                entity_id=claim_id,
+                action=target.value,
+                from_state=ClaimStatus.ACTIVE.value,
+                to_state=target.value,
+            )
+            view = await load_request_view(session, claim.request_id)
+            assert view is not None
+            request = await session.get(HelpRequest, claim.request_id)
+            referent = (
+                await session.get(Member, request.referent_id)
+                if request and request.referent_id
+                else None
+            )
+            if referent is not None:
+                _ = self._notices.translator_for(referent)
+                text = (
+                    _(
+                        "{name} released your request #{id}: it is offered again.",
+                        name=volunteer.display_name,
+                        id=view.id,
+                    )
+                    if target is ClaimStatus.RELEASED
+                    else _(
+                        "{name} could not do your request #{id}: it is offered again.",
+                        name=volunteer.display_name,
+                        id=view.id,
+                    )
+                )
+                await self._notices.tell(session, referent, text)
+            await self._notices.refresh_copies(session, view)
+            return StepOutcome.DONE
+
+    async def _reopen_place(self, session: AsyncSession, request_id: int, now: datetime) -> None:
+        await session.execute(
+            update(HelpRequest)
+            .where(
+                HelpRequest.id == request_id,
+                HelpRequest.status.in_(
+                    [RequestStatus.OPEN, RequestStatus.FULL, RequestStatus.COMPLETED]
+                ),
+                HelpRequest.places_taken > 0,
+            )
+            .values(
+                places_taken=HelpRequest.places_taken - 1,
+                status=RequestStatus.OPEN,
+                updated_at=now,
+                # Nobody else took it in the meantime: alert the referent later if still open.
+                escalate_at=now + timedelta(minutes=self._settings.escalation_delay_minutes),
+            )
+        )
+
+    async def cancel(
+        self, actor_telegram_id: int, request_id: int, reason: str | None = None
+    ) -> StepOutcome:
+        """The referent (or a coordinator) cancels: claimers told, every copy marked cancelled."""
+        now = self._clock()
+        async with self._transaction() as session:
+            actor = await member_store.get_by_telegram_id(session, actor_telegram_id)
+            request = await session.get(HelpRequest, request_id)
+            if request is None:
+                return StepOutcome.NOT_FOUND
+            if actor is None:
+                return StepOutcome.NOT_ALLOWED
+            roles = await member_store.roles_of(session, actor.id)
+            if actor.id != request.referent_id and Role.COORDINATOR not in roles:
+                return StepOutcome.NOT_ALLOWED
+            cancelled = (
+                await session.execute(
+                    update(HelpRequest)
+                    .where(
+                        HelpRequest.id == request_id,
+                        HelpRequest.status.in_([RequestStatus.OPEN, RequestStatus.FULL]),
+                    )
+                    .values(
+                        status=RequestStatus.CANCELLED,
+                        cancel_reason=reason,
+                        closed_at=now,
+                        next_wave_at=None,
+                        escalate_at=None,
+                        updated_at=now,
+                    )
+                    .returning(HelpRequest.id)
+                )
+            ).one_or_none()
+            if cancelled is None:
+                return StepOutcome.STALE
+            claims = (
+                await session.execute(
+                    select(Claim, Member)
+                    .join(Member, Member.id == Claim.volunteer_id)
+                    .where(Claim.request_id == request_id, Claim.status == ClaimStatus.ACTIVE)
+                )
+            ).all()
+            await session.execute(
+                update(Claim)
+                .where(Claim.request_id == request_id, Claim.status == ClaimStatus.ACTIVE)
+                .values(status=ClaimStatus.CANCELLED, remind_at=None, ask_done_at=None)
+            )
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="request",
+                entity_id=request_id,
+                action="cancel",
+                to_state=RequestStatus.CANCELLED.value,
+            )
+            view = await load_request_view(session, request_id)
+            assert view is not None
+            for _claim, volunteer in claims:
+                _ = self._notices.translator_for(volunteer)
+                await self._notices.tell(
+                    session,
+                    volunteer,
+                    _(
+                        "Request #{id} ({skill}) was cancelled by the referent. You have nothing "
+                        "more to do. Thank you!",
+                        id=view.id,
+                        skill=skill_label(view.skill_label, _),
+                    ),
+                )
+            await self._notices.refresh_copies(session, view)
+            return StepOutcome.DONE
+
+    async def mark_done(
+        self,
+        volunteer_telegram_id: int,
+        claim_id: int,
+        note: str | None = None,
+        minutes: int | None = None,
+    ) -> StepOutcome:
+        """The volunteer says it is done: the referent is asked to confirm."""
+        now = self._clock()
+        async with self._transaction() as session:
+            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+            claim = await session.get(Claim, claim_id)
+            if claim is None:
+                return StepOutcome.NOT_FOUND
+            if volunteer is None or claim.volunteer_id != volunteer.id:
+                return StepOutcome.NOT_ALLOWED
+            done = (
+                await session.execute(
+                    update(Claim)
+                    .where(Claim.id == claim_id, Claim.status == ClaimStatus.ACTIVE)
+                    .values(
+                        status=ClaimStatus.DONE,
+                        done_at=now,
+                        note=note,
+                        minutes_spent=minutes,
+                        remind_at=None,
+                        ask_done_at=None,
+                    )
+                    .returning(Claim.id)
+                )
+            ).one_or_none()
+            if done is None:
+                return StepOutcome.STALE
+            await audit.record(
+                session,
+                actor_id=volunteer.id,
+                entity="claim",
+                entity_id=claim_id,
+                action="done",
+                from_state=ClaimStatus.ACTIVE.value,
+                to_state=ClaimStatus.DONE.value,
+            )
+            await self._complete_if_all_done(session, claim.request_id, now)
+            view = await load_request_view(session, claim.request_id)
+            request = await session.get(HelpRequest, claim.request_id)
+            assert view is not None
+            assert request is not None
+            referent = (
+                await session.get(Member, request.referent_id) if request.referent_id else None
+            )
+            if referent is not None:
+                _ = self._notices.translator_for(referent)
+                text = _(
+                    "{name} says your request #{id} ({skill}) is done. Can you confirm it with "
+                    "the person?",
+                    name=volunteer.display_name,
+                    id=view.id,
+                    skill=skill_label(view.skill_label, _),
+                )
+                if note:
+                    text += "\n" + _("Their note: {note}", note=note)
+                rows = [
+                    [
+                        InlineKeyboardButton(
+                            _("✅ Confirmed"),
+                            callback_data=callbacks.encode(
+                                Action.REFERENT_STEP, "confirm", claim_id
+                            ),
+                        ),
+                        InlineKeyboardButton(
+                            _("❌ Not done"),
+                            callback_data=callbacks.encode(
+                                Action.REFERENT_STEP, "notdone", claim_id
+                            ),
+                        ),
+                    ]
+                ]
+                await self._notices.tell(session, referent, text, rows=rows)
+            return StepOutcome.DONE
+
+    async def _complete_if_all_done(
+        self, session: AsyncSession, request_id: int, now: datetime
+    ) -> None:
+        """A full request whose every holding claim is done waits for confirmation."""
+        holding = (
+            (
+                await session.execute(
+                    select(Claim.status).where(
+                        Claim.request_id == request_id, Claim.status.in_(HOLDING_PLACE)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if holding and all(status is ClaimStatus.DONE for status in holding):
+            await session.execute(
+                update(HelpRequest)
+                .where(HelpRequest.id == request_id, HelpRequest.status == RequestStatus.FULL)
+                .values(status=RequestStatus.COMPLETED, updated_at=now)
+            )
+
+    async def confirm(self, referent_telegram_id: int, claim_id: int, *, done: bool) -> StepOutcome:
+        """The referent confirms the service (closing the request when all are) or says not done."""
+        now = self._clock()
+        target = ClaimStatus.CONFIRMED if done else ClaimStatus.NOT_DONE
+        async with self._transaction() as session:
+            referent = await member_store.get_by_telegram_id(session, referent_telegram_id)
+            claim = await session.get(Claim, claim_id)
+            if claim is None:
+                return StepOutcome.NOT_FOUND
+            request = await session.get(HelpRequest, claim.request_id)
+            if referent is None or request is None or request.referent_id != referent.id:
+                return StepOutcome.NOT_ALLOWED
+            changed = (
+                await session.execute(
+                    update(Claim)
+                    .where(Claim.id == claim_id, Claim.status.in_(sources_of_claim(target)))
+                    .values(status=target, confirmed_at=now if done else None)
+                    .returning(Claim.id)
+                )
+            ).one_or_none()
+            if changed is None:
+                return StepOutcome.STALE
+            await audit.record(
+                session,
+                actor_id=referent.id,
+                entity="claim",
+                entity_id=claim_id,
+                action="confirm" if done else "not_done",
+                from_state=ClaimStatus.DONE.value,
+                to_state=target.value,
+            )
+            volunteer = (
+                await session.get(Member, claim.volunteer_id) if claim.volunteer_id else None
+            )
+            if done:
+                await self._close_if_all_confirmed(session, request, now)
+            else:
+                await self._reopen_place(session, request.id, now)
+            view = await load_request_view(session, request.id)
+            assert view is not None
+            if volunteer is not None:
+                _ = self._notices.translator_for(volunteer)
+                await self._notices.tell(
+                    session,
+                    volunteer,
+                    _(
+                        "The referent confirmed request #{id}. Thank you for your help! 💛",
+                        id=view.id,
+                    )
+                    if done
+                    else _(
+                        "The referent says request #{id} was not done: it is offered again.",
+                        id=view.id,
+                    ),
+                    priority=5,
+                )
+            await self._notices.refresh_copies(session, view)
+            return StepOutcome.DONE
+
+    async def _close_if_all_confirmed(
+        self, session: AsyncSession, request: HelpRequest, now: datetime
+    ) -> None:
+        statuses = (
+            (
+                await session.execute(
+                    select(Claim.status).where(
+                        Claim.request_id == request.id,
+                        Claim.status.in_([*HOLDING_PLACE, ClaimStatus.CONFIRMED]),
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if (
+            statuses
+            and all(s is ClaimStatus.CONFIRMED for s in statuses)
+            and len(statuses) >= request.places_needed
+        ):
+            closed = await session.execute(
+                update(HelpRequest)
+                .where(
+                    HelpRequest.id == request.id,
+                    HelpRequest.status.in_([RequestStatus.COMPLETED, RequestStatus.FULL]),
+                )
+                .values(status=RequestStatus.CLOSED, closed_at=now, updated_at=now)
+                .returning(HelpRequest.id)
+            )
+            if closed.one_or_none() is not None:
+                await audit.record(
+                    session,
+                    actor_id=None,
+                    entity="request",
+                    entity_id=request.id,
+                    action="close",
+                    from_state=RequestStatus.COMPLETED.value,
+                    to_state=RequestStatus.CLOSED.value,
+                )
+
+    async def not_yet(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
+        """ "Not yet": ask again later."""
+        now = self._clock()
+        async with self._transaction() as session:
+            claim, volunteer = await self._own_claim(session, volunteer_telegram_id, claim_id)
+            if claim is None or volunteer is None:
+                return StepOutcome.NOT_ALLOWED if claim else StepOutcome.NOT_FOUND
+            if claim.status is not ClaimStatus.ACTIVE:
+                return StepOutcome.STALE
+            claim.ask_done_at = now + timedelta(hours=self._settings.nudge_after_hours)
+            return StepOutcome.DONE
+
+    async def _own_claim(
+        self, session: AsyncSession, volunteer_telegram_id: int, claim_id: int
+    ) -> tuple[Claim | None, Member | None]:
+        """The claim and its volunteer, if the claim belongs to this Telegram user."""
+        claim = await session.get(Claim, claim_id)
+        volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+        if claim is None:
+            return None, None
+        if volunteer is None or claim.volunteer_id != volunteer.id:
+            return claim, None
+        return claim, volunteer
+
+    async def concern(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
+        """ "Report a concern": the referent and every coordinator are alerted at once."""
+        async with self._transaction() as session:
+            claim, volunteer = await self._own_claim(session, volunteer_telegram_id, claim_id)
+            if claim is None or volunteer is None:
+                return StepOutcome.NOT_ALLOWED if claim else StepOutcome.NOT_FOUND
+            if claim.status not in HOLDING_PLACE:
+                return StepOutcome.STALE
+            request = await session.get(HelpRequest, claim.request_id)
+            assert request is not None
+            view = await load_request_view(session, request.id)
+            assert view is not None
+            await audit.record(
+                session,
+                actor_id=volunteer.id,
+                entity="claim",
+                entity_id=claim.id,
+                action="concern",
+                detail={"request_id": request.id},
+            )
+            for person in await self._referent_and_coordinators(session, request):
+                _ = self._notices.translator_for(person)
+                await self._notices.tell(
+                    session,
+                    person,
+                    _(
+                        "⚠️ {name} ({phone}) reports a concern about request #{id} ({skill}). "
+                        "Please call them.",
+                        name=volunteer.display_name,
+                        phone=volunteer.phone or _("no phone given"),
+                        id=view.id,
+                        skill=skill_label(view.skill_label, _),
+                    ),
+                )
+            return StepOutcome.DONE
+
+    async def _referent_and_coordinators(
+        self, session: AsyncSession, request: HelpRequest
+    ) -> list[Member]:
+        """Who must hear of trouble with a request (one query)."""
+        from storage.models import MemberRole
+
+        rows = (
+            await session.execute(
+                select(Member)
+                .outerjoin(
+                    MemberRole,
+                    (MemberRole.member_id == Member.id) & (MemberRole.role == Role.COORDINATOR),
+                )
+                .where(
+                    Member.telegram_id.is_not(None),
+                    (Member.id == request.referent_id) | MemberRole.member_id.is_not(None),
+                )
+                .distinct()
+            )
+        ).scalars()
+        return list(rows)
+
+    async def _may_manage(
+        self, session: AsyncSession, telegram_id: int, request: HelpRequest
+    ) -> Member | None:
+        actor = await member_store.get_by_telegram_id(session, telegram_id)
+        if actor is None:
+            return None
+        if actor.id == request.referent_id:
+            return actor
+        roles = await member_store.roles_of(session, actor.id)
+        return actor if Role.COORDINATOR in roles else None
+
+    async def resend(self, actor_telegram_id: int, request_id: int) -> StepOutcome:
+        """Offer an open request to every fitting volunteer not yet asked; plan a new alert."""
+        return await self._reoffer(actor_telegram_id, request_id, radius_factor=1.0)
+
+    async def widen(self, actor_telegram_id: int, request_id: int) -> StepOutcome:
+        """Offer an open request to volunteers up to twice their own radius away."""
+        return await self._reoffer(actor_telegram_id, request_id, radius_factor=2.0)
+
+    async def _reoffer(
+        self, actor_telegram_id: int, request_id: int, *, radius_factor: float
+    ) -> StepOutcome:
+        now = self._clock()
+        async with self._transaction() as session:
+            request = await session.get(HelpRequest, request_id)
+            if request is None:
+                return StepOutcome.NOT_FOUND
+            actor = await self._may_manage(session, actor_telegram_id, request)
+            if actor is None:
+                return StepOutcome.NOT_ALLOWED
+            if request.status is not RequestStatus.OPEN:
+                return StepOutcome.STALE
+            view = await load_request_view(session, request_id)
+            assert view is not None
+            candidates = await find_candidates(
+                session,
+                Need(
+                    request.skill_id,
+                    request.latitude,
+                    request.longitude,
+                    request_id=request.id,
+                    exclude_member_id=request.referent_id,
+                    radius_factor=radius_factor,
+                ),
+                now=now,
+                tz=self._settings.tz,
+            )
+            request.wave += 1
+            await self._offer_to(session, view, request.wave, candidates, now)
+            request.escalated_at = None
+            request.escalate_at = now + timedelta(minutes=self._settings.escalation_delay_minutes)
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="request",
+                entity_id=request.id,
+                action="widen" if radius_factor > 1 else "resend",
+                detail={"offered": len(candidates)},
+            )
+            return StepOutcome.DONE
+
+    # --- timers ----------------------------------------------------------------------------
+
+    async def run_due(self) -> dict[str, int]:
+        """Do what is due (waves, alerts, expiry, reminders, follow-up); safe to call often."""
+        now = self._clock()
+        done = {
+            "waves": 0,
+            "escalations": 0,
+            "expired": 0,
+            "reminders": 0,
+            "asked": 0,
+            "released": 0,
+        }
+        async with self._db.read() as session:
+            due_waves = (
+                (
+                    await session.execute(
+                        select(HelpRequest.id).where(
+                            HelpRequest.status == RequestStatus.OPEN,
+                            HelpRequest.next_wave_at <= now,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            due_alerts = (
+                (
+                    await session.execute(
+                        select(HelpRequest.id).where(
+                            HelpRequest.status == RequestStatus.OPEN,
+                            HelpRequest.escalate_at <= now,
+                            HelpRequest.escalated_at.is_(None),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            due_expiry = (
+                (
+                    await session.execute(
+                        select(HelpRequest.id).where(
+                            HelpRequest.status == RequestStatus.OPEN,
+                            HelpRequest.places_taken == 0,
+                            HelpRequest.expires_at <= now,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            due_claims = (
+                (
+                    await session.execute(
+                        select(Claim.id).where(
+                            Claim.status == ClaimStatus.ACTIVE,
+                            (Claim.remind_at <= now) | (Claim.ask_done_at <= now),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for request_id in due_expiry:
+            done["expired"] += await self._expire(request_id, now)
+        for request_id in due_waves:
+            if request_id not in due_expiry and await self.next_wave(request_id):
+                done["waves"] += 1
+        for request_id in due_alerts:
+            if request_id not in due_expiry:
+                done["escalations"] += await self._escalate(request_id, now)
+        for claim_id in due_claims:
+            kind = await self._follow_up(claim_id, now)
+            if kind:
+                done[kind] += 1
+        return done
+
+    async def _expire(self, request_id: int, now: datetime) -> int:
+        async with self._transaction() as session:
+            expired = (
+                await session.execute(
+                    update(HelpRequest)
+                    .where(
+                        HelpRequest.id == request_id,
+                        HelpRequest.status == RequestStatus.OPEN,
+                        HelpRequest.places_taken == 0,
+                        HelpRequest.expires_at <= now,
+                    )
+                    .values(
+                        status=RequestStatus.EXPIRED,
+                        closed_at=now,
+                        next_wave_at=None,
+                        escalate_at=None,
+                        updated_at=now,
+                    )
+                    .returning(HelpRequest.referent_id)
+                )
+            ).one_or_none()
+            if expired is None:
+                return 0
+            await audit.record(
+                session,
+                actor_id=None,
+                entity="request",
+                entity_id=request_id,
+                action="expire",
+                from_state=RequestStatus.OPEN.value,
+                to_state=RequestStatus.EXPIRED.value,
+            )
+            view = await load_request_view(session, request_id)
+            assert view is not None
+            referent = await session.get(Member, expired[0]) if expired[0] else None
+            if referent is not None:
+                _ = self._notices.translator_for(referent)
+                await self._notices.tell(
+                    session,
+                    referent,
+                    _(
+                        "Nobody could take your request #{id} ({skill}) in time: it has expired. "
+                        "You can post it again with /new.",
+                        id=view.id,
+                        skill=skill_label(view.skill_label, _),
+                    ),
+                    priority=5,
+                )
+            await self._notices.refresh_copies(session, view)
+            return 1
+
+    async def _escalate(self, request_id: int, now: datetime) -> int:
+        async with self._transaction() as session:
+            marked = (
+                await session.execute(
+                    update(HelpRequest)
+                    .where(
+                        HelpRequest.id == request_id,
+                        HelpRequest.status == RequestStatus.OPEN,
+                        HelpRequest.escalated_at.is_(None),
+                    )
+                    .values(escalated_at=now)
+                    .returning(HelpRequest.id)
+                )
+            ).one_or_none()
+            if marked is None:
+                return 0
+            request = await session.get(HelpRequest, request_id)
+            view = await load_request_view(session, request_id)
+            assert request is not None
+            assert view is not None
+            offers = (
+                await session.execute(
+                    select(func.count()).where(
+                        Offer.request_id == request_id, Offer.kind == "direct"
+                    )
+                )
+            ).scalar_one()
+            declined = (
+                await session.execute(
+                    select(func.count()).where(
+                        Offer.request_id == request_id, Offer.declined_at.is_not(None)
+                    )
+                )
+            ).scalar_one()
+            groups = (
+                await session.execute(
+                    select(func.count()).where(
+                        Offer.request_id == request_id, Offer.kind == "group"
+                    )
+                )
+            ).scalar_one()
+            await audit.record(
+                session,
+                actor_id=None,
+                entity="request",
+                entity_id=request_id,
+                action="escalate",
+                detail={"offered": offers, "declined": declined},
+            )
+            for person in await self._referent_and_coordinators(session, request):
+                _ = self._notices.translator_for(person)
+                text = _(
+                    "⏰ Request #{id} ({skill}) is still not taken. Tried: {offers} volunteer(s) "
+                    "in {waves} wave(s), {groups} group post(s); {declined} said it was not for "
+                    "them. What should we do?",
+                    id=view.id,
+                    skill=skill_label(view.skill_label, _),
+                    offers=offers,
+                    waves=request.wave,
+                    groups=groups,
+                    declined=declined,
+                )
+                rows = [
+                    [
+                        InlineKeyboardButton(
+                            _("Widen the area"),
+                            callback_data=callbacks.encode(
+                                Action.REQUEST_ADMIN, "widen", request_id
+                            ),
+                        )
+                    ],
+                    [
+                        InlineKeyboardButton(
+                            _("Offer it again"),
+                            callback_data=callbacks.encode(
+                                Action.REQUEST_ADMIN, "resend", request_id
+                            ),
+                        )
+                    ],
+                    [
+                        InlineKeyboardButton(
+                            _("Cancel the request"),
+                            callback_data=callbacks.encode(
+                                Action.REQUEST_ADMIN, "cancel", request_id
+                            ),
+                        )
+                    ],
+                ]
+                await self._notices.tell(session, person, text, rows=rows, priority=5)
+            return 1
+
+    async def _follow_up(self, claim_id: int, now: datetime) -> str | None:
+        """A reminder before the time, or "is it done?" after it; nudges, then auto-release."""
+        settings = self._settings
+        async with self._transaction() as session:
+            claim = await session.get(Claim, claim_id)
+            if claim is None or claim.status is not ClaimStatus.ACTIVE:
+                return None
+            volunteer = (
+                await session.get(Member, claim.volunteer_id) if claim.volunteer_id else None
+            )
+            view = await load_request_view(session, claim.request_id)
+            if volunteer is None or view is None:
+                return None
+            _ = self._notices.translator_for(volunteer)
+            if claim.remind_at is not None and claim.remind_at <= now:
+                claim.remind_at = None
+                await self._notices.tell(
+                    session,
+                    volunteer,
+                    _(
+                        "Reminder: request #{id} ({skill}) is {when}.",
+                        id=view.id,
+                        skill=skill_label(view.skill_label, _),
+                        when=self._notices.when_text(view, _),
+                    ),
+                    priority=5,
+                )
+                return "reminders"
+            if claim.ask_done_at is None or claim.ask_done_at > now:
+                return None
+            silent_for = now - claim.claimed_at
+            if claim.nudges >= 2 and silent_for >= timedelta(
+                hours=settings.auto_release_after_hours
+            ):
+                claim.status = ClaimStatus.RELEASED
+                claim.released_at = now
+                claim.ask_done_at = None
+                await self._reopen_place(session, claim.request_id, now)
+                await audit.record(
+                    session,
+                    actor_id=None,
+                    entity="claim",
+                    entity_id=claim.id,
+                    action="auto_release",
+                    from_state=ClaimStatus.ACTIVE.value,
+                    to_state=ClaimStatus.RELEASED.value,
+                )
+                await self._notices.tell(
+                    session,
+                    volunteer,
+                    _(
+                        "Without news from you, request #{id} was given back so that someone "
+                        "else can take it.",
+                        id=view.id,
+                    ),
+                    priority=5,
+                )
+                request = await session.get(HelpRequest, claim.request_id)
+                assert request is not None
+                for person in await self._referent_and_coordinators(session, request):
+                    if person.id != request.referent_id:
+                        continue
+                    __ = self._notices.translator_for(person)
+                    await self._notices.tell(
+                        session,
+                        person,
+                        __(
+                            "{name} did not answer about request #{id}: it was released and is "
+                            "offered again.",
+                            name=volunteer.display_name,
+                            id=view.id,
+                        ),
+                        priority=5,
+                    )
+                await self._notices.refresh_copies(session, view)
+                return "released"
+            claim.nudges += 1
+            claim.ask_done_at = now + timedelta(hours=settings.nudge_after_hours)
+            rows = [
+                [
+                    InlineKeyboardButton(
+                        _("✅ Done"),
+                        callback_data=callbacks.encode(Action.CLAIM_STEP, "done", claim.id),
+                    ),
+                    InlineKeyboardButton(
+                        _("Not yet"),
+                        callback_data=callbacks.encode(Action.CLAIM_STEP, "notyet", claim.id),
+                    ),
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("I could not do it"),
+                        callback_data=callbacks.encode(Action.CLAIM_STEP, "failed", claim.id),
+                    )
+                ],
+            ]
+            await self._notices.tell(
+                session,
+                volunteer,
+                _(
+                    "Is request #{id} ({skill}) done?",
+                    id=view.id,
+                    skill=skill_label(view.skill_label, _),
+                ),
+                rows=rows,
+                priority=5,
+            )
+            if claim.nudges >= 2:
+                request = await session.get(HelpRequest, claim.request_id)
+                referent = (
+                    await session.get(Member, request.referent_id)
+                    if request and request.referent_id
+                    else None
+                )
+                if referent is not None:
+                    __ = self._notices.translator_for(referent)
+                    await self._notices.tell(
+                        session,
+                        referent,
+                        __(
+                            "{name} has not answered about request #{id} for a while. You may "
+                            "want to call them ({phone}).",
+                            name=volunteer.display_name,
+                            id=view.id,
+                            phone=volunteer.phone or __("no phone given"),
+                        ),
+                        priority=5,
+                    )
+            return "asked"
+
+    async def beneficiaries_of(self, referent_telegram_id: int) -> list[tuple[int, str]]:
+        """The referent's own beneficiaries (id, name), most recently helped first."""
+        async with self._db.read() as session:
+            referent = await member_store.get_with_role(
+                session, referent_telegram_id, Role.REFERENT
+            )
+            if referent is None:
+                return []
+            rows = await session.execute(
+                select(Beneficiary.id, Beneficiary.name)
+                .where(Beneficiary.referent_id == referent.id, Beneficiary.purged_at.is_(None))
+                .order_by(Beneficiary.created_at.desc())
+                .limit(20)
+            )
+            return [(row_id, name) for row_id, name in rows.all()]
+
+    async def beneficiary_place(
+        self, referent_telegram_id: int, beneficiary_id: int
+    ) -> BeneficiaryDetails | None:
+        """One of the referent's beneficiaries, to reuse their place for a new request."""
+        async with self._db.read() as session:
+            referent = await member_store.get_with_role(
+                session, referent_telegram_id, Role.REFERENT
+            )
+            row = await session.get(Beneficiary, beneficiary_id)
+            if referent is None or row is None or row.referent_id != referent.id:
+                return None
+            if row.latitude is None or row.longitude is None:
+                return None
+            return BeneficiaryDetails(
+                name=row.name,
+                phone=row.phone,
+                address=row.address,
+                latitude=row.latitude,
+                longitude=row.longitude,
+                access_notes=row.access_notes,
+                consent=row.consent_at is not None,
+            )

@@ -1,0 +1,235 @@
+"""/mydata and /forget: anyone receives a copy of their data, or has it erased for good.
+
+These handlers look the person up with `members.find` instead of `speaker()`: identifying would
+create a member row, and asking what is stored (or erasing it) must not store anything new.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import (
+    BotCommandScopeChat,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import Application, ConversationHandler
+
+from bot import callbacks
+from bot.callbacks import Action
+from bot.context import BrigadeContext
+from bot.i18n import Translator
+from bot.services.members import MemberProfile
+from bot.services.outcomes import Outcome
+from bot.services.privacy import PrivacyService
+from storage.models import Role
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+EXPORT_FILENAME = "brigade-my-data.json"
+# When /forget was asked, in user_data: only the person who asked, and lately, can confirm.
+PENDING_FORGET = "forget_asked_at"
+CONFIRMATION_TTL = timedelta(minutes=15)
+ERASE, KEEP = "yes", "no"
+
+
+def _privacy(context: BrigadeContext) -> PrivacyService:
+    """The application's privacy use cases."""
+    return context.services.privacy
+
+
+def _translator(
+    context: BrigadeContext, chosen_language: str | None, telegram_language: str | None
+) -> Translator:
+    """The person's language: their choice if Brigade knows it, else their Telegram's."""
+    return context.services.i18n.for_user(chosen_language, telegram_language)
+
+
+async def my_data(update: Update, context: BrigadeContext) -> None:
+    """Send everything Brigade stores about the person, as a JSON file."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or user.is_bot or message is None:
+        return
+    data = await _privacy(context).export(user.id)
+    member: dict[str, Any] = data["member"] if data else {}
+    _ = _translator(context, member.get("language"), user.language_code)
+    if data is None:
+        await message.reply_text(_("Brigade stores nothing about you."))
+        return
+    content = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    await message.reply_document(
+        document=content,
+        filename=EXPORT_FILENAME,
+        caption=_("Here is everything Brigade stores about you, as a JSON file."),
+    )
+
+
+def _forget_explanation(member: MemberProfile, _: Translator) -> str:
+    """Exactly what /forget erases and what stays, for this member's roles."""
+    erased = [
+        _("• Your name, Telegram username and phone number."),
+        _("• Your address, location, neighbourhood and distance."),
+        _("• Your roles, skills, availability, language and settings."),
+        _("• Your answers in progress."),
+        _(
+            "• What was written about you, such as the reason for a decision on your "
+            "application, and your notes on the services you did."
+        ),
+    ]
+    also = []
+    if Role.COORDINATOR in member.roles:
+        also.append(_("• The invitations you created that nobody used yet stop working."))
+    if Role.VOLUNTEER in member.roles:
+        also.append(
+            _(
+                "• The requests you have taken and not done yet are handed back, so that "
+                "another volunteer can take them."
+            )
+        )
+    kept = [
+        _(
+            "• The services you took part in (dates, status, time spent), for the town's "
+            "statistics."
+        ),
+        _("• The history of what was done in the brigade, without your name or your words."),
+    ]
+    if Role.REFERENT in member.roles:
+        kept.append(
+            _(
+                "• The requests you posted and the people you registered: they belong to the "
+                "town's scheme and stay with the brigade."
+            )
+        )
+    return "\n".join(
+        [
+            _("Erase your personal data from Brigade?"),
+            "",
+            _("Erased for good:"),
+            *erased,
+            "",
+            *([_("Also:"), *also, ""] if also else []),
+            _("What stays, with nothing linking it to you any more:"),
+            *kept,
+            "",
+            _(
+                "This cannot be undone. To keep a copy first, send /mydata. If you write to the "
+                "bot again later, you will start as a new member."
+            ),
+        ]
+    )
+
+
+async def ask_forget(update: Update, context: BrigadeContext) -> None:
+    """Explain what erasure does and ask for an explicit confirmation."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or user.is_bot or message is None or context.user_data is None:
+        return
+    member = await context.services.members.find(user.id)
+    _ = _translator(context, member.chosen_language if member else None, user.language_code)
+    if member is None:
+        await message.reply_text(_("Brigade stores nothing about you: there is nothing to erase."))
+        return
+    context.user_data[PENDING_FORGET] = utcnow().isoformat()
+    await message.reply_text(
+        _forget_explanation(member, _),
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("🗑 Erase my data"), callback_data=callbacks.encode(Action.FORGET, ERASE)
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("Keep my data"), callback_data=callbacks.encode(Action.FORGET, KEEP)
+                    )
+                ],
+            ]
+        ),
+    )
+
+
+def _is_fresh(asked_at: object) -> bool:
+    """Whether a pending confirmation was asked recently enough to be acted on."""
+    if not isinstance(asked_at, str):
+        return False
+    try:
+        when = datetime.fromisoformat(asked_at)
+    except ValueError:
+        return False
+    age = utcnow() - when
+    return timedelta(0) <= age <= CONFIRMATION_TTL
+
+
+async def _show(query: CallbackQuery, text: str) -> None:
+    """Replace the question with the outcome; without a markup the buttons disappear."""
+    try:
+        await query.edit_message_text(text)
+    except TelegramError as error:
+        # The answer to the tap already said what happened; an old message may not be editable.
+        log.debug("forget prompt not edited: %s", error)
+
+
+def _forget_in_memory(application: Application[Any, Any, Any, Any, Any, Any], user_id: int) -> None:
+    """Drop what PTB holds about the person in memory: drafts and conversation states."""
+    for handlers in application.handlers.values():
+        for handler in handlers:
+            if not isinstance(handler, ConversationHandler):
+                continue
+            # PTB offers no public way to end someone's conversation from outside it. Deleting
+            # from its (tracking) dict ends it and makes PTB drop the persisted state too.
+            conversations = handler._conversations
+            for key in [key for key in conversations if user_id in key]:
+                del conversations[key]
+    application.drop_user_data(user_id)
+    # A private chat's id is the user's id; chat data is not persisted but may sit in memory.
+    application.drop_chat_data(user_id)
+
+
+async def on_forget_button(update: Update, context: BrigadeContext) -> None:
+    """Erase or keep the presser's data, if they asked for it themselves a moment ago."""
+    query = update.callback_query
+    if query is None or context.user_data is None:
+        return
+    user = query.from_user
+    # Resolved before erasing: afterwards nothing says which language the person speaks.
+    member = await context.services.members.find(user.id)
+    _ = _translator(context, member.chosen_language if member else None, user.language_code)
+    parsed = callbacks.parse(query.data)
+    choice = parsed.str_arg(0) if parsed is not None and parsed.action is Action.FORGET else None
+    # The tap acts on whoever pressed it; a forged or stale tap finds no pending confirmation.
+    asked_at = context.user_data.pop(PENDING_FORGET, None)
+    if choice not in {ERASE, KEEP} or member is None or not _is_fresh(asked_at):
+        await query.answer(
+            _("This button is no longer valid. Send /forget to start again."), show_alert=True
+        )
+        return
+    if choice == KEEP:
+        await query.answer()
+        await _show(query, _("Nothing was erased: Brigade keeps your data."))
+        return
+    outcome = await _privacy(context).forget(user.id)
+    _forget_in_memory(context.application, user.id)
+    await query.answer()
+    if outcome is not Outcome.DONE:
+        await _show(query, _("Brigade stores nothing about you any more."))
+        return
+    await _show(
+        query,
+        _(
+            "Your personal data has been erased. If you write to the bot again, you will start "
+            "as a new member."
+        ),
+    )
+    try:
+        # The personal command menu was chosen by role: a newcomer gets the default one.
+        await context.bot.delete_my_commands(scope=BotCommandScopeChat(user.id))
+    except TelegramError as error:
+        log.warning("could not remove a forgotten member's command menu: %s", error)

@@ -1,0 +1,357 @@
+"""The outbox: Telegram calls stored with the change that caused them (add and flush; never commit).
+
+A use case calls `enqueue` inside its own transaction, so a message exists if and only if the
+change behind it was committed. `bot.outbox.OutboxSender` leases due rows, sends them and records
+the outcome, each step in its own short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Member, Offer, OutboxMessage, OutboxStatus
+from storage.types import utcnow
+
+# Priority lanes: lower goes first.
+INTERACTIVE = 0  # people acting now: claim confirmations, private details, referent notices
+NOTICE = 5  # notices nobody is waiting for at this very second
+BULK = 10  # broadcast offers and announcements
+
+# Bot methods (PTB names) whose result is a new message, whose id is recorded.
+CREATES_MESSAGE = frozenset(
+    {
+        "send_message",
+        "send_location",
+        "send_venue",
+        "send_contact",
+        "send_photo",
+        "send_document",
+        "copy_message",
+        "forward_message",
+    }
+)
+# Bot methods that act on an existing message, named by `message_id`.
+TARGETS_MESSAGE = frozenset(
+    {"edit_message_text", "edit_message_reply_markup", "edit_message_caption", "delete_message"}
+)
+METHODS = CREATES_MESSAGE | TARGETS_MESSAGE
+
+
+@dataclass(frozen=True)
+class OfferTarget:
+    """Where an offer copy stands: its Telegram message id, and how its original send went."""
+
+    message_id: int | None
+    original_status: OutboxStatus | None
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn PTB objects (anything with `to_dict`) into plain JSON values, recursively."""
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    if isinstance(value, Mapping):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    method: str,
+    payload: Mapping[str, Any],
+    priority: int = BULK,
+    member_id: int | None = None,
+    offer_id: int | None = None,
+    not_before: datetime | None = None,
+) -> OutboxMessage:
+    """Queue one Bot API call, in the caller's transaction; it is sent once that commits.
+
+    `method` is a PTB Bot method name ("send_message", "edit_message_text"...) and `payload` its
+    keyword arguments except `chat_id`; PTB objects such as an InlineKeyboardMarkup are stored
+    as their dicts. An edit of an offer copy may leave out `message_id`: the sender takes the
+    offer's once its original message has been sent.
+    """
+    if method not in METHODS:
+        raise ValueError(f"the outbox cannot send {method!r}; known methods: {sorted(METHODS)}")
+    if "chat_id" in payload:
+        raise ValueError("chat_id is a column of the outbox row, not part of its payload")
+    data = _jsonable(payload)
+    try:
+        # Fail in the use case that wrote the row, not minutes later in the sender.
+        json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"outbox payload is not JSON: {exc}") from exc
+    now = utcnow()
+    row = OutboxMessage(
+        chat_id=chat_id,
+        member_id=member_id,
+        offer_id=offer_id,
+        method=method,
+        payload=data,
+        priority=priority,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        not_before=not_before or now,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.not_before <= now,
+        or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at <= now),
+    ]
+
+
+async def has_due(
+    session: AsyncSession, *, now: datetime, below_priority: int | None = None
+) -> bool:
+    """Whether any row could be leased now (a cheap read before taking SQLite's write lock)."""
+    conditions = _due(now)
+    if below_priority is not None:
+        conditions.append(OutboxMessage.priority < below_priority)
+    found = await session.execute(select(OutboxMessage.id).where(*conditions).limit(1))
+    return found.first() is not None
+
+
+async def lease_due(
+    session: AsyncSession,
+    *,
+    owner: str,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+    below_priority: int | None = None,
+) -> list[OutboxMessage]:
+    """Claim up to `limit` due rows for `owner`, lowest priority value first, then oldest.
+
+    Call it in a write transaction (`Database.transaction()`): on SQLite its BEGIN IMMEDIATE
+    serialises leasers; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent leasers pass each
+    other without ever taking the same row. `below_priority` leases only more urgent rows.
+    """
+    if limit <= 0:
+        return []
+    conditions = _due(now)
+    if below_priority is not None:
+        conditions.append(OutboxMessage.priority < below_priority)
+    # Id order is age order, and it lets a retried row go before newer rows of its lane.
+    query = (
+        select(OutboxMessage)
+        .where(*conditions)
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.execute(query)).scalars())
+    expires = now + timedelta(seconds=lease_seconds)
+    for row in rows:
+        row.lease_owner = owner
+        row.lease_expires_at = expires
+    await session.flush()
+    return rows
+
+
+def _still_ours(owner: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [OutboxMessage.status == OutboxStatus.PENDING]
+    if owner is not None:
+        # Fencing: a sender whose lease expired must not undo what the next owner did.
+        conditions.append(OutboxMessage.lease_owner == owner)
+    return conditions
+
+
+async def mark_sent(
+    session: AsyncSession, id: int, telegram_message_id: int | None, now: datetime
+) -> None:
+    """Record a delivered call, and the offer copy's message id when it created that message."""
+    # Unconditional: whatever else happened to the row meanwhile, Telegram did take it.
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == id)
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            telegram_message_id=telegram_message_id,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .returning(OutboxMessage.offer_id, OutboxMessage.method)
+    )
+    found = result.first()
+    if found is None or telegram_message_id is None:
+        return
+    offer_id, method = found
+    if offer_id is not None and method in CREATES_MESSAGE:
+        await session.execute(
+            update(Offer).where(Offer.id == offer_id).values(message_id=telegram_message_id)
+        )
+
+
+async def reschedule(
+    session: AsyncSession,
+    id: int,
+    not_before: datetime,
+    error: str | None,
+    *,
+    count_attempt: bool = True,
+    owner: str | None = None,
+) -> bool:
+    """Put a pending row back for later, lease cleared; False if it is no longer pending (ours).
+
+    `count_attempt=False` for waits that are not failures of the message (a 429's retry_after,
+    an edit waiting for its original), so they never use up the row's attempts.
+    """
+    values: dict[str, Any] = {
+        "not_before": not_before,
+        "last_error": error,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+    if count_attempt:
+        values["attempts"] = OutboxMessage.attempts + 1
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == id, *_still_ours(owner))
+        .values(**values)
+        .returning(OutboxMessage.id)
+    )
+    return result.first() is not None
+
+
+async def _finish(
+    session: AsyncSession, id: int, status: OutboxStatus, error: str, owner: str | None
+) -> bool:
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == id, *_still_ours(owner))
+        .values(status=status, last_error=error, lease_owner=None, lease_expires_at=None)
+        .returning(OutboxMessage.id)
+    )
+    return result.first() is not None
+
+
+async def mark_failed(
+    session: AsyncSession, id: int, error: str, *, owner: str | None = None
+) -> bool:
+    """Give up on a pending row for good; False if it is no longer pending (ours)."""
+    return await _finish(session, id, OutboxStatus.FAILED, error, owner)
+
+
+async def mark_skipped(
+    session: AsyncSession, id: int, reason: str, *, owner: str | None = None
+) -> bool:
+    """Drop a pending row that has become pointless; False if it is no longer pending (ours)."""
+    return await _finish(session, id, OutboxStatus.SKIPPED, reason, owner)
+
+
+async def skip_chat(session: AsyncSession, chat_id: int, reason: str) -> int:
+    """Skip every pending row for a chat that refuses the bot; returns how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(
+            status=OutboxStatus.SKIPPED, last_error=reason, lease_owner=None, lease_expires_at=None
+        )
+        .returning(OutboxMessage.id)
+    )
+    return len(result.all())
+
+
+async def move_chat(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
+    """Point the pending rows of a group that became a supergroup at its new id."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_id == old_chat_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(chat_id=new_chat_id)
+        .returning(OutboxMessage.id)
+    )
+    return len(result.all())
+
+
+async def mark_unreachable(
+    session: AsyncSession, *, chat_id: int, member_id: int | None, now: datetime
+) -> None:
+    """Flag the member behind a chat that refused the bot (a private chat id is the user id)."""
+    who: list[ColumnElement[bool]] = []
+    if member_id is not None:
+        who.append(Member.id == member_id)
+    if chat_id > 0:
+        who.append(Member.telegram_id == chat_id)
+    if not who:
+        return
+    await session.execute(
+        update(Member)
+        .where(or_(*who), Member.reachable)
+        .values(reachable=False, unreachable_since=now)
+    )
+
+
+async def release(
+    session: AsyncSession, ids: Iterable[int], *, owner: str, not_before: datetime | None = None
+) -> int:
+    """Give back leased rows unsent (no attempt counted), optionally not before a time."""
+    wanted = list(ids)
+    if not wanted:
+        return 0
+    values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+    if not_before is not None:
+        values["not_before"] = not_before
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(wanted), *_still_ours(owner))
+        .values(**values)
+        .returning(OutboxMessage.id)
+    )
+    return len(result.all())
+
+
+async def offer_targets(session: AsyncSession, offer_ids: Iterable[int]) -> dict[int, OfferTarget]:
+    """For each offer, its message id and the status of the newest outbox row that sends it."""
+    wanted = sorted(set(offer_ids))
+    if not wanted:
+        return {}
+    found = await session.execute(select(Offer.id, Offer.message_id).where(Offer.id.in_(wanted)))
+    message_ids = {offer_id: message_id for offer_id, message_id in found}
+    originals: dict[int, OutboxStatus] = {}
+    result = await session.execute(
+        select(OutboxMessage.offer_id, OutboxMessage.status)
+        .where(
+            OutboxMessage.offer_id.in_(wanted),
+            OutboxMessage.method.in_(sorted(CREATES_MESSAGE)),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    for offer_id, status in result:
+        if offer_id is not None:
+            originals[offer_id] = status
+    return {
+        offer_id: OfferTarget(message_ids[offer_id], originals.get(offer_id))
+        for offer_id in wanted
+        if offer_id in message_ids
+    }
+
+
+async def pending_count(session: AsyncSession) -> int:
+    """How many rows still wait to be sent (due or not)."""
+    result = await session.execute(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+    )
+    return int(result.scalar_one())

@@ -1,0 +1,282 @@
+"""Issue 5 end to end over HTTP: offers, the claim race, copies, follow-up, forged taps."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.services.members import TelegramIdentity
+from bot.services.outcomes import Outcome
+from bot.services.requests import BeneficiaryDetails, RequestDraft
+from bot.services.volunteers import VolunteerApplication
+from storage.models import Claim, HelpRequest, RequestStatus, Role, Skill
+from testkit.harness import PollingBrigade
+from testkit.telegram import FakeGroup, FakeTelegram, FakeUser
+from tests.conftest import COORDINATOR_ID
+
+pytestmark = pytest.mark.e2e
+CENTRE = (45.5670, 5.9210)
+SECRETS = ("Jeanne", "Martin", "+33 4 79", "27 rue", "code 1234")
+
+
+def _east(km: float) -> tuple[float, float]:
+    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
+
+
+async def _skill(live: PollingBrigade, code: str) -> int:
+    async with live.services.database.read() as session:
+        return (await session.execute(select(Skill.id).where(Skill.code == code))).scalar_one()
+
+
+async def _volunteer(
+    live: PollingBrigade,
+    world: FakeTelegram,
+    name: str,
+    km: float,
+    codes: list[str],
+    radius: float = 2.0,
+    *,
+    approve: bool = True,
+) -> FakeUser:
+    person = world.add_user(
+        name, language_code="en", phone_number=f"+33 6 00 00 00 {len(name):02d}"
+    )
+    services = live.services
+    await services.members.identify(TelegramIdentity(person.id, name, language_code="en"))
+    submitted = await services.volunteers.submit(
+        person.id,
+        VolunteerApplication(
+            display_name=name,
+            phone="+33 6 11 22 33 44",
+            latitude=_east(km)[0],
+            longitude=_east(km)[1],
+            radius_km=radius,
+            skill_ids=tuple([await _skill(live, code) for code in codes]),
+            availability=(),
+            charter_version="2026-11",
+        ),
+    )
+    assert not isinstance(submitted, Outcome)
+    if approve:
+        await services.volunteers.decide(COORDINATOR_ID, submitted.member_id, approve=True)
+    return person
+
+
+async def _town(live: PollingBrigade, world: FakeTelegram) -> tuple[FakeUser, FakeGroup]:
+    """A coordinator, a referent (by invitation), a neighbourhood with its group."""
+    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
+    claire.send_command("start")
+    await claire.expect_message()
+    rita = world.add_user("Rita", language_code="en")
+    rita.send_command("start")
+    await rita.expect_message()
+    invite = await live.services.invites.create(COORDINATOR_ID, Role.REFERENT)
+    assert not isinstance(invite, Outcome)
+    rita.start(invite.start_payload)
+    await rita.expect_message("You are now a referent")
+    neighbourhood = await live.services.neighbourhoods.create(
+        COORDINATOR_ID, "Centre-Ville", *CENTRE, 1.5
+    )
+    assert not isinstance(neighbourhood, Outcome)
+    group = world.add_group("Brigade Centre-Ville", [claire, rita])
+    assert (
+        await live.services.neighbourhoods.link_group(COORDINATOR_ID, neighbourhood.id, group.id)
+        is Outcome.DONE
+    )
+    return rita, group
+
+
+def _draft(skill_id: int, places: int = 1) -> RequestDraft:
+    return RequestDraft(
+        skill_id=skill_id,
+        description="Leaking tap under the sink",
+        latitude=CENTRE[0],
+        longitude=CENTRE[1],
+        area_label="Rue de Boigne",
+        places_needed=places,
+        beneficiary=BeneficiaryDetails(
+            name="Mme Jeanne Martin",
+            phone="+33 4 79 00 00 00",
+            address="27 rue de Boigne, Chambéry",
+            latitude=CENTRE[0],
+            longitude=CENTRE[1],
+            access_notes="3rd floor, code 1234",
+            consent=True,
+        ),
+    )
+
+
+async def _post(live: PollingBrigade, rita: FakeUser, skill: str, places: int = 1) -> int:
+    posted = await live.services.requests.post(rita.id, _draft(await _skill(live, skill), places))
+    assert posted is not None
+    return posted.request_id
+
+
+async def test_only_fitting_volunteers_and_the_group_get_the_offer_without_private_details(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    rita, group = await _town(live, world)
+    near = await _volunteer(live, world, "Nour", 0.5, ["plumbing"])
+    far_but_willing = await _volunteer(live, world, "Farid", 3.0, ["plumbing"], radius=5)
+    too_far = await _volunteer(live, world, "Tim", 3.0, ["plumbing"], radius=2)
+    other_skill = await _volunteer(live, world, "Olga", 0.3, ["shopping"])
+    pending = await _volunteer(live, world, "Paul", 0.2, ["plumbing"], approve=False)
+    request_id = await _post(live, rita, "plumbing")
+
+    offers = [
+        await near.expect_message(f"Request #{request_id}"),
+        await far_but_willing.expect_message(f"Request #{request_id}"),
+        await group.expect_message(f"Request #{request_id}"),
+    ]
+    await asyncio.sleep(0.3)  # give a wrong delivery the chance to show up
+    for outsider in (too_far, other_skill, pending):
+        assert not any(f"#{request_id}" in (m.text or "") for m in outsider.inbox)
+    for offer in offers:
+        text = offer.text or ""
+        assert "Rue de Boigne" in text
+        assert all(secret not in text for secret in SECRETS), text
+    assert "(0.5 km from you)" in (offers[0].text or "")
+    assert offers[0].labels == ["✋ I'll do it", "Not for me"]
+    assert offers[2].labels == ["✋ I'll do it"]  # the group copy has no "not for me"
+
+
+@pytest.mark.parametrize(("places", "tappers"), [(1, 2), (3, 10)])
+async def test_simultaneous_taps_give_exactly_the_places_and_update_every_copy(
+    world: FakeTelegram, live_on_each_backend: PollingBrigade, places: int, tappers: int
+) -> None:
+    live = live_on_each_backend
+    rita, group = await _town(live, world)
+    volunteers = [
+        await _volunteer(live, world, f"V{i:02d}", 0.1 * (i + 1), ["plumbing"])
+        for i in range(tappers)
+    ]
+    request_id = await _post(live, rita, "plumbing", places)
+    offers = [await v.expect_message(f"Request #{request_id}") for v in volunteers]
+    for volunteer, offer in zip(volunteers, offers, strict=True):
+        volunteer.tap(offer, "I'll do it")  # all queued before the bot polls: truly together
+    await world.wait_for(lambda: all(v.callback_answers for v in volunteers), timeout=15)
+    answers = [v.callback_answers[-1].text or "" for v in volunteers]
+    winners = [v for v, a in zip(volunteers, answers, strict=True) if a.startswith("It's yours")]
+    losers = [
+        v for v, a in zip(volunteers, answers, strict=True) if "other volunteers were quicker" in a
+    ]
+    assert (len(winners), len(losers)) == (places, tappers - places)
+    for winner in winners:
+        details = await winner.expect_message("Here are the private details")
+        assert "Mme Jeanne Martin" in (details.text or "")
+        assert "code 1234" in (details.text or "")
+    await asyncio.sleep(0.3)
+    for loser in losers:
+        assert not any("Jeanne" in (m.text or "") for m in loser.inbox)
+    # Every copy, in private chats and in the group, ends up showing it is taken.
+    copies = [*offers, group.last_message]
+    await world.wait_for(
+        lambda: all("Taken. Thank you!" in (c.text or "") and c.labels == [] for c in copies),
+        timeout=15,
+        what="every copy edited to 'taken'",
+    )
+    async with live.services.database.read() as session:
+        claims = (await session.execute(select(func.count()).select_from(Claim))).scalar_one()
+        request = await session.get(HelpRequest, request_id)
+    assert claims == places
+    assert request is not None
+    assert (request.places_taken, request.status) == (places, RequestStatus.FULL)
+    referent_notes = [m.text or "" for m in rita.inbox if "takes your request" in (m.text or "")]
+    assert len(referent_notes) == places
+
+
+async def test_release_reoffers_cancel_tells_claimers(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    rita, group = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana", 0.3, ["plumbing"])
+    bob = await _volunteer(live, world, "Bob", 0.6, ["plumbing"])
+    request_id = await _post(live, rita, "plumbing")
+    ana_offer = await ana.expect_message(f"#{request_id}")
+    bob_offer = await bob.expect_message(f"#{request_id}")
+    ana.tap(ana_offer, "I'll do it")
+    details = await ana.expect_message("private details")
+    await world.wait_for(lambda: bob_offer.labels == [])
+    ana.tap(details, "Release")
+    await rita.expect_message("released your request")
+    await world.wait_for(
+        lambda: bob_offer.labels == ["✋ I'll do it", "Not for me"], what="re-offered"
+    )
+    bob.tap(bob_offer, "I'll do it")
+    await bob.expect_message("private details")
+    rita_note = await rita.expect_message("Bob")
+    rita.tap(rita_note, "Cancel the request")
+    cancelled = await bob.expect_message("was cancelled by the referent")
+    assert f"#{request_id}" in (cancelled.text or "")
+    await world.wait_for(lambda: "Cancelled by the referent" in (group.last_message.text or ""))
+
+
+async def test_done_then_confirmed_closes_done_then_not_done_reopens(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    rita, _group = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana", 0.3, ["plumbing"])
+    bob = await _volunteer(live, world, "Bob", 0.6, ["plumbing"])
+    request_id = await _post(live, rita, "plumbing")
+    ana.tap(await ana.expect_message(f"#{request_id}"), "I'll do it")
+    details = await ana.expect_message("private details")
+    ana.tap(details, "Done")
+    ask = await rita.expect_message("says your request")
+    rita.tap(ask, "Not done")
+    await ana.expect_message("was not done: it is offered again")
+    bob_offer = await bob.expect_message(f"#{request_id}")
+    await world.wait_for(lambda: bob_offer.labels[:1] == ["✋ I'll do it"])
+    bob.tap(bob_offer, "I'll do it")
+    bob.tap(await bob.expect_message("private details"), "Done")
+    rita.tap(await rita.expect_message("Bob says your request"), "Confirmed")
+    await bob.expect_message("Thank you for your help")
+    async with live.services.database.read() as session:
+        request = await session.get(HelpRequest, request_id)
+    assert request is not None
+    assert request.status is RequestStatus.CLOSED
+
+
+async def test_forged_and_stale_taps_are_answered_and_change_nothing(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    rita, _group = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana", 0.3, ["plumbing"])
+    eve = await _volunteer(live, world, "Eve", 0.4, ["plumbing"])
+    first = await _post(live, rita, "plumbing")
+    ana.tap(await ana.expect_message(f"#{first}"), "I'll do it")
+    details = await ana.expect_message("private details")
+    claim_id = int(
+        ((details.labels and details.rows[0][0].callback_data) or "cs:done:0").split(":")[2]
+    )
+    eve_offer = await eve.expect_message(f"#{first}")
+    forged = [
+        f"cs:done:{claim_id}",  # someone else's claim
+        f"cs:release:{claim_id}",
+        f"rs:confirm:{claim_id}",  # only the referent confirms
+        f"ra:cancel:{first}",  # only the referent or a coordinator cancels
+        "cl:999999",  # a request that does not exist
+        f"cl:{first}",  # a full request
+        "cl:not-a-number",
+    ]
+    for data in forged:
+        eve.tap_data(eve_offer, data)
+    await world.wait_for(lambda: len(eve.callback_answers) >= len(forged), timeout=10)
+    answers = [a.text or "" for a in eve.callback_answers]
+    assert answers == [
+        "This action is not available to you.",
+        "This action is not available to you.",
+        "This action is not available to you.",
+        "This action is not available to you.",
+        "This button is no longer valid.",
+        "Sorry, other volunteers were quicker: this request is taken.",
+        "This button is no longer valid.",
+    ]
+    async with live.services.database.read() as session:
+        request = await session.get(HelpRequest, first)
+        claims = (await session.execute(select(Claim.status))).scalars().all()
+    assert request is not None
+    assert request.status is RequestStatus.FULL
+    assert [c.value for c in claims] == ["active"]

@@ -1,0 +1,244 @@
+"""The request lifecycle on real databases: posting, waves, the claim race, follow-up."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.i18n import I18n
+from bot.notices import Notices
+from bot.services.requests import (
+    BeneficiaryDetails,
+    ClaimOutcome,
+    RequestDraft,
+    RequestService,
+    StepOutcome,
+)
+from storage.database import Database
+from storage.models import (
+    AuditEvent,
+    Claim,
+    ClaimStatus,
+    HelpRequest,
+    Member,
+    MemberRole,
+    Offer,
+    OutboxMessage,
+    RequestStatus,
+    Role,
+    Skill,
+    VolunteerSkill,
+    VolunteerStatus,
+)
+from testkit.harness import brigade_settings
+
+CENTRE = (45.5670, 5.9210)
+REFERENT = 1
+NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
+
+
+def _east(km: float) -> tuple[float, float]:
+    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
+
+
+def _service(database: Database, **settings: object) -> RequestService:
+    config = brigade_settings(database.url, **settings)
+    return RequestService(database, Notices(I18n("fr"), config), config, clock=lambda: NOW)
+
+
+async def _town(database: Database, volunteers: int, *, skill: str = "plumbing") -> int:
+    """A referent and `volunteers` approved plumbers 100 m apart, eastwards; returns the skill."""
+    async with database.transaction() as session:
+        skill_id = (await session.execute(select(Skill.id).where(Skill.code == skill))).scalar_one()
+        referent = Member(telegram_id=REFERENT, display_name="Rita", phone="+33 1 00 00 00 00")
+        session.add(referent)
+        await session.flush()
+        session.add(MemberRole(member_id=referent.id, role=Role.REFERENT))
+        for index in range(volunteers):
+            lat, lon = _east(0.1 * (index + 1))
+            member = Member(
+                telegram_id=100 + index,
+                display_name=f"V{index}",
+                latitude=lat,
+                longitude=lon,
+                radius_km=5,
+                volunteer_status=VolunteerStatus.APPROVED,
+            )
+            session.add(member)
+            await session.flush()
+            session.add(MemberRole(member_id=member.id, role=Role.VOLUNTEER))
+            session.add(VolunteerSkill(member_id=member.id, skill_id=skill_id))
+        return skill_id
+
+
+def _draft(skill_id: int, places: int = 1) -> RequestDraft:
+    return RequestDraft(
+        skill_id=skill_id,
+        description="Fuite sous l'évier",
+        latitude=CENTRE[0],
+        longitude=CENTRE[1],
+        area_label="Rue de Boigne",
+        places_needed=places,
+        beneficiary=BeneficiaryDetails(
+            name="Mme Jeanne Martin",
+            phone="+33 4 79 00 00 00",
+            address="27 rue de Boigne, Chambéry",
+            latitude=CENTRE[0],
+            longitude=CENTRE[1],
+            access_notes="3e étage, code 1234",
+            consent=True,
+        ),
+    )
+
+
+async def _outbox(database: Database) -> list[OutboxMessage]:
+    async with database.read() as session:
+        return list(
+            (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
+        )
+
+
+async def test_posting_offers_the_nearest_wave_without_private_details(database: Database) -> None:
+    skill = await _town(database, 5)
+    service = _service(database, wave_size=3)
+    posted = await service.post(REFERENT, _draft(skill))
+    assert posted is not None
+    assert (posted.offered, posted.remaining_candidates) == (3, 2)
+    rows = await _outbox(database)
+    assert [row.chat_id for row in rows] == [100, 101, 102]  # nearest first
+    for row in rows:
+        text = row.payload["text"]
+        assert "Rue de Boigne" in text
+        for secret in ("Jeanne", "Martin", "+33 4 79", "27 rue", "1234"):
+            assert secret not in text
+        assert (
+            row.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+            == f"cl:{posted.request_id}"
+        )
+    async with database.read() as session:
+        request = await session.get(HelpRequest, posted.request_id)
+    assert request is not None
+    assert request.next_wave_at is not None
+    # The second wave goes to the two others, and only to them.
+    assert await service.next_wave(posted.request_id) == 2
+    assert [row.chat_id for row in await _outbox(database)][3:] == [103, 104]
+
+
+async def test_a_non_referent_cannot_post(database: Database) -> None:
+    skill = await _town(database, 1)
+    assert await _service(database).post(100, _draft(skill)) is None
+
+
+@pytest.mark.parametrize(("places", "tappers"), [(1, 2), (3, 10)])
+async def test_simultaneous_claims_never_overbook(
+    database: Database, places: int, tappers: int
+) -> None:
+    skill = await _town(database, tappers)
+    service = _service(database, wave_size=tappers)
+    posted = await service.post(REFERENT, _draft(skill, places))
+    assert posted is not None
+    results = await asyncio.gather(
+        *(service.claim(100 + index, posted.request_id) for index in range(tappers))
+    )
+    outcomes = [r.outcome for r in results]
+    assert outcomes.count(ClaimOutcome.CLAIMED) == places
+    assert outcomes.count(ClaimOutcome.FULL) == tappers - places
+    async with database.read() as session:
+        claims = (await session.execute(select(func.count()).select_from(Claim))).scalar_one()
+        request = await session.get(HelpRequest, posted.request_id)
+    assert claims == places
+    assert request is not None
+    assert (request.places_taken, request.status) == (places, RequestStatus.FULL)
+    winners = {100 + i for i, r in enumerate(results) if r.outcome is ClaimOutcome.CLAIMED}
+    details = [row for row in await _outbox(database) if "Jeanne" in row.payload.get("text", "")]
+    assert {row.chat_id for row in details} == winners  # only the winners got the details
+
+
+async def test_a_double_tap_by_one_volunteer_takes_one_place(database: Database) -> None:
+    skill = await _town(database, 2)
+    service = _service(database)
+    posted = await service.post(REFERENT, _draft(skill, 2))
+    assert posted is not None
+    results = await asyncio.gather(*(service.claim(100, posted.request_id) for _ in range(5)))
+    assert sorted(r.outcome for r in results).count(ClaimOutcome.CLAIMED) == 1
+    async with database.read() as session:
+        request = await session.get(HelpRequest, posted.request_id)
+    assert request is not None
+    assert request.places_taken == 1
+
+
+async def test_release_reopens_and_cancel_tells_the_claimers(database: Database) -> None:
+    skill = await _town(database, 3)
+    service = _service(database)
+    posted = await service.post(REFERENT, _draft(skill, 1))
+    assert posted is not None
+    first = await service.claim(100, posted.request_id)
+    assert first.claim_id is not None
+    assert await service.release(101, first.claim_id) is StepOutcome.NOT_ALLOWED  # not theirs
+    assert await service.release(100, first.claim_id) is StepOutcome.DONE
+    assert await service.release(100, first.claim_id) is StepOutcome.STALE
+    second = await service.claim(101, posted.request_id)
+    assert second.outcome is ClaimOutcome.CLAIMED
+    assert await service.cancel(100, posted.request_id) is StepOutcome.NOT_ALLOWED
+    assert await service.cancel(REFERENT, posted.request_id) is StepOutcome.DONE
+    assert (await service.claim(102, posted.request_id)).outcome is ClaimOutcome.CLOSED
+    texts = [(row.chat_id, row.payload.get("text", "")) for row in await _outbox(database)]
+    assert any(chat == 101 and "annulée" in text for chat, text in texts)
+
+
+async def test_done_then_confirmed_closes_and_not_done_reopens(database: Database) -> None:
+    skill = await _town(database, 2)
+    service = _service(database)
+    posted = await service.post(REFERENT, _draft(skill, 1))
+    assert posted is not None
+    claimed = await service.claim(100, posted.request_id)
+    assert claimed.claim_id is not None
+    assert await service.confirm(REFERENT, claimed.claim_id, done=True) is StepOutcome.STALE
+    assert (
+        await service.mark_done(100, claimed.claim_id, note="Joint changé", minutes=45)
+        is StepOutcome.DONE
+    )
+    assert await service.confirm(100, claimed.claim_id, done=True) is StepOutcome.NOT_ALLOWED
+    assert await service.confirm(REFERENT, claimed.claim_id, done=False) is StepOutcome.DONE
+    async with database.read() as session:
+        request = await session.get(HelpRequest, posted.request_id)
+    assert request is not None
+    assert (request.status, request.places_taken) == (RequestStatus.OPEN, 0)
+
+    again = await service.claim(101, posted.request_id)
+    assert again.claim_id is not None
+    assert await service.mark_done(101, again.claim_id) is StepOutcome.DONE
+    assert await service.confirm(REFERENT, again.claim_id, done=True) is StepOutcome.DONE
+    async with database.read() as session:
+        request = await session.get(HelpRequest, posted.request_id)
+        statuses = dict((await session.execute(select(Claim.volunteer_id, Claim.status))).all())
+        actions = (
+            (await session.execute(select(AuditEvent.action).where(AuditEvent.entity == "request")))
+            .scalars()
+            .all()
+        )
+    assert request is not None
+    assert request.status is RequestStatus.CLOSED
+    assert sorted(statuses.values()) == sorted([ClaimStatus.NOT_DONE, ClaimStatus.CONFIRMED])
+    assert actions[0] == "post"
+    assert actions[-1] == "close"
+
+
+async def test_not_for_me_stops_further_messages(database: Database) -> None:
+    skill = await _town(database, 2)
+    service = _service(database)
+    posted = await service.post(REFERENT, _draft(skill, 1))
+    assert posted is not None
+    assert await service.decline(100, posted.request_id) is StepOutcome.DONE
+    assert await service.decline(100, posted.request_id) is StepOutcome.STALE
+    before = len(await _outbox(database))
+    await service.claim(101, posted.request_id)
+    new_rows = (await _outbox(database))[before:]
+    assert 100 not in {row.chat_id for row in new_rows}
+    async with database.read() as session:
+        offers = (await session.execute(select(Offer.member_id, Offer.declined_at))).all()
+    assert any(declined is not None for _member, declined in offers)
