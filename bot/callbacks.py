@@ -36,6 +36,11 @@ class Action(StrEnum):
     REFERENT_STEP = "rs"  # the referent's follow-up: (confirm|notdone, claim id)
     REQUEST_ADMIN = "ra"  # the referent or a coordinator on a request: (cancel|resend|widen, id)
     POST = "rq"  # a step of posting a request: (step, value)
+    SIGNAL = "sg"  # a step of reporting an isolated person: (step, value)
+    CASE = "cs2"  # a coordinator/referent on a reported case: (assign|close|outcome, case id)
+    REPORT = "rp"  # coordinators' views and figures: (verb, value)
+    ANNOUNCE = "an"  # an announcement: (step, value)
+    SERIES = "sr"  # recurring care: (stop|skip|keep|decline, series id)
 
 
 class Arg(StrEnum):
@@ -54,6 +59,8 @@ COORDINATOR_ACTIONS = frozenset(
         Action.LINK_GROUP,
         Action.NEIGHBOURHOOD,
         Action.SKILL_ADMIN,
+        Action.REPORT,
+        Action.ANNOUNCE,
     }
 )
 
@@ -77,6 +84,11 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.REFERENT_STEP: (Arg.WORD, Arg.INT),
     Action.REQUEST_ADMIN: (Arg.WORD, Arg.INT),
     Action.POST: (Arg.WORD, Arg.WORD),
+    Action.SIGNAL: (Arg.WORD, Arg.WORD),
+    Action.CASE: (Arg.WORD, Arg.INT),
+    Action.REPORT: (Arg.WORD, Arg.WORD),
+    Action.ANNOUNCE: (Arg.WORD, Arg.WORD),
+    Action.SERIES: (Arg.WORD, Arg.INT),
 }
 
 

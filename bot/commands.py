@@ -26,17 +26,26 @@ class Command:
 COORDINATORS: frozenset[Role | None] = frozenset({Role.COORDINATOR})
 VOLUNTEERS: frozenset[Role | None] = frozenset({Role.VOLUNTEER})
 REFERENTS: frozenset[Role | None] = frozenset({Role.REFERENT})
+REFERENTS_AND_COORDINATORS: frozenset[Role | None] = frozenset({Role.REFERENT, Role.COORDINATOR})
 NOT_YET_VOLUNTEERS: frozenset[Role | None] = frozenset({None, Role.REFERENT, Role.COORDINATOR})
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Start or see what you can do"), EVERYONE),
     Command("join", N_("Join the brigade as a volunteer"), NOT_YET_VOLUNTEERS),
     Command("new", N_("Post a request for someone you support"), REFERENTS),
+    Command("signal", N_("Report someone who seems isolated"), EVERYONE),
+    Command("verify", N_("Check a volunteer's brigade card code"), REFERENTS_AND_COORDINATORS),
+    Command("badge", N_("Show your brigade card"), VOLUNTEERS),
     Command("profile", N_("See and change your volunteer profile"), VOLUNTEERS),
     Command("pause", N_("Receive no request for a while"), VOLUNTEERS),
     Command("resume", N_("Receive requests again"), VOLUNTEERS),
     Command("pending", N_("Volunteer applications waiting for you"), COORDINATORS),
     Command("invite", N_("Invite a referent or a coordinator"), COORDINATORS),
+    Command("open", N_("Requests not yet fully taken"), COORDINATORS),
+    Command("stuck", N_("Claims waiting too long for confirmation"), COORDINATORS),
+    Command("stats", N_("Figures for the town's evaluation"), COORDINATORS),
+    Command("export", N_("Export the figures as CSV files"), COORDINATORS),
+    Command("announce", N_("Send a message to the volunteers"), COORDINATORS),
     Command("neighbourhoods", N_("Neighbourhoods, their groups and links"), COORDINATORS),
     Command("skills", N_("The skills catalogue"), COORDINATORS),
     Command("language", N_("Choose your language"), EVERYONE),

@@ -58,6 +58,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_posting_conversation())
     # (self-service conversations: profile editing)
     application.add_handler(profile.build_profile_conversation())
+    # (relays: /signal conversation)
+    # (announcements: /announce conversation)
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
@@ -71,6 +73,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(CommandHandler("skills", admin.skills, filters=private))
     # In groups: attach the group to a neighbourhood.
     application.add_handler(CommandHandler("link", groups.link, filters=filters.ChatType.GROUPS))
+    # (coordinator views and figures: /open /stuck /stats /export)
+    # (relays and badges: /signal /badge /verify)
     # (self-service commands: /profile /pause /resume)
     application.add_handler(CommandHandler("profile", profile.show_profile, filters=private))
     application.add_handler(CommandHandler("pause", profile.pause_command, filters=private))
@@ -108,6 +112,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     ]
     for action, callback in lifecycle:
         application.add_handler(CallbackQueryHandler(callback, pattern=_pattern(action)))
+    # (coordinator views and figures buttons: Action.REPORT)
+    # (relays, cases, badges and series buttons: Action.CASE, Action.SERIES)
     # (self-service buttons: Action.PROFILE, Action.PAUSE)
     application.add_handler(
         CallbackQueryHandler(profile.on_stale_profile_button, pattern=_pattern(Action.PROFILE))

@@ -320,6 +320,8 @@ class Claim(Base):
     nudges: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     # The private details sent to the claimer, removed some time after the request closes.
     details_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The outbox row that carried the details: its Telegram message id says what to remove.
+    details_outbox_id: Mapped[int | None] = mapped_column(Integer)
     purge_details_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (

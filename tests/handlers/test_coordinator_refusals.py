@@ -22,13 +22,25 @@ SAMPLE_TAPS: dict[Action, list[str]] = {
     Action.LINK_GROUP: ["lnk:{neighbourhood}"],
     Action.NEIGHBOURHOOD: ["nbh:off:{neighbourhood}", "nbh:new:0", "nbh:radius:10"],
     Action.SKILL_ADMIN: ["ska:retire:1", "ska:restore:1", "ska:add:0", "ska:verify:1"],
+    Action.REPORT: ["rp:stats:month", "rp:export:all", "rp:open:0", "rp:stuck:0"],
+    Action.ANNOUNCE: ["an:to:all", "an:send:yes"],
 }
 COORDINATOR_COMMANDS = [c.name for c in COMMANDS if c.roles == frozenset({Role.COORDINATOR})]
 
 
 def test_the_walk_covers_every_coordinator_button_and_command() -> None:
     assert set(SAMPLE_TAPS) == COORDINATOR_ACTIONS
-    assert set(COORDINATOR_COMMANDS) == {"pending", "invite", "neighbourhoods", "skills"}
+    assert set(COORDINATOR_COMMANDS) == {
+        "pending",
+        "invite",
+        "neighbourhoods",
+        "skills",
+        "open",
+        "stuck",
+        "stats",
+        "export",
+        "announce",
+    }
 
 
 async def _seed(brigade: InProcessBrigade) -> dict[str, int]:
