@@ -172,6 +172,7 @@ def build_application(
         # Waits out 429s (retry_after) for the bot's direct answers; bulk sends get their own
         # lane so that an answer never queues behind a broadcast.
         .rate_limiter(AIORateLimiter(max_retries=3))
+        # (update processing: concurrency across people, order within one person)
         .persistence(DatabasePersistence(services.database))
         .post_init(post_init)
         .post_stop(post_stop)

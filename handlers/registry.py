@@ -50,6 +50,9 @@ def register_handlers(application: BrigadeApplication) -> None:
     """Attach every handler; within a group PTB stops at the first one that matches."""
     private = filters.ChatType.PRIVATE
 
+    # 0. Before anything: an update Telegram delivered twice is handled once.
+    # (de-duplication of re-delivered updates, group -1)
+
     # 1. Conversations first: while someone is in one, it takes their messages and buttons.
     application.add_handler(build_signup_conversation())
     application.add_handler(vetting.build_rejection_conversation())

@@ -1,4 +1,4 @@
-"""Claims remember the outbox row of their private details, to remove them after closing.
+"""Claims remember the outbox row of their details; outbox rows may belong to a batch.
 
 Revision ID: 0004
 Revises: 0003
@@ -19,8 +19,14 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("claims", schema=None) as batch_op:
         batch_op.add_column(sa.Column("details_outbox_id", sa.Integer(), nullable=True))
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("batch_key", sa.String(length=40), nullable=True))
+        batch_op.create_index(batch_op.f("ix_outbox_batch_key"), ["batch_key"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_batch_key"))
+        batch_op.drop_column("batch_key")
     with op.batch_alter_table("claims", schema=None) as batch_op:
         batch_op.drop_column("details_outbox_id")
