@@ -40,7 +40,7 @@ def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
             lines.append(
                 _(
                     "As a volunteer, you receive the requests near you that match your skills. "
-                    "Tap “Claim” to take one."
+                    "Tap “✋ I'll do it” to take one."
                 )
             )
         elif member.volunteer_status is VolunteerStatus.REJECTED:

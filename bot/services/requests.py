@@ -23,6 +23,7 @@ from bot import callbacks
 from bot.callbacks import Action
 from bot.domain.lifecycle import HOLDING_PLACE, sources_of_claim
 from bot.geo import distance_km
+from bot.i18n import N_
 from bot.notices import Notices, RequestView, load_request_view
 from bot.services.matching import Candidate, Need, find_candidates
 from bot.settings import Settings
@@ -95,6 +96,9 @@ class RequestDraft:
     beneficiary_id: int | None = None  # one of the referent's own
     beneficiary: BeneficiaryDetails | None = None  # or a new one
     neighbourhood_id: int | None = None
+    # Recurring care: the series' regular volunteer gets the request alone first, this long.
+    preferred_volunteer_id: int | None = None
+    exclusive_minutes: float = 0
 
 
 @dataclass(frozen=True)
@@ -186,9 +190,37 @@ class RequestService:
             )
             view = await load_request_view(session, request.id)
             assert view is not None
+            if draft.preferred_volunteer_id is not None and await self._offer_to_regular(
+                session, request, view, draft, now
+            ):
+                # The regular's turn: others (and the group) hear of it only if they pass.
+                return Posted(request.id, 1, 0, False)
             group_posted = await self._post_in_group(session, view, neighbourhood_id)
             offered, remaining = await self._send_wave(session, request, view, referent.id, now)
             return Posted(request.id, offered, remaining, group_posted)
+
+    async def _offer_to_regular(
+        self,
+        session: AsyncSession,
+        request: HelpRequest,
+        view: RequestView,
+        draft: RequestDraft,
+        now: datetime,
+    ) -> bool:
+        """Offer the request to the series' regular alone (wave 0), if they may take it now."""
+        candidates = await find_candidates(
+            session,
+            Need(request.skill_id, request.latitude, request.longitude, request_id=request.id),
+            now=now,
+            tz=self._settings.tz,
+        )
+        regular = [c for c in candidates if c.member_id == draft.preferred_volunteer_id]
+        if not regular:
+            return False  # paused, unreachable, capped…: offered to everyone, as usual
+        await self._offer_to(session, view, 0, regular, now)
+        request.wave = 0
+        request.next_wave_at = now + timedelta(minutes=max(1.0, draft.exclusive_minutes))
+        return True
 
     async def _beneficiary(
         self, session: AsyncSession, referent: Member, draft: RequestDraft, now: datetime
@@ -336,9 +368,14 @@ class RequestService:
                 return 0
             view = await load_request_view(session, request_id)
             assert view is not None
+            regular_passed = request.wave == 0
+            if regular_passed:
+                await self._post_in_group(session, view, request.neighbourhood_id)
             offered, _ = await self._send_wave(
-                session, request, view, request.referent_id or 0, now, everyone=True
+                session, request, view, request.referent_id or 0, now, everyone=not regular_passed
             )
+            if regular_passed:
+                await self._tell_referent_regular_passed(session, request, view)
             await audit.record(
                 session,
                 actor_id=None,
@@ -575,6 +612,25 @@ class RequestService:
         ]
         await self._notices.tell(session, referent, text, rows=rows)
 
+    async def _tell_referent_regular_passed(
+        self, session: AsyncSession, request: HelpRequest, view: RequestView
+    ) -> None:
+        referent = await session.get(Member, request.referent_id) if request.referent_id else None
+        if referent is None:
+            return
+        _ = self._notices.translator_for(referent)
+        await self._notices.tell(
+            session,
+            referent,
+            _(
+                "The usual volunteer did not take request #{id} ({skill}): it is now offered "
+                "to the other volunteers.",
+                id=view.id,
+                skill=skill_label(view.skill_label, _),
+            ),
+            priority=5,
+        )
+
     async def decline(self, volunteer_telegram_id: int, request_id: int) -> StepOutcome:
         """ "Not for me": no further message about this request to this volunteer."""
         now = self._clock()
@@ -597,6 +653,10 @@ class RequestService:
             await audit.record(
                 session, actor_id=volunteer.id, entity="offer", entity_id=offer.id, action="decline"
             )
+            request = await session.get(HelpRequest, request_id)
+            if request is not None and request.wave == 0 and request.status is RequestStatus.OPEN:
+                # The regular passed: the others need not wait for the deadline.
+                request.next_wave_at = now
             return StepOutcome.DONE
 
     # --- after the claim -------------------------------------------------------------------
@@ -1381,23 +1441,16 @@ class RequestService:
                     ),
                     priority=5,
                 )
-                request = await session.get(HelpRequest, claim.request_id)
-                assert request is not None
-                for person in await self._referent_and_coordinators(session, request):
-                    if person.id != request.referent_id:
-                        continue
-                    __ = self._notices.translator_for(person)
-                    await self._notices.tell(
-                        session,
-                        person,
-                        __(
-                            "{name} did not answer about request #{id}: it was released and is "
-                            "offered again.",
-                            name=volunteer.display_name,
-                            id=view.id,
-                        ),
-                        priority=5,
-                    )
+                await self._tell_referent(
+                    session,
+                    claim.request_id,
+                    N_(
+                        "{name} did not answer about request #{id}: it was released and is "
+                        "offered again."
+                    ),
+                    name=volunteer.display_name,
+                    id=view.id,
+                )
                 await self._notices.refresh_copies(session, view)
                 return "released"
             claim.nudges += 1
@@ -1432,27 +1485,33 @@ class RequestService:
                 priority=5,
             )
             if claim.nudges >= 2:
-                request = await session.get(HelpRequest, claim.request_id)
-                referent = (
-                    await session.get(Member, request.referent_id)
-                    if request and request.referent_id
-                    else None
+                await self._tell_referent(
+                    session,
+                    claim.request_id,
+                    N_(
+                        "{name} has not answered about request #{id} for a while. You may want "
+                        "to call them ({phone})."
+                    ),
+                    name=volunteer.display_name,
+                    id=view.id,
+                    phone=volunteer.phone or "—",
                 )
-                if referent is not None:
-                    __ = self._notices.translator_for(referent)
-                    await self._notices.tell(
-                        session,
-                        referent,
-                        __(
-                            "{name} has not answered about request #{id} for a while. You may "
-                            "want to call them ({phone}).",
-                            name=volunteer.display_name,
-                            id=view.id,
-                            phone=volunteer.phone or __("no phone given"),
-                        ),
-                        priority=5,
-                    )
             return "asked"
+
+    async def _tell_referent(
+        self, session: AsyncSession, request_id: int, message: str, **values: object
+    ) -> None:
+        """A notice to the request's referent, in their language (`message` marked with N_)."""
+        request = await session.get(HelpRequest, request_id)
+        referent = (
+            await session.get(Member, request.referent_id)
+            if request and request.referent_id
+            else None
+        )
+        if referent is None:
+            return
+        _ = self._notices.translator_for(referent)
+        await self._notices.tell(session, referent, _(message, **values), priority=5)
 
     async def beneficiaries_of(self, referent_telegram_id: int) -> list[tuple[int, str]]:
         """The referent's own beneficiaries (id, name), most recently helped first."""
