@@ -23,7 +23,15 @@ from bot.i18n import I18n, Translator
 from bot.settings import Settings
 from bot.skills import skill_label
 from storage import offers, outbox
-from storage.models import HelpRequest, Member, Neighbourhood, Offer, RequestStatus, Skill
+from storage.models import (
+    HelpRequest,
+    Member,
+    Neighbourhood,
+    Offer,
+    OutboxMessage,
+    RequestStatus,
+    Skill,
+)
 
 
 @dataclass(frozen=True)
@@ -223,11 +231,11 @@ class Notices:
         *,
         rows: list[list[InlineKeyboardButton]] | None = None,
         priority: int = outbox.INTERACTIVE,
-    ) -> None:
+    ) -> OutboxMessage | None:
         """Queue a private message to a member (already rendered in their language)."""
         if member.telegram_id is None:
-            return
-        await outbox.enqueue(
+            return None
+        return await outbox.enqueue(
             session,
             chat_id=member.telegram_id,
             method="send_message",

@@ -7,7 +7,7 @@ the outbox, written in the use case's transaction.
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import callbacks
 from bot.callbacks import Action, Callback
@@ -52,6 +52,34 @@ async def _parse(
 async def _answer(update: Update, _: Translator, text: str, *, alert: bool = False) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer(_(text), show_alert=alert)
+
+
+# "How long did it take?" answers: the button's word → minutes.
+TIME_SPENT = {"t30": 30, "t60": 60, "t120": 120, "t240": 240}
+TIME_LABELS = {
+    "t30": N_("30 min"),
+    "t60": N_("1 hour"),
+    "t120": N_("2 hours"),
+    "t240": N_("Half a day"),
+}
+
+
+async def _ask_time_spent(update: Update, _: Translator, claim_id: int) -> None:
+    """Right after Done: how long it took (optional; counted in the town's hours given)."""
+    message = update.effective_message
+    if message is None:
+        return
+    buttons = [
+        InlineKeyboardButton(
+            _(label), callback_data=callbacks.encode(Action.CLAIM_STEP, verb, claim_id)
+        )
+        for verb, label in TIME_LABELS.items()
+    ]
+    await message.get_bot().send_message(
+        message.chat.id,
+        _("How long did it take, roughly? (optional)"),
+        reply_markup=InlineKeyboardMarkup([buttons[:2], buttons[2:]]),
+    )
 
 
 async def on_claim(update: Update, context: BrigadeContext) -> None:
@@ -101,6 +129,15 @@ async def on_claim_step(update: Update, context: BrigadeContext) -> None:
         outcome = await requests.mark_done(telegram_id, claim_id)
         if outcome is StepOutcome.DONE:
             await _answer(update, who._, N_("Thank you! The referent is asked to confirm."))
+            await _ask_time_spent(update, who._, claim_id)
+            return
+    elif verb in TIME_SPENT:
+        outcome = await requests.record_minutes(telegram_id, claim_id, TIME_SPENT[verb])
+        if outcome is StepOutcome.DONE:
+            await _answer(update, who._, N_("Noted, thank you!"))
+            query = update.callback_query
+            assert query is not None
+            await query.edit_message_reply_markup(None)
             return
     elif verb == "release":
         outcome = await requests.release(telegram_id, claim_id)

@@ -14,21 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton
 
 from bot import callbacks
 from bot.callbacks import Action
-from bot.domain.lifecycle import HOLDING_PLACE, sources_of_claim
+from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE, sources_of_claim
 from bot.geo import distance_km
 from bot.i18n import N_
 from bot.notices import Notices, RequestView, load_request_view
 from bot.services.matching import Candidate, Need, find_candidates
 from bot.settings import Settings
 from bot.skills import skill_label
-from storage import audit
+from storage import audit, outbox
 from storage import members as member_store
 from storage.database import Database
 from storage.models import (
@@ -39,6 +39,8 @@ from storage.models import (
     Member,
     Neighbourhood,
     Offer,
+    OutboxMessage,
+    OutboxStatus,
     RequestStatus,
     Role,
     Skill,
@@ -585,7 +587,9 @@ class RequestService:
                 )
             ],
         ]
-        await self._notices.tell(session, volunteer, "\n".join(lines), rows=rows)
+        row = await self._notices.tell(session, volunteer, "\n".join(lines), rows=rows)
+        # Remembered so the details can be removed from the chat once the request is over.
+        claim.details_outbox_id = row.id if row is not None else None
 
     async def _tell_referent_claimed(
         self, session: AsyncSession, view: RequestView, request: HelpRequest, volunteer: Member
@@ -686,7 +690,13 @@ class RequestService:
                 await session.execute(
                     update(Claim)
                     .where(Claim.id == claim_id, Claim.status == ClaimStatus.ACTIVE)
-                    .values(status=target, released_at=now, remind_at=None, ask_done_at=None)
+                    .values(
+                        status=target,
+                        released_at=now,
+                        remind_at=None,
+                        ask_done_at=None,
+                        purge_details_at=now,  # they no longer need the person's details
+                    )
                     .returning(Claim.request_id)
                 )
             ).one_or_none()
@@ -793,7 +803,12 @@ class RequestService:
             await session.execute(
                 update(Claim)
                 .where(Claim.request_id == request_id, Claim.status == ClaimStatus.ACTIVE)
-                .values(status=ClaimStatus.CANCELLED, remind_at=None, ask_done_at=None)
+                .values(
+                    status=ClaimStatus.CANCELLED,
+                    remind_at=None,
+                    ask_done_at=None,
+                    purge_details_at=now,
+                )
             )
             await audit.record(
                 session,
@@ -938,7 +953,17 @@ class RequestService:
                 await session.execute(
                     update(Claim)
                     .where(Claim.id == claim_id, Claim.status.in_(sources_of_claim(target)))
-                    .values(status=target, confirmed_at=now if done else None)
+                    .values(
+                        status=target,
+                        confirmed_at=now if done else None,
+                        # Kept a while after a confirmed service (a forgotten umbrella, a call
+                        # back); removed at once when it was not done.
+                        purge_details_at=(
+                            now + timedelta(hours=self._settings.details_removal_hours)
+                            if done
+                            else now
+                        ),
+                    )
                     .returning(Claim.id)
                 )
             ).one_or_none()
@@ -1020,6 +1045,21 @@ class RequestService:
                     from_state=RequestStatus.COMPLETED.value,
                     to_state=RequestStatus.CLOSED.value,
                 )
+
+    async def record_minutes(
+        self, volunteer_telegram_id: int, claim_id: int, minutes: int
+    ) -> StepOutcome:
+        """How long the service took, for the town's "hours given" (after Done)."""
+        if not 1 <= minutes <= 24 * 60:
+            return StepOutcome.NOT_FOUND
+        async with self._transaction() as session:
+            claim, volunteer = await self._own_claim(session, volunteer_telegram_id, claim_id)
+            if claim is None or volunteer is None:
+                return StepOutcome.NOT_ALLOWED if claim else StepOutcome.NOT_FOUND
+            if claim.status not in {ClaimStatus.DONE, ClaimStatus.CONFIRMED}:
+                return StepOutcome.STALE
+            claim.minutes_spent = minutes
+            return StepOutcome.DONE
 
     async def not_yet(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
         """ "Not yet": ask again later."""
@@ -1167,80 +1207,147 @@ class RequestService:
     # --- timers ----------------------------------------------------------------------------
 
     async def run_due(self) -> dict[str, int]:
-        """Do what is due (waves, alerts, expiry, reminders, follow-up); safe to call often."""
+        """Do what is due (waves, alerts, expiry, follow-up, removals); safe to call often."""
         now = self._clock()
-        done = {
-            "waves": 0,
-            "escalations": 0,
-            "expired": 0,
-            "reminders": 0,
-            "asked": 0,
-            "released": 0,
-        }
+        done = dict.fromkeys(
+            (
+                "waves",
+                "escalations",
+                "expired",
+                "reminders",
+                "asked",
+                "released",
+                "details_removed",
+                "beneficiaries_purged",
+            ),
+            0,
+        )
+        open_request = HelpRequest.status == RequestStatus.OPEN
         async with self._db.read() as session:
-            due_waves = (
-                (
-                    await session.execute(
-                        select(HelpRequest.id).where(
-                            HelpRequest.status == RequestStatus.OPEN,
-                            HelpRequest.next_wave_at <= now,
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+            due_expiry = await _ids(
+                session,
+                select(HelpRequest.id).where(
+                    open_request, HelpRequest.places_taken == 0, HelpRequest.expires_at <= now
+                ),
             )
-            due_alerts = (
-                (
-                    await session.execute(
-                        select(HelpRequest.id).where(
-                            HelpRequest.status == RequestStatus.OPEN,
-                            HelpRequest.escalate_at <= now,
-                            HelpRequest.escalated_at.is_(None),
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+            due_waves = await _ids(
+                session, select(HelpRequest.id).where(open_request, HelpRequest.next_wave_at <= now)
             )
-            due_expiry = (
-                (
-                    await session.execute(
-                        select(HelpRequest.id).where(
-                            HelpRequest.status == RequestStatus.OPEN,
-                            HelpRequest.places_taken == 0,
-                            HelpRequest.expires_at <= now,
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+            due_alerts = await _ids(
+                session,
+                select(HelpRequest.id).where(
+                    open_request, HelpRequest.escalate_at <= now, HelpRequest.escalated_at.is_(None)
+                ),
             )
-            due_claims = (
-                (
-                    await session.execute(
-                        select(Claim.id).where(
-                            Claim.status == ClaimStatus.ACTIVE,
-                            (Claim.remind_at <= now) | (Claim.ask_done_at <= now),
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+            due_claims = await _ids(
+                session,
+                select(Claim.id).where(
+                    Claim.status == ClaimStatus.ACTIVE,
+                    (Claim.remind_at <= now) | (Claim.ask_done_at <= now),
+                ),
+            )
+            due_removals = await _ids(
+                session, select(Claim.id).where(Claim.purge_details_at <= now)
             )
         for request_id in due_expiry:
             done["expired"] += await self._expire(request_id, now)
-        for request_id in due_waves:
-            if request_id not in due_expiry and await self.next_wave(request_id):
-                done["waves"] += 1
-        for request_id in due_alerts:
-            if request_id not in due_expiry:
-                done["escalations"] += await self._escalate(request_id, now)
+        for request_id in set(due_waves) - set(due_expiry):
+            done["waves"] += 1 if await self.next_wave(request_id) else 0
+        for request_id in set(due_alerts) - set(due_expiry):
+            done["escalations"] += await self._escalate(request_id, now)
         for claim_id in due_claims:
             kind = await self._follow_up(claim_id, now)
             if kind:
                 done[kind] += 1
+        for claim_id in due_removals:
+            done["details_removed"] += await self._remove_details(claim_id, now)
+        done["beneficiaries_purged"] = await self._purge_beneficiaries(now)
         return done
+
+    async def _remove_details(self, claim_id: int, now: datetime) -> int:
+        """Replace the private details in the claimer's chat once they are no longer needed."""
+        async with self._transaction() as session:
+            claim = await session.get(Claim, claim_id)
+            if claim is None or claim.purge_details_at is None or claim.purge_details_at > now:
+                return 0
+            claim.purge_details_at = None
+            row = (
+                await session.get(OutboxMessage, claim.details_outbox_id)
+                if claim.details_outbox_id
+                else None
+            )
+            if row is None:
+                return 0
+            if row.status is OutboxStatus.PENDING:
+                # Never delivered: make sure it never is.
+                row.status = OutboxStatus.SKIPPED
+                row.last_error = "details no longer needed"
+                return 1
+            if row.telegram_message_id is None:
+                return 0
+            volunteer = (
+                await session.get(Member, claim.volunteer_id) if claim.volunteer_id else None
+            )
+            _ = self._notices.translator_for(volunteer)
+            claim.details_message_id = row.telegram_message_id
+            await outbox.enqueue(
+                session,
+                chat_id=row.chat_id,
+                method="edit_message_text",
+                payload={
+                    "message_id": row.telegram_message_id,
+                    "text": _(
+                        "🔒 The private details of request #{id} have been removed: the request "
+                        "is over. Thank you!",
+                        id=claim.request_id,
+                    ),
+                },
+                priority=outbox.BULK,
+                member_id=claim.volunteer_id,
+            )
+            return 1
+
+    async def _purge_beneficiaries(self, now: datetime) -> int:
+        """Erase the contact data of people whose last request ended before the retention period."""
+        cutoff = now - timedelta(days=self._settings.retention_days)
+        ongoing = select(HelpRequest.id).where(
+            HelpRequest.beneficiary_id == Beneficiary.id,
+            HelpRequest.status.not_in(list(FINISHED_REQUESTS)),
+        )
+        recent = select(HelpRequest.id).where(
+            HelpRequest.beneficiary_id == Beneficiary.id, HelpRequest.closed_at > cutoff
+        )
+        async with self._transaction() as session:
+            purged = await session.execute(
+                update(Beneficiary)
+                .where(
+                    Beneficiary.purged_at.is_(None),
+                    Beneficiary.created_at <= cutoff,
+                    ~ongoing.exists(),
+                    ~recent.exists(),
+                )
+                .values(
+                    name="—",
+                    phone=None,
+                    address=None,
+                    access_notes=None,
+                    latitude=None,
+                    longitude=None,
+                    purged_at=now,
+                )
+                .returning(Beneficiary.id)
+                .execution_options(synchronize_session=False)
+            )
+            ids = purged.scalars().all()
+            for beneficiary_id in ids:
+                await audit.record(
+                    session,
+                    actor_id=None,
+                    entity="beneficiary",
+                    entity_id=beneficiary_id,
+                    action="purge",
+                )
+            return len(ids)
 
     async def _expire(self, request_id: int, now: datetime) -> int:
         async with self._transaction() as session:
@@ -1421,6 +1528,7 @@ class RequestService:
                 claim.status = ClaimStatus.RELEASED
                 claim.released_at = now
                 claim.ask_done_at = None
+                claim.purge_details_at = now
                 await self._reopen_place(session, claim.request_id, now)
                 await audit.record(
                     session,
@@ -1551,3 +1659,8 @@ class RequestService:
                 access_notes=row.access_notes,
                 consent=row.consent_at is not None,
             )
+
+
+async def _ids(session: AsyncSession, statement: Select[int]) -> list[int]:
+    """The ids a one-column query returns."""
+    return list((await session.execute(statement)).scalars())

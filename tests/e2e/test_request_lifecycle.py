@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -13,8 +14,8 @@ from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.volunteers import VolunteerApplication
 from storage.models import Claim, HelpRequest, RequestStatus, Role, Skill
-from testkit.harness import PollingBrigade
-from testkit.telegram import FakeGroup, FakeTelegram, FakeUser
+from testkit.harness import PollingBrigade, sqlite_url
+from testkit.telegram import FakeBotApiServer, FakeGroup, FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
 
 pytestmark = pytest.mark.e2e
@@ -280,3 +281,30 @@ async def test_forged_and_stale_taps_are_answered_and_change_nothing(
     assert request is not None
     assert request.status is RequestStatus.FULL
     assert [c.value for c in claims] == ["active"]
+
+
+async def test_unclaimed_goes_to_a_second_wave_then_alerts_referent_who_widens_it(
+    world: FakeTelegram, server: FakeBotApiServer, tmp_path: Path
+) -> None:
+    async with PollingBrigade.for_server(
+        world,
+        server,
+        sqlite_url(tmp_path),
+        coordinator_ids=[COORDINATOR_ID],
+        wave_size=1,
+        wave_delay_minutes=0.01,  # 0.6 s
+        escalation_delay_minutes=0.02,
+        timer_interval_seconds=0.2,
+    ) as live:
+        rita, _group = await _town(live, world)
+        first = await _volunteer(live, world, "Ana", 0.3, ["plumbing"])
+        second = await _volunteer(live, world, "Bob", 0.6, ["plumbing"])
+        farther = await _volunteer(live, world, "Cyd", 3.0, ["plumbing"], radius=2)
+        request_id = await _post(live, rita, "plumbing")
+        await first.expect_message(f"#{request_id}")
+        assert not second.inbox  # the nearest first
+        await second.expect_message(f"#{request_id}", timeout=10)  # the second wave
+        alert = await rita.expect_message("is still not taken", timeout=10)
+        assert "Tried: 2 volunteer(s) in 2 wave(s)" in (alert.text or "")
+        rita.tap(alert, "Widen the area")
+        await farther.expect_message(f"#{request_id}", timeout=10)  # 3 km, twice their 2 km

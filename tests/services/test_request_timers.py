@@ -1,0 +1,234 @@
+"""Timers of the request lifecycle, driven by a clock the test moves: all derived from the DB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.i18n import I18n
+from bot.notices import Notices
+from bot.services.requests import ClaimOutcome, RequestDraft, RequestService, StepOutcome
+from storage.database import Database
+from storage.models import (
+    Beneficiary,
+    Claim,
+    ClaimStatus,
+    HelpRequest,
+    Member,
+    MemberRole,
+    OutboxMessage,
+    OutboxStatus,
+    RequestStatus,
+    Role,
+)
+from tests.services.test_requests import REFERENT, _draft, _town
+from testkit.harness import brigade_settings
+
+COORDINATOR = 7
+
+
+class Clock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+async def _service(database: Database, clock: Clock, **settings: object) -> RequestService:
+    config = brigade_settings(database.url, **settings)
+    async with database.transaction() as session:
+        coordinator = Member(telegram_id=COORDINATOR, display_name="Claire")
+        session.add(coordinator)
+        await session.flush()
+        session.add(MemberRole(member_id=coordinator.id, role=Role.COORDINATOR))
+    return RequestService(database, Notices(I18n("en"), config), config, clock=clock)
+
+
+async def _texts_to(database: Database, chat_id: int) -> list[str]:
+    async with database.read() as session:
+        rows = await session.execute(
+            select(OutboxMessage.payload)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.method == "send_message")
+            .order_by(OutboxMessage.id)
+        )
+        return [str(payload.get("text", "")) for payload in rows.scalars()]
+
+
+async def test_second_wave_then_alert_to_the_referent_and_coordinators(database: Database) -> None:
+    skill = await _town(database, 4)
+    clock = Clock()
+    service = await _service(
+        database, clock, wave_size=2, wave_delay_minutes=20, escalation_delay_minutes=60
+    )
+    posted = await service.post(REFERENT, _draft(skill))
+    assert posted is not None
+    assert (posted.offered, posted.remaining_candidates) == (2, 2)
+    clock.advance(minutes=19)
+    assert (await service.run_due())["waves"] == 0
+    clock.advance(minutes=2)
+    assert (await service.run_due())["waves"] == 1
+    assert len(await _texts_to(database, 102)) == 1  # the second wave reached the 3rd volunteer
+    clock.advance(minutes=59)
+    assert (await service.run_due())["escalations"] == 0
+    clock.advance(minutes=2)
+    assert (await service.run_due())["escalations"] == 1
+    assert (await service.run_due())["escalations"] == 0  # once
+    for chat in (REFERENT, COORDINATOR):
+        alert = (await _texts_to(database, chat))[-1]
+        assert f"Request #{posted.request_id} (Plumbing) is still not taken" in alert
+        assert "Tried: 4 volunteer(s) in 2 wave(s)" in alert
+
+
+async def test_an_unclaimed_request_expires_and_the_referent_is_told(database: Database) -> None:
+    skill = await _town(database, 0)
+    clock = Clock()
+    service = await _service(database, clock, asap_expiry_hours=48)
+    posted = await service.post(REFERENT, _draft(skill))
+    assert posted is not None
+    clock.advance(hours=47)
+    assert (await service.run_due())["expired"] == 0
+    clock.advance(hours=2)
+    assert (await service.run_due())["expired"] == 1
+    async with database.read() as session:
+        request = await session.get(HelpRequest, posted.request_id)
+    assert request is not None
+    assert request.status is RequestStatus.EXPIRED
+    assert "has expired" in (await _texts_to(database, REFERENT))[-1]
+
+
+async def test_silent_claimer_is_asked_nudged_referent_alerted_then_released(
+    database: Database,
+) -> None:
+    skill = await _town(database, 1)
+    clock = Clock()
+    service = await _service(database, clock, nudge_after_hours=24, auto_release_after_hours=72)
+    posted = await service.post(REFERENT, _draft(skill))
+    assert posted is not None
+    claimed = await service.claim(100, posted.request_id)
+    assert claimed.outcome is ClaimOutcome.CLAIMED
+    clock.advance(hours=3)
+    assert (await service.run_due())["asked"] == 1
+    assert "Is request" in (await _texts_to(database, 100))[-1]
+    clock.advance(hours=25)
+    assert (await service.run_due())["asked"] == 1  # the nudge
+    assert "has not answered about request" in (await _texts_to(database, REFERENT))[-1]
+    clock.advance(hours=50)
+    assert (await service.run_due())["released"] == 1
+    async with database.read() as session:
+        claim = await session.get(Claim, claimed.claim_id)
+        request = await session.get(HelpRequest, posted.request_id)
+    assert claim is not None
+    assert request is not None
+    assert claim.status is ClaimStatus.RELEASED
+    assert (request.status, request.places_taken) == (RequestStatus.OPEN, 0)
+    assert "was given back" in (await _texts_to(database, 100))[-1]
+
+
+async def test_not_yet_postpones_the_question(database: Database) -> None:
+    skill = await _town(database, 1)
+    clock = Clock()
+    service = await _service(database, clock, nudge_after_hours=24)
+    posted = await service.post(REFERENT, _draft(skill))
+    assert posted is not None
+    claimed = await service.claim(100, posted.request_id)
+    assert claimed.claim_id is not None
+    clock.advance(hours=3)
+    await service.run_due()
+    assert await service.not_yet(100, claimed.claim_id) is StepOutcome.DONE
+    clock.advance(hours=23)
+    assert (await service.run_due())["asked"] == 0
+
+
+async def test_a_reminder_comes_before_a_scheduled_service(database: Database) -> None:
+    skill = await _town(database, 1)
+    clock = Clock()
+    service = await _service(database, clock, reminder_before_minutes=120)
+    start = clock.now + timedelta(days=2)
+    draft = _draft(skill)
+    scheduled = RequestDraft(**{**draft.__dict__, "when_kind": "slot", "starts_at": start})
+    posted = await service.post(REFERENT, scheduled)
+    assert posted is not None
+    await service.claim(100, posted.request_id)
+    clock.now = start - timedelta(minutes=121)
+    assert (await service.run_due())["reminders"] == 0
+    clock.advance(minutes=2)
+    assert (await service.run_due())["reminders"] == 1
+    assert "Reminder: request" in (await _texts_to(database, 100))[-1]
+
+
+async def test_details_are_removed_after_closing_and_contact_data_purged_after_retention(
+    database: Database,
+) -> None:
+    skill = await _town(database, 1)
+    clock = Clock()
+    service = await _service(database, clock, details_removal_hours=24, retention_days=90)
+    posted = await service.post(REFERENT, _draft(skill))
+    assert posted is not None
+    claimed = await service.claim(100, posted.request_id)
+    assert claimed.claim_id is not None
+    async with database.transaction() as session:
+        # As the sender would after delivering the details.
+        claim = await session.get(Claim, claimed.claim_id)
+        assert claim is not None
+        details = await session.get(OutboxMessage, claim.details_outbox_id)
+        assert details is not None
+        assert "Mme Jeanne Martin" in details.payload["text"]
+        details.status, details.telegram_message_id = OutboxStatus.SENT, 555
+    await service.mark_done(100, claimed.claim_id, minutes=45)
+    assert await service.confirm(REFERENT, claimed.claim_id, done=True) is StepOutcome.DONE
+    clock.advance(hours=23)
+    assert (await service.run_due())["details_removed"] == 0
+    clock.advance(hours=2)
+    assert (await service.run_due())["details_removed"] == 1
+    async with database.read() as session:
+        edit = (
+            await session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.method == "edit_message_text", OutboxMessage.chat_id == 100)
+                .order_by(OutboxMessage.id.desc())
+                .limit(1)
+            )
+        ).scalar_one()
+    assert edit.payload["message_id"] == 555
+    assert "have been removed" in edit.payload["text"]
+    assert "Jeanne" not in edit.payload["text"]
+
+    clock.advance(days=88)  # 89 days and 1 hour after closing
+    assert (await service.run_due())["beneficiaries_purged"] == 0
+    clock.advance(days=2)
+    assert (await service.run_due())["beneficiaries_purged"] == 1
+    async with database.read() as session:
+        person = (await session.execute(select(Beneficiary))).scalar_one()
+    assert (person.name, person.phone, person.address, person.access_notes) == (
+        "—",
+        None,
+        None,
+        None,
+    )
+    assert person.latitude is None
+    assert person.purged_at is not None
+
+
+async def test_a_released_claimers_undelivered_details_are_never_sent(database: Database) -> None:
+    skill = await _town(database, 1)
+    clock = Clock()
+    service = await _service(database, clock)
+    posted = await service.post(REFERENT, _draft(skill))
+    assert posted is not None
+    claimed = await service.claim(100, posted.request_id)
+    assert claimed.claim_id is not None
+    assert await service.release(100, claimed.claim_id) is StepOutcome.DONE
+    assert (await service.run_due())["details_removed"] == 1
+    async with database.read() as session:
+        claim = await session.get(Claim, claimed.claim_id)
+        assert claim is not None
+        details = await session.get(OutboxMessage, claim.details_outbox_id)
+    assert details is not None
+    assert details.status is OutboxStatus.SKIPPED
