@@ -22,8 +22,8 @@ from storage.models import (
     RequestStatus,
     Role,
 )
-from tests.services.test_requests import REFERENT, _draft, _town
 from testkit.harness import brigade_settings
+from tests.services.test_requests import REFERENT, _draft, _town
 
 COORDINATOR = 7
 
