@@ -396,7 +396,17 @@ async def start_signup(update: Update, context: BrigadeContext) -> str | int:
     user_data[DRAFT] = {}
     if context.args and context.args[0].startswith("n-") and context.args[0][2:].isdigit():
         # Arrived by a neighbourhood link: remember it to pre-select it.
-        user_data[DRAFT]["link_nb"] = int(context.args[0][2:])
+        linked = int(context.args[0][2:])
+        if linked in {view.id for view in await context.services.neighbourhoods.all()}:
+            user_data[DRAFT]["link_nb"] = linked
+        else:
+            await _say(
+                update,
+                who._(
+                    "This neighbourhood link is no longer valid. You can still sign up and "
+                    "choose your neighbourhood."
+                ),
+            )
     return await ask_name(update, context, who)
 
 

@@ -215,6 +215,11 @@ async def on_forget_button(update: Update, context: BrigadeContext) -> None:
         await query.answer()
         await _show(query, _("Nothing was erased: Brigade keeps your data."))
         return
+    # Give back their places first, through the lifecycle: the referent is told, the copies are
+    # offered again and the person's details are removed from their chat.
+    requests = context.services.requests
+    for claim_id in await requests.active_claims_of(user.id):
+        await requests.release(user.id, claim_id)
     outcome = await _privacy(context).forget(user.id)
     _forget_in_memory(context.application, user.id)
     await query.answer()

@@ -69,6 +69,11 @@ async def start(update: Update, context: BrigadeContext) -> None:
     if payload.startswith(INVITE_PREFIX):
         await invites.redeem(update, context, who, payload.removeprefix(INVITE_PREFIX))
         return
+    if payload:
+        # A link this bot did not make, or one cut when copied: say so, then greet as usual.
+        await update.effective_message.reply_text(
+            _("This link is not valid. Check that you copied it whole, or ask for a new one.")
+        )
     town = context.services.settings.town_name
     text = "\n\n".join(
         [

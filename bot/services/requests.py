@@ -1621,6 +1621,19 @@ class RequestService:
         _ = self._notices.translator_for(referent)
         await self._notices.tell(session, referent, _(message, **values), priority=5)
 
+    async def active_claims_of(self, volunteer_telegram_id: int) -> list[int]:
+        """The claims a volunteer is holding now (to release them before /forget)."""
+        async with self._db.read() as session:
+            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+            if volunteer is None:
+                return []
+            return await _ids(
+                session,
+                select(Claim.id).where(
+                    Claim.volunteer_id == volunteer.id, Claim.status == ClaimStatus.ACTIVE
+                ),
+            )
+
     async def beneficiaries_of(self, referent_telegram_id: int) -> list[tuple[int, str]]:
         """The referent's own beneficiaries (id, name), most recently helped first."""
         async with self._db.read() as session:
