@@ -21,7 +21,6 @@ from typing import Any
 
 from babel.dates import format_date
 from telegram import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
@@ -47,6 +46,7 @@ from bot.notices import Notices, RequestView
 from bot.services.geocoding import GeocoderUnavailable, Place
 from bot.services.requests import BeneficiaryDetails, Posted, RequestDraft
 from bot.skills import skill_label
+from conversations.common import Flow, say
 from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, speaker
 from storage.models import RequestStatus, Role
@@ -96,40 +96,13 @@ Ask = Callable[[Update, BrigadeContext, Speaker], Awaitable[str | int]]
 # --- small helpers -----------------------------------------------------------------------------
 
 
-def _draft(context: BrigadeContext) -> dict[str, Any]:
-    user_data = context.user_data
-    assert user_data is not None
-    draft = user_data.setdefault(DRAFT, {})
-    assert isinstance(draft, dict)
-    return draft
-
-
-def _drop_draft(context: BrigadeContext) -> dict[str, Any] | None:
-    if context.user_data is None:
-        return None
-    dropped = context.user_data.pop(DRAFT, None)
-    return dropped if isinstance(dropped, dict) else None
-
-
-def _button(label: str, step: str, value: str | int = "x") -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        label, callback_data=callbacks.encode(Action.POST, step, str(value))
-    )
-
-
-def _back_row(_: Translator) -> list[InlineKeyboardButton]:
-    return [_button(_(BACK_LABEL), "back")]
-
-
-async def _say(
-    update: Update,
-    text: str,
-    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None,
-) -> None:
-    """Send the next prompt as a new message (a tap is answered by its handler, once)."""
-    message = update.effective_message
-    assert message is not None
-    await message.get_bot().send_message(message.chat.id, text, reply_markup=markup)
+FLOW = Flow(DRAFT, Action.POST)
+_draft = FLOW.draft
+_drop_draft = FLOW.drop
+_button = FLOW.button
+_back_row = FLOW.back_row
+_tracking = FLOW.tracking
+_say = say
 
 
 async def _who(update: Update, context: BrigadeContext) -> Speaker:
@@ -1109,19 +1082,6 @@ async def _post(update: Update, context: BrigadeContext, who: Speaker) -> str | 
 
 
 # --- the conversation --------------------------------------------------------------------------
-
-
-def _tracking(callback: Any) -> Any:
-    """Wrap a step handler so the draft remembers the state it returned (for re-asks and back)."""
-
-    async def wrapper(update: Update, context: BrigadeContext) -> str | int:
-        state = await callback(update, context)
-        if isinstance(state, str) and context.user_data is not None and DRAFT in context.user_data:
-            context.user_data[DRAFT]["_state"] = state
-        return state  # type: ignore[no-any-return]
-
-    wrapper.__doc__ = callback.__doc__
-    return wrapper
 
 
 def build_posting_conversation() -> ConversationHandler[BrigadeContext]:

@@ -20,7 +20,6 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -51,9 +50,20 @@ from bot.services.profile import (
     SkillsSaved,
     pause_end,
 )
-from bot.services.volunteers import PERIODS, RADIUS_CHOICES_KM
+from bot.services.volunteers import RADIUS_CHOICES_KM
 from bot.skills import skill_label
-from conversations.signup import BACK_LABEL, PERIOD_LABELS, PRESET_LABELS, PRESETS, ask_location
+from conversations.common import (
+    AVAILABILITY_QUESTION,
+    BACK_LABEL,
+    PERIOD_LABELS,
+    PRESETS,
+    SKILLS_QUESTION,
+    Flow,
+    chosen_slots,
+    is_back,
+    say,
+)
+from conversations.signup import ask_location
 from handlers.common import Speaker, speaker
 from handlers.vetting import application_card, application_keyboard
 from storage.models import VolunteerStatus
@@ -216,46 +226,21 @@ async def show_profile(update: Update, context: BrigadeContext) -> None:
 # --- small shared helpers ----------------------------------------------------------------------
 
 
-def _draft(context: BrigadeContext) -> dict[str, Any]:
-    user_data = context.user_data
-    assert user_data is not None
-    draft = user_data.setdefault(DRAFT, {})
-    assert isinstance(draft, dict)
-    return draft
+FLOW = Flow(DRAFT, Action.PROFILE)
+_draft = FLOW.draft
+_button = FLOW.button
+_back_row = FLOW.back_row
+_tracking = FLOW.tracking
+_say = say
+_is_back = is_back
 
 
 def _drop_draft(context: BrigadeContext) -> None:
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT, None)
-
-
-def _button(label: str, step: str, value: str | int = "x") -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        label, callback_data=callbacks.encode(Action.PROFILE, step, str(value))
-    )
-
-
-def _back_row(_: Translator) -> list[InlineKeyboardButton]:
-    return [_button(_(BACK_LABEL), "back")]
+    FLOW.drop(context)
 
 
 def _tick(chosen: bool) -> str:
     return "✅ " if chosen else ""
-
-
-async def _say(
-    update: Update,
-    text: str,
-    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None,
-) -> None:
-    """Send a new message (a tap is answered by its handler, once)."""
-    message = update.effective_message
-    assert message is not None
-    await message.get_bot().send_message(message.chat.id, text, reply_markup=markup)
-
-
-def _is_back(message: Message | None, _: Translator) -> bool:
-    return message is not None and (message.text or "").strip() == _(BACK_LABEL)
 
 
 async def _who(update: Update, context: BrigadeContext) -> Speaker:
@@ -371,19 +356,7 @@ async def ask_radius(update: Update, context: BrigadeContext, who: Speaker) -> s
 
 async def _skills_keyboard(context: BrigadeContext, _: Translator) -> InlineKeyboardMarkup:
     chosen = set(_draft(context).get("skills", []))
-    rows = [
-        [
-            _button(
-                ("✅ " if skill.id in chosen else "▫️ ") + skill_label(skill.label, _),
-                "skill",
-                skill.id,
-            )
-        ]
-        for skill in await context.services.skills.active()
-    ]
-    rows.append([_button(_("Done"), "skills", "done")])
-    rows.append(_back_row(_))
-    return InlineKeyboardMarkup(rows)
+    return FLOW.skills_keyboard(await context.services.skills.active(), chosen, _)
 
 
 async def ask_skills(update: Update, context: BrigadeContext, who: Speaker) -> str:
@@ -391,35 +364,14 @@ async def ask_skills(update: Update, context: BrigadeContext, who: Speaker) -> s
     _ = who._
     await _say(
         update,
-        _(
-            "What can you help with? Tap every skill that fits, then “Done”. "
-            "Some skills (electricity) are checked by a coordinator before you receive such "
-            "requests."
-        ),
+        _(SKILLS_QUESTION),
         await _skills_keyboard(context, _),
     )
     return SKILLS
 
 
 def _availability_keyboard(context: BrigadeContext, _: Translator) -> InlineKeyboardMarkup:
-    chosen = {(int(day), str(period)) for day, period in _draft(context).get("slots", [])}
-    day_names = get_day_names("abbreviated", locale=_.language)
-    rows = [[_button(_(PRESET_LABELS[key]), "preset", key) for key in PRESETS]]
-    for day in range(7):
-        rows.append(
-            [
-                _button(
-                    _tick((day, period) in chosen)
-                    + f"{day_names[day]} · {_(PERIOD_LABELS[period])}",
-                    "slot",
-                    f"{day}-{period}",
-                )
-                for period in PERIODS
-            ]
-        )
-    rows.append([_button(_("Clear"), "preset", "clear"), _button(_("Done"), "avail", "done")])
-    rows.append(_back_row(_))
-    return InlineKeyboardMarkup(rows)
+    return FLOW.availability_keyboard(chosen_slots(_draft(context)), _, with_clear=True)
 
 
 async def ask_availability(update: Update, context: BrigadeContext, who: Speaker) -> str:
@@ -427,10 +379,7 @@ async def ask_availability(update: Update, context: BrigadeContext, who: Speaker
     _ = who._
     await _say(
         update,
-        _(
-            "When are you usually free? Pick a preset or tap the slots, then “Done”. "
-            "You will still choose each request yourself."
-        ),
+        _(AVAILABILITY_QUESTION),
         _availability_keyboard(context, _),
     )
     return AVAILABILITY
@@ -846,19 +795,6 @@ async def on_button(update: Update, context: BrigadeContext) -> str | int:
             return await save(await service.set_weekly_cap(telegram_id, int(value)))
     await query.answer(_(NO_LONGER_VALID))
     return state
-
-
-def _tracking(callback: Any) -> Any:
-    """Wrap a step handler so the working copy remembers the state it returned (for re-asks)."""
-
-    async def wrapper(update: Update, context: BrigadeContext) -> str | int | None:
-        state = await callback(update, context)
-        if isinstance(state, str) and context.user_data is not None and DRAFT in context.user_data:
-            context.user_data[DRAFT]["_state"] = state
-        return state  # type: ignore[no-any-return]
-
-    wrapper.__doc__ = callback.__doc__
-    return wrapper
 
 
 def build_profile_conversation() -> ConversationHandler[BrigadeContext]:

@@ -14,10 +14,8 @@ from typing import Any
 
 from babel.dates import get_day_names
 from telegram import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -35,11 +33,23 @@ from bot import callbacks
 from bot.callbacks import Action
 from bot.charter import CHARTER_VERSION, charter_text
 from bot.context import BrigadeContext
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
 from bot.services.geocoding import GeocoderUnavailable, Place
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import PERIODS, RADIUS_CHOICES_KM, VolunteerApplication
 from bot.skills import skill_label
+from conversations.common import (
+    AVAILABILITY_QUESTION,
+    BACK_LABEL,
+    PERIOD_LABELS,
+    PRESETS,
+    SKILLS_QUESTION,
+    SKIP_LABEL,
+    Flow,
+    chosen_slots,
+    is_back,
+    say,
+)
 from handlers.common import Speaker, speaker
 from handlers.vetting import notify_coordinators_of_application
 from storage.models import Role, VolunteerStatus
@@ -54,55 +64,13 @@ RADIUS, SKILLS, AVAILABILITY, CHARTER, SUMMARY = "radius", "skills", "avail", "c
 STEPS: tuple[str, ...] = (NAME, PHONE, LOCATION, CONFIRM_PLACE, NEIGHBOURHOOD, RADIUS, SKILLS)
 STEPS += (AVAILABILITY, CHARTER, SUMMARY)
 
-PERIOD_LABELS = {
-    "morning": N_("Morning"),
-    "afternoon": N_("Afternoon"),
-    "evening": N_("Evening"),
-}
-# Quick availability presets: (weekdays, periods).
-PRESETS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
-    "weekdays": ((0, 1, 2, 3, 4), PERIODS),
-    "weekends": ((5, 6), PERIODS),
-    "evenings": (tuple(range(7)), ("evening",)),
-    "anytime": (tuple(range(7)), PERIODS),
-}
-PRESET_LABELS = {
-    "weekdays": N_("Weekdays"),
-    "weekends": N_("Weekends"),
-    "evenings": N_("Evenings"),
-    "anytime": N_("Any time"),
-}
-BACK_LABEL = N_("⬅ Back")
-SKIP_LABEL = N_("Skip")
-
-
-def _draft(context: BrigadeContext) -> dict[str, Any]:
-    user_data = context.user_data
-    assert user_data is not None
-    draft = user_data.setdefault(DRAFT, {})
-    assert isinstance(draft, dict)
-    return draft
-
-
-def _button(label: str, step: str, value: str | int = "x") -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        label, callback_data=callbacks.encode(Action.SIGNUP, step, str(value))
-    )
-
-
-def _back_row(_: Translator) -> list[InlineKeyboardButton]:
-    return [_button(_(BACK_LABEL), "back")]
-
-
-async def _say(
-    update: Update,
-    text: str,
-    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None,
-) -> None:
-    """Send the next prompt as a new message (a tap is answered by its handler, once)."""
-    message = update.effective_message
-    assert message is not None
-    await message.get_bot().send_message(message.chat.id, text, reply_markup=markup)
+FLOW = Flow(DRAFT, Action.SIGNUP)
+_draft = FLOW.draft
+_button = FLOW.button
+_back_row = FLOW.back_row
+_tracking = FLOW.tracking
+_say = say
+_is_back = is_back
 
 
 # --- the prompts of each step ------------------------------------------------------------------
@@ -221,13 +189,7 @@ async def ask_radius(update: Update, context: BrigadeContext, who: Speaker) -> s
 
 async def _skills_keyboard(context: BrigadeContext, _: Translator) -> InlineKeyboardMarkup:
     chosen = set(_draft(context).get("skills", []))
-    rows = []
-    for skill in await context.services.skills.active():
-        mark = "✅ " if skill.id in chosen else "▫️ "
-        rows.append([_button(mark + skill_label(skill.label, _), "skill", skill.id)])
-    rows.append([_button(_("Done"), "skills", "done")])
-    rows.append(_back_row(_))
-    return InlineKeyboardMarkup(rows)
+    return FLOW.skills_keyboard(await context.services.skills.active(), chosen, _)
 
 
 async def ask_skills(update: Update, context: BrigadeContext, who: Speaker) -> str:
@@ -235,35 +197,14 @@ async def ask_skills(update: Update, context: BrigadeContext, who: Speaker) -> s
     _ = who._
     await _say(
         update,
-        _(
-            "What can you help with? Tap every skill that fits, then “Done”. "
-            "Some skills (electricity) are checked by a coordinator before you receive such "
-            "requests."
-        ),
+        _(SKILLS_QUESTION),
         await _skills_keyboard(context, _),
     )
     return SKILLS
 
 
 def _availability_keyboard(context: BrigadeContext, _: Translator) -> InlineKeyboardMarkup:
-    chosen = {tuple(slot) for slot in _draft(context).get("slots", [])}
-    day_names = get_day_names("abbreviated", locale=_.language)
-    rows = [[_button(_(PRESET_LABELS[key]), "preset", key) for key in PRESETS]]
-    for day in range(7):
-        rows.append(
-            [
-                _button(
-                    ("✅ " if (day, period) in chosen else "")
-                    + f"{day_names[day]} · {_(PERIOD_LABELS[period])}",
-                    "slot",
-                    f"{day}-{period}",
-                )
-                for period in PERIODS
-            ]
-        )
-    rows.append([_button(_("Done"), "avail", "done")])
-    rows.append(_back_row(_))
-    return InlineKeyboardMarkup(rows)
+    return FLOW.availability_keyboard(chosen_slots(_draft(context)), _)
 
 
 async def ask_availability(update: Update, context: BrigadeContext, who: Speaker) -> str:
@@ -271,10 +212,7 @@ async def ask_availability(update: Update, context: BrigadeContext, who: Speaker
     _ = who._
     await _say(
         update,
-        _(
-            "When are you usually free? Pick a preset or tap the slots, then “Done”. "
-            "You will still choose each request yourself."
-        ),
+        _(AVAILABILITY_QUESTION),
         _availability_keyboard(context, _),
     )
     return AVAILABILITY
@@ -428,10 +366,6 @@ async def cancel(update: Update, context: BrigadeContext) -> int:
 
 
 # --- answers to text steps ---------------------------------------------------------------------
-
-
-def _is_back(message: Message | None, _: Translator) -> bool:
-    return message is not None and (message.text or "").strip() == _(BACK_LABEL)
 
 
 async def on_name(update: Update, context: BrigadeContext) -> str:
@@ -689,19 +623,6 @@ async def _submit(update: Update, context: BrigadeContext, who: Speaker) -> str 
         context, result.member_id, result.coordinator_telegram_ids
     )
     return ConversationHandler.END
-
-
-def _tracking(callback: Any) -> Any:
-    """Wrap a step handler so the draft remembers the state it returned (for re-asks and back)."""
-
-    async def wrapper(update: Update, context: BrigadeContext) -> str | int:
-        state = await callback(update, context)
-        if isinstance(state, str) and context.user_data is not None and DRAFT in context.user_data:
-            context.user_data[DRAFT]["_state"] = state
-        return state  # type: ignore[no-any-return]
-
-    wrapper.__doc__ = callback.__doc__
-    return wrapper
 
 
 def build_signup_conversation() -> ConversationHandler[BrigadeContext]:
