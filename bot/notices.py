@@ -6,6 +6,7 @@ committed together with the state change that caused it, and the outbox sender d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -222,6 +223,24 @@ class Notices:
                 offer_id=offer.id,
             )
         return len(rows)
+
+    def buttons(
+        self,
+        _: Translator,
+        action: Action,
+        target_id: int,
+        layout: Sequence[Sequence[tuple[str, str]]],
+    ) -> list[list[InlineKeyboardButton]]:
+        """Inline buttons from a layout of (label msgid, verb) rows, all about one target."""
+        return [
+            [
+                InlineKeyboardButton(
+                    _(label), callback_data=callbacks.encode(action, verb, target_id)
+                )
+                for label, verb in row
+            ]
+            for row in layout
+        ]
 
     async def tell(
         self,

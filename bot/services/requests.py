@@ -17,9 +17,7 @@ from enum import StrEnum
 from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton
 
-from bot import callbacks
 from bot.callbacks import Action
 from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE, sources_of_claim
 from bot.geo import distance_km
@@ -48,6 +46,23 @@ from storage.models import (
     VolunteerStatus,
 )
 from storage.types import utcnow
+
+# The keyboards of the lifecycle's messages: (label, verb) per button, row by row.
+DETAILS_BUTTONS = (
+    ((N_("✅ Done"), "done"), (N_("↩️ Release"), "release")),
+    ((N_("⚠️ Report a concern"), "concern"),),
+)
+FOLLOW_UP_BUTTONS = (
+    ((N_("✅ Done"), "done"), (N_("Not yet"), "notyet")),
+    ((N_("I could not do it"), "failed"),),
+)
+CONFIRM_BUTTONS = (((N_("✅ Confirmed"), "confirm"), (N_("❌ Not done"), "notdone")),)
+CANCEL_BUTTON = (((N_("Cancel the request"), "cancel"),),)
+ESCALATION_BUTTONS = (
+    ((N_("Widen the area"), "widen"),),
+    ((N_("Offer it again"), "resend"),),
+    ((N_("Cancel the request"), "cancel"),),
+)
 
 
 class ClaimOutcome(StrEnum):
@@ -569,24 +584,7 @@ class RequestService:
                     phone=referent.phone or _("via Telegram"),
                 )
             )
-        rows = [
-            [
-                InlineKeyboardButton(
-                    _("✅ Done"),
-                    callback_data=callbacks.encode(Action.CLAIM_STEP, "done", claim.id),
-                ),
-                InlineKeyboardButton(
-                    _("↩️ Release"),
-                    callback_data=callbacks.encode(Action.CLAIM_STEP, "release", claim.id),
-                ),
-            ],
-            [
-                InlineKeyboardButton(
-                    _("⚠️ Report a concern"),
-                    callback_data=callbacks.encode(Action.CLAIM_STEP, "concern", claim.id),
-                )
-            ],
-        ]
+        rows = self._notices.buttons(_, Action.CLAIM_STEP, claim.id, DETAILS_BUTTONS)
         row = await self._notices.tell(session, volunteer, "\n".join(lines), rows=rows)
         # Remembered so the details can be removed from the chat once the request is over.
         claim.details_outbox_id = row.id if row is not None else None
@@ -606,14 +604,7 @@ class RequestService:
             skill=skill_label(view.skill_label, _),
         )
         text += "\n" + self._notices.places_text(view, _)
-        rows = [
-            [
-                InlineKeyboardButton(
-                    _("Cancel the request"),
-                    callback_data=callbacks.encode(Action.REQUEST_ADMIN, "cancel", view.id),
-                )
-            ]
-        ]
+        rows = self._notices.buttons(_, Action.REQUEST_ADMIN, view.id, CANCEL_BUTTON)
         await self._notices.tell(session, referent, text, rows=rows)
 
     async def _tell_referent_regular_passed(
@@ -896,22 +887,7 @@ class RequestService:
                 )
                 if note:
                     text += "\n" + _("Their note: {note}", note=note)
-                rows = [
-                    [
-                        InlineKeyboardButton(
-                            _("✅ Confirmed"),
-                            callback_data=callbacks.encode(
-                                Action.REFERENT_STEP, "confirm", claim_id
-                            ),
-                        ),
-                        InlineKeyboardButton(
-                            _("❌ Not done"),
-                            callback_data=callbacks.encode(
-                                Action.REFERENT_STEP, "notdone", claim_id
-                            ),
-                        ),
-                    ]
-                ]
+                rows = self._notices.buttons(_, Action.REFERENT_STEP, claim_id, CONFIRM_BUTTONS)
                 await self._notices.tell(session, referent, text, rows=rows)
             return StepOutcome.DONE
 
@@ -1462,32 +1438,9 @@ class RequestService:
                     groups=groups,
                     declined=declined,
                 )
-                rows = [
-                    [
-                        InlineKeyboardButton(
-                            _("Widen the area"),
-                            callback_data=callbacks.encode(
-                                Action.REQUEST_ADMIN, "widen", request_id
-                            ),
-                        )
-                    ],
-                    [
-                        InlineKeyboardButton(
-                            _("Offer it again"),
-                            callback_data=callbacks.encode(
-                                Action.REQUEST_ADMIN, "resend", request_id
-                            ),
-                        )
-                    ],
-                    [
-                        InlineKeyboardButton(
-                            _("Cancel the request"),
-                            callback_data=callbacks.encode(
-                                Action.REQUEST_ADMIN, "cancel", request_id
-                            ),
-                        )
-                    ],
-                ]
+                rows = self._notices.buttons(
+                    _, Action.REQUEST_ADMIN, request_id, ESCALATION_BUTTONS
+                )
                 await self._notices.tell(session, person, text, rows=rows, priority=5)
             return 1
 
@@ -1563,24 +1516,7 @@ class RequestService:
                 return "released"
             claim.nudges += 1
             claim.ask_done_at = now + timedelta(hours=settings.nudge_after_hours)
-            rows = [
-                [
-                    InlineKeyboardButton(
-                        _("✅ Done"),
-                        callback_data=callbacks.encode(Action.CLAIM_STEP, "done", claim.id),
-                    ),
-                    InlineKeyboardButton(
-                        _("Not yet"),
-                        callback_data=callbacks.encode(Action.CLAIM_STEP, "notyet", claim.id),
-                    ),
-                ],
-                [
-                    InlineKeyboardButton(
-                        _("I could not do it"),
-                        callback_data=callbacks.encode(Action.CLAIM_STEP, "failed", claim.id),
-                    )
-                ],
-            ]
+            rows = self._notices.buttons(_, Action.CLAIM_STEP, claim.id, FOLLOW_UP_BUTTONS)
             await self._notices.tell(
                 session,
                 volunteer,
