@@ -130,7 +130,8 @@ async def test_only_fitting_volunteers_and_the_group_get_the_offer_without_priva
     offers = [
         await near.expect_message(f"Request #{request_id}"),
         await far_but_willing.expect_message(f"Request #{request_id}"),
-        await group.expect_message(f"Request #{request_id}"),
+        # The group copy speaks the town's language (French by default).
+        await group.expect_message(f"Demande n° {request_id}"),
     ]
     await asyncio.sleep(0.3)  # give a wrong delivery the chance to show up
     for outsider in (too_far, other_skill, pending):
@@ -141,7 +142,7 @@ async def test_only_fitting_volunteers_and_the_group_get_the_offer_without_priva
         assert all(secret not in text for secret in SECRETS), text
     assert "(0.5 km from you)" in (offers[0].text or "")
     assert offers[0].labels == ["✋ I'll do it", "Not for me"]
-    assert offers[2].labels == ["✋ I'll do it"]  # the group copy has no "not for me"
+    assert offers[2].labels == ["✋ Je m’en occupe"]  # the group copy has no "not for me"
 
 
 @pytest.mark.parametrize(("places", "tappers"), [(1, 2), (3, 10)])
@@ -175,7 +176,11 @@ async def test_simultaneous_taps_give_exactly_the_places_and_update_every_copy(
     # Every copy, in private chats and in the group, ends up showing it is taken.
     copies = [*offers, group.last_message]
     await world.wait_for(
-        lambda: all("Taken. Thank you!" in (c.text or "") and c.labels == [] for c in copies),
+        lambda: all(
+            ("Taken. Thank you!" in (c.text or "") or "Prise en charge. Merci" in (c.text or ""))
+            and c.labels == []
+            for c in copies
+        ),
         timeout=15,
         what="every copy edited to 'taken'",
     )
@@ -212,7 +217,9 @@ async def test_release_reoffers_cancel_tells_claimers(
     rita.tap(rita_note, "Cancel the request")
     cancelled = await bob.expect_message("was cancelled by the referent")
     assert f"#{request_id}" in (cancelled.text or "")
-    await world.wait_for(lambda: "Cancelled by the referent" in (group.last_message.text or ""))
+    await world.wait_for(
+        lambda: "Annulée par le ou la référent·e" in (group.last_message.text or "")
+    )
 
 
 async def test_done_then_confirmed_closes_done_then_not_done_reopens(
