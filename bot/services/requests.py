@@ -773,6 +773,8 @@ class RequestService:
                     )
                     .values(
                         status=RequestStatus.CANCELLED,
+                        # Its claims are cancelled below: no place is held any more.
+                        places_taken=0,
                         cancel_reason=reason,
                         closed_at=now,
                         next_wave_at=None,
