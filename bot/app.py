@@ -18,16 +18,22 @@ from bot.menus import set_default_menus, set_member_menu
 from bot.notices import Notices
 from bot.outbox import OutboxSender
 from bot.persistence import DatabasePersistence
+from bot.services.announcements import AnnouncementService
+from bot.services.badges import BadgeService
 from bot.services.geocoding import Geocoder, build_geocoder, close_geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
 from bot.services.neighbourhoods import NeighbourhoodService
 from bot.services.privacy import PrivacyService
 from bot.services.profile import ProfileService
+from bot.services.reports import ReportService
 from bot.services.requests import RequestService
+from bot.services.series import SeriesService
+from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.volunteers import VolunteerService
 from bot.settings import Settings
+from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
 from handlers.registry import register_handlers
 from storage import migrate
 from storage.database import Database
@@ -58,7 +64,11 @@ SENDER_KEY = "outbox_sender"
 
 async def run_due_timers(context: BrigadeContext) -> None:
     """Waves, alerts, expiry, reminders and follow-up that are due now."""
-    done = await context.services.requests.run_due()
+    services = context.services
+    done = await services.requests.run_due()
+    posted = await services.series.run_due()
+    done |= {f"series_{key}": value for key, value in posted.items()}
+    done["signals_purged"] = await services.signals.purge(services.settings.retention_days)
     if any(done.values()):
         log.info("timers: %s", done)
 
@@ -86,6 +96,8 @@ def build_services(
     database = database or Database(settings.database_url)
     i18n = I18n(settings.default_language)
     waker = OutboxWaker()
+    notices = Notices(i18n, settings)
+    requests = RequestService(database, notices, settings, after_commit=waker)
     return Services(
         settings=settings,
         database=database,
@@ -96,9 +108,14 @@ def build_services(
         neighbourhoods=NeighbourhoodService(database),
         skills=SkillService(database),
         volunteers=VolunteerService(database),
-        requests=RequestService(database, Notices(i18n, settings), settings, after_commit=waker),
+        requests=requests,
         profile=ProfileService(database),
         privacy=PrivacyService(database),
+        reports=ReportService(database, settings, notices, after_commit=waker),
+        announcements=AnnouncementService(database, notices, after_commit=waker),
+        signals=SignalService(database, notices, after_commit=waker),
+        badges=BadgeService(database),
+        series=SeriesService(database, requests, notices, settings, after_commit=waker),
         waker=waker,
     )
 
@@ -172,7 +189,8 @@ def build_application(
         # Waits out 429s (retry_after) for the bot's direct answers; bulk sends get their own
         # lane so that an answer never queues behind a broadcast.
         .rate_limiter(AIORateLimiter(max_retries=3))
-        # (update processing: concurrency across people, order within one person)
+        # Different people at once, one person's updates in order (conversations, double taps).
+        .concurrent_updates(PerPersonUpdateProcessor(DEFAULT_CONCURRENCY))
         .persistence(DatabasePersistence(services.database))
         .post_init(post_init)
         .post_stop(post_stop)

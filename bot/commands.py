@@ -35,6 +35,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("new", N_("Post a request for someone you support"), REFERENTS),
     Command("signal", N_("Report someone who seems isolated"), EVERYONE),
     Command("verify", N_("Check a volunteer's brigade card code"), REFERENTS_AND_COORDINATORS),
+    Command("cases", N_("People reported as isolated, to follow up"), REFERENTS_AND_COORDINATORS),
+    Command("series", N_("Recurring care: weekly calls and visits"), REFERENTS_AND_COORDINATORS),
     Command("badge", N_("Show your brigade card"), VOLUNTEERS),
     Command("profile", N_("See and change your volunteer profile"), VOLUNTEERS),
     Command("pause", N_("Receive no request for a while"), VOLUNTEERS),

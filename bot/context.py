@@ -9,13 +9,18 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
 from bot.i18n import I18n
+from bot.services.announcements import AnnouncementService
+from bot.services.badges import BadgeService
 from bot.services.geocoding import Geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
 from bot.services.neighbourhoods import NeighbourhoodService
 from bot.services.privacy import PrivacyService
 from bot.services.profile import ProfileService
+from bot.services.reports import ReportService
 from bot.services.requests import RequestService
+from bot.services.series import SeriesService
+from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.volunteers import VolunteerService
 from bot.settings import Settings
@@ -55,6 +60,11 @@ class Services:
     requests: RequestService
     profile: ProfileService
     privacy: PrivacyService
+    reports: ReportService
+    announcements: AnnouncementService
+    signals: SignalService
+    badges: BadgeService
+    series: SeriesService
     waker: OutboxWaker
 
 

@@ -14,9 +14,12 @@ from telegram.ext import (
 
 from bot.callbacks import Action
 from bot.context import BrigadeApplication, BrigadeContext
+from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
 from conversations import profile
 from conversations.admin import build_admin_conversation
+from conversations.announce import build_announce_conversation, on_announce_button
 from conversations.posting import build_posting_conversation
+from conversations.signal import build_signal_conversation, cases_command, on_case_button
 from conversations.signup import build_signup_conversation
 from handlers import (
     admin,
@@ -27,10 +30,13 @@ from handlers import (
     language,
     privacy,
     reachability,
+    reports,
     requests,
     start,
     vetting,
 )
+from handlers.badges import badge, build_verify_conversation
+from handlers.series import on_series_button, series_command
 
 # Handlers in this group run after every other group, for every update.
 AFTER_EVERYTHING = 100
@@ -51,7 +57,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     private = filters.ChatType.PRIVATE
 
     # 0. Before anything: an update Telegram delivered twice is handled once.
-    # (de-duplication of re-delivered updates, group -1)
+    application.add_handler(build_deduplication_handler(), group=DEDUPLICATION_GROUP)
 
     # 1. Conversations first: while someone is in one, it takes their messages and buttons.
     application.add_handler(build_signup_conversation())
@@ -61,8 +67,11 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_posting_conversation())
     # (self-service conversations: profile editing)
     application.add_handler(profile.build_profile_conversation())
-    # (relays: /signal conversation)
+    # Relays: /signal and the relay link /start relay (before the generic /start); /verify.
+    application.add_handler(build_signal_conversation())
+    application.add_handler(build_verify_conversation())
     # (announcements: /announce conversation)
+    application.add_handler(build_announce_conversation())
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
@@ -77,7 +86,14 @@ def register_handlers(application: BrigadeApplication) -> None:
     # In groups: attach the group to a neighbourhood.
     application.add_handler(CommandHandler("link", groups.link, filters=filters.ChatType.GROUPS))
     # (coordinator views and figures: /open /stuck /stats /export)
-    # (relays and badges: /signal /badge /verify)
+    application.add_handler(CommandHandler("open", reports.open_requests, filters=private))
+    application.add_handler(CommandHandler("stuck", reports.stuck, filters=private))
+    application.add_handler(CommandHandler("stats", reports.stats, filters=private))
+    application.add_handler(CommandHandler("export", reports.export, filters=private))
+    # Relays, badges and recurring care (/signal and /verify are conversations, above).
+    application.add_handler(CommandHandler("badge", badge, filters=private))
+    application.add_handler(CommandHandler("cases", cases_command, filters=private))
+    application.add_handler(CommandHandler("series", series_command, filters=private))
     # (self-service commands: /profile /pause /resume)
     application.add_handler(CommandHandler("profile", profile.show_profile, filters=private))
     application.add_handler(CommandHandler("pause", profile.pause_command, filters=private))
@@ -116,7 +132,16 @@ def register_handlers(application: BrigadeApplication) -> None:
     for action, callback in lifecycle:
         application.add_handler(CallbackQueryHandler(callback, pattern=_pattern(action)))
     # (coordinator views and figures buttons: Action.REPORT)
-    # (relays, cases, badges and series buttons: Action.CASE, Action.SERIES)
+    application.add_handler(
+        CallbackQueryHandler(reports.on_report_button, pattern=_pattern(Action.REPORT))
+    )
+    # Announcement buttons outside the /announce conversation: Refresh, or a stale step.
+    application.add_handler(
+        CallbackQueryHandler(on_announce_button, pattern=_pattern(Action.ANNOUNCE))
+    )
+    # Reported cases and recurring series.
+    application.add_handler(CallbackQueryHandler(on_case_button, pattern=_pattern(Action.CASE)))
+    application.add_handler(CallbackQueryHandler(on_series_button, pattern=_pattern(Action.SERIES)))
     # (self-service buttons: Action.PROFILE, Action.PAUSE)
     application.add_handler(
         CallbackQueryHandler(profile.on_stale_profile_button, pattern=_pattern(Action.PROFILE))

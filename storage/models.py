@@ -150,6 +150,8 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The short code of the volunteer's brigade card (/badge), checked with /verify.
+    badge_code: Mapped[str | None] = mapped_column(String(12), index=True, unique=True)
 
     __table_args__ = (
         CheckConstraint("radius_km > 0 AND radius_km <= 100", name="radius_range"),
@@ -288,6 +290,9 @@ class HelpRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The recurring series this request is an occurrence of. A plain indexed integer, like
+    # claims.details_outbox_id: a foreign key added later would make SQLite rebuild the table.
+    series_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     __table_args__ = (
         # The last line of defence against overbooking, whatever the code above does.
@@ -460,3 +465,97 @@ class UserData(Base):
     telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SignalStatus(StrEnum):
+    """Life of a reported case: open → assigned (someone follows up) → closed."""
+
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class SignalOutcome(StrEnum):
+    """How a reported case ended."""
+
+    HELPED = "helped"
+    REFERRED = "referred"  # referred to a service (CCAS, social worker…)
+    NOT_ISOLATED = "not_isolated"
+    UNREACHABLE = "unreachable"  # could not reach the person
+
+
+class Signal(Base):
+    """A case: someone (a shopkeeper, a nurse, a neighbour) reports a person who seems isolated."""
+
+    __tablename__ = "signals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reporter_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    neighbourhood_id: Mapped[int | None] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="SET NULL")
+    )
+    # Who seems isolated: a first name or a description; no name is required.
+    description: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str | None] = mapped_column(String(256))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    worry: Mapped[str] = mapped_column(Text, default="")
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[SignalStatus] = mapped_column(_str_enum(SignalStatus), default=SignalStatus.OPEN)
+    assigned_to_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[SignalOutcome | None] = mapped_column(_str_enum(SignalOutcome, 24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the person's description, place and worry were erased (retention period).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_signals_status", "status"),
+        Index("ix_signals_reporter", "reporter_member_id", "created_at"),
+    )
+
+
+class RequestSeries(Base):
+    """Recurring care: the same request every week or two, offered to its regular first."""
+
+    __tablename__ = "request_series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referent_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    beneficiary_id: Mapped[int | None] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="SET NULL")
+    )
+    skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    area_label: Mapped[str] = mapped_column(String(200), default="")
+    neighbourhood_id: Mapped[int | None] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="SET NULL")
+    )
+    places: Mapped[int] = mapped_column(SmallInteger, default=1)
+    interval_days: Mapped[int] = mapped_column(SmallInteger, default=7)
+    weekday: Mapped[int] = mapped_column(SmallInteger)  # 0 = Monday, in the town's time zone
+    local_minute: Mapped[int] = mapped_column(SmallInteger)  # minutes after local midnight
+    # The start of the next occurrence not yet posted; it is posted some days before.
+    next_occurrence_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    regular_volunteer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    exclusive_hours: Mapped[int] = mapped_column(SmallInteger, default=24)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("local_minute BETWEEN 0 AND 1439", name="minute_range"),
+        CheckConstraint("interval_days BETWEEN 1 AND 56", name="interval_range"),
+        CheckConstraint("places BETWEEN 1 AND 20", name="places_range"),
+        Index("ix_request_series_due", "stopped_at", "next_occurrence_at"),
+    )

@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.outcomes import Outcome
+from bot.services.signals import erase_reporter
 from bot.services.volunteers import PERIODS
 from storage import audit
 from storage import conversations as conversation_store
@@ -354,6 +355,8 @@ class PrivacyService:
             )
             # Before the row is blanked: the cache is matched on the person's address and pin.
             await self._purge_geocode_cache(session, member)
+            # Cases they reported keep the person reported, not the reporter's contact.
+            await erase_reporter(session, member.id)
             for table in (MemberRole, VolunteerSkill, Availability):
                 await session.execute(delete(table).where(table.member_id == member.id))
             # Messages and offers addressed to the person's chat carry their Telegram id.

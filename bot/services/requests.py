@@ -58,6 +58,7 @@ FOLLOW_UP_BUTTONS = (
 )
 CONFIRM_BUTTONS = (((N_("✅ Confirmed"), "confirm"), (N_("❌ Not done"), "notdone")),)
 CANCEL_BUTTON = (((N_("Cancel the request"), "cancel"),),)
+MAKE_RECURRING_BUTTON = (((N_("🔁 Make it recurring"), "make"),),)
 ESCALATION_BUTTONS = (
     ((N_("Widen the area"), "widen"),),
     ((N_("Offer it again"), "resend"),),
@@ -605,6 +606,8 @@ class RequestService:
         )
         text += "\n" + self._notices.places_text(view, _)
         rows = self._notices.buttons(_, Action.REQUEST_ADMIN, view.id, CANCEL_BUTTON)
+        if request.series_id is None:
+            rows += self._notices.buttons(_, Action.SERIES, view.id, MAKE_RECURRING_BUTTON)
         await self._notices.tell(session, referent, text, rows=rows)
 
     async def _tell_referent_regular_passed(

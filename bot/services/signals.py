@@ -1,0 +1,637 @@
+"""Relays: anyone reports a person who seems isolated; referents and coordinators follow up.
+
+A report becomes a *case* (table `signals`). It is told, through the outbox and in the same
+transaction, to the referents of its neighbourhood (all referents when none is attached to it)
+and to every coordinator — never to volunteers: the person's situation is not an offer. One of
+them takes it ("I'll follow up": one conditional UPDATE, one winner), and whoever follows it up
+closes it with an outcome.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callbacks
+from bot.callbacks import Action
+from bot.geo import distance_km, valid_point
+from bot.i18n import N_, Translator
+from bot.notices import Notices
+from storage import audit, outbox
+from storage import members as member_store
+from storage.database import Database
+from storage.models import (
+    Member,
+    Neighbourhood,
+    Role,
+    Signal,
+    SignalOutcome,
+    SignalStatus,
+)
+from storage.types import utcnow
+
+MAX_DESCRIPTION_LENGTH = 300
+MAX_PLACE_LENGTH = 256
+MAX_WORRY_LENGTH = 1000
+# A relay may report several people, not flood the referents.
+MAX_REPORTS_PER_DAY = 5
+
+OUTCOME_LABELS: dict[SignalOutcome, str] = {
+    SignalOutcome.HELPED: N_("Helped"),
+    SignalOutcome.REFERRED: N_("Referred to a service"),
+    SignalOutcome.NOT_ISOLATED: N_("Not isolated"),
+    SignalOutcome.UNREACHABLE: N_("Could not reach them"),
+}
+# The word each outcome travels as in a button (callback words are short).
+OUTCOME_WORDS: dict[str, SignalOutcome] = {
+    "o-helped": SignalOutcome.HELPED,
+    "o-referred": SignalOutcome.REFERRED,
+    "o-notisol": SignalOutcome.NOT_ISOLATED,
+    "o-unreach": SignalOutcome.UNREACHABLE,
+}
+STATUS_LABELS: dict[SignalStatus, str] = {
+    SignalStatus.OPEN: N_("waiting for someone to follow up"),
+    SignalStatus.ASSIGNED: N_("followed up by {name}"),
+    SignalStatus.CLOSED: N_("closed: {outcome}"),
+}
+# Stands for the reporter's mention while a translated line is escaped for HTML.
+_MENTION = "\x00mention\x00"
+
+
+@dataclass(frozen=True)
+class SignalDraft:
+    """What a relay tells about a person who seems isolated."""
+
+    description: str
+    worry: str
+    place: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    neighbourhood_id: int | None = None  # None: the nearest, if the place is known
+    reporter_phone: str | None = None
+
+
+class ReportRefusal(StrEnum):
+    """Why a report was not recorded."""
+
+    INVALID = "invalid"  # a required answer is missing or too long
+    TOO_MANY = "too_many"  # MAX_REPORTS_PER_DAY reached
+    UNKNOWN = "unknown"  # the reporter is not a known member (never talked to the bot)
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A case recorded, its neighbourhood, and how many people were told."""
+
+    signal_id: int
+    neighbourhood: str | None
+    notified: int
+
+
+class CaseOutcome(StrEnum):
+    """How "I'll follow up" or a closing ended."""
+
+    DONE = "done"
+    ALREADY_YOURS = "already_yours"
+    TAKEN = "taken"  # someone else follows it up
+    CLOSED = "closed"  # the case is already closed
+    NOT_ALLOWED = "not_allowed"  # not a referent or coordinator (or not the one following up)
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The result of a tap on a case, with who follows it up when that matters."""
+
+    outcome: CaseOutcome
+    assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case as referents and coordinators read it."""
+
+    id: int
+    status: SignalStatus
+    description: str
+    place: str | None
+    latitude: float | None
+    longitude: float | None
+    neighbourhood: str | None
+    worry: str
+    reporter_name: str | None
+    reporter_username: str | None
+    reporter_telegram_id: int | None
+    reporter_phone: str | None
+    assignee_id: int | None
+    assignee_name: str | None
+    outcome: SignalOutcome | None
+    created_at: datetime
+
+
+def case_text(view: CaseView, _: Translator) -> str:
+    """The case in HTML (send it with parse_mode="HTML"): every value is escaped."""
+
+    def line(message: str, **values: object) -> str:
+        return html.escape(_(message, **values))
+
+    lines = [
+        line("🧭 Case #{id}: someone may be isolated", id=view.id),
+        line("Neighbourhood: {name}", name=view.neighbourhood or _("not known")),
+        line("Who: {value}", value=view.description),
+        line("Where: {value}", value=view.place or _("not given")),
+    ]
+    if view.latitude is not None and view.longitude is not None:
+        lat, lon = f"{view.latitude:.5f}", f"{view.longitude:.5f}"
+        link = f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
+        lines.append(html.escape(link))
+    lines.append(line("What worries them: {value}", value=view.worry))
+    reporter = html.escape(_("Reported by: {name}", name=_MENTION))
+    if view.reporter_telegram_id is not None:
+        name = html.escape(view.reporter_name or _("a relay"))
+        mention = f'<a href="tg://user?id={view.reporter_telegram_id}">{name}</a>'
+        if view.reporter_username:
+            mention += " @" + html.escape(view.reporter_username)
+    else:
+        mention = html.escape(_("a relay who has since left the brigade"))
+    lines.append(reporter.replace(_MENTION, mention))
+    lines.append(
+        line("Their phone: {value}", value=view.reporter_phone or _("not given, write to them"))
+    )
+    lines.append(line("Status: {value}", value=status_text(view, _)))
+    return "\n".join(lines)
+
+
+def status_text(view: CaseView, _: Translator) -> str:
+    """Where the case stands, in words."""
+    if view.status is SignalStatus.ASSIGNED:
+        return _(STATUS_LABELS[view.status], name=view.assignee_name or "—")
+    if view.status is SignalStatus.CLOSED:
+        outcome = _(OUTCOME_LABELS[view.outcome]) if view.outcome else "—"
+        return _(STATUS_LABELS[view.status], outcome=outcome)
+    return _(STATUS_LABELS[SignalStatus.OPEN])
+
+
+def case_buttons(
+    view: CaseView, _: Translator, *, may_close: bool = True
+) -> list[list[InlineKeyboardButton]]:
+    """Follow up while open, Close until closed (for those who may close it)."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if view.status is SignalStatus.OPEN:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("🤝 I'll follow up"),
+                    callback_data=callbacks.encode(Action.CASE, "assign", view.id),
+                )
+            ]
+        )
+    if may_close and view.status is not SignalStatus.CLOSED:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("Close the case"),
+                    callback_data=callbacks.encode(Action.CASE, "close", view.id),
+                )
+            ]
+        )
+    return rows
+
+
+def outcome_buttons(case_id: int, _: Translator) -> list[list[InlineKeyboardButton]]:
+    """The outcome choice shown after "Close the case"."""
+    return [
+        [
+            InlineKeyboardButton(
+                _(OUTCOME_LABELS[outcome]),
+                callback_data=callbacks.encode(Action.CASE, word, case_id),
+            )
+        ]
+        for word, outcome in OUTCOME_WORDS.items()
+    ]
+
+
+class SignalService:
+    """Record reports, tell the right people, assign and close cases."""
+
+    def __init__(
+        self,
+        database: Database,
+        notices: Notices,
+        clock: Callable[[], datetime] = utcnow,
+        after_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = database
+        self._notices = notices
+        self._clock = clock
+        self._after_commit = after_commit
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self._db.transaction() as session:
+            yield session
+        self._after_commit()
+
+    # --- reporting -------------------------------------------------------------------------
+
+    async def report(
+        self, reporter_telegram_id: int, draft: SignalDraft
+    ) -> Reported | ReportRefusal:
+        """Record the case; queue its notice to the neighbourhood's referents and coordinators."""
+        description = " ".join(draft.description.split())
+        worry = draft.worry.strip()
+        if not description or len(description) > MAX_DESCRIPTION_LENGTH:
+            return ReportRefusal.INVALID
+        if not worry or len(worry) > MAX_WORRY_LENGTH:
+            return ReportRefusal.INVALID
+        located = draft.latitude is not None and draft.longitude is not None
+        if located and not valid_point(draft.latitude or 0.0, draft.longitude or 0.0):
+            return ReportRefusal.INVALID
+        now = self._clock()
+        async with self._transaction() as session:
+            reporter = await member_store.get_by_telegram_id(session, reporter_telegram_id)
+            if reporter is None:
+                return ReportRefusal.UNKNOWN
+            recent = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(Signal)
+                    .where(
+                        Signal.reporter_member_id == reporter.id,
+                        Signal.created_at >= now - timedelta(days=1),
+                    )
+                )
+            ).scalar_one()
+            if recent >= MAX_REPORTS_PER_DAY:
+                return ReportRefusal.TOO_MANY
+            neighbourhood_id = await self._neighbourhood(session, draft)
+            signal = Signal(
+                reporter_member_id=reporter.id,
+                neighbourhood_id=neighbourhood_id,
+                description=description,
+                place=(draft.place or "").strip()[:MAX_PLACE_LENGTH] or None,
+                latitude=draft.latitude if located else None,
+                longitude=draft.longitude if located else None,
+                worry=worry,
+                reporter_phone=draft.reporter_phone,
+                status=SignalStatus.OPEN,
+                created_at=now,
+            )
+            session.add(signal)
+            await session.flush()
+            await audit.record(
+                session,
+                actor_id=reporter.id,
+                entity="signal",
+                entity_id=signal.id,
+                action="report",
+                to_state=SignalStatus.OPEN.value,
+            )
+            view = await self._view(session, signal.id)
+            assert view is not None
+            recipients = await self.recipients(session, neighbourhood_id, exclude={reporter.id})
+            for person in recipients:
+                await self._send_case(session, person, view)
+            return Reported(signal.id, view.neighbourhood, len(recipients))
+
+    async def _neighbourhood(self, session: AsyncSession, draft: SignalDraft) -> int | None:
+        """The chosen neighbourhood if it exists, else the nearest one (within twice its radius)."""
+        if draft.neighbourhood_id is not None:
+            chosen = await session.get(Neighbourhood, draft.neighbourhood_id)
+            if chosen is not None and chosen.archived_at is None:
+                return chosen.id
+        if draft.latitude is None or draft.longitude is None:
+            return None
+        best: tuple[float, int] | None = None
+        rows = await session.execute(
+            select(Neighbourhood).where(Neighbourhood.archived_at.is_(None))
+        )
+        for row in rows.scalars():
+            distance = distance_km(draft.latitude, draft.longitude, row.latitude, row.longitude)
+            if distance <= row.radius_km * 2 and (best is None or distance < best[0]):
+                best = (distance, row.id)
+        return best[1] if best else None
+
+    @staticmethod
+    async def recipients(
+        session: AsyncSession, neighbourhood_id: int | None, *, exclude: Iterable[int] = ()
+    ) -> list[Member]:
+        """The neighbourhood's referents (all referents if none is attached to it) and coordinators.
+
+        Volunteers are never among them, unless they are also a referent or a coordinator.
+        """
+        rows = await member_store.members_with_any_role(session, [Role.REFERENT, Role.COORDINATOR])
+        referents = [member for member, roles in rows if Role.REFERENT in roles]
+        local = [
+            member
+            for member in referents
+            if neighbourhood_id is not None and member.neighbourhood_id == neighbourhood_id
+        ]
+        chosen = {member.id: member for member in (local or referents)}
+        for member, roles in rows:
+            if Role.COORDINATOR in roles:
+                chosen[member.id] = member
+        skipped = set(exclude)
+        return [
+            member
+            for member_id, member in sorted(chosen.items())
+            if member_id not in skipped and member.telegram_id is not None
+        ]
+
+    async def _send_case(self, session: AsyncSession, person: Member, view: CaseView) -> None:
+        if person.telegram_id is None:
+            return
+        _ = self._notices.translator_for(person)
+        rows = case_buttons(view, _)
+        await outbox.enqueue(
+            session,
+            chat_id=person.telegram_id,
+            method="send_message",
+            payload={
+                "text": case_text(view, _),
+                "parse_mode": "HTML",
+                "reply_markup": InlineKeyboardMarkup(rows) if rows else None,
+            },
+            priority=outbox.INTERACTIVE,
+            member_id=person.id,
+        )
+
+    # --- following up ----------------------------------------------------------------------
+
+    async def _staff(self, session: AsyncSession, telegram_id: int) -> tuple[Member, bool] | None:
+        """The actor and whether they coordinate, if they are a referent or a coordinator."""
+        actor = await member_store.get_by_telegram_id(session, telegram_id)
+        if actor is None:
+            return None
+        roles = await member_store.roles_of(session, actor.id)
+        if not roles & {Role.REFERENT, Role.COORDINATOR}:
+            return None
+        return actor, Role.COORDINATOR in roles
+
+    async def assign(self, actor_telegram_id: int, signal_id: int) -> CaseResult:
+        """ "I'll follow up": the first referent or coordinator to tap takes the case."""
+        now = self._clock()
+        async with self._transaction() as session:
+            staff = await self._staff(session, actor_telegram_id)
+            if staff is None:
+                return CaseResult(CaseOutcome.NOT_ALLOWED)
+            actor, _coordinates = staff
+            taken = (
+                await session.execute(
+                    update(Signal)
+                    .where(Signal.id == signal_id, Signal.status == SignalStatus.OPEN)
+                    .values(
+                        status=SignalStatus.ASSIGNED,
+                        assigned_to_member_id=actor.id,
+                        assigned_at=now,
+                    )
+                    .returning(Signal.id)
+                )
+            ).one_or_none()
+            view = await self._view(session, signal_id)
+            if view is None:
+                return CaseResult(CaseOutcome.NOT_FOUND)
+            if taken is None:
+                if view.status is SignalStatus.CLOSED:
+                    return CaseResult(CaseOutcome.CLOSED, view.assignee_name)
+                if view.assignee_id == actor.id:
+                    return CaseResult(CaseOutcome.ALREADY_YOURS, view.assignee_name)
+                return CaseResult(CaseOutcome.TAKEN, view.assignee_name)
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="signal",
+                entity_id=signal_id,
+                action="assign",
+                from_state=SignalStatus.OPEN.value,
+                to_state=SignalStatus.ASSIGNED.value,
+            )
+            signal = await session.get(Signal, signal_id)
+            assert signal is not None
+            others = await self.recipients(
+                session, signal.neighbourhood_id, exclude={actor.id, signal.reporter_member_id or 0}
+            )
+            for person in others:
+                _ = self._notices.translator_for(person)
+                await self._notices.tell(
+                    session,
+                    person,
+                    _(
+                        "Case #{id} is followed up by {name}: nothing to do for you.",
+                        id=signal_id,
+                        name=actor.display_name,
+                    ),
+                    priority=outbox.NOTICE,
+                )
+            reporter = (
+                await session.get(Member, signal.reporter_member_id)
+                if signal.reporter_member_id
+                else None
+            )
+            if reporter is not None:
+                _ = self._notices.translator_for(reporter)
+                await self._notices.tell(
+                    session,
+                    reporter,
+                    _(
+                        "Thank you for your report #{id}: a member of the brigade is now following "
+                        "it up and may contact you.",
+                        id=signal_id,
+                    ),
+                    priority=outbox.NOTICE,
+                )
+            return CaseResult(CaseOutcome.DONE, actor.display_name)
+
+    async def close(
+        self, actor_telegram_id: int, signal_id: int, outcome: SignalOutcome
+    ) -> CaseResult:
+        """Close the case with its outcome: by whoever follows it up, or a coordinator.
+
+        An open case (nobody follows it up yet) may be closed by any referent or coordinator,
+        e.g. when they already know the person.
+        """
+        now = self._clock()
+        async with self._transaction() as session:
+            staff = await self._staff(session, actor_telegram_id)
+            if staff is None:
+                return CaseResult(CaseOutcome.NOT_ALLOWED)
+            actor, coordinates = staff
+            conditions = [
+                Signal.id == signal_id,
+                Signal.status.in_([SignalStatus.OPEN, SignalStatus.ASSIGNED]),
+            ]
+            if not coordinates:
+                # In the UPDATE itself: a case taken meanwhile by someone else stays theirs.
+                conditions.append(
+                    or_(
+                        Signal.assigned_to_member_id.is_(None),
+                        Signal.assigned_to_member_id == actor.id,
+                    )
+                )
+            closed = (
+                await session.execute(
+                    update(Signal)
+                    .where(*conditions)
+                    .values(status=SignalStatus.CLOSED, outcome=outcome, closed_at=now)
+                    .returning(Signal.assigned_to_member_id)
+                )
+            ).one_or_none()
+            view = await self._view(session, signal_id)
+            if view is None:
+                return CaseResult(CaseOutcome.NOT_FOUND)
+            if closed is None:
+                if view.status is SignalStatus.CLOSED:
+                    return CaseResult(CaseOutcome.CLOSED, view.assignee_name)
+                return CaseResult(CaseOutcome.NOT_ALLOWED, view.assignee_name)
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="signal",
+                entity_id=signal_id,
+                action="close",
+                to_state=SignalStatus.CLOSED.value,
+                detail={"outcome": outcome.value},
+            )
+            assignee_id = closed[0]
+            if assignee_id is not None and assignee_id != actor.id:
+                assignee = await session.get(Member, assignee_id)
+                if assignee is not None:
+                    _ = self._notices.translator_for(assignee)
+                    await self._notices.tell(
+                        session,
+                        assignee,
+                        _(
+                            "{name} closed case #{id}: {outcome}.",
+                            name=actor.display_name,
+                            id=signal_id,
+                            outcome=_(OUTCOME_LABELS[outcome]),
+                        ),
+                        priority=outbox.NOTICE,
+                    )
+            return CaseResult(CaseOutcome.DONE, view.assignee_name)
+
+    # --- retention and erasure --------------------------------------------------------------
+
+    async def purge(self, retention_days: int) -> int:
+        """Erase who, where and why of cases closed more than `retention_days` ago.
+
+        The case row stays (status, outcome, dates, neighbourhood) for the town's figures.
+        Call it from the retention sweep, next to the beneficiaries' purge.
+        """
+        now = self._clock()
+        cutoff = now - timedelta(days=retention_days)
+        async with self._transaction() as session:
+            purged = await session.execute(
+                update(Signal)
+                .where(
+                    Signal.status == SignalStatus.CLOSED,
+                    Signal.closed_at <= cutoff,
+                    Signal.purged_at.is_(None),
+                )
+                .values(
+                    description="—",
+                    place=None,
+                    latitude=None,
+                    longitude=None,
+                    worry="—",
+                    reporter_phone=None,
+                    purged_at=now,
+                )
+                .returning(Signal.id)
+                .execution_options(synchronize_session=False)
+            )
+            ids = purged.scalars().all()
+            for signal_id in ids:
+                await audit.record(
+                    session, actor_id=None, entity="signal", entity_id=signal_id, action="purge"
+                )
+            return len(ids)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def view(self, actor_telegram_id: int, signal_id: int) -> CaseView | CaseOutcome:
+        """One case, for a referent or a coordinator."""
+        async with self._db.read() as session:
+            if await self._staff(session, actor_telegram_id) is None:
+                return CaseOutcome.NOT_ALLOWED
+            view = await self._view(session, signal_id)
+            return view if view is not None else CaseOutcome.NOT_FOUND
+
+    async def open_cases(
+        self, actor_telegram_id: int, limit: int = 20
+    ) -> list[CaseView] | CaseOutcome:
+        """Cases not yet closed, oldest first: waiting ones, and those someone follows up."""
+        async with self._db.read() as session:
+            if await self._staff(session, actor_telegram_id) is None:
+                return CaseOutcome.NOT_ALLOWED
+            ids = (
+                await session.execute(
+                    select(Signal.id)
+                    .where(Signal.status.in_([SignalStatus.OPEN, SignalStatus.ASSIGNED]))
+                    .order_by(Signal.created_at, Signal.id)
+                    .limit(limit)
+                )
+            ).scalars()
+            views = [await self._view(session, signal_id) for signal_id in list(ids)]
+            return [view for view in views if view is not None]
+
+    @staticmethod
+    async def _view(session: AsyncSession, signal_id: int) -> CaseView | None:
+        signal = await session.get(Signal, signal_id, populate_existing=True)
+        if signal is None:
+            return None
+        reporter = (
+            await session.get(Member, signal.reporter_member_id)
+            if signal.reporter_member_id
+            else None
+        )
+        assignee = (
+            await session.get(Member, signal.assigned_to_member_id)
+            if signal.assigned_to_member_id
+            else None
+        )
+        neighbourhood = (
+            await session.get(Neighbourhood, signal.neighbourhood_id)
+            if signal.neighbourhood_id
+            else None
+        )
+        return CaseView(
+            id=signal.id,
+            status=signal.status,
+            description=signal.description,
+            place=signal.place,
+            latitude=signal.latitude,
+            longitude=signal.longitude,
+            neighbourhood=neighbourhood.name if neighbourhood else None,
+            worry=signal.worry,
+            reporter_name=reporter.display_name if reporter else None,
+            reporter_username=reporter.username if reporter else None,
+            reporter_telegram_id=reporter.telegram_id if reporter else None,
+            reporter_phone=signal.reporter_phone,
+            assignee_id=signal.assigned_to_member_id,
+            assignee_name=assignee.display_name if assignee else None,
+            outcome=signal.outcome,
+            created_at=signal.created_at,
+        )
+
+
+async def erase_reporter(session: AsyncSession, member_id: int) -> None:
+    """For /forget, in its transaction: the phone a person left with their reports goes.
+
+    What they reported (about someone else) stays for the referents following it up; the row
+    keeps pointing at the anonymised member.
+    """
+    await session.execute(
+        update(Signal)
+        .where(Signal.reporter_member_id == member_id)
+        .values(reporter_phone=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,193 @@
+"""How updates are let in: each update_id handled once, one person's updates in order.
+
+Telegram delivers updates at least once (a webhook retries on any non-2xx or slow answer, a load
+balancer may hand the same POST to two processes, a restarted poller fetches again what it had
+not acknowledged). The gate below runs first for every update and lets each update_id through
+once per database, so once across every process sharing it.
+
+PTB handles updates one at a time unless told otherwise; `PerPersonUpdateProcessor` lets several
+people be served at once while keeping each person's updates in the order they arrived, which
+ConversationHandler and "tap twice" protections rely on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, BaseUpdateProcessor, TypeHandler
+
+from bot.context import BrigadeContext
+from storage import updates as store
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+# Before every other group (PTB runs groups in increasing order).
+DEDUPLICATION_GROUP = -1
+# Telegram keeps an undelivered update for 24 hours, so a re-delivery is never older than that.
+# After a week without updates Telegram starts update_ids again from a random number, so rows
+# must be gone well before a week: then an old id can never shadow a new update.
+KEEP_PROCESSED = timedelta(days=3)
+PRUNE_EVERY = timedelta(hours=1)
+# Updates served at once; more wait their turn (the database pool has 10 + 10 connections).
+DEFAULT_CONCURRENCY = 16
+# Updates accepted while waiting (for their person's earlier updates or for a free slot).
+DEFAULT_MAX_WAITING = 4096
+
+
+class UpdateGate:
+    """The group -1 callback: record the update_id, stop the update if it was already there."""
+
+    def __init__(
+        self,
+        *,
+        keep: timedelta = KEEP_PROCESSED,
+        prune_every: timedelta = PRUNE_EVERY,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._keep = keep
+        self._prune_every = prune_every
+        self._clock = clock
+        # None: prune with the first update, which also covers the first update after a long
+        # silence (see KEEP_PROCESSED).
+        self._next_prune: datetime | None = None
+        self.skipped = 0
+
+    async def __call__(self, update: Update, context: BrigadeContext) -> None:
+        """Let a new update through; raise ApplicationHandlerStop for one already handled."""
+        now = self._clock()
+        # Decided before any await, so that concurrent updates do not all prune.
+        prune = self._next_prune is None or now >= self._next_prune
+        if prune:
+            self._next_prune = now + self._prune_every
+        try:
+            async with context.services.database.transaction() as session:
+                if prune:
+                    # Before the insert: an old row must never make a new update look handled.
+                    pruned = await store.prune(session, now - self._keep)
+                    if pruned:
+                        log.info("forgot %d handled updates older than %s", pruned, self._keep)
+                fresh = await store.claim_update(session, update.update_id, now)
+        except (SQLAlchemyError, OSError):
+            # Fail open: with the database unreachable the handlers fail and apologise anyway,
+            # and handling a rare re-delivery twice beats dropping every update.
+            log.warning("could not check update %s for a re-delivery", update.update_id)
+            return
+        if not fresh:
+            self.skipped += 1
+            log.info("update %s was already handled (re-delivered): skipped", update.update_id)
+            raise ApplicationHandlerStop
+
+
+def build_deduplication_handler(gate: UpdateGate | None = None) -> TypeHandler[Any, Any, None]:
+    """The handler to register in DEDUPLICATION_GROUP."""
+    return TypeHandler(Update, gate or UpdateGate())
+
+
+def person_key(update: object) -> int | None:
+    """Whose updates must stay in order: the user's id, else the chat's; None for neither."""
+    if not isinstance(update, Update):
+        return None
+    if update.effective_user is not None:
+        # A private chat's id is its user's id, so both kinds of update share one key.
+        return update.effective_user.id
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    return None
+
+
+@dataclass
+class _PersonLock:
+    """One person's lock and how many of their updates hold it or wait for it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class PerPersonUpdateProcessor(BaseUpdateProcessor):
+    """Run updates concurrently up to a limit, one person's updates one after the other."""
+
+    def __init__(
+        self,
+        running_limit: int = DEFAULT_CONCURRENCY,
+        *,
+        max_waiting: int = DEFAULT_MAX_WAITING,
+    ) -> None:
+        if running_limit < 1:
+            raise ValueError("running_limit must be a positive integer")
+        # PTB takes its semaphore (sized by max_concurrent_updates) *before* do_process_update.
+        # Were it the running limit, one person's burst (each update waiting for the previous
+        # one) could hold every slot while everyone else waits; so PTB's bound only caps the
+        # updates in progress (running or waiting their turn), and the running limit is taken
+        # below, once the person's turn has come.
+        super().__init__(max(max_waiting, running_limit))
+        self._running_limit = running_limit
+        self._running = asyncio.Semaphore(running_limit)
+        self._people: dict[int, _PersonLock] = {}
+        self._active = 0
+
+    @property
+    def running_limit(self) -> int:
+        """How many updates run at once."""
+        return self._running_limit
+
+    @property
+    def running(self) -> int:
+        """How many updates run now (not counting those waiting their turn)."""
+        return self._active
+
+    @property
+    def people_waiting(self) -> int:
+        """How many people have an update running or waiting (their locks are kept until idle)."""
+        return len(self._people)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release: PTB waits for the update tasks before shutting down."""
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for this person's earlier updates, then for a free slot, then run it."""
+        key = person_key(update)
+        if key is None:
+            await self._run(coroutine)
+            return
+        # No await between looking the lock up and counting ourselves in: the lock cannot be
+        # dropped in between. asyncio.Lock serves waiters first come, first served, and tasks
+        # reach this line in the order PTB took the updates from its queue.
+        person = self._people.get(key)
+        if person is None:
+            person = self._people[key] = _PersonLock()
+        person.users += 1
+        try:
+            async with person.lock:
+                await self._run(coroutine)
+        finally:
+            person.users -= 1
+            if person.users == 0:
+                # Idle: forget the lock, so memory follows active people, not everyone ever seen.
+                del self._people[key]
+
+    async def _run(self, coroutine: Awaitable[Any]) -> None:
+        started = False
+        try:
+            async with self._running:
+                self._active += 1
+                try:
+                    started = True
+                    await coroutine
+                finally:
+                    self._active -= 1
+        finally:
+            if not started and inspect.iscoroutine(coroutine):
+                # Cancelled while waiting: close it, or Python warns it was never awaited.
+                coroutine.close()

@@ -1,0 +1,353 @@
+"""Coordinators' views and figures over HTTP: /open, /stuck, /stats, /export, /announce."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import math
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.services.members import TelegramIdentity
+from bot.services.outcomes import Outcome
+from bot.services.requests import BeneficiaryDetails, ClaimOutcome, RequestDraft, StepOutcome
+from bot.services.volunteers import VolunteerApplication
+from storage.models import Claim, OutboxMessage, Role, Skill
+from storage.types import utcnow
+from testkit.harness import PollingBrigade
+from testkit.telegram import FakeTelegram, FakeUser, StoredMessage
+from tests.conftest import COORDINATOR_ID
+
+pytestmark = pytest.mark.e2e
+CENTRE = (45.5670, 5.9210)
+SECRETS = ("Jeanne", "Martin", "+33 4 79", "27 rue", "code 1234", "+33 6 11")
+
+
+def _east(km: float) -> tuple[float, float]:
+    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
+
+
+async def _skill(live: PollingBrigade, code: str) -> int:
+    async with live.services.database.read() as session:
+        return (await session.execute(select(Skill.id).where(Skill.code == code))).scalar_one()
+
+
+class Town:
+    """A coordinator, a referent, two neighbourhoods and their volunteers."""
+
+    def __init__(self, claire: FakeUser, rita: FakeUser, centre: int, biollay: int) -> None:
+        self.claire = claire
+        self.rita = rita
+        self.centre = centre
+        self.biollay = biollay
+
+
+async def _town(live: PollingBrigade, world: FakeTelegram) -> Town:
+    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
+    claire.send_command("start")
+    await claire.expect_message()
+    rita = world.add_user("Rita", language_code="en")
+    rita.send_command("start")
+    await rita.expect_message()
+    invite = await live.services.invites.create(COORDINATOR_ID, Role.REFERENT)
+    assert not isinstance(invite, Outcome)
+    rita.start(invite.start_payload)
+    await rita.expect_message("You are now a referent")
+    centre = await live.services.neighbourhoods.create(COORDINATOR_ID, "Centre-Ville", *CENTRE, 1)
+    biollay = await live.services.neighbourhoods.create(COORDINATOR_ID, "Biollay", *_east(3.0), 1)
+    assert not isinstance(centre, Outcome)
+    assert not isinstance(biollay, Outcome)
+    return Town(claire, rita, centre.id, biollay.id)
+
+
+async def _volunteer(
+    live: PollingBrigade,
+    world: FakeTelegram,
+    name: str,
+    neighbourhood: int,
+    km: float = 0.3,
+    *,
+    approve: bool = True,
+) -> FakeUser:
+    person = world.add_user(name, language_code="en")
+    services = live.services
+    await services.members.identify(TelegramIdentity(person.id, name, language_code="en"))
+    lat, lon = _east(km)
+    submitted = await services.volunteers.submit(
+        person.id,
+        VolunteerApplication(
+            display_name=name,
+            phone="+33 6 11 22 33 44",
+            latitude=lat,
+            longitude=lon,
+            radius_km=2,
+            skill_ids=(await _skill(live, "plumbing"),),
+            availability=(),
+            charter_version="2026-11",
+            neighbourhood_id=neighbourhood,
+        ),
+    )
+    assert not isinstance(submitted, Outcome)
+    if approve:
+        await services.volunteers.decide(COORDINATOR_ID, submitted.member_id, approve=True)
+    return person
+
+
+async def _post(live: PollingBrigade, town: Town) -> int:
+    posted = await live.services.requests.post(
+        town.rita.id,
+        RequestDraft(
+            skill_id=await _skill(live, "plumbing"),
+            description="Leaking tap at Jeanne's",
+            latitude=CENTRE[0],
+            longitude=CENTRE[1],
+            area_label="Rue de Boigne",
+            neighbourhood_id=town.centre,
+            beneficiary=BeneficiaryDetails(
+                name="Mme Jeanne Martin",
+                phone="+33 4 79 00 00 00",
+                address="27 rue de Boigne, Chambéry",
+                latitude=CENTRE[0],
+                longitude=CENTRE[1],
+                access_notes="3rd floor, code 1234",
+                consent=True,
+            ),
+        ),
+    )
+    assert posted is not None
+    return posted.request_id
+
+
+async def _claim_and_do(live: PollingBrigade, volunteer: FakeUser, request_id: int) -> int:
+    claimed = await live.services.requests.claim(volunteer.id, request_id)
+    assert claimed.outcome is ClaimOutcome.CLAIMED
+    assert claimed.claim_id is not None
+    done = await live.services.requests.mark_done(volunteer.id, claimed.claim_id, minutes=30)
+    assert done is StepOutcome.DONE
+    return claimed.claim_id
+
+
+def _rows(message: StoredMessage) -> list[dict[str, str]]:
+    assert message.file is not None
+    return list(csv.DictReader(io.StringIO(message.file.content.decode("utf-8-sig"), newline="")))
+
+
+async def test_open_lists_an_unclaimed_request_with_its_buttons(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    town = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana", town.centre)
+    request_id = await _post(live, town)
+    await ana.expect_message(f"#{request_id}")
+
+    town.claire.send_command("open")
+    listing = await town.claire.expect_message("Requests not yet fully taken: 1")
+    text = listing.text or ""
+    assert f"#{request_id} · Plumbing · Rue de Boigne, Centre-Ville" in text
+    assert "1 of 1 place(s) left" in text
+    assert "Tried: 1 volunteer(s) in 1 wave(s), 0 group post(s); 0 said it was not for them." in (
+        text
+    )
+    assert all(secret not in text for secret in SECRETS), text
+    assert [b.callback_data for b in listing.rows[0]] == [
+        f"ra:resend:{request_id}",
+        f"ra:widen:{request_id}",
+        f"ra:cancel:{request_id}",
+    ]
+    assert listing.labels == [f"#{request_id}: offer again", "Widen", "Cancel", "🔄 Refresh"]
+
+    town.claire.tap(listing, "Cancel")
+    await world.wait_for(lambda: bool(town.claire.callback_answers))
+    assert "Request cancelled" in (town.claire.callback_answers[-1].text or "")
+    town.claire.tap(listing, "🔄 Refresh")
+    await world.wait_for(
+        lambda: "Every request has its volunteers" in (listing.text or ""), what="refreshed list"
+    )
+
+
+async def test_stuck_shows_a_done_but_unconfirmed_claim_and_reminds_the_referent(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    town = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana", town.centre)
+    request_id = await _post(live, town)
+    claim_id = await _claim_and_do(live, ana, request_id)
+    await town.rita.expect_message("Ana says your request")
+
+    town.claire.send_command("stuck")
+    await town.claire.expect_message("No claim is waiting too long")
+
+    async with live.services.database.transaction() as session:
+        await session.execute(
+            update(Claim).where(Claim.id == claim_id).values(done_at=utcnow() - timedelta(hours=50))
+        )
+    town.claire.send_command("stuck")
+    listing = await town.claire.expect_message("Claims waiting too long: 1")
+    text = listing.text or ""
+    assert f"#{request_id} (Plumbing): Ana → referent Rita" in text
+    assert "Said done 2 days ago, not confirmed by the referent." in text
+    town.claire.tap(listing, f"Remind the referent of #{request_id}")
+    reminder = await town.rita.expect_message("Reminder from the coordinators")
+    assert f"Ana said request #{request_id} (Plumbing) was done" in (reminder.text or "")
+    assert reminder.labels == ["✅ Confirmed", "❌ Not done"]
+    await world.wait_for(lambda: bool(town.claire.callback_answers))
+    assert town.claire.callback_answers[-1].text == "Reminder sent to the referent."
+    town.rita.tap(reminder, "Confirmed")
+    await ana.expect_message("Thank you for your help")
+    town.claire.tap(listing, "🔄 Refresh")
+    await world.wait_for(lambda: "No claim is waiting too long" in (listing.text or ""))
+
+
+async def test_stats_answers_with_the_figures(world: FakeTelegram, live: PollingBrigade) -> None:
+    town = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana", town.centre)
+    first = await _post(live, town)
+    claim_id = await _claim_and_do(live, ana, first)
+    assert await live.services.requests.confirm(town.rita.id, claim_id, done=True) is (
+        StepOutcome.DONE
+    )
+    second = await _post(live, town)
+    assert await live.services.requests.cancel(town.rita.id, second) is StepOutcome.DONE
+
+    town.claire.send_command("stats")
+    question = await town.claire.expect_message("Figures: which period?")
+    assert question.labels == ["This month", "Last month", "This year", "All time"]
+    town.claire.tap(question, "This month")
+    await world.wait_for(lambda: "which neighbourhood?" in (question.text or ""))
+    assert question.labels == ["All neighbourhoods", "Biollay", "Centre-Ville", "◀ Other period"]
+    town.claire.tap(question, "All neighbourhoods")
+    await world.wait_for(lambda: "Requests created" in (question.text or ""), what="figures")
+    text = question.text or ""
+    for line in (
+        "Requests created: 2",
+        "• taken by a volunteer: 1",
+        "• done: 1",
+        "• confirmed (closed): 1",
+        "• cancelled: 1",
+        "• expired: 0",
+        "Completion rate: 100%",
+        "Active volunteers: 1",
+        "Hours given: 30 min (1 service(s) done)",
+        "• Plumbing: 2 created, 1 taken, 1 confirmed",
+        "• Centre-Ville: 2 created, 1 taken, 1 confirmed; 1 volunteer(s), 30 min",
+        "• Biollay: 0 created, 0 taken, 0 confirmed; 0 volunteer(s), 0 h",
+    ):
+        assert line in text, (line, text)
+    assert "Median time to first claim: 0 min" in text
+
+    town.claire.tap(question, "Other figures")
+    await world.wait_for(lambda: "which period?" in (question.text or ""))
+    town.claire.tap(question, "All time")
+    await world.wait_for(lambda: "which neighbourhood?" in (question.text or ""))
+    town.claire.tap(question, "Biollay")
+    await world.wait_for(lambda: "Requests created: 0" in (question.text or ""))
+    assert "Biollay" in (question.text or "")
+    assert "Completion rate: —" in (question.text or "")
+
+
+async def test_export_sends_csv_documents_and_a_png_chart(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    town = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana", town.centre)
+    request_id = await _post(live, town)
+    claim_id = await _claim_and_do(live, ana, request_id)
+
+    town.claire.send_command("export")
+    question = await town.claire.expect_message("Export which period?")
+    town.claire.tap(question, "All time")
+    progress = await town.claire.expect_message("Preparing the export…")
+    await world.wait_for(lambda: "Export ready" in (progress.text or ""), timeout=30)
+    steps = [version.text for version in progress.history]
+    assert steps[0] is not None
+    assert steps[0].startswith("Preparing the export… 0/")
+    files = {m.file.filename: m for m in town.claire.inbox if m.file is not None}
+    csv_names = sorted(name for name in files if name and name.endswith(".csv"))
+    assert csv_names[:1] == ["brigade-claims-all.csv"]
+    assert "brigade-requests-all.csv" in csv_names
+    assert any(name.startswith("brigade-volunteers-") for name in csv_names)
+    for name in csv_names:
+        stored = files[name].file
+        assert stored is not None
+        assert stored.content.startswith(b"\xef\xbb\xbf")
+        text = stored.content.decode("utf-8-sig")
+        assert all(secret not in text for secret in [*SECRETS, "Ana"]), (name, text)
+        list(csv.reader(io.StringIO(text, newline="")))
+    requests = _rows(files["brigade-requests-all.csv"])
+    assert [(r["id"], r["status"], r["area_label"]) for r in requests] == [
+        (str(request_id), "completed", "Rue de Boigne")
+    ]
+    claims = _rows(files["brigade-claims-all.csv"])
+    assert [(c["id"], c["status"], c["minutes_spent"]) for c in claims] == [
+        (str(claim_id), "done", "30")
+    ]
+    photos = [m for m in town.claire.inbox if "photo" in m.content]
+    assert len(photos) == 1
+    assert photos[0].file is not None
+    png = photos[0].file.content
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "per neighbourhood and month" in (photos[0].caption or "")
+
+
+async def test_announce_to_one_neighbourhood_reaches_exactly_its_approved_volunteers(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    town = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana", town.centre)
+    bob = await _volunteer(live, world, "Bob", town.centre, km=0.6)
+    chloe = await _volunteer(live, world, "Chloe", town.biollay, km=3.0)
+    paul = await _volunteer(live, world, "Paul", town.centre, approve=False)
+    claire = town.claire
+
+    claire.send_command("announce")
+    choice = await claire.expect_message("Who should receive the announcement?")
+    assert choice.labels == ["All volunteers (3)", "Biollay (1)", "Centre-Ville (2)", "✖ Cancel"]
+    claire.tap(choice, "Centre-Ville (2)")
+    await claire.expect_message("Now send the text of the announcement")
+    claire.send_text("x" * 3501)
+    await claire.expect_message("the limit is 3500")
+    claire.send_text("Meeting on Thursday at 6 pm at the town hall.")
+    preview = await claire.expect_message("Preview — to the volunteers of Centre-Ville (2):")
+    assert "Meeting on Thursday" in (preview.text or "")
+    claire.tap(preview, "Send to 2")
+    queued = await claire.expect_message("Queued for 2 volunteer(s)")
+
+    for volunteer in (ana, bob):
+        received = await volunteer.expect_message("Meeting on Thursday")
+        assert (received.text or "").startswith("📣 A message from the coordinators of Chambéry:")
+    await asyncio.sleep(0.3)  # give a wrong delivery the chance to show up
+    for outsider in (chloe, paul, town.rita):
+        assert not any("Meeting on Thursday" in (m.text or "") for m in outsider.inbox), outsider
+    assert [m for m in claire.inbox if "Meeting on Thursday" in (m.text or "")] == [preview]
+    async with live.services.database.read() as session:
+        keys = (
+            await session.execute(
+                select(OutboxMessage.batch_key, func.count())
+                .where(OutboxMessage.batch_key.is_not(None))
+                .group_by(OutboxMessage.batch_key)
+            )
+        ).all()
+    assert len(keys) == 1
+    assert keys[0][0].startswith("announce:")
+    assert keys[0][1] == 2
+
+    claire.tap(queued, "Refresh")
+    await world.wait_for(
+        lambda: "delivered to 2 of 2 volunteer(s); 0 waiting" in (queued.text or ""),
+        what="delivered count",
+    )
+    # A second tap on Send (an old copy of the button) finds nothing to send.
+    assert preview.labels == []
+    answered = len(claire.callback_answers)
+    claire.tap_data(preview, "an:send:yes")
+    await world.wait_for(lambda: len(claire.callback_answers) > answered)
+    assert "no longer valid" in (claire.callback_answers[-1].text or "")
+    await asyncio.sleep(0.2)
+    async with live.services.database.read() as session:
+        total = (
+            await session.execute(select(func.count()).where(OutboxMessage.batch_key.is_not(None)))
+        ).scalar_one()
+    assert total == 2

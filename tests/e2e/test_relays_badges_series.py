@@ -1,0 +1,324 @@
+"""Relays, brigade cards and recurring care, end to end over the fake Bot API (English users)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.notices import Notices
+from bot.services.members import TelegramIdentity
+from bot.services.outcomes import Outcome
+from bot.services.requests import BeneficiaryDetails, RequestDraft
+from bot.services.series import SeriesService
+from bot.services.volunteers import VolunteerApplication
+from storage.models import HelpRequest, Member, Role, Signal, SignalOutcome, SignalStatus, Skill
+from storage.types import utcnow
+from testkit.harness import PollingBrigade
+from testkit.telegram import FakeTelegram, FakeUser
+from tests.conftest import COORDINATOR_ID
+
+pytestmark = pytest.mark.e2e
+CENTRE = (45.5670, 5.9210)  # Centre-Ville, Chambéry
+BIOLLAY = (45.5560, 5.9075)  # Le Biollay
+
+
+def _east(km: float) -> tuple[float, float]:
+    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
+
+
+@dataclass
+class Clock:
+    """The series scheduler's clock, moved by the test."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _skill(live: PollingBrigade, code: str) -> int:
+    async with live.services.database.read() as session:
+        return (await session.execute(select(Skill.id).where(Skill.code == code))).scalar_one()
+
+
+async def _volunteer(
+    live: PollingBrigade,
+    world: FakeTelegram,
+    name: str,
+    km: float,
+    code: str,
+    neighbourhood_id: int | None = None,
+) -> FakeUser:
+    person = world.add_user(name, language_code="en")
+    services = live.services
+    await services.members.identify(TelegramIdentity(person.id, name, language_code="en"))
+    latitude, longitude = _east(km)
+    submitted = await services.volunteers.submit(
+        person.id,
+        VolunteerApplication(
+            display_name=name,
+            phone="+33 6 11 22 33 44",
+            latitude=latitude,
+            longitude=longitude,
+            neighbourhood_id=neighbourhood_id,
+            radius_km=3.0,
+            skill_ids=(await _skill(live, code),),
+            availability=(),
+            charter_version="2026-11",
+        ),
+    )
+    assert not isinstance(submitted, Outcome)
+    await services.volunteers.decide(COORDINATOR_ID, submitted.member_id, approve=True)
+    return person
+
+
+async def _referent(live: PollingBrigade, world: FakeTelegram, name: str) -> FakeUser:
+    invite = await live.services.invites.create(COORDINATOR_ID, Role.REFERENT)
+    assert not isinstance(invite, Outcome)
+    person = world.add_user(name, language_code="en")
+    person.start(invite.start_payload)
+    await person.expect_message("You are now a referent")
+    return person
+
+
+async def _town(live: PollingBrigade, world: FakeTelegram) -> tuple[FakeUser, FakeUser, int, int]:
+    """Claire (coordinator), Rita (referent of Centre-Ville) and two neighbourhoods."""
+    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
+    claire.send_command("start")
+    await claire.expect_message()
+    rita = await _referent(live, world, "Rita")
+    centre = await live.services.neighbourhoods.create(COORDINATOR_ID, "Centre-Ville", *CENTRE, 1.0)
+    biollay = await live.services.neighbourhoods.create(COORDINATOR_ID, "Le Biollay", *BIOLLAY, 0.8)
+    assert not isinstance(centre, Outcome)
+    assert not isinstance(biollay, Outcome)
+    await _attach(live, rita, centre.id)
+    return claire, rita, centre.id, biollay.id
+
+
+async def _attach(live: PollingBrigade, person: FakeUser, neighbourhood_id: int) -> None:
+    """A referent's own neighbourhood (set by the coordinators' tools, out of this scope)."""
+    async with live.services.database.transaction() as session:
+        await session.execute(
+            update(Member)
+            .where(Member.telegram_id == person.id)
+            .values(neighbourhood_id=neighbourhood_id)
+        )
+
+
+def _has(person: FakeUser, text: str) -> bool:
+    return any(text in (message.text or "") for message in person.inbox)
+
+
+# --- recurring care ----------------------------------------------------------------------------
+
+
+async def test_a_weekly_call_goes_to_its_regular_until_they_pause(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    _claire, rita, _centre, _biollay = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana", 0.3, "phone_call")
+    bob = await _volunteer(live, world, "Bob", 0.6, "phone_call")
+    first_start = (utcnow() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    posted = await live.services.requests.post(
+        rita.id,
+        RequestDraft(
+            skill_id=await _skill(live, "phone_call"),
+            description="A friendly phone call, she likes to talk about her garden",
+            latitude=CENTRE[0],
+            longitude=CENTRE[1],
+            area_label="Rue de Boigne",
+            when_kind="slot",
+            starts_at=first_start,
+            beneficiary=BeneficiaryDetails(
+                name="Mme Odette Lambert",
+                phone="+33 4 79 00 00 00",
+                address="27 rue de Boigne, Chambéry",
+                latitude=CENTRE[0],
+                longitude=CENTRE[1],
+                consent=True,
+            ),
+        ),
+    )
+    assert posted is not None
+    # The weekly call is claimed once, by Ana.
+    ana.tap(await ana.expect_message(f"Request #{posted.request_id}"), "I'll do it")
+    await ana.expect_message("private details")
+    await rita.expect_message(f"Ana (+33 6 11 22 33 44) takes your request #{posted.request_id}")
+    # Rita makes it recurring from /series.
+    rita.send_command("series")
+    listing = await rita.expect_message("No recurring request is running.")
+    rita.tap(listing, f"Make #{posted.request_id} (Phone call) recurring")
+    question = await rita.expect_message("How often?")
+    assert "offered first to the volunteer who took it last (Ana)" in (question.text or "")
+    rita.tap(question, "Every week")
+    await world.wait_for(
+        lambda: "is now recurring (every week" in (question.text or ""), what="series created"
+    )
+    assert question.labels == ["⏹ Stop the series"]
+    await ana.expect_message(f"Rita made request #{posted.request_id} (Phone call) recurring")
+
+    services = live.services
+    clock = Clock(first_start)
+    series = SeriesService(
+        services.database,
+        services.requests,
+        Notices(services.i18n, services.settings),
+        services.settings,
+        clock=clock,
+        after_commit=services.waker,
+    )
+    occurrence_ids: list[int] = []
+    for week in (1, 2, 3):
+        clock.now = first_start + timedelta(days=7 * week - 3)  # three days ahead
+        assert (await series.run_due())["posted"] == 1
+        async with services.database.read() as session:
+            newest = (
+                (await session.execute(select(HelpRequest.id).order_by(HelpRequest.id.desc())))
+                .scalars()
+                .first()
+            )
+        assert newest is not None
+        occurrence_ids.append(newest)
+        offer = await ana.expect_message(f"Request #{newest}")
+        assert offer.labels == ["✋ I'll do it", "Not for me"]
+        ana.tap(offer, "I'll do it")
+        await ana.expect_message(f"You take request #{newest}")
+    await asyncio.sleep(0.3)  # a wrong delivery would have shown up by now
+    for request_id in occurrence_ids:
+        assert not _has(bob, f"#{request_id}"), f"Bob was offered #{request_id}"
+
+    # Ana pauses; the next occurrence goes to the others at once, and Rita is told.
+    ana.send_command("pause")
+    answered = len(ana.callback_answers)
+    ana.tap(await ana.expect_message("For how long"), "1 month")
+    await world.wait_for(lambda: len(ana.callback_answers) > answered, what="pause answered")
+    clock.now = first_start + timedelta(days=7 * 4 - 3)
+    assert (await series.run_due())["posted"] == 1
+    async with services.database.read() as session:
+        fourth = (
+            (await session.execute(select(HelpRequest).order_by(HelpRequest.id.desc())))
+            .scalars()
+            .first()
+        )
+    assert fourth is not None
+    assert fourth.wave == 1
+    offer = await bob.expect_message(f"Request #{fourth.id}")
+    assert "Phone call" in (offer.text or "")
+    told = await rita.expect_message("the usual volunteer, cannot be offered")
+    assert f"request #{fourth.id} is offered to the other volunteers" in (told.text or "")
+    await asyncio.sleep(0.3)
+    assert not _has(ana, f"Request #{fourth.id}")
+
+
+# --- relays ------------------------------------------------------------------------------------
+
+
+async def test_a_relays_report_reaches_the_neighbourhoods_referents_and_no_volunteer(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    claire, rita, centre, biollay = await _town(live, world)
+    rob = await _referent(live, world, "Rob")
+    await _attach(live, rob, biollay)
+    vera = await _volunteer(live, world, "Vera", 0.2, "visit", neighbourhood_id=centre)
+    ana = await _volunteer(live, world, "Ana", 0.4, "visit")
+    # Sam, a baker, opens the relay link from a poster in the shop.
+    sam = world.add_user("Sam", language_code="en", username="sam_bakery")
+    sam.start("relay")
+    await sam.expect_message("Thank you for looking out for someone")
+    await sam.expect_message("Who seems isolated?")
+    sam.send_sticker()  # unexpected input: the same question again
+    await sam.expect_message("Sorry, I did not understand")
+    await sam.expect_message("Who seems isolated?")
+    sam.send_text("Mme Odette, the lady above the bakery")
+    await sam.expect_message("Where can the brigade find them?")
+    sam.send_text("12 rue de la Gare, Chambéry")
+    await sam.expect_message("Noted: 12 rue de la Gare")
+    choice = await sam.expect_message("Which neighbourhood is it in?")
+    assert choice.labels[0].startswith("⭐ Centre-Ville")
+    sam.tap(choice, "Centre-Ville")
+    worry = await sam.expect_message("What worries you?")
+    sam.tap(worry, "⬅ Back")  # back works, then forward again
+    sam.tap(await sam.expect_message("Which neighbourhood is it in?"), "Centre-Ville")
+    await sam.expect_message("What worries you?")
+    sam.send_text("She has not come for her bread for ten days and her shutters stay closed.")
+    await sam.expect_message("How can the brigade reach you back")
+    sam.press("Telegram is enough")
+    summary = await sam.expect_message("Please check your report")
+    assert "Neighbourhood: Centre-Ville" in (summary.text or "")
+    assert "never to volunteers" in (summary.text or "")
+    sam.tap(summary, "Send the report")
+    sent = await sam.expect_message("Your report #")
+    assert "passed on to 2 members of the brigade" in (sent.text or "")
+
+    case = await rita.expect_message("Case #")
+    text = case.text or ""
+    assert "Mme Odette" in text
+    assert "shutters stay closed" in text
+    assert "Centre-Ville" in text
+    assert "Reported by: Sam @sam_bakery" in text
+    assert case.labels == ["🤝 I'll follow up", "Close the case"]
+    claire_copy = await claire.expect_message("Case #")
+    await asyncio.sleep(0.3)
+    for outsider in (rob, vera, ana):
+        assert not _has(outsider, "Case #"), f"{outsider.first_name} heard of the case"
+
+    # Rita follows it up; Claire's tap comes second; Sam hears someone is on it.
+    rita.tap(case, "I'll follow up")
+    await world.wait_for(lambda: bool(rita.callback_answers), what="Rita's tap answered")
+    assert (rita.callback_answers[-1].text or "").startswith("It's yours")
+    await claire.expect_message("is followed up by Rita")
+    await sam.expect_message("a member of the brigade is now following it up")
+    claire.tap(claire_copy, "I'll follow up")
+    await world.wait_for(lambda: bool(claire.callback_answers), what="Claire's tap answered")
+    assert claire.callback_answers[-1].text == "Rita already follows this case up."
+    await world.wait_for(lambda: case.labels == ["Close the case"], what="Rita's copy refreshed")
+    rita.tap(case, "Close the case")
+    await world.wait_for(lambda: "Helped" in case.labels, what="the outcomes")
+    rita.tap(case, "Helped")
+    await world.wait_for(lambda: case.labels == [], what="case closed")
+    assert "Status: closed: Helped" in (case.text or "")
+    async with live.services.database.read() as session:
+        stored = (await session.execute(select(Signal))).scalar_one()
+    assert (stored.status, stored.outcome) == (SignalStatus.CLOSED, SignalOutcome.HELPED)
+    assert not _has(vera, "Case #")
+    assert not _has(ana, "Case #")
+
+
+# --- the brigade card --------------------------------------------------------------------------
+
+
+async def test_a_volunteer_shows_the_card_and_a_referent_checks_its_code(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    _claire, rita, _centre, _biollay = await _town(live, world)
+    ana = await _volunteer(live, world, "Ana Dupont", 0.3, "visit")
+    ana.send_command("badge")
+    card = await ana.expect_message("Brigade card — Chambéry")
+    text = card.text or ""
+    assert "Volunteer: Ana Dupont" in text
+    found = re.search(r"Card code: ([A-Z0-9]{6})", text)
+    assert found is not None
+    code = found.group(1)
+    ana.send_command("badge")
+    assert f"Card code: {code}" in ((await ana.expect_message("Brigade card")).text or "")
+
+    rita.send_command("verify", code.lower())
+    valid = await rita.expect_message(f"Code {code} is valid")
+    assert "Ana is a volunteer of the brigade, approved on" in (valid.text or "")
+    rita.send_command("verify")
+    await rita.expect_message("Send the code shown on the volunteer's card")
+    wrong = "AAAAAA" if code != "AAAAAA" else "BBBBBB"
+    rita.send_text(wrong)
+    await rita.expect_message(f"Code {wrong} is not valid")
+    # Volunteers cannot check codes; people without a role have no card.
+    ana.send_command("verify", code)
+    await ana.expect_message("reserved for referents and coordinators")
+    newcomer = world.add_user("Nina", language_code="en")
+    newcomer.send_command("badge")
+    await newcomer.expect_message("The brigade card is for approved volunteers")

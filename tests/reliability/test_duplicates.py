@@ -1,0 +1,281 @@
+"""Updates delivered twice are handled once; one person's updates keep their order.
+
+Fast tests: the real application in this process (webhook mode over HTTP, or fed in-process),
+and the real update processor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.app import build_application, webhook_arguments
+from bot.context import BrigadeApplication
+from bot.updates import DEDUPLICATION_GROUP, PerPersonUpdateProcessor, UpdateGate, person_key
+from storage import updates as store
+from storage.database import Database
+from storage.models import Member, MemberRole, ProcessedUpdate, Role
+from storage.types import utcnow
+from testkit.geocoder import FakeGeocoder
+from testkit.harness import InProcessBrigade, brigade_settings, sqlite_url
+from testkit.telegram import FakeBotApiServer, FakeTelegram, InProcessRequest
+from tests.reliability.support import SECRET, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _gate(app: BrigadeApplication) -> UpdateGate:
+    """The de-duplication callback the registry installed."""
+    [handler] = app.handlers[DEDUPLICATION_GROUP]
+    gate = handler.callback
+    assert isinstance(gate, UpdateGate)
+    return gate
+
+
+async def _eventually(predicate: Callable[[], bool], what: str) -> None:
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                if predicate():
+                    return
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+# --------------------------------------------------------------------------------- storage
+
+
+async def test_an_update_id_is_claimed_once_even_by_concurrent_sessions(
+    database: Database,
+) -> None:
+    async def claim(update_id: int) -> bool:
+        async with database.transaction() as session:
+            return await store.claim_update(session, update_id, utcnow())
+
+    assert await claim(1)
+    assert not await claim(1)
+    # Twenty "processes" given the same update at once: exactly one may handle it.
+    assert sum(await asyncio.gather(*(claim(2) for _ in range(20)))) == 1
+
+
+async def test_the_gate_prunes_old_rows_before_it_claims(database: Database) -> None:
+    now = utcnow()
+    async with database.transaction() as session:
+        session.add(ProcessedUpdate(update_id=7, processed_at=now - timedelta(days=8)))
+        session.add(ProcessedUpdate(update_id=8, processed_at=now - timedelta(hours=1)))
+    async with database.transaction() as session:
+        assert await store.prune(session, now - timedelta(days=3)) == 1
+        # After a week of silence Telegram may reuse an old id: it is new again.
+        assert await store.claim_update(session, 7, now)
+        assert not await store.claim_update(session, 8, now)
+        count = await session.execute(select(func.count()).select_from(ProcessedUpdate))
+        assert count.scalar_one() == 2
+
+
+# --------------------------------------------------------------------------------- webhook
+
+
+@pytest.fixture
+async def server(world: FakeTelegram) -> AsyncIterator[FakeBotApiServer]:
+    """The fake Bot API on 127.0.0.1."""
+    async with FakeBotApiServer(world) as fake:
+        yield fake
+
+
+async def test_a_webhook_retry_is_handled_once(
+    world: FakeTelegram, server: FakeBotApiServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = brigade_settings(
+        sqlite_url(tmp_path),
+        api_base_url=server.base_url.removesuffix("/bot"),
+        run_mode="webhook",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+        webhook_url="https://brigade.example.org/",
+        webhook_secret=SECRET,
+    )
+    app = build_application(settings, geocoder=FakeGeocoder())
+    ana, bea = world.add_user("Ana"), world.add_user("Béa")
+    first, second = ana.send_command("start"), bea.send_command("start")
+    world.pop_updates()  # delivered by POST below, not by polling
+    await app.initialize()
+    assert app.updater is not None
+    await app.updater.start_webhook(**webhook_arguments(settings))
+    await app.start()
+    try:
+        url = f"http://127.0.0.1:{port}/telegram"
+        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+        async def post(update: dict[str, Any]) -> int:
+            async with http.post(url, data=json.dumps(update), headers=headers) as answer:
+                return answer.status
+
+        async with aiohttp.ClientSession() as http:
+            # Telegram retrying after a slow answer: the same update again, later.
+            assert await post(first) == 200
+            await ana.expect_message("Bonjour Ana")
+            assert await post(first) == 200
+            # A load balancer's retry racing the original: both copies at once.
+            assert list(await asyncio.gather(post(second), post(second))) == [200, 200]
+        gate = _gate(app)
+        await _eventually(lambda: gate.skipped == 2, "both copies skipped")
+        await bea.expect_message("Bonjour Béa")
+        assert [(m.text or "").split("!")[0] for m in ana.inbox] == ["Bonjour Ana "]
+        assert len(bea.inbox) == 1
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
+
+
+# --------------------------------------------------------------------------------- ordering
+
+
+async def _processed_concurrently(app: BrigadeApplication, world: FakeTelegram) -> None:
+    """Hand every queued update to the real processor at once, as PTB's fetcher does."""
+    updates = [Update.de_json(data, app.bot) for data in world.pop_updates()]
+    processor = app.update_processor
+    assert isinstance(processor, PerPersonUpdateProcessor)
+    await asyncio.gather(*(processor.process_update(u, app.process_update(u)) for u in updates))
+    assert processor.people_waiting == 0  # every person's lock was dropped once idle
+
+
+async def test_answers_sent_in_a_burst_are_taken_in_order_by_the_conversation(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    rita = world.add_user("Rita", language_code="en")
+    async with brigade.services.database.transaction() as session:
+        member = Member(telegram_id=rita.id, display_name="Rita", telegram_language="en")
+        session.add(member)
+        await session.flush()
+        session.add(MemberRole(member_id=member.id, role=Role.REFERENT))
+    rita.send_command("new")
+    await brigade.deliver()
+    rita.tap("➕ Someone new")
+    await brigade.deliver()
+    assert "first name" in (rita.last_message.text or "")
+    # Four answers typed quickly, each for the step the previous one leads to; others meanwhile.
+    rita.send_text("Jeanne M.")
+    others = [world.add_user(f"Other{i}", language_code="en") for i in range(5)]
+    for other in others:
+        other.send_command("start")
+    rita.send_text("+33 6 12 34 56 78")
+    rita.send_location(45.5671, 5.9211)
+    rita.send_text("3rd floor, code 1234")
+    await _processed_concurrently(brigade.app, world)
+    prompts = [m.text or "" for m in rita.inbox[-5:]]
+    expected = [
+        "What is Jeanne M.'s phone number?",
+        "Where does Jeanne M. live?",
+        "Location received.",
+        "Anything that helps to get in",
+        "Does the person agree",
+    ]
+    # Out of order, a name would be refused as a phone number, or a phone taken as a name.
+    assert [p.startswith(e) for p, e in zip(prompts, expected, strict=True)] == [True] * 5, prompts
+    draft = brigade.app.user_data[rita.id]["posting"]
+    assert (draft["b_name"], draft["b_phone"], draft["b_notes"]) == (
+        "Jeanne M.",
+        "+33 6 12 34 56 78",
+        "3rd floor, code 1234",
+    ), draft
+    assert all((o.last_message.text or "").startswith("Hello") for o in others)
+
+
+# --------------------------------------------------------------------------------- processor
+
+
+def _bare_application(
+    world: FakeTelegram, processor: PerPersonUpdateProcessor
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    return (
+        ApplicationBuilder()
+        .token(world.token)
+        .request(InProcessRequest(world))
+        .get_updates_request(InProcessRequest(world))
+        .concurrent_updates(processor)
+        .context_types(ContextTypes())
+        .build()
+    )
+
+
+async def test_the_processor_serialises_each_person_and_runs_people_concurrently(
+    world: FakeTelegram,
+) -> None:
+    processor = PerPersonUpdateProcessor(4)
+    app = _bare_application(world, processor)
+    spans: dict[int, list[tuple[int, float, float]]] = {}
+    running = peak = 0
+    rng = random.Random(5)
+
+    async def record(update: Update, _: object) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        began = time.monotonic()
+        await asyncio.sleep(rng.uniform(0.001, 0.02))
+        running -= 1
+        key = person_key(update)
+        assert key is not None
+        spans.setdefault(key, []).append((update.update_id, began, time.monotonic()))
+
+    app.add_handler(TypeHandler(Update, record))
+    people = [world.add_user(f"P{i}") for i in range(6)]
+    for round_ in range(8):
+        for person in people:
+            person.send_text(f"m{round_}")
+    async with app:
+        await app.start()
+        for data in world.pop_updates():
+            await app.update_queue.put(Update.de_json(data, app.bot))
+        await app.update_queue.join()
+        await app.stop()
+    assert peak == 4  # several people at once, never more than the limit
+    assert processor.people_waiting == 0
+    for person in people:
+        handled = spans[person.id]
+        assert [update_id for update_id, _, _ in handled] == sorted(u for u, _, _ in handled)
+        for (_, _, ended), (_, began, _) in itertools.pairwise(handled):
+            assert began >= ended  # one person's updates never overlap
+
+
+async def test_one_persons_burst_does_not_hold_up_everyone_else(world: FakeTelegram) -> None:
+    processor = PerPersonUpdateProcessor(2)
+    app = _bare_application(world, processor)
+    finished: list[int] = []
+    spammer, other = world.add_user("Spam"), world.add_user("Olga")
+
+    async def slow(update: Update, _: object) -> None:
+        await asyncio.sleep(0.02)
+        assert update.effective_user is not None
+        finished.append(update.effective_user.id)
+
+    app.add_handler(TypeHandler(Update, slow))
+    for index in range(30):
+        spammer.send_text(f"spam {index}")
+    other.send_text("hello")
+    async with app:
+        await app.start()
+        for data in world.pop_updates():
+            await app.update_queue.put(Update.de_json(data, app.bot))
+        await app.update_queue.join()
+        await app.stop()
+    # PTB's own semaphore would have let the spammer's 30 waiting updates fill every slot.
+    assert finished.index(other.id) <= 2, finished.index(other.id)

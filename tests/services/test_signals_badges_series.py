@@ -1,0 +1,753 @@
+"""Relays' cases, brigade cards and recurring series, as use cases on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, text, update
+
+from bot.i18n import I18n
+from bot.notices import Notices
+from bot.services.badges import ALPHABET, Badge, BadgeService, Check
+from bot.services.outcomes import Outcome
+from bot.services.privacy import PrivacyService
+from bot.services.requests import BeneficiaryDetails, ClaimOutcome, RequestDraft, RequestService
+from bot.services.series import SeriesService, SeriesView
+from bot.services.signals import (
+    MAX_REPORTS_PER_DAY,
+    CaseOutcome,
+    Reported,
+    ReportRefusal,
+    SignalDraft,
+    SignalService,
+    erase_reporter,
+)
+from storage import migrate
+from storage.database import Database
+from storage.models import (
+    Beneficiary,
+    Claim,
+    HelpRequest,
+    Member,
+    MemberRole,
+    Neighbourhood,
+    Offer,
+    OutboxMessage,
+    RequestSeries,
+    RequestStatus,
+    Role,
+    Signal,
+    SignalOutcome,
+    SignalStatus,
+    Skill,
+    VolunteerSkill,
+    VolunteerStatus,
+)
+from testkit.harness import brigade_settings
+
+CENTRE = (45.5670, 5.9210)  # Centre-Ville, Chambéry
+BIOLLAY = (45.5580, 5.9100)  # Le Biollay
+# Thursday 26 November 2026, 14:00 in Paris.
+THURSDAY_2PM = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # the Sunday before
+
+
+def _east(km: float) -> tuple[float, float]:
+    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
+
+
+@dataclass
+class Clock:
+    """A clock the test moves by hand."""
+
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Town:
+    """Telegram ids of the people seeded, by role."""
+
+    centre_id: int = 0
+    biollay_id: int = 0
+    skill_id: int = 0
+    people: dict[str, int] = field(default_factory=dict)
+
+
+async def _person(
+    database: Database,
+    telegram_id: int,
+    name: str,
+    roles: tuple[Role, ...] = (),
+    *,
+    neighbourhood_id: int | None = None,
+    volunteer: VolunteerStatus | None = None,
+    km: float = 0.2,
+    skill_id: int | None = None,
+) -> int:
+    async with database.transaction() as session:
+        latitude, longitude = _east(km)
+        member = Member(
+            telegram_id=telegram_id,
+            display_name=name,
+            telegram_language="en",
+            neighbourhood_id=neighbourhood_id,
+            volunteer_status=volunteer,
+            approved_at=NOW - timedelta(days=30) if volunteer is VolunteerStatus.APPROVED else None,
+            latitude=latitude if volunteer else None,
+            longitude=longitude if volunteer else None,
+            radius_km=3.0,
+        )
+        session.add(member)
+        await session.flush()
+        for role in roles:
+            session.add(MemberRole(member_id=member.id, role=role))
+        if skill_id is not None:
+            session.add(VolunteerSkill(member_id=member.id, skill_id=skill_id))
+        return member.id
+
+
+async def _town(database: Database) -> Town:
+    """Two neighbourhoods, a referent in each, a coordinator, volunteers, and a relay."""
+    town = Town()
+    async with database.transaction() as session:
+        centre = Neighbourhood(name="Centre-Ville", latitude=CENTRE[0], longitude=CENTRE[1])
+        biollay = Neighbourhood(name="Le Biollay", latitude=BIOLLAY[0], longitude=BIOLLAY[1])
+        session.add_all([centre, biollay])
+        await session.flush()
+        town.centre_id, town.biollay_id = centre.id, biollay.id
+        town.skill_id = (
+            await session.execute(select(Skill.id).where(Skill.code == "visit"))
+        ).scalar_one()
+    approved = VolunteerStatus.APPROVED
+    seeds: list[tuple[str, int, tuple[Role, ...], dict[str, object]]] = [
+        ("rita", 1, (Role.REFERENT,), {"neighbourhood_id": town.centre_id}),
+        ("rob", 2, (Role.REFERENT,), {"neighbourhood_id": town.biollay_id}),
+        ("claire", 3, (Role.COORDINATOR,), {}),
+        ("ana", 10, (Role.VOLUNTEER,), {"volunteer": approved, "km": 0.2}),
+        ("bob", 11, (Role.VOLUNTEER,), {"volunteer": approved, "km": 0.4}),
+        # A volunteer attached to Centre-Ville, who must never hear of a case there.
+        ("vera", 12, (Role.VOLUNTEER,), {"volunteer": approved, "neighbourhood_id": 0}),
+        ("paul", 13, (Role.VOLUNTEER,), {"volunteer": VolunteerStatus.PENDING}),
+        ("sam", 20, (), {}),  # a shopkeeper, no role
+    ]
+    for name, telegram_id, roles, extra in seeds:
+        if extra.get("neighbourhood_id") == 0:
+            extra["neighbourhood_id"] = town.centre_id
+        skill = town.skill_id if Role.VOLUNTEER in roles else None
+        await _person(
+            database,
+            telegram_id,
+            name.capitalize(),
+            roles,
+            skill_id=skill,
+            **extra,  # type: ignore[arg-type]
+        )
+        town.people[name] = telegram_id
+    return town
+
+
+async def _outbox(database: Database) -> list[OutboxMessage]:
+    async with database.read() as session:
+        return list(
+            (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
+        )
+
+
+def _notices() -> Notices:
+    config = brigade_settings("sqlite://", default_language="en", timezone="Europe/Paris")
+    return Notices(I18n("en"), config)
+
+
+# --- relays: cases -----------------------------------------------------------------------------
+
+
+def _draft(**changes: object) -> SignalDraft:
+    values: dict[str, object] = {
+        "description": "The elderly lady above the bakery",
+        "worry": "Her shutters stay closed and nobody has seen her for a week.",
+        "place": "12 rue de la Gare",
+        "latitude": CENTRE[0],
+        "longitude": CENTRE[1],
+        "reporter_phone": "+33 6 12 34 56 78",
+    }
+    values.update(changes)
+    return SignalDraft(**values)  # type: ignore[arg-type]
+
+
+async def test_a_case_reaches_the_neighbourhoods_referents_and_coordinators_never_volunteers(
+    database: Database,
+) -> None:
+    town = await _town(database)
+    service = SignalService(database, _notices(), clock=Clock())
+    reported = await service.report(town.people["sam"], _draft())
+    assert isinstance(reported, Reported)
+    assert (reported.neighbourhood, reported.notified) == ("Centre-Ville", 2)
+    rows = await _outbox(database)
+    assert sorted(row.chat_id for row in rows) == [town.people["rita"], town.people["claire"]]
+    for row in rows:
+        assert row.payload["parse_mode"] == "HTML"
+        assert "Case #" in row.payload["text"]
+        assert "shutters stay closed" in row.payload["text"]
+        assert f"tg://user?id={town.people['sam']}" in row.payload["text"]
+        assert "+33 6 12 34 56 78" in row.payload["text"]
+        labels = [b["text"] for r in row.payload["reply_markup"]["inline_keyboard"] for b in r]
+        assert labels == ["🤝 I'll follow up", "Close the case"]
+    volunteers = {town.people[name] for name in ("ana", "bob", "vera", "paul")}
+    assert not volunteers & {row.chat_id for row in rows}
+    async with database.read() as session:
+        case = await session.get(Signal, reported.signal_id)
+    assert case is not None
+    assert (case.status, case.neighbourhood_id) == (SignalStatus.OPEN, town.centre_id)
+
+
+async def test_without_a_local_referent_every_referent_hears_of_the_case(
+    database: Database,
+) -> None:
+    town = await _town(database)
+    service = SignalService(database, _notices(), clock=Clock())
+    # No place at all: no neighbourhood, so every referent and the coordinators.
+    unplaced = await service.report(
+        town.people["sam"], _draft(place=None, latitude=None, longitude=None)
+    )
+    assert isinstance(unplaced, Reported)
+    assert unplaced.neighbourhood is None
+    expected = sorted(town.people[name] for name in ("rita", "rob", "claire"))
+    assert sorted(row.chat_id for row in await _outbox(database)) == expected
+    # A chosen neighbourhood beats the place; a referent who reports is not told their own case.
+    chosen = await service.report(town.people["rita"], _draft(neighbourhood_id=town.biollay_id))
+    assert isinstance(chosen, Reported)
+    assert chosen.neighbourhood == "Le Biollay"
+    rows = [
+        row for row in await _outbox(database) if f"#{chosen.signal_id}:" in row.payload["text"]
+    ]
+    assert sorted(row.chat_id for row in rows) == [town.people["rob"], town.people["claire"]]
+
+
+async def test_reports_are_validated_and_limited_per_day(database: Database) -> None:
+    town = await _town(database)
+    clock = Clock()
+    service = SignalService(database, _notices(), clock=clock)
+    assert await service.report(town.people["sam"], _draft(worry="  ")) is ReportRefusal.INVALID
+    assert await service.report(town.people["sam"], _draft(description="")) is ReportRefusal.INVALID
+    assert await service.report(999, _draft()) is ReportRefusal.UNKNOWN
+    for _ in range(MAX_REPORTS_PER_DAY):
+        assert isinstance(await service.report(town.people["sam"], _draft()), Reported)
+    assert await service.report(town.people["sam"], _draft()) is ReportRefusal.TOO_MANY
+    clock.now += timedelta(days=1, minutes=1)
+    assert isinstance(await service.report(town.people["sam"], _draft()), Reported)
+
+
+async def test_i_ll_follow_up_has_exactly_one_winner(database: Database) -> None:
+    town = await _town(database)
+    service = SignalService(database, _notices(), clock=Clock())
+    reported = await service.report(town.people["sam"], _draft())
+    assert isinstance(reported, Reported)
+    tappers = [town.people["rita"], town.people["claire"], town.people["rob"]]
+    results = await asyncio.gather(*(service.assign(t, reported.signal_id) for t in tappers))
+    outcomes = sorted(result.outcome for result in results)
+    assert outcomes == sorted([CaseOutcome.DONE, CaseOutcome.TAKEN, CaseOutcome.TAKEN])
+    winner = tappers[[r.outcome for r in results].index(CaseOutcome.DONE)]
+    async with database.read() as session:
+        case = await session.get(Signal, reported.signal_id)
+        assignee = await session.get(Member, case.assigned_to_member_id if case else 0)
+    assert case is not None
+    assert assignee is not None
+    assert (case.status, assignee.telegram_id) == (SignalStatus.ASSIGNED, winner)
+    assert all(r.assignee == assignee.display_name for r in results)
+    assert (await service.assign(winner, reported.signal_id)).outcome is CaseOutcome.ALREADY_YOURS
+    # Volunteers and people without a role cannot take a case.
+    for outsider in ("ana", "sam"):
+        result = await service.assign(town.people[outsider], reported.signal_id)
+        assert result.outcome is CaseOutcome.NOT_ALLOWED
+    # The reporter hears that someone follows up; no volunteer heard anything.
+    rows = await _outbox(database)
+    assert any(
+        row.chat_id == town.people["sam"] and "following it up" in row.payload["text"]
+        for row in rows
+    )
+    volunteers = {town.people[name] for name in ("ana", "bob", "vera", "paul")}
+    assert not volunteers & {row.chat_id for row in rows}
+
+
+async def test_closing_a_case_records_its_outcome(database: Database) -> None:
+    town = await _town(database)
+    clock = Clock()
+    service = SignalService(database, _notices(), clock=clock)
+    first = await service.report(town.people["sam"], _draft())
+    second = await service.report(town.people["sam"], _draft())
+    assert isinstance(first, Reported)
+    assert isinstance(second, Reported)
+    rita, rob, claire = (town.people[name] for name in ("rita", "rob", "claire"))
+    assert (await service.assign(rita, first.signal_id)).outcome is CaseOutcome.DONE
+    # Another referent may not close Rita's case; Rita may; then it is closed for everyone.
+    refused = await service.close(rob, first.signal_id, SignalOutcome.HELPED)
+    assert (refused.outcome, refused.assignee) == (CaseOutcome.NOT_ALLOWED, "Rita")
+    clock.now += timedelta(days=2)
+    closed = await service.close(rita, first.signal_id, SignalOutcome.REFERRED)
+    assert closed.outcome is CaseOutcome.DONE
+    again = await service.close(claire, first.signal_id, SignalOutcome.HELPED)
+    assert again.outcome is CaseOutcome.CLOSED
+    assert (await service.assign(rob, first.signal_id)).outcome is CaseOutcome.CLOSED
+    # A coordinator closes a case someone else follows up; an open one anyone on staff closes.
+    assert (await service.assign(rob, second.signal_id)).outcome is CaseOutcome.DONE
+    by_coordinator = await service.close(claire, second.signal_id, SignalOutcome.NOT_ISOLATED)
+    assert by_coordinator.outcome is CaseOutcome.DONE
+    async with database.read() as session:
+        cases = {
+            case.id: case
+            for case in (await session.execute(select(Signal).order_by(Signal.id))).scalars()
+        }
+    assert cases[first.signal_id].status is SignalStatus.CLOSED
+    assert cases[first.signal_id].outcome is SignalOutcome.REFERRED
+    assert cases[first.signal_id].closed_at == clock.now
+    assert cases[second.signal_id].outcome is SignalOutcome.NOT_ISOLATED
+    # Rob, who followed it up, hears that Claire closed it.
+    rows = await _outbox(database)
+    assert any(row.chat_id == rob and "Claire closed case" in row.payload["text"] for row in rows)
+    assert await service.open_cases(claire) == []
+    assert await service.open_cases(town.people["ana"]) is CaseOutcome.NOT_ALLOWED
+
+
+async def test_closed_cases_are_purged_after_retention_and_forget_erases_the_phone(
+    database: Database,
+) -> None:
+    town = await _town(database)
+    clock = Clock()
+    service = SignalService(database, _notices(), clock=clock)
+    old = await service.report(town.people["sam"], _draft())
+    kept = await service.report(town.people["sam"], _draft())
+    assert isinstance(old, Reported)
+    assert isinstance(kept, Reported)
+    closed = await service.close(town.people["rita"], old.signal_id, SignalOutcome.HELPED)
+    assert closed.outcome is CaseOutcome.DONE
+    clock.now += timedelta(days=91)
+    assert await service.purge(90) == 1
+    assert await service.purge(90) == 0
+    async with database.transaction() as session:
+        purged = await session.get(Signal, old.signal_id)
+        still = await session.get(Signal, kept.signal_id)
+        assert purged is not None
+        assert still is not None
+        assert (purged.description, purged.place, purged.latitude, purged.reporter_phone) == (
+            "—",
+            None,
+            None,
+            None,
+        )
+        assert purged.outcome is SignalOutcome.HELPED  # the figures stay
+        assert still.reporter_phone == "+33 6 12 34 56 78"  # open: kept
+        member = await session.execute(
+            select(Member.id).where(Member.telegram_id == town.people["sam"])
+        )
+        await erase_reporter(session, member.scalar_one())
+    async with database.read() as session:
+        erased = await session.get(Signal, kept.signal_id)
+    assert erased is not None
+    assert erased.reporter_phone is None
+    assert erased.description == "The elderly lady above the bakery"
+
+
+# --- badges ------------------------------------------------------------------------------------
+
+
+async def test_a_badge_code_is_made_once_unique_and_unambiguous(database: Database) -> None:
+    town = await _town(database)
+    codes = iter(["K7M2QX", "K7M2QX", "HJ4P9T"])
+    service = BadgeService(database, clock=Clock(), code_factory=lambda: next(codes))
+    ana = await service.badge(town.people["ana"])
+    assert isinstance(ana, Badge)
+    assert (ana.display_name, ana.code, ana.approved_at) == ("Ana", "K7M2QX", NOW - timedelta(30))
+    # The second volunteer draws the same code first: the unique index makes them draw again.
+    bob = await service.badge(town.people["bob"])
+    assert isinstance(bob, Badge)
+    assert bob.code == "HJ4P9T"
+    again = await service.badge(town.people["ana"])
+    assert isinstance(again, Badge)
+    assert again.code == "K7M2QX"  # kept, not redrawn
+    for outsider in ("paul", "rita", "sam"):  # pending, referent, nobody
+        assert await service.badge(town.people[outsider]) is Outcome.NOT_ALLOWED
+    real = BadgeService(database)
+    vera = await real.badge(town.people["vera"])
+    assert isinstance(vera, Badge)
+    assert len(vera.code) == 6
+    assert set(vera.code) <= set(ALPHABET)
+    assert not set(vera.code) & set("0O1IL")
+
+
+async def test_verify_tells_valid_unknown_rejected_and_forgotten_codes_apart(
+    database: Database,
+) -> None:
+    town = await _town(database)
+    clock = Clock()
+    service = BadgeService(database, clock=clock)
+    codes = {}
+    for name in ("ana", "bob", "vera"):
+        card = await service.badge(town.people[name])
+        assert isinstance(card, Badge)
+        codes[name] = card.code
+    rita = town.people["rita"]
+    valid = await service.verify(rita, codes["ana"].lower()[:3] + " " + codes["ana"][3:])
+    assert (valid.check, valid.first_name, valid.approved_at) == (
+        Check.VALID,
+        "Ana",
+        NOW - timedelta(days=30),
+    )
+    assert (await service.verify(town.people["claire"], codes["ana"])).check is Check.VALID
+    unused = next(c for c in ("AAAAAA", "BBBBBB", "CCCCCC") if c not in codes.values())
+    assert (await service.verify(rita, unused)).check is Check.INVALID
+    assert (await service.verify(rita, "12")).check is Check.MALFORMED
+    assert (await service.verify(rita, "K0O1IL")).check is Check.MALFORMED
+    # Only referents and coordinators check codes.
+    assert (await service.verify(town.people["bob"], codes["ana"])).check is Check.NOT_ALLOWED
+    assert (await service.verify(town.people["sam"], codes["ana"])).check is Check.NOT_ALLOWED
+    # A volunteer no longer approved, or forgotten, has no valid card any more.
+    async with database.transaction() as session:
+        await session.execute(
+            update(Member)
+            .where(Member.telegram_id == town.people["bob"])
+            .values(volunteer_status=VolunteerStatus.REJECTED)
+        )
+        await session.execute(
+            update(Member).where(Member.telegram_id == town.people["vera"]).values(telegram_id=None)
+        )
+    assert (await service.verify(rita, codes["bob"])).check is Check.INVALID
+    assert (await service.verify(rita, codes["vera"])).check is Check.INVALID
+    # /forget erases the code itself.
+    assert await PrivacyService(database).forget(town.people["ana"]) is Outcome.DONE
+    assert (await service.verify(rita, codes["ana"])).check is Check.INVALID
+    async with database.read() as session:
+        left = (
+            await session.execute(select(func.count()).where(Member.badge_code == codes["ana"]))
+        ).scalar_one()
+    assert left == 0
+
+
+async def test_guessing_codes_is_rate_limited(database: Database) -> None:
+    town = await _town(database)
+    clock = Clock()
+    service = BadgeService(database, clock=clock)
+    card = await service.badge(town.people["ana"])
+    assert isinstance(card, Badge)
+    rita, claire = town.people["rita"], town.people["claire"]
+    guesses = [c * 6 for c in ALPHABET if c * 6 != card.code][:10]
+    for guess in guesses:
+        clock.now += timedelta(minutes=1)
+        assert (await service.verify(rita, guess)).check is Check.INVALID
+    # Ten failures within the hour: even the right code waits now; others are not affected.
+    assert (await service.verify(rita, card.code)).check is Check.TOO_MANY
+    assert (await service.verify(claire, card.code)).check is Check.VALID
+    # Successful checks never count: Claire is not limited by checking a valid code often.
+    for _ in range(12):
+        assert (await service.verify(claire, card.code)).check is Check.VALID
+    clock.now += timedelta(minutes=52)  # the first failures leave the window
+    assert (await service.verify(rita, card.code)).check is Check.VALID
+
+
+# --- recurring series --------------------------------------------------------------------------
+
+
+@dataclass
+class Care:
+    """A referent's weekly visit, made recurring from a first request Ana took."""
+
+    town: Town
+    clock: Clock
+    requests: RequestService
+    series: SeriesService
+    view: SeriesView
+    first_request_id: int
+
+
+def _visit(skill_id: int, starts_at: datetime) -> RequestDraft:
+    return RequestDraft(
+        skill_id=skill_id,
+        description="A cup of tea and a chat",
+        latitude=CENTRE[0],
+        longitude=CENTRE[1],
+        area_label="Rue de Boigne",
+        when_kind="slot",
+        starts_at=starts_at,
+        beneficiary=BeneficiaryDetails(
+            name="Mme Jeanne Martin",
+            phone="+33 4 79 00 00 00",
+            address="27 rue de Boigne, Chambéry",
+            latitude=CENTRE[0],
+            longitude=CENTRE[1],
+            consent=True,
+        ),
+    )
+
+
+async def _weekly_visit(database: Database) -> Care:
+    town = await _town(database)
+    clock = Clock()
+    config = brigade_settings(database.url, default_language="en", timezone="Europe/Paris")
+    notices = Notices(I18n("en"), config)
+    requests = RequestService(database, notices, config, clock=clock)
+    series = SeriesService(database, requests, notices, config, clock=clock)
+    posted = await requests.post(town.people["rita"], _visit(town.skill_id, THURSDAY_2PM))
+    assert posted is not None
+    claimed = await requests.claim(town.people["ana"], posted.request_id)
+    assert claimed.outcome is ClaimOutcome.CLAIMED
+    view = await series.create(town.people["rita"], posted.request_id, 7)
+    assert isinstance(view, SeriesView)
+    return Care(town, clock, requests, series, view, posted.request_id)
+
+
+async def _occurrences(database: Database, series_id: int) -> list[HelpRequest]:
+    async with database.read() as session:
+        rows = await session.execute(
+            select(HelpRequest).where(HelpRequest.series_id == series_id).order_by(HelpRequest.id)
+        )
+        return list(rows.scalars())
+
+
+async def _offered_to(database: Database, request_id: int) -> set[int]:
+    async with database.read() as session:
+        rows = await session.execute(select(Offer.chat_id).where(Offer.request_id == request_id))
+        return set(rows.scalars())
+
+
+async def test_occurrences_are_posted_ahead_and_offered_to_the_regular_first(
+    database: Database,
+) -> None:
+    care = await _weekly_visit(database)
+    ana, bob = care.town.people["ana"], care.town.people["bob"]
+    assert (care.view.weekday, care.view.local_minute) == (3, 14 * 60)  # Thursday, 14:00
+    assert care.view.next_occurrence_at == THURSDAY_2PM + timedelta(days=7)
+    assert care.view.regular_name == "Ana"
+    assert await care.series.create(care.town.people["rita"], care.first_request_id, 7) is (
+        Outcome.ALREADY_DONE
+    )
+    # Nothing before three days ahead of the next Thursday.
+    care.clock.now = THURSDAY_2PM + timedelta(days=4) - timedelta(minutes=1)
+    assert (await care.series.run_due())["posted"] == 0
+    for week in (1, 2, 3):
+        care.clock.now = THURSDAY_2PM + timedelta(days=7 * week - 3)
+        assert (await care.series.run_due())["posted"] == 1
+        assert (await care.series.run_due())["posted"] == 0  # once, however often it runs
+        occurrence = (await _occurrences(database, care.view.id))[-1]
+        assert occurrence.starts_at == THURSDAY_2PM + timedelta(days=7 * week)
+        assert (occurrence.wave, occurrence.when_kind) == (0, "slot")
+        assert await _offered_to(database, occurrence.id) == {ana}
+        assert occurrence.next_wave_at == care.clock.now + timedelta(hours=24)
+        claimed = await care.requests.claim(ana, occurrence.id)
+        assert claimed.outcome is ClaimOutcome.CLAIMED
+    assert bob not in await _offered_to(database, occurrence.id)
+    assert len(await _occurrences(database, care.view.id)) == 4  # the first and three more
+
+
+async def test_the_volunteer_who_claims_an_occurrence_becomes_the_regular(
+    database: Database,
+) -> None:
+    care = await _weekly_visit(database)
+    ana, bob = care.town.people["ana"], care.town.people["bob"]
+    care.clock.now = THURSDAY_2PM + timedelta(days=4)
+    await care.series.run_due()
+    first = (await _occurrences(database, care.view.id))[-1]
+    # Ana passes: the others get it at once and the referent is told; Bob takes it.
+    assert await care.requests.decline(ana, first.id) == "done"
+    await care.requests.run_due()
+    assert bob in await _offered_to(database, first.id)
+    rows = await _outbox(database)
+    assert any(
+        row.chat_id == care.town.people["rita"]
+        and "usual volunteer did not take" in row.payload["text"]
+        for row in rows
+    )
+    assert (await care.requests.claim(bob, first.id)).outcome is ClaimOutcome.CLAIMED
+    care.clock.now += timedelta(days=7)
+    assert (await care.series.run_due())["posted"] == 1
+    second = (await _occurrences(database, care.view.id))[-1]
+    assert second.wave == 0
+    assert await _offered_to(database, second.id) == {bob}
+    async with database.read() as session:
+        series = await session.get(RequestSeries, care.view.id)
+        regular = await session.get(Member, series.regular_volunteer_id if series else 0)
+    assert regular is not None
+    assert regular.telegram_id == bob
+
+
+async def test_a_paused_regular_is_skipped_and_the_referent_told(database: Database) -> None:
+    care = await _weekly_visit(database)
+    ana, bob = care.town.people["ana"], care.town.people["bob"]
+    async with database.transaction() as session:
+        await session.execute(
+            update(Member)
+            .where(Member.telegram_id == ana)
+            .values(paused_until=THURSDAY_2PM + timedelta(days=60))
+        )
+    care.clock.now = THURSDAY_2PM + timedelta(days=4)
+    assert (await care.series.run_due())["posted"] == 1
+    occurrence = (await _occurrences(database, care.view.id))[-1]
+    assert occurrence.wave == 1  # everyone, at once
+    assert await _offered_to(database, occurrence.id) == {bob, care.town.people["vera"]}
+    told = [
+        row
+        for row in await _outbox(database)
+        if row.chat_id == care.town.people["rita"] and "usual volunteer" in row.payload["text"]
+    ]
+    assert len(told) == 1
+    assert "Ana" in told[0].payload["text"]
+    assert f"#{occurrence.id}" in told[0].payload["text"]
+
+
+async def test_stopping_a_series_prevents_further_occurrences(database: Database) -> None:
+    care = await _weekly_visit(database)
+    rita, ana = care.town.people["rita"], care.town.people["ana"]
+    care.clock.now = THURSDAY_2PM + timedelta(days=4)
+    await care.series.run_due()
+    posted = (await _occurrences(database, care.view.id))[-1]
+    assert (await care.series.stop(ana, care.view.id)).outcome is Outcome.NOT_ALLOWED
+    stopped = await care.series.stop(rita, care.view.id)
+    assert stopped.outcome is Outcome.DONE
+    assert stopped.open_request_ids == (posted.id,)  # still open: it stays unless cancelled
+    assert (await care.series.stop(rita, care.view.id)).outcome is Outcome.ALREADY_DONE
+    for week in (2, 3, 4):
+        care.clock.now = THURSDAY_2PM + timedelta(days=7 * week - 2)
+        assert (await care.series.run_due())["posted"] == 0
+    assert len(await _occurrences(database, care.view.id)) == 2
+    async with database.read() as session:
+        still = await session.get(HelpRequest, posted.id)
+    assert still is not None
+    assert still.status is RequestStatus.OPEN
+    assert await care.series.active(rita) == []
+    # Ana, the regular, was told.
+    assert any(
+        row.chat_id == ana and "stopped the recurring" in row.payload["text"]
+        for row in await _outbox(database)
+    )
+
+
+async def test_a_coordinator_stops_any_series_and_missed_occurrences_are_skipped(
+    database: Database,
+) -> None:
+    care = await _weekly_visit(database)
+    # The bot was down for three weeks: past occurrences are skipped, never posted late.
+    care.clock.now = THURSDAY_2PM + timedelta(days=21, hours=1)
+    done = await care.series.run_due()
+    assert done["posted"] == 0
+    assert done["skipped"] == 1
+    async with database.read() as session:
+        series = await session.get(RequestSeries, care.view.id)
+    assert series is not None
+    assert series.next_occurrence_at == THURSDAY_2PM + timedelta(days=28)
+    care.clock.now = THURSDAY_2PM + timedelta(days=25)
+    assert (await care.series.run_due())["posted"] == 1
+    views = await care.series.active(care.town.people["claire"])
+    assert isinstance(views, list)
+    assert [view.id for view in views] == [care.view.id]
+    stopped = await care.series.stop(care.town.people["claire"], care.view.id)
+    assert stopped.outcome is Outcome.DONE
+
+
+async def test_a_request_without_a_time_takes_the_chosen_day_and_hour(database: Database) -> None:
+    care = await _weekly_visit(database)
+    rita = care.town.people["rita"]
+    posted = await care.requests.post(
+        rita,
+        RequestDraft(
+            skill_id=care.town.skill_id,
+            description="Phone call",
+            latitude=CENTRE[0],
+            longitude=CENTRE[1],
+            area_label="Rue de Boigne",
+            beneficiary_id=(await _occurrences(database, care.view.id))[0].beneficiary_id,
+        ),
+    )
+    assert posted is not None
+    source = await care.series.source(rita, posted.request_id)
+    assert not isinstance(source, Outcome)
+    assert source.weekday is None
+    assert await care.series.create(rita, posted.request_id, 14) is Outcome.INVALID
+    view = await care.series.create(rita, posted.request_id, 14, weekday=0, local_minute=10 * 60)
+    assert isinstance(view, SeriesView)
+    assert view.interval_days == 14
+    # Sunday 22 → Monday 23 November, 10:00 in Paris.
+    assert view.next_occurrence_at == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert await care.series.create(care.town.people["rob"], posted.request_id, 7) is (
+        Outcome.NOT_ALLOWED
+    )
+
+
+async def test_a_series_stops_when_its_person_or_referent_is_gone(database: Database) -> None:
+    care = await _weekly_visit(database)
+    first = (await _occurrences(database, care.view.id))[0]
+    async with database.transaction() as session:
+        await session.execute(
+            update(Beneficiary)
+            .where(Beneficiary.id == first.beneficiary_id)
+            .values(purged_at=NOW, name="—")
+        )
+    care.clock.now = THURSDAY_2PM + timedelta(days=4)
+    assert await care.series.run_due() == {"posted": 0, "skipped": 0, "stopped": 1}
+    assert len(await _occurrences(database, care.view.id)) == 1
+    assert await care.series.active(care.town.people["rita"]) == []
+    told = [
+        row
+        for row in await _outbox(database)
+        if row.chat_id == care.town.people["rita"] and "it is stopped" in row.payload["text"]
+    ]
+    assert len(told) == 1
+
+
+# --- the migration keeps what it does not touch ------------------------------------------------
+
+
+async def test_migration_0005_keeps_every_existing_row(database_url: str) -> None:
+    """members and requests gain a column in place: no rebuild, so no cascade on their rows."""
+    database = Database(database_url)
+    try:
+        await migrate.upgrade(database, "0004")
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO members (id, telegram_id, display_name, radius_km, reachable,"
+                    " created_at, updated_at) VALUES (1, 5, 'Ana', 2, true, :t, :t)"
+                ),
+                {"t": NOW.replace(tzinfo=None)},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO member_roles (member_id, role, granted_at)"
+                    " VALUES (1, 'volunteer', :t)"
+                ),
+                {"t": NOW.replace(tzinfo=None)},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO requests (id, referent_id, skill_id, description, latitude,"
+                    " longitude, area_label, when_kind, places_needed, places_taken, status,"
+                    " wave, created_at, updated_at) VALUES (1, 1, 1, '', 45.5, 5.9, '', 'asap',"
+                    " 1, 1, 'full', 1, :t, :t)"
+                ),
+                {"t": NOW.replace(tzinfo=None)},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO claims (id, request_id, volunteer_id, status, claimed_at, nudges)"
+                    " VALUES (1, 1, 1, 'active', :t, 0)"
+                ),
+                {"t": NOW.replace(tzinfo=None)},
+            )
+        await migrate.upgrade(database)
+        for _round in range(2):
+            async with database.read() as session:
+                counts = [
+                    (await session.execute(select(func.count()).select_from(model))).scalar_one()
+                    for model in (Member, MemberRole, HelpRequest, Claim)
+                ]
+            assert counts == [1, 1, 1, 1]
+            await migrate.downgrade(database, "0004")
+            async with database.engine.connect() as connection:
+                kept = (await connection.execute(text("SELECT count(*) FROM claims"))).scalar()
+            assert kept == 1
+            await migrate.upgrade(database)
+    finally:
+        await database.dispose()
