@@ -377,12 +377,15 @@ class RequestService:
                 silent=candidate.silent,
             )
 
-    async def next_wave(self, request_id: int) -> int:
+    async def next_wave(self, request_id: int, *, only_if_due: bool = False) -> int:
         """Offer a still-open request to the rest of its candidates (the second wave)."""
         now = self._clock()
         async with self._transaction() as session:
-            request = await session.get(HelpRequest, request_id)
+            # Locked and re-checked: two processes sweeping timers send the wave once.
+            request = await session.get(HelpRequest, request_id, with_for_update=True)
             if request is None or request.status is not RequestStatus.OPEN:
+                return 0
+            if only_if_due and (request.next_wave_at is None or request.next_wave_at > now):
                 return 0
             view = await load_request_view(session, request_id)
             assert view is not None
@@ -1233,7 +1236,7 @@ class RequestService:
         for request_id in due_expiry:
             done["expired"] += await self._expire(request_id, now)
         for request_id in set(due_waves) - set(due_expiry):
-            done["waves"] += 1 if await self.next_wave(request_id) else 0
+            done["waves"] += 1 if await self.next_wave(request_id, only_if_due=True) else 0
         for request_id in set(due_alerts) - set(due_expiry):
             done["escalations"] += await self._escalate(request_id, now)
         for claim_id in due_claims:
@@ -1248,7 +1251,7 @@ class RequestService:
     async def _remove_details(self, claim_id: int, now: datetime) -> int:
         """Replace the private details in the claimer's chat once they are no longer needed."""
         async with self._transaction() as session:
-            claim = await session.get(Claim, claim_id)
+            claim = await session.get(Claim, claim_id, with_for_update=True)
             if claim is None or claim.purge_details_at is None or claim.purge_details_at > now:
                 return 0
             claim.purge_details_at = None
@@ -1453,7 +1456,8 @@ class RequestService:
         """A reminder before the time, or "is it done?" after it; nudges, then auto-release."""
         settings = self._settings
         async with self._transaction() as session:
-            claim = await session.get(Claim, claim_id)
+            # Locked, and the timers re-read under the lock: one reminder however many sweep.
+            claim = await session.get(Claim, claim_id, with_for_update=True)
             if claim is None or claim.status is not ClaimStatus.ACTIVE:
                 return None
             volunteer = (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.i18n import I18n
@@ -232,3 +235,34 @@ async def test_a_released_claimers_undelivered_details_are_never_sent(database: 
         details = await session.get(OutboxMessage, claim.details_outbox_id)
     assert details is not None
     assert details.status is OutboxStatus.SKIPPED
+
+
+async def test_two_processes_sweeping_at_once_ask_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each process has its own engine; the row lock makes the second see the first's work."""
+    slow_tell = Notices.tell
+
+    async def tell_slowly(self: Notices, *args: Any, **kwargs: Any) -> Any:
+        # Hold the transaction open long enough for the other sweep to read the same claim.
+        await asyncio.sleep(0.3)
+        return await slow_tell(self, *args, **kwargs)
+
+    skill = await _town(database, 1)
+    clock = Clock()
+    first = await _service(database, clock)
+    posted = await first.post(REFERENT, _draft(skill))
+    assert posted is not None
+    await first.claim(100, posted.request_id)
+    other_database = Database(database.url)
+    try:
+        config = brigade_settings(database.url)
+        second = RequestService(other_database, Notices(I18n("en"), config), config, clock=clock)
+        clock.advance(hours=3)
+        monkeypatch.setattr(Notices, "tell", tell_slowly)
+        results = await asyncio.gather(first.run_due(), second.run_due())
+    finally:
+        await other_database.dispose()
+    assert sum(result["asked"] for result in results) == 1
+    asked = [text for text in await _texts_to(database, 100) if text.startswith("Is request")]
+    assert len(asked) == 1
