@@ -24,6 +24,7 @@ from sqlalchemy import select
 from bot.charter import CHARTER_VERSION
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
+from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.volunteers import VolunteerApplication
 from storage.models import Role, Skill
 from testkit.harness import PollingBrigade, sqlite_url
@@ -44,7 +45,7 @@ VOLUNTEERS: tuple[tuple[str, str, str, float, float, tuple[str, ...]], ...] = (
     ("Nadia", "fr", "Centre-Ville", 45.5640, 5.9199, ("appointment", "shopping")),
     ("Paul", "fr", "Centre-Ville", 45.5708, 5.9220, ("gardening", "odd_jobs")),
     ("Inès", "fr", "Centre-Ville", 45.5677, 5.9160, ("outing", "visit")),
-    ("Hugo", "en", "Centre-Ville", 45.5655, 5.9185, ("plumbing",)),
+    ("Hugo", "en", "Centre-Ville", 45.5675, 5.9199, ("plumbing",)),
     ("Lucie", "fr", "Centre-Ville", 45.5690, 5.9240, ("shopping", "phone_call")),
     ("Bram", "nl", "Le Biollay", 45.5575, 5.9100, ("odd_jobs", "plumbing")),
     ("Fatou", "fr", "Le Biollay", 45.5562, 5.9081, ("visit", "phone_call")),
@@ -279,14 +280,81 @@ async def _scenario(world: FakeTelegram, brigade: PollingBrigade, t: Transcript)
         "the card in Claire's chat now says who approved it: " + (card.text or "").splitlines()[-1]
     )
 
+    t.title("Nora posts a request for Mme Martin, who has a leaking tap")
+    async with brigade.services.database.read() as session:
+        plumbing = (
+            await session.execute(select(Skill.id).where(Skill.code == "plumbing"))
+        ).scalar_one()
+    posted = await brigade.services.requests.post(
+        nora.id,
+        RequestDraft(
+            skill_id=plumbing,
+            description="Le robinet de la cuisine fuit depuis hier.",
+            latitude=45.5677,
+            longitude=5.9204,
+            area_label="Rue de Boigne",
+            beneficiary=BeneficiaryDetails(
+                name="Mme Jeanne Martin",
+                phone="04 79 00 00 00",
+                address="27 rue de Boigne, Chambéry",
+                latitude=45.5677,
+                longitude=5.9204,
+                access_notes="3e étage, code 1234",
+                consent=True,
+            ),
+        ),
+    )
+    assert posted is not None
+    t.note(
+        f"posted with /new (shown here through the service): request #{posted.request_id}, "
+        f"offered now to {posted.offered} volunteer(s), the Centre-Ville group too"
+    )
+    plumbers = [v for v, spec in zip(volunteers, VOLUNTEERS, strict=True) if "plumbing" in spec[5]]
+    marc, hugo = plumbers[0], plumbers[1]
+    marc_offer = await marc.expect_message(f"n° {posted.request_id}", timeout=TIMEOUT)
+    hugo_offer = await hugo.expect_message(f"#{posted.request_id}", timeout=TIMEOUT)
+    await groups[0].expect_message(f"n° {posted.request_id}", timeout=TIMEOUT)
+    t.show([marc, hugo, groups[0]])
+
+    t.title("Marc and Hugo tap at the same moment: one place")
+    marc.tap(marc_offer, "Je m’en occupe")
+    hugo.tap(hugo_offer, "I'll do it")
+    await world.wait_for(
+        lambda: bool(marc.callback_answers and hugo.callback_answers), timeout=TIMEOUT
+    )
+    for person in (marc, hugo):
+        t.note(f"{person.first_name}'s tap is answered: {person.callback_answers[-1].text}")
+
+    def has_details(person: FakeUser) -> bool:
+        return any("Jeanne Martin" in (m.text or "") for m in person.inbox)
+
+    await world.wait_for(lambda: has_details(marc) or has_details(hugo), timeout=TIMEOUT)
+    winner = marc if has_details(marc) else hugo
+    details = next(m for m in winner.inbox if "Jeanne Martin" in (m.text or ""))
+    await world.wait_for(lambda: not marc_offer.labels and not hugo_offer.labels, timeout=TIMEOUT)
+    await nora.expect_message(timeout=TIMEOUT)
+    t.show([winner, nora])
+    t.note("every copy of the offer, in each chat and in the group, now says it is taken:")
+    t.note((groups[0].last_message.text or "").splitlines()[-1])
+
+    t.title(f"{winner.first_name} fixes the tap; Nora confirms")
+    winner.tap(details, "✅")
+    await nora.expect_message(timeout=TIMEOUT)
+    await winner.expect_message(timeout=TIMEOUT)  # how long did it take?
+    winner.tap(winner.last_message, "1")
+    await world.wait_for(lambda: bool(winner.callback_answers), timeout=TIMEOUT)
+    nora.tap(nora.last_message, "✅")
+    await winner.expect_message(timeout=TIMEOUT)
+    t.show([winner, nora])
+
     t.title("Bram, from Brussels, prefers Dutch")
     bram = volunteers[10]
     bram.send_command("language")
-    await bram.expect_message(timeout=TIMEOUT)
+    await bram.expect_message("Kies uw taal", timeout=TIMEOUT)
     bram.tap("Nederlands")
     await world.wait_for(lambda: "Taal" in (bram.last_message.text or ""), timeout=TIMEOUT)
     bram.send_command("help")
-    await bram.expect_message(timeout=TIMEOUT)
+    await bram.expect_message("Uw opdrachten", timeout=TIMEOUT)
     t.show([bram])
 
     staff = await brigade.services.members.staff()
