@@ -144,16 +144,16 @@ def case_text(view: CaseView, _: Translator) -> str:
         return html.escape(_(message, **values))
 
     lines = [
-        line("🧭 Case #{id}: someone may be isolated", id=view.id),
-        line("Neighbourhood: {name}", name=view.neighbourhood or _("not known")),
-        line("Who: {value}", value=view.description),
-        line("Where: {value}", value=view.place or _("not given")),
+        line(N_("🧭 Case #{id}: someone may be isolated"), id=view.id),
+        line(N_("Neighbourhood: {name}"), name=view.neighbourhood or _("not known")),
+        line(N_("Who: {value}"), value=view.description),
+        line(N_("Where: {value}"), value=view.place or _("not given")),
     ]
     if view.latitude is not None and view.longitude is not None:
         lat, lon = f"{view.latitude:.5f}", f"{view.longitude:.5f}"
         link = f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
         lines.append(html.escape(link))
-    lines.append(line("What worries them: {value}", value=view.worry))
+    lines.append(line(N_("What worries them: {value}"), value=view.worry))
     reporter = html.escape(_("Reported by: {name}", name=_MENTION))
     if view.reporter_telegram_id is not None:
         name = html.escape(view.reporter_name or _("a relay"))
@@ -164,9 +164,9 @@ def case_text(view: CaseView, _: Translator) -> str:
         mention = html.escape(_("a relay who has since left the brigade"))
     lines.append(reporter.replace(_MENTION, mention))
     lines.append(
-        line("Their phone: {value}", value=view.reporter_phone or _("not given, write to them"))
+        line(N_("Their phone: {value}"), value=view.reporter_phone or _("not given, write to them"))
     )
-    lines.append(line("Status: {value}", value=status_text(view, _)))
+    lines.append(line(N_("Status: {value}"), value=status_text(view, _)))
     return "\n".join(lines)
 
 
