@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 LOCALES := bot/locales
 export BRIGADE_TEST_POSTGRES_URL ?=
 
-.PHONY: run test lint migrate demo messages bench clean
+.PHONY: run test lint migrate demo messages bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## Benchmarks, run on demand (figures in docs/benchmarks.md); `make bench-quick` to smoke-test them.
+bench: $(STAMP)
+	$(BIN)/python -m bench all
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench all --quick
 
 ## Offline demo: the real bot against a fake Telegram, a seeded town, a printed transcript.
 demo: $(STAMP)

@@ -67,6 +67,12 @@ class MemberService:
 
     async def identify(self, who: TelegramIdentity) -> MemberProfile:
         """Find or create the member behind an update; talking to the bot makes them reachable."""
+        # Most updates come from known, unchanged members: a read answers them without taking
+        # SQLite's write lock (every tap would otherwise queue behind every other writer).
+        async with self._db.read() as session:
+            known = await member_store.get_by_telegram_id(session, who.telegram_id)
+            if known is not None and self._unchanged(known, who):
+                return _profile(known, await member_store.roles_of(session, known.id))
         async with self._db.transaction() as session:
             await member_store.insert_member_if_absent(
                 session,
@@ -93,6 +99,16 @@ class MemberService:
                 await member_store.grant_roles(session, member.id, [Role.COORDINATOR])
             roles = await member_store.roles_of(session, member.id)
             return _profile(member, roles)
+
+    def _unchanged(self, member: Member, who: TelegramIdentity) -> bool:
+        """Whether identifying `who` would change nothing stored about `member`."""
+        return (
+            member.reachable
+            and bool(member.display_name)
+            and member.telegram_language == who.language_code
+            and member.username == who.username
+            and who.telegram_id not in self._coordinator_ids
+        )
 
     async def set_language(self, telegram_id: int, language: str) -> MemberProfile | None:
         """Remember the language a member chose; None if they are unknown."""

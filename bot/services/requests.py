@@ -779,8 +779,11 @@ class RequestService:
                     )
                     .values(
                         status=RequestStatus.CANCELLED,
-                        # Its claims are cancelled below: no place is held any more.
-                        places_taken=0,
+                        # Active claims are cancelled below; a claim already said done keeps
+                        # its place (it is the volunteer's record of a service given).
+                        places_taken=select(func.count())
+                        .where(Claim.request_id == request_id, Claim.status == ClaimStatus.DONE)
+                        .scalar_subquery(),
                         cancel_reason=reason,
                         closed_at=now,
                         next_wave_at=None,
