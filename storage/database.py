@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -68,10 +68,17 @@ class Database:
         )
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """Open a write transaction; it commits on success and rolls back on error."""
+    async def transaction(
+        self, on_commit: Callable[[], None] | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """Open a write transaction; it commits on success and rolls back on error.
+
+        `on_commit` runs once the commit is done (e.g. wake the outbox sender for the new rows).
+        """
         async with self._writers.begin() as session:
             yield session
+        if on_commit is not None:
+            on_commit()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

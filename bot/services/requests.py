@@ -8,8 +8,8 @@ Places are taken with one conditional UPDATE — never read-then-write — and a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -156,11 +156,9 @@ class RequestService:
         # Wakes the outbox sender: the rows just committed go out at once, not at its next poll.
         self._after_commit = after_commit
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._db.transaction() as session:
-            yield session
-        self._after_commit()
+    def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A write transaction that wakes the outbox sender once committed."""
+        return self._db.transaction(on_commit=self._after_commit)
 
     # --- posting ---------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ Stopping a series posts nothing more; occurrences already posted stay, unless ca
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
@@ -149,11 +149,9 @@ class SeriesService:
         self._lead = timedelta(days=lead_days)
         self._exclusive_hours = exclusive_hours
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._db.transaction() as session:
-            yield session
-        self._after_commit()
+    def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A write transaction that wakes the outbox sender once committed."""
+        return self._db.transaction(on_commit=self._after_commit)
 
     # --- dates -----------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ closes it with an outcome.
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -234,11 +234,9 @@ class SignalService:
         self._clock = clock
         self._after_commit = after_commit
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._db.transaction() as session:
-            yield session
-        self._after_commit()
+    def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A write transaction that wakes the outbox sender once committed."""
+        return self._db.transaction(on_commit=self._after_commit)
 
     # --- reporting -------------------------------------------------------------------------
 
