@@ -33,6 +33,7 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
+from bot.batching import GroupCommit
 from storage import outbox
 from storage.database import Database
 from storage.models import OutboxMessage, OutboxStatus
@@ -397,6 +398,15 @@ class _Plan:
     next_at: float = math.inf
 
 
+@dataclass(frozen=True)
+class _SentRecord:
+    """A delivered row, to be marked sent."""
+
+    id: int
+    message_id: int | None
+    at: datetime
+
+
 class OutboxSender:
     """A background task delivering the outbox; `wake()` it after committing new rows."""
 
@@ -446,6 +456,8 @@ class OutboxSender:
         # When a row this sender put back for later becomes due: lease then, not at the next poll.
         self._next_due = math.inf
         self._recordings: set[asyncio.Task[None]] = set()
+        # Deliveries finishing together are recorded in one transaction (see bot/batching.py).
+        self._sent_records: GroupCommit[_SentRecord, None] = GroupCommit(self._write_sent)
         self._stopping = False
         self._stop_timeout: float | None = None
         self._task: asyncio.Task[None] | None = None
@@ -739,6 +751,15 @@ class OutboxSender:
             self.stats.errors += 1
             log.exception("could not record the outcome of outbox row %d", item.id)
 
+    async def _write_sent(self, records: Iterable[_SentRecord]) -> list[None]:
+        """Mark delivered rows sent, all in one transaction."""
+        done: list[None] = []
+        async with self._db.transaction() as session:
+            for record in records:
+                await outbox.mark_sent(session, record.id, record.message_id, record.at)
+                done.append(None)
+        return done
+
     async def _call(self, item: _Leased) -> Outcome:
         call = self._methods.get(item.method)
         if call is None:
@@ -770,11 +791,12 @@ class OutboxSender:
             stale = [queued for queued in self._queue if queued.chat_id == item.chat_id]
             self._queue = [queued for queued in self._queue if queued.chat_id != item.chat_id]
 
+        if verdict == Verdict.SENT:
+            await self._sent_records.submit(_SentRecord(item.id, outcome.message_id, now))
+            self.stats.sent += 1
+            return
         async with self._db.transaction() as session:
-            if verdict == Verdict.SENT:
-                self.stats.sent += 1
-                await outbox.mark_sent(session, item.id, outcome.message_id, now)
-            elif verdict in (Verdict.RETRY_AFTER, Verdict.HALT):
+            if verdict in (Verdict.RETRY_AFTER, Verdict.HALT):
                 wait = outcome.retry_after if verdict == Verdict.RETRY_AFTER else HALT_SECONDS
                 self._due_in(wait)
                 await outbox.reschedule(

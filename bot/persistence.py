@@ -9,7 +9,6 @@ every update instead, so a crash loses at most the update being handled.
 from __future__ import annotations
 
 import json
-from copy import deepcopy
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
@@ -22,6 +21,14 @@ UserDataDict = dict[Any, Any]
 ConversationKey = tuple[int | str, ...]
 ConversationDict = dict[ConversationKey, object]
 CDCData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
+
+
+_NOTHING = "{}"
+
+
+def _canonical(data: UserDataDict) -> str:
+    """The JSON stored for a person's drafts (same dict, same text)."""
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _encode_key(key: ConversationKey) -> str:
@@ -49,11 +56,17 @@ class DatabasePersistence(BasePersistence[UserDataDict, dict[Any, Any], dict[Any
             update_interval=update_interval,
         )
         self._db = database
+        # What the database holds for each person with drafts, as JSON: PTB asks to store every
+        # user's data after each of their updates, changed or not, and most updates (a tap, a
+        # command) change nothing — those then cost no write transaction.
+        self._stored: dict[int, str] = {}
 
     async def get_user_data(self) -> dict[int, UserDataDict]:
         """Every person's drafts, loaded once at start."""
         async with self._db.read() as session:
-            return await store.load_user_data(session)
+            loaded = await store.load_user_data(session)
+        self._stored = {user_id: _canonical(data) for user_id, data in loaded.items() if data}
+        return loaded
 
     async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
         """Chat data is not stored."""
@@ -87,10 +100,13 @@ class DatabasePersistence(BasePersistence[UserDataDict, dict[Any, Any], dict[Any
             )
 
     async def update_user_data(self, user_id: int, data: UserDataDict) -> None:
-        """Store one person's drafts (they must be JSON-serialisable)."""
-        payload = json.loads(json.dumps(deepcopy(data)))
+        """Store one person's drafts (they must be JSON-serialisable), unless unchanged."""
+        text = _canonical(data)
+        if self._stored.get(user_id, _NOTHING) == text:
+            return
         async with self._db.transaction() as session:
-            await store.save_user_data(session, user_id, payload)
+            await store.save_user_data(session, user_id, json.loads(text))
+        self._remember(user_id, text)
 
     async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
         """Chat data is not stored."""
@@ -108,6 +124,13 @@ class DatabasePersistence(BasePersistence[UserDataDict, dict[Any, Any], dict[Any
         """Forget one person's drafts."""
         async with self._db.transaction() as session:
             await store.save_user_data(session, user_id, {})
+        self._remember(user_id, _NOTHING)
+
+    def _remember(self, user_id: int, text: str) -> None:
+        if text == _NOTHING:
+            self._stored.pop(user_id, None)  # no row: nothing kept for those without drafts
+        else:
+            self._stored[user_id] = text
 
     async def refresh_user_data(self, user_id: int, user_data: UserDataDict) -> None:
         """Nothing to refresh: this process is the only writer of a person's drafts."""

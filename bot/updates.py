@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,8 +24,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseUpdateProcessor, TypeHandler
 
+from bot.batching import GroupCommit
 from bot.context import BrigadeContext
 from storage import updates as store
+from storage.database import Database
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,11 @@ DEFAULT_MAX_WAITING = 4096
 
 
 class UpdateGate:
-    """The group -1 callback: record the update_id, stop the update if it was already there."""
+    """The group -1 callback: record the update_id, stop the update if it was already there.
+
+    Updates arriving together are recorded together (group commit): a crowd tapping at once
+    costs one write transaction per batch, not one each.
+    """
 
     def __init__(
         self,
@@ -59,23 +65,21 @@ class UpdateGate:
         # None: prune with the first update, which also covers the first update after a long
         # silence (see KEEP_PROCESSED).
         self._next_prune: datetime | None = None
+        self._commits: GroupCommit[int, bool] | None = None
         self.skipped = 0
+
+    @property
+    def batches(self) -> int:
+        """Write transactions used so far to record update ids."""
+        return 0 if self._commits is None else self._commits.batches
 
     async def __call__(self, update: Update, context: BrigadeContext) -> None:
         """Let a new update through; raise ApplicationHandlerStop for one already handled."""
-        now = self._clock()
-        # Decided before any await, so that concurrent updates do not all prune.
-        prune = self._next_prune is None or now >= self._next_prune
-        if prune:
-            self._next_prune = now + self._prune_every
+        if self._commits is None:
+            database = context.services.database
+            self._commits = GroupCommit(lambda ids: self._record(database, ids))
         try:
-            async with context.services.database.transaction() as session:
-                if prune:
-                    # Before the insert: an old row must never make a new update look handled.
-                    pruned = await store.prune(session, now - self._keep)
-                    if pruned:
-                        log.info("forgot %d handled updates older than %s", pruned, self._keep)
-                fresh = await store.claim_update(session, update.update_id, now)
+            fresh = await self._commits.submit(update.update_id)
         except (SQLAlchemyError, OSError):
             # Fail open: with the database unreachable the handlers fail and apologise anyway,
             # and handling a rare re-delivery twice beats dropping every update.
@@ -85,6 +89,27 @@ class UpdateGate:
             self.skipped += 1
             log.info("update %s was already handled (re-delivered): skipped", update.update_id)
             raise ApplicationHandlerStop
+
+    async def _record(self, database: Database, update_ids: Sequence[int]) -> list[bool]:
+        """Record a batch of update ids; True for each one seen for the first time."""
+        now = self._clock()
+        # One batch is written at a time, so only one prunes.
+        prune = self._next_prune is None or now >= self._next_prune
+        if prune:
+            self._next_prune = now + self._prune_every
+        async with database.transaction() as session:
+            if prune:
+                # Before the insert: an old row must never make a new update look handled.
+                pruned = await store.prune(session, now - self._keep)
+                if pruned:
+                    log.info("forgot %d handled updates older than %s", pruned, self._keep)
+            inserted = await store.claim_updates(session, update_ids, now)
+        # The same id twice in one batch (a retry racing its original): only the first is new.
+        fresh = []
+        for update_id in update_ids:
+            fresh.append(update_id in inserted)
+            inserted.discard(update_id)
+        return fresh
 
 
 def build_deduplication_handler(gate: UpdateGate | None = None) -> TypeHandler[Any, Any, None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -13,30 +14,32 @@ from storage.models import ProcessedUpdate
 
 
 async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
-    """Record an update as handled; False when a row for it was already there.
+    """Record an update as handled; False when a row for it was already there."""
+    return update_id in await claim_updates(session, [update_id], now)
+
+
+async def claim_updates(
+    session: AsyncSession, update_ids: Iterable[int], now: datetime
+) -> set[int]:
+    """Record updates as handled; returns those that were not recorded yet.
 
     One atomic `INSERT … ON CONFLICT DO NOTHING` rather than a read then a write: two processes
     given the same update at the same moment cannot both see it as new.
     """
-    values = {"update_id": update_id, "processed_at": now}
-    if session.get_bind().dialect.name == "postgresql":
-        pg_statement = (
-            postgresql_insert(ProcessedUpdate)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-            .returning(ProcessedUpdate.update_id)
-        )
-        result = await session.execute(pg_statement)
-    else:
-        lite_statement = (
-            sqlite_insert(ProcessedUpdate)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-            .returning(ProcessedUpdate.update_id)
-        )
-        result = await session.execute(lite_statement)
-    # RETURNING yields the row only when it was inserted, on both backends.
-    return result.first() is not None
+    rows = [
+        {"update_id": update_id, "processed_at": now} for update_id in dict.fromkeys(update_ids)
+    ]
+    if not rows:
+        return set()
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(ProcessedUpdate)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+        .returning(ProcessedUpdate.update_id)
+    )
+    # RETURNING yields a row only for the ids inserted now, on both backends.
+    return set((await session.execute(statement)).scalars())
 
 
 async def prune(session: AsyncSession, older_than: datetime) -> int:

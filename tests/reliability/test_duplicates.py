@@ -14,13 +14,20 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    ContextTypes,
+    TypeHandler,
+)
 
 from bot.app import build_application, webhook_arguments
 from bot.context import BrigadeApplication
@@ -84,6 +91,34 @@ async def test_the_gate_prunes_old_rows_before_it_claims(database: Database) -> 
         assert not await store.claim_update(session, 8, now)
         count = await session.execute(select(func.count()).select_from(ProcessedUpdate))
         assert count.scalar_one() == 2
+
+
+async def test_a_crowd_is_recorded_in_batches_and_each_update_passes_once(
+    database: Database,
+) -> None:
+    gate = UpdateGate()
+    context = cast(Any, SimpleNamespace(services=SimpleNamespace(database=database)))
+
+    async def passes(update_id: int) -> bool:
+        try:
+            await gate(Update(update_id=update_id), context)
+        except ApplicationHandlerStop:
+            return False
+        return True
+
+    # 40 updates at once, two of them delivered twice within the same moment (a webhook retry
+    # racing its original), one already handled earlier.
+    assert await passes(1)
+    ids = [*range(1, 41), 5, 6]
+    outcomes = await asyncio.gather(*(passes(update_id) for update_id in ids))
+    passed = [update_id for update_id, ok in zip(ids, outcomes, strict=True) if ok]
+    assert sorted(passed) == list(range(2, 41))
+    assert gate.skipped == 3
+    async with database.read() as session:
+        count = await session.execute(select(func.count()).select_from(ProcessedUpdate))
+    assert count.scalar_one() == 40
+    # Far fewer transactions than updates: the first alone, the crowd together.
+    assert gate.batches <= 3
 
 
 # --------------------------------------------------------------------------------- webhook
