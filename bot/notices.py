@@ -176,6 +176,20 @@ class Notices:
         silent: bool = False,
     ) -> None:
         """Queue the first copy of an offer in one chat."""
+        await outbox.enqueue_many(
+            session, [self.offer_call(view, offer, member, distance_km=distance_km, silent=silent)]
+        )
+
+    def offer_call(
+        self,
+        view: RequestView,
+        offer: Offer,
+        member: Member | None,
+        *,
+        distance_km: float | None,
+        silent: bool = False,
+    ) -> outbox.Call:
+        """The first copy of an offer in one chat (a member's, or the group's for None)."""
         _ = self.translator_for(member)
         payload: dict[str, Any] = {
             "text": self.offer_text(view, _, distance_km),
@@ -183,8 +197,7 @@ class Notices:
         }
         if silent:
             payload["disable_notification"] = True
-        await outbox.enqueue(
-            session,
+        return outbox.Call(
             chat_id=offer.chat_id,
             method="send_message",
             payload=payload,
@@ -203,6 +216,7 @@ class Notices:
             )
         ).all()
         await offers.supersede_pending_edits(session, [offer.id for offer, _member in rows])
+        edits = []
         for offer, member in rows:
             _ = self.translator_for(member)
             distance = None
@@ -210,18 +224,20 @@ class Notices:
                 distance = distance_km(
                     view.latitude, view.longitude, member.latitude, member.longitude
                 )
-            await outbox.enqueue(
-                session,
-                chat_id=offer.chat_id,
-                method="edit_message_text",
-                payload={
-                    "text": self.offer_text(view, _, distance),
-                    "reply_markup": self.offer_markup(view, _, direct=member is not None),
-                },
-                priority=outbox.NOTICE,
-                member_id=member.id if member else None,
-                offer_id=offer.id,
+            edits.append(
+                outbox.Call(
+                    chat_id=offer.chat_id,
+                    method="edit_message_text",
+                    payload={
+                        "text": self.offer_text(view, _, distance),
+                        "reply_markup": self.offer_markup(view, _, direct=member is not None),
+                    },
+                    priority=outbox.NOTICE,
+                    member_id=member.id if member else None,
+                    offer_id=offer.id,
+                )
             )
+        await outbox.enqueue_many(session, edits)
         return len(rows)
 
     def buttons(

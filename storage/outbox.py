@@ -64,6 +64,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Call:
+    """One Bot API call to queue: see `enqueue`."""
+
+    chat_id: int
+    method: str
+    payload: Mapping[str, Any]
+    priority: int = BULK
+    member_id: int | None = None
+    offer_id: int | None = None
+    not_before: datetime | None = None
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -82,32 +95,45 @@ async def enqueue(
     as their dicts. An edit of an offer copy may leave out `message_id`: the sender takes the
     offer's once its original message has been sent.
     """
-    if method not in METHODS:
-        raise ValueError(f"the outbox cannot send {method!r}; known methods: {sorted(METHODS)}")
-    if "chat_id" in payload:
+    call = Call(chat_id, method, payload, priority, member_id, offer_id, not_before)
+    [row] = await enqueue_many(session, [call])
+    return row
+
+
+async def enqueue_many(session: AsyncSession, calls: Iterable[Call]) -> list[OutboxMessage]:
+    """Queue many calls with one flush (a wave of offers, the edits of every copy)."""
+    now = utcnow()
+    rows = [_row(call, now) for call in calls]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+def _row(call: Call, now: datetime) -> OutboxMessage:
+    if call.method not in METHODS:
+        raise ValueError(
+            f"the outbox cannot send {call.method!r}; known methods: {sorted(METHODS)}"
+        )
+    if "chat_id" in call.payload:
         raise ValueError("chat_id is a column of the outbox row, not part of its payload")
-    data = _jsonable(payload)
+    data = _jsonable(call.payload)
     try:
         # Fail in the use case that wrote the row, not minutes later in the sender.
         json.dumps(data)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"outbox payload is not JSON: {exc}") from exc
-    now = utcnow()
-    row = OutboxMessage(
-        chat_id=chat_id,
-        member_id=member_id,
-        offer_id=offer_id,
-        method=method,
+    return OutboxMessage(
+        chat_id=call.chat_id,
+        member_id=call.member_id,
+        offer_id=call.offer_id,
+        method=call.method,
         payload=data,
-        priority=priority,
+        priority=call.priority,
         status=OutboxStatus.PENDING,
         attempts=0,
-        not_before=not_before or now,
+        not_before=call.not_before or now,
         created_at=now,
     )
-    session.add(row)
-    await session.flush()
-    return row
 
 
 def _due(now: datetime) -> list[ColumnElement[bool]]:

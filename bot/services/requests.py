@@ -138,6 +138,25 @@ class ClaimResult:
     claim_id: int | None = None
 
 
+@dataclass(frozen=True)
+class _MayClaim:
+    """A volunteer allowed to take this request, as read at the start of a claim."""
+
+    volunteer: Member
+    request: HelpRequest
+    existing: Claim | None  # a released claim of theirs, taken up again if they win a place
+    request_status: RequestStatus
+
+
+def _early_answer(checked: ClaimResult | _MayClaim) -> ClaimResult:
+    """The answer a read alone can give: refused, already theirs, or no place left."""
+    if isinstance(checked, ClaimResult):
+        return checked
+    if checked.request_status is RequestStatus.FULL:
+        return ClaimResult(ClaimOutcome.FULL)
+    return ClaimResult(ClaimOutcome.CLOSED)
+
+
 class RequestService:
     """Use cases of the request lifecycle; no Telegram here, only outbox rows."""
 
@@ -354,26 +373,35 @@ class RequestService:
                 )
             ).scalars()
         }
-        for candidate in candidates:
-            member = members[candidate.member_id]
-            offer = Offer(
+        offers = [
+            Offer(
                 request_id=view.id,
-                member_id=member.id,
+                member_id=candidate.member_id,
                 chat_id=candidate.telegram_id,
                 kind="direct",
                 wave=wave,
             )
-            session.add(offer)
-            await session.flush()
+            for candidate in candidates
+        ]
+        # One flush for the whole wave: a widened request may reach thousands of volunteers, and
+        # this transaction holds the write lock all along.
+        session.add_all(offers)
+        await session.flush()
+        for member in members.values():
             member.last_offered_at = now
-            await self._notices.send_offer(
-                session,
-                view,
-                offer,
-                member,
-                distance_km=candidate.distance_km,
-                silent=candidate.silent,
-            )
+        await outbox.enqueue_many(
+            session,
+            [
+                self._notices.offer_call(
+                    view,
+                    offer,
+                    members[candidate.member_id],
+                    distance_km=candidate.distance_km,
+                    silent=candidate.silent,
+                )
+                for offer, candidate in zip(offers, candidates, strict=True)
+            ],
+        )
 
     async def next_wave(self, request_id: int, *, only_if_due: bool = False) -> int:
         """Offer a still-open request to the rest of its candidates (the second wave)."""
@@ -417,23 +445,19 @@ class RequestService:
             return ClaimResult(ClaimOutcome.ALREADY_YOURS)
 
     async def _claim(self, volunteer_telegram_id: int, request_id: int) -> ClaimResult:
+        # Most taps of a crowd come after the last place went: those are answered from a read,
+        # without waiting for the write lock. A read saying "open" proves nothing (someone may
+        # take the last place meanwhile), so the write below checks everything again.
+        async with self._db.read() as session:
+            early = await self._claim_checks(session, volunteer_telegram_id, request_id)
+        if not isinstance(early, _MayClaim) or early.request_status is not RequestStatus.OPEN:
+            return _early_answer(early)
         now = self._clock()
         async with self._transaction() as session:
-            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
-            request = await session.get(HelpRequest, request_id)
-            if request is None:
-                return ClaimResult(ClaimOutcome.NOT_FOUND)
-            if volunteer is None or not await self._may_take(session, volunteer, request):
-                return ClaimResult(ClaimOutcome.NOT_ALLOWED)
-            existing = (
-                await session.execute(
-                    select(Claim).where(
-                        Claim.request_id == request_id, Claim.volunteer_id == volunteer.id
-                    )
-                )
-            ).scalar_one_or_none()
-            if existing is not None and existing.status in HOLDING_PLACE:
-                return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=existing.id)
+            checked = await self._claim_checks(session, volunteer_telegram_id, request_id)
+            if not isinstance(checked, _MayClaim):
+                return checked
+            volunteer, request, existing = checked.volunteer, checked.request, checked.existing
             taken = (
                 await session.execute(
                     update(HelpRequest)
@@ -505,6 +529,27 @@ class RequestService:
             await self._tell_referent_claimed(session, view, request, volunteer)
             await self._notices.refresh_copies(session, view)
             return ClaimResult(ClaimOutcome.CLAIMED, places_needed - places_taken, claim.id)
+
+    async def _claim_checks(
+        self, session: AsyncSession, volunteer_telegram_id: int, request_id: int
+    ) -> ClaimResult | _MayClaim:
+        """What stops this volunteer from claiming this request, or what the claim starts from."""
+        volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+        request = await session.get(HelpRequest, request_id)
+        if request is None:
+            return ClaimResult(ClaimOutcome.NOT_FOUND)
+        if volunteer is None or not await self._may_take(session, volunteer, request):
+            return ClaimResult(ClaimOutcome.NOT_ALLOWED)
+        existing = (
+            await session.execute(
+                select(Claim).where(
+                    Claim.request_id == request_id, Claim.volunteer_id == volunteer.id
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is not None and existing.status in HOLDING_PLACE:
+            return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=existing.id)
+        return _MayClaim(volunteer, request, existing, request.status)
 
     async def _may_take(
         self, session: AsyncSession, volunteer: Member, request: HelpRequest

@@ -171,6 +171,40 @@ async def test_a_double_tap_by_one_volunteer_takes_one_place(database: Database)
     assert request.places_taken == 1
 
 
+async def test_taps_on_a_full_request_are_answered_without_a_write_transaction(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skill = await _town(database, 4)
+    service = _service(database)
+    posted = await service.post(REFERENT, _draft(skill, 1))
+    assert posted is not None
+    assert (await service.claim(100, posted.request_id)).outcome is ClaimOutcome.CLAIMED
+    writes = 0
+    open_transaction = database.transaction
+
+    def counting_transaction(*args: object, **kwargs: object) -> object:
+        nonlocal writes
+        writes += 1
+        return open_transaction(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(database, "transaction", counting_transaction)
+    # The crowd arriving after the last place went: a read answers each, no one waits for the
+    # write lock; the same for the winner tapping again and for a stranger.
+    assert (await service.claim(101, posted.request_id)).outcome is ClaimOutcome.FULL
+    assert (await service.claim(100, posted.request_id)).outcome is ClaimOutcome.ALREADY_YOURS
+    assert (await service.claim(999, posted.request_id)).outcome is ClaimOutcome.NOT_ALLOWED
+    assert (await service.claim(101, posted.request_id + 1)).outcome is ClaimOutcome.NOT_FOUND
+    assert writes == 0
+    # Once the place is free again, a tap writes (and wins).
+    monkeypatch.setattr(database, "transaction", open_transaction)
+    claim_id = (await service.claim(100, posted.request_id)).claim_id
+    assert claim_id is not None
+    assert await service.release(100, claim_id) is StepOutcome.DONE
+    monkeypatch.setattr(database, "transaction", counting_transaction)
+    assert (await service.claim(101, posted.request_id)).outcome is ClaimOutcome.CLAIMED
+    assert writes == 1
+
+
 async def test_release_reopens_and_cancel_tells_the_claimers(database: Database) -> None:
     skill = await _town(database, 3)
     service = _service(database)
