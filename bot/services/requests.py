@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -533,46 +533,52 @@ class RequestService:
     async def _claim_checks(
         self, session: AsyncSession, volunteer_telegram_id: int, request_id: int
     ) -> ClaimResult | _MayClaim:
-        """What stops this volunteer from claiming this request, or what the claim starts from."""
-        volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
-        request = await session.get(HelpRequest, request_id)
-        if request is None:
-            return ClaimResult(ClaimOutcome.NOT_FOUND)
-        if volunteer is None or not await self._may_take(session, volunteer, request):
-            return ClaimResult(ClaimOutcome.NOT_ALLOWED)
-        existing = (
-            await session.execute(
-                select(Claim).where(
-                    Claim.request_id == request_id, Claim.volunteer_id == volunteer.id
-                )
-            )
-        ).scalar_one_or_none()
-        if existing is not None and existing.status in HOLDING_PLACE:
-            return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=existing.id)
-        return _MayClaim(volunteer, request, existing, request.status)
+        """What stops this volunteer from claiming this request, or what the claim starts from.
 
-    async def _may_take(
-        self, session: AsyncSession, volunteer: Member, request: HelpRequest
-    ) -> bool:
-        """An approved volunteer holding the skill (verified where the skill requires it)."""
-        if volunteer.volunteer_status is not VolunteerStatus.APPROVED:
-            return False
-        if volunteer.id == request.referent_id:
-            return False
+        One statement: every tap of a crowd runs it, once or twice.
+        """
+        volunteer_id = Member.telegram_id == volunteer_telegram_id
         row = (
             await session.execute(
-                select(VolunteerSkill, Skill.requires_verification)
-                .join(Skill, Skill.id == VolunteerSkill.skill_id)
-                .where(
-                    VolunteerSkill.member_id == volunteer.id,
-                    VolunteerSkill.skill_id == request.skill_id,
+                select(
+                    HelpRequest,
+                    Member,
+                    Claim,
+                    VolunteerSkill.member_id.is_not(None),
+                    VolunteerSkill.verified_at.is_not(None),
+                    Skill.requires_verification,
                 )
+                .select_from(HelpRequest)
+                .outerjoin(Member, volunteer_id)
+                .outerjoin(
+                    VolunteerSkill,
+                    and_(
+                        VolunteerSkill.member_id == Member.id,
+                        VolunteerSkill.skill_id == HelpRequest.skill_id,
+                    ),
+                )
+                .outerjoin(Skill, Skill.id == HelpRequest.skill_id)
+                .outerjoin(
+                    Claim, and_(Claim.request_id == HelpRequest.id, Claim.volunteer_id == Member.id)
+                )
+                .where(HelpRequest.id == request_id)
             )
         ).one_or_none()
         if row is None:
-            return False
-        held, needs_verification = row
-        return not needs_verification or held.verified_at is not None
+            return ClaimResult(ClaimOutcome.NOT_FOUND)
+        request, volunteer, existing, holds_skill, verified, needs_verification = row
+        may_take = (
+            volunteer is not None
+            and volunteer.volunteer_status is VolunteerStatus.APPROVED
+            and volunteer.id != request.referent_id  # never one's own request
+            and holds_skill
+            and (verified or not needs_verification)
+        )
+        if not may_take:
+            return ClaimResult(ClaimOutcome.NOT_ALLOWED)
+        if existing is not None and existing.status in HOLDING_PLACE:
+            return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=existing.id)
+        return _MayClaim(volunteer, request, existing, request.status)
 
     def _plan_follow_up(self, claim: Claim, request: HelpRequest, now: datetime) -> None:
         """Reminder before the time; "is it done?" after it (or after the claim, for asap)."""

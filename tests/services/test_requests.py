@@ -205,6 +205,60 @@ async def test_taps_on_a_full_request_are_answered_without_a_write_transaction(
     assert writes == 1
 
 
+async def test_only_approved_volunteers_holding_the_skill_may_claim(database: Database) -> None:
+    skill = await _town(database, 1)  # volunteer 100: an approved plumber
+    electricity = await _town_skill(database, "electricity")
+    async with database.transaction() as session:
+        referent = (
+            await session.execute(select(Member).where(Member.telegram_id == REFERENT))
+        ).scalar_one()
+        referent.volunteer_status = VolunteerStatus.APPROVED  # a referent who also volunteers
+        session.add(VolunteerSkill(member_id=referent.id, skill_id=skill))
+        people = {
+            200: (VolunteerStatus.PENDING, [(skill, None)]),
+            201: (VolunteerStatus.REJECTED, [(skill, None)]),
+            202: (VolunteerStatus.APPROVED, []),  # another skill only
+            203: (VolunteerStatus.APPROVED, [(electricity, None)]),  # not verified yet
+            204: (VolunteerStatus.APPROVED, [(electricity, NOW)]),  # verified
+        }
+        for telegram_id, (status, held) in people.items():
+            lat, lon = _east(0.5)
+            member = Member(
+                telegram_id=telegram_id,
+                display_name=f"P{telegram_id}",
+                latitude=lat,
+                longitude=lon,
+                radius_km=5,
+                volunteer_status=status,
+            )
+            session.add(member)
+            await session.flush()
+            session.add_all(
+                VolunteerSkill(member_id=member.id, skill_id=skill_id, verified_at=verified)
+                for skill_id, verified in held
+            )
+    service = _service(database)
+    plumbing = await service.post(REFERENT, _draft(skill, 5))
+    wiring = await service.post(REFERENT, _draft(electricity, 5))
+    assert plumbing is not None
+    assert wiring is not None
+    for telegram_id in (REFERENT, 200, 201, 202, 203):
+        assert (await service.claim(telegram_id, plumbing.request_id)).outcome is (
+            ClaimOutcome.NOT_ALLOWED
+        ), telegram_id
+    assert (await service.claim(203, wiring.request_id)).outcome is ClaimOutcome.NOT_ALLOWED
+    assert (await service.claim(204, wiring.request_id)).outcome is ClaimOutcome.CLAIMED
+    assert (await service.claim(100, plumbing.request_id)).outcome is ClaimOutcome.CLAIMED
+    async with database.read() as session:
+        claims = (await session.execute(select(func.count()).select_from(Claim))).scalar_one()
+    assert claims == 2
+
+
+async def _town_skill(database: Database, code: str) -> int:
+    async with database.read() as session:
+        return (await session.execute(select(Skill.id).where(Skill.code == code))).scalar_one()
+
+
 async def test_release_reopens_and_cancel_tells_the_claimers(database: Database) -> None:
     skill = await _town(database, 3)
     service = _service(database)
