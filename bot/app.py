@@ -9,7 +9,7 @@ import uuid
 from typing import Any, cast
 
 from telegram import Bot
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.context import SERVICES_KEY, BrigadeApplication, BrigadeContext, OutboxWaker, Services
@@ -18,6 +18,7 @@ from bot.menus import set_default_menus, set_member_menu
 from bot.notices import Notices
 from bot.outbox import OutboxSender
 from bot.persistence import DatabasePersistence
+from bot.ratelimit import SharedBudgetLimiter
 from bot.services.announcements import AnnouncementService
 from bot.services.badges import BadgeService
 from bot.services.geocoding import Geocoder, build_geocoder, close_geocoder
@@ -186,9 +187,10 @@ def build_application(
         .base_file_url(settings.api_file_url)
         .context_types(ContextTypes(context=BrigadeContext))
         .defaults(Defaults(tzinfo=settings.tz))
-        # Waits out 429s (retry_after) for the bot's direct answers; bulk sends get their own
-        # lane so that an answer never queues behind a broadcast.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # The bot's direct answers spend from the outbox sender's budget, ahead of its rows:
+        # together they stay under Telegram's ~30/s, and an answer never queues behind a
+        # broadcast. 429s are waited out (retry_after).
+        .rate_limiter(SharedBudgetLimiter(sender.limiter, max_retries=3))
         # Different people at once, one person's updates in order (conversations, double taps).
         .concurrent_updates(PerPersonUpdateProcessor(DEFAULT_CONCURRENCY))
         .persistence(DatabasePersistence(services.database))

@@ -105,6 +105,13 @@ class TokenBucket:
             return 0.0
         return (needed - self.tokens) / self.rate
 
+    def urgent_wait(self, now: float, debt: float) -> float:
+        """Seconds until one urgent send may go, the bucket allowed down to `-debt` tokens."""
+        self._refill(now)
+        if self.tokens >= 1 - debt - 1e-9:
+            return 0.0
+        return (1 - debt - self.tokens) / self.rate
+
     def take(self, now: float) -> None:
         """Spend one send."""
         self._refill(now)
@@ -174,6 +181,25 @@ class SendLimiter:
         if self._acquired % 1000 == 0:
             self.prune(now)
         return True
+
+    def acquire_direct(self, chat_id: int | None, now: float) -> float:
+        """Spend one send on a direct answer; else the seconds to wait before asking again.
+
+        Direct answers (a command's reply, a conversation's next question) share the overall
+        budget with the outbox, so that both together stay under Telegram's limit, and go first:
+        they may borrow up to one burst ahead, which the outbox then waits out. The chat's own
+        bucket is left alone: these are replies to the person's own messages, and charging them
+        would hold back the notices the outbox owes that person after a conversation.
+        """
+        wait = max(
+            self._paused_until - now,
+            self._overall.urgent_wait(now, self.limits.overall_burst),
+            0.0 if chat_id is None else self._chat_paused_until.get(chat_id, -math.inf) - now,
+        )
+        if wait > 0:
+            return wait
+        self._overall.take(now)
+        return 0.0
 
     def pause_all(self, seconds: float, now: float) -> None:
         """Send nothing for `seconds`."""
@@ -265,7 +291,8 @@ _TARGET_GONE = (
 )
 
 
-def _retry_after_seconds(exc: RetryAfter) -> float:
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """The seconds a 429 asks to wait."""
     # The private timedelta avoids PTB 22's deprecation warning on the public int property.
     value = getattr(exc, "_retry_after", None)
     if not isinstance(value, timedelta):
@@ -286,7 +313,7 @@ def classify_error(exc: BaseException) -> Outcome:
     """Sort a failed call into retry later, retry with backoff, skip, or give up."""
     error = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, RetryAfter):
-        return Outcome(Verdict.RETRY_AFTER, retry_after=_retry_after_seconds(exc), error=error)
+        return Outcome(Verdict.RETRY_AFTER, retry_after=retry_after_seconds(exc), error=error)
     if isinstance(exc, Forbidden):
         return Outcome(Verdict.UNREACHABLE, error=error)
     if isinstance(exc, ChatMigrated):
@@ -468,6 +495,11 @@ class OutboxSender:
             )
 
     # ------------------------------------------------------------------ life cycle
+
+    @property
+    def limiter(self) -> SendLimiter:
+        """The sender's budget, which the bot's direct answers share (see SharedBudgetLimiter)."""
+        return self._limiter
 
     @property
     def running(self) -> bool:

@@ -25,6 +25,7 @@ from telegram.error import (
     RetryAfter,
     TimedOut,
 )
+from telegram.ext import ExtBot
 
 from bot.outbox import (
     Backoff,
@@ -37,6 +38,7 @@ from bot.outbox import (
     classify_error,
     classify_result,
 )
+from bot.ratelimit import SharedBudgetLimiter
 from storage import outbox
 from storage.database import Database
 from storage.models import HelpRequest, Member, Offer, OutboxMessage, OutboxStatus, Skill
@@ -106,6 +108,25 @@ def test_limiter_caps_the_overall_rate() -> None:
     assert not limiter.try_acquire(999, 1.0)
     # Idle time refills only up to the burst.
     assert sum(limiter.try_acquire(chat, 10.0) for chat in range(200, 240)) == 10
+
+
+def test_direct_answers_go_first_and_the_outbox_waits_out_what_they_borrowed() -> None:
+    limiter = SendLimiter(SendLimits(overall_per_second=29, overall_burst=10), now=0.0)
+    assert sum(limiter.try_acquire(chat, 0.0, bulk=True) for chat in range(1, 30)) == 10
+    # The outbox took the whole burst; direct answers still go at once, up to one burst ahead…
+    assert [limiter.acquire_direct(500 + i, 0.0) for i in range(10)] == [0.0] * 10
+    assert limiter.acquire_direct(600, 0.0) == pytest.approx(1 / 29)
+    # …which the outbox repays before its next send: at most 10 + 10 + 29 in the first second.
+    assert limiter.overall_wait(0.0) == pytest.approx(11 / 29)
+    assert not limiter.try_acquire(1, 0.3)
+    assert limiter.try_acquire(1, 11 / 29 + 1e-6)
+    # A person's conversation does not hold back the outbox's rows to them, but a chat Telegram
+    # refused waits for its retry_after, direct answers included.
+    assert [limiter.acquire_direct(800, 20.0 + i / 100) for i in range(5)] == [0.0] * 5
+    assert limiter.chat_wait(800, 20.05) == 0.0
+    limiter.refused(700, 2.0, 1.0)
+    assert limiter.acquire_direct(700, 1.0) == pytest.approx(2.0)
+    assert limiter.acquire_direct(None, 2.0) == 0.0  # a call to no particular chat
 
 
 def test_a_429_pauses_its_chat_and_many_of_them_pause_everything() -> None:
@@ -355,6 +376,46 @@ async def test_faults_and_blocked_users_lose_nothing(
         assert still is not None
         assert still.reachable
     world.assert_sound()
+
+
+async def test_direct_answers_during_a_broadcast_share_its_budget_and_meet_no_429(
+    world: FakeTelegram, database: Database, backend: str
+) -> None:
+    people = await add_people(world, database, 150)
+    askers = [world.add_user(f"Asker{i}") for i in range(60)]
+    await enqueue_texts(database, people)
+    world.faults.enable_limits()
+    sender_bot = Bot(world.token, request=InProcessRequest(world))
+    sender = OutboxSender(database, sender_bot, owner="shared")
+    # The application's bot, as bot/app.py builds it: its limiter spends the sender's budget.
+    app_bot = ExtBot(
+        world.token,
+        request=InProcessRequest(world),
+        rate_limiter=SharedBudgetLimiter(sender.limiter),
+    )
+    await sender_bot.initialize()
+    await app_bot.initialize()
+    try:
+        async with running(sender):
+            sender.wake()
+            await world.wait_for(lambda: world.stats.sends >= 30, timeout=20)
+            # Sixty people get a direct answer while the broadcast runs at full speed.
+            await asyncio.gather(
+                *(app_bot.send_message(asker.id, "Réponse directe") for asker in askers)
+            )
+            await settle(database)
+    finally:
+        await app_bot.shutdown()
+        await sender_bot.shutdown()
+    print(
+        f"\n[{backend}] 150 offers + 60 direct answers under limits: "
+        f"429s={world.stats.limit_429s}, sends={world.stats.sends}"
+    )
+    assert all(len(user.inbox) == 1 for user, _ in people)
+    assert all([m.text for m in asker.inbox] == ["Réponse directe"] for asker in askers)
+    # Both senders together stay under Telegram's overall limit: not a single 429.
+    assert world.stats.limit_429s == 0
+    assert world.stats.sends == 210
 
 
 async def test_an_interactive_row_overtakes_two_hundred_bulk_rows(
