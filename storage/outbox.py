@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Member, Offer, OutboxMessage, OutboxStatus
+from storage.models import Member, Neighbourhood, Offer, OutboxMessage, OutboxStatus
 from storage.types import utcnow
 
 # Priority lanes: lower goes first.
@@ -300,7 +300,12 @@ async def skip_chat(session: AsyncSession, chat_id: int, reason: str) -> int:
 
 
 async def move_chat(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
-    """Point the pending rows of a group that became a supergroup at its new id."""
+    """Point a group that became a supergroup at its new id: its neighbourhood, pending rows."""
+    await session.execute(
+        update(Neighbourhood)
+        .where(Neighbourhood.group_chat_id == old_chat_id)
+        .values(group_chat_id=new_chat_id)
+    )
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.chat_id == old_chat_id, OutboxMessage.status == OutboxStatus.PENDING)
@@ -313,7 +318,17 @@ async def move_chat(session: AsyncSession, old_chat_id: int, new_chat_id: int) -
 async def mark_unreachable(
     session: AsyncSession, *, chat_id: int, member_id: int | None, now: datetime
 ) -> None:
-    """Flag the member behind a chat that refused the bot (a private chat id is the user id)."""
+    """Flag the member behind a chat that refused the bot (a private chat id is the user id).
+
+    A group that refuses the bot (it was removed) stops receiving its neighbourhood's offers
+    until a coordinator links it again or turns group posting back on.
+    """
+    if chat_id < 0:
+        await session.execute(
+            update(Neighbourhood)
+            .where(Neighbourhood.group_chat_id == chat_id)
+            .values(post_to_group=False)
+        )
     who: list[ColumnElement[bool]] = []
     if member_id is not None:
         who.append(Member.id == member_id)

@@ -11,7 +11,15 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from storage import outbox
 from storage.database import Database
-from storage.models import HelpRequest, Member, Offer, OutboxMessage, OutboxStatus, Skill
+from storage.models import (
+    HelpRequest,
+    Member,
+    Neighbourhood,
+    Offer,
+    OutboxMessage,
+    OutboxStatus,
+    Skill,
+)
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -273,11 +281,35 @@ async def test_release_gives_rows_back_at_once_or_later(database: Database) -> N
     assert (await row(database, b)).attempts == 0
 
 
+async def _neighbourhood(database: Database, name: str, group_chat_id: int) -> int:
+    async with database.transaction() as session:
+        area = Neighbourhood(name=name, latitude=45.57, longitude=5.92, group_chat_id=group_chat_id)
+        session.add(area)
+        await session.flush()
+        return area.id
+
+
 async def test_move_chat_follows_a_group_to_its_supergroup(database: Database) -> None:
     (only,) = await add_rows(database, (-4001, outbox.BULK))
+    area = await _neighbourhood(database, "Centre", -4001)
     async with database.transaction() as session:
         assert await outbox.move_chat(session, -4001, -1004001) == 1
     assert (await row(database, only)).chat_id == -1004001
+    async with database.read() as session:
+        neighbourhood = await session.get(Neighbourhood, area)
+        assert neighbourhood is not None
+        # Its next offers go straight to the supergroup, not through one failed call each.
+        assert neighbourhood.group_chat_id == -1004001
+
+
+async def test_a_group_that_removed_the_bot_stops_receiving_offers(database: Database) -> None:
+    removed = await _neighbourhood(database, "Centre", -4001)
+    other = await _neighbourhood(database, "Gare", -4002)
+    async with database.transaction() as session:
+        await outbox.mark_unreachable(session, chat_id=-4001, member_id=None, now=at(1))
+    async with database.read() as session:
+        found = await session.execute(select(Neighbourhood.id, Neighbourhood.post_to_group))
+        assert {area: posting for area, posting in found} == {removed: False, other: True}
 
 
 async def test_two_leasers_never_take_the_same_row(database: Database, database_url: str) -> None:
