@@ -332,6 +332,8 @@ class Claim(Base):
     __table_args__ = (
         UniqueConstraint("request_id", "volunteer_id", name="uq_claims_request_volunteer"),
         Index("ix_claims_status", "status"),
+        # A volunteer's claims of the week, for the weekly cap matching checks (migration 0006).
+        Index("ix_claims_volunteer_claimed", "volunteer_id", "claimed_at"),
     )
 
 

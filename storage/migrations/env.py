@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from storage.database import Database
 from storage.models import Base
+from storage.reach import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,6 +23,9 @@ def _run_migrations(connection: Connection) -> None:
         # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The reach index (0006) is dialect-specific and outside the models: autogenerate must
+        # neither drop it nor report it.
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -47,7 +51,9 @@ def _url() -> str:
 
 
 if context.is_offline_mode():
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True)
+    context.configure(
+        url=_url(), target_metadata=target_metadata, literal_binds=True, include_name=include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 elif (shared := config.attributes.get("connection")) is not None:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, inspect
 from storage import migrate
 from storage.database import Database
 from storage.models import Base
+from storage.reach import include_name
 
 
 def _revisions_oldest_first(url: str) -> list[str]:
@@ -40,7 +41,10 @@ async def test_stairway_upgrade_downgrade_upgrade_every_revision(database_url: s
 
 
 def _differences(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    # As env.py does: the reach index's DB-side structures are not in the models, on purpose.
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": include_name}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 
