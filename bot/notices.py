@@ -190,11 +190,7 @@ class Notices:
         silent: bool = False,
     ) -> outbox.Call:
         """The first copy of an offer in one chat (a member's, or the group's for None)."""
-        _ = self.translator_for(member)
-        payload: dict[str, Any] = {
-            "text": self.offer_text(view, _, distance_km),
-            "reply_markup": self.offer_markup(view, _, direct=member is not None),
-        }
+        payload = self._offer_payload(view, member, distance_km)
         if silent:
             payload["disable_notification"] = True
         return outbox.Call(
@@ -205,6 +201,16 @@ class Notices:
             member_id=member.id if member else None,
             offer_id=offer.id,
         )
+
+    def _offer_payload(
+        self, view: RequestView, member: Member | None, distance: float | None
+    ) -> dict[str, Any]:
+        """An offer copy's text and buttons, in its reader's language (the group's for None)."""
+        _ = self.translator_for(member)
+        return {
+            "text": self.offer_text(view, _, distance),
+            "reply_markup": self.offer_markup(view, _, direct=member is not None),
+        }
 
     async def refresh_copies(self, session: AsyncSession, view: RequestView) -> int:
         """Queue an edit of every copy of the offer (places left, Claim button or not)."""
@@ -218,7 +224,6 @@ class Notices:
         await offers.supersede_pending_edits(session, [offer.id for offer, _member in rows])
         edits = []
         for offer, member in rows:
-            _ = self.translator_for(member)
             distance = None
             if member is not None and member.latitude is not None and member.longitude is not None:
                 distance = distance_km(
@@ -228,10 +233,7 @@ class Notices:
                 outbox.Call(
                     chat_id=offer.chat_id,
                     method="edit_message_text",
-                    payload={
-                        "text": self.offer_text(view, _, distance),
-                        "reply_markup": self.offer_markup(view, _, direct=member is not None),
-                    },
+                    payload=self._offer_payload(view, member, distance),
                     priority=outbox.NOTICE,
                     member_id=member.id if member else None,
                     offer_id=offer.id,

@@ -145,14 +145,13 @@ class _MayClaim:
     volunteer: Member
     request: HelpRequest
     existing: Claim | None  # a released claim of theirs, taken up again if they win a place
-    request_status: RequestStatus
 
 
 def _early_answer(checked: ClaimResult | _MayClaim) -> ClaimResult:
     """The answer a read alone can give: refused, already theirs, or no place left."""
     if isinstance(checked, ClaimResult):
         return checked
-    if checked.request_status is RequestStatus.FULL:
+    if checked.request.status is RequestStatus.FULL:
         return ClaimResult(ClaimOutcome.FULL)
     return ClaimResult(ClaimOutcome.CLOSED)
 
@@ -450,7 +449,7 @@ class RequestService:
         # take the last place meanwhile), so the write below checks everything again.
         async with self._db.read() as session:
             early = await self._claim_checks(session, volunteer_telegram_id, request_id)
-        if not isinstance(early, _MayClaim) or early.request_status is not RequestStatus.OPEN:
+        if not isinstance(early, _MayClaim) or early.request.status is not RequestStatus.OPEN:
             return _early_answer(early)
         now = self._clock()
         async with self._transaction() as session:
@@ -537,7 +536,6 @@ class RequestService:
 
         One statement: every tap of a crowd runs it, once or twice.
         """
-        volunteer_id = Member.telegram_id == volunteer_telegram_id
         row = (
             await session.execute(
                 select(
@@ -549,7 +547,7 @@ class RequestService:
                     Skill.requires_verification,
                 )
                 .select_from(HelpRequest)
-                .outerjoin(Member, volunteer_id)
+                .outerjoin(Member, Member.telegram_id == volunteer_telegram_id)
                 .outerjoin(
                     VolunteerSkill,
                     and_(
@@ -578,7 +576,7 @@ class RequestService:
             return ClaimResult(ClaimOutcome.NOT_ALLOWED)
         if existing is not None and existing.status in HOLDING_PLACE:
             return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=existing.id)
-        return _MayClaim(volunteer, request, existing, request.status)
+        return _MayClaim(volunteer, request, existing)
 
     def _plan_follow_up(self, claim: Claim, request: HelpRequest, now: datetime) -> None:
         """Reminder before the time; "is it done?" after it (or after the claim, for asap)."""
