@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 LOCALES := bot/locales
 export BRIGADE_TEST_POSTGRES_URL ?=
 
-.PHONY: run test lint migrate demo messages bench bench-quick clean
+.PHONY: run test test-clock lint migrate demo messages bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ run: $(STAMP)
 ## Run the whole test suite (PostgreSQL tests too when BRIGADE_TEST_POSTGRES_URL is set).
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## The tiers that store or compare times, with the wall clock moved 550 days either way
+## (libfaketime, Debian package `faketime`): no test may depend on today's date.
+CLOCK_TIERS := tests/services tests/storage tests/e2e tests/test_one_clock.py
+test-clock: $(STAMP)
+	FAKETIME_DONT_FAKE_MONOTONIC=1 faketime '+550 days' $(BIN)/python -m pytest -q $(CLOCK_TIERS)
+	FAKETIME_DONT_FAKE_MONOTONIC=1 faketime '-550 days' $(BIN)/python -m pytest -q $(CLOCK_TIERS)
 
 ## Static checks CI runs.
 lint: $(STAMP)

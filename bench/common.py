@@ -35,9 +35,9 @@ from bot.app import build_services
 from bot.context import Services
 from bot.services.geocoding import close_geocoder
 from storage import migrate
+from storage.clock import system_clock
 from storage.database import Database
 from storage.models import Member, MemberRole, Role, Skill, VolunteerSkill, VolunteerStatus
-from storage.types import utcnow
 from testkit.harness import TEST_TOKEN, brigade_settings
 from testkit.telegram import CallRecord, FakeTelegram
 
@@ -205,7 +205,7 @@ async def backends(wanted: str, postgres_url: str) -> list[str]:
 
 async def migrated(url: str) -> Database:
     """A Database on `url` with the schema at head."""
-    database = Database(url)
+    database = Database(url, clock=system_clock)
     await migrate.upgrade(database)
     return database
 
@@ -363,7 +363,7 @@ async def insert_volunteers(
     longer than every benchmark together, and would queue an approval message for each.
     """
     skills = await skill_ids(database)
-    now = utcnow()
+    now = system_clock()
     week_later = now + timedelta(days=7)
     ids: dict[int, int] = {}
     for part in chunks(rows, chunk):
@@ -427,7 +427,7 @@ async def insert_volunteers(
 
 async def insert_referent(database: Database, telegram_id: int, name: str) -> int:
     """A referent (member + role), as an invitation would make one; returns the member id."""
-    now = utcnow()
+    now = system_clock()
     async with database.transaction() as session:
         member = Member(
             telegram_id=telegram_id,

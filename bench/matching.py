@@ -47,6 +47,7 @@ from bench.common import (
     table_of,
 )
 from bot.services.matching import WEEK, Need, find_candidates
+from storage.clock import system_clock
 from storage.database import Database
 from storage.models import (
     Claim,
@@ -59,7 +60,6 @@ from storage.models import (
     VolunteerSkill,
     VolunteerStatus,
 )
-from storage.types import utcnow
 
 TZ = ZoneInfo("Europe/Paris")
 HISTORY_REQUESTS = 2000
@@ -83,7 +83,7 @@ async def seed_region(database: Database, volunteers: int, *, seed: int = 1) -> 
     ids = list((await insert_volunteers(database, rows)).values())
     skills = await skill_ids(database)
     rng = random.Random(seed + 1)
-    now = utcnow()
+    now = system_clock()
     request_rows = []
     for _ in range(HISTORY_REQUESTS):
         latitude, longitude = region_point(rng)
@@ -271,9 +271,9 @@ async def _one(backend: str, args: argparse.Namespace) -> list[object]:
                 # As a bot (re)started on this database finds it: SQLite's write-ahead log
                 # checkpointed, no connection warmed by the seeding.
                 await database.dispose()
-                database = Database(url)
+                database = Database(url, clock=system_clock)
                 queries = make_queries(args.queries, request_ids, await skill_ids(database))
-                now = utcnow()
+                now = system_clock()
                 timings: list[float] = []
                 sql_timings: list[float] = []
                 counts: list[int] = []

@@ -39,9 +39,10 @@ def _load_settings() -> Settings | str:
 
 async def _migrate(settings: Settings) -> None:
     from storage import migrate
+    from storage.clock import system_clock
     from storage.database import Database
 
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, clock=system_clock)
     try:
         await migrate.upgrade(database)
     finally:

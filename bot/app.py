@@ -37,6 +37,7 @@ from bot.settings import Settings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
 from handlers.registry import register_handlers
 from storage import migrate
+from storage.clock import Clock, system_clock
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,17 @@ def webhook_arguments(settings: Settings) -> dict[str, Any]:
 
 
 def build_services(
-    settings: Settings, database: Database | None = None, geocoder: Geocoder | None = None
+    settings: Settings,
+    database: Database | None = None,
+    geocoder: Geocoder | None = None,
+    *,
+    clock: Clock = system_clock,
 ) -> Services:
-    """The long-lived objects of one bot: database, catalogs and use cases."""
-    database = database or Database(settings.database_url)
+    """The long-lived objects of one bot: database, catalogs and use cases.
+
+    `clock` is the one source of "now" for all of them; a given `database` brings its own.
+    """
+    database = database or Database(settings.database_url, clock=clock)
     i18n = I18n(settings.default_language)
     waker = OutboxWaker()
     notices = Notices(i18n, settings)
@@ -131,14 +139,16 @@ def build_application(
     sender_request: BaseRequest | None = None,
     run_migrations: bool = True,
     set_menus: bool = True,
+    clock: Clock = system_clock,
 ) -> BrigadeApplication:
     """Build the PTB application with its services and handlers, ready to initialise and run.
 
-    `request`/`get_updates_request` replace PTB's HTTP client (tests pass an in-process fake).
+    `request`/`get_updates_request` replace PTB's HTTP client (tests pass an in-process fake);
+    `clock` replaces the wall clock (tests pass one they move).
     """
     if settings.bot_token is None:
         raise ValueError("BRIGADE_BOT_TOKEN is not set")
-    services = build_services(settings, database, geocoder)
+    services = build_services(settings, database, geocoder, clock=clock)
     token = settings.bot_token.get_secret_value()
     # The outbox sender paces itself against Telegram's limits, so it gets its own Bot without
     # PTB's rate limiter (which serves calls in arrival order and would hide 429s from it).

@@ -24,6 +24,7 @@ from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.volunteers import VolunteerService
 from bot.settings import Settings
+from storage.clock import Clock
 from storage.database import Database
 
 SERVICES_KEY = "services"
@@ -66,6 +67,11 @@ class Services:
     badges: BadgeService
     series: SeriesService
     waker: OutboxWaker
+
+    @property
+    def clock(self) -> Clock:
+        """The one clock (the database's): what handlers read "now" from."""
+        return self.database.clock
 
 
 class BrigadeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

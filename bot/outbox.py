@@ -37,11 +37,11 @@ from bot.batching import GroupCommit
 from storage import outbox
 from storage.database import Database
 from storage.models import OutboxMessage, OutboxStatus
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
+# Seconds on a monotonic clock: pacing and leases measure durations, never dates.
+Monotonic = Callable[[], float]
 SendCall = Callable[..., Awaitable[Any]]
 
 # An edit whose offer message is still queued looks again after this long.
@@ -449,8 +449,7 @@ class OutboxSender:
         max_attempts: int = 8,
         backoff: Backoff = Backoff(),
         poll_interval: float = 0.5,
-        clock: Clock = time.monotonic,
-        utc_now: Callable[[], datetime] = utcnow,
+        clock: Monotonic = time.monotonic,
     ) -> None:
         # `lease_seconds` must exceed the longest call (the bot's read timeout) plus its record,
         # or another sender may take a row still in flight and send it twice.
@@ -467,7 +466,6 @@ class OutboxSender:
         self._backoff = backoff
         self._poll_interval = poll_interval
         self._clock = clock
-        self._utc_now = utc_now
         self._limiter = SendLimiter(limits, clock())
         self._methods: dict[str, SendCall] = {
             name: getattr(bot, name) for name in outbox.METHODS if hasattr(bot, name)
@@ -620,7 +618,7 @@ class OutboxSender:
             if worst <= outbox.INTERACTIVE:
                 return
             limit, below = self._reserve, worst
-        now = self._utc_now()
+        now = self._db.clock()
         # A read first: on SQLite an empty poll then never takes the write lock.
         async with self._db.read() as session:
             if not await outbox.has_due(session, now=now, below_priority=below):
@@ -684,7 +682,7 @@ class OutboxSender:
         return [item for item in items if item.id not in dropped]
 
     async def _release(self, releases: Iterable[_Release]) -> None:
-        now = self._utc_now()
+        now = self._db.clock()
         count = 0
         async with self._db.transaction() as session:
             for release in releases:
@@ -806,7 +804,7 @@ class OutboxSender:
         return classify_result(result)
 
     async def _record(self, item: _Leased, outcome: Outcome) -> None:
-        now = self._utc_now()
+        now = self._db.clock()
         verdict = outcome.verdict
         error = outcome.error or verdict.value
         if verdict == Verdict.RETRY_AFTER:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +28,6 @@ from bot.batching import GroupCommit
 from bot.context import BrigadeContext
 from storage import updates as store
 from storage.database import Database
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +56,9 @@ class UpdateGate:
         *,
         keep: timedelta = KEEP_PROCESSED,
         prune_every: timedelta = PRUNE_EVERY,
-        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._keep = keep
         self._prune_every = prune_every
-        self._clock = clock
         # None: prune with the first update, which also covers the first update after a long
         # silence (see KEEP_PROCESSED).
         self._next_prune: datetime | None = None
@@ -92,7 +89,7 @@ class UpdateGate:
 
     async def _record(self, database: Database, update_ids: Sequence[int]) -> list[bool]:
         """Record a batch of update ids; True for each one seen for the first time."""
-        now = self._clock()
+        now = database.clock()
         # One batch is written at a time, so only one prunes.
         prune = self._next_prune is None or now >= self._next_prune
         if prune:

@@ -50,7 +50,6 @@ from conversations.common import Flow, say
 from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, speaker
 from storage.models import RequestStatus, Role
-from storage.types import utcnow
 
 DRAFT = "posting"
 MAX_NAME_LENGTH = 64
@@ -127,7 +126,7 @@ async def _back_if_asked(update: Update, context: BrigadeContext, who: Speaker) 
 
 
 def _now_local(context: BrigadeContext) -> datetime:
-    return utcnow().astimezone(context.services.settings.tz)
+    return context.services.clock().astimezone(context.services.settings.tz)
 
 
 def _person(draft: dict[str, Any], _: Translator) -> str:
@@ -528,7 +527,7 @@ async def _preview_text(context: BrigadeContext, _: Translator) -> str:
     when_kind = str(draft.get("when") or "asap")
     starts_at = _starts_at(draft)
     if when_kind == "today":
-        starts_at = utcnow()  # what Post will send, so that volunteers read "today"
+        starts_at = services.clock()  # what Post will send, so that volunteers read "today"
     view = RequestView(
         id=0,
         skill_label=skills.get(int(draft.get("skill_id") or 0), ""),
@@ -944,7 +943,7 @@ async def on_button(update: Update, context: BrigadeContext) -> str | int:
     if state == PART and step == "part" and value in PARTS and isinstance(draft.get("day"), str):
         tz = context.services.settings.tz
         local = datetime.combine(date.fromisoformat(draft["day"]), PARTS[value][0], tzinfo=tz)
-        if local <= utcnow():
+        if local <= context.services.clock():
             await query.answer(_("This time has already passed. Choose a later one."))
             return PART
         draft.update(when="slot", starts_at=local.astimezone(UTC).isoformat())
@@ -1042,7 +1041,7 @@ async def _post(update: Update, context: BrigadeContext, who: Speaker) -> str | 
     user_data = context.user_data
     assert user_data is not None
     draft = _drop_draft(context) or {}
-    now = utcnow()
+    now = context.services.clock()
     try:
         request = _request_draft(draft, now)
     except (KeyError, TypeError, ValueError):

@@ -67,7 +67,6 @@ from conversations.signup import ask_location
 from handlers.common import Speaker, speaker
 from handlers.vetting import application_card, application_keyboard
 from storage.models import VolunteerStatus
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -950,7 +949,7 @@ async def on_pause_button(update: Update, context: BrigadeContext) -> None:
         await query.answer()
         await _say(update, _resumed_text(resumed, _))
         return
-    until = pause_end(word, utcnow())
+    until = pause_end(word, context.services.clock())
     if until is None:
         await query.answer(_(NO_LONGER_VALID))
         return

@@ -29,7 +29,6 @@ from bot.services.members import MemberProfile
 from bot.services.outcomes import Outcome
 from bot.services.privacy import PrivacyService
 from storage.models import Role
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +135,7 @@ async def ask_forget(update: Update, context: BrigadeContext) -> None:
     if member is None:
         await message.reply_text(_("Brigade stores nothing about you: there is nothing to erase."))
         return
-    context.user_data[PENDING_FORGET] = utcnow().isoformat()
+    context.user_data[PENDING_FORGET] = context.services.clock().isoformat()
     await message.reply_text(
         _forget_explanation(member, _),
         reply_markup=InlineKeyboardMarkup(
@@ -156,7 +155,7 @@ async def ask_forget(update: Update, context: BrigadeContext) -> None:
     )
 
 
-def _is_fresh(asked_at: object) -> bool:
+def _is_fresh(asked_at: object, now: datetime) -> bool:
     """Whether a pending confirmation was asked recently enough to be acted on."""
     if not isinstance(asked_at, str):
         return False
@@ -164,7 +163,7 @@ def _is_fresh(asked_at: object) -> bool:
         when = datetime.fromisoformat(asked_at)
     except ValueError:
         return False
-    age = utcnow() - when
+    age = now - when
     return timedelta(0) <= age <= CONFIRMATION_TTL
 
 
@@ -206,7 +205,11 @@ async def on_forget_button(update: Update, context: BrigadeContext) -> None:
     choice = parsed.str_arg(0) if parsed is not None and parsed.action is Action.FORGET else None
     # The tap acts on whoever pressed it; a forged or stale tap finds no pending confirmation.
     asked_at = context.user_data.pop(PENDING_FORGET, None)
-    if choice not in {ERASE, KEEP} or member is None or not _is_fresh(asked_at):
+    if (
+        choice not in {ERASE, KEEP}
+        or member is None
+        or not _is_fresh(asked_at, context.services.clock())
+    ):
         await query.answer(
             _("This button is no longer valid. Send /forget to start again."), show_alert=True
         )

@@ -41,7 +41,6 @@ from bot.skills import skill_label
 from handlers.common import Speaker, speaker
 from handlers.vetting import NOT_A_COORDINATOR
 from storage.models import Role
-from storage.types import utcnow
 
 PAGE_SIZE = 5
 MAX_BREAKDOWN_LINES = 12
@@ -165,7 +164,7 @@ async def open_screen(
         return _(NOT_A_COORDINATOR), None
     if page.total == 0:
         return _("Every request has its volunteers. 🎉"), None
-    now = utcnow()
+    now = context.services.clock()
     parts = [_("Requests not yet fully taken: {count}, oldest first.", count=page.total)]
     rows: list[list[InlineKeyboardButton]] = []
     for item in page.items:
@@ -231,7 +230,7 @@ async def stuck_screen(
         return _(NOT_A_COORDINATOR), None
     if page.total == 0:
         return _("No claim is waiting too long. 🎉"), None
-    now = utcnow()
+    now = context.services.clock()
     parts = [
         _(
             "Claims waiting too long: {count}, oldest first (said done but unconfirmed for 48 h, "

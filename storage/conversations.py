@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.clock import session_now
 from storage.models import ConversationState, UserData
-from storage.types import utcnow
 
 
 async def load_states(session: AsyncSession, conversation: str) -> list[ConversationState]:
@@ -35,7 +35,7 @@ async def save_state(
         )
     else:
         existing.state = state
-        existing.updated_at = utcnow()
+        existing.updated_at = session_now(session)
     await session.flush()
 
 
@@ -55,7 +55,7 @@ async def save_user_data(session: AsyncSession, telegram_id: int, data: dict[str
         session.add(UserData(telegram_id=telegram_id, data=data))
     else:
         existing.data = data
-        existing.updated_at = utcnow()
+        existing.updated_at = session_now(session)
     await session.flush()
 
 

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.clock import CLOCK_OPTION, Clock
+
 # Set on the read-only engine view so that SQLite readers start a plain (deferred) transaction.
 _READ_ONLY_OPTION = "brigade_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -48,11 +50,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 class Database:
-    """One engine per process, two session factories: writers and readers."""
+    """One engine per process, two session factories (writers and readers), and the clock.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    The clock is the application's one source of "now" (see storage/clock.py): column defaults
+    read it from the engine's execution options, repository functions from the session's info.
+    """
+
+    def __init__(self, url: str, *, clock: Clock, echo: bool = False) -> None:
         parsed = make_url(url)
         self.url = url
+        self.clock = clock
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -62,9 +69,13 @@ class Database:
         self.engine = create_async_engine(url, **engine_args)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        self._writers = async_sessionmaker(self.engine, expire_on_commit=False)
+        stamped = self.engine.execution_options(**{CLOCK_OPTION: clock})
+        info = {CLOCK_OPTION: clock}
+        self._writers = async_sessionmaker(stamped, expire_on_commit=False, info=info)
         self._readers = async_sessionmaker(
-            self.engine.execution_options(**{_READ_ONLY_OPTION: True}), expire_on_commit=False
+            stamped.execution_options(**{_READ_ONLY_OPTION: True}),
+            expire_on_commit=False,
+            info=info,
         )
 
     @asynccontextmanager

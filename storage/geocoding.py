@@ -9,8 +9,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.clock import session_now
 from storage.models import GeocodeCacheEntry
-from storage.types import utcnow
 
 
 async def get_cached(session: AsyncSession, key: str) -> GeocodeCacheEntry | None:
@@ -26,7 +26,7 @@ async def put_cached(
     now: datetime | None = None,
 ) -> None:
     """Store (or replace) the answer for a key; None records "nothing found"."""
-    created_at = now if now is not None else utcnow()
+    created_at = now if now is not None else session_now(session)
     values = {"key": key, "result": result, "created_at": created_at}
     dialect = session.get_bind().dialect.name
     # A single INSERT … ON CONFLICT DO UPDATE: two workers caching the same key at once cannot

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import Connection
 
+from storage.clock import Clock
 from storage.database import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Where a migration finds the clock of the database it migrates (see `migration_now`).
+CLOCK_ATTRIBUTE = "clock"
 
 
 def alembic_config(url: str) -> Config:
@@ -23,10 +27,21 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def _run(connection: Connection, url: str, action: str, revision: str) -> None:
+def migration_now() -> datetime:
+    """ "Now" for a migration that writes rows, by the clock of the database it migrates."""
+    clock = context.config.attributes.get(CLOCK_ATTRIBUTE)
+    if clock is None:
+        raise RuntimeError("migration run without a clock (see storage.migrate)")
+    now = clock()
+    assert isinstance(now, datetime)
+    return now
+
+
+def _run(connection: Connection, url: str, clock: Clock, action: str, revision: str) -> None:
     config = alembic_config(url)
     # env.py uses this connection instead of opening its own (no nested event loop).
     config.attributes["connection"] = connection
+    config.attributes[CLOCK_ATTRIBUTE] = clock
     if action == "upgrade":
         command.upgrade(config, revision)
     else:
@@ -36,10 +51,10 @@ def _run(connection: Connection, url: str, action: str, revision: str) -> None:
 async def upgrade(database: Database, revision: str = "head") -> None:
     """Bring the schema up to `revision` (the newest by default)."""
     async with database.engine.begin() as connection:
-        await connection.run_sync(_run, database.url, "upgrade", revision)
+        await connection.run_sync(_run, database.url, database.clock, "upgrade", revision)
 
 
 async def downgrade(database: Database, revision: str) -> None:
     """Take the schema down to `revision` (`base` removes every table)."""
     async with database.engine.begin() as connection:
-        await connection.run_sync(_run, database.url, "downgrade", revision)
+        await connection.run_sync(_run, database.url, database.clock, "downgrade", revision)

@@ -28,7 +28,8 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.types import UTCDateTime, utcnow
+from storage.clock import clock_default
+from storage.types import UTCDateTime
 
 # Named constraints let Alembic drop and alter them on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -147,8 +148,10 @@ class Member(Base):
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=clock_default, onupdate=clock_default
+    )
     forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The short code of the volunteer's brigade card (/badge), checked with /verify.
     badge_code: Mapped[str | None] = mapped_column(String(12), index=True, unique=True)
@@ -168,7 +171,7 @@ class MemberRole(Base):
         ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[Role] = mapped_column(_str_enum(Role), primary_key=True)
-    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
 
 
@@ -184,7 +187,7 @@ class Neighbourhood(Base):
     radius_km: Mapped[float] = mapped_column(Float, default=2.0)
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     post_to_group: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -198,7 +201,7 @@ class Skill(Base):
     # Seeded skills hold an English msgid translated at display; added ones hold the typed label.
     label: Mapped[str] = mapped_column(String(120))
     requires_verification: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -249,7 +252,7 @@ class Beneficiary(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     access_notes: Mapped[str | None] = mapped_column(Text)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -287,8 +290,10 @@ class HelpRequest(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=clock_default, onupdate=clock_default
+    )
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The recurring series this request is an occurrence of. A plain indexed integer, like
     # claims.details_outbox_id: a foreign key added later would make SQLite rebuild the table.
@@ -313,7 +318,7 @@ class Claim(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     status: Mapped[ClaimStatus] = mapped_column(_str_enum(ClaimStatus), default=ClaimStatus.ACTIVE)
-    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -350,7 +355,7 @@ class Offer(Base):
     wave: Mapped[int] = mapped_column(SmallInteger, default=0)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
 
     __table_args__ = (UniqueConstraint("request_id", "chat_id", name="uq_offers_request_chat"),)
 
@@ -372,14 +377,14 @@ class OutboxMessage(Base):
         _str_enum(OutboxStatus), default=OutboxStatus.PENDING
     )
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
-    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
     # Groups the rows of one announcement or broadcast, to report how many were delivered.
     batch_key: Mapped[str | None] = mapped_column(String(40), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_outbox_due", "status", "priority", "not_before"),)
@@ -391,7 +396,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     actor_member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL")
     )
@@ -417,7 +422,7 @@ class Invite(Base):
         ForeignKey("neighbourhoods.id", ondelete="CASCADE")
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
@@ -430,7 +435,7 @@ class ProcessedUpdate(Base):
     __tablename__ = "processed_updates"
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
 
 
 class ConversationState(Base):
@@ -444,7 +449,9 @@ class ConversationState(Base):
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     state: Mapped[str] = mapped_column(String(48))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=clock_default, onupdate=clock_default
+    )
 
 
 class GeocodeCacheEntry(Base):
@@ -456,7 +463,7 @@ class GeocodeCacheEntry(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     # None when the geocoder found nothing: "not found" is worth remembering too.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
 
 
 class UserData(Base):
@@ -466,7 +473,9 @@ class UserData(Base):
 
     telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=clock_default, onupdate=clock_default
+    )
 
 
 class SignalStatus(StrEnum):
@@ -511,7 +520,7 @@ class Signal(Base):
     )
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[SignalOutcome | None] = mapped_column(_str_enum(SignalOutcome, 24))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the person's description, place and worry were erased (retention period).
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -552,7 +561,7 @@ class RequestSeries(Base):
     exclusive_hours: Mapped[int] = mapped_column(SmallInteger, default=24)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
 
     __table_args__ = (
         CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),

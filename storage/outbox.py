@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.clock import session_now
 from storage.models import Member, Neighbourhood, Offer, OutboxMessage, OutboxStatus
-from storage.types import utcnow
 
 # Priority lanes: lower goes first.
 INTERACTIVE = 0  # people acting now: claim confirmations, private details, referent notices
@@ -102,7 +102,7 @@ async def enqueue(
 
 async def enqueue_many(session: AsyncSession, calls: Iterable[Call]) -> list[OutboxMessage]:
     """Queue many calls with one flush (a wave of offers, the edits of every copy)."""
-    now = utcnow()
+    now = session_now(session)
     rows = [_row(call, now) for call in calls]
     session.add_all(rows)
     await session.flush()

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -26,6 +26,7 @@ from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.volunteers import VolunteerApplication
+from storage.clock import Clock
 from storage.models import Role, Skill
 from testkit.harness import PollingBrigade, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeGroup, FakeTelegram, FakeUser, StoredMessage
@@ -159,8 +160,16 @@ async def _seed_volunteers(
     return people
 
 
-async def play(out: TextIO = sys.stdout) -> int:
-    """Seed the town, play the scenario, print the transcript; returns an exit status."""
+async def play(
+    out: TextIO = sys.stdout,
+    *,
+    clock: Clock | None = None,
+    after: Callable[[PollingBrigade], Awaitable[None]] | None = None,
+) -> int:
+    """Seed the town, play the scenario, print the transcript; returns an exit status.
+
+    `clock` replaces the harness's (a fixed date); `after` looks at the bot before it stops.
+    """
     world = FakeTelegram(token=DEMO_TOKEN)
     transcript = Transcript(world, out)
     with tempfile.TemporaryDirectory(prefix="brigade-demo-") as folder:
@@ -173,9 +182,12 @@ async def play(out: TextIO = sys.stdout) -> int:
                 sqlite_url(Path(folder)),
                 coordinator_ids=[COORDINATOR_ID],
                 bot_token=DEMO_TOKEN,
+                clock=clock,
             )
             async with brigade:
                 await _scenario(world, brigade, transcript)
+                if after is not None:
+                    await after(brigade)
         finally:
             await server.stop()
     world.assert_sound()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -282,8 +281,6 @@ class RecordedRequest:
     path: str
     params: dict[str, str]
     user_agent: str | None
-    # time.monotonic() on arrival, to check the client's spacing.
-    received_at: float
 
 
 class FakeNominatimServer:
@@ -362,7 +359,6 @@ class FakeNominatimServer:
                 path=request.path,
                 params=dict(request.query),
                 user_agent=request.headers.get("User-Agent"),
-                received_at=time.monotonic(),
             )
         )
         if self.hang:

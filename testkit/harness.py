@@ -15,13 +15,15 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import select
+from telegram.ext import Application
 
 from bot.app import build_application
 from bot.context import BrigadeApplication, Services
 from bot.services.geocoding import Geocoder
 from bot.settings import Settings
+from storage.clock import Clock
 from storage.models import OutboxMessage, OutboxStatus
-from storage.types import utcnow
+from testkit.clock import ManualClock
 from testkit.geocoder import FakeGeocoder
 from testkit.telegram import FakeBotApiServer, FakeTelegram, InProcessRequest
 from testkit.telegram.request import process_pending_updates
@@ -65,7 +67,7 @@ async def settle(services: Services, timeout: float = 10.0) -> None:  # noqa: AS
                     select(OutboxMessage.id)
                     .where(
                         OutboxMessage.status == OutboxStatus.PENDING,
-                        OutboxMessage.not_before <= utcnow(),
+                        OutboxMessage.not_before <= services.clock(),
                     )
                     .limit(1)
                 )
@@ -73,6 +75,19 @@ async def settle(services: Services, timeout: float = 10.0) -> None:  # noqa: AS
                     return
             services.waker()
             await asyncio.sleep(0.02)
+
+
+async def updates_handled(
+    app: Application[Any, Any, Any, Any, Any, Any],
+    world: FakeTelegram,
+    timeout: float = 10.0,  # noqa: ASYNC109
+) -> None:
+    """Wait until a polling application has fetched every queued update and handled it."""
+    async with asyncio.timeout(timeout):
+        # Acknowledged by the next getUpdates, which PTB sends once they are in its queue.
+        await world.wait_for(lambda: not world.pending_updates, timeout)
+        # PTB marks each update taken from its queue done once its handlers have run.
+        await app.update_queue.join()
 
 
 class InProcessBrigade:
@@ -84,12 +99,16 @@ class InProcessBrigade:
         settings: Settings,
         *,
         geocoder: Geocoder | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.world = world
         self.settings = settings
         self.geocoder = geocoder or FakeGeocoder()
+        # Seconds pass as in real life, from a fixed date: no test depends on today's.
+        self.clock = clock or ManualClock(ticking=True)
         self.app: BrigadeApplication = build_application(
             settings,
+            clock=self.clock,
             geocoder=self.geocoder,
             request=InProcessRequest(world),
             get_updates_request=InProcessRequest(world),
@@ -138,12 +157,16 @@ class PollingBrigade:
         settings: Settings,
         *,
         geocoder: Geocoder | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.world = world
         self.server = server
         self.settings = settings
         self.geocoder = geocoder or FakeGeocoder()
-        self.app: BrigadeApplication = build_application(settings, geocoder=self.geocoder)
+        self.clock = clock or ManualClock(ticking=True)
+        self.app: BrigadeApplication = build_application(
+            settings, geocoder=self.geocoder, clock=self.clock
+        )
 
     @classmethod
     def for_server(
@@ -153,6 +176,7 @@ class PollingBrigade:
         database_url: str,
         *,
         geocoder: Geocoder | None = None,
+        clock: Clock | None = None,
         **settings: Any,
     ) -> PollingBrigade:
         """Settings pointing at the server, then the application."""
@@ -162,6 +186,7 @@ class PollingBrigade:
             server,
             brigade_settings(database_url, api_base_url=base, **settings),
             geocoder=geocoder,
+            clock=clock,
         )
 
     @property
@@ -170,6 +195,16 @@ class PollingBrigade:
         services = self.app.bot_data["services"]
         assert isinstance(services, Services)
         return services
+
+    async def settle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the bot is idle: every update fetched and handled, the outbox drained.
+
+        Negative checks ("nobody else got it") come after this, never after a fixed sleep: a
+        wrong delivery, however slow, has happened by the time the bot has nothing left to do.
+        """
+        async with asyncio.timeout(timeout):
+            await updates_handled(self.app, self.world, timeout)
+            await settle(self.services, timeout)
 
     async def __aenter__(self) -> Self:
         await self.app.initialize()

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from bot.settings import Settings
 from storage import migrate
 from storage.database import Database
+from testkit.clock import ManualClock
 from testkit.harness import TEST_TOKEN, InProcessBrigade, brigade_settings, sqlite_url
 from testkit.telegram import FakeTelegram
 
@@ -79,9 +80,15 @@ async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    """A migrated database on the backend under test."""
-    db = Database(database_url)
+def clock() -> ManualClock:
+    """The clock of the test's database: frozen on a fixed date until the test moves it."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def database(database_url: str, clock: ManualClock) -> AsyncIterator[Database]:
+    """A migrated database on the backend under test, on the test's clock."""
+    db = Database(database_url, clock=clock)
     await migrate.upgrade(db)
     try:
         yield db
@@ -90,9 +97,9 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+async def sqlite_database(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Database]:
     """A migrated SQLite database, for tests that need no PostgreSQL twin."""
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'brigade.sqlite3'}")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'brigade.sqlite3'}", clock=clock)
     await migrate.upgrade(db)
     try:
         yield db

@@ -25,7 +25,6 @@ from bot.services.outcomes import Outcome
 from storage import members as member_store
 from storage.database import Database
 from storage.models import AuditEvent, Member, Role, VolunteerStatus
-from storage.types import utcnow
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
@@ -82,14 +81,13 @@ class BadgeService:
     def __init__(
         self,
         database: Database,
-        clock: Callable[[], datetime] = utcnow,
         *,
         max_failed_checks: int = MAX_FAILED_CHECKS,
         window: timedelta = CHECK_WINDOW,
         code_factory: Callable[[], str] = new_code,
     ) -> None:
         self._db = database
-        self._clock = clock
+        self._clock = database.clock
         self._max_failed = max_failed_checks
         self._window = window
         self._new_code = code_factory

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 import aiohttp
@@ -25,7 +25,6 @@ from geopy.geocoders import Nominatim
 from bot.settings import GeocoderKind, Settings
 from storage import geocoding as cache_store
 from storage.database import Database
-from storage.types import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -185,11 +184,21 @@ class RequestSpacer:
     caller's actual start (monotonic clock), so a late wake-up can only widen the gap.
     """
 
-    def __init__(self, min_delay_seconds: float, *, max_wait_seconds: float = math.inf) -> None:
+    def __init__(
+        self,
+        min_delay_seconds: float,
+        *,
+        max_wait_seconds: float = math.inf,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if min_delay_seconds < 0:
             raise ValueError("min_delay_seconds must not be negative")
         self.min_delay_seconds = min_delay_seconds
         self.max_wait_seconds = max_wait_seconds
+        # Injected so that tests check the spacing on a virtual clock, whatever the CPU load.
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._lock = asyncio.Lock()
         self._last_start = -math.inf
         self._not_before = -math.inf
@@ -200,12 +209,12 @@ class RequestSpacer:
 
     def expected_wait(self) -> float:
         """Seconds a caller arriving now would wait for its turn."""
-        ahead = max(0.0, self._next_start() - time.monotonic())
+        ahead = max(0.0, self._next_start() - self._monotonic())
         return ahead + self._waiting * self.min_delay_seconds
 
     def back_off(self, seconds: float) -> None:
         """Let nobody through for the next `seconds` (the service asked us to slow down)."""
-        self._not_before = max(self._not_before, time.monotonic() + seconds)
+        self._not_before = max(self._not_before, self._monotonic() + seconds)
 
     async def wait_turn(self) -> None:
         """Return when this caller may start its request; GeocoderUnavailable if too far off."""
@@ -216,11 +225,11 @@ class RequestSpacer:
         try:
             async with self._lock:
                 # A loop, not one sleep: a 429 answered meanwhile may have pushed the next start.
-                while (remaining := self._next_start() - time.monotonic()) > 0:
+                while (remaining := self._next_start() - self._monotonic()) > 0:
                     if remaining > self.max_wait_seconds:
                         raise GeocoderUnavailable("the geocoder is backing off")
-                    await asyncio.sleep(remaining)
-                self._last_start = time.monotonic()
+                    await self._sleep(remaining)
+                self._last_start = self._monotonic()
         finally:
             self._waiting -= 1
 
@@ -243,13 +252,17 @@ class NominatimGeocoder:
         timeout: float = 10.0,
         min_delay_seconds: float = 1.0,
         max_queue_seconds: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not user_agent.strip():
             raise ValueError("Nominatim requires an identifying User-Agent")
         if domain == DEFAULT_NOMINATIM_DOMAIN and min_delay_seconds < 1.0:
             raise ValueError("the public Nominatim allows at most one request per second")
         self.country_codes = _parse_country_codes(country_codes)
-        self.spacer = RequestSpacer(min_delay_seconds, max_wait_seconds=max_queue_seconds)
+        self.spacer = RequestSpacer(
+            min_delay_seconds, max_wait_seconds=max_queue_seconds, monotonic=monotonic, sleep=sleep
+        )
         # The adapter opens its aiohttp session lazily, on the first request, inside the loop.
         self._nominatim: Any = Nominatim(
             user_agent=user_agent.strip(),
@@ -335,12 +348,11 @@ class CachedGeocoder:
         database: Database,
         *,
         ttl: timedelta = DEFAULT_CACHE_TTL,
-        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.inner = inner
         self._database = database
         self._ttl = ttl
-        self._clock = clock
+        self._clock = database.clock
         # One lookup per key at a time: concurrent identical queries share one request.
         self._inflight: dict[str, asyncio.Task[Place | None]] = {}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +13,6 @@ from storage import audit
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Invite, Role
-from storage.types import utcnow
 
 INVITE_PREFIX = "i-"
 NEIGHBOURHOOD_PREFIX = "n-"
@@ -50,11 +48,10 @@ class InviteService:
         self,
         database: Database,
         ttl: timedelta = timedelta(days=7),
-        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = database
         self._ttl = ttl
-        self._clock = clock
+        self._clock = database.clock
 
     async def create(self, coordinator_telegram_id: int, role: Role) -> CreatedInvite | Outcome:
         """A single-use link granting `role`; NOT_ALLOWED unless a coordinator asks."""

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member, Role, VolunteerStatus
-from storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -82,8 +81,6 @@ class MemberService:
                 telegram_language=who.language_code,
                 radius_km=2.0,
                 reachable=True,
-                created_at=utcnow(),
-                updated_at=utcnow(),
             )
             member = await member_store.get_by_telegram_id(session, who.telegram_id)
             assert member is not None
@@ -126,7 +123,7 @@ class MemberService:
             member = await member_store.get_by_telegram_id(session, telegram_id)
             if member is not None and member.reachable:
                 member.reachable = False
-                member.unreachable_since = utcnow()
+                member.unreachable_since = self._db.clock()
 
     async def find(self, telegram_id: int) -> MemberProfile | None:
         """The member with this Telegram id, without changing anything."""

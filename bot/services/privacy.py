@@ -8,7 +8,7 @@ added later is erased by default.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -43,7 +43,6 @@ from storage.models import (
     UserData,
     VolunteerSkill,
 )
-from storage.types import utcnow
 
 EXPORT_FORMAT = "brigade-personal-data/1"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -89,9 +88,9 @@ def _vocabulary_only(
 class PrivacyService:
     """Export and erase one person's data, each in one transaction."""
 
-    def __init__(self, database: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, database: Database) -> None:
         self._db = database
-        self._clock = clock
+        self._clock = database.clock
 
     async def export(self, telegram_id: int) -> dict[str, Any] | None:
         """Everything stored about the person, JSON-ready; None if Brigade does not know them."""

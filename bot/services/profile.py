@@ -33,7 +33,6 @@ from storage.models import (
     VolunteerSkill,
     VolunteerStatus,
 )
-from storage.types import utcnow
 
 MAX_NAME_LENGTH = 64
 MAX_ADDRESS_LENGTH = 256
@@ -142,9 +141,9 @@ Change = Callable[[AsyncSession, Member], Awaitable[dict[str, Any] | Outcome]]
 class ProfileService:
     """Read and change one's own volunteer profile; pause and resume offers."""
 
-    def __init__(self, database: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, database: Database) -> None:
         self._db = database
-        self._clock = clock
+        self._clock = database.clock
 
     # --- reading ---------------------------------------------------------------------------
 

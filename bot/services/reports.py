@@ -66,7 +66,6 @@ from storage.models import (
     Skill,
     VolunteerSkill,
 )
-from storage.types import utcnow
 
 # A claim said done but not confirmed for this long is stuck.
 UNCONFIRMED_AFTER = timedelta(hours=48)
@@ -371,13 +370,12 @@ class ReportService:
         database: Database,
         settings: Settings,
         notices: Notices,
-        clock: Callable[[], datetime] = utcnow,
         after_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = database
         self._settings = settings
         self._notices = notices
-        self._clock = clock
+        self._clock = database.clock
         self._after_commit = after_commit
 
     @property

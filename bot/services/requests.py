@@ -45,7 +45,6 @@ from storage.models import (
     VolunteerSkill,
     VolunteerStatus,
 )
-from storage.types import utcnow
 
 # The keyboards of the lifecycle's messages: (label, verb) per button, row by row.
 DETAILS_BUTTONS = (
@@ -164,13 +163,12 @@ class RequestService:
         database: Database,
         notices: Notices,
         settings: Settings,
-        clock: Callable[[], datetime] = utcnow,
         after_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = database
         self._notices = notices
         self._settings = settings
-        self._clock = clock
+        self._clock = database.clock
         # Wakes the outbox sender: the rows just committed go out at once, not at its next poll.
         self._after_commit = after_commit
 

@@ -48,7 +48,6 @@ from storage.models import (
     Role,
     Skill,
 )
-from storage.types import utcnow
 
 INTERVALS_DAYS = (7, 14)
 LEAD_DAYS = 3.0
@@ -134,7 +133,6 @@ class SeriesService:
         requests: RequestService,
         notices: Notices,
         settings: Settings,
-        clock: Callable[[], datetime] = utcnow,
         after_commit: Callable[[], None] = lambda: None,
         *,
         lead_days: float = LEAD_DAYS,
@@ -144,7 +142,7 @@ class SeriesService:
         self._requests = requests
         self._notices = notices
         self._settings = settings
-        self._clock = clock
+        self._clock = database.clock
         self._after_commit = after_commit
         self._lead = timedelta(days=lead_days)
         self._exclusive_hours = exclusive_hours

@@ -36,7 +36,6 @@ from storage.models import (
     SignalOutcome,
     SignalStatus,
 )
-from storage.types import utcnow
 
 MAX_DESCRIPTION_LENGTH = 300
 MAX_PLACE_LENGTH = 256
@@ -226,12 +225,11 @@ class SignalService:
         self,
         database: Database,
         notices: Notices,
-        clock: Callable[[], datetime] = utcnow,
         after_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = database
         self._notices = notices
-        self._clock = clock
+        self._clock = database.clock
         self._after_commit = after_commit
 
     def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:

@@ -14,7 +14,6 @@ from storage import audit
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Role, Skill
-from storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ class SkillService:
                 return Outcome.NOT_FOUND
             if (skill.retired_at is not None) == retired:
                 return Outcome.ALREADY_DONE
-            skill.retired_at = utcnow() if retired else None
+            skill.retired_at = self._db.clock() if retired else None
             await audit.record(
                 session,
                 actor_id=actor.id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,7 +25,6 @@ from storage.models import (
     VolunteerSkill,
     VolunteerStatus,
 )
-from storage.types import utcnow
 
 PERIODS = ("morning", "afternoon", "evening")
 RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)
@@ -106,9 +105,9 @@ def _valid(application: VolunteerApplication) -> bool:
 class VolunteerService:
     """Sign-up submission, the pending queue, approval, rejection and skill verification."""
 
-    def __init__(self, database: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, database: Database) -> None:
         self._db = database
-        self._clock = clock
+        self._clock = database.clock
 
     async def submit(
         self, telegram_id: int, application: VolunteerApplication

@@ -8,7 +8,9 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
+from storage.clock import system_clock
 from storage.database import Database
+from storage.migrate import CLOCK_ATTRIBUTE
 from storage.models import Base
 from storage.reach import include_name
 
@@ -32,7 +34,7 @@ def _run_migrations(connection: Connection) -> None:
 
 
 async def _run_standalone(url: str) -> None:
-    database = Database(url)
+    database = Database(url, clock=system_clock)
     try:
         async with database.engine.begin() as connection:
             await connection.run_sync(_run_migrations)
@@ -49,6 +51,9 @@ def _url() -> str:
         or DEFAULT_DATABASE_URL
     )
 
+
+# Command-line use takes the wall clock; storage.migrate hands in the app's own.
+config.attributes.setdefault(CLOCK_ATTRIBUTE, system_clock)
 
 if context.is_offline_mode():
     context.configure(

@@ -25,11 +25,16 @@ async def server(world: FakeTelegram) -> AsyncIterator[FakeBotApiServer]:
 
 @pytest.fixture
 async def live(
-    world: FakeTelegram, server: FakeBotApiServer, tmp_path: Path
+    world: FakeTelegram, server: FakeBotApiServer, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[PollingBrigade]:
-    """Brigade running in polling mode against the fake server, on a SQLite file."""
+    """Brigade running in polling mode against the fake server, on a SQLite file.
+
+    `@pytest.mark.live_settings(name=value, …)` on a test changes its settings.
+    """
+    marker = request.node.get_closest_marker("live_settings")
+    settings = dict(marker.kwargs) if marker else {}
     async with PollingBrigade.for_server(
-        world, server, sqlite_url(tmp_path), coordinator_ids=[COORDINATOR_ID]
+        world, server, sqlite_url(tmp_path), coordinator_ids=[COORDINATOR_ID], **settings
     ) as running:
         yield running
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import math
@@ -16,7 +15,6 @@ from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, ClaimOutcome, RequestDraft, StepOutcome
 from bot.services.volunteers import VolunteerApplication
 from storage.models import Claim, OutboxMessage, Role, Skill
-from storage.types import utcnow
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser, StoredMessage
 from tests.conftest import COORDINATOR_ID
@@ -182,7 +180,9 @@ async def test_stuck_shows_a_done_but_unconfirmed_claim_and_reminds_the_referent
 
     async with live.services.database.transaction() as session:
         await session.execute(
-            update(Claim).where(Claim.id == claim_id).values(done_at=utcnow() - timedelta(hours=50))
+            update(Claim)
+            .where(Claim.id == claim_id)
+            .values(done_at=live.clock() - timedelta(hours=50))
         )
     town.claire.send_command("stuck")
     listing = await town.claire.expect_message("Claims waiting too long: 1")
@@ -318,7 +318,7 @@ async def test_announce_to_one_neighbourhood_reaches_exactly_its_approved_volunt
     for volunteer in (ana, bob):
         received = await volunteer.expect_message("Meeting on Thursday")
         assert (received.text or "").startswith("📣 A message from the coordinators of Chambéry:")
-    await asyncio.sleep(0.3)  # give a wrong delivery the chance to show up
+    await live.settle()  # a wrong delivery has happened by now
     for outsider in (chloe, paul, town.rita):
         assert not any("Meeting on Thursday" in (m.text or "") for m in outsider.inbox), outsider
     assert [m for m in claire.inbox if "Meeting on Thursday" in (m.text or "")] == [preview]
@@ -345,7 +345,7 @@ async def test_announce_to_one_neighbourhood_reaches_exactly_its_approved_volunt
     claire.tap_data(preview, "an:send:yes")
     await world.wait_for(lambda: len(claire.callback_answers) > answered)
     assert "no longer valid" in (claire.callback_answers[-1].text or "")
-    await asyncio.sleep(0.2)
+    await live.settle()
     async with live.services.database.read() as session:
         total = (
             await session.execute(select(func.count()).where(OutboxMessage.batch_key.is_not(None)))

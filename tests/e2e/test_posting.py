@@ -236,7 +236,7 @@ async def test_a_referent_posts_for_someone_new_and_only_fitting_volunteers_are_
     rita.tap("📅 Choose a day")
     days = await rita.expect_message("Which day?")
     tz = live.settings.tz
-    tomorrow = (datetime.now(tz) + timedelta(days=1)).date()
+    tomorrow = (live.clock().astimezone(tz) + timedelta(days=1)).date()
     rita.tap(days, format_date(tomorrow, "EEEE d MMMM", locale="en"))
     await rita.expect_message("At what time of day")
     rita.tap("Afternoon (14:00)")

@@ -12,7 +12,6 @@ from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import VolunteerApplication
 from storage.models import Member, Skill
-from storage.types import utcnow
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
@@ -75,7 +74,8 @@ def _assert_no_apology(world: FakeTelegram, *people: FakeUser) -> None:
 def _long_date(live: PollingBrigade, days: int) -> set[str]:
     """The date `days` from now as the bot spells it in English (either side of a midnight)."""
     tz = live.services.settings.tz
-    moments = (utcnow() + timedelta(days=days), utcnow() + timedelta(days=days, minutes=1))
+    now = live.clock()
+    moments = (now + timedelta(days=days), now + timedelta(days=days, minutes=1))
     return {format_date(m.astimezone(tz).date(), "long", locale="en") for m in moments}
 
 
@@ -140,7 +140,7 @@ async def test_a_volunteer_changes_radius_skills_and_quiet_hours_then_pauses_and
     assert menu.labels == []
     paused_until = (await _member(live, marc)).paused_until
     assert paused_until is not None
-    assert timedelta(days=13, hours=23) < paused_until - utcnow() <= timedelta(days=14)
+    assert timedelta(days=13, hours=23) < paused_until - live.clock() <= timedelta(days=14)
 
     marc.send_command("profile")
     card = await marc.expect_message("Your volunteer profile")

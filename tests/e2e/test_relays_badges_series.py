@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from bot.notices import Notices
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
-from bot.services.series import SeriesService
 from bot.services.volunteers import VolunteerApplication
 from storage.models import HelpRequest, Member, Role, Signal, SignalOutcome, SignalStatus, Skill
-from storage.types import utcnow
+from testkit.clock import ManualClock
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
@@ -30,16 +26,6 @@ BIOLLAY = (45.5560, 5.9075)  # Le Biollay
 
 def _east(km: float) -> tuple[float, float]:
     return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
-
-
-@dataclass
-class Clock:
-    """The series scheduler's clock, moved by the test."""
-
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def _skill(live: PollingBrigade, code: str) -> int:
@@ -118,13 +104,14 @@ def _has(person: FakeUser, text: str) -> bool:
 # --- recurring care ----------------------------------------------------------------------------
 
 
+@pytest.mark.live_settings(timer_interval_seconds=3600)
 async def test_a_weekly_call_goes_to_its_regular_until_they_pause(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     _claire, rita, _centre, _biollay = await _town(live, world)
     ana = await _volunteer(live, world, "Ana", 0.3, "phone_call")
     bob = await _volunteer(live, world, "Bob", 0.6, "phone_call")
-    first_start = (utcnow() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    first_start = (live.clock() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     posted = await live.services.requests.post(
         rita.id,
         RequestDraft(
@@ -163,16 +150,12 @@ async def test_a_weekly_call_goes_to_its_regular_until_they_pause(
     assert question.labels == ["⏹ Stop the series"]
     await ana.expect_message(f"Rita made request #{posted.request_id} (Phone call) recurring")
 
+    # Weeks pass on the bot's one clock; the test runs the series sweep itself (the periodic
+    # sweep is set an hour apart, so that it cannot run the same sweep at the same moment).
+    clock = live.clock
+    assert isinstance(clock, ManualClock)
+    series = live.services.series
     services = live.services
-    clock = Clock(first_start)
-    series = SeriesService(
-        services.database,
-        services.requests,
-        Notices(services.i18n, services.settings),
-        services.settings,
-        clock=clock,
-        after_commit=services.waker,
-    )
     occurrence_ids: list[int] = []
     for week in (1, 2, 3):
         clock.now = first_start + timedelta(days=7 * week - 3)  # three days ahead
@@ -189,7 +172,7 @@ async def test_a_weekly_call_goes_to_its_regular_until_they_pause(
         assert offer.labels == ["✋ I'll do it", "Not for me"]
         ana.tap(offer, "I'll do it")
         await ana.expect_message(f"You take request #{newest}")
-    await asyncio.sleep(0.3)  # a wrong delivery would have shown up by now
+    await live.settle()  # a wrong delivery has happened by now
     for request_id in occurrence_ids:
         assert not _has(bob, f"#{request_id}"), f"Bob was offered #{request_id}"
 
@@ -212,7 +195,7 @@ async def test_a_weekly_call_goes_to_its_regular_until_they_pause(
     assert "Phone call" in (offer.text or "")
     told = await rita.expect_message("the usual volunteer, cannot be offered")
     assert f"request #{fourth.id} is offered to the other volunteers" in (told.text or "")
-    await asyncio.sleep(0.3)
+    await live.settle()
     assert not _has(ana, f"Request #{fourth.id}")
 
 
@@ -264,7 +247,7 @@ async def test_a_relays_report_reaches_the_neighbourhoods_referents_and_no_volun
     assert "Reported by: Sam @sam_bakery" in text
     assert case.labels == ["🤝 I'll follow up", "Close the case"]
     claire_copy = await claire.expect_message("Case #")
-    await asyncio.sleep(0.3)
+    await live.settle()
     for outsider in (rob, vera, ana):
         assert not _has(outsider, "Case #"), f"{outsider.first_name} heard of the case"
 

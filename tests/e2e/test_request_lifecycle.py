@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from pathlib import Path
 
@@ -133,7 +132,7 @@ async def test_only_fitting_volunteers_and_the_group_get_the_offer_without_priva
         # The group copy speaks the town's language (French by default).
         await group.expect_message(f"Demande n° {request_id}"),
     ]
-    await asyncio.sleep(0.3)  # give a wrong delivery the chance to show up
+    await live.settle()  # a wrong delivery has happened by now
     for outsider in (too_far, other_skill, pending):
         assert not any(f"#{request_id}" in (m.text or "") for m in outsider.inbox)
     for offer in offers:
@@ -170,7 +169,7 @@ async def test_simultaneous_taps_give_exactly_the_places_and_update_every_copy(
         details = await winner.expect_message("Here are the private details")
         assert "Mme Jeanne Martin" in (details.text or "")
         assert "code 1234" in (details.text or "")
-    await asyncio.sleep(0.3)
+    await live.settle()
     for loser in losers:
         assert not any("Jeanne" in (m.text or "") for m in loser.inbox)
     # Every copy, in private chats and in the group, ends up showing it is taken.

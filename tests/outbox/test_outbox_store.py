@@ -101,7 +101,7 @@ async def test_enqueue_stores_a_pending_row_with_plain_json(database: Database) 
         "text": "Courses rue Vaugelas",
         "reply_markup": {"inline_keyboard": [[{"text": "Je prends", "callback_data": "c:1"}]]},
     }
-    assert fresh.not_before <= datetime.now(UTC)
+    assert fresh.not_before == database.clock()
 
 
 async def test_enqueue_refuses_what_the_sender_could_not_send(database: Database) -> None:
@@ -315,7 +315,7 @@ async def test_a_group_that_removed_the_bot_stops_receiving_offers(database: Dat
 async def test_two_leasers_never_take_the_same_row(database: Database, database_url: str) -> None:
     """Two processes (two engines) lease in a loop until nothing is left: no row twice."""
     ids = set(await add_rows(database, *((chat, outbox.BULK) for chat in range(1, 301))))
-    other = Database(database_url)
+    other = Database(database_url, clock=database.clock)
     try:
 
         async def leaser(db: Database, owner: str) -> list[int]:
@@ -345,7 +345,7 @@ async def test_postgres_leasers_skip_rows_locked_by_an_open_lease(
     if database.is_sqlite:
         pytest.skip("SQLite serialises writers: the second would wait for the first to commit")
     ids = await add_rows(database, *((chat, outbox.BULK) for chat in range(1, 11)))
-    other = Database(database_url)
+    other = Database(database_url, clock=database.clock)
     try:
         async with database.transaction() as first_session:
             first = await outbox.lease_due(

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -42,7 +42,7 @@ from bot.ratelimit import SharedBudgetLimiter
 from storage import outbox
 from storage.database import Database
 from storage.models import HelpRequest, Member, Offer, OutboxMessage, OutboxStatus, Skill
-from storage.types import utcnow
+from testkit.clock import ManualClock
 from testkit.telegram import FakeTelegram, FakeUser, InProcessRequest, TelegramLimits
 
 # Pacing for tests about correctness rather than rate: Telegram's rules, just faster overall.
@@ -191,7 +191,7 @@ def test_a_429_carries_its_wait_and_a_migration_its_new_chat() -> None:
 
 def test_results_give_the_new_message_id() -> None:
     chat = Chat(5, Chat.PRIVATE)
-    message = Message(41, utcnow(), chat)
+    message = Message(41, datetime(2026, 11, 23, 9, 0, tzinfo=UTC), chat)
     assert classify_result(message).message_id == 41
     assert classify_result(MessageId(42)).message_id == 42
     assert classify_result(True) == classify_result(True)
@@ -210,6 +210,12 @@ def test_call_arguments_rebuild_the_keyboard_and_fill_in_the_message_id() -> Non
 
 
 # ---------------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A running sender's clock ticks: retries and pauses come due as seconds pass."""
+    return ManualClock(ticking=True)
 
 
 @pytest.fixture
@@ -322,9 +328,9 @@ async def test_three_hundred_offers_under_telegram_limits(
     assert all(len(user.inbox) == 1 for user, _ in people)
     assert [user.inbox[0].text for user, _ in people[:2]] == ["Offre pour Vol0", "Offre pour Vol1"]
     assert set((await statuses(database)).values()) == {OutboxStatus.SENT}
+    # Every 429 was waited out and each message sent once. How few 429s the pacing causes is a
+    # figure of bench/ (broadcast), and the pacing itself is tested above on a fake clock.
     assert len(ids) == world.stats.sends == 300
-    # Our pacing stays under the fake's limits; a handful of 429s under load is tolerated.
-    assert world.stats.limit_429s <= 10
     world.assert_sound()
 
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,7 @@ from bot.services.geocoding import (
 from storage import geocoding as cache_store
 from storage.database import Database
 from storage.models import GeocodeCacheEntry
+from testkit.clock import ManualClock, VirtualTimer
 from testkit.geocoder import DEFAULT_GAZETTEER, FakeGeocoder, FakeNominatimServer
 from tests.conftest import make_settings
 
@@ -234,13 +234,13 @@ async def test_server_error_is_unavailable(
 async def test_a_hang_past_the_timeout_is_unavailable(server: FakeNominatimServer) -> None:
     server.hang = True
     geocoder = make_nominatim(server, timeout=0.5)
-    started = time.monotonic()
     try:
         with pytest.raises(GeocoderUnavailable):
             await geocoder.search(GARE.queries[0], language="fr")
     finally:
         await geocoder.aclose()
-    assert time.monotonic() - started >= 0.5
+    # The one request reached the server, which never answered: the client gave up on it.
+    assert len(server.requests) == 1
 
 
 async def test_rate_limiting_pauses_all_requests(server: FakeNominatimServer) -> None:
@@ -290,38 +290,47 @@ async def test_a_closed_geocoder_is_unavailable(nominatim: NominatimGeocoder) ->
 async def test_concurrent_searches_reach_the_server_spaced_out(
     server: FakeNominatimServer,
 ) -> None:
-    delay = 0.2
-    geocoder = make_nominatim(server, min_delay_seconds=delay)
+    # The client spaces its requests on a virtual clock: the waits are exact, whatever the
+    # machine's load (real seconds are measured in bench/, not asserted here).
+    timer = VirtualTimer()
+    delay = 1.0
+    geocoder = make_nominatim(
+        server, min_delay_seconds=delay, monotonic=timer.monotonic, sleep=timer.sleep
+    )
     try:
-        # A first request opens the keep-alive connection, so the three measured ones travel
-        # the same way and their arrival gaps reflect the client's spacing.
-        await geocoder.search(GARE.queries[0], language="fr")
         await asyncio.gather(
-            *(geocoder.search(entry.queries[0], language="fr") for entry in DEFAULT_GAZETTEER[1:4])
+            *(geocoder.search(entry.queries[0], language="fr") for entry in DEFAULT_GAZETTEER[:4])
         )
     finally:
         await geocoder.aclose()
-    arrivals = [request.received_at for request in server.requests]
-    assert len(arrivals) == 4
-    # Starts are spaced exactly by the client (see the RequestSpacer test); arrivals may differ
-    # from starts by the local delivery time, hence a few milliseconds of allowance.
-    for earlier, later in itertools.pairwise(arrivals):
-        assert later - earlier >= delay - 0.01
-    assert arrivals[-1] - arrivals[0] >= 3 * delay - 0.01
+    assert len(server.requests) == 4
+    # The first went at once; each of the three others waited the whole delay after the one
+    # before it (the virtual clock does not move while a request travels).
+    assert timer.slept == [delay] * 3
 
 
 async def test_the_spacer_queues_callers_in_order_at_least_min_delay_apart() -> None:
-    spacer = RequestSpacer(0.1)
+    timer = VirtualTimer()
+    spacer = RequestSpacer(0.5, monotonic=timer.monotonic, sleep=timer.sleep)
     starts: list[tuple[int, float]] = []
 
     async def caller(number: int) -> None:
         await spacer.wait_turn()
-        starts.append((number, time.monotonic()))
+        starts.append((number, timer.monotonic()))
 
     await asyncio.gather(*(caller(number) for number in range(4)))
     assert [number for number, _ in starts] == [0, 1, 2, 3]
-    for (_, earlier), (_, later) in itertools.pairwise(starts):
-        assert later - earlier >= 0.1
+    assert [later - earlier for (_, earlier), (_, later) in itertools.pairwise(starts)] == [0.5] * 3
+
+
+async def test_a_back_off_holds_every_caller_until_it_ends() -> None:
+    timer = VirtualTimer()
+    spacer = RequestSpacer(1.0, max_wait_seconds=60.0, monotonic=timer.monotonic, sleep=timer.sleep)
+    await spacer.wait_turn()
+    spacer.back_off(30.0)
+    started = timer.monotonic()
+    await spacer.wait_turn()
+    assert timer.monotonic() - started == 30.0
 
 
 async def test_the_spacer_refuses_callers_who_would_wait_too_long() -> None:
@@ -415,15 +424,14 @@ async def test_put_cached_replaces_and_survives_races(database: Database) -> Non
     assert await cache_rows(database) == 1
 
 
-async def test_stale_entries_are_refreshed(database: Database) -> None:
-    now = datetime(2025, 1, 1, tzinfo=UTC)
+async def test_stale_entries_are_refreshed(clock: ManualClock, database: Database) -> None:
     inner = FakeGeocoder()
-    cached = CachedGeocoder(inner, database, ttl=timedelta(days=180), clock=lambda: now)
+    cached = CachedGeocoder(inner, database, ttl=timedelta(days=180))
     await cached.search(GARE.queries[0], language="fr")
-    now += timedelta(days=179)
+    clock.advance(days=179)
     await cached.search(GARE.queries[0], language="fr")
     assert inner.search_calls == 1
-    now += timedelta(days=2)
+    now = clock.advance(days=2)
     await cached.search(GARE.queries[0], language="fr")
     assert inner.search_calls == 2
     async with database.read() as session:

@@ -15,19 +15,16 @@ from bot.services.outcomes import Outcome
 from bot.services.volunteers import VolunteerApplication, VolunteerService
 from storage.database import Database
 from storage.models import AuditEvent, Role, Skill, VolunteerStatus
+from testkit.clock import ManualClock
 
 COORDINATOR = 1000
 REFERENT = 2000
 
 
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    """This module's tests start on the Sunday before the others'."""
+    return ManualClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
 
 
 async def _people(database: Database, *telegram_ids: int) -> MemberService:
@@ -88,10 +85,9 @@ async def test_a_referent_invitation_works_once_and_only_for_its_role(database: 
     assert (await invites.redeem("forged-token", 3000)).outcome is Outcome.NOT_FOUND
 
 
-async def test_an_expired_invitation_is_refused(database: Database) -> None:
+async def test_an_expired_invitation_is_refused(clock: ManualClock, database: Database) -> None:
     await _people(database, COORDINATOR, REFERENT)
-    clock = Clock()
-    invites = InviteService(database, ttl=timedelta(hours=48), clock=clock)
+    invites = InviteService(database, ttl=timedelta(hours=48))
     created = await invites.create(COORDINATOR, Role.COORDINATOR)
     assert not isinstance(created, Outcome)
     clock.now += timedelta(hours=49)
@@ -153,12 +149,12 @@ async def test_a_group_is_linked_by_a_coordinator_only(database: Database) -> No
 
 
 async def test_an_application_is_pending_with_its_charter_then_approved_once(
+    clock: ManualClock,
     database: Database,
 ) -> None:
     await _people(database, COORDINATOR, 7000, 8000)
-    clock = Clock()
     member_id = await _apply(database, 7000)
-    vetting = VolunteerService(database, clock=clock)
+    vetting = VolunteerService(database)
     queue = await vetting.pending(COORDINATOR)
     assert not isinstance(queue, Outcome)
     assert [view.member_id for view in queue] == [member_id]

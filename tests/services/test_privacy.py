@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,8 +37,16 @@ from storage.models import (
     VolunteerSkill,
     VolunteerStatus,
 )
+from testkit.clock import ManualClock
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """This module's tests run at NOW."""
+    return ManualClock(NOW)
+
 
 # The person who asks to be forgotten: every value distinctive enough to be searched for.
 TELEGRAM_ID = 987_654_321
@@ -327,7 +336,7 @@ async def test_forget_leaves_no_personal_data_in_any_table(database: Database) -
     assert {"members", "user_data", "conversation_states", "claims", "audit_events"} <= set(before)
     assert {"outbox", "offers", "geocode_cache"} <= set(before)
 
-    assert await PrivacyService(database, clock=lambda: NOW).forget(TELEGRAM_ID) is Outcome.DONE
+    assert await PrivacyService(database).forget(TELEGRAM_ID) is Outcome.DONE
 
     assert await personal_traces(database, PERSON_NEEDLES) == {}
     async with database.read() as session:
@@ -405,7 +414,7 @@ async def test_forgetting_twice_finds_nobody_and_an_unknown_person_nothing(
     database: Database,
 ) -> None:
     await seed(database)
-    privacy = PrivacyService(database, clock=lambda: NOW)
+    privacy = PrivacyService(database)
     assert await privacy.forget(TELEGRAM_ID) is Outcome.DONE
     assert await privacy.forget(TELEGRAM_ID) in {Outcome.NOT_FOUND, Outcome.ALREADY_DONE}
     assert await privacy.export(TELEGRAM_ID) is None
@@ -421,7 +430,7 @@ async def test_forgetting_twice_finds_nobody_and_an_unknown_person_nothing(
 
 async def test_a_forgotten_person_who_comes_back_is_a_new_member(database: Database) -> None:
     seeded = await seed(database)
-    await PrivacyService(database, clock=lambda: NOW).forget(TELEGRAM_ID)
+    await PrivacyService(database).forget(TELEGRAM_ID)
     members = MemberService(database, coordinator_ids=[])
     again = await members.identify(TelegramIdentity(TELEGRAM_ID, "Zéphyrine", language_code="en"))
     assert again.id != seeded.person_id
@@ -431,7 +440,7 @@ async def test_a_forgotten_person_who_comes_back_is_a_new_member(database: Datab
 
 async def test_export_holds_the_persons_data_and_nobody_elses(database: Database) -> None:
     seeded = await seed(database)
-    exported = await PrivacyService(database, clock=lambda: NOW).export(TELEGRAM_ID)
+    exported = await PrivacyService(database).export(TELEGRAM_ID)
     assert exported is not None
     text = json.dumps(exported, ensure_ascii=False)  # JSON-ready as it is: no custom encoder
 

@@ -22,19 +22,16 @@ from bot.services.skills import SkillService
 from bot.services.volunteers import VolunteerApplication, VolunteerService
 from storage.database import Database
 from storage.models import AuditEvent, Member, Skill
+from testkit.clock import ManualClock
 
 COORDINATOR = 1000
 VOLUNTEER = 7000
 
 
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    """This module's tests start on the Sunday before the others'."""
+    return ManualClock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
 
 
 async def _skill_ids(database: Database, *codes: str) -> tuple[int, ...]:
@@ -123,7 +120,7 @@ async def test_only_approved_and_pending_volunteers_have_a_profile(database: Dat
     for outsider in (COORDINATOR, 7200, 99999):
         assert await profiles.view(outsider) is Outcome.NOT_ALLOWED
         assert await profiles.set_radius(outsider, 5.0) is Outcome.NOT_ALLOWED
-        assert await profiles.pause(outsider, datetime.now(UTC) + timedelta(days=1)) is (
+        assert await profiles.pause(outsider, database.clock() + timedelta(days=1)) is (
             Outcome.NOT_ALLOWED
         )
         assert await profiles.resume(outsider) is Outcome.NOT_ALLOWED
@@ -290,10 +287,9 @@ async def test_a_pending_volunteer_adding_a_sensitive_skill_alerts_nobody_yet(
 # --- pause and resume ----------------------------------------------------------------------------
 
 
-async def test_pause_and_resume_are_idempotent(database: Database) -> None:
+async def test_pause_and_resume_are_idempotent(clock: ManualClock, database: Database) -> None:
     member_id = await _volunteer(database)
-    clock = Clock()
-    profiles = ProfileService(database, clock=clock)
+    profiles = ProfileService(database)
     assert await profiles.resume(VOLUNTEER) is Outcome.ALREADY_DONE
 
     until = pause_end("2w", clock.now)
@@ -316,10 +312,11 @@ async def test_pause_and_resume_are_idempotent(database: Database) -> None:
     assert actions.count("resume") == 1
 
 
-async def test_a_pause_must_end_in_the_future_and_within_ten_years(database: Database) -> None:
+async def test_a_pause_must_end_in_the_future_and_within_ten_years(
+    clock: ManualClock, database: Database
+) -> None:
     await _volunteer(database)
-    clock = Clock()
-    profiles = ProfileService(database, clock=clock)
+    profiles = ProfileService(database)
     assert await profiles.pause(VOLUNTEER, clock.now) is Outcome.INVALID
     assert await profiles.pause(VOLUNTEER, clock.now - timedelta(days=1)) is Outcome.INVALID
     naive = datetime(2026, 12, 1, 9, 0)  # a naive time is refused
@@ -329,10 +326,11 @@ async def test_a_pause_must_end_in_the_future_and_within_ten_years(database: Dat
     assert (await _member(database)).paused_until is None
 
 
-async def test_until_i_resume_is_ten_years_and_round_trips(database: Database) -> None:
+async def test_until_i_resume_is_ten_years_and_round_trips(
+    clock: ManualClock, database: Database
+) -> None:
     await _volunteer(database)
-    clock = Clock()
-    profiles = ProfileService(database, clock=clock)
+    profiles = ProfileService(database)
     until = pause_end("open", clock.now)
     assert until == clock.now + INDEFINITE_PAUSE
     view = _view(await profiles.pause(VOLUNTEER, until))
@@ -344,10 +342,9 @@ async def test_until_i_resume_is_ten_years_and_round_trips(database: Database) -
     assert _view(await profiles.view(VOLUNTEER)).paused_indefinitely
 
 
-async def test_a_pause_that_has_ended_is_no_pause(database: Database) -> None:
+async def test_a_pause_that_has_ended_is_no_pause(clock: ManualClock, database: Database) -> None:
     await _volunteer(database)
-    clock = Clock()
-    profiles = ProfileService(database, clock=clock)
+    profiles = ProfileService(database)
     until = pause_end("1w", clock.now)
     assert until is not None
     assert _view(await profiles.pause(VOLUNTEER, until)).paused

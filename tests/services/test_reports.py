@@ -61,6 +61,7 @@ from storage.models import (
     VolunteerStatus,
 )
 from storage.types import UTCDateTime
+from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
@@ -75,9 +76,12 @@ def at(text: str) -> datetime:
 
 
 def service(database: Database, now: datetime = NOW) -> ReportService:
+    """The report service, with the database's clock set to `now`."""
+    assert isinstance(database.clock, ManualClock)
+    database.clock.now = now
     settings = brigade_settings(database.url)
     assert settings.timezone == "Europe/Paris"
-    return ReportService(database, settings, Notices(I18n("en"), settings), clock=lambda: now)
+    return ReportService(database, settings, Notices(I18n("en"), settings))
 
 
 async def seed(database: Database) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -25,33 +25,21 @@ from storage.models import (
     RequestStatus,
     Role,
 )
+from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from tests.services.test_requests import REFERENT, _draft, _town
 
 COORDINATOR = 7
 
 
-class Clock:
-    """Time that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-async def _service(database: Database, clock: Clock, **settings: object) -> RequestService:
+async def _service(database: Database, **settings: object) -> RequestService:
     config = brigade_settings(database.url, **settings)
     async with database.transaction() as session:
         coordinator = Member(telegram_id=COORDINATOR, display_name="Claire")
         session.add(coordinator)
         await session.flush()
         session.add(MemberRole(member_id=coordinator.id, role=Role.COORDINATOR))
-    return RequestService(database, Notices(I18n("en"), config), config, clock=clock)
+    return RequestService(database, Notices(I18n("en"), config), config)
 
 
 async def _texts_to(database: Database, chat_id: int) -> list[str]:
@@ -64,11 +52,12 @@ async def _texts_to(database: Database, chat_id: int) -> list[str]:
         return [str(payload.get("text", "")) for payload in rows.scalars()]
 
 
-async def test_second_wave_then_alert_to_the_referent_and_coordinators(database: Database) -> None:
+async def test_second_wave_then_alert_to_the_referent_and_coordinators(
+    clock: ManualClock, database: Database
+) -> None:
     skill = await _town(database, 4)
-    clock = Clock()
     service = await _service(
-        database, clock, wave_size=2, wave_delay_minutes=20, escalation_delay_minutes=60
+        database, wave_size=2, wave_delay_minutes=20, escalation_delay_minutes=60
     )
     posted = await service.post(REFERENT, _draft(skill))
     assert posted is not None
@@ -89,10 +78,11 @@ async def test_second_wave_then_alert_to_the_referent_and_coordinators(database:
         assert "Tried: 4 volunteer(s) in 2 wave(s)" in alert
 
 
-async def test_an_unclaimed_request_expires_and_the_referent_is_told(database: Database) -> None:
+async def test_an_unclaimed_request_expires_and_the_referent_is_told(
+    clock: ManualClock, database: Database
+) -> None:
     skill = await _town(database, 0)
-    clock = Clock()
-    service = await _service(database, clock, asap_expiry_hours=48)
+    service = await _service(database, asap_expiry_hours=48)
     posted = await service.post(REFERENT, _draft(skill))
     assert posted is not None
     clock.advance(hours=47)
@@ -107,11 +97,11 @@ async def test_an_unclaimed_request_expires_and_the_referent_is_told(database: D
 
 
 async def test_silent_claimer_is_asked_nudged_referent_alerted_then_released(
+    clock: ManualClock,
     database: Database,
 ) -> None:
     skill = await _town(database, 1)
-    clock = Clock()
-    service = await _service(database, clock, nudge_after_hours=24, auto_release_after_hours=72)
+    service = await _service(database, nudge_after_hours=24, auto_release_after_hours=72)
     posted = await service.post(REFERENT, _draft(skill))
     assert posted is not None
     claimed = await service.claim(100, posted.request_id)
@@ -134,10 +124,9 @@ async def test_silent_claimer_is_asked_nudged_referent_alerted_then_released(
     assert "was given back" in (await _texts_to(database, 100))[-1]
 
 
-async def test_not_yet_postpones_the_question(database: Database) -> None:
+async def test_not_yet_postpones_the_question(clock: ManualClock, database: Database) -> None:
     skill = await _town(database, 1)
-    clock = Clock()
-    service = await _service(database, clock, nudge_after_hours=24)
+    service = await _service(database, nudge_after_hours=24)
     posted = await service.post(REFERENT, _draft(skill))
     assert posted is not None
     claimed = await service.claim(100, posted.request_id)
@@ -149,10 +138,11 @@ async def test_not_yet_postpones_the_question(database: Database) -> None:
     assert (await service.run_due())["asked"] == 0
 
 
-async def test_a_reminder_comes_before_a_scheduled_service(database: Database) -> None:
+async def test_a_reminder_comes_before_a_scheduled_service(
+    clock: ManualClock, database: Database
+) -> None:
     skill = await _town(database, 1)
-    clock = Clock()
-    service = await _service(database, clock, reminder_before_minutes=120)
+    service = await _service(database, reminder_before_minutes=120)
     start = clock.now + timedelta(days=2)
     draft = _draft(skill)
     scheduled = RequestDraft(**{**draft.__dict__, "when_kind": "slot", "starts_at": start})
@@ -167,11 +157,11 @@ async def test_a_reminder_comes_before_a_scheduled_service(database: Database) -
 
 
 async def test_details_are_removed_after_closing_and_contact_data_purged_after_retention(
+    clock: ManualClock,
     database: Database,
 ) -> None:
     skill = await _town(database, 1)
-    clock = Clock()
-    service = await _service(database, clock, details_removal_hours=24, retention_days=90)
+    service = await _service(database, details_removal_hours=24, retention_days=90)
     posted = await service.post(REFERENT, _draft(skill))
     assert posted is not None
     claimed = await service.claim(100, posted.request_id)
@@ -219,10 +209,11 @@ async def test_details_are_removed_after_closing_and_contact_data_purged_after_r
     assert person.purged_at is not None
 
 
-async def test_a_released_claimers_undelivered_details_are_never_sent(database: Database) -> None:
+async def test_a_released_claimers_undelivered_details_are_never_sent(
+    clock: ManualClock, database: Database
+) -> None:
     skill = await _town(database, 1)
-    clock = Clock()
-    service = await _service(database, clock)
+    service = await _service(database)
     posted = await service.post(REFERENT, _draft(skill))
     assert posted is not None
     claimed = await service.claim(100, posted.request_id)
@@ -238,7 +229,7 @@ async def test_a_released_claimers_undelivered_details_are_never_sent(database: 
 
 
 async def test_two_processes_sweeping_at_once_ask_once(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    clock: ManualClock, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each process has its own engine; the row lock makes the second see the first's work."""
     slow_tell = Notices.tell
@@ -249,15 +240,14 @@ async def test_two_processes_sweeping_at_once_ask_once(
         return await slow_tell(self, *args, **kwargs)
 
     skill = await _town(database, 1)
-    clock = Clock()
-    first = await _service(database, clock)
+    first = await _service(database)
     posted = await first.post(REFERENT, _draft(skill))
     assert posted is not None
     await first.claim(100, posted.request_id)
-    other_database = Database(database.url)
+    other_database = Database(database.url, clock=clock)
     try:
         config = brigade_settings(database.url)
-        second = RequestService(other_database, Notices(I18n("en"), config), config, clock=clock)
+        second = RequestService(other_database, Notices(I18n("en"), config), config)
         clock.advance(hours=3)
         monkeypatch.setattr(Notices, "tell", tell_slowly)
         results = await asyncio.gather(first.run_due(), second.run_due())

@@ -34,11 +34,18 @@ from storage.models import (
     VolunteerSkill,
     VolunteerStatus,
 )
+from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 
 CENTRE = (45.5670, 5.9210)
 REFERENT = 1
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The requests of this module are posted at NOW."""
+    return ManualClock(NOW)
 
 
 def _east(km: float) -> tuple[float, float]:
@@ -47,7 +54,7 @@ def _east(km: float) -> tuple[float, float]:
 
 def _service(database: Database, **settings: object) -> RequestService:
     config = brigade_settings(database.url, **settings)
-    return RequestService(database, Notices(I18n("fr"), config), config, clock=lambda: NOW)
+    return RequestService(database, Notices(I18n("fr"), config), config)
 
 
 async def _town(database: Database, volunteers: int, *, skill: str = "plumbing") -> int:

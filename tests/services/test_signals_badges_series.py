@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select, text, update
 
 from bot.i18n import I18n
@@ -46,6 +47,7 @@ from storage.models import (
     VolunteerSkill,
     VolunteerStatus,
 )
+from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 
 CENTRE = (45.5670, 5.9210)  # Centre-Ville, Chambéry
@@ -59,14 +61,10 @@ def _east(km: float) -> tuple[float, float]:
     return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
 
 
-@dataclass
-class Clock:
-    """A clock the test moves by hand."""
-
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    """This module's days start on the Sunday before the other tests'."""
+    return ManualClock(NOW)
 
 
 @dataclass
@@ -184,7 +182,7 @@ async def test_a_case_reaches_the_neighbourhoods_referents_and_coordinators_neve
     database: Database,
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices(), clock=Clock())
+    service = SignalService(database, _notices())
     reported = await service.report(town.people["sam"], _draft())
     assert isinstance(reported, Reported)
     assert (reported.neighbourhood, reported.notified) == ("Centre-Ville", 2)
@@ -210,7 +208,7 @@ async def test_without_a_local_referent_every_referent_hears_of_the_case(
     database: Database,
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices(), clock=Clock())
+    service = SignalService(database, _notices())
     # No place at all: no neighbourhood, so every referent and the coordinators.
     unplaced = await service.report(
         town.people["sam"], _draft(place=None, latitude=None, longitude=None)
@@ -229,10 +227,11 @@ async def test_without_a_local_referent_every_referent_hears_of_the_case(
     assert sorted(row.chat_id for row in rows) == [town.people["rob"], town.people["claire"]]
 
 
-async def test_reports_are_validated_and_limited_per_day(database: Database) -> None:
+async def test_reports_are_validated_and_limited_per_day(
+    clock: ManualClock, database: Database
+) -> None:
     town = await _town(database)
-    clock = Clock()
-    service = SignalService(database, _notices(), clock=clock)
+    service = SignalService(database, _notices())
     assert await service.report(town.people["sam"], _draft(worry="  ")) is ReportRefusal.INVALID
     assert await service.report(town.people["sam"], _draft(description="")) is ReportRefusal.INVALID
     assert await service.report(999, _draft()) is ReportRefusal.UNKNOWN
@@ -245,7 +244,7 @@ async def test_reports_are_validated_and_limited_per_day(database: Database) -> 
 
 async def test_i_ll_follow_up_has_exactly_one_winner(database: Database) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices(), clock=Clock())
+    service = SignalService(database, _notices())
     reported = await service.report(town.people["sam"], _draft())
     assert isinstance(reported, Reported)
     tappers = [town.people["rita"], town.people["claire"], town.people["rob"]]
@@ -275,10 +274,9 @@ async def test_i_ll_follow_up_has_exactly_one_winner(database: Database) -> None
     assert not volunteers & {row.chat_id for row in rows}
 
 
-async def test_closing_a_case_records_its_outcome(database: Database) -> None:
+async def test_closing_a_case_records_its_outcome(clock: ManualClock, database: Database) -> None:
     town = await _town(database)
-    clock = Clock()
-    service = SignalService(database, _notices(), clock=clock)
+    service = SignalService(database, _notices())
     first = await service.report(town.people["sam"], _draft())
     second = await service.report(town.people["sam"], _draft())
     assert isinstance(first, Reported)
@@ -315,11 +313,11 @@ async def test_closing_a_case_records_its_outcome(database: Database) -> None:
 
 
 async def test_closed_cases_are_purged_after_retention_and_forget_erases_the_phone(
+    clock: ManualClock,
     database: Database,
 ) -> None:
     town = await _town(database)
-    clock = Clock()
-    service = SignalService(database, _notices(), clock=clock)
+    service = SignalService(database, _notices())
     old = await service.report(town.people["sam"], _draft())
     kept = await service.report(town.people["sam"], _draft())
     assert isinstance(old, Reported)
@@ -359,7 +357,7 @@ async def test_closed_cases_are_purged_after_retention_and_forget_erases_the_pho
 async def test_a_badge_code_is_made_once_unique_and_unambiguous(database: Database) -> None:
     town = await _town(database)
     codes = iter(["K7M2QX", "K7M2QX", "HJ4P9T"])
-    service = BadgeService(database, clock=Clock(), code_factory=lambda: next(codes))
+    service = BadgeService(database, code_factory=lambda: next(codes))
     ana = await service.badge(town.people["ana"])
     assert isinstance(ana, Badge)
     assert (ana.display_name, ana.code, ana.approved_at) == ("Ana", "K7M2QX", NOW - timedelta(30))
@@ -381,11 +379,11 @@ async def test_a_badge_code_is_made_once_unique_and_unambiguous(database: Databa
 
 
 async def test_verify_tells_valid_unknown_rejected_and_forgotten_codes_apart(
+    clock: ManualClock,
     database: Database,
 ) -> None:
     town = await _town(database)
-    clock = Clock()
-    service = BadgeService(database, clock=clock)
+    service = BadgeService(database)
     codes = {}
     for name in ("ana", "bob", "vera"):
         card = await service.badge(town.people[name])
@@ -428,10 +426,9 @@ async def test_verify_tells_valid_unknown_rejected_and_forgotten_codes_apart(
     assert left == 0
 
 
-async def test_guessing_codes_is_rate_limited(database: Database) -> None:
+async def test_guessing_codes_is_rate_limited(clock: ManualClock, database: Database) -> None:
     town = await _town(database)
-    clock = Clock()
-    service = BadgeService(database, clock=clock)
+    service = BadgeService(database)
     card = await service.badge(town.people["ana"])
     assert isinstance(card, Badge)
     rita, claire = town.people["rita"], town.people["claire"]
@@ -457,7 +454,7 @@ class Care:
     """A referent's weekly visit, made recurring from a first request Ana took."""
 
     town: Town
-    clock: Clock
+    clock: ManualClock
     requests: RequestService
     series: SeriesService
     view: SeriesView
@@ -486,11 +483,12 @@ def _visit(skill_id: int, starts_at: datetime) -> RequestDraft:
 
 async def _weekly_visit(database: Database) -> Care:
     town = await _town(database)
-    clock = Clock()
+    clock = database.clock
+    assert isinstance(clock, ManualClock)
     config = brigade_settings(database.url, default_language="en", timezone="Europe/Paris")
     notices = Notices(I18n("en"), config)
-    requests = RequestService(database, notices, config, clock=clock)
-    series = SeriesService(database, requests, notices, config, clock=clock)
+    requests = RequestService(database, notices, config)
+    series = SeriesService(database, requests, notices, config)
     posted = await requests.post(town.people["rita"], _visit(town.skill_id, THURSDAY_2PM))
     assert posted is not None
     claimed = await requests.claim(town.people["ana"], posted.request_id)
@@ -702,7 +700,7 @@ async def test_a_series_stops_when_its_person_or_referent_is_gone(database: Data
 
 async def test_migration_0005_keeps_every_existing_row(database_url: str) -> None:
     """members and requests gain a column in place: no rebuild, so no cascade on their rows."""
-    database = Database(database_url)
+    database = Database(database_url, clock=ManualClock(NOW))
     try:
         await migrate.upgrade(database, "0004")
         async with database.engine.begin() as connection:

@@ -11,6 +11,7 @@ from storage import migrate
 from storage.database import Database
 from storage.models import Base
 from storage.reach import include_name
+from testkit.clock import ManualClock
 
 
 def _revisions_oldest_first(url: str) -> list[str]:
@@ -19,7 +20,7 @@ def _revisions_oldest_first(url: str) -> list[str]:
 
 
 async def test_stairway_upgrade_downgrade_upgrade_every_revision(database_url: str) -> None:
-    db = Database(database_url)
+    db = Database(database_url, clock=ManualClock())
     try:
         revisions = _revisions_oldest_first(database_url)
         assert revisions, "no migration found"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -113,10 +112,9 @@ async def test_stop_cuts_long_polls_and_restart_keeps_state(
         lambda: any(c.method == "getUpdates" for c in world.active_calls), what="a long poll"
     )
     assert world.pending_updates == []  # the offset acknowledged the update for good
-    started = time.monotonic()
     await server.stop()
     try:
-        response = await poll
+        response = await asyncio.wait_for(poll, 10)
     except aiohttp.ClientError:
         outcome: object = "disconnected"
     else:
@@ -124,7 +122,6 @@ async def test_stop_cuts_long_polls_and_restart_keeps_state(
         response.release()
     # Either the connection drops or a proxy-like 502 comes back; never a long wait.
     assert outcome in ("disconnected", 502)
-    assert time.monotonic() - started < 3
     assert not server.running
 
     await server.restart()
@@ -151,8 +148,6 @@ async def test_hang_outlasts_the_client_timeout(
             pass
     assert alice.last_message.text == "livré quand même"
     assert world.stats.timeouts == 1
-    # The server is still sleeping on that request; stopping must not wait for it.
-    started = time.monotonic()
-    await server.stop()
-    assert time.monotonic() - started < 2
+    # The server is still sleeping on that request (30 s); stopping must not wait for it.
+    await asyncio.wait_for(server.stop(), 10)
     assert world.calls_to("sendMessage")[-1].cancelled

@@ -6,10 +6,12 @@ Create Date: 2026-11-22 02:20:49.737106
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 
 import sqlalchemy as sa
 from alembic import op
+
+from storage.migrate import migration_now
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -47,7 +49,7 @@ def upgrade() -> None:
         sa.column("requires_verification", sa.Boolean),
         sa.column("created_at", sa.DateTime),
     )
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = migration_now().astimezone(UTC).replace(tzinfo=None)
     op.bulk_insert(
         skills,
         [
