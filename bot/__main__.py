@@ -1,9 +1,11 @@
-"""Command line: `python -m bot` runs the bot, `python -m bot migrate` upgrades the database."""
+"""Command line: `python -m bot` runs the bot, `python -m bot migrate` upgrades the database,
+`python -m bot secret` prints a new webhook secret."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import sys
 
 from pydantic import ValidationError
@@ -31,7 +33,7 @@ def _load_settings() -> Settings | str:
         problems = "; ".join(
             f"BRIGADE_{'_'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}"
             if issue["loc"]
-            else issue["msg"]
+            else issue["msg"].removeprefix("Value error, ")
             for issue in error.errors()
         )
         return f"the configuration is invalid: {problems}"
@@ -87,14 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run it; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     parser.add_argument(
-        "command", nargs="?", default="run", choices=["run", "migrate"], help="default: run"
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "migrate", "secret"],
+        help="default: run; secret prints a new BRIGADE_WEBHOOK_SECRET",
     )
     args = parser.parse_args(argv)
+    if args.command == "secret":
+        # 32 random bytes, URL-safe base64: 43 characters Telegram accepts as a secret_token.
+        print(secrets.token_urlsafe(32))
+        return 0
     settings = _load_settings()
     if isinstance(settings, str):
         return _fail(settings)
-    secrets = [s.get_secret_value() for s in (settings.bot_token, settings.webhook_secret) if s]
-    configure_logging(settings.log_level, secrets)
+    hidden = [s.get_secret_value() for s in (settings.bot_token, settings.webhook_secret) if s]
+    configure_logging(settings.log_level, hidden)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print("brigade: the database is up to date.")

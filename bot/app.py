@@ -79,15 +79,15 @@ def webhook_arguments(settings: Settings) -> dict[str, Any]:
     """How PTB's webhook server listens, and what it asks Telegram to post to."""
     if not settings.webhook_url:
         raise ValueError("BRIGADE_WEBHOOK_URL is not set")
+    if settings.webhook_secret is None:
+        raise ValueError("BRIGADE_WEBHOOK_SECRET is not set")
     return {
         "listen": settings.webhook_listen,
         "port": settings.webhook_port,
         "url_path": WEBHOOK_PATH,
         "webhook_url": settings.webhook_url.rstrip("/") + "/" + WEBHOOK_PATH,
         # PTB answers 403 to any POST whose X-Telegram-Bot-Api-Secret-Token differs.
-        "secret_token": (
-            settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        ),
+        "secret_token": settings.webhook_secret.get_secret_value(),
     }
 
 

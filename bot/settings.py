@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LANGUAGES = ("fr", "en", "nl")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/brigade.sqlite3"
+# Telegram accepts 1-256 characters of this alphabet; Brigade asks for at least 32 of them so
+# that nobody guesses the header that makes a POST an update "from Telegram".
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,256}")
+WEBHOOK_HEADER_RULE = (
+    "BRIGADE_WEBHOOK_SECRET must be 32 to 256 characters from A-Z a-z 0-9 _ - in webhook mode "
+    "(anyone who knows the URL could otherwise post forged updates); "
+    "`python -m bot secret` prints a new one"
+)
 
 
 class RunMode(StrEnum):
@@ -101,9 +110,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _webhook_needs_url(self) -> Settings:
+    def _webhook_needs_url_and_secret(self) -> Settings:
         if self.run_mode is RunMode.WEBHOOK and not self.webhook_url:
             raise ValueError("BRIGADE_WEBHOOK_URL is required when BRIGADE_RUN_MODE=webhook")
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if secret and not WEBHOOK_SECRET_PATTERN.fullmatch(secret):
+            raise ValueError(WEBHOOK_HEADER_RULE)
+        if self.run_mode is RunMode.WEBHOOK and not secret:
+            raise ValueError(WEBHOOK_HEADER_RULE)
         return self
 
     @property

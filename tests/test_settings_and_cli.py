@@ -72,7 +72,69 @@ def test_bad_values_are_refused(tmp_path: Path, field: str, value: object) -> No
 
 def test_webhook_mode_needs_a_public_url(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="BRIGADE_WEBHOOK_URL"):
-        make_settings(tmp_path, run_mode="webhook")
+        make_settings(tmp_path, run_mode="webhook", webhook_secret=GOOD_SECRET)
+
+
+GOOD_SECRET = "Abc-def_0123456789" * 2  # 36 characters of Telegram's alphabet
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        None,  # anyone who knows the URL could post updates "from" the coordinator
+        "",
+        "short-but-valid-chars",  # 21 characters: guessable
+        "a" * 31,
+        "x" * 40 + " spaces",  # Telegram refuses characters outside A-Z a-z 0-9 _ -
+        "é" * 40,
+        "y" * 257,
+    ],
+)
+def test_webhook_mode_refuses_a_missing_or_weak_secret(tmp_path: Path, secret: str | None) -> None:
+    with pytest.raises(ValidationError, match="BRIGADE_WEBHOOK_SECRET must be 32 to 256"):
+        make_settings(
+            tmp_path,
+            run_mode="webhook",
+            webhook_url="https://brigade.example.org",
+            webhook_secret=secret,
+        )
+
+
+def test_webhook_mode_takes_a_strong_secret(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path,
+        run_mode="webhook",
+        webhook_url="https://brigade.example.org",
+        webhook_secret=GOOD_SECRET,
+    )
+    assert settings.webhook_secret is not None
+    assert GOOD_SECRET not in repr(settings)
+
+
+def test_starting_a_webhook_without_a_secret_is_one_clear_line(tmp_path: Path) -> None:
+    result = _run_cli(
+        tmp_path,
+        BRIGADE_BOT_TOKEN="1:x",
+        BRIGADE_RUN_MODE="webhook",
+        BRIGADE_WEBHOOK_URL="https://brigade.example.org",
+    )
+    assert result.returncode == 2
+    assert "BRIGADE_WEBHOOK_SECRET must be 32 to 256 characters" in result.stderr
+    assert "python -m bot secret" in result.stderr
+    assert "Value error" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_secret_command_prints_a_secret_the_settings_accept(tmp_path: Path) -> None:
+    first, second = _run_cli(tmp_path, "secret"), _run_cli(tmp_path, "secret")
+    assert first.returncode == second.returncode == 0
+    secret = first.stdout.strip()
+    assert secret != second.stdout.strip()
+    settings = make_settings(
+        tmp_path, run_mode="webhook", webhook_url="https://x.example", webhook_secret=secret
+    )
+    assert settings.webhook_secret is not None
+    assert settings.webhook_secret.get_secret_value() == secret
 
 
 def test_starting_without_a_token_says_what_to_do(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from testkit.harness import brigade_settings, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeTelegram
 
 pytestmark = pytest.mark.e2e
-SECRET = "s3cret-Header_value"
+SECRET = "s3cret-Header_value-0123456789abcdef"  # 40 characters of the allowed alphabet
 
 
 def _free_port() -> int:

@@ -36,7 +36,7 @@ from testkit.telegram import FakeBotApiServer, FakeTelegram, FakeUser
 
 REPO = Path(__file__).resolve().parents[2]
 CENTRE = (45.5670, 5.9210)
-SECRET = "reliability-S3cret"
+SECRET = "reliability-S3cret-0123456789abcdef"  # 35 characters: a webhook needs 32+
 # A guard against a hung subprocess, never a performance requirement.
 PATIENCE = 90.0
 
