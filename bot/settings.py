@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     asap_expiry_hours: float = Field(default=48, gt=0)
     details_removal_hours: float = Field(default=24, gt=0)
     retention_days: int = Field(default=90, ge=1)
+    # A volunteer who gives back this many claims within 24 hours may not claim again until the
+    # oldest of them is a day old; the coordinators are told when it happens.
+    releases_per_day: int = Field(default=3, ge=1)
     # How often due timers (waves, reminders, expiry…) are looked for; they live in the database.
     timer_interval_seconds: float = Field(default=30, gt=0)
 

@@ -24,6 +24,11 @@ CLAIM_ANSWERS = {
     ClaimOutcome.NOT_ALLOWED: N_(
         "Only approved volunteers with this skill can take this request. See /start."
     ),
+    ClaimOutcome.NOT_OFFERED: N_("This request was not offered to you here."),
+    ClaimOutcome.RELEASING_TOO_OFTEN: N_(
+        "You gave back several requests today: you can take a new one tomorrow. "
+        "The coordinators can tell you more."
+    ),
     ClaimOutcome.NOT_FOUND: N_("This button is no longer valid."),
 }
 STEP_ANSWERS = {
@@ -88,12 +93,19 @@ async def on_claim(update: Update, context: BrigadeContext) -> None:
     if parsed is None:
         return
     who, button = parsed
-    result = await context.services.requests.claim(who.member.telegram_id, button.int_arg(0))
+    query = update.callback_query
+    assert query is not None
+    # The chat of the tapped copy: a claim must go through an offer made in that chat.
+    chat = query.message.chat.id if query.message is not None else who.member.telegram_id
+    result = await context.services.requests.claim(
+        who.member.telegram_id, button.int_arg(0), in_chat=chat
+    )
     await _answer(
         update,
         who._,
         CLAIM_ANSWERS[result.outcome],
-        alert=result.outcome in {ClaimOutcome.NOT_ALLOWED, ClaimOutcome.FULL},
+        alert=result.outcome
+        in {ClaimOutcome.NOT_ALLOWED, ClaimOutcome.FULL, ClaimOutcome.RELEASING_TOO_OFTEN},
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -19,15 +20,27 @@ REPO = Path(__file__).resolve().parents[1]
 def _run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("BRIGADE_")}
     clean["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,  # no .env there
-        env=clean | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+
+    async def run() -> subprocess.CompletedProcess[str]:
+        # An asyncio child, not subprocess.run(timeout=…): under libfaketime with the clock moved
+        # back (make test-clock), the latter's time.sleep() fails with EINVAL.
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            cwd=tmp_path,  # no .env there
+            env=clean | env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode is not None
+        return subprocess.CompletedProcess(
+            list(args), process.returncode, stdout.decode(), stderr.decode()
+        )
+
+    return asyncio.run(run())
 
 
 @pytest.mark.usefixtures("clean_env")

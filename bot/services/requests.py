@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.callbacks import Action
 from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE, sources_of_claim
@@ -46,6 +47,10 @@ from storage.models import (
     VolunteerStatus,
 )
 
+# Claims given back (released, or "could not") within this window count towards the daily
+# limit: claim-then-release must not become a way to read every beneficiary's details.
+RELEASE_WINDOW = timedelta(hours=24)
+
 # The keyboards of the lifecycle's messages: (label, verb) per button, row by row.
 DETAILS_BUTTONS = (
     ((N_("✅ Done"), "done"), (N_("↩️ Release"), "release")),
@@ -73,6 +78,8 @@ class ClaimOutcome(StrEnum):
     FULL = "full"
     CLOSED = "closed"  # cancelled, expired, done
     NOT_ALLOWED = "not_allowed"  # not an approved volunteer with the skill
+    NOT_OFFERED = "not_offered"  # no offer of this request in the chat tapped (forged data)
+    RELEASING_TOO_OFTEN = "releasing_too_often"  # gave back too many claims in a day
     NOT_FOUND = "not_found"
 
 
@@ -432,26 +439,40 @@ class RequestService:
 
     # --- claiming --------------------------------------------------------------------------
 
-    async def claim(self, volunteer_telegram_id: int, request_id: int) -> ClaimResult:
-        """Take one place, if one is left; the winner gets the private details."""
+    async def claim(
+        self, volunteer_telegram_id: int, request_id: int, *, in_chat: int | None = None
+    ) -> ClaimResult:
+        """Take one place, if one is left; the winner gets the private details.
+
+        `in_chat` is the chat of the tapped offer: the volunteer's private chat (the default) or
+        a neighbourhood group. A claim goes through an offer of this request in that chat — the
+        volunteer's own, or the group's — never through a request id sent from anywhere.
+        """
+        chat_id = volunteer_telegram_id if in_chat is None else in_chat
         try:
-            return await self._claim(volunteer_telegram_id, request_id)
+            return await self._claim(volunteer_telegram_id, request_id, chat_id)
         except IntegrityError:
             # The same volunteer's concurrent second tap lost the unique (request, volunteer)
             # race: its transaction, place included, was rolled back.
             return ClaimResult(ClaimOutcome.ALREADY_YOURS)
 
-    async def _claim(self, volunteer_telegram_id: int, request_id: int) -> ClaimResult:
+    async def _claim(
+        self, volunteer_telegram_id: int, request_id: int, chat_id: int
+    ) -> ClaimResult:
         # Most taps of a crowd come after the last place went: those are answered from a read,
         # without waiting for the write lock. A read saying "open" proves nothing (someone may
         # take the last place meanwhile), so the write below checks everything again.
+        now = self._clock()
         async with self._db.read() as session:
-            early = await self._claim_checks(session, volunteer_telegram_id, request_id)
+            early = await self._claim_checks(
+                session, volunteer_telegram_id, request_id, chat_id, now
+            )
         if not isinstance(early, _MayClaim) or early.request.status is not RequestStatus.OPEN:
             return _early_answer(early)
-        now = self._clock()
         async with self._transaction() as session:
-            checked = await self._claim_checks(session, volunteer_telegram_id, request_id)
+            checked = await self._claim_checks(
+                session, volunteer_telegram_id, request_id, chat_id, now
+            )
             if not isinstance(checked, _MayClaim):
                 return checked
             volunteer, request, existing = checked.volunteer, checked.request, checked.existing
@@ -528,21 +549,42 @@ class RequestService:
             return ClaimResult(ClaimOutcome.CLAIMED, places_needed - places_taken, claim.id)
 
     async def _claim_checks(
-        self, session: AsyncSession, volunteer_telegram_id: int, request_id: int
+        self,
+        session: AsyncSession,
+        volunteer_telegram_id: int,
+        request_id: int,
+        chat_id: int,
+        now: datetime,
     ) -> ClaimResult | _MayClaim:
         """What stops this volunteer from claiming this request, or what the claim starts from.
 
         One statement: every tap of a crowd runs it, once or twice.
         """
+        # The offer tapped: the volunteer's own in their private chat, or the group's copy in
+        # the group (a neighbourhood group is the neighbourhood: no radius there).
+        offer = aliased(Offer)
+        recent_releases = (
+            select(func.count(Claim.id))
+            .where(
+                Claim.volunteer_id == Member.id,
+                Claim.status.in_([ClaimStatus.RELEASED, ClaimStatus.FAILED]),
+                Claim.released_at > now - RELEASE_WINDOW,
+            )
+            .correlate(Member)
+            .scalar_subquery()
+        )
+        existing = aliased(Claim)
         row = (
             await session.execute(
                 select(
                     HelpRequest,
                     Member,
-                    Claim,
+                    existing,
                     VolunteerSkill.member_id.is_not(None),
                     VolunteerSkill.verified_at.is_not(None),
                     Skill.requires_verification,
+                    offer.id.is_not(None),
+                    recent_releases,
                 )
                 .select_from(HelpRequest)
                 .outerjoin(Member, Member.telegram_id == volunteer_telegram_id)
@@ -555,14 +597,35 @@ class RequestService:
                 )
                 .outerjoin(Skill, Skill.id == HelpRequest.skill_id)
                 .outerjoin(
-                    Claim, and_(Claim.request_id == HelpRequest.id, Claim.volunteer_id == Member.id)
+                    existing,
+                    and_(existing.request_id == HelpRequest.id, existing.volunteer_id == Member.id),
+                )
+                .outerjoin(
+                    offer,
+                    and_(
+                        offer.request_id == HelpRequest.id,
+                        offer.chat_id == chat_id,
+                        or_(
+                            and_(offer.kind == "direct", offer.member_id == Member.id),
+                            offer.kind == "group",
+                        ),
+                    ),
                 )
                 .where(HelpRequest.id == request_id)
             )
         ).one_or_none()
         if row is None:
             return ClaimResult(ClaimOutcome.NOT_FOUND)
-        request, volunteer, existing, holds_skill, verified, needs_verification = row
+        (
+            request,
+            volunteer,
+            claim,
+            holds_skill,
+            verified,
+            needs_verification,
+            offered,
+            releases,
+        ) = row
         may_take = (
             volunteer is not None
             and volunteer.volunteer_status is VolunteerStatus.APPROVED
@@ -572,9 +635,13 @@ class RequestService:
         )
         if not may_take:
             return ClaimResult(ClaimOutcome.NOT_ALLOWED)
-        if existing is not None and existing.status in HOLDING_PLACE:
-            return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=existing.id)
-        return _MayClaim(volunteer, request, existing)
+        if claim is not None and claim.status in HOLDING_PLACE:
+            return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=claim.id)
+        if not offered:
+            return ClaimResult(ClaimOutcome.NOT_OFFERED)
+        if releases >= self._settings.releases_per_day:
+            return ClaimResult(ClaimOutcome.RELEASING_TOO_OFTEN)
+        return _MayClaim(volunteer, request, claim)
 
     def _plan_follow_up(self, claim: Claim, request: HelpRequest, now: datetime) -> None:
         """Reminder before the time; "is it done?" after it (or after the claim, for asap)."""
@@ -779,7 +846,52 @@ class RequestService:
                 )
                 await self._notices.tell(session, referent, text)
             await self._notices.refresh_copies(session, view)
+            await self._check_release_limit(session, volunteer, now)
             return StepOutcome.DONE
+
+    async def _check_release_limit(
+        self, session: AsyncSession, volunteer: Member, now: datetime
+    ) -> None:
+        """Tell the coordinators when a volunteer reaches the day's limit of claims given back."""
+        given_back = (
+            await session.execute(
+                select(func.count(Claim.id)).where(
+                    Claim.volunteer_id == volunteer.id,
+                    Claim.status.in_([ClaimStatus.RELEASED, ClaimStatus.FAILED]),
+                    Claim.released_at > now - RELEASE_WINDOW,
+                )
+            )
+        ).scalar_one()
+        limit = self._settings.releases_per_day
+        if given_back != limit:
+            return  # below the limit, or already told when it was reached
+        await audit.record(
+            session,
+            actor_id=volunteer.id,
+            entity="member",
+            entity_id=volunteer.id,
+            action="release_limit",
+            detail={"claims_given_back": given_back},
+        )
+        for coordinator, _roles in await member_store.members_with_any_role(
+            session, [Role.COORDINATOR]
+        ):
+            _ = self._notices.translator_for(coordinator)
+            await self._notices.tell(
+                session,
+                coordinator,
+                _.ngettext(
+                    "⚠️ {name} gave back {count} request within 24 hours. Each claim showed "
+                    "them a person's private details, so they cannot take a new one for a day. "
+                    "Please check in with them.",
+                    "⚠️ {name} gave back {count} requests within 24 hours. Each claim showed "
+                    "them a person's private details, so they cannot take a new one for a day. "
+                    "Please check in with them.",
+                    given_back,
+                    name=volunteer.display_name,
+                    count=given_back,
+                ),
+            )
 
     async def _reopen_place(self, session: AsyncSession, request_id: int, now: datetime) -> None:
         await session.execute(

@@ -314,3 +314,31 @@ async def test_unclaimed_goes_to_a_second_wave_then_alerts_referent_who_widens_i
         assert "Tried: 2 volunteer(s) in 2 wave(s)" in (alert.text or "")
         rita.tap(alert, "Widen the area")
         await farther.expect_message(f"#{request_id}", timeout=10)  # 3 km, twice their 2 km
+
+
+async def test_claim_and_release_cannot_harvest_the_details_of_requests_never_offered(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    """The review's attack: forged claim data carrying other requests' ids, from anywhere."""
+    rita, group = await _town(live, world)
+    # Mallory holds both skills but lives 9 km away with a 2 km radius: offered nothing.
+    mallory = await _volunteer(live, world, "Mallory", 9.0, ["plumbing", "shopping"], radius=2)
+    hidden = [await _post(live, rita, "shopping") for _ in range(4)]
+    copies = [await group.expect_message(f"Demande n° {request_id}") for request_id in hidden]
+    mallory.send_command("help")
+    anchor = await mallory.expect_message()
+    for request_id in hidden:
+        mallory.tap_data(anchor, f"cl:{request_id}")
+    await world.wait_for(lambda: len(mallory.callback_answers) >= len(hidden))
+    await live.settle()
+    assert [answer.text for answer in mallory.callback_answers] == [
+        "This request was not offered to you here."
+    ] * len(hidden)
+    assert not any(secret in (m.text or "") for m in mallory.inbox for secret in SECRETS)
+    async with live.services.database.read() as session:
+        assert (await session.execute(select(func.count()).select_from(Claim))).scalar_one() == 0
+    # In the neighbourhood's group, the group's copy is hers to take: the group is the area.
+    group.add_member(mallory)
+    mallory.tap(copies[0], "Je m’en occupe")
+    details = await mallory.expect_message("private details")
+    assert f"#{hidden[0]}" in (details.text or "")
