@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.clock import CLOCK_OPTION, Clock
+
+log = logging.getLogger(__name__)
 
 # Set on the read-only engine view so that SQLite readers start a plain (deferred) transaction.
 _READ_ONLY_OPTION = "brigade_read_only"
@@ -49,6 +54,29 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Make the database file (and its WAL and shared-memory files) readable by the bot only.
+
+    SQLite gives -wal and -shm the permissions of the database file, so creating that file 0600
+    before SQLite opens it covers all three. A folder created here is 0700; an existing folder
+    is left as it is (it may be someone's home) but a warning says when others can read it.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    elif path.parent.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning(
+            "the folder holding the database (%s) is open to other users of this machine; "
+            "`chmod 700` it unless that is intended",
+            path.parent,
+        )
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for name in (path.name, path.name + "-wal", path.name + "-shm", path.name + "-journal"):
+        sibling = path.with_name(name)
+        if sibling.exists() and sibling.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            sibling.chmod(0o600)
+
+
 class Database:
     """One engine per process, two session factories (writers and readers), and the clock.
 
@@ -62,7 +90,7 @@ class Database:
         self.clock = clock
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database))
         engine_args: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
             engine_args |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}

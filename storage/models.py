@@ -333,6 +333,8 @@ class Claim(Base):
     # The outbox row that carried the details: its Telegram message id says what to remove.
     details_outbox_id: Mapped[int | None] = mapped_column(Integer)
     purge_details_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the claimer first reported a concern: one alert per claim, not one per tap.
+    concern_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("request_id", "volunteer_id", name="uq_claims_request_volunteer"),
@@ -390,6 +392,25 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "priority", "not_before"),)
 
 
+class LimitMark(Base):
+    """A pseudonymous trace that a limit counts (a report sent, an application rejected).
+
+    `key` is a keyed hash of the person's Telegram id (bot.pseudonyms): it names nobody without
+    the bot's key, survives /forget — so that forgetting oneself does not reset a limit — and is
+    deleted when it expires.
+    """
+
+    __tablename__ = "limit_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_limit_marks_kind_key", "kind", "key", "expires_at"),)
+
+
 class AuditEvent(Base):
     """Who changed what, when, from which state to which."""
 
@@ -416,7 +437,8 @@ class Invite(Base):
     __tablename__ = "invites"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the link's token: reading the database does not give a working link.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[Role] = mapped_column(_str_enum(Role))
     neighbourhood_id: Mapped[int | None] = mapped_column(
         ForeignKey("neighbourhoods.id", ondelete="CASCADE")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,11 @@ from storage.models import Invite, Role
 INVITE_PREFIX = "i-"
 NEIGHBOURHOOD_PREFIX = "n-"
 INVITABLE_ROLES = (Role.REFERENT, Role.COORDINATOR)
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of an invitation's token (128 random bits: no salt needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,12 @@ class InviteService:
                 return Outcome.NOT_ALLOWED
             token = secrets.token_urlsafe(16)  # 128 bits, 22 characters
             expires_at = self._clock() + self._ttl
-            invite = Invite(token=token, role=role, created_by_id=actor.id, expires_at=expires_at)
+            invite = Invite(
+                token_hash=token_hash(token),
+                role=role,
+                created_by_id=actor.id,
+                expires_at=expires_at,
+            )
             session.add(invite)
             await session.flush()
             await audit.record(
@@ -82,6 +93,7 @@ class InviteService:
     async def redeem(self, token: str, telegram_id: int) -> Redemption:
         """Use an invitation for the member with this Telegram id (who must already exist)."""
         now = self._clock()
+        hashed = token_hash(token)
         async with self._db.transaction() as session:
             member = await member_store.get_by_telegram_id(session, telegram_id)
             if member is None:
@@ -90,7 +102,7 @@ class InviteService:
             claimed = await session.execute(
                 update(Invite)
                 .where(
-                    Invite.token == token,
+                    Invite.token_hash == hashed,
                     Invite.used_at.is_(None),
                     Invite.revoked_at.is_(None),
                     Invite.expires_at > now,
@@ -101,7 +113,7 @@ class InviteService:
             row = claimed.one_or_none()
             if row is None:
                 invite = (
-                    await session.execute(select(Invite).where(Invite.token == token))
+                    await session.execute(select(Invite).where(Invite.token_hash == hashed))
                 ).scalar_one_or_none()
                 if invite is None:
                     return Redemption(Outcome.NOT_FOUND)

@@ -889,7 +889,6 @@ class RequestService:
                     "Please check in with them.",
                     given_back,
                     name=volunteer.display_name,
-                    count=given_back,
                 ),
             )
 

@@ -153,7 +153,7 @@ async def test_claiming_and_giving_back_too_often_stops_claims_and_tells_the_coo
                 select(OutboxMessage.payload).where(OutboxMessage.chat_id == COORDINATOR)
             )
         ).scalars()
-        told = [p["text"] for p in alerts if "gave back 3 requests" in str(p)]
+        told = [p["text"] for p in alerts if "V0 a rendu 3 demandes en 24 heures" in str(p)]
     assert len(told) == 1
     assert len(await _details_sent_to(database, 100)) == 3  # the three it held, no fourth
     assert await _claims(database) == 3

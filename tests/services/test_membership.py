@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.services.invites import InviteService
 from bot.services.members import MemberService, TelegramIdentity
 from bot.services.neighbourhoods import NeighbourhoodService
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import VolunteerApplication, VolunteerService
+from storage import migrate
 from storage.database import Database
-from storage.models import AuditEvent, Role, Skill, VolunteerStatus
+from storage.models import AuditEvent, Invite, Role, Skill, VolunteerStatus
 from testkit.clock import ManualClock
 
 COORDINATOR = 1000
@@ -239,3 +241,46 @@ async def test_an_impossible_application_is_refused(
         VolunteerApplication(**values),  # type: ignore[arg-type]
     )
     assert result is Outcome.INVALID
+
+
+async def test_the_database_never_holds_a_working_invitation_link(database: Database) -> None:
+    """Reading the file and opening the link made the reader a coordinator: only a hash stays."""
+    await _people(database, COORDINATOR, REFERENT)
+    invites = InviteService(database)
+    created = await invites.create(COORDINATOR, Role.COORDINATOR)
+    assert not isinstance(created, Outcome)
+    async with database.read() as session:
+        stored = (await session.execute(select(Invite))).scalar_one()
+        dumped = " ".join(str(v) for v in stored.__dict__.values())
+    assert created.token not in dumped
+    assert stored.token_hash == hashlib.sha256(created.token.encode()).hexdigest()
+    # What the database holds is no link: opening it finds nothing.
+    assert (await invites.redeem(stored.token_hash, REFERENT)).outcome is Outcome.NOT_FOUND
+    assert (await invites.redeem(created.token, REFERENT)).outcome is Outcome.DONE
+
+
+async def test_links_sent_before_the_upgrade_keep_working(database_url: str) -> None:
+    """Migration 0007 hashes the tokens in place: an open invitation still opens."""
+    database = Database(database_url, clock=ManualClock())
+    try:
+        await migrate.upgrade(database, "0006")
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO members (id, telegram_id, display_name, radius_km, reachable,"
+                    " created_at, updated_at) VALUES (1, :tid, 'Rita', 2, true, :t, :t)"
+                ),
+                {"tid": REFERENT, "t": datetime(2026, 11, 1)},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO invites (token, role, created_at, expires_at)"
+                    " VALUES ('old-link-token-0001', 'coordinator', :t, :later)"
+                ),
+                {"t": datetime(2026, 11, 1), "later": datetime(2026, 12, 31)},
+            )
+        await migrate.upgrade(database)
+        redeemed = await InviteService(database).redeem("old-link-token-0001", REFERENT)
+        assert (redeemed.outcome, redeemed.role) == (Outcome.DONE, Role.COORDINATOR)
+    finally:
+        await database.dispose()

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.invites import token_hash
 from bot.services.members import MemberService, TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.privacy import PrivacyService
@@ -178,7 +179,7 @@ async def seed(database: Database) -> Seeded:
                 ),
                 UserData(telegram_id=TELEGRAM_ID, data={"signup": {"name": NAME, "phone": PHONE}}),
                 Invite(
-                    token=INVITE_TOKEN,
+                    token_hash=token_hash(INVITE_TOKEN),
                     role=Role.REFERENT,
                     created_by_id=coordinator.id,
                     expires_at=NOW + timedelta(days=7),
@@ -186,7 +187,7 @@ async def seed(database: Database) -> Seeded:
                     used_by_id=person.id,
                 ),
                 Invite(
-                    token="tok-zephyrine-unused-0002",
+                    token_hash=token_hash("tok-zephyrine-unused-0002"),
                     role=Role.REFERENT,
                     created_by_id=person.id,
                     expires_at=NOW + timedelta(days=7),
@@ -379,10 +380,11 @@ async def test_forget_leaves_no_personal_data_in_any_table(database: Database) -
         assert (beneficiary.referent_id, beneficiary.name) == (seeded.person_id, BENEFICIARY[0])
 
         invites = {
-            invite.token: invite for invite in (await session.execute(select(Invite))).scalars()
+            invite.token_hash: invite
+            for invite in (await session.execute(select(Invite))).scalars()
         }
-        assert invites["tok-zephyrine-unused-0002"].revoked_at == NOW
-        assert invites[INVITE_TOKEN].used_by_id == seeded.person_id
+        assert invites[token_hash("tok-zephyrine-unused-0002")].revoked_at == NOW
+        assert invites[token_hash(INVITE_TOKEN)].used_by_id == seeded.person_id
 
         events = (await session.execute(select(AuditEvent).order_by(AuditEvent.id))).scalars()
         by_action = {

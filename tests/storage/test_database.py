@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.services.members import MemberService, TelegramIdentity
+from storage import migrate
 from storage.database import Database
 from storage.models import HelpRequest, Member, MemberRole, Role, Skill
+from testkit.clock import ManualClock
 
 
 async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(
@@ -106,3 +113,45 @@ async def test_a_failed_use_case_leaves_nothing_behind(database: Database) -> No
         await failing_use_case()
     async with database.read() as session:
         assert (await session.execute(select(Member))).scalars().all() == []
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The common default umask (022), under which files are created world-readable."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.usefixtures("open_umask")
+async def test_the_sqlite_folder_and_files_are_private(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    database = Database(f"sqlite+aiosqlite:///{folder / 'brigade.sqlite3'}", clock=ManualClock())
+    try:
+        await migrate.upgrade(database)
+        async with database.transaction() as session:
+            session.add(Member(telegram_id=1, display_name="Odette"))
+        files = [folder / name for name in ("brigade.sqlite3", "brigade.sqlite3-wal")]
+        files.append(folder / "brigade.sqlite3-shm")
+        assert all(path.exists() for path in files)
+        assert _mode(folder) == 0o700
+        assert {path.name: _mode(path) for path in files} == {path.name: 0o600 for path in files}
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_files_left_readable_by_an_older_version_are_closed(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    path = tmp_path / "brigade.sqlite3"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)
+    Database(f"sqlite+aiosqlite:///{path}", clock=ManualClock())  # connects lazily: no dispose
+    assert _mode(path) == 0o600
+    assert _mode(tmp_path) == 0o755  # someone else's folder: only warned about
