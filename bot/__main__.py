@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(settings, str):
         return _fail(settings)
     hidden = [s.get_secret_value() for s in (settings.bot_token, settings.webhook_secret) if s]
-    configure_logging(settings.log_level, hidden)
+    configure_logging(settings.log_level, hidden, personal_data=settings.log_personal_data)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print("brigade: the database is up to date.")

@@ -102,7 +102,9 @@ def build_services(
 
     `clock` is the one source of "now" for all of them; a given `database` brings its own.
     """
-    database = database or Database(settings.database_url, clock=clock)
+    database = database or Database(
+        settings.database_url, clock=clock, log_parameters=settings.log_personal_data
+    )
     i18n = I18n(settings.default_language)
     waker = OutboxWaker()
     notices = Notices(i18n, settings)

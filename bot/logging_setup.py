@@ -21,11 +21,23 @@ class RedactFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, secrets: list[str]) -> None:
-    """Log to stderr at `level`; keep HTTP client chatter (which holds URLs) at WARNING."""
+# Libraries that write what people send (updates, message texts, SQL parameters) at DEBUG.
+PERSONAL_DATA_LOGGERS = ("telegram", "aiosqlite", "asyncpg", "sqlalchemy", "apscheduler")
+
+
+def configure_logging(level: str, secrets: list[str], *, personal_data: bool = False) -> None:
+    """Log to stderr at `level`; keep HTTP client chatter (which holds URLs) at WARNING.
+
+    Unless `personal_data` (BRIGADE_LOG_PERSONAL_DATA=1, for a developer's own machine), the
+    libraries that log message texts and SQL parameters stay at INFO or above whatever `level`.
+    """
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not personal_data:
+        floor = max(logging.INFO, logging.getLogger().getEffectiveLevel())
+        for name in PERSONAL_DATA_LOGGERS:
+            logging.getLogger(name).setLevel(floor)
     # httpx logs each request URL at INFO, and PTB's URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     timer_interval_seconds: float = Field(default=30, gt=0)
 
     log_level: str = "INFO"
+    # Let the Telegram and database libraries log message texts and SQL parameters (DEBUG).
+    # Personal data then reaches the logs: for a developer's machine with test data only.
+    log_personal_data: bool = False
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod

@@ -35,10 +35,18 @@ async def on_error(update: object, context: BrigadeContext) -> None:
         log.debug("could not read the language of user %s", user.id, exc_info=True)
     _ = services.i18n.for_user(chosen, user.language_code)
     apology = _("Sorry, something went wrong on our side. Please try again in a moment.")
-    try:
-        if update.callback_query is not None:
+    if update.callback_query is not None:
+        try:
             await update.callback_query.answer(apology, show_alert=True)
-        elif update.effective_chat is not None:
-            await context.bot.send_message(update.effective_chat.id, apology)
+            return
+        except TelegramError:
+            # The handler had answered the tap before what failed (a write, say): a tap is
+            # answered once, so the apology goes to the person's private chat instead.
+            pass
+    chat = update.effective_chat
+    # Never in a group: the person who failed is told alone.
+    target = chat.id if chat is not None and chat.type == "private" else user.id
+    try:
+        await context.bot.send_message(target, apology)
     except TelegramError:
         log.warning("could not send the apology for update %s", update_id)

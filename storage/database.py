@@ -84,14 +84,18 @@ class Database:
     read it from the engine's execution options, repository functions from the session's info.
     """
 
-    def __init__(self, url: str, *, clock: Clock, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, clock: Clock, echo: bool = False, log_parameters: bool = False
+    ) -> None:
         parsed = make_url(url)
         self.url = url
         self.clock = clock
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             _private_sqlite_file(Path(parsed.database))
-        engine_args: dict[str, Any] = {"echo": echo}
+        # A failed statement's message holds its parameters (a beneficiary's name, a phone):
+        # hidden unless a developer asks for them (BRIGADE_LOG_PERSONAL_DATA).
+        engine_args: dict[str, Any] = {"echo": echo, "hide_parameters": not log_parameters}
         if not self.is_sqlite:
             engine_args |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
         self.engine = create_async_engine(url, **engine_args)

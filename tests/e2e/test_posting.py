@@ -13,6 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from babel.dates import format_date, format_datetime
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.services.invites import CreatedInvite
 from storage.models import (
@@ -452,3 +453,37 @@ async def test_unexpected_input_is_asked_again(world: FakeTelegram, live: Pollin
     assert "Now: Hang two shelves in the living room." in (back.text or "")
     assert await _count(live, HelpRequest) == 0
     world.assert_sound()
+
+
+async def test_a_write_that_fails_after_the_tap_was_answered_is_still_told(
+    world: FakeTelegram, live: PollingBrigade, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Post answers the tap, then the database fails: the referent must not be left guessing."""
+    rita = await _referent(world, live)
+    await _someone_new_up_to_consent(rita, "Lucien")
+    rita.tap("Yes, they agree")
+    await rita.expect_message("What kind of help is needed?")
+    rita.tap("Friendly visit")
+    await rita.expect_message("Describe the request")
+    rita.send_text("A chat and a coffee on Sunday afternoon.")
+    await rita.expect_message("Where will the help take place?")
+    rita.tap("🏠 At Lucien's place")
+    await rita.expect_message("When is the help needed?")
+    rita.tap("Today")
+    await rita.expect_message("How many volunteers are needed?")
+    rita.tap("1")
+    preview = await rita.expect_message("Please check the request")
+
+    async def database_down(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("INSERT INTO requests …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(type(live.services.requests), "post", database_down)
+    rita.tap(preview, POST)
+    apology = await rita.expect_message("Sorry, something went wrong on our side")
+    assert apology.message_id > preview.message_id
+    assert await _count(live, HelpRequest) == 0
+    # Nothing was lost: the answers are kept, and Post works once the database is back.
+    monkeypatch.undo()
+    rita.tap(preview, POST)
+    await rita.expect_message("is posted")
+    assert await _count(live, HelpRequest) == 1
