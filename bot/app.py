@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import uuid
+from datetime import timedelta
 from typing import Any, cast
 
 from telegram import Bot
@@ -18,6 +19,7 @@ from bot.menus import set_default_menus, set_member_menu
 from bot.notices import Notices
 from bot.outbox import OutboxSender
 from bot.persistence import DatabasePersistence
+from bot.pseudonyms import Pseudonyms
 from bot.ratelimit import SharedBudgetLimiter
 from bot.services.announcements import AnnouncementService
 from bot.services.badges import BadgeService
@@ -71,6 +73,7 @@ async def run_due_timers(context: BrigadeContext) -> None:
     posted = await services.series.run_due()
     done |= {f"series_{key}": value for key, value in posted.items()}
     done["signals_purged"] = await services.signals.purge(services.settings.retention_days)
+    done["limit_marks_pruned"] = await services.privacy.prune_limit_marks()
     if any(done.values()):
         log.info("timers: %s", done)
 
@@ -109,6 +112,11 @@ def build_services(
     waker = OutboxWaker()
     notices = Notices(i18n, settings)
     requests = RequestService(database, notices, settings, after_commit=waker)
+    # Limits that survive /forget count under keyed hashes; the key derives from the token,
+    # which never enters the database.
+    if settings.bot_token is None:
+        raise ValueError("BRIGADE_BOT_TOKEN is not set")
+    pseudonyms = Pseudonyms.from_secret(settings.bot_token.get_secret_value())
     return Services(
         settings=settings,
         database=database,
@@ -118,13 +126,17 @@ def build_services(
         invites=InviteService(database),
         neighbourhoods=NeighbourhoodService(database),
         skills=SkillService(database),
-        volunteers=VolunteerService(database),
+        volunteers=VolunteerService(
+            database,
+            pseudonyms=pseudonyms,
+            reapply_cooldown=timedelta(days=settings.reapply_cooldown_days),
+        ),
         requests=requests,
         profile=ProfileService(database),
         privacy=PrivacyService(database),
         reports=ReportService(database, settings, notices, after_commit=waker),
         announcements=AnnouncementService(database, notices, after_commit=waker),
-        signals=SignalService(database, notices, after_commit=waker),
+        signals=SignalService(database, notices, pseudonyms=pseudonyms, after_commit=waker),
         badges=BadgeService(database),
         series=SeriesService(database, requests, notices, settings, after_commit=waker),
         waker=waker,

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # A volunteer who gives back this many claims within 24 hours may not claim again until the
     # oldest of them is a day old; the coordinators are told when it happens.
     releases_per_day: int = Field(default=3, ge=1)
+    # Days before someone whose application was not accepted may apply again (coordinators can
+    # allow it sooner).
+    reapply_cooldown_days: int = Field(default=30, ge=0)
     # How often due timers (waves, reminders, expiry…) are looked for; they live in the database.
     timer_interval_seconds: float = Field(default=30, gt=0)
 

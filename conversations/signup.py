@@ -12,7 +12,7 @@ import re
 import warnings
 from typing import Any
 
-from babel.dates import get_day_names
+from babel.dates import format_date, get_day_names
 from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -329,6 +329,8 @@ async def start_signup(update: Update, context: BrigadeContext) -> str | int:
         )
         await _say(update, text)
         return ConversationHandler.END
+    if await _refused_too_recently(update, context, who):
+        return ConversationHandler.END
     user_data = context.user_data
     assert user_data is not None
     user_data[DRAFT] = {}
@@ -346,6 +348,23 @@ async def start_signup(update: Update, context: BrigadeContext) -> str | int:
                 ),
             )
     return await ask_name(update, context, who)
+
+
+async def _refused_too_recently(update: Update, context: BrigadeContext, who: Speaker) -> bool:
+    """Say when someone whose application was not accepted may apply again, if not yet."""
+    until = await context.services.volunteers.reapply_from(who.member.telegram_id)
+    if until is None:
+        return False
+    local = until.astimezone(context.services.settings.tz)
+    await _say(
+        update,
+        who._(
+            "Your last application was not accepted. You may apply again from {date}; "
+            "a coordinator can allow it sooner.",
+            date=format_date(local, "long", locale=who._.language),
+        ),
+    )
+    return True
 
 
 async def cancel(update: Update, context: BrigadeContext) -> int:
@@ -607,6 +626,10 @@ async def _submit(update: Update, context: BrigadeContext, who: Speaker) -> str 
     if isinstance(result, Outcome):
         if result is Outcome.ALREADY_DONE:
             await _say(update, who._("You are already a volunteer of the brigade."))
+            return ConversationHandler.END
+        if result is Outcome.TOO_SOON and await _refused_too_recently(update, context, who):
+            if context.user_data is not None:
+                context.user_data.pop(DRAFT, None)
             return ConversationHandler.END
         await _say(update, who._("Some answers are missing or no longer valid. Let's check them."))
         return await ask_summary(update, context, who)

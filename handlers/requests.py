@@ -35,6 +35,7 @@ STEP_ANSWERS = {
     StepOutcome.DONE: N_("Done."),
     StepOutcome.NOT_ALLOWED: N_("This action is not available to you."),
     StepOutcome.STALE: N_("This has already been dealt with."),
+    StepOutcome.ALREADY_DONE: N_("This has already been done."),
     StepOutcome.NOT_FOUND: N_("This button is no longer valid."),
 }
 
@@ -172,6 +173,17 @@ async def on_claim_step(update: Update, context: BrigadeContext) -> None:
                 N_(
                     "The referent and the coordinators have been alerted. If someone is in "
                     "danger, call 112."
+                ),
+                alert=True,
+            )
+            return
+        if outcome is StepOutcome.ALREADY_DONE:
+            await _answer(
+                update,
+                who._,
+                N_(
+                    "You already reported a concern about this request: the referent and the "
+                    "coordinators were alerted. If someone is in danger, call 112."
                 ),
                 alert=True,
             )

@@ -19,6 +19,7 @@ from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.i18n import N_, Translator
+from bot.services.members import MemberProfile
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import ApplicationView, skills_summary
 from bot.skills import skill_label
@@ -31,6 +32,7 @@ MAX_CARDS = 10
 MAX_REASON_LENGTH = 500
 REASON = "reason"
 REJECTING = "rejecting"
+REJECTED_CARD = "rejected_card"
 
 PERIOD_SHORT = {"morning": N_("morning"), "afternoon": N_("afternoon"), "evening": N_("evening")}
 NOT_A_COORDINATOR = N_("This action is reserved for the brigade's coordinators.")
@@ -107,6 +109,17 @@ def application_keyboard(view: ApplicationView, _: Translator) -> InlineKeyboard
     ]
     if view.status is VolunteerStatus.APPROVED and rows:
         return InlineKeyboardMarkup(rows)
+    if view.status is VolunteerStatus.REJECTED and view.reapply_from is not None:
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Allow a new application now"),
+                        callback_data=callbacks.encode(Action.VET, "reapply", view.member_id),
+                    )
+                ]
+            ]
+        )
     return None
 
 
@@ -236,6 +249,9 @@ async def on_vet_button(update: Update, context: BrigadeContext) -> str | int:
             return ConversationHandler.END
         assert context.user_data is not None
         context.user_data[REJECTING] = member_id
+        if query.message is not None:
+            # The card tapped shows the decision once the reason is given.
+            context.user_data[REJECTED_CARD] = [query.message.chat.id, query.message.message_id]
         await query.answer()
         await context.bot.send_message(
             who.member.telegram_id,
@@ -246,6 +262,21 @@ async def on_vet_button(update: Update, context: BrigadeContext) -> str | int:
             ),
         )
         return REASON
+    if verb == "reapply":
+        allowed = await context.services.volunteers.allow_reapply(who.member.telegram_id, member_id)
+        if allowed is Outcome.ALREADY_DONE:
+            await query.answer(_("They may already apply again."))
+        else:
+            await _answer_decision(update, context, allowed, _)
+        if allowed in {Outcome.DONE, Outcome.ALREADY_DONE}:
+            await _refresh_card(
+                update,
+                context,
+                member_id,
+                _,
+                _("{name} allowed a new application now.", name=who.member.display_name),
+            )
+        return ConversationHandler.END
     if verb != "approve":
         await query.answer(_("This button is no longer valid."))
         return ConversationHandler.END
@@ -293,6 +324,9 @@ async def on_reason(update: Update, context: BrigadeContext) -> int | str:
         who.member.telegram_id, member_id, approve=False, reason=reason
     )
     await _answer_decision(update, context, decision.outcome, _)
+    card = context.user_data.pop(REJECTED_CARD, None)
+    if decision.outcome is Outcome.DONE and isinstance(card, list) and len(card) == 2:
+        await _show_rejection_on_card(context, card, member_id, who.member, _)
     if decision.outcome is Outcome.DONE:
         await message.reply_text(
             _(
@@ -302,6 +336,30 @@ async def on_reason(update: Update, context: BrigadeContext) -> int | str:
         )
         await _tell_volunteer(context, decision.volunteer_telegram_id, False, reason)
     return ConversationHandler.END
+
+
+async def _show_rejection_on_card(
+    context: BrigadeContext,
+    card: list[int],
+    member_id: int,
+    coordinator: MemberProfile,
+    _: Translator,
+) -> None:
+    """Edit the card the Reject button was on: decided, by whom, and what can still be done."""
+    view = await context.services.volunteers.application(coordinator.telegram_id, member_id)
+    if isinstance(view, Outcome):
+        return
+    try:
+        await context.bot.edit_message_text(
+            application_card(view, _)
+            + "\n\n"
+            + _("Not accepted by {name}.", name=coordinator.display_name),
+            chat_id=card[0],
+            message_id=card[1],
+            reply_markup=application_keyboard(view, _),
+        )
+    except TelegramError as error:
+        log.debug("card not edited: %s", error)
 
 
 async def on_reason_not_text(update: Update, context: BrigadeContext) -> str:
@@ -319,6 +377,7 @@ async def cancel_rejection(update: Update, context: BrigadeContext) -> int:
     who = await speaker(update, context)
     if context.user_data is not None:
         context.user_data.pop(REJECTING, None)
+        context.user_data.pop(REJECTED_CARD, None)
     if who is not None and update.effective_message is not None:
         await update.effective_message.reply_text(
             who._("Nothing changed: the application is still waiting.")

@@ -19,6 +19,7 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.context import BrigadeApplication, Services
+from bot.pseudonyms import Pseudonyms
 from bot.services.geocoding import Geocoder
 from bot.settings import Settings
 from storage.clock import Clock
@@ -30,6 +31,8 @@ from testkit.telegram.request import process_pending_updates
 
 # A made-up token: the fake Bot API accepts it, Telegram never sees it.
 TEST_TOKEN = "123456:BRIGADE-TEST-TOKEN"  # noqa: S105
+# The pseudonyms of a bot with that token (services built outside an application use them).
+TEST_PSEUDONYMS = Pseudonyms.from_secret(TEST_TOKEN)
 
 
 def brigade_settings(

@@ -13,4 +13,5 @@ class Outcome(StrEnum):
     NOT_FOUND = "not_found"  # the target does not exist (or was forgotten)
     ALREADY_DONE = "already_done"  # somebody (maybe the actor) did it already
     EXPIRED = "expired"
+    TOO_SOON = "too_soon"  # a limit holds for now (a cool-down after a rejected application)
     INVALID = "invalid"  # the input breaks a rule (name taken, bad radius…)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.outcomes import Outcome
 from bot.services.signals import erase_reporter
 from bot.services.volunteers import PERIODS
-from storage import audit
+from storage import audit, limits
 from storage import conversations as conversation_store
 from storage import members as member_store
 from storage.database import Database
@@ -327,6 +327,11 @@ class PrivacyService:
             }
             for state in rows.scalars()
         ]
+
+    async def prune_limit_marks(self) -> int:
+        """Delete the limit marks that have expired (they outlive /forget, not their period)."""
+        async with self._db.transaction() as session:
+            return await limits.prune(session, self._clock())
 
     async def forget(self, telegram_id: int) -> Outcome:
         """Erase the person's data and anonymise what the town keeps; NOT_FOUND if unknown."""

@@ -89,6 +89,7 @@ class StepOutcome(StrEnum):
     DONE = "done"
     NOT_ALLOWED = "not_allowed"
     STALE = "stale"  # the claim or request is no longer in a state where this applies
+    ALREADY_DONE = "already_done"  # this very step was taken before (a concern already sent)
     NOT_FOUND = "not_found"
 
 
@@ -1229,12 +1230,29 @@ class RequestService:
         return claim, volunteer
 
     async def concern(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
-        """ "Report a concern": the referent and every coordinator are alerted at once."""
+        """ "Report a concern": the referent and every coordinator are alerted, once per claim."""
+        now = self._clock()
         async with self._transaction() as session:
             claim, volunteer = await self._own_claim(session, volunteer_telegram_id, claim_id)
             if claim is None or volunteer is None:
                 return StepOutcome.NOT_ALLOWED if claim else StepOutcome.NOT_FOUND
-            if claim.status not in HOLDING_PLACE:
+            # One conditional UPDATE: five taps (at once or not) make one alert, not five.
+            first = (
+                await session.execute(
+                    update(Claim)
+                    .where(
+                        Claim.id == claim.id,
+                        Claim.status.in_(HOLDING_PLACE),
+                        Claim.concern_at.is_(None),
+                    )
+                    .values(concern_at=now)
+                    .returning(Claim.id)
+                )
+            ).one_or_none()
+            if first is None:
+                await session.refresh(claim)
+                if claim.status in HOLDING_PLACE:
+                    return StepOutcome.ALREADY_DONE
                 return StepOutcome.STALE
             request = await session.get(HelpRequest, claim.request_id)
             assert request is not None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -25,7 +25,8 @@ from bot.callbacks import Action
 from bot.geo import distance_km, valid_point
 from bot.i18n import N_, Translator
 from bot.notices import Notices
-from storage import audit, outbox
+from bot.pseudonyms import Pseudonyms
+from storage import audit, limits, outbox
 from storage import members as member_store
 from storage.database import Database
 from storage.models import (
@@ -42,6 +43,7 @@ MAX_PLACE_LENGTH = 256
 MAX_WORRY_LENGTH = 1000
 # A relay may report several people, not flood the referents.
 MAX_REPORTS_PER_DAY = 5
+REPORT_WINDOW = timedelta(days=1)
 
 OUTCOME_LABELS: dict[SignalOutcome, str] = {
     SignalOutcome.HELPED: N_("Helped"),
@@ -225,10 +227,13 @@ class SignalService:
         self,
         database: Database,
         notices: Notices,
+        *,
+        pseudonyms: Pseudonyms,
         after_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = database
         self._notices = notices
+        self._pseudonyms = pseudonyms
         self._clock = database.clock
         self._after_commit = after_commit
 
@@ -256,18 +261,13 @@ class SignalService:
             reporter = await member_store.get_by_telegram_id(session, reporter_telegram_id)
             if reporter is None:
                 return ReportRefusal.UNKNOWN
-            recent = (
-                await session.execute(
-                    select(func.count())
-                    .select_from(Signal)
-                    .where(
-                        Signal.reporter_member_id == reporter.id,
-                        Signal.created_at >= now - timedelta(days=1),
-                    )
-                )
-            ).scalar_one()
+            # Counted under a pseudonym that /forget does not erase: forgetting oneself must
+            # not reset the day's limit (the review sent 10 reports to each referent that way).
+            mark = self._pseudonyms.of(reporter_telegram_id)
+            recent = await limits.count_since(session, limits.REPORT, mark, now - REPORT_WINDOW)
             if recent >= MAX_REPORTS_PER_DAY:
                 return ReportRefusal.TOO_MANY
+            await limits.add(session, limits.REPORT, mark, now + REPORT_WINDOW)
             neighbourhood_id = await self._neighbourhood(session, draft)
             signal = Signal(
                 reporter_member_id=reporter.id,

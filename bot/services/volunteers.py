@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.geo import valid_point
+from bot.pseudonyms import Pseudonyms
 from bot.services.outcomes import Outcome
-from storage import audit
+from storage import audit, limits
 from storage import members as member_store
 from storage.database import Database
 from storage.models import (
@@ -28,6 +29,9 @@ from storage.models import (
 
 PERIODS = ("morning", "afternoon", "evening")
 RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)
+# After an application is not accepted, the same person may apply again this much later, unless
+# a coordinator allows it sooner: a refusal is not answered by re-applying at once, forever.
+DEFAULT_REAPPLY_COOLDOWN = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class ApplicationView:
     applied_at: datetime
     skills: list[SkillHeld] = field(default_factory=list)
     availability: list[tuple[int, str]] = field(default_factory=list)
+    # Not accepted: from when they may apply again (None: now, or not rejected).
+    reapply_from: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -105,9 +111,49 @@ def _valid(application: VolunteerApplication) -> bool:
 class VolunteerService:
     """Sign-up submission, the pending queue, approval, rejection and skill verification."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        pseudonyms: Pseudonyms,
+        reapply_cooldown: timedelta = DEFAULT_REAPPLY_COOLDOWN,
+    ) -> None:
         self._db = database
         self._clock = database.clock
+        self._pseudonyms = pseudonyms
+        self._reapply_cooldown = reapply_cooldown
+
+    async def reapply_from(self, telegram_id: int) -> datetime | None:
+        """When someone whose application was not accepted may apply again (None: now)."""
+        async with self._db.read() as session:
+            return await limits.active_until(
+                session, limits.REJECTED, self._pseudonyms.of(telegram_id), self._clock()
+            )
+
+    async def allow_reapply(self, coordinator_telegram_id: int, member_id: int) -> Outcome:
+        """A coordinator lifts the cool-down after a rejection: they may apply again now."""
+        async with self._db.transaction() as session:
+            actor = await member_store.get_with_role(
+                session, coordinator_telegram_id, Role.COORDINATOR
+            )
+            if actor is None:
+                return Outcome.NOT_ALLOWED
+            member = await session.get(Member, member_id)
+            if member is None or member.telegram_id is None:
+                return Outcome.NOT_FOUND
+            lifted = await limits.remove(
+                session, limits.REJECTED, self._pseudonyms.of(member.telegram_id)
+            )
+            if not lifted:
+                return Outcome.ALREADY_DONE
+            await audit.record(
+                session,
+                actor_id=actor.id,
+                entity="member",
+                entity_id=member_id,
+                action="allow_reapply",
+            )
+            return Outcome.DONE
 
     async def submit(
         self, telegram_id: int, application: VolunteerApplication
@@ -121,6 +167,11 @@ class VolunteerService:
                 return Outcome.NOT_FOUND
             if member.volunteer_status is VolunteerStatus.APPROVED:
                 return Outcome.ALREADY_DONE
+            rejected_until = await limits.active_until(
+                session, limits.REJECTED, self._pseudonyms.of(telegram_id), self._clock()
+            )
+            if rejected_until is not None:
+                return Outcome.TOO_SOON
             known_skills = set(
                 (
                     await session.execute(
@@ -188,7 +239,15 @@ class VolunteerService:
             ):
                 return Outcome.NOT_ALLOWED
             views = await self._views(session, Member.id == member_id)
-            return views[0] if views else Outcome.NOT_FOUND
+            if not views:
+                return Outcome.NOT_FOUND
+            view = views[0]
+            if view.status is VolunteerStatus.REJECTED and view.telegram_id is not None:
+                until = await limits.active_until(
+                    session, limits.REJECTED, self._pseudonyms.of(view.telegram_id), self._clock()
+                )
+                view = replace(view, reapply_from=until)
+            return view
 
     async def _views(
         self, session: AsyncSession, condition: ColumnElement[bool]
@@ -278,6 +337,14 @@ class VolunteerService:
             if changed is None:
                 exists = await session.get(Member, member_id)
                 return Decision(Outcome.ALREADY_DONE if exists else Outcome.NOT_FOUND)
+            if not approve and changed[0] is not None:
+                # Under a pseudonym: erasing oneself with /forget does not shorten the wait.
+                await limits.add(
+                    session,
+                    limits.REJECTED,
+                    self._pseudonyms.of(changed[0]),
+                    now + self._reapply_cooldown,
+                )
             await audit.record(
                 session,
                 actor_id=actor.id,

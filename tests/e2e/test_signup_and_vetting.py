@@ -159,6 +159,21 @@ async def test_two_volunteers_sign_up_one_is_approved_the_other_rejected(
     refusal = await lina.expect_message("not accepted")
     assert "No volunteer is needed in Le Biollay for now." in refusal.text
     await claire.expect_message("Lina's application is not accepted; they have been told.")
+    # The card she tapped shows the decision, and the one thing left to do.
+    await world.wait_for(lambda: "Not accepted by Claire." in (lina_card.text or ""))
+    assert lina_card.labels == ["Allow a new application now"]
+    # Lina cannot apply again at once…
+    lina.send_command("join")
+    wait = await lina.expect_message("Your last application was not accepted")
+    assert "You may apply again from" in (wait.text or "")
+    # …unless a coordinator allows it.
+    claire.tap(lina_card, "Allow a new application now")
+    await world.wait_for(lambda: "Claire allowed a new application now." in (lina_card.text or ""))
+    assert lina_card.labels == []
+    lina.send_command("join")
+    await lina.expect_message("What name should the coordinators")
+    lina.send_command("cancel")
+    await lina.expect_message()
 
     # A second tap on the decided card changes nothing.
     claire.tap_data(marc_card, "vet:approve:1")

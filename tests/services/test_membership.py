@@ -18,6 +18,7 @@ from storage import migrate
 from storage.database import Database
 from storage.models import AuditEvent, Invite, Role, Skill, VolunteerStatus
 from testkit.clock import ManualClock
+from testkit.harness import TEST_PSEUDONYMS
 
 COORDINATOR = 1000
 REFERENT = 2000
@@ -53,7 +54,7 @@ async def _apply(database: Database, telegram_id: int, **overrides: object) -> i
         "charter_version": "2026-11",
     }
     values.update(overrides)
-    result = await VolunteerService(database).submit(
+    result = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).submit(
         telegram_id,
         VolunteerApplication(**values),  # type: ignore[arg-type]
     )
@@ -156,7 +157,7 @@ async def test_an_application_is_pending_with_its_charter_then_approved_once(
 ) -> None:
     await _people(database, COORDINATOR, 7000, 8000)
     member_id = await _apply(database, 7000)
-    vetting = VolunteerService(database)
+    vetting = VolunteerService(database, pseudonyms=TEST_PSEUDONYMS)
     queue = await vetting.pending(COORDINATOR)
     assert not isinstance(queue, Outcome)
     assert [view.member_id for view in queue] == [member_id]
@@ -203,11 +204,13 @@ async def test_an_application_is_pending_with_its_charter_then_approved_once(
 async def test_a_rejected_volunteer_is_told_the_reason(database: Database) -> None:
     await _people(database, COORDINATOR, 7100)
     member_id = await _apply(database, 7100)
-    decision = await VolunteerService(database).decide(
+    decision = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).decide(
         COORDINATOR, member_id, approve=False, reason="Pas de quartier couvert"
     )
     assert (decision.outcome, decision.volunteer_telegram_id) == (Outcome.DONE, 7100)
-    view = await VolunteerService(database).application(COORDINATOR, member_id)
+    view = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).application(
+        COORDINATOR, member_id
+    )
     assert not isinstance(view, Outcome)
     assert view.status is VolunteerStatus.REJECTED
 
@@ -236,7 +239,7 @@ async def test_an_impossible_application_is_refused(
         "availability": (),
         "charter_version": "2026-11",
     } | overrides
-    result = await VolunteerService(database).submit(
+    result = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).submit(
         7200,
         VolunteerApplication(**values),  # type: ignore[arg-type]
     )

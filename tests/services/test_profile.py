@@ -23,6 +23,7 @@ from bot.services.volunteers import VolunteerApplication, VolunteerService
 from storage.database import Database
 from storage.models import AuditEvent, Member, Skill
 from testkit.clock import ManualClock
+from testkit.harness import TEST_PSEUDONYMS
 
 COORDINATOR = 1000
 VOLUNTEER = 7000
@@ -52,7 +53,7 @@ async def _volunteer(
     members = MemberService(database, coordinator_ids=[COORDINATOR])
     for person in (COORDINATOR, telegram_id):
         await members.identify(TelegramIdentity(person, f"User {person}"))
-    volunteers = VolunteerService(database)
+    volunteers = VolunteerService(database, pseudonyms=TEST_PSEUDONYMS)
     submitted = await volunteers.submit(
         telegram_id,
         VolunteerApplication(
@@ -106,7 +107,9 @@ async def test_only_approved_and_pending_volunteers_have_a_profile(database: Dat
     await _volunteer(database)
     await _volunteer(database, 7100, approve=False)
     rejected_id = await _volunteer(database, 7200, approve=False)
-    await VolunteerService(database).decide(COORDINATOR, rejected_id, approve=False)
+    await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).decide(
+        COORDINATOR, rejected_id, approve=False
+    )
     profiles = ProfileService(database)
 
     approved = _view(await profiles.view(VOLUNTEER))
@@ -223,9 +226,9 @@ async def test_kept_skills_keep_their_verification_and_added_ones_start_unverifi
     member_id = await _volunteer(database)
     plumbing, electricity = [await _skill_id(database, c) for c in ("plumbing", "electricity")]
     shopping = await _skill_id(database, "shopping")
-    assert await VolunteerService(database).verify_skill(COORDINATOR, member_id, electricity) is (
-        Outcome.DONE
-    )
+    assert await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).verify_skill(
+        COORDINATOR, member_id, electricity
+    ) is (Outcome.DONE)
     profiles = ProfileService(database)
 
     saved = await profiles.set_skills(VOLUNTEER, [electricity, shopping])

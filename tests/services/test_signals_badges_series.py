@@ -48,7 +48,7 @@ from storage.models import (
     VolunteerStatus,
 )
 from testkit.clock import ManualClock
-from testkit.harness import brigade_settings
+from testkit.harness import TEST_PSEUDONYMS, brigade_settings
 
 CENTRE = (45.5670, 5.9210)  # Centre-Ville, Chambéry
 BIOLLAY = (45.5580, 5.9100)  # Le Biollay
@@ -182,7 +182,7 @@ async def test_a_case_reaches_the_neighbourhoods_referents_and_coordinators_neve
     database: Database,
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices())
+    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
     reported = await service.report(town.people["sam"], _draft())
     assert isinstance(reported, Reported)
     assert (reported.neighbourhood, reported.notified) == ("Centre-Ville", 2)
@@ -208,7 +208,7 @@ async def test_without_a_local_referent_every_referent_hears_of_the_case(
     database: Database,
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices())
+    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
     # No place at all: no neighbourhood, so every referent and the coordinators.
     unplaced = await service.report(
         town.people["sam"], _draft(place=None, latitude=None, longitude=None)
@@ -231,7 +231,7 @@ async def test_reports_are_validated_and_limited_per_day(
     clock: ManualClock, database: Database
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices())
+    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
     assert await service.report(town.people["sam"], _draft(worry="  ")) is ReportRefusal.INVALID
     assert await service.report(town.people["sam"], _draft(description="")) is ReportRefusal.INVALID
     assert await service.report(999, _draft()) is ReportRefusal.UNKNOWN
@@ -244,7 +244,7 @@ async def test_reports_are_validated_and_limited_per_day(
 
 async def test_i_ll_follow_up_has_exactly_one_winner(database: Database) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices())
+    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
     reported = await service.report(town.people["sam"], _draft())
     assert isinstance(reported, Reported)
     tappers = [town.people["rita"], town.people["claire"], town.people["rob"]]
@@ -276,7 +276,7 @@ async def test_i_ll_follow_up_has_exactly_one_winner(database: Database) -> None
 
 async def test_closing_a_case_records_its_outcome(clock: ManualClock, database: Database) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices())
+    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
     first = await service.report(town.people["sam"], _draft())
     second = await service.report(town.people["sam"], _draft())
     assert isinstance(first, Reported)
@@ -317,7 +317,7 @@ async def test_closed_cases_are_purged_after_retention_and_forget_erases_the_pho
     database: Database,
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices())
+    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
     old = await service.report(town.people["sam"], _draft())
     kept = await service.report(town.people["sam"], _draft())
     assert isinstance(old, Reported)
