@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -31,6 +31,7 @@ from storage import members as member_store
 from storage.database import Database
 from storage.models import (
     Member,
+    MemberRole,
     Neighbourhood,
     Role,
     Signal,
@@ -220,6 +221,30 @@ def outcome_buttons(case_id: int, _: Translator) -> list[list[InlineKeyboardButt
     ]
 
 
+def _told_to_referent(referent: Member) -> ColumnElement[bool]:
+    """The cases `recipients` sends a referent: their neighbourhood's, the ones of neighbourhoods
+    without a referent of their own or of no neighbourhood, and those they follow up.
+
+    Other referents' cases (and the reporters' phones in them) are not theirs to read.
+    """
+    local_referent = (
+        select(MemberRole.member_id)
+        .join(Member, Member.id == MemberRole.member_id)
+        .where(
+            MemberRole.role == Role.REFERENT,
+            Member.neighbourhood_id == Signal.neighbourhood_id,
+            Member.telegram_id.is_not(None),
+        )
+        .correlate(Signal)
+    )
+    return or_(
+        Signal.neighbourhood_id.is_(None),
+        Signal.neighbourhood_id == referent.neighbourhood_id,
+        ~exists(local_referent),
+        Signal.assigned_to_member_id == referent.id,
+    )
+
+
 class SignalService:
     """Record reports, tell the right people, assign and close cases."""
 
@@ -372,6 +397,14 @@ class SignalService:
             return None
         return actor, Role.COORDINATOR in roles
 
+    @staticmethod
+    async def _sees(session: AsyncSession, referent: Member, signal_id: int) -> bool:
+        """Whether this referent was told of this case (a coordinator sees them all)."""
+        found = await session.execute(
+            select(Signal.id).where(Signal.id == signal_id, _told_to_referent(referent))
+        )
+        return found.first() is not None
+
     async def assign(self, actor_telegram_id: int, signal_id: int) -> CaseResult:
         """ "I'll follow up": the first referent or coordinator to tap takes the case."""
         now = self._clock()
@@ -379,7 +412,9 @@ class SignalService:
             staff = await self._staff(session, actor_telegram_id)
             if staff is None:
                 return CaseResult(CaseOutcome.NOT_ALLOWED)
-            actor, _coordinates = staff
+            actor, coordinates = staff
+            if not coordinates and not await self._sees(session, actor, signal_id):
+                return CaseResult(CaseOutcome.NOT_ALLOWED)
             taken = (
                 await session.execute(
                     update(Signal)
@@ -460,6 +495,8 @@ class SignalService:
             if staff is None:
                 return CaseResult(CaseOutcome.NOT_ALLOWED)
             actor, coordinates = staff
+            if not coordinates and not await self._sees(session, actor, signal_id):
+                return CaseResult(CaseOutcome.NOT_ALLOWED)
             conditions = [
                 Signal.id == signal_id,
                 Signal.status.in_([SignalStatus.OPEN, SignalStatus.ASSIGNED]),
@@ -566,12 +603,19 @@ class SignalService:
     ) -> list[CaseView] | CaseOutcome:
         """Cases not yet closed, oldest first: waiting ones, and those someone follows up."""
         async with self._db.read() as session:
-            if await self._staff(session, actor_telegram_id) is None:
+            staff = await self._staff(session, actor_telegram_id)
+            if staff is None:
                 return CaseOutcome.NOT_ALLOWED
+            actor, coordinates = staff
+            wanted: list[ColumnElement[bool]] = [
+                Signal.status.in_([SignalStatus.OPEN, SignalStatus.ASSIGNED])
+            ]
+            if not coordinates:
+                wanted.append(_told_to_referent(actor))
             ids = (
                 await session.execute(
                     select(Signal.id)
-                    .where(Signal.status.in_([SignalStatus.OPEN, SignalStatus.ASSIGNED]))
+                    .where(*wanted)
                     .order_by(Signal.created_at, Signal.id)
                     .limit(limit)
                 )

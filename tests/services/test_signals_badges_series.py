@@ -245,7 +245,8 @@ async def test_reports_are_validated_and_limited_per_day(
 async def test_i_ll_follow_up_has_exactly_one_winner(database: Database) -> None:
     town = await _town(database)
     service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
-    reported = await service.report(town.people["sam"], _draft())
+    # A case placed in no neighbourhood goes to every referent: any of them may take it.
+    reported = await service.report(town.people["sam"], _draft(latitude=None, longitude=None))
     assert isinstance(reported, Reported)
     tappers = [town.people["rita"], town.people["claire"], town.people["rob"]]
     results = await asyncio.gather(*(service.assign(t, reported.signal_id) for t in tappers))
@@ -278,20 +279,22 @@ async def test_closing_a_case_records_its_outcome(clock: ManualClock, database: 
     town = await _town(database)
     service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
     first = await service.report(town.people["sam"], _draft())
-    second = await service.report(town.people["sam"], _draft())
+    second = await service.report(town.people["sam"], _draft(latitude=None, longitude=None))
     assert isinstance(first, Reported)
     assert isinstance(second, Reported)
     rita, rob, claire = (town.people[name] for name in ("rita", "rob", "claire"))
     assert (await service.assign(rita, first.signal_id)).outcome is CaseOutcome.DONE
-    # Another referent may not close Rita's case; Rita may; then it is closed for everyone.
+    # Rob (Le Biollay) was never told of this Centre-Ville case: he may neither close it nor
+    # learn who follows it. Rita may close it; then it is closed for everyone.
     refused = await service.close(rob, first.signal_id, SignalOutcome.HELPED)
-    assert (refused.outcome, refused.assignee) == (CaseOutcome.NOT_ALLOWED, "Rita")
+    assert (refused.outcome, refused.assignee) == (CaseOutcome.NOT_ALLOWED, None)
     clock.now += timedelta(days=2)
     closed = await service.close(rita, first.signal_id, SignalOutcome.REFERRED)
     assert closed.outcome is CaseOutcome.DONE
     again = await service.close(claire, first.signal_id, SignalOutcome.HELPED)
     assert again.outcome is CaseOutcome.CLOSED
-    assert (await service.assign(rob, first.signal_id)).outcome is CaseOutcome.CLOSED
+    assert (await service.assign(rob, first.signal_id)).outcome is CaseOutcome.NOT_ALLOWED
+    assert (await service.assign(rita, first.signal_id)).outcome is CaseOutcome.CLOSED
     # A coordinator closes a case someone else follows up; an open one anyone on staff closes.
     assert (await service.assign(rob, second.signal_id)).outcome is CaseOutcome.DONE
     by_coordinator = await service.close(claire, second.signal_id, SignalOutcome.NOT_ISOLATED)
@@ -749,3 +752,32 @@ async def test_migration_0005_keeps_every_existing_row(database_url: str) -> Non
             await migrate.upgrade(database)
     finally:
         await database.dispose()
+
+
+async def test_a_referent_sees_the_cases_they_were_told_of_and_no_others(
+    database: Database,
+) -> None:
+    """`/cases` showed every neighbourhood's cases, reporters' phones included, to any referent."""
+    town = await _town(database)
+    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
+    centre = await service.report(town.people["sam"], _draft())
+    biollay = await service.report(town.people["sam"], _draft(neighbourhood_id=town.biollay_id))
+    nowhere = await service.report(town.people["sam"], _draft(latitude=None, longitude=None))
+    assert isinstance(centre, Reported)
+    assert isinstance(biollay, Reported)
+    assert isinstance(nowhere, Reported)
+
+    def ids(views: object) -> set[int]:
+        assert isinstance(views, list)
+        return {view.id for view in views}
+
+    rita, rob, claire = (town.people[name] for name in ("rita", "rob", "claire"))
+    assert ids(await service.open_cases(rita)) == {centre.signal_id, nowhere.signal_id}
+    assert ids(await service.open_cases(rob)) == {biollay.signal_id, nowhere.signal_id}
+    everything = {centre.signal_id, biollay.signal_id, nowhere.signal_id}
+    assert ids(await service.open_cases(claire)) == everything
+    # Forged taps on a case one was not told of change nothing.
+    assert (await service.assign(rob, centre.signal_id)).outcome is CaseOutcome.NOT_ALLOWED
+    closing = await service.close(rob, centre.signal_id, SignalOutcome.HELPED)
+    assert closing.outcome is CaseOutcome.NOT_ALLOWED
+    assert (await service.assign(rita, centre.signal_id)).outcome is CaseOutcome.DONE
