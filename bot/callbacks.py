@@ -66,6 +66,10 @@ COORDINATOR_ACTIONS = frozenset(
     }
 )
 
+# Buttons the bot shows in neighbourhood groups; every other action works in a private chat only
+# (handlers/gate.py refuses the others anywhere else).
+GROUP_ACTIONS = frozenset({Action.CLAIM, Action.LINK_GROUP})
+
 # The argument kinds of each action, in order.
 _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.SET_LANGUAGE: (Arg.WORD,),

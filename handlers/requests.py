@@ -103,9 +103,13 @@ async def on_decline(update: Update, context: BrigadeContext) -> None:
     if parsed is None:
         return
     who, button = parsed
-    outcome = await context.services.requests.decline(who.member.telegram_id, button.int_arg(0))
     query = update.callback_query
     assert query is not None
+    outcome = await context.services.requests.decline(
+        who.member.telegram_id,
+        button.int_arg(0),
+        message_id=query.message.message_id if query.message else None,
+    )
     if outcome is StepOutcome.DONE:
         await query.answer(who._("Understood. Thank you for answering!"))
         text = (

@@ -677,8 +677,14 @@ class RequestService:
             priority=5,
         )
 
-    async def decline(self, volunteer_telegram_id: int, request_id: int) -> StepOutcome:
-        """ "Not for me": no further message about this request to this volunteer."""
+    async def decline(
+        self, volunteer_telegram_id: int, request_id: int, *, message_id: int | None
+    ) -> StepOutcome:
+        """ "Not for me", tapped on `message_id`: no further message about this request to them.
+
+        Only on the volunteer's own copy of this request's offer: DONE lets the caller edit the
+        tapped message, so a button forged on another message must not get that far.
+        """
         now = self._clock()
         async with self._transaction() as session:
             volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
@@ -687,11 +693,14 @@ class RequestService:
             offer = (
                 await session.execute(
                     select(Offer).where(
-                        Offer.request_id == request_id, Offer.member_id == volunteer.id
+                        Offer.request_id == request_id,
+                        Offer.member_id == volunteer.id,
+                        Offer.chat_id == volunteer_telegram_id,
                     )
                 )
             ).scalar_one_or_none()
-            if offer is None:
+            # A copy whose message id is not recorded yet (just sent) is taken on trust.
+            if offer is None or offer.message_id not in {None, message_id}:
                 return StepOutcome.NOT_FOUND
             if offer.declined_at is not None:
                 return StepOutcome.STALE
