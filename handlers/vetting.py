@@ -22,6 +22,7 @@ from bot.i18n import N_, Translator
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import ApplicationView, skills_summary
 from bot.skills import skill_label
+from bot.text import several_lines
 from handlers.common import speaker
 from storage.models import Role, VolunteerStatus
 
@@ -287,7 +288,7 @@ async def on_reason(update: Update, context: BrigadeContext) -> int | str:
     member_id = context.user_data.pop(REJECTING, None)
     if not isinstance(member_id, int):
         return ConversationHandler.END
-    text = (message.text or "").strip()
+    text = several_lines(message.text or "")
     reason = None if text.startswith("/skip") else text[:MAX_REASON_LENGTH]
     decision = await context.services.volunteers.decide(
         who.member.telegram_id, member_id, approve=False, reason=reason

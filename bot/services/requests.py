@@ -26,6 +26,7 @@ from bot.notices import Notices, RequestView, load_request_view
 from bot.services.matching import Candidate, Need, find_candidates
 from bot.settings import Settings
 from bot.skills import skill_label
+from bot.text import escaped
 from storage import audit, outbox
 from storage import members as member_store
 from storage.database import Database
@@ -607,34 +608,32 @@ class RequestService:
             else None
         )
         referent = await session.get(Member, request.referent_id) if request.referent_id else None
-        lines = [
-            _(
-                "Thank you! You take request #{id}. Here are the private details: keep them to "
-                "yourself.",
-                id=view.id,
-            ),
-            "",
-            self._notices.offer_text(view, _, None),
-            "",
-        ]
+        private = []
         if beneficiary is not None and beneficiary.purged_at is None:
-            lines += [
+            private += [
                 _("Person: {name}", name=beneficiary.name),
                 _("Phone: {value}", value=beneficiary.phone or _("not given")),
                 _("Address: {value}", value=beneficiary.address or _("not given")),
             ]
             if beneficiary.access_notes:
-                lines.append(_("Access: {notes}", notes=beneficiary.access_notes))
+                private.append(_("Access: {notes}", notes=beneficiary.access_notes))
         if referent is not None:
-            lines.append(
+            private.append(
                 _(
                     "Referent: {name} ({phone})",
                     name=referent.display_name,
                     phone=referent.phone or _("via Telegram"),
                 )
             )
+        thanks = _(
+            "Thank you! You take request #{id}. Here are the private details: keep them to "
+            "yourself.",
+            id=view.id,
+        )
+        lines = [escaped(thanks), "", self._notices.offer_text(view, _, None), ""]
+        lines += [escaped(line) for line in private]
         rows = self._notices.buttons(_, Action.CLAIM_STEP, claim.id, DETAILS_BUTTONS)
-        row = await self._notices.tell(session, volunteer, "\n".join(lines), rows=rows)
+        row = await self._notices.tell(session, volunteer, "\n".join(lines), rows=rows, html=True)
         # Remembered so the details can be removed from the chat once the request is over.
         claim.details_outbox_id = row.id if row is not None else None
 

@@ -8,16 +8,13 @@ bot's post in the group nor anything stored changes.
 from __future__ import annotations
 
 import copy
-import math
 
 from sqlalchemy import func, select
 
 from bot.callbacks import GROUP_ACTIONS, Action
-from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.signals import Reported, SignalDraft
-from bot.services.volunteers import VolunteerApplication
 from storage.models import (
     AuditEvent,
     Claim,
@@ -27,14 +24,13 @@ from storage.models import (
     Offer,
     Role,
     Signal,
-    Skill,
 )
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeGroup, FakeTelegram, FakeUser
 from testkit.telegram.models import StoredMessage
 from tests.conftest import COORDINATOR_ID
+from tests.handlers.factories import CENTRE, approved_volunteer, skill_id
 
-CENTRE = (45.5670, 5.9210)
 PRIVATE_ONLY = "This button only works in our private chat."
 
 # Samples of every action that must not work in a group; the keys must cover bot.callbacks.
@@ -68,42 +64,11 @@ def test_the_walk_covers_every_private_only_button() -> None:
     assert frozenset({Action.CLAIM, Action.LINK_GROUP}) == GROUP_ACTIONS
 
 
-def _east(km: float) -> tuple[float, float]:
-    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
-
-
-async def _skill(brigade: InProcessBrigade, code: str) -> int:
-    async with brigade.services.database.read() as session:
-        return (await session.execute(select(Skill.id).where(Skill.code == code))).scalar_one()
-
-
-async def _volunteer(brigade: InProcessBrigade, person: FakeUser, km: float) -> int:
-    services = brigade.services
-    identity = TelegramIdentity(person.id, person.first_name, language_code="en")
-    await services.members.identify(identity)
-    submitted = await services.volunteers.submit(
-        person.id,
-        VolunteerApplication(
-            display_name=person.first_name,
-            phone="+33 6 11 22 33 44",
-            latitude=_east(km)[0],
-            longitude=_east(km)[1],
-            radius_km=2.0,
-            skill_ids=(await _skill(brigade, "plumbing"),),
-            availability=(),
-            charter_version="2026-11",
-        ),
-    )
-    assert not isinstance(submitted, Outcome)
-    await services.volunteers.decide(COORDINATOR_ID, submitted.member_id, approve=True)
-    return submitted.member_id
-
-
 async def _post(brigade: InProcessBrigade, rita: FakeUser, description: str) -> int:
     posted = await brigade.services.requests.post(
         rita.id,
         RequestDraft(
-            skill_id=await _skill(brigade, "plumbing"),
+            skill_id=await skill_id(brigade, "plumbing"),
             description=description,
             latitude=CENTRE[0],
             longitude=CENTRE[1],
@@ -162,8 +127,8 @@ async def _town(world: FakeTelegram, brigade: InProcessBrigade) -> Town:
     group = world.add_group("Brigade Centre-Ville", [claire, rita, nour, farid])
     linked = await services.neighbourhoods.link_group(COORDINATOR_ID, neighbourhood.id, group.id)
     assert linked is Outcome.DONE
-    nour_member = await _volunteer(brigade, nour, 0.5)
-    await _volunteer(brigade, farid, 0.8)
+    nour_member = await approved_volunteer(brigade, nour, 0.5)
+    await approved_volunteer(brigade, farid, 0.8)
     # One request Nour has claimed (for the follow-up buttons), one still open.
     taken = await _post(brigade, rita, "Change a light bulb")
     assert (await services.requests.claim(nour.id, taken)).outcome.value == "claimed"
@@ -178,7 +143,7 @@ async def _town(world: FakeTelegram, brigade: InProcessBrigade) -> Town:
     ids = {
         "nour_member": nour_member,
         "neighbourhood": neighbourhood.id,
-        "skill": await _skill(brigade, "plumbing"),
+        "skill": await skill_id(brigade, "plumbing"),
         "request": request,
         "claim": claim,
         "case": reported.signal_id,
