@@ -374,7 +374,8 @@ def build_rejection_conversation() -> ConversationHandler[BrigadeContext]:
                     MessageHandler(private & ~filters.COMMAND, on_reason_not_text),
                 ]
             },
-            fallbacks=[CommandHandler("cancel", cancel_rejection)],
+            # Private too: the state is per person (per_chat=False), a group must not end it.
+            fallbacks=[CommandHandler("cancel", cancel_rejection, filters=private)],
             name="rejection",
             persistent=True,
             per_chat=False,

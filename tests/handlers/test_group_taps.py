@@ -12,9 +12,11 @@ import copy
 from sqlalchemy import func, select
 
 from bot.callbacks import GROUP_ACTIONS, Action
+from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.signals import Reported, SignalDraft
+from bot.services.volunteers import VolunteerApplication
 from storage.models import (
     AuditEvent,
     Claim,
@@ -24,6 +26,7 @@ from storage.models import (
     Offer,
     Role,
     Signal,
+    VolunteerStatus,
 )
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeGroup, FakeTelegram, FakeUser
@@ -269,3 +272,44 @@ async def test_not_for_me_only_acts_on_the_persons_own_copy_of_that_request(
     edited = world.message(nour.id, mine.message_id)
     assert (edited.text or "").endswith("You said this one is not for you.")
     assert nour.callback_answers[-1].text == "Understood. Thank you for answering!"
+
+
+async def test_a_coordinators_cancel_in_a_group_leaves_their_private_rejection_alone(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    town = await _town(world, brigade)
+    paul = world.add_user("Paul", language_code="en")
+    services = brigade.services
+    await services.members.identify(TelegramIdentity(paul.id, "Paul", language_code="en"))
+    submitted = await services.volunteers.submit(
+        paul.id,
+        VolunteerApplication(
+            display_name="Paul",
+            latitude=CENTRE[0],
+            longitude=CENTRE[1],
+            radius_km=2,
+            skill_ids=(await skill_id(brigade, "plumbing"),),
+            availability=(),
+            charter_version="2026-11",
+        ),
+    )
+    assert not isinstance(submitted, Outcome)
+    claire = town.claire
+    claire.send_command("help")
+    await brigade.deliver()
+    claire.tap_data(claire.last_message, f"vet:reject:{submitted.member_id}")
+    await brigade.deliver()
+    assert "Why is Paul's application not accepted?" in (claire.last_message.text or "")
+    posts = len(town.group.messages)
+
+    # The rejection waits for its reason per person, whatever the chat: a /cancel in the
+    # group must neither end it nor answer there.
+    claire.send_command("cancel", chat=town.group)
+    await brigade.deliver()
+    assert len(town.group.messages) == posts
+    claire.send_text("Lives too far from the neighbourhood")
+    await brigade.deliver()
+    assert "they have been told" in (claire.last_message.text or "")
+    member = await services.members.find(paul.id)
+    assert member is not None
+    assert member.volunteer_status is VolunteerStatus.REJECTED
