@@ -35,8 +35,9 @@ from bot.services.series import SeriesService
 from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.volunteers import VolunteerService
-from bot.settings import Settings
+from bot.settings import RunMode, Settings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
+from bot.webhook import use_strict_webhook_handler
 from handlers.registry import register_handlers
 from storage import migrate
 from storage.clock import Clock, system_clock
@@ -162,6 +163,8 @@ def build_application(
     """
     if settings.bot_token is None:
         raise ValueError("BRIGADE_BOT_TOKEN is not set")
+    if settings.run_mode is RunMode.WEBHOOK:
+        use_strict_webhook_handler()  # 400, not 500, to a body that is not JSON
     services = build_services(settings, database, geocoder, clock=clock)
     token = settings.bot_token.get_secret_value()
     # The outbox sender paces itself against Telegram's limits, so it gets its own Bot without

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 MAX_CALLBACK_BYTES = 64
-_WORD = re.compile(r"^[a-z0-9_-]{1,24}$")
+# fullmatch, ASCII only: `str.isdigit()` takes "١" or "²", and `$` lets a trailing newline in.
+_WORD = re.compile(r"[a-z0-9_-]{1,24}")
+_INT = re.compile(r"[0-9]{1,18}")
 
 
 class Action(StrEnum):
@@ -63,6 +65,10 @@ COORDINATOR_ACTIONS = frozenset(
         Action.ANNOUNCE,
     }
 )
+
+# Buttons the bot shows in neighbourhood groups; every other action works in a private chat only
+# (handlers/gate.py refuses the others anywhere else).
+GROUP_ACTIONS = frozenset({Action.CLAIM, Action.LINK_GROUP})
 
 # The argument kinds of each action, in order.
 _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
@@ -123,7 +129,7 @@ def encode(action: Action, *args: int | str) -> str:
                 raise ValueError(f"{action}: {value!r} is not a non-negative integer")
             parts.append(str(value))
         else:
-            if not isinstance(value, str) or not _WORD.match(value):
+            if not isinstance(value, str) or not _WORD.fullmatch(value):
                 raise ValueError(f"{action}: {value!r} is not a word")
             parts.append(value)
     data = ":".join(parts)
@@ -134,7 +140,7 @@ def encode(action: Action, *args: int | str) -> str:
 
 def parse(data: str | None) -> Callback | None:
     """Parse callback data; None for anything this version of the bot did not produce."""
-    if not data or len(data.encode()) > MAX_CALLBACK_BYTES:
+    if not data or not data.isascii() or len(data) > MAX_CALLBACK_BYTES:
         return None
     head, *raw_args = data.split(":")
     try:
@@ -147,10 +153,10 @@ def parse(data: str | None) -> Callback | None:
     args: list[int | str] = []
     for kind, raw in zip(signature, raw_args, strict=True):
         if kind is Arg.INT:
-            if not raw.isdigit() or len(raw) > 18:
+            if not _INT.fullmatch(raw):
                 return None
             args.append(int(raw))
-        elif _WORD.match(raw):
+        elif _WORD.fullmatch(raw):
             args.append(raw)
         else:
             return None

@@ -23,6 +23,7 @@ from bot.geo import distance_km
 from bot.i18n import I18n, Translator
 from bot.settings import Settings
 from bot.skills import skill_label
+from bot.text import escaped, quoted
 from storage import offers, outbox
 from storage.models import (
     HelpRequest,
@@ -117,7 +118,10 @@ class Notices:
         )
 
     def offer_text(self, view: RequestView, _: Translator, distance_km: float | None) -> str:
-        """The offer a volunteer or a group reads: what, where (roughly), when, places."""
+        """The offer a volunteer or a group reads (HTML): what, where (roughly), when, places.
+
+        The referent's description is quoted, so that no line of it passes for the bot's own.
+        """
         area = view.area_label or view.neighbourhood or ""
         if view.neighbourhood and view.neighbourhood not in area:
             area = f"{area}, {view.neighbourhood}" if area else view.neighbourhood
@@ -125,11 +129,17 @@ class Notices:
         if distance_km is not None:
             where += " " + _("({distance} km from you)", distance=f"{distance_km:.1f}")
         lines = [
-            _("🙋 Request #{id}: {skill}", id=view.id, skill=skill_label(view.skill_label, _)),
+            escaped(
+                _("🙋 Request #{id}: {skill}", id=view.id, skill=skill_label(view.skill_label, _))
+            )
         ]
         if view.description:
-            lines.append(view.description)
-        lines += [where, _("When: {when}", when=self.when_text(view, _)), self.places_text(view, _)]
+            lines.append(quoted(view.description))
+        lines += [
+            escaped(where),
+            escaped(_("When: {when}", when=self.when_text(view, _))),
+            escaped(self.places_text(view, _)),
+        ]
         return "\n".join(lines)
 
     def places_text(self, view: RequestView, _: Translator) -> str:
@@ -209,6 +219,7 @@ class Notices:
         _ = self.translator_for(member)
         return {
             "text": self.offer_text(view, _, distance),
+            "parse_mode": "HTML",
             "reply_markup": self.offer_markup(view, _, direct=member is not None),
         }
 
@@ -268,15 +279,19 @@ class Notices:
         *,
         rows: list[list[InlineKeyboardButton]] | None = None,
         priority: int = outbox.INTERACTIVE,
+        html: bool = False,
     ) -> OutboxMessage | None:
-        """Queue a private message to a member (already rendered in their language)."""
+        """Queue a private message to a member (already rendered in their language, or in HTML)."""
         if member.telegram_id is None:
             return None
+        payload: dict[str, Any] = {"text": text, "reply_markup": _markup(rows or [])}
+        if html:
+            payload["parse_mode"] = "HTML"
         return await outbox.enqueue(
             session,
             chat_id=member.telegram_id,
             method="send_message",
-            payload={"text": text, "reply_markup": _markup(rows or [])},
+            payload=payload,
             priority=priority,
             member_id=member.id,
         )

@@ -27,6 +27,7 @@ from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.services.geocoding import GeocoderUnavailable
 from bot.services.outcomes import Outcome
+from bot.text import one_line
 from handlers.admin import neighbourhoods_screen, skills_screen
 from handlers.common import Speaker, speaker
 from handlers.vetting import NOT_A_COORDINATOR
@@ -78,7 +79,7 @@ async def on_neighbourhood_name(update: Update, context: BrigadeContext) -> str:
     message = update.effective_message
     assert who is not None
     assert message is not None
-    name = " ".join((message.text or "").split())
+    name = one_line(message.text or "")
     if not 1 <= len(name) <= 120:
         await _send(update, who._("Please send a name of 1 to 120 characters."))
         return NB_NAME
@@ -111,7 +112,8 @@ async def on_neighbourhood_place(update: Update, context: BrigadeContext) -> str
         draft.update(lat=message.location.latitude, lon=message.location.longitude)
     else:
         try:
-            place = await context.services.geocoder.search(message.text or "", language=_.language)
+            query = one_line(message.text or "")
+            place = await context.services.geocoder.search(query, language=_.language)
         except GeocoderUnavailable:
             await _send(update, _("Address search is not available right now. Please send a pin."))
             return NB_PLACE
@@ -185,7 +187,7 @@ async def on_skill_label(update: Update, context: BrigadeContext) -> str:
     message = update.effective_message
     assert who is not None
     assert message is not None
-    label = " ".join((message.text or "").split())
+    label = one_line(message.text or "")
     if not 1 <= len(label) <= 120:
         await _send(update, who._("Please send a name of 1 to 120 characters."))
         return SKILL_LABEL

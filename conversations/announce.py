@@ -39,6 +39,7 @@ from bot.services.announcements import (
     Delivery,
 )
 from bot.services.outcomes import Outcome
+from bot.text import several_lines
 from handlers.common import Speaker, speaker
 from handlers.vetting import NOT_A_COORDINATOR
 from storage.models import Role
@@ -174,7 +175,7 @@ async def on_text(update: Update, context: BrigadeContext) -> str | int:
     if who is None or message is None:
         return ConversationHandler.END
     _ = who._
-    text = (message.text or "").strip()
+    text = several_lines(message.text or "")
     if len(text) > MAX_ANNOUNCEMENT_LENGTH:
         await _say(
             update,

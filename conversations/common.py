@@ -19,6 +19,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
+from telegram.constants import ParseMode
 
 from bot import callbacks
 from bot.callbacks import Action
@@ -165,11 +166,15 @@ def chosen_slots(draft: dict[str, Any]) -> set[tuple[int, str]]:
     return {(int(day), str(period)) for day, period in draft.get("slots", [])}
 
 
-async def say(update: Update, text: str, markup: Markup | None = None) -> None:
+async def say(
+    update: Update, text: str, markup: Markup | None = None, *, html: bool = False
+) -> None:
     """Send the next prompt as a new message (a tap is answered by its handler, once)."""
     message = update.effective_message
     assert message is not None
-    await message.get_bot().send_message(message.chat.id, text, reply_markup=markup)
+    await message.get_bot().send_message(
+        message.chat.id, text, reply_markup=markup, parse_mode=ParseMode.HTML if html else None
+    )
 
 
 def is_back(message: Message | None, _: Translator) -> bool:

@@ -46,6 +46,7 @@ from bot.notices import Notices, RequestView
 from bot.services.geocoding import GeocoderUnavailable, Place
 from bot.services.requests import BeneficiaryDetails, Posted, RequestDraft
 from bot.skills import skill_label
+from bot.text import escaped, one_line, several_lines
 from conversations.common import Flow, say
 from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, speaker
@@ -111,7 +112,7 @@ async def _who(update: Update, context: BrigadeContext) -> Speaker:
 
 
 def _text_of(message: Message | None) -> str:
-    return " ".join((message.text or "").split()) if message is not None else ""
+    return one_line(message.text or "") if message is not None else ""
 
 
 def _is_back(message: Message | None, _: Translator) -> bool:
@@ -422,7 +423,7 @@ async def ask_preview(update: Update, context: BrigadeContext, who: Speaker) -> 
             [_button(_(BACK_LABEL), "back"), _button(_(CANCEL_LABEL), "cancel")],
         ]
     )
-    await _say(update, await _preview_text(context, _), keyboard)
+    await _say(update, await _preview_text(context, _), keyboard, html=True)
     return PREVIEW
 
 
@@ -517,6 +518,7 @@ async def _neighbourhood_name(context: BrigadeContext, latitude: float, longitud
 
 
 async def _preview_text(context: BrigadeContext, _: Translator) -> str:
+    """The preview, in HTML (the offer's part quotes the description)."""
     draft = _draft(context)
     services = context.services
     skills = {skill.id: skill.label for skill in await services.skills.active()}
@@ -546,7 +548,7 @@ async def _preview_text(context: BrigadeContext, _: Translator) -> str:
     notices = Notices(services.i18n, services.settings)
     public = notices.offer_text(view, _, None).split("\n")
     # The first line names the request by its number, which it only gets once posted.
-    public[0] = _("🙋 Request: {skill}", skill=skill_label(view.skill_label, _))
+    public[0] = escaped(_("🙋 Request: {skill}", skill=skill_label(view.skill_label, _)))
     private = [
         _("Person: {name}", name=_person(draft, _)),
         _("Phone: {value}", value=draft.get("b_phone") or _("not given")),
@@ -556,13 +558,13 @@ async def _preview_text(context: BrigadeContext, _: Translator) -> str:
         private.append(_("Access: {notes}", notes=draft["b_notes"]))
     return "\n".join(
         [
-            _("Please check the request before posting it."),
+            escaped(_("Please check the request before posting it.")),
             "",
-            _("What the volunteers will see:"),
+            escaped(_("What the volunteers will see:")),
             *public,
             "",
-            _("🔒 What only the volunteer who takes it will see:"),
-            *private,
+            escaped(_("🔒 What only the volunteer who takes it will see:")),
+            *[escaped(line) for line in private],
         ]
     )
 
@@ -677,7 +679,7 @@ async def on_b_phone(update: Update, context: BrigadeContext) -> str | int:
                 ),
             )
             return B_PHONE
-        draft["b_phone"] = message.contact.phone_number
+        draft["b_phone"] = one_line(message.contact.phone_number)
     elif PHONE_PATTERN.match(_text_of(message)):
         draft["b_phone"] = _text_of(message)
     else:
@@ -790,7 +792,7 @@ async def on_description(update: Update, context: BrigadeContext) -> str | int:
     if (back := await _back_if_asked(update, context, who)) is not None:
         return back
     message = update.effective_message
-    text = (message.text or "").strip() if message is not None else ""
+    text = several_lines(message.text or "") if message is not None else ""
     if not text:
         return await ask_description(update, context, who)
     if len(text) > MAX_DESCRIPTION_LENGTH:

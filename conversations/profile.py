@@ -52,6 +52,7 @@ from bot.services.profile import (
 )
 from bot.services.volunteers import RADIUS_CHOICES_KM
 from bot.skills import skill_label
+from bot.text import one_line
 from conversations.common import (
     AVAILABILITY_QUESTION,
     BACK_LABEL,
@@ -650,7 +651,7 @@ async def on_place_text(update: Update, context: BrigadeContext) -> str | int:
     assert message is not None
     if _is_back(message, _):
         return await _back_to_profile(update, context, who)
-    query = (message.text or "").strip()
+    query = one_line(message.text or "")
     if len(query) < 4:
         await _say(update, _("Please type a street and a town, or send your location."))
         return PLACE

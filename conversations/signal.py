@@ -63,6 +63,7 @@ from bot.services.signals import (
     case_text,
     outcome_buttons,
 )
+from bot.text import one_line, several_lines
 from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, speaker
 from storage.models import Role, SignalStatus
@@ -136,7 +137,7 @@ async def _who(update: Update, context: BrigadeContext) -> Speaker:
 
 
 def _text_of(message: Message | None) -> str:
-    return " ".join((message.text or "").split()) if message is not None else ""
+    return one_line(message.text or "") if message is not None else ""
 
 
 def _is_back(message: Message | None, _: Translator) -> bool:
@@ -444,7 +445,7 @@ async def on_worry(update: Update, context: BrigadeContext) -> str | int:
     """Store what worries the reporter."""
     who = await _who(update, context)
     message = update.effective_message
-    text = (message.text or "").strip() if message is not None else ""
+    text = several_lines(message.text or "") if message is not None else ""
     if not text or len(text) > MAX_WORRY_LENGTH:
         await _say(
             update,

@@ -38,6 +38,7 @@ from bot.services.geocoding import GeocoderUnavailable, Place
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import PERIODS, RADIUS_CHOICES_KM, VolunteerApplication
 from bot.skills import skill_label
+from bot.text import one_line
 from conversations.common import (
     AVAILABILITY_QUESTION,
     BACK_LABEL,
@@ -390,9 +391,8 @@ async def cancel(update: Update, context: BrigadeContext) -> int:
 async def on_name(update: Update, context: BrigadeContext) -> str:
     """Store the name, or explain what a name must look like."""
     who = await _who(update, context)
-    text = (
-        " ".join((update.effective_message.text or "").split()) if update.effective_message else ""
-    )
+    message = update.effective_message
+    text = one_line(message.text or "") if message else ""
     if not text or len(text) > MAX_NAME_LENGTH:
         await _say(
             update,
@@ -463,7 +463,7 @@ async def on_location_text(update: Update, context: BrigadeContext) -> str:
     assert message is not None
     if _is_back(message, _):
         return await ask_phone(update, context, who)
-    query = (message.text or "").strip()
+    query = one_line(message.text or "")
     if len(query) < 4:
         await _say(update, _("Please type a street and a town, or send your location."))
         return LOCATION

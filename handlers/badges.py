@@ -23,6 +23,7 @@ from bot.context import BrigadeContext
 from bot.i18n import N_, Translator
 from bot.services.badges import BadgeService, Check, Verification
 from bot.services.outcomes import Outcome
+from bot.text import one_line
 from handlers.common import speaker
 from storage.models import Role
 
@@ -142,7 +143,7 @@ async def verify_command(update: Update, context: BrigadeContext) -> str | int:
 async def on_code(update: Update, context: BrigadeContext) -> int:
     """The code typed after /verify."""
     message = update.effective_message
-    await _check(update, context, (message.text or "") if message else "")
+    await _check(update, context, one_line(message.text or "") if message else "")
     return ConversationHandler.END
 
 

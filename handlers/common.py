@@ -9,14 +9,16 @@ from telegram import Update, User
 from bot.context import BrigadeContext
 from bot.i18n import Translator
 from bot.services.members import MemberProfile, TelegramIdentity
+from bot.text import one_line
 
 
 def identity_of(user: User) -> TelegramIdentity:
     """The parts of a Telegram user Brigade keeps."""
     return TelegramIdentity(
         telegram_id=user.id,
-        first_name=user.first_name,
-        last_name=user.last_name,
+        # A name made only of invisible characters keeps a visible stand-in.
+        first_name=one_line(user.first_name) or "—",
+        last_name=one_line(user.last_name) if user.last_name else None,
         username=user.username,
         language_code=user.language_code,
     )

@@ -50,8 +50,8 @@ async def set_language(update: Update, context: BrigadeContext) -> None:
         who = await speaker(update, context)
         await query.answer(who._("This button is no longer valid.") if who else None)
         return
-    # The button changes the language of whoever taps it, so it is safe wherever it was shown;
-    # identifying first creates the member if this tap is the first thing they ever did.
+    # Identifying first creates the member if this tap is the first thing they ever did. (In a
+    # group the tap never gets here: handlers/gate.py refuses private-only buttons there.)
     await speaker(update, context)
     member = await services.members.set_language(query.from_user.id, language)
     if member is None:

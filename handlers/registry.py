@@ -36,6 +36,7 @@ from handlers import (
     vetting,
 )
 from handlers.badges import badge, build_verify_conversation
+from handlers.gate import TapGate
 from handlers.series import on_series_button, series_command
 
 # Handlers in this group run after every other group, for every update.
@@ -58,6 +59,10 @@ def register_handlers(application: BrigadeApplication) -> None:
 
     # 0. Before anything: an update Telegram delivered twice is handled once.
     application.add_handler(build_deduplication_handler(), group=DEDUPLICATION_GROUP)
+
+    # 0b. Taps nothing below may see: empty callback data (PTB matches it with every pattern),
+    # and private-only buttons outside a private chat (only Claim and Link work in groups).
+    application.add_handler(TapGate())
 
     # 1. Conversations first: while someone is in one, it takes their messages and buttons.
     application.add_handler(build_signup_conversation())

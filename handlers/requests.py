@@ -7,13 +7,15 @@ the outbox, written in the use case's transaction.
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
 
 from bot import callbacks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.i18n import N_, Translator
 from bot.services.requests import ClaimOutcome, StepOutcome
+from bot.text import escaped
 from handlers.common import Speaker, speaker
 
 CLAIM_ANSWERS = {
@@ -116,15 +118,20 @@ async def on_decline(update: Update, context: BrigadeContext) -> None:
     if parsed is None:
         return
     who, button = parsed
-    outcome = await context.services.requests.decline(who.member.telegram_id, button.int_arg(0))
     query = update.callback_query
     assert query is not None
+    outcome = await context.services.requests.decline(
+        who.member.telegram_id,
+        button.int_arg(0),
+        message_id=query.message.message_id if query.message else None,
+    )
     if outcome is StepOutcome.DONE:
         await query.answer(who._("Understood. Thank you for answering!"))
-        text = (
-            query.message.text if query.message and hasattr(query.message, "text") else ""
-        ) or ""
-        await query.edit_message_text(text + "\n\n" + who._("You said this one is not for you."))
+        # The offer is HTML (its description quoted): keep its formatting, add one line.
+        message = query.message
+        offer = message.text_html if isinstance(message, Message) and message.text else ""
+        note = escaped(who._("You said this one is not for you."))
+        await query.edit_message_text(offer + "\n\n" + note, parse_mode=ParseMode.HTML)
         return
     await _answer(update, who._, STEP_ANSWERS[outcome])
 

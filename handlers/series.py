@@ -26,6 +26,7 @@ from bot.i18n import N_, Translator
 from bot.services.outcomes import Outcome
 from bot.services.series import SeriesService, SeriesSource, SeriesView, schedule_text
 from bot.skills import skill_label
+from bot.text import one_line
 from handlers.common import Speaker, speaker
 from storage.models import Role
 
@@ -81,7 +82,8 @@ def series_line(view: SeriesView, context: BrigadeContext, _: Translator) -> str
         )
     ]
     if view.description:
-        lines.append("   " + view.description)
+        # One line in a list: a line break in it would read as the next series' lines.
+        lines.append("   " + one_line(view.description))
     lines.append(
         "   "
         + _(

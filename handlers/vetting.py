@@ -23,6 +23,7 @@ from bot.services.members import MemberProfile
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import ApplicationView, skills_summary
 from bot.skills import skill_label
+from bot.text import several_lines
 from handlers.common import speaker
 from storage.models import Role, VolunteerStatus
 
@@ -318,7 +319,7 @@ async def on_reason(update: Update, context: BrigadeContext) -> int | str:
     member_id = context.user_data.pop(REJECTING, None)
     if not isinstance(member_id, int):
         return ConversationHandler.END
-    text = (message.text or "").strip()
+    text = several_lines(message.text or "")
     reason = None if text.startswith("/skip") else text[:MAX_REASON_LENGTH]
     decision = await context.services.volunteers.decide(
         who.member.telegram_id, member_id, approve=False, reason=reason
@@ -432,7 +433,8 @@ def build_rejection_conversation() -> ConversationHandler[BrigadeContext]:
                     MessageHandler(private & ~filters.COMMAND, on_reason_not_text),
                 ]
             },
-            fallbacks=[CommandHandler("cancel", cancel_rejection)],
+            # Private too: the state is per person (per_chat=False), a group must not end it.
+            fallbacks=[CommandHandler("cancel", cancel_rejection, filters=private)],
             name="rejection",
             persistent=True,
             per_chat=False,

@@ -24,6 +24,22 @@ def test_foreign_or_stale_data_parses_to_none(data: str | None) -> None:
     assert callbacks.parse(data) is None
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        "cl:\u0661",  # ARABIC-INDIC DIGIT ONE: str.isdigit() says yes, int() reads 1
+        "cl:\u0967\u0968",  # DEVANAGARI 1 2
+        "cl:\uff11",  # FULLWIDTH DIGIT ONE
+        "cl:\u00b2",  # SUPERSCRIPT TWO: isdigit(), and int() raises
+        "cl:1\n",
+        "lang:nl\n",  # a regex `$` matches before a final newline
+        "cs:done\n:1",
+    ],
+)
+def test_only_ascii_digits_and_words_parse(data: str) -> None:
+    assert callbacks.parse(data) is None
+
+
 def test_encode_refuses_what_telegram_would_refuse() -> None:
     with pytest.raises(ValueError, match="arguments"):
         callbacks.encode(Action.SET_LANGUAGE)

@@ -20,6 +20,7 @@ from bot.domain import quiet_hours
 from bot.geo import valid_point
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import PERIODS, SkillHeld
+from bot.text import one_line
 from storage import audit
 from storage import members as member_store
 from storage.database import Database
@@ -159,7 +160,7 @@ class ProfileService:
 
     async def rename(self, telegram_id: int, name: str) -> ProfileView | Outcome:
         """Change the name coordinators and referents see (1 to 64 characters)."""
-        cleaned = " ".join(name.split())
+        cleaned = one_line(name)
         if not cleaned or len(cleaned) > MAX_NAME_LENGTH:
             return Outcome.INVALID
 

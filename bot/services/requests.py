@@ -27,6 +27,7 @@ from bot.notices import Notices, RequestView, load_request_view
 from bot.services.matching import Candidate, Need, find_candidates
 from bot.settings import Settings
 from bot.skills import skill_label
+from bot.text import escaped
 from storage import audit, outbox
 from storage import members as member_store
 from storage.database import Database
@@ -675,34 +676,32 @@ class RequestService:
             else None
         )
         referent = await session.get(Member, request.referent_id) if request.referent_id else None
-        lines = [
-            _(
-                "Thank you! You take request #{id}. Here are the private details: keep them to "
-                "yourself.",
-                id=view.id,
-            ),
-            "",
-            self._notices.offer_text(view, _, None),
-            "",
-        ]
+        private = []
         if beneficiary is not None and beneficiary.purged_at is None:
-            lines += [
+            private += [
                 _("Person: {name}", name=beneficiary.name),
                 _("Phone: {value}", value=beneficiary.phone or _("not given")),
                 _("Address: {value}", value=beneficiary.address or _("not given")),
             ]
             if beneficiary.access_notes:
-                lines.append(_("Access: {notes}", notes=beneficiary.access_notes))
+                private.append(_("Access: {notes}", notes=beneficiary.access_notes))
         if referent is not None:
-            lines.append(
+            private.append(
                 _(
                     "Referent: {name} ({phone})",
                     name=referent.display_name,
                     phone=referent.phone or _("via Telegram"),
                 )
             )
+        thanks = _(
+            "Thank you! You take request #{id}. Here are the private details: keep them to "
+            "yourself.",
+            id=view.id,
+        )
+        lines = [escaped(thanks), "", self._notices.offer_text(view, _, None), ""]
+        lines += [escaped(line) for line in private]
         rows = self._notices.buttons(_, Action.CLAIM_STEP, claim.id, DETAILS_BUTTONS)
-        row = await self._notices.tell(session, volunteer, "\n".join(lines), rows=rows)
+        row = await self._notices.tell(session, volunteer, "\n".join(lines), rows=rows, html=True)
         # Remembered so the details can be removed from the chat once the request is over.
         claim.details_outbox_id = row.id if row is not None else None
 
@@ -745,8 +744,14 @@ class RequestService:
             priority=5,
         )
 
-    async def decline(self, volunteer_telegram_id: int, request_id: int) -> StepOutcome:
-        """ "Not for me": no further message about this request to this volunteer."""
+    async def decline(
+        self, volunteer_telegram_id: int, request_id: int, *, message_id: int | None
+    ) -> StepOutcome:
+        """ "Not for me", tapped on `message_id`: no further message about this request to them.
+
+        Only on the volunteer's own copy of this request's offer: DONE lets the caller edit the
+        tapped message, so a button forged on another message must not get that far.
+        """
         now = self._clock()
         async with self._transaction() as session:
             volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
@@ -755,11 +760,14 @@ class RequestService:
             offer = (
                 await session.execute(
                     select(Offer).where(
-                        Offer.request_id == request_id, Offer.member_id == volunteer.id
+                        Offer.request_id == request_id,
+                        Offer.member_id == volunteer.id,
+                        Offer.chat_id == volunteer_telegram_id,
                     )
                 )
             ).scalar_one_or_none()
-            if offer is None:
+            # A copy whose message id is not recorded yet (just sent) is taken on trust.
+            if offer is None or offer.message_id not in {None, message_id}:
                 return StepOutcome.NOT_FOUND
             if offer.declined_at is not None:
                 return StepOutcome.STALE

@@ -26,6 +26,7 @@ from bot.geo import distance_km, valid_point
 from bot.i18n import N_, Translator
 from bot.notices import Notices
 from bot.pseudonyms import Pseudonyms
+from bot.text import one_line, quoted, several_lines
 from storage import audit, limits, outbox
 from storage import members as member_store
 from storage.database import Database
@@ -155,7 +156,8 @@ def case_text(view: CaseView, _: Translator) -> str:
         lat, lon = f"{view.latitude:.5f}", f"{view.longitude:.5f}"
         link = f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
         lines.append(html.escape(link))
-    lines.append(line(N_("What worries them: {value}"), value=view.worry))
+    # Quoted: the worry may run over several lines, none of which may pass for the bot's own.
+    lines.append(line(N_("What worries them:")) + "\n" + quoted(view.worry))
     reporter = html.escape(_("Reported by: {name}", name=_MENTION))
     if view.reporter_telegram_id is not None:
         name = html.escape(view.reporter_name or _("a relay"))
@@ -272,8 +274,8 @@ class SignalService:
         self, reporter_telegram_id: int, draft: SignalDraft
     ) -> Reported | ReportRefusal:
         """Record the case; queue its notice to the neighbourhood's referents and coordinators."""
-        description = " ".join(draft.description.split())
-        worry = draft.worry.strip()
+        description = one_line(draft.description)
+        worry = several_lines(draft.worry)
         if not description or len(description) > MAX_DESCRIPTION_LENGTH:
             return ReportRefusal.INVALID
         if not worry or len(worry) > MAX_WORRY_LENGTH:

@@ -68,3 +68,46 @@ async def test_webhook_refuses_updates_without_the_secret_and_handles_the_others
         await app.shutdown()
         if app.post_shutdown:
             await app.post_shutdown(app)
+
+
+async def test_webhook_answers_400_to_a_body_that_is_not_json_and_keeps_serving(
+    world: FakeTelegram, server: FakeBotApiServer, tmp_path: Path
+) -> None:
+    port = _free_port()
+    settings = brigade_settings(
+        sqlite_url(tmp_path),
+        api_base_url=server.base_url.removesuffix("/bot"),
+        run_mode="webhook",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+        webhook_url="https://brigade.example.org/",
+        webhook_secret=SECRET,
+    )
+    app = build_application(settings, geocoder=FakeGeocoder())
+    ana = world.add_user("Ana")
+    update = ana.send_command("start")
+    world.pop_updates()  # delivered by POST below, not by polling
+    await app.initialize()
+    assert app.updater is not None
+    await app.updater.start_webhook(**webhook_arguments(settings))
+    await app.start()
+    try:
+        url = f"http://127.0.0.1:{port}/telegram"
+        json_type = {"Content-Type": "application/json"}
+        right = json_type | {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with aiohttp.ClientSession() as http:
+            for body in [b'{"update_id": 1, "message": ', b"\xff\xfe{}", b"", b"[" * 50_000]:
+                async with http.post(url, data=body, headers=right) as malformed:
+                    assert malformed.status == 400, body[:30]
+            # Without the secret, the body is not even looked at.
+            async with http.post(url, data=b"{", headers=json_type) as refused:
+                assert refused.status == 403
+            async with http.post(url, data=json.dumps(update), headers=right) as accepted:
+                assert accepted.status == 200
+        await ana.expect_message("Bonjour Ana")
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)

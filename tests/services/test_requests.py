@@ -328,8 +328,8 @@ async def test_not_for_me_stops_further_messages(database: Database) -> None:
     service = _service(database)
     posted = await service.post(REFERENT, _draft(skill, 1))
     assert posted is not None
-    assert await service.decline(100, posted.request_id) is StepOutcome.DONE
-    assert await service.decline(100, posted.request_id) is StepOutcome.STALE
+    assert await service.decline(100, posted.request_id, message_id=None) is StepOutcome.DONE
+    assert await service.decline(100, posted.request_id, message_id=None) is StepOutcome.STALE
     before = len(await _outbox(database))
     await service.claim(101, posted.request_id)
     new_rows = (await _outbox(database))[before:]

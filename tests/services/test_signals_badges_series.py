@@ -553,7 +553,7 @@ async def test_the_volunteer_who_claims_an_occurrence_becomes_the_regular(
     await care.series.run_due()
     first = (await _occurrences(database, care.view.id))[-1]
     # Ana passes: the others get it at once and the referent is told; Bob takes it.
-    assert await care.requests.decline(ana, first.id) == "done"
+    assert await care.requests.decline(ana, first.id, message_id=None) == "done"
     await care.requests.run_due()
     assert bob in await _offered_to(database, first.id)
     rows = await _outbox(database)
