@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     asap_expiry_hours: float = Field(default=48, gt=0)
     details_removal_hours: float = Field(default=24, gt=0)
     retention_days: int = Field(default=90, ge=1)
+    # How long personal data lives elsewhere (see .env.example and docs/deployment.md).
+    outbox_keep_days: float = Field(default=3, gt=0)
+    draft_ttl_hours: float = Field(default=48, gt=0)
     # How often due timers (waves, reminders, expiry…) are looked for; they live in the database.
     timer_interval_seconds: float = Field(default=30, gt=0)
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     Table,
     bindparam,
+    delete,
     func,
     or_,
     select,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import session_now
-from storage.models import Member, Neighbourhood, Offer, OutboxMessage, OutboxStatus
+from storage.models import Claim, Member, Neighbourhood, Offer, OutboxMessage, OutboxStatus
 from storage.types import UTCDateTime
 
 # Priority lanes: lower goes first.
@@ -440,6 +441,43 @@ async def offer_targets(session: AsyncSession, offer_ids: Iterable[int]) -> dict
         for offer_id in wanted
         if offer_id in message_ids
     }
+
+
+async def prune(
+    session: AsyncSession,
+    *,
+    before: datetime,
+    batches_before: datetime,
+    holding_claims: Iterable[str],
+    limit: int,
+) -> int:
+    """Delete up to `limit` finished rows that ended before `before`; returns how many.
+
+    Kept longer: rows of an announcement (`batch_key`), whose delivery counts are read from them,
+    until `batches_before`; and the details row of a claim still `holding_claims` or whose
+    details are still to be removed from the claimer's chat (that removal edits its message).
+    """
+    ended = func.coalesce(OutboxMessage.sent_at, OutboxMessage.not_before)
+    details_needed = select(Claim.details_outbox_id).where(
+        Claim.details_outbox_id.is_not(None),
+        or_(Claim.status.in_(list(holding_claims)), Claim.purge_details_at.is_not(None)),
+    )
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status.in_(FINAL),
+            ended <= before,
+            or_(OutboxMessage.batch_key.is_(None), ended <= batches_before),
+            OutboxMessage.id.not_in(details_needed),
+        )
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.id.in_(due))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def pending_count(session: AsyncSession) -> int:

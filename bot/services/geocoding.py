@@ -467,4 +467,6 @@ def build_geocoder(settings: Settings, database: Database) -> Geocoder:
         country_codes=settings.geocoder_country_codes,
         min_delay_seconds=settings.geocoder_min_delay_seconds,
     )
-    return CachedGeocoder(nominatim, database)
+    # Answers are typed addresses: they live no longer than the town's retention period (the
+    # sweep deletes older rows, RetentionService).
+    return CachedGeocoder(nominatim, database, ttl=timedelta(days=settings.retention_days))

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member, Role, VolunteerStatus
+
+# How precisely a member's last sighting is kept (`updated_at`): one write a day at most.
+SEEN_RESOLUTION = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class MemberService:
             if not member.reachable:
                 member.reachable = True
                 member.unreachable_since = None
+            # Seen now: idle members are purged some time after this (RetentionService).
+            member.updated_at = self._db.clock()
             # The first coordinators come from settings; the rest are appointed in the bot.
             if who.telegram_id in self._coordinator_ids:
                 await member_store.grant_roles(session, member.id, [Role.COORDINATOR])
@@ -100,7 +106,8 @@ class MemberService:
     def _unchanged(self, member: Member, who: TelegramIdentity) -> bool:
         """Whether identifying `who` would change nothing stored about `member`."""
         return (
-            member.reachable
+            member.updated_at > self._db.clock() - SEEN_RESOLUTION
+            and member.reachable
             and bool(member.display_name)
             and member.telegram_language == who.language_code
             and member.username == who.username
