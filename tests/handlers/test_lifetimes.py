@@ -36,7 +36,7 @@ from storage.models import (
 from testkit.clock import ManualClock
 from testkit.geocoder import FakeGeocoder
 from testkit.harness import InProcessBrigade, brigade_settings
-from testkit.telegram import FakeTelegram, FakeUser
+from testkit.telegram import FakeGroup, FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
 
 BOIGNE = (45.5677, 5.9204)  # 27 rue de Boigne, Chambéry, in the fake gazetteer
@@ -274,6 +274,41 @@ async def test_finished_messages_go_after_a_few_days_unless_something_still_read
 
 
 # --- member rows -------------------------------------------------------------------------------
+
+
+async def _group_of_the_town(
+    world: FakeTelegram, town: InProcessBrigade, *people: FakeUser
+) -> FakeGroup:
+    area = await town.services.neighbourhoods.create(COORDINATOR_ID, "Centre-Ville", *BOIGNE, 1.5)
+    assert not isinstance(area, Outcome)
+    group = world.add_group("Brigade Centre-Ville", people)
+    linked = await town.services.neighbourhoods.link_group(COORDINATOR_ID, area.id, group.id)
+    assert linked is Outcome.DONE
+    return group
+
+
+async def test_a_strangers_tap_in_a_group_is_answered_without_storing_them(
+    world: FakeTelegram, town: InProcessBrigade
+) -> None:
+    rita = await _referent(world, town, "Rita")
+    vince = await _volunteer(world, town, "Vince")
+    gus = world.add_user("Gus", language_code="en")
+    group = await _group_of_the_town(world, town, rita, vince, gus)
+    request_id = await _post(town, rita)
+    assert f"{request_id}" in (group.last_message.text or "")
+
+    gus.tap("✋ Je m’en occupe", chat=group)
+    await town.deliver()
+    assert gus.callback_answers[-1].text == (
+        "Only approved volunteers with this skill can take this request. See /start."
+    )
+    assert (gus.id,) not in await _rows(town, Member.telegram_id)
+
+    # A volunteer of the brigade still takes it from the group.
+    vince.tap("✋ Je m’en occupe", chat=group)
+    await town.deliver()
+    assert (vince.callback_answers[-1].text or "").startswith("It's yours")
+    assert len(await _rows(town, Claim.id)) == 1
 
 
 async def test_members_with_nothing_to_keep_go_after_the_retention_period(
