@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from telegram.ext import ConversationHandler
 
-from bot.services.geocoding import CachedGeocoder, search_cache_key
+from bot.services.geocoding import CachedGeocoder, reverse_cache_key, search_cache_key
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft, StepOutcome
@@ -220,6 +220,52 @@ async def test_typed_addresses_leave_the_geocoder_cache_after_the_retention_peri
     assert await _rows(town, GeocodeCacheEntry.key) == {
         (search_cache_key("12 rue de la Gare, Chambéry", "fr"),)
     }
+
+
+async def test_forget_erases_the_cached_lookups_of_the_addresses_the_person_gave(
+    world: FakeTelegram, town: InProcessBrigade
+) -> None:
+    services, geocoder = town.services, town.services.geocoder
+    marc = world.add_user("Marc", language_code="en")
+    await services.members.identify(TelegramIdentity(marc.id, "Marc", language_code="en"))
+    # Marc types his address at sign-up…
+    typed = "27  Rue de BOIGNE, Chambéry"
+    home = await geocoder.search(typed, language="en")
+    assert home is not None
+    submitted = await services.volunteers.submit(
+        marc.id,
+        VolunteerApplication(
+            display_name="Marc Dubreuil",
+            phone="+33 6 11 22 33 44",
+            latitude=home.latitude,
+            longitude=home.longitude,
+            address=home.label,
+            radius_km=2.0,
+            skill_ids=(await _skill(town, "plumbing"),),
+            availability=(),
+            charter_version="2026-11",
+        ),
+    )
+    assert not isinstance(submitted, Outcome)
+    # …then moves his pin to his door with /profile: the street is what is kept of it.
+    door = (home.latitude + 0.0002, home.longitude)
+    pinned = await geocoder.reverse(*door, language="en")
+    assert pinned is not None
+    assert not isinstance(
+        await services.profile.set_place(marc.id, *door, pinned.area_label), Outcome
+    )
+    # He types the street he was shown, in French: nothing is found (and that is cached too).
+    assert await geocoder.search(pinned.area_label, language="fr") is None
+    # Someone else's lookup, across town.
+    assert await geocoder.search("15 avenue de Lyon, Chambéry", language="fr") is not None
+    assert len(await _rows(town, GeocodeCacheEntry.key)) == 4
+
+    assert await services.privacy.forget(marc.id) is Outcome.DONE
+
+    assert await _rows(town, GeocodeCacheEntry.key) == {
+        (search_cache_key("15 avenue de Lyon, Chambéry", "fr"),)
+    }
+    assert (reverse_cache_key(*door, "en"),) not in await _rows(town, GeocodeCacheEntry.key)
 
 
 # --- finished messages -------------------------------------------------------------------------
