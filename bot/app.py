@@ -31,6 +31,7 @@ from bot.services.privacy import PrivacyService
 from bot.services.profile import ProfileService
 from bot.services.reports import ReportService
 from bot.services.requests import RequestService
+from bot.services.retention import RetentionService
 from bot.services.series import SeriesService
 from bot.services.signals import SignalService
 from bot.services.skills import SkillService
@@ -38,6 +39,7 @@ from bot.services.volunteers import VolunteerService
 from bot.settings import RunMode, Settings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
 from bot.webhook import use_strict_webhook_handler
+from handlers.drafts import drop_expired_drafts
 from handlers.registry import register_handlers
 from storage import migrate
 from storage.clock import Clock, system_clock
@@ -68,15 +70,23 @@ SENDER_KEY = "outbox_sender"
 
 
 async def run_due_timers(context: BrigadeContext) -> None:
-    """Waves, alerts, expiry, reminders and follow-up that are due now."""
-    services = context.services
+    """Waves, alerts, expiry, reminders, follow-up and retention that are due now."""
+    done = await sweep(context.application)
+    if any(done.values()):
+        log.info("timers: %s", done)
+
+
+async def sweep(application: Application[Any, Any, Any, Any, Any, Any]) -> dict[str, int]:
+    """Do everything due now; returns how many of each thing were done."""
+    services: Services = application.bot_data[SERVICES_KEY]
     done = await services.requests.run_due()
     posted = await services.series.run_due()
     done |= {f"series_{key}": value for key, value in posted.items()}
+    # Cases before members: someone who reported a case is kept until its purge.
     done["signals_purged"] = await services.signals.purge(services.settings.retention_days)
-    done["limit_marks_pruned"] = await services.privacy.prune_limit_marks()
-    if any(done.values()):
-        log.info("timers: %s", done)
+    done |= await services.retention.run_due()
+    done["drafts_expired"] = await drop_expired_drafts(application)
+    return done
 
 
 def webhook_arguments(settings: Settings) -> dict[str, Any]:
@@ -140,6 +150,7 @@ def build_services(
         signals=SignalService(database, notices, pseudonyms=pseudonyms, after_commit=waker),
         badges=BadgeService(database),
         series=SeriesService(database, requests, notices, settings, after_commit=waker),
+        retention=RetentionService(database, settings),
         waker=waker,
     )
 

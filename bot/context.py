@@ -19,6 +19,7 @@ from bot.services.privacy import PrivacyService
 from bot.services.profile import ProfileService
 from bot.services.reports import ReportService
 from bot.services.requests import RequestService
+from bot.services.retention import RetentionService
 from bot.services.series import SeriesService
 from bot.services.signals import SignalService
 from bot.services.skills import SkillService
@@ -66,6 +67,7 @@ class Services:
     signals: SignalService
     badges: BadgeService
     series: SeriesService
+    retention: RetentionService
     waker: OutboxWaker
 
     @property

@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -425,15 +425,6 @@ class _Plan:
     next_at: float = math.inf
 
 
-@dataclass(frozen=True)
-class _SentRecord:
-    """A delivered row, to be marked sent."""
-
-    id: int
-    message_id: int | None
-    at: datetime
-
-
 class OutboxSender:
     """A background task delivering the outbox; `wake()` it after committing new rows."""
 
@@ -482,7 +473,7 @@ class OutboxSender:
         self._next_due = math.inf
         self._recordings: set[asyncio.Task[None]] = set()
         # Deliveries finishing together are recorded in one transaction (see bot/batching.py).
-        self._sent_records: GroupCommit[_SentRecord, None] = GroupCommit(self._write_sent)
+        self._sent_records: GroupCommit[outbox.Sent, None] = GroupCommit(self._write_sent)
         self._stopping = False
         self._stop_timeout: float | None = None
         self._task: asyncio.Task[None] | None = None
@@ -781,14 +772,11 @@ class OutboxSender:
             self.stats.errors += 1
             log.exception("could not record the outcome of outbox row %d", item.id)
 
-    async def _write_sent(self, records: Iterable[_SentRecord]) -> list[None]:
-        """Mark delivered rows sent, all in one transaction."""
-        done: list[None] = []
+    async def _write_sent(self, records: Sequence[outbox.Sent]) -> list[None]:
+        """Mark delivered rows sent (their payloads blanked), all in one statement."""
         async with self._db.transaction() as session:
-            for record in records:
-                await outbox.mark_sent(session, record.id, record.message_id, record.at)
-                done.append(None)
-        return done
+            await outbox.mark_sent(session, records)
+        return [None] * len(records)
 
     async def _call(self, item: _Leased) -> Outcome:
         call = self._methods.get(item.method)
@@ -822,7 +810,7 @@ class OutboxSender:
             self._queue = [queued for queued in self._queue if queued.chat_id != item.chat_id]
 
         if verdict == Verdict.SENT:
-            await self._sent_records.submit(_SentRecord(item.id, outcome.message_id, now))
+            await self._sent_records.submit(outbox.Sent(item.id, outcome.message_id, now))
             self.stats.sent += 1
             return
         async with self._db.transaction() as session:

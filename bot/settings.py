@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # Days before someone whose application was not accepted may apply again (coordinators can
     # allow it sooner).
     reapply_cooldown_days: int = Field(default=30, ge=0)
+    # How long personal data lives elsewhere (see .env.example and docs/deployment.md).
+    outbox_keep_days: float = Field(default=3, gt=0)
+    draft_ttl_hours: float = Field(default=48, gt=0)
     # How often due timers (waves, reminders, expiry…) are looked for; they live in the database.
     timer_interval_seconds: float = Field(default=30, gt=0)
 

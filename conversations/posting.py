@@ -50,6 +50,7 @@ from bot.text import escaped, one_line, several_lines
 from conversations.common import Flow, say
 from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, speaker
+from handlers.drafts import expired_notice
 from storage.models import RequestStatus, Role
 
 DRAFT = "posting"
@@ -590,7 +591,10 @@ async def stale_button(update: Update, context: BrigadeContext) -> int:
     query = update.callback_query
     assert query is not None
     parsed = callbacks.parse(query.data)
-    if parsed is not None and parsed.str_arg(0) == "post":
+    expired = expired_notice(context, who.member.telegram_id, who._)
+    if expired is not None:
+        await query.answer(expired, show_alert=True)
+    elif parsed is not None and parsed.str_arg(0) == "post":
         await query.answer(who._(ALREADY_POSTED))
     else:
         await query.answer(

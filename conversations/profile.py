@@ -66,6 +66,7 @@ from conversations.common import (
 )
 from conversations.signup import ask_location
 from handlers.common import Speaker, speaker
+from handlers.drafts import expired_notice
 from handlers.vetting import application_card, application_keyboard
 from storage.models import VolunteerStatus
 
@@ -856,7 +857,11 @@ async def on_stale_profile_button(update: Update, context: BrigadeContext) -> No
     who = await speaker(update, context)
     if query is None or who is None:
         return
-    await query.answer(who._("This button is no longer valid. Send /profile to see your profile."))
+    expired = expired_notice(context, who.member.telegram_id, who._)
+    await query.answer(
+        expired or who._("This button is no longer valid. Send /profile to see your profile."),
+        show_alert=expired is not None,
+    )
 
 
 # --- pause and resume --------------------------------------------------------------------------

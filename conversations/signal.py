@@ -66,6 +66,7 @@ from bot.services.signals import (
 from bot.text import one_line, several_lines
 from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, speaker
+from handlers.drafts import expired_notice
 from storage.models import Role, SignalStatus
 
 DRAFT = "signal"
@@ -328,7 +329,11 @@ async def stale_button(update: Update, context: BrigadeContext) -> int:
     who = await _who(update, context)
     query = update.callback_query
     assert query is not None
-    await query.answer(who._(NO_LONGER_VALID) + " " + who._("Send /signal to report someone."))
+    expired = expired_notice(context, who.member.telegram_id, who._)
+    await query.answer(
+        expired or who._(NO_LONGER_VALID) + " " + who._("Send /signal to report someone."),
+        show_alert=expired is not None,
+    )
     return ConversationHandler.END
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from telegram import Update, User
+from telegram.constants import ChatType
 
 from bot.context import BrigadeContext
 from bot.i18n import Translator
@@ -33,11 +34,21 @@ class Speaker:
 
 
 async def speaker(update: Update, context: BrigadeContext) -> Speaker | None:
-    """Identify the sender (creating their member record) and pick their language."""
+    """Identify the sender and pick their language.
+
+    In a private chat the sender becomes a member (talking to the bot is how one starts). In a
+    group, someone Brigade does not know is answered as a guest and nothing is stored: anyone
+    in a neighbourhood's group can tap its offers, and most of them never become anything.
+    """
     user = update.effective_user
     if user is None or user.is_bot:
         return None
     services = context.services
-    member = await services.members.identify(identity_of(user))
+    chat = update.effective_chat
+    who = identity_of(user)
+    if chat is None or chat.type == ChatType.PRIVATE:
+        member = await services.members.identify(who)
+    else:
+        member = await services.members.identify_known(who) or MemberProfile.guest(who)
     translator = services.i18n.for_user(member.chosen_language, member.telegram_language)
     return Speaker(member, translator)

@@ -7,6 +7,7 @@ from telegram import Update
 from bot import callbacks
 from bot.context import BrigadeContext
 from handlers.common import speaker
+from handlers.drafts import expired_notice
 
 
 async def unknown_command(update: Update, context: BrigadeContext) -> None:
@@ -25,7 +26,8 @@ async def unexpected_message(update: Update, context: BrigadeContext) -> None:
     if who is None or update.effective_message is None:
         return
     await update.effective_message.reply_text(
-        who._("I did not expect a message here. Send /help to see what you can do.")
+        expired_notice(context, who.member.telegram_id, who._)
+        or who._("I did not expect a message here. Send /help to see what you can do.")
     )
 
 
@@ -37,5 +39,7 @@ async def stale_button(update: Update, context: BrigadeContext) -> None:
     who = await speaker(update, context)
     text = who._("This button is no longer valid.") if who else None
     if callbacks.parse(query.data) is not None and who is not None:
-        text = who._("This action is not available to you.")
+        text = expired_notice(context, who.member.telegram_id, who._) or who._(
+            "This action is not available to you."
+        )
     await query.answer(text, show_alert=False)

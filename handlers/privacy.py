@@ -19,7 +19,6 @@ from telegram import (
     Update,
 )
 from telegram.error import TelegramError
-from telegram.ext import Application, ConversationHandler
 
 from bot import callbacks
 from bot.callbacks import Action
@@ -28,6 +27,7 @@ from bot.i18n import Translator
 from bot.services.members import MemberProfile
 from bot.services.outcomes import Outcome
 from bot.services.privacy import PrivacyService
+from handlers.drafts import forget_in_memory
 from storage.models import Role
 
 log = logging.getLogger(__name__)
@@ -176,22 +176,6 @@ async def _show(query: CallbackQuery, text: str) -> None:
         log.debug("forget prompt not edited: %s", error)
 
 
-def _forget_in_memory(application: Application[Any, Any, Any, Any, Any, Any], user_id: int) -> None:
-    """Drop what PTB holds about the person in memory: drafts and conversation states."""
-    for handlers in application.handlers.values():
-        for handler in handlers:
-            if not isinstance(handler, ConversationHandler):
-                continue
-            # PTB offers no public way to end someone's conversation from outside it. Deleting
-            # from its (tracking) dict ends it and makes PTB drop the persisted state too.
-            conversations = handler._conversations
-            for key in [key for key in conversations if user_id in key]:
-                del conversations[key]
-    application.drop_user_data(user_id)
-    # A private chat's id is the user's id; chat data is not persisted but may sit in memory.
-    application.drop_chat_data(user_id)
-
-
 async def on_forget_button(update: Update, context: BrigadeContext) -> None:
     """Erase or keep the presser's data, if they asked for it themselves a moment ago."""
     query = update.callback_query
@@ -224,7 +208,7 @@ async def on_forget_button(update: Update, context: BrigadeContext) -> None:
     for claim_id in await requests.active_claims_of(user.id):
         await requests.release(user.id, claim_id)
     outcome = await _privacy(context).forget(user.id)
-    _forget_in_memory(context.application, user.id)
+    forget_in_memory(context.application, user.id)
     await query.answer()
     if outcome is not Outcome.DONE:
         await _show(query, _("Brigade stores nothing about you any more."))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import CompoundSelect, delete, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import session_now
@@ -66,3 +67,40 @@ async def delete_person(session: AsyncSession, telegram_id: int) -> None:
         delete(ConversationState).where(ConversationState.telegram_id == telegram_id)
     )
     await session.flush()
+
+
+async def expire(session: AsyncSession, before: datetime) -> dict[int, set[str]]:
+    """Delete the drafts and states of people not heard from since `before`.
+
+    A person's drafts and states go together, and only once all of them are that old: a state
+    left without its draft (or the reverse) would make a conversation ask its questions out of
+    order. Returns each person's Telegram id with the conversations they were in.
+    """
+    fresh: CompoundSelect[int] = union(
+        select(UserData.telegram_id).where(UserData.updated_at > before),
+        select(ConversationState.telegram_id).where(
+            ConversationState.updated_at > before, ConversationState.telegram_id.is_not(None)
+        ),
+    )
+    states = await session.execute(
+        delete(ConversationState)
+        .where(
+            ConversationState.updated_at <= before,
+            ConversationState.telegram_id.is_(None) | ConversationState.telegram_id.not_in(fresh),
+        )
+        .returning(ConversationState.telegram_id, ConversationState.conversation)
+        .execution_options(synchronize_session=False)
+    )
+    expired: dict[int, set[str]] = {}
+    for telegram_id, conversation in states:
+        if telegram_id is not None:
+            expired.setdefault(telegram_id, set()).add(conversation)
+    drafts = await session.execute(
+        delete(UserData)
+        .where(UserData.updated_at <= before, UserData.telegram_id.not_in(fresh))
+        .returning(UserData.telegram_id)
+        .execution_options(synchronize_session=False)
+    )
+    for telegram_id in drafts.scalars():
+        expired.setdefault(telegram_id, set())
+    return expired

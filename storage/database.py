@@ -29,10 +29,12 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, foreign keys, a busy timeout, and writers that take the write lock up front.
+    """WAL, foreign keys, a busy timeout, secure deletes, and writers that lock up front.
 
     A deferred SQLite transaction that reads then writes fails with SQLITE_BUSY at once when
     another writer got there first, whatever the timeout; `BEGIN IMMEDIATE` queues instead.
+    `secure_delete` zeroes what a DELETE or an UPDATE frees: without it a purged name or door
+    code stays readable in the file's free space until the page happens to be reused.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -44,6 +46,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,3 +58,13 @@ async def put_cached(
         # Other backends are not supported in production; merge is correct without concurrency.
         await session.merge(GeocodeCacheEntry(key=key, result=result, created_at=created_at))
     await session.flush()
+
+
+async def purge_older_than(session: AsyncSession, before: datetime) -> int:
+    """Delete the answers cached before `before` (typed addresses must not live forever)."""
+    result = await session.execute(
+        delete(GeocodeCacheEntry)
+        .where(GeocodeCacheEntry.created_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

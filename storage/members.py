@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Member, MemberRole, Role
+from storage.models import (
+    Claim,
+    HelpRequest,
+    Member,
+    MemberRole,
+    OutboxMessage,
+    Role,
+    Signal,
+    VolunteerStatus,
+)
 
 
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
@@ -107,3 +117,45 @@ async def telegram_ids_with_role(session: AsyncSession, role: Role) -> list[int]
         .order_by(Member.id)
     )
     return [telegram_id for telegram_id in result.scalars() if telegram_id is not None]
+
+
+def _idle(before: datetime) -> list[ColumnElement[bool]]:
+    """Members with nothing the town needs (no role, claim, request, application or open case
+    they reported), not seen since `before`. Forgotten members are already anonymised."""
+    return [
+        Member.forgotten_at.is_(None),
+        Member.updated_at < before,
+        or_(
+            Member.volunteer_status.is_(None),
+            Member.volunteer_status != VolunteerStatus.PENDING,
+        ),
+        ~exists().where(MemberRole.member_id == Member.id),
+        ~exists().where(Claim.volunteer_id == Member.id),
+        ~exists().where(HelpRequest.referent_id == Member.id),
+        # The referents following a case up may still need to reach who reported it.
+        ~exists().where(Signal.reporter_member_id == Member.id, Signal.purged_at.is_(None)),
+    ]
+
+
+async def purge_idle(session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` idle members (see `_idle`) and the messages to their chats.
+
+    Someone who only tapped a button or asked for /help once leaves nothing behind. At most
+    `limit` at a time: each deleted member makes the database update every row pointing at it.
+    """
+    chosen = select(Member.id).where(*_idle(before)).order_by(Member.id).limit(limit)
+    await session.execute(
+        delete(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id.in_(
+                select(Member.telegram_id).where(
+                    Member.id.in_(chosen), Member.telegram_id.is_not(None)
+                )
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        delete(Member).where(Member.id.in_(chosen)).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -8,6 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import OutboxMessage, OutboxStatus
+from storage.outbox import final_values
 
 EDIT_METHODS = ("edit_message_text", "edit_message_reply_markup")
 
@@ -28,7 +29,7 @@ async def supersede_pending_edits(session: AsyncSession, offer_ids: Iterable[int
             OutboxMessage.method.in_(EDIT_METHODS),
             OutboxMessage.status == OutboxStatus.PENDING,
         )
-        .values(status=OutboxStatus.SKIPPED, last_error="superseded by a newer edit")
+        .values(last_error="superseded by a newer edit", **final_values(OutboxStatus.SKIPPED))
         .execution_options(synchronize_session=False)
     )
     await session.flush()

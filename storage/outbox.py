@@ -8,16 +8,28 @@ the outcome, each step in its own short transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Table,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import session_now
-from storage.models import Member, Neighbourhood, Offer, OutboxMessage, OutboxStatus
+from storage.models import Claim, Member, Neighbourhood, Offer, OutboxMessage, OutboxStatus
+from storage.types import UTCDateTime
 
 # Priority lanes: lower goes first.
 INTERACTIVE = 0  # people acting now: claim confirmations, private details, referent notices
@@ -42,6 +54,18 @@ TARGETS_MESSAGE = frozenset(
     {"edit_message_text", "edit_message_reply_markup", "edit_message_caption", "delete_message"}
 )
 METHODS = CREATES_MESSAGE | TARGETS_MESSAGE
+FINAL = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.SKIPPED)
+
+
+def final_values(status: OutboxStatus) -> dict[str, Any]:
+    """The columns a row takes when it becomes final (sent, failed or skipped).
+
+    Its payload is blanked in that same write: the texts name people (a beneficiary's name, phone
+    and door code, a volunteer's phone, a reporter's link) and must not outlive the purges of
+    what they were copied from. What later steps read of a finished row is in its columns:
+    chat_id, method, offer_id, telegram_message_id, batch_key and status.
+    """
+    return {"status": status, "payload": {}, "lease_owner": None, "lease_expires_at": None}
 
 
 @dataclass(frozen=True)
@@ -202,31 +226,64 @@ def _still_ours(owner: str | None) -> list[ColumnElement[bool]]:
     return conditions
 
 
-async def mark_sent(
-    session: AsyncSession, id: int, telegram_message_id: int | None, now: datetime
-) -> None:
-    """Record a delivered call, and the offer copy's message id when it created that message."""
-    # Unconditional: whatever else happened to the row meanwhile, Telegram did take it.
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == id)
-        .values(
-            status=OutboxStatus.SENT,
-            sent_at=now,
-            telegram_message_id=telegram_message_id,
-            lease_owner=None,
-            lease_expires_at=None,
-        )
-        .returning(OutboxMessage.offer_id, OutboxMessage.method)
+@dataclass(frozen=True)
+class Sent:
+    """A delivered call: its row, the id of the message Telegram created or edited, and when."""
+
+    id: int
+    telegram_message_id: int | None
+    at: datetime
+
+
+# One statement for a whole batch of deliveries, run with one parameter set per row (a Core
+# statement: the ORM would take a list of parameters for a bulk update by primary key).
+_MARK_SENT = (
+    update(cast(Table, OutboxMessage.__table__))
+    .where(OutboxMessage.__table__.c.id == bindparam("row_id", type_=Integer()))
+    .values(
+        sent_at=bindparam("row_sent_at", type_=UTCDateTime()),
+        telegram_message_id=bindparam("row_message_id", type_=BigInteger()),
+        **final_values(OutboxStatus.SENT),
     )
-    found = result.first()
-    if found is None or telegram_message_id is None:
+)
+
+
+async def mark_sent(session: AsyncSession, deliveries: Sequence[Sent]) -> None:
+    """Record delivered calls (payloads blanked), and the message ids of the offer copies sent.
+
+    Unconditional: whatever else happened to a row meanwhile, Telegram did take it.
+    """
+    if not deliveries:
         return
-    offer_id, method = found
-    if offer_id is not None and method in CREATES_MESSAGE:
-        await session.execute(
-            update(Offer).where(Offer.id == offer_id).values(message_id=telegram_message_id)
-        )
+    await session.execute(
+        _MARK_SENT,
+        [
+            {"row_id": sent.id, "row_sent_at": sent.at, "row_message_id": sent.telegram_message_id}
+            for sent in deliveries
+        ],
+    )
+    with_message = sorted(sent.id for sent in deliveries if sent.telegram_message_id is not None)
+    if not with_message:
+        return
+    # An offer copy's message id, from the rows of the batch that created it (never an edit's).
+    creating = [
+        OutboxMessage.id.in_(with_message),
+        OutboxMessage.method.in_(sorted(CREATES_MESSAGE)),
+        OutboxMessage.offer_id.is_not(None),
+    ]
+    message_id = (
+        select(OutboxMessage.telegram_message_id)
+        .where(OutboxMessage.offer_id == Offer.id, *creating)
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(Offer)
+        .where(Offer.id.in_(select(OutboxMessage.offer_id).where(*creating)))
+        .values(message_id=message_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def reschedule(
@@ -266,7 +323,7 @@ async def _finish(
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == id, *_still_ours(owner))
-        .values(status=status, last_error=error, lease_owner=None, lease_expires_at=None)
+        .values(last_error=error, **final_values(status))
         .returning(OutboxMessage.id)
     )
     return result.first() is not None
@@ -291,9 +348,7 @@ async def skip_chat(session: AsyncSession, chat_id: int, reason: str) -> int:
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == OutboxStatus.PENDING)
-        .values(
-            status=OutboxStatus.SKIPPED, last_error=reason, lease_owner=None, lease_expires_at=None
-        )
+        .values(last_error=reason, **final_values(OutboxStatus.SKIPPED))
         .returning(OutboxMessage.id)
     )
     return len(result.all())
@@ -386,6 +441,43 @@ async def offer_targets(session: AsyncSession, offer_ids: Iterable[int]) -> dict
         for offer_id in wanted
         if offer_id in message_ids
     }
+
+
+async def prune(
+    session: AsyncSession,
+    *,
+    before: datetime,
+    batches_before: datetime,
+    holding_claims: Iterable[str],
+    limit: int,
+) -> int:
+    """Delete up to `limit` finished rows that ended before `before`; returns how many.
+
+    Kept longer: rows of an announcement (`batch_key`), whose delivery counts are read from them,
+    until `batches_before`; and the details row of a claim still `holding_claims` or whose
+    details are still to be removed from the claimer's chat (that removal edits its message).
+    """
+    ended = func.coalesce(OutboxMessage.sent_at, OutboxMessage.not_before)
+    details_needed = select(Claim.details_outbox_id).where(
+        Claim.details_outbox_id.is_not(None),
+        or_(Claim.status.in_(list(holding_claims)), Claim.purge_details_at.is_not(None)),
+    )
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status.in_(FINAL),
+            ended <= before,
+            or_(OutboxMessage.batch_key.is_(None), ended <= batches_before),
+            OutboxMessage.id.not_in(details_needed),
+        )
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.id.in_(due))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def pending_count(session: AsyncSession) -> int:

@@ -23,6 +23,7 @@ from bot.pseudonyms import Pseudonyms
 from bot.services.geocoding import Geocoder
 from bot.settings import Settings
 from storage.clock import Clock
+from storage.database import Database
 from storage.models import OutboxMessage, OutboxStatus
 from testkit.clock import ManualClock
 from testkit.geocoder import FakeGeocoder
@@ -103,14 +104,16 @@ class InProcessBrigade:
         *,
         geocoder: Geocoder | None = None,
         clock: Clock | None = None,
+        database: Database | None = None,
     ) -> None:
         self.world = world
         self.settings = settings
         self.geocoder = geocoder or FakeGeocoder()
         # Seconds pass as in real life, from a fixed date: no test depends on today's.
-        self.clock = clock or ManualClock(ticking=True)
+        self.clock = database.clock if database else clock or ManualClock(ticking=True)
         self.app: BrigadeApplication = build_application(
             settings,
+            database=database,
             clock=self.clock,
             geocoder=self.geocoder,
             request=InProcessRequest(world),
@@ -140,6 +143,17 @@ class InProcessBrigade:
         await self.app.shutdown()
         if self.app.post_shutdown is not None:
             await self.app.post_shutdown(self.app)
+
+    async def run_timers(self) -> None:
+        """Run the timer sweep once, now, as the job queue would; then deliver what it queued.
+
+        The job's callback is called directly, so that an error fails the test instead of
+        reaching the error handler.
+        """
+        assert self.app.job_queue is not None
+        [job] = self.app.job_queue.get_jobs_by_name("timers")
+        await job.callback(self.app.context_types.context.from_job(job, self.app))
+        await settle(self.services)
 
     async def deliver(self, *, concurrently: bool = False) -> int:
         """Handle every queued update, then wait until the outbox has sent what they caused."""

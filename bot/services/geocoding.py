@@ -140,6 +140,14 @@ def search_cache_key(query: str, language: str) -> str:
     return f"search:{_normalise_language(language)}:{text}"
 
 
+def search_cache_key_pattern(query: str) -> str:
+    """A LIKE pattern (escape character "\\") matching the search key of `query` in any language."""
+    text = search_cache_key(query, "").removeprefix("search::")
+    for special in ("\\", "%", "_"):
+        text = text.replace(special, "\\" + special)
+    return f"search:%:{text}"
+
+
 def reverse_cache_key(latitude: float, longitude: float, language: str) -> str:
     """The cache key of a reverse lookup: points within about a metre share it."""
     # Adding 0.0 turns -0.0 into 0.0, so both sides of the equator/meridian format alike.
@@ -467,4 +475,6 @@ def build_geocoder(settings: Settings, database: Database) -> Geocoder:
         country_codes=settings.geocoder_country_codes,
         min_delay_seconds=settings.geocoder_min_delay_seconds,
     )
-    return CachedGeocoder(nominatim, database)
+    # Answers are typed addresses: they live no longer than the town's retention period (the
+    # sweep deletes older rows, RetentionService).
+    return CachedGeocoder(nominatim, database, ttl=timedelta(days=settings.retention_days))

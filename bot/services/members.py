@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member, Role, VolunteerStatus
+
+# How precisely a member's last sighting is kept (`updated_at`): one write a day at most.
+SEEN_RESOLUTION = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,8 @@ class TelegramIdentity:
 class MemberProfile:
     """A read-only snapshot of a member, safe to use after the transaction has ended."""
 
-    id: int
+    # None for a guest: someone Brigade answers without keeping a row for them (see `guest`).
+    id: int | None
     telegram_id: int
     display_name: str
     chosen_language: str | None
@@ -42,6 +47,19 @@ class MemberProfile:
     def is_coordinator(self) -> bool:
         """Whether the member runs the brigade."""
         return Role.COORDINATOR in self.roles
+
+    @classmethod
+    def guest(cls, who: TelegramIdentity) -> MemberProfile:
+        """Someone unknown, answered as such: no role, nothing stored."""
+        return cls(
+            id=None,
+            telegram_id=who.telegram_id,
+            display_name=who.full_name,
+            chosen_language=None,
+            telegram_language=who.language_code,
+            roles=frozenset(),
+            volunteer_status=None,
+        )
 
 
 def _profile(member: Member, roles: frozenset[Role]) -> MemberProfile:
@@ -66,12 +84,38 @@ class MemberService:
 
     async def identify(self, who: TelegramIdentity) -> MemberProfile:
         """Find or create the member behind an update; talking to the bot makes them reachable."""
+        known = await self._known(who)
+        return known if known is not None else await self._refresh(who)
+
+    async def identify_known(self, who: TelegramIdentity) -> MemberProfile | None:
+        """Like `identify`, but None for someone Brigade does not know: no row is created.
+
+        For updates that lead nowhere for a stranger (a tap in a group): a row created then
+        would hold their name with nothing the town needs. Coordinators named in the settings
+        are always known.
+        """
+        known = await self._known(who)
+        if known is not None:
+            return known
+        if (
+            who.telegram_id not in self._coordinator_ids
+            and await self.find(who.telegram_id) is None
+        ):
+            return None
+        return await self._refresh(who)
+
+    async def _known(self, who: TelegramIdentity) -> MemberProfile | None:
+        """The member, when nothing about them needs writing."""
         # Most updates come from known, unchanged members: a read answers them without taking
         # SQLite's write lock (every tap would otherwise queue behind every other writer).
         async with self._db.read() as session:
             known = await member_store.get_by_telegram_id(session, who.telegram_id)
             if known is not None and self._unchanged(known, who):
                 return _profile(known, await member_store.roles_of(session, known.id))
+        return None
+
+    async def _refresh(self, who: TelegramIdentity) -> MemberProfile:
+        """Create the member if needed and store what Telegram says about them now."""
         async with self._db.transaction() as session:
             await member_store.insert_member_if_absent(
                 session,
@@ -91,6 +135,8 @@ class MemberService:
             if not member.reachable:
                 member.reachable = True
                 member.unreachable_since = None
+            # Seen now: idle members are purged some time after this (RetentionService).
+            member.updated_at = self._db.clock()
             # The first coordinators come from settings; the rest are appointed in the bot.
             if who.telegram_id in self._coordinator_ids:
                 await member_store.grant_roles(session, member.id, [Role.COORDINATOR])
@@ -100,7 +146,8 @@ class MemberService:
     def _unchanged(self, member: Member, who: TelegramIdentity) -> bool:
         """Whether identifying `who` would change nothing stored about `member`."""
         return (
-            member.reachable
+            member.updated_at > self._db.clock() - SEEN_RESOLUTION
+            and member.reachable
             and bool(member.display_name)
             and member.telegram_language == who.language_code
             and member.username == who.username

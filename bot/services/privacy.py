@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.geo import bounding_box
+from bot.services.geocoding import search_cache_key_pattern
 from bot.services.outcomes import Outcome
 from bot.services.signals import erase_reporter
 from bot.services.volunteers import PERIODS
-from storage import audit, limits
+from storage import audit
 from storage import conversations as conversation_store
 from storage import members as member_store
 from storage.database import Database
@@ -58,6 +60,8 @@ ERASED_MEMBER_VALUES: Mapping[str, object] = {"display_name": "", "reachable": F
 EXPORT_SKIPPED_MEMBER_COLUMNS = frozenset({"approved_by_id", "neighbourhood_id"})
 # Audit detail keys whose string values come from a closed vocabulary (never free text).
 VOCABULARY_DETAIL_KEYS = frozenset({"charter_version", "role", "cause"})
+# Cached geocoder answers this close to a forgotten person's place are erased with them.
+NEAR_PLACE_KM = 0.1
 
 
 def _jsonable(value: object) -> object:
@@ -328,11 +332,6 @@ class PrivacyService:
             for state in rows.scalars()
         ]
 
-    async def prune_limit_marks(self) -> int:
-        """Delete the limit marks that have expired (they outlive /forget, not their period)."""
-        async with self._db.transaction() as session:
-            return await limits.prune(session, self._clock())
-
     async def forget(self, telegram_id: int) -> Outcome:
         """Erase the person's data and anonymise what the town keeps; NOT_FOUND if unknown."""
         now = self._clock()
@@ -403,16 +402,35 @@ class PrivacyService:
             return Outcome.DONE
 
     async def _purge_geocode_cache(self, session: AsyncSession, member: Member) -> None:
-        """Drop cached lookups of the person's address or pin: they would outlive the member."""
+        """Drop cached lookups of the person's address or pin: they would outlive the member.
+
+        The typed text is not stored (only in the cache key), so the rows are found by what it
+        led to: the label they kept, their address typed as such, and any answer near their
+        place (an address typed at sign-up, before they moved their pin a little, is one).
+        Neighbours' answers nearby go too; they cost one lookup again.
+        """
+        cached = GeocodeCacheEntry
         conditions = []
         if member.address:
-            conditions.append(GeocodeCacheEntry.result["label"].as_string() == member.address)
+            conditions.append(cached.result["label"].as_string() == member.address)
+            conditions.append(
+                cached.key.like(search_cache_key_pattern(member.address), escape="\\")
+            )
         if member.latitude is not None and member.longitude is not None:
             # The same rounding as bot.services.geocoding.reverse_cache_key, in every language.
             lat, lon = round(member.latitude, 5) + 0.0, round(member.longitude, 5) + 0.0
-            conditions.append(GeocodeCacheEntry.key.like(f"reverse:%:{lat:.5f},{lon:.5f}"))
+            conditions.append(cached.key.like(f"reverse:%:{lat:.5f},{lon:.5f}"))
+            near = bounding_box(member.latitude, member.longitude, NEAR_PLACE_KM)
+            conditions.append(
+                cached.result["latitude"].as_float().between(near.min_latitude, near.max_latitude)
+                & cached.result["longitude"]
+                .as_float()
+                .between(near.min_longitude, near.max_longitude)
+            )
         if conditions:
-            await session.execute(delete(GeocodeCacheEntry).where(or_(*conditions)))
+            await session.execute(
+                delete(cached).where(or_(*conditions)).execution_options(synchronize_session=False)
+            )
 
     async def _release_active_claims(
         self, session: AsyncSession, member_id: int, now: datetime

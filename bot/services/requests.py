@@ -1449,7 +1449,8 @@ class RequestService:
                 return 0
             if row.status is OutboxStatus.PENDING:
                 # Never delivered: make sure it never is.
-                row.status = OutboxStatus.SKIPPED
+                for column, value in outbox.final_values(OutboxStatus.SKIPPED).items():
+                    setattr(row, column, value)
                 row.last_error = "details no longer needed"
                 return 1
             if row.telegram_message_id is None:

@@ -215,12 +215,10 @@ async def test_a_referent_posts_for_someone_new_and_only_fitting_volunteers_are_
     assert jeanne.consent_at is not None
     assert request.beneficiary_id == jeanne.id
 
-    # Only the two plumbers within their radius are offered it, without a private detail.
+    # Only the two plumbers within their radius are offered it (without a private detail: their
+    # chats are read below; a sent row keeps no text to read).
     offers = await _offers(live)
     assert sorted(row.chat_id for row in offers) == sorted([paul.id, pia.id])
-    for row in offers:
-        for secret in SECRETS:
-            assert secret not in row.payload["text"]
 
     # A second request for Jeanne: her button, no new person, straight to the need.
     rita.send_command("new")

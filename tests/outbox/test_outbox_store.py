@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from storage import outbox
+from storage import offers, outbox
 from storage.database import Database
 from storage.models import (
     HelpRequest,
@@ -200,9 +200,10 @@ async def test_mark_sent_records_the_message_and_the_offer_copy(database: Databa
         assert await outbox.offer_targets(session, [offer_id]) == {
             offer_id: outbox.OfferTarget(None, OutboxStatus.PENDING)
         }
-        await outbox.mark_sent(session, send.id, 77, at(1))
         # An edit's success never overwrites the id of the message it edited.
-        await outbox.mark_sent(session, edit.id, 78, at(2))
+        await outbox.mark_sent(
+            session, [outbox.Sent(send.id, 77, at(1)), outbox.Sent(edit.id, 78, at(2))]
+        )
     sent = await row(database, send.id)
     assert (sent.status, sent.telegram_message_id, sent.sent_at) == (OutboxStatus.SENT, 77, at(1))
     assert sent.lease_owner is None
@@ -211,6 +212,52 @@ async def test_mark_sent_records_the_message_and_the_offer_copy(database: Databa
         assert await outbox.offer_targets(session, [offer_id]) == {
             offer_id: outbox.OfferTarget(77, OutboxStatus.SENT)
         }
+
+
+async def test_a_final_row_keeps_no_text_in_the_write_that_finishes_it(
+    database: Database,
+) -> None:
+    """Sent, failed, skipped, skipped with its chat or superseded: the payload is blank at once."""
+    _member, offer_id = await make_offer(database, telegram_id=701)
+    texts = [f"Mme Zéphyrine Q., 06 98 76 54 {n:02}, door code 48{n:02}B" for n in range(7)]
+    async with database.transaction() as session:
+        rows = [
+            await outbox.enqueue(
+                session,
+                chat_id=chat_id,
+                method=method,
+                payload={"text": text, "message_id": 5}
+                if method != "send_message"
+                else {"text": text},
+                offer_id=offer_id if method != "send_message" else None,
+            )
+            for (chat_id, method), text in zip(
+                [
+                    (701, "send_message"),
+                    (702, "send_message"),
+                    (703, "send_message"),
+                    (704, "send_message"),
+                    (705, "send_message"),
+                    (701, "edit_message_text"),
+                    (706, "send_message"),
+                ],
+                texts,
+                strict=True,
+            )
+        ]
+    sent, also_sent, failed, skipped, blocked, superseded, pending = (item.id for item in rows)
+    async with database.transaction() as session:
+        await outbox.mark_sent(
+            session, [outbox.Sent(sent, 11, at(1)), outbox.Sent(also_sent, 12, at(1))]
+        )
+        assert await outbox.mark_failed(session, failed, "Bad Request: chat not found")
+        assert await outbox.mark_skipped(session, skipped, "message to edit not found")
+        assert await outbox.skip_chat(session, 705, "Forbidden: bot was blocked by the user") == 1
+        assert await offers.supersede_pending_edits(session, [offer_id]) == 1
+    for finished in (sent, also_sent, failed, skipped, blocked, superseded):
+        assert (await row(database, finished)).payload == {}
+    assert (await row(database, sent)).telegram_message_id == 11
+    assert (await row(database, pending)).payload == {"text": texts[-1]}
 
 
 async def test_reschedule_counts_attempts_unless_told_not_to(database: Database) -> None:
@@ -257,7 +304,7 @@ async def test_skip_chat_and_mark_unreachable(database: Database) -> None:
         database, (601, outbox.BULK), (601, outbox.INTERACTIVE), (602, outbox.BULK)
     )
     async with database.transaction() as session:
-        await outbox.mark_sent(session, first, 1, at(0))
+        await outbox.mark_sent(session, [outbox.Sent(first, 1, at(0))])
         assert await outbox.skip_chat(session, 601, "Forbidden: bot was blocked by the user") == 1
         await outbox.mark_unreachable(session, chat_id=601, member_id=None, now=at(1))
         assert await outbox.pending_count(session) == 1

@@ -370,6 +370,11 @@ async def test_faults_and_blocked_users_lose_nothing(
     final = await statuses(database)
     assert {final[id] for id in deliverable} == {OutboxStatus.SENT}
     assert {final[id] for id in refused} == {OutboxStatus.SKIPPED}
+    # Sent or skipped, no row keeps its text: the payload is blanked as the outcome is recorded.
+    async with database.read() as session:
+        payloads = (await session.execute(select(OutboxMessage.payload))).scalars().all()
+    assert len(payloads) == len(deliverable) + len(refused)
+    assert all(payload == {} for payload in payloads)
     for user, _ in blocked:
         assert user.inbox == []
         assert world.stats.chat(user.id).forbidden == 1

@@ -27,6 +27,7 @@ from bot.services.geocoding import (
     normalise_query,
     reverse_cache_key,
     search_cache_key,
+    search_cache_key_pattern,
 )
 from storage import geocoding as cache_store
 from storage.database import Database
@@ -139,6 +140,9 @@ def test_cache_keys_ignore_case_and_spacing_and_round_points() -> None:
     assert len(search_cache_key("é" * 500, "fr")) <= 300
     assert normalise_query("  a   b  ") == "a b"
     assert len(normalise_query("x" * 1000)) == 200
+    # The search key of a query in any language, LIKE's wildcards in the query escaped.
+    assert search_cache_key_pattern(" 3 Rue  X, Y ") == "search:%:3 rue x, y"
+    assert search_cache_key_pattern("100%_sûr\\") == "search:%:100\\%\\_sûr\\\\"
 
 
 # --- NominatimGeocoder against the fake server -------------------------------------------------
