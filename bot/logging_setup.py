@@ -34,10 +34,15 @@ def configure_logging(level: str, secrets: list[str], *, personal_data: bool = F
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # basicConfig leaves the level alone when handlers exist already (an embedding app, pytest).
+    logging.getLogger().setLevel(level.upper())
     if not personal_data:
-        floor = max(logging.INFO, logging.getLogger().getEffectiveLevel())
         for name in PERSONAL_DATA_LOGGERS:
-            logging.getLogger(name).setLevel(floor)
+            library = logging.getLogger(name)
+            # Only ever raised: SQLAlchemy sets its own logger to WARNING, and lowering it to
+            # INFO would log every statement.
+            if library.getEffectiveLevel() < logging.INFO:
+                library.setLevel(logging.INFO)
     # httpx logs each request URL at INFO, and PTB's URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -324,7 +324,8 @@ async def test_claim_and_release_cannot_harvest_the_details_of_requests_never_of
     # Mallory holds both skills but lives 9 km away with a 2 km radius: offered nothing.
     mallory = await _volunteer(live, world, "Mallory", 9.0, ["plumbing", "shopping"], radius=2)
     hidden = [await _post(live, rita, "shopping") for _ in range(4)]
-    copies = [await group.expect_message(f"Demande n° {request_id}") for request_id in hidden]
+    # The group is paced at Telegram's 20 messages a minute: the first copy is all we need.
+    group_copy = await group.expect_message(f"Demande n° {hidden[0]}", timeout=30)
     mallory.send_command("help")
     anchor = await mallory.expect_message()
     for request_id in hidden:
@@ -339,6 +340,6 @@ async def test_claim_and_release_cannot_harvest_the_details_of_requests_never_of
         assert (await session.execute(select(func.count()).select_from(Claim))).scalar_one() == 0
     # In the neighbourhood's group, the group's copy is hers to take: the group is the area.
     group.add_member(mallory)
-    mallory.tap(copies[0], "Je m’en occupe")
+    mallory.tap(group_copy, "Je m’en occupe")
     details = await mallory.expect_message("private details")
     assert f"#{hidden[0]}" in (details.text or "")

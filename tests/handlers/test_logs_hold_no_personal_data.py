@@ -55,14 +55,16 @@ async def _talk_and_fail(world: FakeTelegram, tmp_path: Path, *, personal_data: 
 async def test_debug_logs_hold_no_message_text_nor_sql_parameter(
     world: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    configure_logging("DEBUG", [])
     caplog.set_level(logging.DEBUG)
+    configure_logging("DEBUG", [])
     await _talk_and_fail(world, tmp_path, personal_data=False)
     assert len(caplog.records) > 3  # the logs did run at DEBUG
     logged = caplog.text
     assert "Odette Lambert" not in logged
     assert "06 12 34 56 78" not in logged
     assert "parameters hidden" in logged  # the failed INSERT, without what it held
+    # Raising a library to INFO must not lower SQLAlchemy's own WARNING (every statement).
+    assert logging.getLogger("sqlalchemy").getEffectiveLevel() >= logging.WARNING
 
 
 @pytest.mark.usefixtures("restored_logging")
@@ -70,8 +72,8 @@ async def test_a_developer_may_ask_for_them_explicitly(
     world: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """BRIGADE_LOG_PERSONAL_DATA=1: the same run shows them (so the check above can fail)."""
-    configure_logging("DEBUG", [], personal_data=True)
     caplog.set_level(logging.DEBUG)
+    configure_logging("DEBUG", [], personal_data=True)
     await _talk_and_fail(world, tmp_path, personal_data=True)
     assert "Odette Lambert" in caplog.text
 
