@@ -33,11 +33,12 @@ from sqlalchemy.engine import make_url
 
 from bot.app import build_services
 from bot.context import Services
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.services.geocoding import close_geocoder
 from storage import migrate
 from storage.clock import system_clock
 from storage.database import Database
-from storage.models import Member, MemberRole, Role, Skill, VolunteerSkill, VolunteerStatus
+from storage.models import Member, MemberRole, Skill, VolunteerSkill
 from testkit.harness import TEST_TOKEN, brigade_settings
 from testkit.telegram import CallRecord, FakeTelegram
 

@@ -46,20 +46,11 @@ from bench.common import (
     skill_ids,
     table_of,
 )
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
 from bot.services.matching import WEEK, Need, find_candidates
 from storage.clock import system_clock
 from storage.database import Database
-from storage.models import (
-    Claim,
-    ClaimStatus,
-    HelpRequest,
-    Member,
-    Offer,
-    RequestStatus,
-    Skill,
-    VolunteerSkill,
-    VolunteerStatus,
-)
+from storage.models import Claim, HelpRequest, Member, Offer, Skill, VolunteerSkill
 
 TZ = ZoneInfo("Europe/Paris")
 HISTORY_REQUESTS = 2000

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.domain.vocabulary import Role
 from bot.i18n import N_
-from storage.models import Role
 
 EVERYONE: frozenset[Role | None] = frozenset({None, *Role})
 

@@ -14,9 +14,9 @@ from telegram import (
 from telegram.error import TelegramError
 
 from bot.commands import commands_for
+from bot.domain.vocabulary import Role
 from bot.i18n import N_, I18n, Translator
 from bot.services.members import MemberProfile
-from storage.models import Role
 
 log = logging.getLogger(__name__)
 

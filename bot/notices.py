@@ -19,21 +19,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import callbacks
 from bot.callbacks import Action
 from bot.domain.lifecycle import CLAIMABLE
+from bot.domain.vocabulary import RequestStatus
 from bot.geo import distance_km
 from bot.i18n import I18n, Translator
 from bot.settings import Settings
 from bot.skills import skill_label
 from bot.text import escaped, quoted
 from storage import offers, outbox
-from storage.models import (
-    HelpRequest,
-    Member,
-    Neighbourhood,
-    Offer,
-    OutboxMessage,
-    RequestStatus,
-    Skill,
-)
+from storage.models import HelpRequest, Member, Neighbourhood, Offer, OutboxMessage, Skill
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,13 @@ from telegram.ext import (
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role
 from bot.services.geocoding import GeocoderUnavailable
 from bot.services.outcomes import Outcome
 from bot.text import one_line
 from handlers.admin import neighbourhoods_screen, skills_screen
 from handlers.common import Speaker, speaker
 from handlers.vetting import NOT_A_COORDINATOR
-from storage.models import Role
 
 DRAFT = "admin"
 NB_NAME, NB_PLACE, NB_RADIUS = "nb_name", "nb_place", "nb_radius"

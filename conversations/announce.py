@@ -30,6 +30,7 @@ from telegram.ext import (
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
 from bot.services.announcements import (
     MAX_ANNOUNCEMENT_LENGTH,
@@ -42,7 +43,6 @@ from bot.services.outcomes import Outcome
 from bot.text import several_lines
 from handlers.common import Speaker, speaker
 from handlers.vetting import NOT_A_COORDINATOR
-from storage.models import Role
 
 DRAFT = "announce"
 # Conversation states: strings, because they are stored in the database between updates.

@@ -41,6 +41,7 @@ from telegram.ext import (
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import RequestStatus, Role
 from bot.i18n import N_, Translator
 from bot.notices import Notices, RequestView
 from bot.services.geocoding import GeocoderUnavailable, Place
@@ -51,7 +52,6 @@ from conversations.common import Flow, say
 from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, speaker
 from handlers.drafts import expired_notice
-from storage.models import RequestStatus, Role
 
 DRAFT = "posting"
 MAX_NAME_LENGTH = 64

@@ -37,6 +37,7 @@ from telegram.ext import (
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import VolunteerStatus
 from bot.i18n import N_, Translator
 from bot.services.geocoding import GeocoderUnavailable, Place
 from bot.services.outcomes import Outcome
@@ -68,7 +69,6 @@ from conversations.signup import ask_location
 from handlers.common import Speaker, speaker
 from handlers.drafts import expired_notice
 from handlers.vetting import application_card, application_keyboard
-from storage.models import VolunteerStatus
 
 log = logging.getLogger(__name__)
 

@@ -44,6 +44,7 @@ from telegram.ext import (
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role, SignalStatus
 from bot.geo import distance_km
 from bot.i18n import N_, Translator
 from bot.services.geocoding import GeocoderUnavailable
@@ -67,7 +68,6 @@ from bot.text import one_line, several_lines
 from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, speaker
 from handlers.drafts import expired_notice
-from storage.models import Role, SignalStatus
 
 DRAFT = "signal"
 RELAY_PAYLOAD = "relay"

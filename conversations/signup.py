@@ -33,6 +33,7 @@ from bot import callbacks
 from bot.callbacks import Action
 from bot.charter import CHARTER_VERSION, charter_text
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import Translator
 from bot.services.geocoding import GeocoderUnavailable, Place
 from bot.services.outcomes import Outcome
@@ -53,7 +54,6 @@ from conversations.common import (
 )
 from handlers.common import Speaker, speaker
 from handlers.vetting import notify_coordinators_of_application
-from storage.models import Role, VolunteerStatus
 
 DRAFT = "signup"
 MAX_NAME_LENGTH = 64

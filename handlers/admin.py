@@ -7,12 +7,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
 from bot.services.outcomes import Outcome
 from bot.skills import skill_label
 from handlers.common import Speaker, speaker
 from handlers.vetting import NOT_A_COORDINATOR
-from storage.models import Role
 
 OUTCOME_TEXTS = {
     Outcome.DONE: N_("Done."),

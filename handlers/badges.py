@@ -20,12 +20,12 @@ from telegram.ext import (
 )
 
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
 from bot.services.badges import BadgeService, Check, Verification
 from bot.services.outcomes import Outcome
 from bot.text import one_line
 from handlers.common import speaker
-from storage.models import Role
 
 CODE = "code"
 

@@ -10,9 +10,9 @@ from telegram.error import TelegramError
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role
 from bot.services.outcomes import Outcome
 from handlers.common import speaker
-from storage.models import Role
 
 log = logging.getLogger(__name__)
 

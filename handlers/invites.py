@@ -8,12 +8,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role
 from bot.menus import set_member_menu
 from bot.services.invites import INVITABLE_ROLES
 from bot.services.outcomes import Outcome
 from handlers.common import Speaker, speaker
 from handlers.vetting import NOT_A_COORDINATOR
-from storage.models import Role
 
 
 async def ask_role(update: Update, context: BrigadeContext) -> None:

@@ -23,12 +23,12 @@ from telegram.error import TelegramError
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role
 from bot.i18n import Translator
 from bot.services.members import MemberProfile
 from bot.services.outcomes import Outcome
 from bot.services.privacy import PrivacyService
 from handlers.drafts import forget_in_memory
-from storage.models import Role
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from telegram.error import BadRequest
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
 from bot.services.outcomes import Outcome
 from bot.services.reports import (
@@ -40,7 +41,6 @@ from bot.services.reports import (
 from bot.skills import skill_label
 from handlers.common import Speaker, speaker
 from handlers.vetting import NOT_A_COORDINATOR
-from storage.models import Role
 
 PAGE_SIZE = 5
 MAX_BREAKDOWN_LINES = 12

@@ -22,13 +22,13 @@ from telegram.error import TelegramError
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
 from bot.services.outcomes import Outcome
 from bot.services.series import SeriesService, SeriesSource, SeriesView, schedule_text
 from bot.skills import skill_label
 from bot.text import one_line
 from handlers.common import Speaker, speaker
-from storage.models import Role
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ from telegram.helpers import escape_markdown
 from bot.callbacks import Action, encode
 from bot.commands import commands_for
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import Translator
 from bot.menus import set_member_menu
 from bot.services.invites import INVITE_PREFIX
 from bot.services.members import MemberProfile
 from handlers import invites
 from handlers.common import speaker
-from storage.models import Role, VolunteerStatus
 
 
 def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:

@@ -18,6 +18,7 @@ from telegram.ext import (
 from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import N_, Translator
 from bot.services.members import MemberProfile
 from bot.services.outcomes import Outcome
@@ -25,7 +26,6 @@ from bot.services.volunteers import ApplicationView, skills_summary
 from bot.skills import skill_label
 from bot.text import several_lines
 from handlers.common import speaker
-from storage.models import Role, VolunteerStatus
 
 log = logging.getLogger(__name__)
 

@@ -8,16 +8,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import (
-    Claim,
-    HelpRequest,
-    Member,
-    MemberRole,
-    OutboxMessage,
-    Role,
-    Signal,
-    VolunteerStatus,
-)
+from bot.domain.vocabulary import Role, VolunteerStatus
+from storage.models import Claim, HelpRequest, Member, MemberRole, OutboxMessage, Signal
 
 
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:

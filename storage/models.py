@@ -28,6 +28,14 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.domain.vocabulary import (
+    ClaimStatus,
+    RequestStatus,
+    Role,
+    SignalOutcome,
+    SignalStatus,
+    VolunteerStatus,
+)
 from storage.clock import clock_default
 from storage.types import UTCDateTime
 
@@ -56,45 +64,6 @@ def _str_enum(enum: type[StrEnum], length: int = 16) -> SAEnum:
         length=length,
         values_callable=lambda members: [member.value for member in members],
     )
-
-
-class Role(StrEnum):
-    """What a member may do; a member can hold several roles."""
-
-    COORDINATOR = "coordinator"
-    REFERENT = "referent"
-    VOLUNTEER = "volunteer"
-
-
-class VolunteerStatus(StrEnum):
-    """Where a volunteer stands in vetting."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
-class RequestStatus(StrEnum):
-    """Life of a request: open → full → completed → closed, or cancelled / expired."""
-
-    OPEN = "open"
-    FULL = "full"
-    COMPLETED = "completed"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-
-
-class ClaimStatus(StrEnum):
-    """Life of one volunteer's claim on a request."""
-
-    ACTIVE = "active"
-    RELEASED = "released"
-    DONE = "done"
-    CONFIRMED = "confirmed"
-    NOT_DONE = "not_done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 class OutboxStatus(StrEnum):
@@ -498,23 +467,6 @@ class UserData(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=clock_default, onupdate=clock_default
     )
-
-
-class SignalStatus(StrEnum):
-    """Life of a reported case: open → assigned (someone follows up) → closed."""
-
-    OPEN = "open"
-    ASSIGNED = "assigned"
-    CLOSED = "closed"
-
-
-class SignalOutcome(StrEnum):
-    """How a reported case ended."""
-
-    HELPED = "helped"
-    REFERRED = "referred"  # referred to a service (CCAS, social worker…)
-    NOT_ISOLATED = "not_isolated"
-    UNREACHABLE = "unreachable"  # could not reach the person
 
 
 class Signal(Base):

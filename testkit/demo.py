@@ -22,12 +22,13 @@ from typing import TextIO
 from sqlalchemy import select
 
 from bot.charter import CHARTER_VERSION
+from bot.domain.vocabulary import Role
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.volunteers import VolunteerApplication
 from storage.clock import Clock
-from storage.models import Role, Skill
+from storage.models import Skill
 from testkit.harness import PollingBrigade, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeGroup, FakeTelegram, FakeUser, StoredMessage
 

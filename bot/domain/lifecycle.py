@@ -6,7 +6,7 @@ so a stale button or a concurrent tap can never take a request or a claim throug
 
 from __future__ import annotations
 
-from storage.models import ClaimStatus, RequestStatus
+from bot.domain.vocabulary import ClaimStatus, RequestStatus
 
 R, C = RequestStatus, ClaimStatus
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import Translator
 from bot.notices import Notices
 from bot.services.outcomes import Outcome
@@ -27,8 +28,6 @@ from storage.models import (
     Neighbourhood,
     OutboxMessage,
     OutboxStatus,
-    Role,
-    VolunteerStatus,
 )
 
 MAX_ANNOUNCEMENT_LENGTH = 3500

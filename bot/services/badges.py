@@ -21,10 +21,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.services.outcomes import Outcome
 from storage import members as member_store
 from storage.database import Database
-from storage.models import AuditEvent, Member, Role, VolunteerStatus
+from storage.models import AuditEvent, Member
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6

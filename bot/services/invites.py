@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from bot.domain.vocabulary import Role
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage import members as member_store
 from storage.database import Database
-from storage.models import Invite, Role
+from storage.models import Invite
 
 INVITE_PREFIX = "i-"
 NEIGHBOURHOOD_PREFIX = "n-"

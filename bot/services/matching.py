@@ -35,16 +35,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.lifecycle import HOLDING_PLACE
 from bot.domain.quiet_hours import in_quiet_hours
+from bot.domain.vocabulary import ClaimStatus, VolunteerStatus
 from bot.geo import KM_PER_DEGREE, bounding_box, distance_km
-from storage.models import (
-    Claim,
-    ClaimStatus,
-    Member,
-    Offer,
-    Skill,
-    VolunteerSkill,
-    VolunteerStatus,
-)
+from storage.models import Claim, Member, Offer, Skill, VolunteerSkill
 from storage.reach import (
     MEMBER_ID_SHIFT,
     SKILL_ID_MASK,

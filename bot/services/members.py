@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.domain.vocabulary import Role, VolunteerStatus
 from storage import members as member_store
 from storage.database import Database
-from storage.models import Member, Role, VolunteerStatus
+from storage.models import Member
 
 # How precisely a member's last sighting is kept (`updated_at`): one write a day at most.
 SEEN_RESOLUTION = timedelta(days=1)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import distance_km, valid_point
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage import members as member_store
 from storage.database import Database
-from storage.models import Member, Neighbourhood, Role, VolunteerStatus
+from storage.models import Member, Neighbourhood
 
 MAX_RADIUS_KM = 50.0
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.geo import bounding_box
 from bot.services.geocoding import search_cache_key_pattern
 from bot.services.outcomes import Outcome
@@ -30,7 +31,6 @@ from storage.models import (
     Availability,
     Beneficiary,
     Claim,
-    ClaimStatus,
     ConversationState,
     GeocodeCacheEntry,
     HelpRequest,
@@ -40,7 +40,6 @@ from storage.models import (
     Neighbourhood,
     Offer,
     OutboxMessage,
-    RequestStatus,
     Skill,
     UserData,
     VolunteerSkill,

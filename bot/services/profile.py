@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import quiet_hours
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import PERIODS, SkillHeld
@@ -24,16 +25,7 @@ from bot.text import one_line
 from storage import audit
 from storage import members as member_store
 from storage.database import Database
-from storage.models import (
-    Availability,
-    Member,
-    MemberRole,
-    Neighbourhood,
-    Role,
-    Skill,
-    VolunteerSkill,
-    VolunteerStatus,
-)
+from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
 
 MAX_NAME_LENGTH = 64
 MAX_ADDRESS_LENGTH = 256

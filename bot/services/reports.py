@@ -44,6 +44,7 @@ from telegram import InlineKeyboardButton
 
 from bot import callbacks
 from bot.callbacks import Action
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role
 from bot.i18n import Translator
 from bot.notices import Notices
 from bot.services.outcomes import Outcome
@@ -56,13 +57,10 @@ from storage.models import (
     AuditEvent,
     Base,
     Claim,
-    ClaimStatus,
     HelpRequest,
     Member,
     Neighbourhood,
     Offer,
-    RequestStatus,
-    Role,
     Skill,
     VolunteerSkill,
 )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 
 from bot.callbacks import Action
 from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE, sources_of_claim
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus
 from bot.geo import distance_km
 from bot.i18n import N_
 from bot.notices import Notices, RequestView, load_request_view
@@ -34,18 +35,14 @@ from storage.database import Database
 from storage.models import (
     Beneficiary,
     Claim,
-    ClaimStatus,
     HelpRequest,
     Member,
     Neighbourhood,
     Offer,
     OutboxMessage,
     OutboxStatus,
-    RequestStatus,
-    Role,
     Skill,
     VolunteerSkill,
-    VolunteerStatus,
 )
 
 # Claims given back (released, or "could not") within this window count towards the daily

@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.lifecycle import HOLDING_PLACE
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role
 from bot.i18n import N_, Translator
 from bot.notices import Notices
 from bot.services.outcomes import Outcome
@@ -37,17 +38,7 @@ from bot.skills import skill_label
 from storage import audit, outbox
 from storage import members as member_store
 from storage.database import Database
-from storage.models import (
-    Beneficiary,
-    Claim,
-    ClaimStatus,
-    HelpRequest,
-    Member,
-    RequestSeries,
-    RequestStatus,
-    Role,
-    Skill,
-)
+from storage.models import Beneficiary, Claim, HelpRequest, Member, RequestSeries, Skill
 
 INTERVALS_DAYS = (7, 14)
 LEAD_DAYS = 3.0

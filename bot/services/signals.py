@@ -22,6 +22,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
 from bot.callbacks import Action
+from bot.domain.vocabulary import Role, SignalOutcome, SignalStatus
 from bot.geo import distance_km, valid_point
 from bot.i18n import N_, Translator
 from bot.notices import Notices
@@ -30,15 +31,7 @@ from bot.text import one_line, quoted, several_lines
 from storage import audit, limits, outbox
 from storage import members as member_store
 from storage.database import Database
-from storage.models import (
-    Member,
-    MemberRole,
-    Neighbourhood,
-    Role,
-    Signal,
-    SignalOutcome,
-    SignalStatus,
-)
+from storage.models import Member, MemberRole, Neighbourhood, Signal
 
 MAX_DESCRIPTION_LENGTH = 300
 MAX_PLACE_LENGTH = 256

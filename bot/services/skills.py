@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain.vocabulary import Role
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage import members as member_store
 from storage.database import Database
-from storage.models import Role, Skill
+from storage.models import Skill
 
 
 @dataclass(frozen=True)

@@ -10,22 +10,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
 from bot.pseudonyms import Pseudonyms
 from bot.services.outcomes import Outcome
 from storage import audit, limits
 from storage import members as member_store
 from storage.database import Database
-from storage.models import (
-    Availability,
-    Member,
-    MemberRole,
-    Neighbourhood,
-    Role,
-    Skill,
-    VolunteerSkill,
-    VolunteerStatus,
-)
+from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
 
 PERIODS = ("morning", "afternoon", "evening")
 RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)

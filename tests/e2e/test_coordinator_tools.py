@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.vocabulary import Role
 from bot.services.outcomes import Outcome
-from storage.models import Role
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram
 from tests.conftest import COORDINATOR_ID

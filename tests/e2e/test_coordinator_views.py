@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.domain.vocabulary import Role
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, ClaimOutcome, RequestDraft, StepOutcome
 from bot.services.volunteers import VolunteerApplication
-from storage.models import Claim, OutboxMessage, Role, Skill
+from storage.models import Claim, OutboxMessage, Skill
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser, StoredMessage
 from tests.conftest import COORDINATOR_ID

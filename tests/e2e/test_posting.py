@@ -15,6 +15,7 @@ from babel.dates import format_date, format_datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.services.invites import CreatedInvite
 from storage.models import (
     Beneficiary,
@@ -22,10 +23,8 @@ from storage.models import (
     Member,
     MemberRole,
     OutboxMessage,
-    Role,
     Skill,
     VolunteerSkill,
-    VolunteerStatus,
 )
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser

@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.domain.vocabulary import Role, SignalOutcome, SignalStatus
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.volunteers import VolunteerApplication
-from storage.models import HelpRequest, Member, Role, Signal, SignalOutcome, SignalStatus, Skill
+from storage.models import HelpRequest, Member, Signal, Skill
 from testkit.clock import ManualClock
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.vocabulary import RequestStatus, Role
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.volunteers import VolunteerApplication
-from storage.models import Claim, HelpRequest, RequestStatus, Role, Skill
+from storage.models import Claim, HelpRequest, Skill
 from testkit.harness import PollingBrigade, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeGroup, FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID

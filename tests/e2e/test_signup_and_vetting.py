@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from storage.models import Member, VolunteerSkill, VolunteerStatus
+from bot.domain.vocabulary import VolunteerStatus
+from storage.models import Member, VolunteerSkill
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID

@@ -42,21 +42,12 @@ from sqlalchemy import select
 
 from bot.callbacks import Action
 from bot.domain.lifecycle import HOLDING_PLACE, claim_may_go, request_may_go
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.volunteers import VolunteerApplication
-from storage.models import (
-    AuditEvent,
-    Beneficiary,
-    Claim,
-    ClaimStatus,
-    HelpRequest,
-    Member,
-    RequestStatus,
-    Role,
-    Skill,
-)
+from storage.models import AuditEvent, Beneficiary, Claim, HelpRequest, Member, Skill
 from testkit.harness import TEST_TOKEN, InProcessBrigade, brigade_settings, sqlite_url
 from testkit.telegram import FakeGroup, FakeTelegram, FakeUser, StoredMessage, UploadedFile
 from testkit.telegram.models import inline_rows

@@ -6,10 +6,11 @@ from sqlalchemy import func, select
 
 from bot.callbacks import COORDINATOR_ACTIONS, Action
 from bot.commands import COMMANDS
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import VolunteerApplication
-from storage.models import AuditEvent, Invite, Member, Role, Skill, VolunteerStatus
+from storage.models import AuditEvent, Invite, Member, Skill
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID

@@ -12,22 +12,13 @@ import copy
 from sqlalchemy import func, select
 
 from bot.callbacks import GROUP_ACTIONS, Action
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.signals import Reported, SignalDraft
 from bot.services.volunteers import VolunteerApplication
-from storage.models import (
-    AuditEvent,
-    Claim,
-    ConversationState,
-    HelpRequest,
-    Member,
-    Offer,
-    Role,
-    Signal,
-    VolunteerStatus,
-)
+from storage.models import AuditEvent, Claim, ConversationState, HelpRequest, Member, Offer, Signal
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeGroup, FakeTelegram, FakeUser
 from testkit.telegram.models import StoredMessage

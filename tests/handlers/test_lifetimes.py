@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from telegram.ext import ConversationHandler
 
+from bot.domain.vocabulary import Role, SignalOutcome
 from bot.services.geocoding import CachedGeocoder, reverse_cache_key, search_cache_key
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
@@ -28,8 +29,6 @@ from storage.models import (
     Member,
     OutboxMessage,
     OutboxStatus,
-    Role,
-    SignalOutcome,
     Skill,
     UserData,
 )

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from bot.domain.vocabulary import Role, SignalOutcome
 from bot.services.geocoding import CachedGeocoder
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
@@ -27,7 +28,7 @@ from bot.services.signals import CaseOutcome, Reported, SignalDraft
 from bot.services.volunteers import VolunteerApplication
 from storage import outbox
 from storage.database import Database
-from storage.models import Claim, Role, SignalOutcome, Skill
+from storage.models import Claim, Skill
 from testkit.clock import ManualClock
 from testkit.geocoder import FakeGeocoder
 from testkit.harness import InProcessBrigade, brigade_settings

@@ -11,9 +11,10 @@ import unicodedata
 
 from sqlalchemy import select
 
+from bot.domain.vocabulary import Role
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
-from storage.models import Member, Role, Signal
+from storage.models import Member, Signal
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeTelegram
 from testkit.telegram.models import StoredMessage

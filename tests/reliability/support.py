@@ -18,19 +18,11 @@ from sqlalchemy import func, select
 
 from bot.app import build_services
 from bot.context import Services
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.settings import Settings
 from storage import migrate
-from storage.models import (
-    Member,
-    MemberRole,
-    OutboxMessage,
-    OutboxStatus,
-    Role,
-    Skill,
-    VolunteerSkill,
-    VolunteerStatus,
-)
+from storage.models import Member, MemberRole, OutboxMessage, OutboxStatus, Skill, VolunteerSkill
 from testkit.harness import TEST_TOKEN, brigade_settings
 from testkit.telegram import FakeBotApiServer, FakeTelegram, FakeUser
 

@@ -30,10 +30,11 @@ from telegram.ext import (
 
 from bot.app import build_application, webhook_arguments
 from bot.context import BrigadeApplication
+from bot.domain.vocabulary import Role
 from bot.updates import DEDUPLICATION_GROUP, PerPersonUpdateProcessor, UpdateGate, person_key
 from storage import updates as store
 from storage.database import Database
-from storage.models import Member, MemberRole, ProcessedUpdate, Role
+from storage.models import Member, MemberRole, ProcessedUpdate
 from testkit.geocoder import FakeGeocoder
 from testkit.harness import InProcessBrigade, brigade_settings, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeTelegram, InProcessRequest

@@ -10,18 +10,10 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.services.requests import ClaimOutcome, StepOutcome
 from storage.database import Database
-from storage.models import (
-    Claim,
-    Member,
-    MemberRole,
-    Neighbourhood,
-    OutboxMessage,
-    Role,
-    VolunteerSkill,
-    VolunteerStatus,
-)
+from storage.models import Claim, Member, MemberRole, Neighbourhood, OutboxMessage, VolunteerSkill
 from testkit.clock import ManualClock
 from tests.services.test_requests import CENTRE, REFERENT, _draft, _east, _service, _town
 

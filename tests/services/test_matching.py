@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import delete, select, text
 
 from bot.domain.quiet_hours import in_quiet_hours
+from bot.domain.vocabulary import ClaimStatus, VolunteerStatus
 from bot.geo import bounding_box
 from bot.services.matching import (
     Candidate,
@@ -20,16 +21,7 @@ from bot.services.matching import (
     rank,
 )
 from storage.database import Database
-from storage.models import (
-    Claim,
-    ClaimStatus,
-    HelpRequest,
-    Member,
-    Offer,
-    Skill,
-    VolunteerSkill,
-    VolunteerStatus,
-)
+from storage.models import Claim, HelpRequest, Member, Offer, Skill, VolunteerSkill
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)  # 15:00 in Paris

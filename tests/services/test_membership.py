@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
+from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.services.invites import InviteService
 from bot.services.members import MemberService, TelegramIdentity
 from bot.services.neighbourhoods import NeighbourhoodService
@@ -16,7 +17,7 @@ from bot.services.outcomes import Outcome
 from bot.services.volunteers import VolunteerApplication, VolunteerService
 from storage import migrate
 from storage.database import Database
-from storage.models import AuditEvent, Invite, Role, Skill, VolunteerStatus
+from storage.models import AuditEvent, Invite, Skill
 from testkit.clock import ManualClock
 from testkit.harness import TEST_PSEUDONYMS
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus
 from bot.services.invites import token_hash
 from bot.services.members import MemberService, TelegramIdentity
 from bot.services.outcomes import Outcome
@@ -21,7 +22,6 @@ from storage.models import (
     Base,
     Beneficiary,
     Claim,
-    ClaimStatus,
     ConversationState,
     GeocodeCacheEntry,
     HelpRequest,
@@ -31,12 +31,9 @@ from storage.models import (
     Neighbourhood,
     Offer,
     OutboxMessage,
-    RequestStatus,
-    Role,
     Skill,
     UserData,
     VolunteerSkill,
-    VolunteerStatus,
 )
 from testkit.clock import ManualClock
 

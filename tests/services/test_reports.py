@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, DateTime, Enum, Float, Integer, MetaData, String, Table, Text, select
 
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus
 from bot.i18n import I18n
 from bot.notices import Notices
 from bot.services import reports
@@ -47,18 +48,14 @@ from storage.models import (
     AuditEvent,
     Beneficiary,
     Claim,
-    ClaimStatus,
     HelpRequest,
     Member,
     MemberRole,
     Neighbourhood,
     Offer,
     OutboxMessage,
-    RequestStatus,
-    Role,
     Skill,
     VolunteerSkill,
-    VolunteerStatus,
 )
 from storage.types import UTCDateTime
 from testkit.clock import ManualClock

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role
 from bot.i18n import I18n
 from bot.notices import Notices
 from bot.services.requests import ClaimOutcome, RequestDraft, RequestService, StepOutcome
@@ -16,14 +17,11 @@ from storage.database import Database
 from storage.models import (
     Beneficiary,
     Claim,
-    ClaimStatus,
     HelpRequest,
     Member,
     MemberRole,
     OutboxMessage,
     OutboxStatus,
-    RequestStatus,
-    Role,
 )
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus
 from bot.i18n import I18n
 from bot.notices import Notices
 from bot.services.requests import (
@@ -22,17 +23,13 @@ from storage.database import Database
 from storage.models import (
     AuditEvent,
     Claim,
-    ClaimStatus,
     HelpRequest,
     Member,
     MemberRole,
     Offer,
     OutboxMessage,
-    RequestStatus,
-    Role,
     Skill,
     VolunteerSkill,
-    VolunteerStatus,
 )
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings

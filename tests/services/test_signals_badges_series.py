@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text, update
 
+from bot.domain.vocabulary import RequestStatus, Role, SignalOutcome, SignalStatus, VolunteerStatus
 from bot.i18n import I18n
 from bot.notices import Notices
 from bot.services.badges import ALPHABET, Badge, BadgeService, Check
@@ -38,14 +39,9 @@ from storage.models import (
     Offer,
     OutboxMessage,
     RequestSeries,
-    RequestStatus,
-    Role,
     Signal,
-    SignalOutcome,
-    SignalStatus,
     Skill,
     VolunteerSkill,
-    VolunteerStatus,
 )
 from testkit.clock import ManualClock
 from testkit.harness import TEST_PSEUDONYMS, brigade_settings

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain.vocabulary import Role
 from bot.services.members import MemberService, TelegramIdentity
 from storage import migrate
 from storage.database import Database
-from storage.models import HelpRequest, Member, MemberRole, Role, Skill
+from storage.models import HelpRequest, Member, MemberRole, Skill
 from testkit.clock import ManualClock
 
 

@@ -1,0 +1,65 @@
+"""The words of the brigade: roles, and the states of volunteers, requests, claims and cases.
+
+Plain enums, no database and no Telegram: the ORM (storage/models.py) stores them, the services
+and the lifecycle rules (bot/domain/lifecycle.py) reason with them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a member may do; a member can hold several roles."""
+
+    COORDINATOR = "coordinator"
+    REFERENT = "referent"
+    VOLUNTEER = "volunteer"
+
+
+class VolunteerStatus(StrEnum):
+    """Where a volunteer stands in vetting."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class RequestStatus(StrEnum):
+    """Life of a request: open → full → completed → closed, or cancelled / expired."""
+
+    OPEN = "open"
+    FULL = "full"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class ClaimStatus(StrEnum):
+    """Life of one volunteer's claim on a request."""
+
+    ACTIVE = "active"
+    RELEASED = "released"
+    DONE = "done"
+    CONFIRMED = "confirmed"
+    NOT_DONE = "not_done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SignalStatus(StrEnum):
+    """Life of a reported case: open → assigned (someone follows up) → closed."""
+
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+
+
+class SignalOutcome(StrEnum):
+    """How a reported case ended."""
+
+    HELPED = "helped"
+    REFERRED = "referred"  # referred to a service (CCAS, social worker…)
+    NOT_ISOLATED = "not_isolated"
+    UNREACHABLE = "unreachable"  # could not reach the person
