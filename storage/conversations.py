@@ -31,7 +31,7 @@ async def save_state(
     elif existing is None:
         session.add(
             ConversationState(
-                key=key, conversation=conversation, telegram_id=telegram_id, state=state, data={}
+                key=key, conversation=conversation, telegram_id=telegram_id, state=state
             )
         )
     else:

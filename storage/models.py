@@ -246,7 +246,6 @@ class HelpRequest(Base):
     area_label: Mapped[str] = mapped_column(String(200), default="")
     when_kind: Mapped[str] = mapped_column(String(16), default="asap")  # asap / today / slot
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     places_needed: Mapped[int] = mapped_column(SmallInteger, default=1)
     places_taken: Mapped[int] = mapped_column(SmallInteger, default=0)
     status: Mapped[RequestStatus] = mapped_column(
@@ -297,8 +296,6 @@ class Claim(Base):
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ask_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     nudges: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
-    # The private details sent to the claimer, removed some time after the request closes.
-    details_message_id: Mapped[int | None] = mapped_column(BigInteger)
     # The outbox row that carried the details: its Telegram message id says what to remove.
     details_outbox_id: Mapped[int | None] = mapped_column(Integer)
     purge_details_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -439,7 +436,6 @@ class ConversationState(Base):
     # The person the state belongs to, so /forget can remove it.
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     state: Mapped[str] = mapped_column(String(48))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=clock_default, onupdate=clock_default
     )

@@ -1456,7 +1456,6 @@ class RequestService:
                 await session.get(Member, claim.volunteer_id) if claim.volunteer_id else None
             )
             _ = self._notices.translator_for(volunteer)
-            claim.details_message_id = row.telegram_message_id
             await outbox.enqueue(
                 session,
                 chat_id=row.chat_id,

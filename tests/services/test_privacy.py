@@ -172,7 +172,6 @@ async def seed(database: Database) -> Seeded:
                     conversation="signup",
                     telegram_id=TELEGRAM_ID,
                     state="phone",
-                    data={},
                 ),
                 UserData(telegram_id=TELEGRAM_ID, data={"signup": {"name": NAME, "phone": PHONE}}),
                 Invite(
