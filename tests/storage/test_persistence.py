@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from bot.persistence import DatabasePersistence
 from storage.database import Database
-from storage.models import UserData
+from storage.models import ConversationState, UserData
 
 
 async def _stored(database: Database) -> dict[int, object]:
@@ -56,3 +58,18 @@ async def test_after_a_restart_what_was_loaded_counts_as_stored(database: Databa
     assert await _stored(database) == {}
     await after.update_user_data(1, {"signup": {"name": "Ana"}})  # and written again if it returns
     assert set(await _stored(database)) == {1}
+
+
+async def test_a_step_and_its_drafts_are_committed_together(database: Database) -> None:
+    """PTB stores them with concurrent calls: one transaction, or a crash splits them."""
+    persistence = DatabasePersistence(database)
+    await persistence.get_user_data()
+    await asyncio.gather(
+        persistence.update_conversation("posting", (7, 7), "desc"),
+        persistence.update_user_data(7, {"posting": {"skill": 3, "place": "home"}}),
+    )
+    assert persistence.write_transactions == 1
+    async with database.read() as session:
+        states = (await session.execute(select(ConversationState))).scalars().all()
+    assert [(s.key, s.state, s.telegram_id) for s in states] == [("posting|[7,7]", "desc", 7)]
+    assert (await _stored(database))[7][0] == {"posting": {"skill": 3, "place": "home"}}  # type: ignore[index]
