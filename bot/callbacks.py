@@ -138,6 +138,23 @@ def encode(action: Action, *args: int | str) -> str:
     return data
 
 
+def pattern(action: Action, *verbs: str) -> str:
+    """The regex a CallbackQueryHandler routes by: one action's buttons, or those of some verbs.
+
+    A verb is the first argument of an action whose first argument is a word. The regex only
+    routes: the handler still parses the data, which is what refuses a forged payload.
+    """
+    if not verbs:
+        return rf"^{action.value}(?::|\Z)"
+    signature = _SIGNATURES[action]
+    if not signature or signature[0] is not Arg.WORD:
+        raise ValueError(f"{action} takes no verb")
+    for verb in verbs:
+        if not _WORD.fullmatch(verb):
+            raise ValueError(f"{action}: {verb!r} is not a word")
+    return rf"^{action.value}:(?:{'|'.join(verbs)})(?::|\Z)"
+
+
 def parse(data: str | None) -> Callback | None:
     """Parse callback data; None for anything this version of the bot did not produce."""
     if not data or not data.isascii() or len(data) > MAX_CALLBACK_BYTES:
