@@ -41,7 +41,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks
+from bot import callbacks, deeplinks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, SignalStatus
@@ -66,11 +66,10 @@ from bot.services.signals import (
 )
 from bot.text import one_line, several_lines
 from conversations.signup import PHONE_PATTERN
-from handlers.common import Speaker, speaker
+from handlers.common import Speaker, StartLink, speaker
 from handlers.drafts import expired_notice
 
 DRAFT = "signal"
-RELAY_PAYLOAD = "relay"
 MAX_NEIGHBOURHOOD_BUTTONS = 12
 MAX_CASES_LISTED = 10
 
@@ -366,7 +365,10 @@ async def _command_during_signal(update: Update, context: BrigadeContext) -> str
     who = await _who(update, context)
     text = _text_of(update.effective_message)
     words = text.split()
-    if words and (words[0].split("@", 1)[0] == "/signal" or text == f"/start {RELAY_PAYLOAD}"):
+    relay = deeplinks.parse(words[1]) if words[:1] == ["/start"] and len(words) == 2 else None
+    if words and (
+        words[0].split("@", 1)[0] == "/signal" or isinstance(relay, deeplinks.RelayReport)
+    ):
         return await start_signal(update, context)
     await _say(
         update,
@@ -662,7 +664,7 @@ def build_signal_conversation() -> ConversationHandler[BrigadeContext]:
                 CommandHandler(
                     "start",
                     _tracking(start_signal),
-                    filters=private & filters.Regex(rf"^/start {RELAY_PAYLOAD}$"),
+                    filters=private & StartLink(deeplinks.RelayReport),
                 ),
                 CallbackQueryHandler(stale_button, pattern=rf"^{Action.SIGNAL.value}:"),
             ],

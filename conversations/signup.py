@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks
+from bot import callbacks, deeplinks
 from bot.callbacks import Action
 from bot.charter import CHARTER_VERSION, charter_text
 from bot.context import BrigadeContext
@@ -52,7 +52,7 @@ from conversations.common import (
     is_back,
     say,
 )
-from handlers.common import Speaker, speaker
+from handlers.common import Speaker, StartLink, speaker
 from handlers.vetting import notify_coordinators_of_application
 
 DRAFT = "signup"
@@ -335,9 +335,10 @@ async def start_signup(update: Update, context: BrigadeContext) -> str | int:
     user_data = context.user_data
     assert user_data is not None
     user_data[DRAFT] = {}
-    if context.args and context.args[0].startswith("n-") and context.args[0][2:].isdigit():
+    link = deeplinks.parse(context.args[0]) if context.args else None
+    if isinstance(link, deeplinks.NeighbourhoodSignup):
         # Arrived by a neighbourhood link: remember it to pre-select it.
-        linked = int(context.args[0][2:])
+        linked = link.neighbourhood_id
         if linked in {view.id for view in await context.services.neighbourhoods.all()}:
             user_data[DRAFT]["link_nb"] = linked
         else:
@@ -682,7 +683,7 @@ def build_signup_conversation() -> ConversationHandler[BrigadeContext]:
                 CommandHandler(
                     "start",
                     _tracking(start_signup),
-                    filters=private & filters.Regex(r"^/start n-\d+$"),
+                    filters=private & StartLink(deeplinks.NeighbourhoodSignup),
                 ),
             ],
             states=states,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot import callbacks
+from bot import callbacks, deeplinks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
@@ -61,7 +61,7 @@ async def neighbourhoods_screen(
             + "\n  "
             + _(
                 "Sign-up link: {link}",
-                link=f"https://t.me/{context.bot.username}?start=n-{view.id}",
+                link=deeplinks.url(context.bot.username, deeplinks.NeighbourhoodSignup(view.id)),
             )
         )
         toggle = _("Stop group posts: {name}") if view.post_to_group else _("Post in group: {name}")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Update, User
+from telegram import Message, Update, User
 from telegram.constants import ChatType
+from telegram.ext import filters
 
+from bot import deeplinks
 from bot.context import BrigadeContext
 from bot.i18n import Translator
 from bot.services.members import MemberProfile, TelegramIdentity
@@ -23,6 +25,19 @@ def identity_of(user: User) -> TelegramIdentity:
         username=user.username,
         language_code=user.language_code,
     )
+
+
+class StartLink(filters.MessageFilter):
+    """`/start <payload>` messages whose payload is one kind of link (see bot/deeplinks.py)."""
+
+    def __init__(self, kind: type[deeplinks.DeepLink]) -> None:
+        super().__init__(name=f"StartLink({kind.__name__})")
+        self._kind = kind
+
+    def filter(self, message: Message) -> bool:
+        """Whether the message opens a link of this kind."""
+        command, _space, payload = (message.text or "").partition(" ")
+        return command == "/start" and isinstance(deeplinks.parse(payload), self._kind)
 
 
 @dataclass(frozen=True)

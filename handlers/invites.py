@@ -5,7 +5,7 @@ from __future__ import annotations
 from babel.dates import format_datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot import callbacks
+from bot import callbacks, deeplinks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
@@ -58,7 +58,7 @@ async def create_invite(update: Update, context: BrigadeContext) -> None:
         await query.answer(_(NOT_A_COORDINATOR), show_alert=True)
         return
     await query.answer()
-    link = f"https://t.me/{context.bot.username}?start={created.start_payload}"
+    link = deeplinks.url(context.bot.username, deeplinks.Invitation(created.token))
     until = format_datetime(
         created.expires_at,
         "medium",

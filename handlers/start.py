@@ -6,13 +6,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.helpers import escape_markdown
 
+from bot import deeplinks
 from bot.callbacks import Action, encode
 from bot.commands import commands_for
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import Translator
 from bot.menus import set_member_menu
-from bot.services.invites import INVITE_PREFIX
 from bot.services.members import MemberProfile
 from handlers import invites
 from handlers.common import speaker
@@ -66,8 +66,9 @@ async def start(update: Update, context: BrigadeContext) -> None:
         return
     _ = who._
     payload = context.args[0] if context.args else ""
-    if payload.startswith(INVITE_PREFIX):
-        await invites.redeem(update, context, who, payload.removeprefix(INVITE_PREFIX))
+    link = deeplinks.parse(payload)
+    if isinstance(link, deeplinks.Invitation):
+        await invites.redeem(update, context, who, link.token)
         return
     if payload:
         # A link this bot did not make, or one cut when copied: say so, then greet as usual.
