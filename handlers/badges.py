@@ -10,7 +10,7 @@ import warnings
 from typing import Any
 
 from babel.dates import format_date
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import (
     BaseHandler,
     CommandHandler,
@@ -25,7 +25,7 @@ from bot.i18n import N_, Translator
 from bot.services.badges import BadgeService, Check, Verification
 from bot.services.outcomes import Outcome
 from bot.text import one_line
-from handlers.common import speaker
+from handlers.common import Speaker, speaker
 
 CODE = "code"
 
@@ -41,12 +41,8 @@ def badge_service(context: BrigadeContext) -> BadgeService:
     return context.services.badges
 
 
-async def badge(update: Update, context: BrigadeContext) -> None:
+async def badge(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
     """Show the volunteer's card: name, town, approval date and code."""
-    who = await speaker(update, context)
-    message = update.effective_message
-    if who is None or message is None:
-        return
     _ = who._
     card = await badge_service(context).badge(who.member.telegram_id)
     if isinstance(card, Outcome):

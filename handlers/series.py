@@ -1,6 +1,7 @@
 """Recurring care: /series lists and stops series; "🔁 Make it recurring" turns a request into one.
 
-Buttons (Action.SERIES, word + id), each answered once; the tapped message shows the next step:
+Buttons (Action.SERIES, word + id), one handler per verb, each tap answered once; the tapped
+message shows the next step:
 - ("make", request id): how often? → ("f7" | "f14", request id)
 - for a request without a chosen day: which weekday? ("f7d3", id) → what time? ("f7d3h14", id)
 - ("stop", series id): no further occurrence; the ones already posted are listed with a
@@ -16,11 +17,11 @@ import logging
 import re
 
 from babel.dates import format_datetime, get_day_names
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
 from bot import callbacks
-from bot.callbacks import Action
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
@@ -28,7 +29,7 @@ from bot.services.outcomes import Outcome
 from bot.services.series import SeriesService, SeriesSource, SeriesView, schedule_text
 from bot.skills import skill_label
 from bot.text import one_line
-from handlers.common import Speaker, speaker
+from handlers.common import NO_LONGER_VALID, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ HOURS = (9, 11, 14, 16, 18)
 _CHOICE = re.compile(r"^f(7|14)(?:d([0-6])(?:h(\d{1,2}))?)?$")
 
 NOT_ALLOWED = N_("Recurring requests are managed by their referent and the coordinators.")
-NO_LONGER_VALID = N_("This button is no longer valid.")
 OUTCOME_TEXTS = {
     Outcome.NOT_FOUND: NO_LONGER_VALID,
     Outcome.NOT_ALLOWED: NOT_ALLOWED,
@@ -95,12 +95,10 @@ def series_line(view: SeriesView, context: BrigadeContext, _: Translator) -> str
     return "\n".join(lines)
 
 
-async def series_command(update: Update, context: BrigadeContext) -> None:
+async def series_command(
+    update: Update, context: BrigadeContext, who: Speaker, message: Message
+) -> None:
     """/series: running series (with Stop) and recent requests that can be made recurring."""
-    who = await speaker(update, context)
-    message = update.effective_message
-    if who is None or message is None:
-        return
     _ = who._
     service = series_service(context)
     views = await service.active(who.member.telegram_id)
@@ -151,24 +149,14 @@ async def _edit(update: Update, text: str, rows: list[list[InlineKeyboardButton]
             await query.get_bot().send_message(query.message.chat.id, text, reply_markup=markup)
 
 
-async def on_series_button(update: Update, context: BrigadeContext) -> None:
-    """Every Action.SERIES button."""
+async def on_schedule(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
+    """How often, which day, what time (`f7`, `f7d3`, `f7d3h14`…): the next question, or done."""
     query = update.callback_query
-    who = await speaker(update, context)
-    if query is None or who is None:
-        return
+    assert query is not None
     _ = who._
-    parsed = callbacks.parse(query.data)
-    if parsed is None or parsed.action is not Action.SERIES:
-        await query.answer(_(NO_LONGER_VALID))
-        return
-    word, target = parsed.str_arg(0), parsed.int_arg(1)
-    if word == "stop":
-        await _stop(update, context, who, target)
-        return
-    if word == "make":
-        await _ask_frequency(update, context, who, target)
-        return
+    word, target = button.str_arg(0), button.int_arg(1)
     choice = _CHOICE.match(word)
     if choice is None:
         await query.answer(_(NO_LONGER_VALID))
@@ -195,12 +183,12 @@ async def on_series_button(update: Update, context: BrigadeContext) -> None:
     await _create(update, context, who, source, interval, weekday, hour)
 
 
-async def _ask_frequency(
-    update: Update, context: BrigadeContext, who: Speaker, request_id: int
-) -> None:
+async def on_make(update: Update, context: BrigadeContext, who: Speaker, button: Callback) -> None:
+    """🔁 Make it recurring: ask how often, in a new message."""
     query = update.callback_query
     assert query is not None
     _ = who._
+    request_id = button.int_arg(1)
     source = await series_service(context).source(who.member.telegram_id, request_id)
     if isinstance(source, Outcome):
         await query.answer(_(OUTCOME_TEXTS.get(source, NO_LONGER_VALID)), show_alert=True)
@@ -284,10 +272,12 @@ async def _create(
     await _edit(update, text, [[_button(_("⏹ Stop the series"), "stop", created.id)]])
 
 
-async def _stop(update: Update, context: BrigadeContext, who: Speaker, series_id: int) -> None:
+async def on_stop(update: Update, context: BrigadeContext, who: Speaker, button: Callback) -> None:
+    """⏹ Stop: no further occurrence; the ones already posted can be cancelled one by one."""
     query = update.callback_query
     assert query is not None
     _ = who._
+    series_id = button.int_arg(1)
     stopped = await series_service(context).stop(who.member.telegram_id, series_id)
     if stopped.outcome in {Outcome.NOT_FOUND, Outcome.NOT_ALLOWED}:
         await query.answer(_(OUTCOME_TEXTS[stopped.outcome]), show_alert=True)

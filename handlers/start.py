@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.helpers import escape_markdown
 
@@ -15,7 +15,7 @@ from bot.i18n import Translator
 from bot.menus import set_member_menu
 from bot.services.members import MemberProfile
 from handlers import invites
-from handlers.common import speaker
+from handlers.common import Speaker
 
 
 def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
@@ -59,11 +59,8 @@ def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
     return lines
 
 
-async def start(update: Update, context: BrigadeContext) -> None:
+async def start(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
     """Greet the person by role and say what they can do here (or open an invitation)."""
-    who = await speaker(update, context)
-    if who is None or update.effective_message is None:
-        return
     _ = who._
     payload = context.args[0] if context.args else ""
     link = deeplinks.parse(payload)
@@ -72,7 +69,7 @@ async def start(update: Update, context: BrigadeContext) -> None:
         return
     if payload:
         # A link this bot did not make, or one cut when copied: say so, then greet as usual.
-        await update.effective_message.reply_text(
+        await message.reply_text(
             _("This link is not valid. Check that you copied it whole, or ask for a new one.")
         )
     town = context.services.settings.town_name
@@ -88,19 +85,18 @@ async def start(update: Update, context: BrigadeContext) -> None:
         join = InlineKeyboardMarkup(
             [[InlineKeyboardButton(_("🙋 Become a volunteer"), callback_data=encode(Action.JOIN))]]
         )
-    await update.effective_message.reply_text(text, reply_markup=join)
+    await message.reply_text(text, reply_markup=join)
     await set_member_menu(context.bot, context.services.i18n, who.member)
 
 
-async def help_command(update: Update, context: BrigadeContext) -> None:
+async def help_command(
+    update: Update, context: BrigadeContext, who: Speaker, message: Message
+) -> None:
     """List the commands of the person's roles."""
-    who = await speaker(update, context)
-    if who is None or update.effective_message is None:
-        return
     _ = who._
     title = escape_markdown(_("Your commands:"), version=2)
     lines = [f"*{title}*"]
     for command in commands_for(who.member.roles):
         description = escape_markdown(_(command.description), version=2)
         lines.append(f"/{escape_markdown(command.name, version=2)} — {description}")
-    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.MARKDOWN_V2)
+    await message.reply_text("\n".join(lines), parse_mode=ParseMode.MARKDOWN_V2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from babel.dates import format_date, get_day_names
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
@@ -16,7 +16,7 @@ from telegram.ext import (
 )
 
 from bot import callbacks
-from bot.callbacks import Action
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import N_, Translator
@@ -25,7 +25,10 @@ from bot.services.outcomes import Outcome
 from bot.services.volunteers import ApplicationView, skills_summary
 from bot.skills import skill_label
 from bot.text import several_lines
-from handlers.common import speaker
+
+# NOT_A_COORDINATOR lives in handlers.common; handlers/reports.py still imports it from here.
+from handlers.common import NO_LONGER_VALID, Speaker, speaker
+from handlers.common import NOT_A_COORDINATOR as NOT_A_COORDINATOR
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,6 @@ REJECTING = "rejecting"
 REJECTED_CARD = "rejected_card"
 
 PERIOD_SHORT = {"morning": N_("morning"), "afternoon": N_("afternoon"), "evening": N_("evening")}
-NOT_A_COORDINATOR = N_("This action is reserved for the brigade's coordinators.")
 
 
 def application_card(view: ApplicationView, _: Translator) -> str:
@@ -150,28 +152,23 @@ async def notify_coordinators_of_application(
             log.warning("could not notify coordinator %s: %s", coordinator.id, error)
 
 
-async def pending(update: Update, context: BrigadeContext) -> None:
+async def pending(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
     """List the applications waiting for a decision, each with its buttons."""
-    who = await speaker(update, context)
-    if who is None or update.effective_message is None:
-        return
     _ = who._
     views = await context.services.volunteers.pending(who.member.telegram_id)
     if isinstance(views, Outcome):
-        await update.effective_message.reply_text(_(NOT_A_COORDINATOR))
+        await message.reply_text(_(NOT_A_COORDINATOR))
         return
     if not views:
-        await update.effective_message.reply_text(_("No application is waiting. 🎉"))
+        await message.reply_text(_("No application is waiting. 🎉"))
         return
-    await update.effective_message.reply_text(
-        _("{count} application(s) waiting, oldest first:", count=len(views))
-    )
+    await message.reply_text(_("{count} application(s) waiting, oldest first:", count=len(views)))
     for view in views[:MAX_CARDS]:
-        await update.effective_message.reply_text(
+        await message.reply_text(
             application_card(view, _), reply_markup=application_keyboard(view, _)
         )
     if len(views) > MAX_CARDS:
-        await update.effective_message.reply_text(
+        await message.reply_text(
             _(
                 "… and {count} more: decide on these first, then send /pending again.",
                 count=len(views) - MAX_CARDS,
@@ -386,18 +383,14 @@ async def cancel_rejection(update: Update, context: BrigadeContext) -> int:
     return ConversationHandler.END
 
 
-async def on_verify_skill(update: Update, context: BrigadeContext) -> None:
+async def on_verify_skill(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
     """Mark a sensitive skill as verified for one volunteer."""
     query = update.callback_query
-    who = await speaker(update, context)
-    if query is None or who is None:
-        return
+    assert query is not None
     _ = who._
-    parsed = callbacks.parse(query.data)
-    if parsed is None or parsed.action is not Action.VERIFY_SKILL:
-        await query.answer(_("This button is no longer valid."))
-        return
-    member_id, skill_id = parsed.int_arg(0), parsed.int_arg(1)
+    member_id, skill_id = button.int_arg(0), button.int_arg(1)
     outcome = await context.services.volunteers.verify_skill(
         who.member.telegram_id, member_id, skill_id
     )
@@ -408,8 +401,7 @@ async def on_verify_skill(update: Update, context: BrigadeContext) -> None:
         Outcome.NOT_ALLOWED: _(NOT_A_COORDINATOR),
     }
     await query.answer(
-        texts.get(outcome, _("This button is no longer valid.")),
-        show_alert=outcome is Outcome.NOT_ALLOWED,
+        texts.get(outcome, _(NO_LONGER_VALID)), show_alert=outcome is Outcome.NOT_ALLOWED
     )
     if outcome is Outcome.DONE:
         await _refresh_card(update, context, member_id, _, _("Skill verified."))
