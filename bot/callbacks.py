@@ -138,6 +138,11 @@ def encode(action: Action, *args: int | str) -> str:
     return data
 
 
+def kinds(action: Action) -> tuple[Arg, ...]:
+    """The kinds of an action's arguments, in order."""
+    return _SIGNATURES[action]
+
+
 def pattern(action: Action, *verbs: str) -> str:
     """The regex a CallbackQueryHandler routes by: one action's buttons, or those of some verbs.
 

@@ -45,11 +45,11 @@ from bot.domain.vocabulary import RequestStatus, Role
 from bot.i18n import N_, Translator
 from bot.notices import Notices, RequestView
 from bot.services.geocoding import GeocoderUnavailable, Place
+from bot.services.profile import PHONE_PATTERN
 from bot.services.requests import BeneficiaryDetails, Posted, RequestDraft
 from bot.skills import skill_label
 from bot.text import escaped, one_line, several_lines
 from conversations.common import Flow, say
-from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, speaker
 from handlers.drafts import expired_notice
 

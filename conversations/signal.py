@@ -49,6 +49,7 @@ from bot.geo import distance_km
 from bot.i18n import N_, Translator
 from bot.services.geocoding import GeocoderUnavailable
 from bot.services.neighbourhoods import NeighbourhoodView
+from bot.services.profile import PHONE_PATTERN
 from bot.services.signals import (
     MAX_DESCRIPTION_LENGTH,
     MAX_PLACE_LENGTH,
@@ -65,7 +66,6 @@ from bot.services.signals import (
     outcome_buttons,
 )
 from bot.text import one_line, several_lines
-from conversations.signup import PHONE_PATTERN
 from handlers.common import Speaker, StartLink, speaker
 from handlers.drafts import expired_notice
 

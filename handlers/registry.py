@@ -16,12 +16,13 @@ from bot.callbacks import COORDINATOR_ACTIONS, Action, pattern
 from bot.context import BrigadeApplication, BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
-from conversations import profile
 from conversations.admin import build_admin_conversation
 from conversations.announce import build_announce_conversation, on_announce_button
 from conversations.posting import build_posting_conversation
+from conversations.profile import card, pause
+from conversations.profile.edit import PROFILE, build_profile_conversation
 from conversations.signal import build_signal_conversation, cases_command, on_case_button
-from conversations.signup import build_signup_conversation
+from conversations.signup import SIGNUP, build_signup_conversation
 from handlers import (
     admin,
     errors,
@@ -72,7 +73,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (posting a request: /new)
     application.add_handler(build_posting_conversation())
     # (self-service conversations: profile editing)
-    application.add_handler(profile.build_profile_conversation())
+    application.add_handler(build_profile_conversation())
     # Relays: /signal and the relay link /start relay (before the generic /start); /verify.
     application.add_handler(build_signal_conversation())
     application.add_handler(build_verify_conversation())
@@ -80,6 +81,10 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_announce_conversation())
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
+
+    # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
+    for conversation in (SIGNUP, PROFILE):
+        application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
     commands = [
@@ -100,9 +105,9 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("cases", cases_command),
         ("series", said(series_command)),
         # (self-service: /profile /pause /resume)
-        ("profile", profile.show_profile),
-        ("pause", profile.pause_command),
-        ("resume", profile.resume_command),
+        ("profile", said(card.show_profile)),
+        ("pause", said(pause.pause_command)),
+        ("resume", said(pause.resume_command)),
         # (privacy: nothing may be stored by asking what is stored)
         ("mydata", said(privacy.my_data, identify=known_speaker)),
         ("forget", said(privacy.ask_forget, identify=known_speaker)),
@@ -141,9 +146,10 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.SERIES, "stop"), tap(on_stop)),
         (pattern(Action.SERIES, "make"), tap(on_make)),
         (pattern(Action.SERIES), tap(on_schedule)),
-        # (self-service buttons: Action.PROFILE, Action.PAUSE)
-        (pattern(Action.PROFILE), profile.on_stale_profile_button),
-        (pattern(Action.PAUSE), profile.on_pause_button),
+        # (self-service: ⏸ and ▶️ on the profile card, the pause durations)
+        (pattern(Action.PAUSE, "menu"), tap(pause.on_pause_menu)),
+        (pattern(Action.PAUSE, "resume"), tap(pause.on_resume)),
+        (pattern(Action.PAUSE), tap(pause.on_pause)),
         # (privacy)
         (pattern(Action.FORGET), tap(privacy.on_forget_button, identify=known_speaker)),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from babel.dates import format_date, get_day_names
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -22,7 +23,7 @@ from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import N_, Translator
 from bot.services.members import MemberProfile
 from bot.services.outcomes import Outcome
-from bot.services.volunteers import ApplicationView, skills_summary
+from bot.services.volunteers import ApplicationView, SkillHeld, skills_summary
 from bot.skills import skill_label
 from bot.text import several_lines
 
@@ -41,18 +42,17 @@ REJECTED_CARD = "rejected_card"
 PERIOD_SHORT = {"morning": N_("morning"), "afternoon": N_("afternoon"), "evening": N_("evening")}
 
 
+def skill_mark(skill: SkillHeld, _: Translator) -> str:
+    """A skill's name, with "(to verify)" or "(verified)" where a coordinator checks it."""
+    if skill.requires_verification and not skill.verified:
+        return skill_label(skill.label, _) + " " + _("(to verify)")
+    return skill_label(skill.label, _) + (" " + _("(verified)") if skill.verified else "")
+
+
 def application_card(view: ApplicationView, _: Translator) -> str:
     """The text a coordinator reads to decide on an application."""
     day_names = get_day_names("abbreviated", locale=_.language)
-    skills = [
-        skill_label(skill.label, _)
-        + (
-            " " + _("(to verify)")
-            if skill.requires_verification and not skill.verified
-            else (" " + _("(verified)") if skill.verified else "")
-        )
-        for skill in skills_summary(view.skills)
-    ]
+    skills = [skill_mark(skill, _) for skill in skills_summary(view.skills)]
     slots = ", ".join(f"{day_names[d]} {_(PERIOD_SHORT[p])}" for d, p in view.availability)
     accepted = (
         format_date(view.charter_accepted_at, "medium", locale=_.language)
@@ -126,10 +126,17 @@ def application_keyboard(view: ApplicationView, _: Translator) -> InlineKeyboard
     return None
 
 
-async def notify_coordinators_of_application(
-    context: BrigadeContext, member_id: int, coordinator_telegram_ids: list[int]
+async def send_card_to_coordinators(
+    context: BrigadeContext,
+    member_id: int,
+    coordinator_telegram_ids: Iterable[int],
+    intro: str,
+    **values: object,
 ) -> None:
-    """Send a new application to every coordinator, each in their language."""
+    """Send a volunteer's card (with its buttons) to these coordinators, each in their language.
+
+    `intro` (a message id, with `values`) says why: a new application, a skill to verify.
+    """
     services = context.services
     targets = set(coordinator_telegram_ids)
     for coordinator in await services.members.staff():
@@ -142,14 +149,15 @@ async def notify_coordinators_of_application(
         try:
             await context.bot.send_message(
                 coordinator.telegram_id,
-                _("New volunteer application.") + "\n\n" + application_card(view, _),
+                _(intro, **values) + "\n\n" + application_card(view, _),
                 reply_markup=application_keyboard(view, _),
             )
         except Forbidden:
             await services.members.mark_unreachable(coordinator.telegram_id)
         except TelegramError as error:
-            # /pending still lists the application: a lost notification loses nothing.
-            log.warning("could not notify coordinator %s: %s", coordinator.id, error)
+            # /pending lists the applications, and the card's buttons are on every card sent:
+            # a lost notification loses nothing.
+            log.warning("could not send a card to coordinator %s: %s", coordinator.id, error)
 
 
 async def pending(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:

@@ -1,0 +1,453 @@
+"""Editing one answer of the profile: a short persistent conversation per ✏️ button.
+
+The working copy (`ProfileDraft`) starts from the profile as it is; nothing is stored until the
+field's save, which goes through one ProfileService method and is followed by the updated card.
+⬅ (and /profile) leave the field unchanged and show the card again; a ✏️ button of an older
+card switches to its field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram.ext import ConversationHandler
+
+from bot.callbacks import Action, Callback
+from bot.context import BrigadeContext
+from bot.i18n import N_
+from bot.services.outcomes import Outcome
+from bot.services.profile import (
+    MAX_NAME_LENGTH,
+    QUIET_PRESETS,
+    WEEKLY_CAP_CHOICES,
+    ProfileView,
+    SkillsSaved,
+)
+from bot.services.volunteers import RADIUS_CHOICES_KM
+from conversations.base import BACK_LABEL, END, Conversation, State, Texts, Turn
+from conversations.pickers import (
+    PhoneProblem,
+    Slot,
+    ask_availability,
+    ask_skills,
+    on_skill,
+    on_slots,
+    phone_answer,
+    some_skill,
+)
+from conversations.places import OWN_ADDRESS, Spot, find_address, neighbourhood_rows, pin_of
+from conversations.profile.card import (
+    AVAILABILITY,
+    CAP,
+    CONFIRM_PLACE,
+    NAME,
+    NEIGHBOURHOOD,
+    NOT_A_VOLUNTEER,
+    PHONE,
+    PLACE,
+    QUIET,
+    RADIUS,
+    SKILLS,
+    profile_card,
+    profile_keyboard,
+    profile_message,
+    quiet_hours_label,
+)
+from conversations.signup import ask_location
+from handlers.vetting import send_card_to_coordinators
+
+REMOVE_PHONE_LABEL = N_("Remove my number")
+
+
+@dataclass
+class ProfileDraft:
+    """The working copy the questions start from."""
+
+    name: str = ""
+    has_phone: bool = False
+    place: Spot | None = None
+    neighbourhood_id: int | None = None
+    radius_km: float = 0.0
+    skill_ids: list[int] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
+    quiet: tuple[int, int] | None = None
+    weekly_cap: int | None = None
+
+    @classmethod
+    def of(cls, view: ProfileView) -> ProfileDraft:
+        """The profile as it is."""
+        quiet = None
+        if view.quiet_start_minute is not None and view.quiet_end_minute is not None:
+            quiet = (view.quiet_start_minute, view.quiet_end_minute)
+        place = None
+        if view.latitude is not None and view.longitude is not None:
+            place = Spot(view.latitude, view.longitude, view.address)
+        return cls(
+            name=view.display_name,
+            has_phone=view.phone is not None,
+            place=place,
+            neighbourhood_id=view.neighbourhood_id,
+            radius_km=view.radius_km,
+            skill_ids=list(view.skill_ids),
+            slots=list(view.availability),
+            quiet=quiet,
+            weekly_cap=view.weekly_cap,
+        )
+
+
+PROFILE = Conversation(
+    "profile",
+    Action.PROFILE,
+    ProfileDraft,
+    Texts(
+        cancelled=N_("Nothing was changed. Send /profile to see your profile."),
+        busy=N_("You are changing your profile. Answer the question above, or send /cancel."),
+        ended=(N_("This button is no longer valid. Send /profile to see your profile."),),
+    ),
+    allow_reentry=True,
+)
+Turn_ = Turn[ProfileDraft]
+
+
+def _tick(chosen: bool) -> str:
+    return "✅ " if chosen else ""
+
+
+@PROFILE.previous
+def _previous(turn: Turn_) -> str | None:
+    """⬅ from the place found leads to the place; from any field, back to the card."""
+    return PLACE if turn.state == CONFIRM_PLACE else None
+
+
+@PROFILE.leaving
+async def back_to_profile(turn: Turn_) -> State:
+    """Leave the field unchanged and show the card again."""
+    await turn.say(turn._("Nothing was changed."), ReplyKeyboardRemove())
+    await turn.say(*await profile_message(turn.context, turn.who))
+    return END
+
+
+# --- the questions -----------------------------------------------------------------------------
+
+
+@PROFILE.question(NAME)
+async def ask_name(turn: Turn_) -> State:
+    """The new name."""
+    _ = turn._
+    keyboard = ReplyKeyboardMarkup([[_(BACK_LABEL)]], resize_keyboard=True, one_time_keyboard=True)
+    await turn.say(
+        _("What name should the coordinators and referents see? Now: {name}", name=turn.draft.name),
+        keyboard,
+    )
+    return None
+
+
+@PROFILE.question(PHONE)
+async def ask_phone(turn: Turn_) -> State:
+    """A shared or typed number, or the removal of the one given."""
+    _ = turn._
+    rows = [[KeyboardButton(_("📱 Share my number"), request_contact=True)]]
+    if turn.draft.has_phone:
+        rows.append([KeyboardButton(_(REMOVE_PHONE_LABEL))])
+    rows.append([KeyboardButton(_(BACK_LABEL))])
+    await turn.say(
+        _(
+            "Your phone number lets the referent reach you when you take a request. "
+            "It is optional and only shown to the referent of a request you take."
+        ),
+        ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True),
+    )
+    return None
+
+
+PROFILE.question(PLACE)(ask_location)
+
+
+@PROFILE.question(CONFIRM_PLACE)
+async def ask_confirm_place(turn: Turn_) -> State:
+    """The address found: is it right?"""
+    _ = turn._
+    keyboard = InlineKeyboardMarkup(
+        [
+            [PROFILE.button(_("Yes, that's it"), "place", "yes"), PROFILE.button(_("No"), "place")],
+            PROFILE.back_row(_),
+        ]
+    )
+    address = (turn.draft.place.label if turn.draft.place else None) or ""
+    await turn.say(_("I found: {address}\nIs this right?", address=address), keyboard)
+    return None
+
+
+@PROFILE.question(NEIGHBOURHOOD)
+async def ask_neighbourhood(turn: Turn_) -> State:
+    """The neighbourhoods, nearest to the volunteer's place first, the current one ticked."""
+    _ = turn._
+    rows = await neighbourhood_rows(
+        turn, turn.draft.place, star=False, ticked=turn.draft.neighbourhood_id
+    )
+    if not rows:
+        await turn.say(_("The brigade has no neighbourhood yet."))
+        return await back_to_profile(turn)
+    rows.append(PROFILE.back_row(_))
+    await turn.say(
+        _("Which neighbourhood do you want to help in? The nearest one is suggested first."),
+        InlineKeyboardMarkup(rows),
+    )
+    return None
+
+
+@PROFILE.question(RADIUS)
+async def ask_radius(turn: Turn_) -> State:
+    """How far the volunteer is ready to go."""
+    _ = turn._
+    row = [
+        PROFILE.button(_tick(km == turn.draft.radius_km) + f"{km:g} km", "radius", int(km))
+        for km in RADIUS_CHOICES_KM
+    ]
+    await turn.say(
+        _("How far from you are you ready to go?"),
+        InlineKeyboardMarkup([row, PROFILE.back_row(_)]),
+    )
+    return None
+
+
+@PROFILE.question(SKILLS)
+async def ask_skills_(turn: Turn_) -> State:
+    """The catalogue as toggles, the skills held ticked."""
+    return await ask_skills(turn)
+
+
+@PROFILE.question(AVAILABILITY)
+async def ask_availability_(turn: Turn_) -> State:
+    """Presets and the week grid, the current slots ticked."""
+    return await ask_availability(turn, with_clear=True)
+
+
+@PROFILE.question(QUIET)
+async def ask_quiet_hours(turn: Turn_) -> State:
+    """The quiet-hours presets."""
+    _ = turn._
+    rows = []
+    for key, window in QUIET_PRESETS.items():
+        label = (
+            _("No quiet hours") if window is None else quiet_hours_label(window[0], window[1], _)
+        )
+        rows.append([PROFILE.button(_tick(window == turn.draft.quiet) + label, "quiet", key)])
+    rows.append(PROFILE.back_row(_))
+    await turn.say(
+        _(
+            "During your quiet hours, no request is sent to you (times of {town}). "
+            "Which quiet hours do you want?",
+            town=turn.services.settings.town_name,
+        ),
+        InlineKeyboardMarkup(rows),
+    )
+    return None
+
+
+@PROFILE.question(CAP)
+async def ask_weekly_cap(turn: Turn_) -> State:
+    """The weekly limits."""
+    _, current = turn._, turn.draft.weekly_cap
+    rows = [
+        [PROFILE.button(_tick(current is None) + _("No limit"), "cap", "none")],
+        [
+            PROFILE.button(_tick(cap == current) + str(cap), "cap", cap)
+            for cap in WEEKLY_CAP_CHOICES
+        ],
+        PROFILE.back_row(_),
+    ]
+    await turn.say(
+        _("At most how many requests a week do you want to be offered?"),
+        InlineKeyboardMarkup(rows),
+    )
+    return None
+
+
+# --- entry and saving --------------------------------------------------------------------------
+
+
+async def start_edit(turn: Turn_, button: Callback) -> State:
+    """Begin editing the field of the tapped ✏️ button."""
+    field_ = button.str_arg(1)
+    if field_ not in PROFILE.questions or field_ == CONFIRM_PLACE:
+        return await turn.stale()  # whatever the person was doing goes on
+    view = await turn.services.profile.view(turn.user_id)
+    if isinstance(view, Outcome):
+        await turn.answer(turn._(NOT_A_VOLUNTEER), alert=True)
+        return END
+    turn.draft = ProfileDraft.of(view)
+    return await turn.ask(field_)
+
+
+async def _saved(turn: Turn_, result: ProfileView | Outcome, note: str = "") -> State:
+    """Show the updated card after a save, or say why it was not saved."""
+    _ = turn._
+    await turn.answer()
+    if isinstance(result, ProfileView):
+        # A separate message: only it can take the reply keyboard of a text step away.
+        await turn.say("\n".join(filter(None, [_("✅ Saved."), note])), ReplyKeyboardRemove())
+        tz = turn.services.settings.tz
+        await turn.say(profile_card(result, _, tz), profile_keyboard(result, _))
+        return END
+    if result is Outcome.INVALID and turn.state is not None:
+        await turn.say(_("This answer cannot be saved. Please answer again."))
+        return await turn.ask(turn.state)
+    await turn.say(_(NOT_A_VOLUNTEER), ReplyKeyboardRemove())
+    return END
+
+
+async def on_name(turn: Turn_) -> State:
+    """Save the typed name."""
+    result = await turn.services.profile.rename(turn.user_id, turn.message.text or "")
+    if result is Outcome.INVALID:
+        await turn.say(
+            turn._(
+                "Please send a name of 1 to {max} characters, e.g. your first name.",
+                max=MAX_NAME_LENGTH,
+            )
+        )
+        return None
+    return await _saved(turn, result)
+
+
+async def on_phone(turn: Turn_) -> State:
+    """Save the shared or typed number, or remove it."""
+    _ = turn._
+    phone = None if turn.text == _(REMOVE_PHONE_LABEL) else phone_answer(turn, own=True)
+    if phone is PhoneProblem.SOMEONE_ELSES:
+        await turn.say(_("Please share your own number, with the button below."))
+        return None
+    if isinstance(phone, PhoneProblem):
+        await turn.say(
+            _("That does not look like a phone number. Share it with the button, or type it.")
+        )
+        return None
+    return await _saved(turn, await turn.services.profile.set_phone(turn.user_id, phone))
+
+
+async def on_place_pin(turn: Turn_) -> State:
+    """Save a shared location, named by its street when the geocoder can."""
+    latitude, longitude, place = await pin_of(turn)
+    address = (place.area_label or place.label) if place is not None else None
+    result = await turn.services.profile.set_place(turn.user_id, latitude, longitude, address)
+    return await _saved(turn, result)
+
+
+async def on_place_text(turn: Turn_) -> State:
+    """Geocode a typed address and ask to confirm it."""
+    place = await find_address(turn, OWN_ADDRESS)
+    if place is None:
+        return None
+    turn.draft.place = Spot.of(place)
+    return await turn.ask(CONFIRM_PLACE)
+
+
+async def on_place_confirmed(turn: Turn_, button: Callback) -> State:
+    """Yes: save the place found; no: the place again."""
+    place = turn.draft.place
+    if button.str_arg(1) != "yes" or place is None:
+        return await turn.ask(PLACE)
+    result = await turn.services.profile.set_place(
+        turn.user_id, place.latitude, place.longitude, place.label
+    )
+    return await _saved(turn, result)
+
+
+async def on_neighbourhood(turn: Turn_, button: Callback) -> State:
+    """Save the neighbourhood tapped (the service checks it exists)."""
+    value = button.str_arg(1)
+    if not value.isdigit():
+        return await turn.stale()
+    return await _saved(
+        turn, await turn.services.profile.set_neighbourhood(turn.user_id, int(value))
+    )
+
+
+async def on_radius(turn: Turn_, button: Callback) -> State:
+    """Save the distance."""
+    value = button.str_arg(1)
+    if not value.isdigit() or float(value) not in RADIUS_CHOICES_KM:
+        return await turn.stale()
+    return await _saved(turn, await turn.services.profile.set_radius(turn.user_id, float(value)))
+
+
+async def on_skills_done(turn: Turn_, button: Callback) -> State:
+    """Save the skills; the coordinators are asked to check the new ones that need it."""
+    if not await some_skill(turn):
+        return None
+    saved = await turn.services.profile.set_skills(turn.user_id, turn.draft.skill_ids)
+    if not isinstance(saved, SkillsSaved):
+        return await _saved(turn, saved)
+    note = ""
+    if saved.awaiting_verification:
+        note = turn._("A coordinator will check your new skill before you receive such requests.")
+    next_state = await _saved(turn, saved.view, note)
+    if saved.coordinator_telegram_ids:
+        await send_card_to_coordinators(
+            turn.context,
+            saved.view.member_id,
+            saved.coordinator_telegram_ids,
+            N_("{name} added a skill that needs your check."),
+            name=saved.view.display_name,
+        )
+    return next_state
+
+
+async def on_slots_(turn: Turn_, button: Callback) -> State:
+    """A preset, "clear" or a slot of the week grid."""
+    return await on_slots(turn, button, with_clear=True)
+
+
+async def on_availability_done(turn: Turn_, button: Callback) -> State:
+    """Save the availability."""
+    result = await turn.services.profile.set_availability(turn.user_id, turn.draft.slots)
+    return await _saved(turn, result)
+
+
+async def on_quiet_hours(turn: Turn_, button: Callback) -> State:
+    """Save the quiet hours chosen."""
+    value = button.str_arg(1)
+    if value not in QUIET_PRESETS:
+        return await turn.stale()
+    start, end = QUIET_PRESETS[value] or (None, None)
+    return await _saved(turn, await turn.services.profile.set_quiet_hours(turn.user_id, start, end))
+
+
+async def on_weekly_cap(turn: Turn_, button: Callback) -> State:
+    """Save the weekly limit chosen."""
+    value = button.str_arg(1)
+    if value != "none" and not (value.isdigit() and int(value) in WEEKLY_CAP_CHOICES):
+        return await turn.stale()
+    cap = None if value == "none" else int(value)
+    return await _saved(turn, await turn.services.profile.set_weekly_cap(turn.user_id, cap))
+
+
+# --- the conversation --------------------------------------------------------------------------
+
+
+def build_profile_conversation() -> ConversationHandler[BrigadeContext]:
+    """Editing one field of the profile, persistent across restarts."""
+    place = [PROFILE.pin(on_place_pin), PROFILE.text(on_place_text)]
+    return PROFILE.build(
+        entry_points=[PROFILE.start_tap(start_edit, verb="edit")],
+        states={
+            NAME: [PROFILE.text(on_name)],
+            PHONE: [PROFILE.contact(on_phone), PROFILE.text(on_phone)],
+            PLACE: place,
+            # The location button of the place question may still be on screen.
+            CONFIRM_PLACE: [PROFILE.on("place", on_place_confirmed), place[0]],
+            NEIGHBOURHOOD: [PROFILE.on("nb", on_neighbourhood)],
+            RADIUS: [PROFILE.on("radius", on_radius)],
+            SKILLS: [PROFILE.on("skill", on_skill), PROFILE.on("skills", on_skills_done)],
+            AVAILABILITY: [
+                PROFILE.on("slot", on_slots_),
+                PROFILE.on("preset", on_slots_),
+                PROFILE.on("avail", on_availability_done),
+            ],
+            QUIET: [PROFILE.on("quiet", on_quiet_hours)],
+            CAP: [PROFILE.on("cap", on_weekly_cap)],
+        },
+        fallbacks=[PROFILE.command("profile", back_to_profile)],
+    )
