@@ -18,7 +18,7 @@ from bot.domain.vocabulary import Role
 from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
 from conversations.admin import build_admin_conversation
 from conversations.announce import build_announce_conversation, on_announce_button
-from conversations.posting import build_posting_conversation
+from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
 from conversations.profile.edit import PROFILE, build_profile_conversation
 from conversations.signal import build_signal_conversation, cases_command, on_case_button
@@ -83,7 +83,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    for conversation in (SIGNUP, PROFILE):
+    for conversation in (SIGNUP, POSTING, PROFILE):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.

@@ -3,8 +3,11 @@ of another step is answered as stale, and ⬅ pressed on a reply keyboard takes 
 
 from __future__ import annotations
 
+from bot.domain.vocabulary import Role
+from bot.services.outcomes import Outcome
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeTelegram
+from tests.conftest import COORDINATOR_ID
 
 START_AGAIN = "Sorry, your answers so far could not be kept. Please start again: {command}."
 
@@ -78,3 +81,37 @@ async def test_back_by_keyboard_removes_it_and_a_button_of_another_step_is_stale
     assert len(lina.callback_answers) == answered + 1
     assert lina.callback_answers[-1].text == "This button is no longer valid."
     assert "How far" in (lina.last_message.text or "")
+
+
+async def test_a_posting_draft_in_an_older_shape_starts_again_at_the_next_tap(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
+    claire.send_command("start")
+    rita = world.add_user("Rita", language_code="en")
+    rita.send_command("start")
+    await brigade.deliver()
+    invite = await brigade.services.invites.create(COORDINATOR_ID, Role.REFERENT)
+    assert not isinstance(invite, Outcome)
+    rita.start(invite.start_payload)
+    await brigade.deliver()
+    rita.send_command("new")
+    await brigade.deliver()
+    rita.tap("➕ Someone new")
+    await brigade.deliver()
+    rita.send_text("Jeanne M.")
+    await brigade.deliver()
+    question = rita.last_message
+    assert "What is Jeanne M.'s phone number?" in (question.text or "")
+    # The previous version's keys, with the step kept a second time.
+    brigade.app.user_data[rita.id]["posting"] = {"b_name": "Jeanne M.", "_state": "bphone"}
+
+    rita.tap(question, "Skip")
+    await brigade.deliver()
+    assert rita.last_message.text == START_AGAIN.format(command="/new")
+    assert rita.callback_answers[-1].text is None  # the tap is answered, once
+    rita.tap(question, "Skip")  # the conversation is over
+    await brigade.deliver()
+    assert rita.callback_answers[-1].text == (
+        "This button is no longer valid. Send /new to post a request."
+    )
