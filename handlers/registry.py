@@ -15,16 +15,18 @@ from telegram.ext import (
 from bot.callbacks import COORDINATOR_ACTIONS, Action, pattern
 from bot.context import BrigadeApplication, BrigadeContext
 from bot.domain.vocabulary import Role
+from bot.services.signals import OUTCOME_WORDS
 from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
 from conversations.admin import build_admin_conversation
 from conversations.announce import build_announce_conversation, on_announce_button
 from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
 from conversations.profile.edit import PROFILE, build_profile_conversation
-from conversations.signal import build_signal_conversation, cases_command, on_case_button
+from conversations.signal import SIGNAL, build_signal_conversation
 from conversations.signup import SIGNUP, build_signup_conversation
 from handlers import (
     admin,
+    cases,
     errors,
     fallback,
     groups,
@@ -83,7 +85,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    for conversation in (SIGNUP, POSTING, PROFILE):
+    for conversation in (SIGNUP, POSTING, PROFILE, SIGNAL):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -102,7 +104,7 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("export", reports.export),
         # Relays, badges and recurring care (/signal and /verify are conversations, above).
         ("badge", said(badge)),
-        ("cases", cases_command),
+        ("cases", said(cases.cases_command)),
         ("series", said(series_command)),
         # (self-service: /profile /pause /resume)
         ("profile", said(card.show_profile)),
@@ -142,7 +144,9 @@ def register_handlers(application: BrigadeApplication) -> None:
         # Announcement buttons outside the /announce conversation: Refresh, or a stale step.
         (pattern(Action.ANNOUNCE), on_announce_button),
         # Reported cases and recurring series.
-        (pattern(Action.CASE), on_case_button),
+        (pattern(Action.CASE, "assign"), tap(cases.on_assign)),
+        (pattern(Action.CASE, "close"), tap(cases.on_close)),
+        (pattern(Action.CASE, *OUTCOME_WORDS), tap(cases.on_outcome)),
         (pattern(Action.SERIES, "stop"), tap(on_stop)),
         (pattern(Action.SERIES, "make"), tap(on_make)),
         (pattern(Action.SERIES), tap(on_schedule)),
