@@ -18,7 +18,7 @@ from bot.domain.vocabulary import Role
 from bot.services.signals import OUTCOME_WORDS
 from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
 from conversations.admin import build_admin_conversation
-from conversations.announce import build_announce_conversation, on_announce_button
+from conversations.announce import ANNOUNCE, build_announce_conversation, on_refresh
 from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
 from conversations.profile.edit import PROFILE, build_profile_conversation
@@ -85,7 +85,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    for conversation in (SIGNUP, POSTING, PROFILE, SIGNAL):
+    for conversation in (SIGNUP, POSTING, PROFILE, SIGNAL, ANNOUNCE):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -141,8 +141,8 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.REQUEST_ADMIN), requests.on_request_admin),
         # (coordinator views and figures)
         (pattern(Action.REPORT), reports.on_report_button),
-        # Announcement buttons outside the /announce conversation: Refresh, or a stale step.
-        (pattern(Action.ANNOUNCE), on_announce_button),
+        # An announcement's delivery count (outside the /announce conversation).
+        (pattern(Action.ANNOUNCE, "count"), tap(on_refresh, role=COORDINATOR)),
         # Reported cases and recurring series.
         (pattern(Action.CASE, "assign"), tap(cases.on_assign)),
         (pattern(Action.CASE, "close"), tap(cases.on_close)),
