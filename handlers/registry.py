@@ -17,7 +17,7 @@ from bot.context import BrigadeApplication, BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.services.signals import OUTCOME_WORDS
 from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
-from conversations.admin import build_admin_conversation
+from conversations.admin import ADMIN, build_admin_conversation
 from conversations.announce import ANNOUNCE, build_announce_conversation, on_refresh
 from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
@@ -85,7 +85,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    for conversation in (SIGNUP, POSTING, PROFILE, SIGNAL, ANNOUNCE):
+    for conversation in (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
