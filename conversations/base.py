@@ -239,7 +239,7 @@ class Conversation(Generic[D]):
     def __init__(
         self,
         name: str,
-        action: Action,
+        action: Action | None,
         draft: type[D],
         texts: Texts,
         *,
@@ -250,6 +250,7 @@ class Conversation(Generic[D]):
         allow_reentry: bool = False,
     ) -> None:
         self.name = name
+        # The action of its buttons (None: a conversation without buttons).
         self.action = action
         self.draft_type = draft
         self.texts = texts
@@ -324,7 +325,7 @@ class Conversation(Generic[D]):
         self, label: str, verb: str, value: str | int = "x", *, action: Action | None = None
     ) -> InlineKeyboardButton:
         """An inline button of this conversation: (verb, value) in its callback data."""
-        action = action or self.action
+        action = action or self._action()
         if callbacks.kinds(action)[1:] != (callbacks.Arg.INT,):
             value = str(value)
         return InlineKeyboardButton(label, callback_data=callbacks.encode(action, verb, value))
@@ -340,7 +341,7 @@ class Conversation(Generic[D]):
 
     def on(self, verb: str, step: TapStep[D], *, action: Action | None = None) -> Spec:
         """The handler of one verb of this conversation's buttons, in the state it is listed in."""
-        action = action or self.action
+        action = action or self._action()
         self._verbs.setdefault(action, set()).add(verb)
         regex = callbacks.pattern(action, verb)
         return Spec(lambda state: CallbackQueryHandler(self._tapped(step, state), pattern=regex))
@@ -385,7 +386,7 @@ class Conversation(Generic[D]):
         self, step: TapStep[D], *, action: Action | None = None, verb: str = ""
     ) -> Handler:
         """An entry point: a button starts the conversation, fresh draft."""
-        action = action or self.action
+        action = action or self._action()
         if verb:
             self._verbs.setdefault(action, set()).add(verb)
         regex = callbacks.pattern(action, *([verb] if verb else []))
@@ -399,12 +400,16 @@ class Conversation(Generic[D]):
     ) -> ConversationHandler[BrigadeContext]:
         """The ConversationHandler: each state's handlers, then the shared tail (see above)."""
         ends = [
-            CommandHandler("cancel", self._said(_cancel_command, None, any_draft=True)),
+            # Private only: a conversation kept per person (per_chat=False) must not end in a group.
+            CommandHandler(
+                "cancel", self._said(_cancel_command, None, any_draft=True), filters=PRIVATE
+            ),
             *(spec.make(None) for spec in fallbacks),
         ]
-        self._verbs.setdefault(self.action, set()).update(
-            {"back", "cancel"} if self.has_back else {"cancel"}
-        )
+        if self.action is not None:
+            self._verbs.setdefault(self.action, set()).update(
+                {"back", "cancel"} if self.has_back else {"cancel"}
+            )
         with_tail: dict[object, list[Handler]] = {
             state: [*(spec.make(state) for spec in specs), *self._tail(state, ends)]
             for state, specs in states.items()
@@ -435,23 +440,28 @@ class Conversation(Generic[D]):
     def _own(self) -> str:
         """The regex of this conversation's buttons."""
         if self.owns_action:
-            return callbacks.pattern(self.action)
+            return callbacks.pattern(self._action())
         return "|".join(
             f"(?:{callbacks.pattern(action, *sorted(verbs))})"
             for action, verbs in self._verbs.items()
         )
 
+    def _action(self) -> Action:
+        assert self.action is not None, f"the {self.name} conversation has no buttons"
+        return self.action
+
     def _tail(self, state: str, ends: Sequence[Handler]) -> Iterable[Handler]:
-        if self.has_back:
-            yield CallbackQueryHandler(self._tapped(_back, state), pattern=self._verb("back"))
-        yield CallbackQueryHandler(self._tapped(_cancel, state), pattern=self._verb("cancel"))
-        yield CallbackQueryHandler(self._tapped(_stale, state), pattern=self._own())
+        if self.action is not None:
+            if self.has_back:
+                yield CallbackQueryHandler(self._tapped(_back, state), pattern=self._verb("back"))
+            yield CallbackQueryHandler(self._tapped(_cancel, state), pattern=self._verb("cancel"))
+            yield CallbackQueryHandler(self._tapped(_stale, state), pattern=self._own())
         if self.texts.busy is not None:
             yield _UnlessOwnCommand(self._said(_busy, state), ends)
         yield MessageHandler(PRIVATE & ~filters.COMMAND, self._said(_not_understood, state))
 
     def _verb(self, verb: str) -> str:
-        return callbacks.pattern(self.action, verb)
+        return callbacks.pattern(self._action(), verb)
 
     def _tapped(
         self, step: TapStep[D], state: str | None, *, fresh: bool = False

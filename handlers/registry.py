@@ -22,8 +22,10 @@ from conversations.announce import ANNOUNCE, build_announce_conversation, on_ref
 from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
 from conversations.profile.edit import PROFILE, build_profile_conversation
+from conversations.rejection import build_rejection_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
 from conversations.signup import SIGNUP, build_signup_conversation
+from conversations.verify import build_verify_conversation
 from handlers import (
     admin,
     cases,
@@ -39,7 +41,7 @@ from handlers import (
     start,
     vetting,
 )
-from handlers.badges import badge, build_verify_conversation
+from handlers.badges import badge
 from handlers.buttons import tap
 from handlers.common import known_speaker, said
 from handlers.gate import TapGate
@@ -70,7 +72,7 @@ def register_handlers(application: BrigadeApplication) -> None:
 
     # 1. Conversations first: while someone is in one, it takes their messages and buttons.
     application.add_handler(build_signup_conversation())
-    application.add_handler(vetting.build_rejection_conversation())
+    application.add_handler(build_rejection_conversation())
     application.add_handler(build_admin_conversation())
     # (posting a request: /new)
     application.add_handler(build_posting_conversation())
@@ -125,6 +127,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     # answers a stale or forged tap and checks the role; one handler per action or verb.
     buttons = [
         (pattern(Action.SET_LANGUAGE), tap(language.set_language)),
+        (pattern(Action.VET, "approve"), tap(vetting.on_approve, role=COORDINATOR)),
+        (pattern(Action.VET, "reapply"), tap(vetting.on_reapply, role=COORDINATOR)),
         (pattern(Action.VERIFY_SKILL), tap(vetting.on_verify_skill, role=COORDINATOR)),
         (pattern(Action.INVITE), tap(invites.create_invite, role=COORDINATOR)),
         (pattern(Action.LINK_GROUP), tap(groups.on_link_button)),
