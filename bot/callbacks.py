@@ -8,6 +8,7 @@ and handlers answer such taps with a clear message instead of acting on them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -143,21 +144,24 @@ def kinds(action: Action) -> tuple[Arg, ...]:
     return _SIGNATURES[action]
 
 
-def pattern(action: Action, *verbs: str) -> str:
+def pattern(action: Action, *verbs: str, values: Iterable[str] = ()) -> str:
     """The regex a CallbackQueryHandler routes by: one action's buttons, or those of some verbs.
 
-    A verb is the first argument of an action whose first argument is a word. The regex only
-    routes: the handler still parses the data, which is what refuses a forged payload.
+    A verb is the first argument of an action whose first argument is a word; `values` restricts
+    the argument after it to a fixed choice (other data then goes to another handler). The regex
+    only routes: the handler still parses the data, which is what refuses a forged payload.
     """
     if not verbs:
         return rf"^{action.value}(?::|\Z)"
     signature = _SIGNATURES[action]
     if not signature or signature[0] is not Arg.WORD:
         raise ValueError(f"{action} takes no verb")
-    for verb in verbs:
-        if not _WORD.fullmatch(verb):
-            raise ValueError(f"{action}: {verb!r} is not a word")
-    return rf"^{action.value}:(?:{'|'.join(verbs)})(?::|\Z)"
+    words = [*verbs, *values]
+    if not all(_WORD.fullmatch(word) or _INT.fullmatch(word) for word in words):
+        raise ValueError(f"{action}: {words!r} are not all words")
+    chosen = "|".join(values)
+    after = rf":(?:{chosen})\Z" if chosen else r"(?::|\Z)"
+    return rf"^{action.value}:(?:{'|'.join(verbs)}){after}"
 
 
 def parse(data: str | None) -> Callback | None:

@@ -28,6 +28,8 @@ from handlers.admin import neighbourhoods_screen, skills_screen
 NB_NAME, NB_PLACE, NB_RADIUS = "nb_name", "nb_place", "nb_radius"
 SKILL_LABEL, SKILL_VERIFY = "skill_label", "skill_verify"
 NEIGHBOURHOOD_RADII_KM = ("0.5", "1", "2", "3", "5")
+# In the buttons' data: tenths of a kilometre (callback data carries whole numbers).
+RADII_TENTHS = [int(float(km) * 10) for km in NEIGHBOURHOOD_RADII_KM]
 MAX_NAME_LENGTH = 120
 NOT_FOUND = N_("I could not find this place. Try another wording, or send a pin.")
 CENTRE = AddressTexts(
@@ -118,7 +120,10 @@ async def on_neighbourhood_place(turn: Turn_) -> State:
 
 
 async def _ask_radius(turn: Turn_) -> State:
-    row = [ADMIN.button(f"{km} km", "radius", int(float(km) * 10)) for km in NEIGHBOURHOOD_RADII_KM]
+    row = [
+        ADMIN.button(f"{km} km", "radius", tenths)
+        for km, tenths in zip(NEIGHBOURHOOD_RADII_KM, RADII_TENTHS, strict=True)
+    ]
     await turn.say(
         turn._("How large is the neighbourhood (radius around its centre)?"),
         InlineKeyboardMarkup([row]),
@@ -201,8 +206,8 @@ def build_admin_conversation() -> ConversationHandler[BrigadeContext]:
         states={
             NB_NAME: [ADMIN.text(on_neighbourhood_name)],
             NB_PLACE: [ADMIN.pin(on_neighbourhood_pin), ADMIN.text(on_neighbourhood_place)],
-            NB_RADIUS: [ADMIN.on("radius", on_neighbourhood_radius)],
+            NB_RADIUS: [ADMIN.on("radius", on_neighbourhood_radius, values=RADII_TENTHS)],
             SKILL_LABEL: [ADMIN.text(on_skill_label)],
-            SKILL_VERIFY: [ADMIN.on("verify", on_skill_verify, action=skill)],
+            SKILL_VERIFY: [ADMIN.on("verify", on_skill_verify, values=[0, 1], action=skill)],
         },
     )

@@ -198,22 +198,26 @@ async def not_text(turn: Turn_) -> State:
     return None
 
 
-async def on_edit(turn: Turn_, button: Callback) -> State:
-    """Rewrite the text, or choose another audience."""
-    await turn.answer()
+async def rewrite(turn: Turn_, button: Callback) -> State:
+    """✏️ Rewrite: the text again."""
     await turn.drop_buttons()
-    if button.str_arg(1) == "to":
-        return await _ask_audience(turn, turn._("Who should receive the announcement?"))
     return await _ask_text(turn, N_("Send the new text (at most {limit} characters)."))
 
 
+async def change_audience(turn: Turn_, button: Callback) -> State:
+    """👥 Audience: another one."""
+    await turn.drop_buttons()
+    return await _ask_audience(turn, turn._("Who should receive the announcement?"))
+
+
+async def cancel(turn: Turn_, button: Callback) -> State:
+    """✖ Cancel: nothing is sent."""
+    return await turn.cancel()
+
+
 async def on_send(turn: Turn_, button: Callback) -> State:
-    """Send (queue for every recipient), or ✖ cancel."""
+    """📣 Send: queued for every recipient."""
     _, draft = turn._, turn.draft
-    if button.str_arg(1) != "yes":
-        return await turn.cancel()
-    if turn.state != PREVIEW:
-        return await turn.stale()
     if not draft.audience_chosen or draft.text is None:
         await turn.answer(_("This announcement was already sent or cancelled."))
         return END
@@ -289,17 +293,25 @@ async def on_refresh(
 
 def build_announce_conversation() -> ConversationHandler[BrigadeContext]:
     """/announce, persistent across restarts."""
-    audience, send = ANNOUNCE.on("to", on_audience), ANNOUNCE.on("send", on_send)
+    audience = ANNOUNCE.on("to", on_audience)
+    # ✖ under the audience buttons and the preview.
+    cancelled = ANNOUNCE.on("send", cancel, values=["no"])
     return ANNOUNCE.build(
         entry_points=[ANNOUNCE.start_command("announce", start)],
         states={
-            AUDIENCE: [audience, send],
+            AUDIENCE: [audience, cancelled],
             TEXT: [
                 ANNOUNCE.text(on_text),
                 audience,
-                send,
+                cancelled,
                 ANNOUNCE.message(PRIVATE & ~filters.COMMAND, not_text),
             ],
-            PREVIEW: [send, ANNOUNCE.on("edit", on_edit), audience],
+            PREVIEW: [
+                ANNOUNCE.on("send", on_send, values=["yes"]),
+                ANNOUNCE.on("edit", rewrite, values=["text"]),
+                ANNOUNCE.on("edit", change_audience, values=["to"]),
+                audience,
+                cancelled,
+            ],
         },
     )

@@ -28,6 +28,7 @@ version of the bot) cannot be loaded: the person is told to start again, and the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,25 +98,17 @@ class Texts:
     finished: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass
 class Turn(Generic[D]):
     """One update in a conversation: who speaks, their draft, and the state it arrived in."""
 
-    def __init__(
-        self,
-        flow: Conversation[D],
-        update: Update,
-        context: BrigadeContext,
-        who: Speaker,
-        draft: D,
-        state: str | None,
-    ) -> None:
-        self.flow = flow
-        self.update = update
-        self.context = context
-        self.who = who
-        self.draft = draft
-        self.state = state
-        self._answered = False
+    flow: Conversation[D]
+    update: Update
+    context: BrigadeContext
+    who: Speaker
+    draft: D
+    state: str | None
+    _answered: bool = field(default=False, init=False)
 
     @property
     def _(self) -> Translator:
@@ -233,40 +226,50 @@ class _UnlessOwnCommand(MessageHandler[BrigadeContext, Any]):
         return super().check_update(update)
 
 
+@dataclass(eq=False)
 class Conversation(Generic[D]):
     """One guided conversation: its name, buttons, draft type, texts and questions."""
 
-    def __init__(
-        self,
-        name: str,
-        action: Action | None,
-        draft: type[D],
-        texts: Texts,
-        *,
-        role: Role | None = None,
-        refusal: str = NOT_A_COORDINATOR,
-        owns_action: bool = True,
-        per_chat: bool = True,
-        allow_reentry: bool = False,
-    ) -> None:
-        self.name = name
-        # The action of its buttons (None: a conversation without buttons).
-        self.action = action
-        self.draft_type = draft
-        self.texts = texts
-        self.role = role
-        self.refusal = refusal
-        # Whether every button of `action` belongs to this conversation (else only its verbs).
-        self.owns_action = owns_action
-        self.per_chat = per_chat
-        self.allow_reentry = allow_reentry
-        self.questions: dict[str, Step[D]] = {}
-        self._previous: Previous[D] | None = None
-        self._leave: Step[D] | None = None
-        self._verbs: dict[Action, set[str]] = {}
-        self._stores = bool(codec.dump(draft()))
+    name: str
+    # The action of its buttons (None: a conversation without buttons).
+    action: Action | None
+    draft_type: type[D]
+    texts: Texts
+    # Who may take part (the route refuses others with `refusal`).
+    role: Role | None = None
+    refusal: str = NOT_A_COORDINATOR
+    # Whether every button of `action` belongs to this conversation (else only its verbs).
+    owns_action: bool = True
+    per_chat: bool = True
+    allow_reentry: bool = False
+    questions: dict[str, Step[D]] = field(default_factory=dict, init=False)
+    _previous: Previous[D] | None = field(default=None, init=False)
+    _leave: Step[D] | None = field(default=None, init=False)
+    _verbs: dict[Action, set[str]] = field(default_factory=dict, init=False)
+
+    @property
+    def _stores(self) -> bool:
+        """Whether there is anything to keep between updates (/verify keeps nothing)."""
+        return bool(dataclasses.fields(self.draft_type))  # type: ignore[arg-type]
 
     # --- declarations --------------------------------------------------------------------------
+
+    def prompt(
+        self,
+        state: str,
+        text: str,
+        keyboard: Keyboard | None = None,
+        **values: Callable[[Turn[D]], object],
+    ) -> None:
+        """Register a question that is one message: `text` (a message id, its placeholders filled
+        with `values` read from the turn) and `keyboard` (see `back`, `choices`…)."""
+
+        async def ask(turn: Turn[D]) -> State:
+            filled = {key: value(turn) for key, value in values.items()}
+            await turn.say(turn._(text, **filled), keyboard(turn) if keyboard else None)
+            return None
+
+        self.questions[state] = ask
 
     def question(self, state: str) -> Callable[[Step[D]], Step[D]]:
         """Register the question of a step (it returns None, or the state it leads to instead)."""
@@ -339,11 +342,19 @@ class Conversation(Generic[D]):
 
     # --- handlers of `states`, `entry_points` and `fallbacks` ----------------------------------
 
-    def on(self, verb: str, step: TapStep[D], *, action: Action | None = None) -> Spec:
-        """The handler of one verb of this conversation's buttons, in the state it is listed in."""
+    def on(
+        self,
+        verb: str,
+        step: TapStep[D],
+        *,
+        values: Sequence[str | int] = (),
+        action: Action | None = None,
+    ) -> Spec:
+        """The handler of one verb of this conversation's buttons, in the state it is listed in;
+        with `values`, only for those values (any other is answered as no longer valid)."""
         action = action or self._action()
         self._verbs.setdefault(action, set()).add(verb)
-        regex = callbacks.pattern(action, verb)
+        regex = callbacks.pattern(action, verb, values=[str(value) for value in values])
         return Spec(lambda state: CallbackQueryHandler(self._tapped(step, state), pattern=regex))
 
     def text(self, step: Step[D]) -> Spec:
@@ -383,13 +394,18 @@ class Conversation(Generic[D]):
         return self.command(name, step, restart=True, accepted=accepted).make(None)
 
     def start_tap(
-        self, step: TapStep[D], *, action: Action | None = None, verb: str = ""
+        self,
+        step: TapStep[D],
+        *,
+        action: Action | None = None,
+        verb: str = "",
+        values: Sequence[str] = (),
     ) -> Handler:
-        """An entry point: a button starts the conversation, fresh draft."""
+        """An entry point: a button (of `verb`, with one of `values`) starts the conversation."""
         action = action or self._action()
         if verb:
             self._verbs.setdefault(action, set()).add(verb)
-        regex = callbacks.pattern(action, *([verb] if verb else []))
+        regex = callbacks.pattern(action, *([verb] if verb else []), values=values)
         return CallbackQueryHandler(self._tapped(step, None, fresh=True), pattern=regex)
 
     def build(
@@ -586,3 +602,61 @@ async def _ask_again(turn: Turn[Any]) -> State:
 def chunks(buttons: list[InlineKeyboardButton], size: int) -> list[list[InlineKeyboardButton]]:
     """Buttons in rows of `size`."""
     return [buttons[index : index + size] for index in range(0, len(buttons), size)]
+
+
+# --- keyboards of `prompt` questions -----------------------------------------------------------
+
+Keyboard = Callable[[Turn[Any]], Markup]
+
+
+def back(turn: Turn[Any]) -> InlineKeyboardMarkup:
+    """⬅ alone."""
+    return InlineKeyboardMarkup([turn.flow.back_row(turn._)])
+
+
+def back_or_cancel(turn: Turn[Any]) -> InlineKeyboardMarkup:
+    """⬅ and ✖."""
+    return InlineKeyboardMarkup([turn.flow.back_row(turn._, cancel=True)])
+
+
+def choices(
+    verb: str,
+    options: Sequence[tuple[str | int, str]],
+    *,
+    per_row: int | tuple[int, ...] = 1,
+    with_back: bool = True,
+    ticked: Callable[[Turn[Any]], object] | None = None,
+) -> Keyboard:
+    """One button per (value, label) of `verb`, then ⬅; ✅ on the `ticked` one.
+
+    `per_row`: buttons a row, or the sizes of the rows in turn (the last size repeats).
+    """
+
+    def keyboard(turn: Turn[Any]) -> InlineKeyboardMarkup:
+        _, current = turn._, ticked(turn) if ticked else None
+        buttons = [
+            turn.flow.button(("✅ " if value == current else "") + _(label), verb, value)
+            for value, label in options
+        ]
+        sizes = per_row if isinstance(per_row, tuple) else (per_row,)
+        rows: list[list[InlineKeyboardButton]] = []
+        while buttons:
+            size = sizes[min(len(rows), len(sizes) - 1)]
+            rows.append(buttons[:size])
+            buttons = buttons[size:]
+        return InlineKeyboardMarkup([*rows, turn.flow.back_row(_)] if with_back else rows)
+
+    return keyboard
+
+
+def reply_keyboard(*rows: list[str]) -> Keyboard:
+    """A reply keyboard of labels (message ids), under the text field, gone once pressed."""
+
+    def keyboard(turn: Turn[Any]) -> ReplyKeyboardMarkup:
+        return ReplyKeyboardMarkup(
+            [[turn._(label) for label in row] for row in rows],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+
+    return keyboard

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from babel.dates import get_day_names
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from bot.callbacks import Callback
 from bot.i18n import N_, Translator
@@ -15,7 +16,7 @@ from bot.services.profile import PHONE_PATTERN
 from bot.services.volunteers import PERIODS
 from bot.skills import skill_label
 from bot.text import one_line
-from conversations.base import State, Turn
+from conversations.base import Keyboard, State, Turn
 
 PERIOD_LABELS = {
     "morning": N_("Morning"),
@@ -53,6 +54,8 @@ class Picks(Protocol):
 
     skill_ids: list[int]
     slots: list[Slot]
+    # Whether "Clear" is offered with the presets (a profile may end with no slot at all).
+    SLOTS_CLEARABLE: ClassVar[bool]
 
 
 P = TypeVar("P", bound=Picks)
@@ -83,7 +86,7 @@ async def skills_keyboard(turn: Turn[P]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-def availability_keyboard(turn: Turn[P], *, with_clear: bool) -> InlineKeyboardMarkup:
+def availability_keyboard(turn: Turn[P]) -> InlineKeyboardMarkup:
     """Presets, a week grid (days × parts of day), then Done and Back."""
     _, flow = turn._, turn.flow
     chosen = set(turn.draft.slots)
@@ -102,7 +105,7 @@ def availability_keyboard(turn: Turn[P], *, with_clear: bool) -> InlineKeyboardM
             ]
         )
     last = [flow.button(_("Done"), "avail", "done")]
-    if with_clear:
+    if turn.draft.SLOTS_CLEARABLE:
         last.insert(0, flow.button(_("Clear"), "preset", "clear"))
     rows.append(last)
     rows.append(flow.back_row(_))
@@ -115,11 +118,9 @@ async def ask_skills(turn: Turn[P]) -> State:
     return None
 
 
-async def ask_availability(turn: Turn[P], *, with_clear: bool) -> State:
+async def ask_availability(turn: Turn[P]) -> State:
     """Offer presets and the week grid, the slots chosen so far ticked."""
-    await turn.say(
-        turn._(AVAILABILITY_QUESTION), availability_keyboard(turn, with_clear=with_clear)
-    )
+    await turn.say(turn._(AVAILABILITY_QUESTION), availability_keyboard(turn))
     return None
 
 
@@ -140,7 +141,7 @@ async def some_skill(turn: Turn[P]) -> bool:
     return bool(turn.draft.skill_ids)
 
 
-async def on_slots(turn: Turn[P], button: Callback, *, with_clear: bool) -> State:
+async def on_slots(turn: Turn[P], button: Callback) -> State:
     """A preset, "clear" or one slot: the chosen slots change and the keyboard is redrawn."""
     verb, value = button.str_arg(0), button.str_arg(1)
     before = set(turn.draft.slots)
@@ -149,31 +150,69 @@ async def on_slots(turn: Turn[P], button: Callback, *, with_clear: bool) -> Stat
     if verb == "preset" and value in PRESETS:
         days, periods = PRESETS[value]
         slots = {(day, period) for day in days for period in periods}
-    elif verb == "preset" and value == "clear" and with_clear:
+    elif verb == "preset" and value == "clear" and turn.draft.SLOTS_CLEARABLE:
         slots = set()
     elif verb == "slot" and slot is not None:
         slots ^= {(int(slot.group(1)), slot.group(2))}
     turn.draft.slots = sorted(slots)
     await turn.answer()
     if slots != before:  # Telegram refuses an edit that changes nothing
-        await turn.edit_buttons(availability_keyboard(turn, with_clear=with_clear))
+        await turn.edit_buttons(availability_keyboard(turn))
     return None
 
 
-class PhoneProblem(Enum):
-    """Why a phone answer cannot be kept."""
+SHARE_MY_NUMBER = N_("📱 Share my number")
+OWN_PHONE_QUESTION = N_(
+    "Your phone number lets the referent reach you when you take a request. "
+    "It is optional and only shown to the referent of a request you take."
+)
 
-    SOMEONE_ELSES = "someone else's contact"  # the person's own number was asked
-    OWN = "own contact"  # someone else's number was asked
-    NOT_A_NUMBER = "not a number"
+
+def share_number(*rows: list[str]) -> Keyboard:
+    """A reply keyboard: share one's own number, then rows of labels (message ids)."""
+
+    def keyboard(turn: Turn[Any]) -> ReplyKeyboardMarkup:
+        _ = turn._
+        return ReplyKeyboardMarkup(
+            [
+                [KeyboardButton(_(SHARE_MY_NUMBER), request_contact=True)],
+                *[[_(label) for label in row] for row in rows],
+            ],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+
+    return keyboard
 
 
-def phone_answer(turn: Turn[Any], *, own: bool) -> str | PhoneProblem:
-    """The number of the contact shared, or typed; `own`: whether it must be the person's own."""
+@dataclass(frozen=True)
+class PhoneTexts:
+    """A phone step's words (message ids): the label that means "no number", and what is said
+    when the contact shared is not the one asked for, or the text is not a number."""
+
+    none: str | None
+    not_a_number: str
+    wrong_contact: str = N_("Please share your own number, with the button below.")
+
+
+class Again(Enum):
+    """A phone answer that could not be used: said so, the step stays."""
+
+    ASKED = "asked again"
+
+
+async def phone_reply(
+    turn: Turn[Any], texts: PhoneTexts, *, own: bool = True, **values: object
+) -> str | Again | None:
+    """The number shared (the person's own, or with `own=False` someone else's) or typed; None
+    for `texts.none`; Again.ASKED once what is wrong has been said (filled with `values`)."""
+    _ = turn._
+    if texts.none is not None and turn.text == _(texts.none):
+        return None
     contact = turn.message.contact
-    if contact is not None:
-        mine = contact.user_id == turn.user_id
-        if own != mine:
-            return PhoneProblem.SOMEONE_ELSES if own else PhoneProblem.OWN
+    if contact is not None and (contact.user_id == turn.user_id) == own:
         return one_line(contact.phone_number)
-    return turn.text if PHONE_PATTERN.match(turn.text) else PhoneProblem.NOT_A_NUMBER
+    if contact is None and PHONE_PATTERN.match(turn.text):
+        return turn.text
+    await turn.say(_(texts.wrong_contact if contact else texts.not_a_number, **values))
+    return Again.ASKED

@@ -9,9 +9,18 @@ from telegram import InlineKeyboardButton, KeyboardButton, ReplyKeyboardMarkup
 
 from bot.i18n import N_
 from bot.services.geocoding import GeocoderUnavailable, Place
-from conversations.base import BACK_LABEL, Turn
+from conversations.base import BACK_LABEL, Keyboard, Turn
 
 MAX_NEIGHBOURHOOD_BUTTONS = 12
+SEND_MY_LOCATION = N_("📍 Send my location")
+# Where a volunteer is based (sign-up, profile), and the address found for the one typed.
+OWN_PLACE_QUESTION = N_(
+    "Where are you based? Tap “Send my location”, or type your address "
+    "(street and town). It is used to offer you requests near you, and is never shown "
+    "to other volunteers."
+)
+OWN_PLACE_FOUND = N_("I found: {address}\nIs this right?")
+YES_THATS_IT = (("yes", N_("Yes, that's it")), ("x", N_("No")))
 
 
 @dataclass
@@ -86,13 +95,17 @@ async def name_of(turn: Turn[Any], latitude: float, longitude: float) -> Place |
         return None  # the coordinates are what matching uses; the label is a nicety
 
 
-def location_keyboard(turn: Turn[Any], label: str) -> ReplyKeyboardMarkup:
-    """A reply keyboard: send a location (the person's own position), or ⬅ Back."""
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(turn._(label), request_location=True)], [turn._(BACK_LABEL)]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
+def location(label: str) -> Keyboard:
+    """A reply keyboard: send a location (`label`: the person's own position), or ⬅ Back."""
+
+    def keyboard(turn: Turn[Any]) -> ReplyKeyboardMarkup:
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(turn._(label), request_location=True)], [turn._(BACK_LABEL)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+
+    return keyboard
 
 
 async def neighbourhood_rows(

@@ -12,8 +12,9 @@ with a report is in handlers/cases.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove
 from telegram.ext import ConversationHandler
 
 from bot import deeplinks
@@ -32,14 +33,32 @@ from bot.services.signals import (
     SignalDraft,
 )
 from bot.text import several_lines
-from conversations.base import BACK_LABEL, CANCEL_LABEL, END, Conversation, State, Texts, Turn
-from conversations.pickers import PhoneProblem, phone_answer
-from conversations.places import Spot, location_keyboard, neighbourhood_rows, pin_of
+from conversations.base import (
+    BACK_LABEL,
+    CANCEL_LABEL,
+    END,
+    Conversation,
+    State,
+    Texts,
+    Turn,
+    back_or_cancel,
+    choices,
+)
+from conversations.pickers import Again, PhoneTexts, phone_reply, share_number
+from conversations.places import SEND_MY_LOCATION, Spot, location, neighbourhood_rows, pin_of
 from handlers.common import NO_LONGER_VALID, StartLink
 
-# Conversation states: strings, because they are stored in the database between updates.
-WHO, WHERE, NEIGHBOURHOOD, WORRY = "sg_who", "sg_where", "sg_nb", "sg_worry"
-CONTACT, CONFIRM = "sg_contact", "sg_confirm"
+
+class Step(StrEnum):
+    """The report's steps (stored between updates: keep the values)."""
+
+    WHO = "sg_who"
+    WHERE = "sg_where"
+    NEIGHBOURHOOD = "sg_nb"
+    WORRY = "sg_worry"
+    CONTACT = "sg_contact"
+    CONFIRM = "sg_confirm"
+
 
 TELEGRAM_IS_ENOUGH = N_("Telegram is enough")
 
@@ -74,49 +93,66 @@ SIGNAL = Conversation(
     ),
 )
 Turn_ = Turn[ReportDraft]
+PHONE_TEXTS = PhoneTexts(
+    none=TELEGRAM_IS_ENOUGH,
+    not_a_number=N_(
+        "That does not look like a phone number. Tap “Telegram is enough” or share it."
+    ),
+)
 
-_PREVIOUS = {WHERE: WHO, NEIGHBOURHOOD: WHERE, CONTACT: WORRY, CONFIRM: CONTACT}
+_PREVIOUS = {
+    Step.WHERE: Step.WHO,
+    Step.NEIGHBOURHOOD: Step.WHERE,
+    Step.CONTACT: Step.WORRY,
+    Step.CONFIRM: Step.CONTACT,
+}
 
 
 @SIGNAL.previous
 def _previous(turn: Turn_) -> str:
-    if turn.state == WORRY:
-        return WHERE if turn.draft.neighbourhood_skipped else NEIGHBOURHOOD
-    return _PREVIOUS.get(turn.state or WHO, WHO)
+    if turn.state == Step.WORRY:
+        return Step.WHERE if turn.draft.neighbourhood_skipped else Step.NEIGHBOURHOOD
+    return _PREVIOUS.get(Step(turn.state or Step.WHO), Step.WHO)
 
 
 # --- the questions -----------------------------------------------------------------------------
 
+SIGNAL.prompt(
+    Step.WHO,
+    N_(
+        "Who seems isolated? A first name or a few words are enough, e.g. “the elderly "
+        "lady on the 2nd floor”: you do not have to give a name."
+    ),
+    choices("cancel", [("x", CANCEL_LABEL)], with_back=False),
+)
+SIGNAL.prompt(
+    Step.WHERE,
+    N_(
+        "Where can the brigade find them? Type the address, or describe the place (street, "
+        "building, shop). You can also send a pin: “Send my location” sends where you are "
+        "now; 📎 → Location sends any point."
+    ),
+    location(SEND_MY_LOCATION),
+)
+SIGNAL.prompt(
+    Step.WORRY,
+    N_(
+        "What worries you? E.g. “I have not seen her for a week”, “he seems to eat very "
+        "little”, “nobody visits him”.\n\nIf someone is in danger now, call 112."
+    ),
+    back_or_cancel,
+)
+SIGNAL.prompt(
+    Step.CONTACT,
+    N_(
+        "How can the brigade reach you back if needed? Your Telegram is enough; you can "
+        "also share your phone number (or type it)."
+    ),
+    share_number([TELEGRAM_IS_ENOUGH], [BACK_LABEL]),
+)
 
-@SIGNAL.question(WHO)
-async def ask_who(turn: Turn_) -> State:
-    """Who seems isolated: a first name or a description."""
-    _ = turn._
-    await turn.say(
-        _(
-            "Who seems isolated? A first name or a few words are enough, e.g. “the elderly "
-            "lady on the 2nd floor”: you do not have to give a name."
-        ),
-        InlineKeyboardMarkup([[SIGNAL.button(_(CANCEL_LABEL), "cancel")]]),
-    )
-    return None
 
-
-@SIGNAL.question(WHERE)
-async def ask_where(turn: Turn_) -> State:
-    """Where to find them: typed address or description, or a pin."""
-    await turn.say(
-        turn._(
-            "Where can the brigade find them? Type the address, or describe the place (street, "
-            "building, shop). You can also send a pin: “Send my location” sends where you are "
-            "now; 📎 → Location sends any point."
-        ),
-        location_keyboard(turn, N_("📍 Send my location")),
-    )
-    return None
-
-
-@SIGNAL.question(NEIGHBOURHOOD)
+@SIGNAL.question(Step.NEIGHBOURHOOD)
 async def ask_neighbourhood(turn: Turn_) -> State:
     """The neighbourhood: the nearest first when the place is known; skipped when there is none."""
     _, draft = turn._, turn.draft
@@ -124,7 +160,7 @@ async def ask_neighbourhood(turn: Turn_) -> State:
     draft.neighbourhood_skipped = not rows
     if not rows:
         draft.neighbourhood_id = draft.neighbourhood_name = None
-        return await turn.ask(WORRY)
+        return await turn.ask(Step.WORRY)
     if draft.located is not None:
         text = _("Which neighbourhood is it in? The nearest one is suggested first.")
     else:
@@ -135,44 +171,7 @@ async def ask_neighbourhood(turn: Turn_) -> State:
     return None
 
 
-@SIGNAL.question(WORRY)
-async def ask_worry(turn: Turn_) -> State:
-    """What worries the reporter."""
-    _ = turn._
-    await turn.say(
-        _(
-            "What worries you? E.g. “I have not seen her for a week”, “he seems to eat very "
-            "little”, “nobody visits him”.\n\nIf someone is in danger now, call 112."
-        ),
-        InlineKeyboardMarkup([SIGNAL.back_row(_, cancel=True)]),
-    )
-    return None
-
-
-@SIGNAL.question(CONTACT)
-async def ask_contact(turn: Turn_) -> State:
-    """How to reach the reporter back: Telegram, and a phone if they wish."""
-    _ = turn._
-    keyboard = ReplyKeyboardMarkup(
-        [
-            [KeyboardButton(_("📱 Share my number"), request_contact=True)],
-            [_(TELEGRAM_IS_ENOUGH)],
-            [_(BACK_LABEL)],
-        ],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
-    await turn.say(
-        _(
-            "How can the brigade reach you back if needed? Your Telegram is enough; you can "
-            "also share your phone number (or type it)."
-        ),
-        keyboard,
-    )
-    return None
-
-
-@SIGNAL.question(CONFIRM)
+@SIGNAL.question(Step.CONFIRM)
 async def ask_confirm(turn: Turn_) -> State:
     """The summary and Send."""
     _, draft = turn._, turn.draft
@@ -214,7 +213,7 @@ async def start_signal(turn: Turn_) -> State:
             "every step, or stop with /cancel); then a referent of the brigade will follow up."
         )
     )
-    return await turn.ask(WHO)
+    return await turn.ask(Step.WHO)
 
 
 async def on_who(turn: Turn_) -> State:
@@ -228,7 +227,7 @@ async def on_who(turn: Turn_) -> State:
         )
         return None
     turn.draft.who = turn.text
-    return await turn.ask(WHERE)
+    return await turn.ask(Step.WHERE)
 
 
 async def on_where_text(turn: Turn_) -> State:
@@ -250,7 +249,7 @@ async def on_where_text(turn: Turn_) -> State:
     turn.draft.place, turn.draft.located = text, Spot.of(place) if place is not None else None
     # A text message, so that it can take the location keyboard away.
     await turn.say(_("Noted: {place}", place=text), ReplyKeyboardRemove())
-    return await turn.ask(NEIGHBOURHOOD)
+    return await turn.ask(Step.NEIGHBOURHOOD)
 
 
 async def on_where_pin(turn: Turn_) -> State:
@@ -259,7 +258,7 @@ async def on_where_pin(turn: Turn_) -> State:
     turn.draft.located = Spot(latitude, longitude)
     turn.draft.place = place.label[:MAX_PLACE_LENGTH] if place is not None else None
     await turn.say(turn._("Location received."), ReplyKeyboardRemove())
-    return await turn.ask(NEIGHBOURHOOD)
+    return await turn.ask(Step.NEIGHBOURHOOD)
 
 
 def _nearest_name(located: Spot | None, views: list[NeighbourhoodView]) -> str | None:
@@ -285,7 +284,7 @@ async def on_neighbourhood(turn: Turn_, button: Callback) -> State:
         draft.neighbourhood_id, draft.neighbourhood_name = int(value), views[int(value)].name
     else:
         return await turn.stale()
-    return await turn.ask(WORRY)
+    return await turn.ask(Step.WORRY)
 
 
 async def on_worry(turn: Turn_) -> State:
@@ -300,24 +299,17 @@ async def on_worry(turn: Turn_) -> State:
         )
         return None
     turn.draft.worry = text
-    return await turn.ask(CONTACT)
+    return await turn.ask(Step.CONTACT)
 
 
 async def on_contact(turn: Turn_) -> State:
     """Telegram only, a shared number, or a typed one."""
-    _ = turn._
-    phone = None if turn.text == _(TELEGRAM_IS_ENOUGH) else phone_answer(turn, own=True)
-    if phone is PhoneProblem.SOMEONE_ELSES:
-        await turn.say(_("Please share your own number, with the button below."))
-        return None
-    if isinstance(phone, PhoneProblem):
-        await turn.say(
-            _("That does not look like a phone number. Tap “Telegram is enough” or share it.")
-        )
+    phone = await phone_reply(turn, PHONE_TEXTS)
+    if phone is Again.ASKED:
         return None
     turn.draft.phone = phone
-    await turn.say(_("Thank you."), ReplyKeyboardRemove())
-    return await turn.ask(CONFIRM)
+    await turn.say(turn._("Thank you."), ReplyKeyboardRemove())
+    return await turn.ask(Step.CONFIRM)
 
 
 async def on_send(turn: Turn_, button: Callback) -> State:
@@ -336,7 +328,7 @@ async def on_send(turn: Turn_, button: Callback) -> State:
     result = await turn.services.signals.report(turn.user_id, report)
     if result is ReportRefusal.INVALID:
         await turn.answer(_("Some answers are missing. Let's check them."), alert=True)
-        return await turn.ask(WHO)
+        return await turn.ask(Step.WHO)
     await turn.answer()
     await turn.drop_buttons()
     if result is ReportRefusal.TOO_MANY:
@@ -379,12 +371,12 @@ def build_signal_conversation() -> ConversationHandler[BrigadeContext]:
             SIGNAL.start_command("start", start_signal, accepted=relay),
         ],
         states={
-            WHO: [SIGNAL.text(on_who)],
-            WHERE: [SIGNAL.pin(on_where_pin), SIGNAL.text(on_where_text)],
-            NEIGHBOURHOOD: [SIGNAL.on("nb", on_neighbourhood)],
-            WORRY: [SIGNAL.text(on_worry)],
-            CONTACT: [SIGNAL.contact(on_contact), SIGNAL.text(on_contact)],
-            CONFIRM: [SIGNAL.on("send", on_send)],
+            Step.WHO: [SIGNAL.text(on_who)],
+            Step.WHERE: [SIGNAL.pin(on_where_pin), SIGNAL.text(on_where_text)],
+            Step.NEIGHBOURHOOD: [SIGNAL.on("nb", on_neighbourhood)],
+            Step.WORRY: [SIGNAL.text(on_worry)],
+            Step.CONTACT: [SIGNAL.contact(on_contact), SIGNAL.text(on_contact)],
+            Step.CONFIRM: [SIGNAL.on("send", on_send)],
         },
         # /signal, or the relay link, mid-way starts over.
         fallbacks=[

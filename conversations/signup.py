@@ -10,10 +10,11 @@ was. Sending the application notifies the coordinators.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import ClassVar
 
 from babel.dates import format_date
-from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.ext import ConversationHandler
 
 from bot import deeplinks
@@ -26,23 +27,39 @@ from bot.services.outcomes import Outcome
 from bot.services.profile import MAX_NAME_LENGTH
 from bot.services.volunteers import RADIUS_CHOICES_KM, VolunteerApplication
 from bot.skills import skill_label
-from conversations.base import BACK_LABEL, END, SKIP_LABEL, Conversation, State, Texts, Turn
+from conversations.base import (
+    BACK_LABEL,
+    END,
+    SKIP_LABEL,
+    Conversation,
+    State,
+    Texts,
+    Turn,
+    choices,
+)
 from conversations.pickers import (
-    PhoneProblem,
+    OWN_PHONE_QUESTION,
+    Again,
+    PhoneTexts,
     Slot,
     ask_availability,
     ask_skills,
     on_skill,
     on_slots,
-    phone_answer,
+    phone_reply,
+    share_number,
     slots_text,
     some_skill,
 )
 from conversations.places import (
     OWN_ADDRESS,
+    OWN_PLACE_FOUND,
+    OWN_PLACE_QUESTION,
+    SEND_MY_LOCATION,
+    YES_THATS_IT,
     Spot,
     find_address,
-    location_keyboard,
+    location,
     neighbourhood_named,
     neighbourhood_rows,
     pin_of,
@@ -50,15 +67,30 @@ from conversations.places import (
 from handlers.common import StartLink
 from handlers.vetting import send_card_to_coordinators
 
-# Conversation states: strings, because they are stored in the database between updates.
-NAME, PHONE, LOCATION, CONFIRM_PLACE, NEIGHBOURHOOD = "name", "phone", "location", "place", "nb"
-RADIUS, SKILLS, AVAILABILITY, CHARTER, SUMMARY = "radius", "skills", "avail", "charter", "summary"
+
+class Step(StrEnum):
+    """The sign-up's steps (stored between updates: keep the values)."""
+
+    NAME = "name"
+    PHONE = "phone"
+    LOCATION = "location"
+    CONFIRM_PLACE = "place"
+    NEIGHBOURHOOD = "nb"
+    RADIUS = "radius"
+    SKILLS = "skills"
+    AVAILABILITY = "avail"
+    CHARTER = "charter"
+    SUMMARY = "summary"
+
+
 DEFAULT_RADIUS_KM = 2.0
 
 
 @dataclass
 class SignupDraft:
     """The answers given so far."""
+
+    SLOTS_CLEARABLE: ClassVar[bool] = False
 
     name: str = ""
     phone: str | None = None
@@ -85,107 +117,68 @@ SIGNUP = Conversation(
     ),
 )
 Turn_ = Turn[SignupDraft]
+RADII = [(int(km), f"{km:g} km") for km in RADIUS_CHOICES_KM]
+PHONE_TEXTS = PhoneTexts(
+    none=SKIP_LABEL,
+    not_a_number=N_(
+        "That does not look like a phone number. Share it with the button, or tap “Skip”."
+    ),
+)
 
 # Where ⬅ leads from each step (the first step asks itself again).
-PREVIOUS = {
-    PHONE: NAME,
-    LOCATION: PHONE,
-    CONFIRM_PLACE: LOCATION,
-    NEIGHBOURHOOD: LOCATION,
-    RADIUS: NEIGHBOURHOOD,
-    SKILLS: RADIUS,
-    AVAILABILITY: SKILLS,
-    CHARTER: AVAILABILITY,
-    SUMMARY: CHARTER,
-}
+PREVIOUS = dict(zip(list(Step)[1:], list(Step), strict=False))
+PREVIOUS[Step.NEIGHBOURHOOD] = Step.LOCATION
 
 
 @SIGNUP.previous
 def _previous(turn: Turn_) -> str:
-    return PREVIOUS.get(turn.state or NAME, NAME)
+    return PREVIOUS.get(Step(turn.state or Step.NAME), Step.NAME)
+
+
+def _place_label(turn: Turn_) -> str:
+    return (turn.draft.place.label if turn.draft.place else None) or ""
 
 
 # --- the questions -----------------------------------------------------------------------------
 
+SIGNUP.prompt(Step.PHONE, OWN_PHONE_QUESTION, share_number([SKIP_LABEL, BACK_LABEL]))
+SIGNUP.prompt(Step.LOCATION, OWN_PLACE_QUESTION, location(SEND_MY_LOCATION))
+SIGNUP.prompt(
+    Step.CONFIRM_PLACE,
+    OWN_PLACE_FOUND,
+    choices("place", YES_THATS_IT, per_row=2, with_back=False),
+    address=_place_label,
+)
+SIGNUP.prompt(
+    Step.RADIUS, N_("How far from you are you ready to go?"), choices("radius", RADII, per_row=4)
+)
+SIGNUP.question(Step.SKILLS)(ask_skills)
+SIGNUP.question(Step.AVAILABILITY)(ask_availability)
 
-@SIGNUP.question(NAME)
+
+@SIGNUP.question(Step.NAME)
 async def ask_name(turn: Turn_) -> State:
     """Which name the brigade will see (the Telegram name offered)."""
-    suggestion = turn.who.member.display_name[:MAX_NAME_LENGTH] or None
-    keyboard = ReplyKeyboardMarkup(
-        [[suggestion]] if suggestion else [["/cancel"]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
+    suggestion = turn.who.member.display_name[:MAX_NAME_LENGTH] or "/cancel"
     await turn.say(
         turn._(
             "Welcome to the brigade! A few questions, about three minutes. "
             "You can go back at every step, or stop with /cancel.\n\n"
             "What name should the coordinators and referents see?"
         ),
-        keyboard,
+        ReplyKeyboardMarkup([[suggestion]], resize_keyboard=True, one_time_keyboard=True),
     )
     return None
 
 
-@SIGNUP.question(PHONE)
-async def ask_phone(turn: Turn_) -> State:
-    """A phone number (optional): the referents call the volunteers they send."""
-    _ = turn._
-    keyboard = ReplyKeyboardMarkup(
-        [
-            [KeyboardButton(_("📱 Share my number"), request_contact=True)],
-            [_(SKIP_LABEL), _(BACK_LABEL)],
-        ],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
-    await turn.say(
-        _(
-            "Your phone number lets the referent reach you when you take a request. "
-            "It is optional and only shown to the referent of a request you take."
-        ),
-        keyboard,
-    )
-    return None
-
-
-async def ask_location(turn: Turn[Any]) -> State:
-    """Where the volunteer is based: a pin, or a typed address (the profile asks the same)."""
-    await turn.say(
-        turn._(
-            "Where are you based? Tap “Send my location”, or type your address "
-            "(street and town). It is used to offer you requests near you, and is never shown "
-            "to other volunteers."
-        ),
-        location_keyboard(turn, N_("📍 Send my location")),
-    )
-    return None
-
-
-SIGNUP.question(LOCATION)(ask_location)
-
-
-@SIGNUP.question(CONFIRM_PLACE)
-async def ask_confirm_place(turn: Turn_) -> State:
-    """The address found: is it right?"""
-    _ = turn._
-    label = (turn.draft.place.label if turn.draft.place else None) or ""
-    yes_no = [SIGNUP.button(_("Yes, that's it"), "place", "yes"), SIGNUP.button(_("No"), "place")]
-    await turn.say(
-        _("I found: {address}\nIs this right?", address=label), InlineKeyboardMarkup([yes_no])
-    )
-    return None
-
-
-@SIGNUP.question(NEIGHBOURHOOD)
+@SIGNUP.question(Step.NEIGHBOURHOOD)
 async def ask_neighbourhood(turn: Turn_) -> State:
     """The neighbourhoods, nearest first; skipped when the town has none."""
     _ = turn._
     rows = await neighbourhood_rows(turn, turn.draft.place)
     if not rows:
         turn.draft.neighbourhood_id = None
-        return await turn.ask(RADIUS)
+        return await turn.ask(Step.RADIUS)
     rows.append(SIGNUP.back_row(_))
     await turn.say(
         _("Which neighbourhood do you want to help in? The nearest one is suggested first."),
@@ -194,47 +187,20 @@ async def ask_neighbourhood(turn: Turn_) -> State:
     return None
 
 
-@SIGNUP.question(RADIUS)
-async def ask_radius(turn: Turn_) -> State:
-    """How far the volunteer is ready to go."""
-    _ = turn._
-    row = [SIGNUP.button(f"{km:g} km", "radius", int(km)) for km in RADIUS_CHOICES_KM]
-    await turn.say(
-        _("How far from you are you ready to go?"),
-        InlineKeyboardMarkup([row, SIGNUP.back_row(_)]),
-    )
-    return None
-
-
-@SIGNUP.question(SKILLS)
-async def ask_skills_(turn: Turn_) -> State:
-    """The catalogue as toggles."""
-    return await ask_skills(turn)
-
-
-@SIGNUP.question(AVAILABILITY)
-async def ask_availability_(turn: Turn_) -> State:
-    """Presets and a week grid."""
-    return await ask_availability(turn, with_clear=False)
-
-
-@SIGNUP.question(CHARTER)
+@SIGNUP.question(Step.CHARTER)
 async def ask_charter(turn: Turn_) -> State:
     """The whole charter, and an explicit acceptance."""
     _ = turn._
-    keyboard = InlineKeyboardMarkup(
-        [
-            [SIGNUP.button(_("I accept the charter"), "charter", "accept")],
-            [SIGNUP.button(_("I do not accept"), "charter", "decline")],
-            SIGNUP.back_row(_),
-        ]
+    keyboard = choices(
+        "charter",
+        [("accept", N_("I accept the charter")), ("decline", N_("I do not accept"))],
     )
     text = charter_text(_, turn.services.settings.town_name)
-    await turn.say(text + "\n\n" + _("Do you accept this charter?"), keyboard)
+    await turn.say(text + "\n\n" + _("Do you accept this charter?"), keyboard(turn))
     return None
 
 
-@SIGNUP.question(SUMMARY)
+@SIGNUP.question(Step.SUMMARY)
 async def ask_summary(turn: Turn_) -> State:
     """Every answer, and a final confirmation."""
     _, draft = turn._, turn.draft
@@ -243,7 +209,7 @@ async def ask_summary(turn: Turn_) -> State:
         _("Please check your answers:"),
         _("Name: {value}", value=draft.name),
         _("Phone: {value}", value=draft.phone or _("not given")),
-        _("Place: {value}", value=(draft.place and draft.place.label) or _("location pin")),
+        _("Place: {value}", value=_place_label(turn) or _("location pin")),
         _("Neighbourhood: {value}", value=draft.neighbourhood_name or _("none")),
         _("Distance: up to {value} km", value=f"{draft.radius_km:g}"),
         _("Skills: {value}", value=", ".join(skills[s] for s in draft.skill_ids if s in skills)),
@@ -253,14 +219,10 @@ async def ask_summary(turn: Turn_) -> State:
         ),
         _("Charter: accepted"),
     ]
-    keyboard = InlineKeyboardMarkup(
-        [
-            [SIGNUP.button(_("✅ Send my application"), "confirm", "yes")],
-            [SIGNUP.button(_("Start again"), "confirm", "restart")],
-            SIGNUP.back_row(_),
-        ]
+    keyboard = choices(
+        "confirm", [("yes", N_("✅ Send my application")), ("restart", N_("Start again"))]
     )
-    await turn.say("\n".join(lines), keyboard)
+    await turn.say("\n".join(lines), keyboard(turn))
     return None
 
 
@@ -297,7 +259,7 @@ async def start_signup(turn: Turn_) -> State:
                     "choose your neighbourhood."
                 )
             )
-    return await turn.ask(NAME)
+    return await turn.ask(Step.NAME)
 
 
 async def start_from_button(turn: Turn_, button: Callback) -> State:
@@ -336,23 +298,16 @@ async def on_name(turn: Turn_) -> State:
         )
         return None
     turn.draft.name = turn.text
-    return await turn.ask(PHONE)
+    return await turn.ask(Step.PHONE)
 
 
 async def on_phone(turn: Turn_) -> State:
     """Keep the shared or typed number, or none ("Skip")."""
-    _ = turn._
-    phone = None if turn.text == _(SKIP_LABEL) else phone_answer(turn, own=True)
-    if phone is PhoneProblem.SOMEONE_ELSES:
-        await turn.say(_("Please share your own number, with the button below."))
-        return None
-    if isinstance(phone, PhoneProblem):
-        await turn.say(
-            _("That does not look like a phone number. Share it with the button, or tap “Skip”.")
-        )
+    phone = await phone_reply(turn, PHONE_TEXTS)
+    if phone is Again.ASKED:
         return None
     turn.draft.phone = phone
-    return await turn.ask(LOCATION)
+    return await turn.ask(Step.LOCATION)
 
 
 async def on_location_pin(turn: Turn_) -> State:
@@ -371,14 +326,17 @@ async def on_location_text(turn: Turn_) -> State:
     if place is None:
         return None
     turn.draft.place = Spot.of(place)
-    return await turn.ask(CONFIRM_PLACE)
+    return await turn.ask(Step.CONFIRM_PLACE)
 
 
 async def on_place_confirmed(turn: Turn_, button: Callback) -> State:
-    """Yes: on to the neighbourhood; no: the place again."""
-    if button.str_arg(1) == "yes":
-        return await _after_place(turn)
-    return await turn.ask(LOCATION)
+    """Yes: on to the neighbourhood."""
+    return await _after_place(turn)
+
+
+async def on_place_refused(turn: Turn_, button: Callback) -> State:
+    """No: the place again."""
+    return await turn.ask(Step.LOCATION)
 
 
 async def _after_place(turn: Turn_) -> State:
@@ -386,9 +344,9 @@ async def _after_place(turn: Turn_) -> State:
     linked = turn.draft.linked_neighbourhood_id
     named = await neighbourhood_named(turn, str(linked)) if linked is not None else None
     if named is None:
-        return await turn.ask(NEIGHBOURHOOD)
+        return await turn.ask(Step.NEIGHBOURHOOD)
     turn.draft.neighbourhood_id, turn.draft.neighbourhood_name = named
-    return await turn.ask(RADIUS)
+    return await turn.ask(Step.RADIUS)
 
 
 async def on_neighbourhood(turn: Turn_, button: Callback) -> State:
@@ -397,38 +355,33 @@ async def on_neighbourhood(turn: Turn_, button: Callback) -> State:
     if named is None:
         return await turn.stale()
     turn.draft.neighbourhood_id, turn.draft.neighbourhood_name = named
-    return await turn.ask(RADIUS)
+    return await turn.ask(Step.RADIUS)
 
 
 async def on_radius(turn: Turn_, button: Callback) -> State:
     """Keep the distance."""
-    value = button.str_arg(1)
-    if not value.isdigit() or float(value) not in RADIUS_CHOICES_KM:
-        return await turn.stale()
-    turn.draft.radius_km = float(value)
-    return await turn.ask(SKILLS)
+    turn.draft.radius_km = float(button.str_arg(1))
+    return await turn.ask(Step.SKILLS)
 
 
 async def on_skills_done(turn: Turn_, button: Callback) -> State:
     """Skills chosen (at least one): on to the availability."""
-    return await turn.ask(AVAILABILITY) if await some_skill(turn) else None
-
-
-async def on_slots_(turn: Turn_, button: Callback) -> State:
-    """A preset or a slot of the week grid."""
-    return await on_slots(turn, button, with_clear=False)
+    return await turn.ask(Step.AVAILABILITY) if await some_skill(turn) else None
 
 
 async def on_availability_done(turn: Turn_, button: Callback) -> State:
     """Availability chosen (none means "to be agreed each time"): on to the charter."""
-    return await turn.ask(CHARTER)
+    return await turn.ask(Step.CHARTER)
 
 
-async def on_charter(turn: Turn_, button: Callback) -> State:
-    """Accepted: the summary; declined: why it is needed, and the charter again."""
-    if button.str_arg(1) == "accept":
-        turn.draft.charter_version = CHARTER_VERSION
-        return await turn.ask(SUMMARY)
+async def on_charter_accepted(turn: Turn_, button: Callback) -> State:
+    """Accepted: the summary."""
+    turn.draft.charter_version = CHARTER_VERSION
+    return await turn.ask(Step.SUMMARY)
+
+
+async def on_charter_declined(turn: Turn_, button: Callback) -> State:
+    """Declined: why it is needed, and the charter again."""
     await turn.answer()
     await turn.say(
         turn._(
@@ -436,23 +389,22 @@ async def on_charter(turn: Turn_, button: Callback) -> State:
             "and accept it, or stop with /cancel."
         )
     )
-    return await turn.ask(CHARTER)
+    return await turn.ask(Step.CHARTER)
 
 
-async def on_confirm(turn: Turn_, button: Callback) -> State:
-    """Send the application, or start again from the name."""
-    if button.str_arg(1) == "restart":
-        turn.draft = SignupDraft()
-        return await turn.ask(NAME)
-    await turn.answer()
-    return await _submit(turn)
+async def on_restart(turn: Turn_, button: Callback) -> State:
+    """Start again from the name."""
+    turn.draft = SignupDraft()
+    return await turn.ask(Step.NAME)
 
 
-async def _submit(turn: Turn_) -> State:
+async def on_send(turn: Turn_, button: Callback) -> State:
+    """Send the application; the coordinators are told."""
     draft, _ = turn.draft, turn._
+    await turn.answer()
     if draft.place is None:
         await turn.say(_("Some answers are missing or no longer valid. Let's check them."))
-        return await turn.ask(SUMMARY)
+        return await turn.ask(Step.SUMMARY)
     application = VolunteerApplication(
         display_name=draft.name,
         phone=draft.phone,
@@ -466,14 +418,14 @@ async def _submit(turn: Turn_) -> State:
         charter_version=draft.charter_version or CHARTER_VERSION,
     )
     result = await turn.services.volunteers.submit(turn.user_id, application)
+    if result is Outcome.ALREADY_DONE:
+        await turn.say(_("You are already a volunteer of the brigade."))
+        return END
+    if result is Outcome.TOO_SOON and await _refused_too_recently(turn):
+        return END
     if isinstance(result, Outcome):
-        if result is Outcome.ALREADY_DONE:
-            await turn.say(_("You are already a volunteer of the brigade."))
-            return END
-        if result is Outcome.TOO_SOON and await _refused_too_recently(turn):
-            return END
         await turn.say(_("Some answers are missing or no longer valid. Let's check them."))
-        return await turn.ask(SUMMARY)
+        return await turn.ask(Step.SUMMARY)
     await turn.say(
         _(
             "Thank you! Your application has been sent to the coordinators. "
@@ -503,19 +455,28 @@ def build_signup_conversation() -> ConversationHandler[BrigadeContext]:
             ),
         ],
         states={
-            NAME: [SIGNUP.text(on_name)],
-            PHONE: [SIGNUP.contact(on_phone), SIGNUP.text(on_phone)],
-            LOCATION: [SIGNUP.pin(on_location_pin), SIGNUP.text(on_location_text)],
-            CONFIRM_PLACE: [SIGNUP.on("place", on_place_confirmed)],
-            NEIGHBOURHOOD: [SIGNUP.on("nb", on_neighbourhood)],
-            RADIUS: [SIGNUP.on("radius", on_radius)],
-            SKILLS: [SIGNUP.on("skill", on_skill), SIGNUP.on("skills", on_skills_done)],
-            AVAILABILITY: [
-                SIGNUP.on("slot", on_slots_),
-                SIGNUP.on("preset", on_slots_),
+            Step.NAME: [SIGNUP.text(on_name)],
+            Step.PHONE: [SIGNUP.contact(on_phone), SIGNUP.text(on_phone)],
+            Step.LOCATION: [SIGNUP.pin(on_location_pin), SIGNUP.text(on_location_text)],
+            Step.CONFIRM_PLACE: [
+                SIGNUP.on("place", on_place_confirmed, values=["yes"]),
+                SIGNUP.on("place", on_place_refused),
+            ],
+            Step.NEIGHBOURHOOD: [SIGNUP.on("nb", on_neighbourhood)],
+            Step.RADIUS: [SIGNUP.on("radius", on_radius, values=[km for km, _label in RADII])],
+            Step.SKILLS: [SIGNUP.on("skill", on_skill), SIGNUP.on("skills", on_skills_done)],
+            Step.AVAILABILITY: [
+                SIGNUP.on("slot", on_slots),
+                SIGNUP.on("preset", on_slots),
                 SIGNUP.on("avail", on_availability_done),
             ],
-            CHARTER: [SIGNUP.on("charter", on_charter)],
-            SUMMARY: [SIGNUP.on("confirm", on_confirm)],
+            Step.CHARTER: [
+                SIGNUP.on("charter", on_charter_accepted, values=["accept"]),
+                SIGNUP.on("charter", on_charter_declined),
+            ],
+            Step.SUMMARY: [
+                SIGNUP.on("confirm", on_send, values=["yes"]),
+                SIGNUP.on("confirm", on_restart, values=["restart"]),
+            ],
         },
     )

@@ -76,5 +76,15 @@ def test_a_pattern_routes_one_action_or_some_of_its_verbs(
 def test_a_pattern_names_real_verbs_only() -> None:
     with pytest.raises(ValueError, match="no verb"):
         callbacks.pattern(Action.CLAIM, "x")
-    with pytest.raises(ValueError, match="not a word"):
+    with pytest.raises(ValueError, match="not all words"):
         callbacks.pattern(Action.POST, "a|b")
+    with pytest.raises(ValueError, match="not all words"):
+        callbacks.pattern(Action.POST, "places", values=["1", ".*"])
+
+
+def test_a_pattern_can_restrict_the_value_after_the_verb() -> None:
+    regex = re.compile(callbacks.pattern(Action.POST, "places", values=["1", "2", "3"]))
+    assert regex.match("rq:places:2")
+    assert not regex.match("rq:places:4")
+    assert not regex.match("rq:places:22")
+    assert not regex.match("rq:places:2\n")

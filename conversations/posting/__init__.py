@@ -18,6 +18,9 @@ from telegram.ext import ConversationHandler
 
 from bot.context import BrigadeContext
 from conversations.posting.answers import (
+    at_home,
+    choose_day,
+    elsewhere,
     on_b_name,
     on_b_notes,
     on_b_phone,
@@ -37,32 +40,17 @@ from conversations.posting.answers import (
     on_places,
     on_post,
     on_when,
-    on_where,
+    retry_address,
     skip_b_notes,
     skip_b_phone,
     start_posting,
 )
 from conversations.posting.draft import (
-    B_CONFIRM,
-    B_CONSENT,
-    B_NAME,
-    B_NOTES,
-    B_PHONE,
-    B_PLACE,
-    BENEFICIARY,
-    DAY,
-    DESCRIPTION,
-    NEED,
-    NO_CONSENT,
-    PART,
-    PLACES,
+    EDITABLE,
     POSTING,
-    PREVIEW,
-    W_CONFIRM,
-    W_PLACE,
-    WHEN,
-    WHERE,
+    Step,
 )
+from conversations.posting.questions import PARTS, PLACES_CHOICES
 
 # (Importing `answers` imports `questions`, which registers each step's question.)
 __all__ = ["POSTING", "build_posting_conversation"]
@@ -72,31 +60,49 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
     """/new, persistent across restarts."""
     # A pin sent with 📎 while the address found is being confirmed replaces it.
     home_pin, elsewhere_pin = POSTING.pin(on_home_pin), POSTING.pin(on_elsewhere_pin)
+    retry = POSTING.on("place", retry_address, values=["no"])
     return POSTING.build(
         entry_points=[POSTING.start_command("new", start_posting)],
         states={
-            BENEFICIARY: [POSTING.on("benef", on_beneficiary)],
-            B_NAME: [POSTING.text(on_b_name)],
-            B_PHONE: [
+            Step.BENEFICIARY: [POSTING.on("benef", on_beneficiary)],
+            Step.B_NAME: [POSTING.text(on_b_name)],
+            Step.B_PHONE: [
                 POSTING.contact(on_b_phone),
                 POSTING.text(on_b_phone),
                 POSTING.on("skip", skip_b_phone),
             ],
-            B_PLACE: [home_pin, POSTING.text(on_home_address)],
-            B_CONFIRM: [POSTING.on("place", on_home_confirmed), home_pin],
-            B_NOTES: [POSTING.text(on_b_notes), POSTING.on("skip", skip_b_notes)],
-            B_CONSENT: [POSTING.on("consent", on_consent)],
-            NO_CONSENT: [],
-            NEED: [POSTING.on("skill", on_need)],
-            DESCRIPTION: [POSTING.text(on_description)],
-            WHERE: [POSTING.on("where", on_where)],
-            W_PLACE: [elsewhere_pin, POSTING.text(on_elsewhere_address)],
-            W_CONFIRM: [POSTING.on("place", on_elsewhere_confirmed), elsewhere_pin],
-            WHEN: [POSTING.on("when", on_when)],
-            DAY: [POSTING.on("day", on_day)],
-            PART: [POSTING.on("part", on_part)],
-            PLACES: [POSTING.on("places", on_places)],
-            PREVIEW: [POSTING.on("edit", on_edit), POSTING.on("post", on_post)],
+            Step.B_PLACE: [home_pin, POSTING.text(on_home_address)],
+            Step.B_CONFIRM: [
+                POSTING.on("place", on_home_confirmed, values=["yes"]),
+                retry,
+                home_pin,
+            ],
+            Step.B_NOTES: [POSTING.text(on_b_notes), POSTING.on("skip", skip_b_notes)],
+            Step.B_CONSENT: [POSTING.on("consent", on_consent, values=["yes", "no"])],
+            Step.NO_CONSENT: [],
+            Step.NEED: [POSTING.on("skill", on_need)],
+            Step.DESCRIPTION: [POSTING.text(on_description)],
+            Step.WHERE: [
+                POSTING.on("where", at_home, values=["home"]),
+                POSTING.on("where", elsewhere, values=["else"]),
+            ],
+            Step.W_PLACE: [elsewhere_pin, POSTING.text(on_elsewhere_address)],
+            Step.W_CONFIRM: [
+                POSTING.on("place", on_elsewhere_confirmed, values=["yes"]),
+                retry,
+                elsewhere_pin,
+            ],
+            Step.WHEN: [
+                POSTING.on("when", on_when, values=["asap", "today"]),
+                POSTING.on("when", choose_day, values=["day"]),
+            ],
+            Step.DAY: [POSTING.on("day", on_day)],
+            Step.PART: [POSTING.on("part", on_part, values=list(PARTS))],
+            Step.PLACES: [POSTING.on("places", on_places, values=PLACES_CHOICES)],
+            Step.PREVIEW: [
+                POSTING.on("edit", on_edit, values=sorted(EDITABLE)),
+                POSTING.on("post", on_post),
+            ],
         },
         # /new mid-way starts over.
         fallbacks=[POSTING.command("new", start_posting, restart=True)],

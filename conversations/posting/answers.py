@@ -16,42 +16,30 @@ from bot.domain.vocabulary import Role
 from bot.i18n import N_
 from bot.text import several_lines
 from conversations.base import END, State
-from conversations.pickers import PhoneProblem, phone_answer
+from conversations.pickers import Again, PhoneTexts, phone_reply
 from conversations.places import AddressTexts, Spot, find_address, name_of, pin_of
 from conversations.posting.draft import (
-    B_CONFIRM,
-    B_CONSENT,
-    B_NAME,
-    B_NOTES,
-    B_PHONE,
-    B_PLACE,
-    BENEFICIARY,
-    DAY,
-    DESCRIPTION,
-    EDITABLE,
-    NEED,
-    NO_CONSENT,
-    PART,
-    PLACES,
-    PREVIEW,
-    W_CONFIRM,
-    W_PLACE,
-    WHEN,
-    WHERE,
     Beneficiary,
     PostingTurn,
+    Step,
     forward,
 )
 from conversations.posting.preview import posted_text
 from conversations.posting.questions import (
     MAX_DESCRIPTION_LENGTH,
     PARTS,
-    PLACES_CHOICES,
     days_offered,
 )
 from handlers.common import NO_LONGER_VALID
 
 MAX_NAME_LENGTH = 64
+PHONE_TEXTS = PhoneTexts(
+    none=None,  # (the inline "Skip")
+    not_a_number=N_("That does not look like a phone number. Type it again, or tap “Skip” above."),
+    wrong_contact=N_(
+        "This is your own number. Share {name}'s contact, type their number, or tap “Skip”."
+    ),
+)
 MAX_NOTES_LENGTH = 300
 NOT_A_REFERENT = N_(
     "Only the brigade's referents — social workers, nurses and other professionals invited by "
@@ -77,7 +65,7 @@ async def start_posting(turn: PostingTurn) -> State:
     if Role.REFERENT not in turn.who.member.roles:
         await turn.say(turn._(NOT_A_REFERENT))
         return END
-    return await turn.ask(BENEFICIARY)
+    return await turn.ask(Step.BENEFICIARY)
 
 
 # --- who it is for -----------------------------------------------------------------------------
@@ -88,13 +76,13 @@ async def on_beneficiary(turn: PostingTurn, button: Callback) -> State:
     value = button.str_arg(1)
     if value == "new":
         turn.draft.beneficiary = Beneficiary()
-        return await turn.ask(B_NAME)
+        return await turn.ask(Step.B_NAME)
     if not value.isdigit():
         return await turn.stale()
     details = await turn.services.requests.beneficiary_place(turn.user_id, int(value))
     if details is None:
         await turn.answer(turn._("This person is no longer in your list."))
-        return await turn.ask(BENEFICIARY)
+        return await turn.ask(Step.BENEFICIARY)
     await turn.answer()
     place = await name_of(turn, details.latitude, details.longitude)
     turn.draft.beneficiary = Beneficiary(
@@ -111,7 +99,7 @@ async def on_beneficiary(turn: PostingTurn, button: Callback) -> State:
         consent=details.consent,
         consent_asked=not details.consent,
     )
-    return await turn.ask(NEED if details.consent else B_CONSENT)
+    return await turn.ask(Step.NEED if details.consent else Step.B_CONSENT)
 
 
 async def on_b_name(turn: PostingTurn) -> State:
@@ -124,35 +112,22 @@ async def on_b_name(turn: PostingTurn) -> State:
         )
         return None
     turn.draft.beneficiary.name = turn.text
-    return await turn.ask(B_PHONE)
+    return await turn.ask(Step.B_PHONE)
 
 
 async def on_b_phone(turn: PostingTurn) -> State:
     """Keep a shared contact's or a typed number (not the referent's own)."""
-    _ = turn._
-    phone = phone_answer(turn, own=False)
-    if phone is PhoneProblem.OWN:
-        await turn.say(
-            _(
-                "This is your own number. Share {name}'s contact, type their number, or tap "
-                "“Skip”.",
-                name=turn.draft.person(_),
-            )
-        )
-        return None
-    if isinstance(phone, PhoneProblem):
-        await turn.say(
-            _("That does not look like a phone number. Type it again, or tap “Skip” above.")
-        )
+    phone = await phone_reply(turn, PHONE_TEXTS, own=False, name=turn.draft.person(turn._))
+    if phone is Again.ASKED:
         return None
     turn.draft.beneficiary.phone = phone
-    return await turn.ask(B_PLACE)
+    return await turn.ask(Step.B_PLACE)
 
 
 async def skip_b_phone(turn: PostingTurn, button: Callback) -> State:
     """No phone."""
     turn.draft.beneficiary.phone = None
-    return await turn.ask(B_PLACE)
+    return await turn.ask(Step.B_PLACE)
 
 
 async def _address_found(turn: PostingTurn, confirm: str) -> State:
@@ -168,7 +143,7 @@ async def _address_found(turn: PostingTurn, confirm: str) -> State:
 
 async def on_home_address(turn: PostingTurn) -> State:
     """The person's address, typed."""
-    return await _address_found(turn, B_CONFIRM)
+    return await _address_found(turn, Step.B_CONFIRM)
 
 
 async def on_home_pin(turn: PostingTurn) -> State:
@@ -182,16 +157,22 @@ async def on_home_pin(turn: PostingTurn) -> State:
         place.area_label if place is not None else "",
     )
     await turn.say(turn._("Location received."), ReplyKeyboardRemove())
-    return await turn.ask(B_NOTES)
+    return await turn.ask(Step.B_NOTES)
 
 
 async def on_home_confirmed(turn: PostingTurn, button: Callback) -> State:
-    """Yes: the address found is the person's; no: the address again."""
+    """Yes: the address found is the person's (then the access notes)."""
     found, turn.draft.found = turn.draft.found, None
-    if button.str_arg(1) != "yes" or found is None:
-        return await turn.ask(B_PLACE)
+    if found is None:
+        return await turn.ask(Step.B_PLACE)
     turn.draft.beneficiary.home = found
-    return await turn.ask(B_NOTES)
+    return await turn.ask(Step.B_NOTES)
+
+
+async def retry_address(turn: PostingTurn, button: Callback) -> State:
+    """No, try again: the address question of the step (the person's, or the service's)."""
+    turn.draft.found = None
+    return await turn.ask(Step.W_PLACE if turn.state == Step.W_CONFIRM else Step.B_PLACE)
 
 
 async def on_b_notes(turn: PostingTurn) -> State:
@@ -202,19 +183,19 @@ async def on_b_notes(turn: PostingTurn) -> State:
         )
         return None
     turn.draft.beneficiary.notes = turn.text
-    return await turn.ask(B_CONSENT)
+    return await turn.ask(Step.B_CONSENT)
 
 
 async def skip_b_notes(turn: PostingTurn, button: Callback) -> State:
     """No access notes."""
     turn.draft.beneficiary.notes = None
-    return await turn.ask(B_CONSENT)
+    return await turn.ask(Step.B_CONSENT)
 
 
 async def on_consent(turn: PostingTurn, button: Callback) -> State:
     """Agreed: on to the need; not: nothing can be posted."""
     turn.draft.beneficiary.consent = button.str_arg(1) == "yes"
-    return await turn.ask(NEED if turn.draft.beneficiary.consent else NO_CONSENT)
+    return await turn.ask(Step.NEED if turn.draft.beneficiary.consent else Step.NO_CONSENT)
 
 
 # --- what, where, when, how many ---------------------------------------------------------------
@@ -227,14 +208,14 @@ async def on_need(turn: PostingTurn, button: Callback) -> State:
     if not value.isdigit() or int(value) not in active:
         return await turn.stale()
     turn.draft.skill_id = int(value)
-    return await forward(turn, DESCRIPTION)
+    return await forward(turn, Step.DESCRIPTION)
 
 
 async def on_description(turn: PostingTurn) -> State:
     """Keep the description, or ask for a shorter one."""
     text = several_lines(turn.message.text or "")
     if not text:
-        return await turn.ask(DESCRIPTION)
+        return await turn.ask(Step.DESCRIPTION)
     if len(text) > MAX_DESCRIPTION_LENGTH:
         await turn.say(
             turn._(
@@ -245,21 +226,23 @@ async def on_description(turn: PostingTurn) -> State:
         )
         return None
     turn.draft.description = text
-    return await forward(turn, WHERE)
+    return await forward(turn, Step.WHERE)
 
 
-async def on_where(turn: PostingTurn, button: Callback) -> State:
-    """At the person's home (then when), or somewhere else (then which place)."""
-    value = button.str_arg(1)
-    if value == "home":
-        turn.draft.elsewhere = None
-        return await forward(turn, WHEN)
-    return await turn.ask(W_PLACE) if value == "else" else await turn.stale()
+async def at_home(turn: PostingTurn, button: Callback) -> State:
+    """At the person's home: then when."""
+    turn.draft.elsewhere = None
+    return await forward(turn, Step.WHEN)
+
+
+async def elsewhere(turn: PostingTurn, button: Callback) -> State:
+    """Somewhere else: which place."""
+    return await turn.ask(Step.W_PLACE)
 
 
 async def on_elsewhere_address(turn: PostingTurn) -> State:
     """The place of the service, typed."""
-    return await _address_found(turn, W_CONFIRM)
+    return await _address_found(turn, Step.W_CONFIRM)
 
 
 async def on_elsewhere_pin(turn: PostingTurn) -> State:
@@ -269,25 +252,27 @@ async def on_elsewhere_pin(turn: PostingTurn) -> State:
     area = place.area_label if place is not None else ""
     turn.draft.elsewhere = Spot(latitude, longitude, area=area)
     await turn.say(turn._("Location received."), ReplyKeyboardRemove())
-    return await forward(turn, WHEN)
+    return await forward(turn, Step.WHEN)
 
 
 async def on_elsewhere_confirmed(turn: PostingTurn, button: Callback) -> State:
-    """Yes: the address found is the place of the service; no: the address again."""
+    """Yes: the address found is the place of the service (then when)."""
     found, turn.draft.found = turn.draft.found, None
-    if button.str_arg(1) != "yes" or found is None:
-        return await turn.ask(W_PLACE)
+    if found is None:
+        return await turn.ask(Step.W_PLACE)
     turn.draft.elsewhere = Spot(found.latitude, found.longitude, area=found.area)
-    return await forward(turn, WHEN)
+    return await forward(turn, Step.WHEN)
 
 
 async def on_when(turn: PostingTurn, button: Callback) -> State:
-    """As soon as possible or today (then how many), or a day to choose."""
-    value = button.str_arg(1)
-    if value in {"asap", "today"}:
-        turn.draft.when, turn.draft.starts_at, turn.draft.day = value, None, None
-        return await forward(turn, PLACES)
-    return await turn.ask(DAY) if value == "day" else await turn.stale()
+    """As soon as possible or today: then how many."""
+    turn.draft.when, turn.draft.starts_at, turn.draft.day = button.str_arg(1), None, None
+    return await forward(turn, Step.PLACES)
+
+
+async def choose_day(turn: PostingTurn, button: Callback) -> State:
+    """📅 Choose a day: the days offered."""
+    return await turn.ask(Step.DAY)
 
 
 async def on_day(turn: PostingTurn, button: Callback) -> State:
@@ -295,15 +280,15 @@ async def on_day(turn: PostingTurn, button: Callback) -> State:
     value = button.str_arg(1)
     if value not in {day.isoformat() for day in days_offered(turn)}:
         await turn.answer(turn._(NO_LONGER_VALID))
-        return await turn.ask(DAY)
+        return await turn.ask(Step.DAY)
     turn.draft.day = value
-    return await turn.ask(PART)
+    return await turn.ask(Step.PART)
 
 
 async def on_part(turn: PostingTurn, button: Callback) -> State:
     """Keep the slot, unless it has already passed."""
     value, day = button.str_arg(1), turn.draft.day
-    if value not in PARTS or day is None:
+    if day is None:
         return await turn.stale()
     services = turn.services
     local = datetime.combine(date.fromisoformat(day), PARTS[value][0], tzinfo=services.settings.tz)
@@ -311,16 +296,13 @@ async def on_part(turn: PostingTurn, button: Callback) -> State:
         await turn.answer(turn._("This time has already passed. Choose a later one."))
         return None
     turn.draft.when, turn.draft.starts_at = "slot", local.astimezone(UTC).isoformat()
-    return await forward(turn, PLACES)
+    return await forward(turn, Step.PLACES)
 
 
 async def on_places(turn: PostingTurn, button: Callback) -> State:
     """Keep how many volunteers, then the preview."""
-    value = button.str_arg(1)
-    if not value.isdigit() or int(value) not in PLACES_CHOICES:
-        return await turn.stale()
-    turn.draft.places = int(value)
-    return await turn.ask(PREVIEW)
+    turn.draft.places = int(button.str_arg(1))
+    return await turn.ask(Step.PREVIEW)
 
 
 # --- the preview -------------------------------------------------------------------------------
@@ -328,11 +310,8 @@ async def on_places(turn: PostingTurn, button: Callback) -> State:
 
 async def on_edit(turn: PostingTurn, button: Callback) -> State:
     """An edit button: that step, then back to the preview."""
-    step = button.str_arg(1)
-    if step not in EDITABLE:
-        return await turn.stale()
     turn.draft.editing = True
-    return await turn.ask(step)
+    return await turn.ask(button.str_arg(1))
 
 
 async def on_post(turn: PostingTurn, button: Callback) -> State:
@@ -342,13 +321,13 @@ async def on_post(turn: PostingTurn, button: Callback) -> State:
     request = draft.request(now)
     if request is None:
         await turn.answer(_("Some answers are missing. Let's check them."), alert=True)
-        return await turn.ask(PREVIEW)
+        return await turn.ask(Step.PREVIEW)
     if request.beneficiary is not None and not request.beneficiary.consent:
-        return await turn.ask(NO_CONSENT)
+        return await turn.ask(Step.NO_CONSENT)
     if request.when_kind == "slot" and (request.starts_at is None or request.starts_at <= now):
         draft.editing = True
         await turn.answer(_("The chosen time has passed. Please choose another."), alert=True)
-        return await turn.ask(WHEN)
+        return await turn.ask(Step.WHEN)
     await turn.answer()
     # Nothing is committed if this raises: the stored answers stay, Post can be tapped again.
     posted = await turn.services.requests.post(turn.user_id, request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from bot.callbacks import Action
 from bot.i18n import N_, Translator
@@ -12,19 +13,37 @@ from conversations.base import Conversation, Texts, Turn
 from conversations.places import Spot
 from handlers.common import NO_LONGER_VALID
 
-# Conversation states: strings, because they are stored in the database between updates.
-BENEFICIARY, B_NAME, B_PHONE, B_PLACE, B_CONFIRM = "benef", "bname", "bphone", "bplace", "bconf"
-B_NOTES, B_CONSENT, NO_CONSENT = "bnotes", "consent", "noconsent"
-NEED, DESCRIPTION, WHERE, W_PLACE, W_CONFIRM = "need", "desc", "where", "wplace", "wconf"
-WHEN, DAY, PART, PLACES, PREVIEW = "when", "day", "part", "places", "preview"
+
+class Step(StrEnum):
+    """/new's steps (stored between updates: keep the values)."""
+
+    BENEFICIARY = "benef"
+    B_NAME = "bname"
+    B_PHONE = "bphone"
+    B_PLACE = "bplace"
+    B_CONFIRM = "bconf"
+    B_NOTES = "bnotes"
+    B_CONSENT = "consent"
+    NO_CONSENT = "noconsent"
+    NEED = "need"
+    DESCRIPTION = "desc"
+    WHERE = "where"
+    W_PLACE = "wplace"
+    W_CONFIRM = "wconf"
+    WHEN = "when"
+    DAY = "day"
+    PART = "part"
+    PLACES = "places"
+    PREVIEW = "preview"
+
 
 # The preview's edit buttons: (step to jump to, label).
 EDIT_BUTTONS: tuple[tuple[str, str], ...] = (
-    (NEED, N_("✏️ Need")),
-    (DESCRIPTION, N_("✏️ Description")),
-    (WHERE, N_("✏️ Where")),
-    (WHEN, N_("✏️ When")),
-    (PLACES, N_("✏️ Volunteers")),
+    (Step.NEED, N_("✏️ Need")),
+    (Step.DESCRIPTION, N_("✏️ Description")),
+    (Step.WHERE, N_("✏️ Where")),
+    (Step.WHEN, N_("✏️ When")),
+    (Step.PLACES, N_("✏️ Volunteers")),
 )
 EDITABLE = frozenset(step for step, _label in EDIT_BUTTONS)
 
@@ -126,38 +145,38 @@ PostingTurn = Turn[PostingDraft]
 
 # Where ⬅ leads; the steps a preview edit jumps to go back to the preview instead.
 _PREVIOUS = {
-    B_NAME: BENEFICIARY,
-    B_PHONE: B_NAME,
-    B_PLACE: B_PHONE,
-    B_CONFIRM: B_PLACE,
-    B_NOTES: B_PLACE,
-    NO_CONSENT: B_CONSENT,
-    DESCRIPTION: NEED,
-    WHERE: DESCRIPTION,
-    W_PLACE: WHERE,
-    W_CONFIRM: W_PLACE,
-    WHEN: WHERE,
-    DAY: WHEN,
-    PART: DAY,
-    PLACES: WHEN,
-    PREVIEW: PLACES,
+    Step.B_NAME: Step.BENEFICIARY,
+    Step.B_PHONE: Step.B_NAME,
+    Step.B_PLACE: Step.B_PHONE,
+    Step.B_CONFIRM: Step.B_PLACE,
+    Step.B_NOTES: Step.B_PLACE,
+    Step.NO_CONSENT: Step.B_CONSENT,
+    Step.DESCRIPTION: Step.NEED,
+    Step.WHERE: Step.DESCRIPTION,
+    Step.W_PLACE: Step.WHERE,
+    Step.W_CONFIRM: Step.W_PLACE,
+    Step.WHEN: Step.WHERE,
+    Step.DAY: Step.WHEN,
+    Step.PART: Step.DAY,
+    Step.PLACES: Step.WHEN,
+    Step.PREVIEW: Step.PLACES,
 }
 
 
 @POSTING.previous
 def previous(turn: PostingTurn) -> str:
     """Where ⬅ leads from the turn's step."""
-    draft, state = turn.draft, turn.state or BENEFICIARY
+    draft, state = turn.draft, Step(turn.state or Step.BENEFICIARY)
     known = draft.beneficiary.id is not None
     if draft.editing and state in EDITABLE:
-        return PREVIEW
-    if state == B_CONSENT:
-        return BENEFICIARY if known else B_NOTES
-    if state == NEED:
-        return B_CONSENT if not known or draft.beneficiary.consent_asked else BENEFICIARY
-    return _PREVIOUS.get(state, BENEFICIARY)
+        return Step.PREVIEW
+    if state == Step.B_CONSENT:
+        return Step.BENEFICIARY if known else Step.B_NOTES
+    if state == Step.NEED:
+        return Step.B_CONSENT if not known or draft.beneficiary.consent_asked else Step.BENEFICIARY
+    return _PREVIOUS.get(state, Step.BENEFICIARY)
 
 
 async def forward(turn: PostingTurn, state: str) -> str | int | None:
     """The next step, or the preview when the step was reached from its edit button."""
-    return await turn.ask(PREVIEW if turn.draft.editing else state)
+    return await turn.ask(Step.PREVIEW if turn.draft.editing else state)

@@ -9,30 +9,13 @@ from telegram import InlineKeyboardMarkup
 
 from bot.i18n import N_
 from bot.skills import skill_label
-from conversations.base import CANCEL_LABEL, SKIP_LABEL, State, chunks
-from conversations.places import location_keyboard
+from conversations.base import CANCEL_LABEL, SKIP_LABEL, State, back, choices, chunks
+from conversations.places import location
 from conversations.posting.draft import (
-    B_CONFIRM,
-    B_CONSENT,
-    B_NAME,
-    B_NOTES,
-    B_PHONE,
-    B_PLACE,
-    BENEFICIARY,
-    DAY,
-    DESCRIPTION,
     EDIT_BUTTONS,
-    NEED,
-    NO_CONSENT,
-    PART,
-    PLACES,
     POSTING,
-    PREVIEW,
-    W_CONFIRM,
-    W_PLACE,
-    WHEN,
-    WHERE,
     PostingTurn,
+    Step,
 )
 from conversations.posting.preview import preview_text
 
@@ -55,13 +38,116 @@ def days_offered(turn: PostingTurn) -> list[date]:
     return [today + timedelta(days=offset) for offset in range(DAYS_AHEAD)]
 
 
-def _skip_and_back(turn: PostingTurn) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[POSTING.button(turn._(SKIP_LABEL), "skip")], POSTING.back_row(turn._)]
+SKIP_AND_BACK = choices("skip", [("x", SKIP_LABEL)])
+YES_NO_PLACE = (("yes", N_("Yes, that's the place")), ("no", N_("No, try again")))
+
+
+def person(turn: PostingTurn) -> str:
+    """The beneficiary's name, or "the person"."""
+    return turn.draft.person(turn._)
+
+
+def found(turn: PostingTurn) -> str:
+    """The address found for the one typed."""
+    return (turn.draft.found.label if turn.draft.found else None) or ""
+
+
+def _back_or_cancel_request(turn: PostingTurn) -> InlineKeyboardMarkup:
+    cancel = POSTING.button(turn._("✖ Cancel the request"), "cancel")
+    return InlineKeyboardMarkup([[*POSTING.back_row(turn._), cancel]])
+
+
+POSTING.prompt(
+    Step.B_NAME,
+    N_(
+        "What is the person's first name, or their initials? Only the volunteer who takes "
+        "the request will see it."
+    ),
+    back,
+)
+POSTING.prompt(
+    Step.B_PHONE,
+    N_(
+        "What is {name}'s phone number? The volunteer may call before coming. Type it, or "
+        "share their contact (📎 → Contact). Tap “Skip” if they have no phone."
+    ),
+    SKIP_AND_BACK,
+    name=person,
+)
+POSTING.prompt(
+    Step.B_PLACE,
+    N_(
+        "Where does {name} live? Type the address (number, street, town).\n\n"
+        "You can also send a pin: the “Send a location” button sends YOUR current position "
+        "(use it if you are at their place now); to send any other point, use 📎 → Location "
+        "and move the map.\n\n"
+        "Volunteers only see the street and the neighbourhood until one of them takes "
+        "the request."
+    ),
+    location(SEND_A_LOCATION),
+    name=person,
+)
+for confirm in (Step.B_CONFIRM, Step.W_CONFIRM):
+    POSTING.prompt(
+        confirm,
+        N_("Is this the right place?\n{address}"),
+        choices("place", YES_NO_PLACE, per_row=2, with_back=False),
+        address=found,
     )
+POSTING.prompt(
+    Step.B_NOTES,
+    N_(
+        "Anything that helps to get in: floor, door code, name on the intercom… Only the "
+        "volunteer who takes the request will see it. Type it, or tap “Skip”."
+    ),
+    SKIP_AND_BACK,
+)
+POSTING.prompt(
+    Step.B_CONSENT,
+    N_(
+        "Does the person agree that their name, phone and address are shared with the "
+        "volunteer who takes the request?"
+    ),
+    choices("consent", [("yes", N_("Yes, they agree")), ("no", N_("No"))], per_row=2),
+)
+POSTING.prompt(
+    Step.NO_CONSENT,
+    N_(
+        "Without the person's agreement the request cannot be posted: the volunteer who "
+        "takes it needs their name, phone and address to help them. If they agree after "
+        "all, go back and change the answer; otherwise cancel the request."
+    ),
+    _back_or_cancel_request,
+)
+POSTING.prompt(
+    Step.W_PLACE,
+    N_(
+        "Where will it take place? Type the address, or send a pin (📎 → Location for any "
+        "point; “Send a location” sends your own position). Volunteers see the street and "
+        "the neighbourhood."
+    ),
+    location(SEND_A_LOCATION),
+)
+POSTING.prompt(
+    Step.WHEN,
+    N_("When is the help needed?"),
+    choices(
+        "when",
+        [
+            ("asap", N_("As soon as possible")),
+            ("today", N_("Today")),
+            ("day", N_("📅 Choose a day")),
+        ],
+    ),
+)
+POSTING.prompt(
+    Step.PLACES,
+    N_("How many volunteers are needed?"),
+    choices("places", [(count, str(count)) for count in PLACES_CHOICES], per_row=3),
+)
 
 
-@POSTING.question(BENEFICIARY)
+@POSTING.question(Step.BENEFICIARY)
 async def ask_beneficiary(turn: PostingTurn) -> State:
     """The referent's own beneficiaries (most recent first), or someone new."""
     _ = turn._
@@ -79,128 +165,7 @@ async def ask_beneficiary(turn: PostingTurn) -> State:
     return None
 
 
-@POSTING.question(B_NAME)
-async def ask_b_name(turn: PostingTurn) -> State:
-    """The new beneficiary's first name or initials."""
-    _ = turn._
-    await turn.say(
-        _(
-            "What is the person's first name, or their initials? Only the volunteer who takes "
-            "the request will see it."
-        ),
-        InlineKeyboardMarkup([POSTING.back_row(_)]),
-    )
-    return None
-
-
-@POSTING.question(B_PHONE)
-async def ask_b_phone(turn: PostingTurn) -> State:
-    """Their phone: a shared contact, a typed number, or nothing."""
-    _ = turn._
-    await turn.say(
-        _(
-            "What is {name}'s phone number? The volunteer may call before coming. Type it, or "
-            "share their contact (📎 → Contact). Tap “Skip” if they have no phone.",
-            name=turn.draft.person(_),
-        ),
-        _skip_and_back(turn),
-    )
-    return None
-
-
-@POSTING.question(B_PLACE)
-async def ask_b_place(turn: PostingTurn) -> State:
-    """Where they live: a typed address (geocoded, then confirmed) or any pin."""
-    _ = turn._
-    await turn.say(
-        _(
-            "Where does {name} live? Type the address (number, street, town).\n\n"
-            "You can also send a pin: the “Send a location” button sends YOUR current position "
-            "(use it if you are at their place now); to send any other point, use 📎 → Location "
-            "and move the map.\n\n"
-            "Volunteers only see the street and the neighbourhood until one of them takes "
-            "the request.",
-            name=turn.draft.person(_),
-        ),
-        location_keyboard(turn, SEND_A_LOCATION),
-    )
-    return None
-
-
-@POSTING.question(B_CONFIRM)
-@POSTING.question(W_CONFIRM)
-async def ask_confirm(turn: PostingTurn) -> State:
-    """The address found for a typed one (the person's or the service's): is it the place?"""
-    _ = turn._
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                POSTING.button(_("Yes, that's the place"), "place", "yes"),
-                POSTING.button(_("No, try again"), "place", "no"),
-            ]
-        ]
-    )
-    found = turn.draft.found
-    address = (found.label if found else None) or ""
-    await turn.say(_("Is this the right place?\n{address}", address=address), keyboard)
-    return None
-
-
-@POSTING.question(B_NOTES)
-async def ask_b_notes(turn: PostingTurn) -> State:
-    """Access notes: floor, door code… (optional)."""
-    await turn.say(
-        turn._(
-            "Anything that helps to get in: floor, door code, name on the intercom… Only the "
-            "volunteer who takes the request will see it. Type it, or tap “Skip”."
-        ),
-        _skip_and_back(turn),
-    )
-    return None
-
-
-@POSTING.question(B_CONSENT)
-async def ask_consent(turn: PostingTurn) -> State:
-    """Their agreement to share name, phone and address with the claimer."""
-    _ = turn._
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                POSTING.button(_("Yes, they agree"), "consent", "yes"),
-                POSTING.button(_("No"), "consent", "no"),
-            ],
-            POSTING.back_row(_),
-        ]
-    )
-    await turn.say(
-        _(
-            "Does the person agree that their name, phone and address are shared with the "
-            "volunteer who takes the request?"
-        ),
-        keyboard,
-    )
-    return None
-
-
-@POSTING.question(NO_CONSENT)
-async def ask_no_consent(turn: PostingTurn) -> State:
-    """Without consent nothing can be posted: go back or cancel."""
-    _ = turn._
-    keyboard = InlineKeyboardMarkup(
-        [[*POSTING.back_row(_)[:1], POSTING.button(_("✖ Cancel the request"), "cancel")]]
-    )
-    await turn.say(
-        _(
-            "Without the person's agreement the request cannot be posted: the volunteer who "
-            "takes it needs their name, phone and address to help them. If they agree after "
-            "all, go back and change the answer; otherwise cancel the request."
-        ),
-        keyboard,
-    )
-    return None
-
-
-@POSTING.question(NEED)
+@POSTING.question(Step.NEED)
 async def ask_need(turn: PostingTurn) -> State:
     """The skill needed."""
     _ = turn._
@@ -213,7 +178,7 @@ async def ask_need(turn: PostingTurn) -> State:
     return None
 
 
-@POSTING.question(DESCRIPTION)
+@POSTING.question(Step.DESCRIPTION)
 async def ask_description(turn: PostingTurn) -> State:
     """A short description, shown to volunteers."""
     _ = turn._
@@ -228,7 +193,7 @@ async def ask_description(turn: PostingTurn) -> State:
     return None
 
 
-@POSTING.question(WHERE)
+@POSTING.question(Step.WHERE)
 async def ask_where(turn: PostingTurn) -> State:
     """At the beneficiary's place, or somewhere else."""
     _ = turn._
@@ -244,37 +209,7 @@ async def ask_where(turn: PostingTurn) -> State:
     return None
 
 
-@POSTING.question(W_PLACE)
-async def ask_w_place(turn: PostingTurn) -> State:
-    """Another place: a typed address or a pin."""
-    await turn.say(
-        turn._(
-            "Where will it take place? Type the address, or send a pin (📎 → Location for any "
-            "point; “Send a location” sends your own position). Volunteers see the street and "
-            "the neighbourhood."
-        ),
-        location_keyboard(turn, SEND_A_LOCATION),
-    )
-    return None
-
-
-@POSTING.question(WHEN)
-async def ask_when(turn: PostingTurn) -> State:
-    """As soon as possible, today, or a chosen day."""
-    _ = turn._
-    keyboard = InlineKeyboardMarkup(
-        [
-            [POSTING.button(_("As soon as possible"), "when", "asap")],
-            [POSTING.button(_("Today"), "when", "today")],
-            [POSTING.button(_("📅 Choose a day"), "when", "day")],
-            POSTING.back_row(_),
-        ]
-    )
-    await turn.say(_("When is the help needed?"), keyboard)
-    return None
-
-
-@POSTING.question(DAY)
+@POSTING.question(Step.DAY)
 async def ask_day(turn: PostingTurn) -> State:
     """The next seven days, with localised weekday names."""
     _ = turn._
@@ -287,7 +222,7 @@ async def ask_day(turn: PostingTurn) -> State:
     return None
 
 
-@POSTING.question(PART)
+@POSTING.question(Step.PART)
 async def ask_part(turn: PostingTurn) -> State:
     """Morning, afternoon or evening of the chosen day."""
     _ = turn._
@@ -301,18 +236,7 @@ async def ask_part(turn: PostingTurn) -> State:
     return None
 
 
-@POSTING.question(PLACES)
-async def ask_places(turn: PostingTurn) -> State:
-    """How many volunteers."""
-    _ = turn._
-    row = [POSTING.button(str(count), "places", count) for count in PLACES_CHOICES]
-    await turn.say(
-        _("How many volunteers are needed?"), InlineKeyboardMarkup([row, POSTING.back_row(_)])
-    )
-    return None
-
-
-@POSTING.question(PREVIEW)
+@POSTING.question(Step.PREVIEW)
 async def ask_preview(turn: PostingTurn) -> State:
     """The request as volunteers will see it, the private part apart, edit buttons, Post."""
     _ = turn._

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from enum import StrEnum
 
 from babel.dates import format_date
 from telegram import (
@@ -25,22 +26,34 @@ from conversations.pickers import slots_text
 from handlers.common import Speaker
 from handlers.vetting import skill_mark
 
-# The fields, each a step of the edit conversation (conversations/profile/edit.py), and the place
-# found for a typed address, to confirm. Strings: they are stored between updates.
-NAME, PHONE, PLACE, CONFIRM_PLACE, NEIGHBOURHOOD = "name", "phone", "place", "confirm", "nb"
-RADIUS, SKILLS, AVAILABILITY, QUIET, CAP = "radius", "skills", "avail", "quiet", "cap"
+
+class Field(StrEnum):
+    """The fields, each a step of the edit conversation (conversations/profile/edit.py), and the
+    place found for a typed address, to confirm. Stored between updates: keep the values."""
+
+    NAME = "name"
+    PHONE = "phone"
+    PLACE = "place"
+    CONFIRM_PLACE = "confirm"
+    NEIGHBOURHOOD = "nb"
+    RADIUS = "radius"
+    SKILLS = "skills"
+    AVAILABILITY = "avail"
+    QUIET = "quiet"
+    CAP = "cap"
+
 
 # The edit buttons of the profile, in the order of the card: (field, label).
-EDIT_BUTTONS: tuple[tuple[str, str], ...] = (
-    (NAME, N_("✏️ Name")),
-    (PHONE, N_("✏️ Phone")),
-    (PLACE, N_("✏️ Place")),
-    (NEIGHBOURHOOD, N_("✏️ Neighbourhood")),
-    (RADIUS, N_("✏️ Distance")),
-    (SKILLS, N_("✏️ Skills")),
-    (AVAILABILITY, N_("✏️ Availability")),
-    (QUIET, N_("✏️ Quiet hours")),
-    (CAP, N_("✏️ Weekly limit")),
+EDIT_BUTTONS: tuple[tuple[Field, str], ...] = (
+    (Field.NAME, N_("✏️ Name")),
+    (Field.PHONE, N_("✏️ Phone")),
+    (Field.PLACE, N_("✏️ Place")),
+    (Field.NEIGHBOURHOOD, N_("✏️ Neighbourhood")),
+    (Field.RADIUS, N_("✏️ Distance")),
+    (Field.SKILLS, N_("✏️ Skills")),
+    (Field.AVAILABILITY, N_("✏️ Availability")),
+    (Field.QUIET, N_("✏️ Quiet hours")),
+    (Field.CAP, N_("✏️ Weekly limit")),
 )
 NOT_A_VOLUNTEER = N_("This is for the brigade's volunteers. To become one, send /join.")
 

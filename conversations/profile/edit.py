@@ -9,8 +9,9 @@ card switches to its field.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove
 from telegram.ext import ConversationHandler
 
 from bot.callbacks import Action, Callback
@@ -25,36 +26,50 @@ from bot.services.profile import (
     SkillsSaved,
 )
 from bot.services.volunteers import RADIUS_CHOICES_KM
-from conversations.base import BACK_LABEL, END, Conversation, State, Texts, Turn
+from conversations.base import (
+    BACK_LABEL,
+    END,
+    Conversation,
+    State,
+    Texts,
+    Turn,
+    choices,
+    reply_keyboard,
+)
 from conversations.pickers import (
-    PhoneProblem,
+    OWN_PHONE_QUESTION,
+    Again,
+    PhoneTexts,
     Slot,
     ask_availability,
     ask_skills,
     on_skill,
     on_slots,
-    phone_answer,
+    phone_reply,
+    share_number,
     some_skill,
 )
-from conversations.places import OWN_ADDRESS, Spot, find_address, neighbourhood_rows, pin_of
+from conversations.places import (
+    OWN_ADDRESS,
+    OWN_PLACE_FOUND,
+    OWN_PLACE_QUESTION,
+    SEND_MY_LOCATION,
+    YES_THATS_IT,
+    Spot,
+    find_address,
+    location,
+    neighbourhood_rows,
+    pin_of,
+)
 from conversations.profile.card import (
-    AVAILABILITY,
-    CAP,
-    CONFIRM_PLACE,
-    NAME,
-    NEIGHBOURHOOD,
+    EDIT_BUTTONS,
     NOT_A_VOLUNTEER,
-    PHONE,
-    PLACE,
-    QUIET,
-    RADIUS,
-    SKILLS,
+    Field,
     profile_card,
     profile_keyboard,
     profile_message,
     quiet_hours_label,
 )
-from conversations.signup import ask_location
 from handlers.vetting import send_card_to_coordinators
 
 REMOVE_PHONE_LABEL = N_("Remove my number")
@@ -63,6 +78,8 @@ REMOVE_PHONE_LABEL = N_("Remove my number")
 @dataclass
 class ProfileDraft:
     """The working copy the questions start from."""
+
+    SLOTS_CLEARABLE: ClassVar[bool] = True
 
     name: str = ""
     has_phone: bool = False
@@ -110,14 +127,21 @@ PROFILE = Conversation(
 Turn_ = Turn[ProfileDraft]
 
 
-def _tick(chosen: bool) -> str:
-    return "✅ " if chosen else ""
+RADII = [(int(km), f"{km:g} km") for km in RADIUS_CHOICES_KM]
+QUIET_CHOICES = list(QUIET_PRESETS)
+CAPS = ["none", *map(str, WEEKLY_CAP_CHOICES)]
+PHONE_TEXTS = PhoneTexts(
+    none=REMOVE_PHONE_LABEL,
+    not_a_number=N_(
+        "That does not look like a phone number. Share it with the button, or type it."
+    ),
+)
 
 
 @PROFILE.previous
 def _previous(turn: Turn_) -> str | None:
     """⬅ from the place found leads to the place; from any field, back to the card."""
-    return PLACE if turn.state == CONFIRM_PLACE else None
+    return Field.PLACE if turn.state == Field.CONFIRM_PLACE else None
 
 
 @PROFILE.leaving
@@ -128,58 +152,53 @@ async def back_to_profile(turn: Turn_) -> State:
     return END
 
 
+def _place_label(turn: Turn_) -> str:
+    return (turn.draft.place.label if turn.draft.place else None) or ""
+
+
 # --- the questions -----------------------------------------------------------------------------
 
+PROFILE.prompt(
+    Field.NAME,
+    N_("What name should the coordinators and referents see? Now: {name}"),
+    reply_keyboard([BACK_LABEL]),
+    name=lambda turn: turn.draft.name,
+)
+PROFILE.prompt(Field.PLACE, OWN_PLACE_QUESTION, location(SEND_MY_LOCATION))
+PROFILE.prompt(
+    Field.CONFIRM_PLACE,
+    OWN_PLACE_FOUND,
+    choices("place", YES_THATS_IT, per_row=2),
+    address=_place_label,
+)
+PROFILE.prompt(
+    Field.RADIUS,
+    N_("How far from you are you ready to go?"),
+    choices("radius", RADII, per_row=4, ticked=lambda turn: turn.draft.radius_km),
+)
+PROFILE.question(Field.SKILLS)(ask_skills)
+PROFILE.question(Field.AVAILABILITY)(ask_availability)
+PROFILE.prompt(
+    Field.CAP,
+    N_("At most how many requests a week do you want to be offered?"),
+    choices(
+        "cap",
+        [("none", N_("No limit")), *((cap, str(cap)) for cap in WEEKLY_CAP_CHOICES)],
+        per_row=(1, len(WEEKLY_CAP_CHOICES)),
+        ticked=lambda turn: turn.draft.weekly_cap or "none",
+    ),
+)
 
-@PROFILE.question(NAME)
-async def ask_name(turn: Turn_) -> State:
-    """The new name."""
-    _ = turn._
-    keyboard = ReplyKeyboardMarkup([[_(BACK_LABEL)]], resize_keyboard=True, one_time_keyboard=True)
-    await turn.say(
-        _("What name should the coordinators and referents see? Now: {name}", name=turn.draft.name),
-        keyboard,
-    )
-    return None
 
-
-@PROFILE.question(PHONE)
+@PROFILE.question(Field.PHONE)
 async def ask_phone(turn: Turn_) -> State:
     """A shared or typed number, or the removal of the one given."""
-    _ = turn._
-    rows = [[KeyboardButton(_("📱 Share my number"), request_contact=True)]]
-    if turn.draft.has_phone:
-        rows.append([KeyboardButton(_(REMOVE_PHONE_LABEL))])
-    rows.append([KeyboardButton(_(BACK_LABEL))])
-    await turn.say(
-        _(
-            "Your phone number lets the referent reach you when you take a request. "
-            "It is optional and only shown to the referent of a request you take."
-        ),
-        ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True),
-    )
+    rows = [[REMOVE_PHONE_LABEL]] if turn.draft.has_phone else []
+    await turn.say(turn._(OWN_PHONE_QUESTION), share_number(*rows, [BACK_LABEL])(turn))
     return None
 
 
-PROFILE.question(PLACE)(ask_location)
-
-
-@PROFILE.question(CONFIRM_PLACE)
-async def ask_confirm_place(turn: Turn_) -> State:
-    """The address found: is it right?"""
-    _ = turn._
-    keyboard = InlineKeyboardMarkup(
-        [
-            [PROFILE.button(_("Yes, that's it"), "place", "yes"), PROFILE.button(_("No"), "place")],
-            PROFILE.back_row(_),
-        ]
-    )
-    address = (turn.draft.place.label if turn.draft.place else None) or ""
-    await turn.say(_("I found: {address}\nIs this right?", address=address), keyboard)
-    return None
-
-
-@PROFILE.question(NEIGHBOURHOOD)
+@PROFILE.question(Field.NEIGHBOURHOOD)
 async def ask_neighbourhood(turn: Turn_) -> State:
     """The neighbourhoods, nearest to the volunteer's place first, the current one ticked."""
     _ = turn._
@@ -197,70 +216,25 @@ async def ask_neighbourhood(turn: Turn_) -> State:
     return None
 
 
-@PROFILE.question(RADIUS)
-async def ask_radius(turn: Turn_) -> State:
-    """How far the volunteer is ready to go."""
-    _ = turn._
-    row = [
-        PROFILE.button(_tick(km == turn.draft.radius_km) + f"{km:g} km", "radius", int(km))
-        for km in RADIUS_CHOICES_KM
-    ]
-    await turn.say(
-        _("How far from you are you ready to go?"),
-        InlineKeyboardMarkup([row, PROFILE.back_row(_)]),
-    )
-    return None
-
-
-@PROFILE.question(SKILLS)
-async def ask_skills_(turn: Turn_) -> State:
-    """The catalogue as toggles, the skills held ticked."""
-    return await ask_skills(turn)
-
-
-@PROFILE.question(AVAILABILITY)
-async def ask_availability_(turn: Turn_) -> State:
-    """Presets and the week grid, the current slots ticked."""
-    return await ask_availability(turn, with_clear=True)
-
-
-@PROFILE.question(QUIET)
+@PROFILE.question(Field.QUIET)
 async def ask_quiet_hours(turn: Turn_) -> State:
     """The quiet-hours presets."""
     _ = turn._
-    rows = []
-    for key, window in QUIET_PRESETS.items():
-        label = (
-            _("No quiet hours") if window is None else quiet_hours_label(window[0], window[1], _)
-        )
-        rows.append([PROFILE.button(_tick(window == turn.draft.quiet) + label, "quiet", key)])
-    rows.append(PROFILE.back_row(_))
+    presets = [
+        (key, quiet_hours_label(*window, _) if window else N_("No quiet hours"))
+        for key, window in QUIET_PRESETS.items()
+    ]
+    current = next(
+        (key for key, window in QUIET_PRESETS.items() if window == turn.draft.quiet), None
+    )
+    keyboard = choices("quiet", presets, ticked=lambda turn: current)
     await turn.say(
         _(
             "During your quiet hours, no request is sent to you (times of {town}). "
             "Which quiet hours do you want?",
             town=turn.services.settings.town_name,
         ),
-        InlineKeyboardMarkup(rows),
-    )
-    return None
-
-
-@PROFILE.question(CAP)
-async def ask_weekly_cap(turn: Turn_) -> State:
-    """The weekly limits."""
-    _, current = turn._, turn.draft.weekly_cap
-    rows = [
-        [PROFILE.button(_tick(current is None) + _("No limit"), "cap", "none")],
-        [
-            PROFILE.button(_tick(cap == current) + str(cap), "cap", cap)
-            for cap in WEEKLY_CAP_CHOICES
-        ],
-        PROFILE.back_row(_),
-    ]
-    await turn.say(
-        _("At most how many requests a week do you want to be offered?"),
-        InlineKeyboardMarkup(rows),
+        keyboard(turn),
     )
     return None
 
@@ -270,15 +244,12 @@ async def ask_weekly_cap(turn: Turn_) -> State:
 
 async def start_edit(turn: Turn_, button: Callback) -> State:
     """Begin editing the field of the tapped ✏️ button."""
-    field_ = button.str_arg(1)
-    if field_ not in PROFILE.questions or field_ == CONFIRM_PLACE:
-        return await turn.stale()  # whatever the person was doing goes on
     view = await turn.services.profile.view(turn.user_id)
     if isinstance(view, Outcome):
         await turn.answer(turn._(NOT_A_VOLUNTEER), alert=True)
         return END
     turn.draft = ProfileDraft.of(view)
-    return await turn.ask(field_)
+    return await turn.ask(button.str_arg(1))
 
 
 async def _saved(turn: Turn_, result: ProfileView | Outcome, note: str = "") -> State:
@@ -314,15 +285,8 @@ async def on_name(turn: Turn_) -> State:
 
 async def on_phone(turn: Turn_) -> State:
     """Save the shared or typed number, or remove it."""
-    _ = turn._
-    phone = None if turn.text == _(REMOVE_PHONE_LABEL) else phone_answer(turn, own=True)
-    if phone is PhoneProblem.SOMEONE_ELSES:
-        await turn.say(_("Please share your own number, with the button below."))
-        return None
-    if isinstance(phone, PhoneProblem):
-        await turn.say(
-            _("That does not look like a phone number. Share it with the button, or type it.")
-        )
+    phone = await phone_reply(turn, PHONE_TEXTS)
+    if phone is Again.ASKED:
         return None
     return await _saved(turn, await turn.services.profile.set_phone(turn.user_id, phone))
 
@@ -341,18 +305,23 @@ async def on_place_text(turn: Turn_) -> State:
     if place is None:
         return None
     turn.draft.place = Spot.of(place)
-    return await turn.ask(CONFIRM_PLACE)
+    return await turn.ask(Field.CONFIRM_PLACE)
 
 
 async def on_place_confirmed(turn: Turn_, button: Callback) -> State:
-    """Yes: save the place found; no: the place again."""
+    """Yes: save the place found."""
     place = turn.draft.place
-    if button.str_arg(1) != "yes" or place is None:
-        return await turn.ask(PLACE)
+    if place is None:
+        return await turn.ask(Field.PLACE)
     result = await turn.services.profile.set_place(
         turn.user_id, place.latitude, place.longitude, place.label
     )
     return await _saved(turn, result)
+
+
+async def on_place_refused(turn: Turn_, button: Callback) -> State:
+    """No: the place again."""
+    return await turn.ask(Field.PLACE)
 
 
 async def on_neighbourhood(turn: Turn_, button: Callback) -> State:
@@ -360,17 +329,14 @@ async def on_neighbourhood(turn: Turn_, button: Callback) -> State:
     value = button.str_arg(1)
     if not value.isdigit():
         return await turn.stale()
-    return await _saved(
-        turn, await turn.services.profile.set_neighbourhood(turn.user_id, int(value))
-    )
+    result = await turn.services.profile.set_neighbourhood(turn.user_id, int(value))
+    return await _saved(turn, result)
 
 
 async def on_radius(turn: Turn_, button: Callback) -> State:
     """Save the distance."""
-    value = button.str_arg(1)
-    if not value.isdigit() or float(value) not in RADIUS_CHOICES_KM:
-        return await turn.stale()
-    return await _saved(turn, await turn.services.profile.set_radius(turn.user_id, float(value)))
+    result = await turn.services.profile.set_radius(turn.user_id, float(button.str_arg(1)))
+    return await _saved(turn, result)
 
 
 async def on_skills_done(turn: Turn_, button: Callback) -> State:
@@ -395,11 +361,6 @@ async def on_skills_done(turn: Turn_, button: Callback) -> State:
     return next_state
 
 
-async def on_slots_(turn: Turn_, button: Callback) -> State:
-    """A preset, "clear" or a slot of the week grid."""
-    return await on_slots(turn, button, with_clear=True)
-
-
 async def on_availability_done(turn: Turn_, button: Callback) -> State:
     """Save the availability."""
     result = await turn.services.profile.set_availability(turn.user_id, turn.draft.slots)
@@ -408,18 +369,14 @@ async def on_availability_done(turn: Turn_, button: Callback) -> State:
 
 async def on_quiet_hours(turn: Turn_, button: Callback) -> State:
     """Save the quiet hours chosen."""
-    value = button.str_arg(1)
-    if value not in QUIET_PRESETS:
-        return await turn.stale()
-    start, end = QUIET_PRESETS[value] or (None, None)
-    return await _saved(turn, await turn.services.profile.set_quiet_hours(turn.user_id, start, end))
+    start, end = QUIET_PRESETS[button.str_arg(1)] or (None, None)
+    result = await turn.services.profile.set_quiet_hours(turn.user_id, start, end)
+    return await _saved(turn, result)
 
 
 async def on_weekly_cap(turn: Turn_, button: Callback) -> State:
     """Save the weekly limit chosen."""
     value = button.str_arg(1)
-    if value != "none" and not (value.isdigit() and int(value) in WEEKLY_CAP_CHOICES):
-        return await turn.stale()
     cap = None if value == "none" else int(value)
     return await _saved(turn, await turn.services.profile.set_weekly_cap(turn.user_id, cap))
 
@@ -430,24 +387,29 @@ async def on_weekly_cap(turn: Turn_, button: Callback) -> State:
 def build_profile_conversation() -> ConversationHandler[BrigadeContext]:
     """Editing one field of the profile, persistent across restarts."""
     place = [PROFILE.pin(on_place_pin), PROFILE.text(on_place_text)]
+    fields = [field for field, _label in EDIT_BUTTONS]
     return PROFILE.build(
-        entry_points=[PROFILE.start_tap(start_edit, verb="edit")],
+        entry_points=[PROFILE.start_tap(start_edit, verb="edit", values=fields)],
         states={
-            NAME: [PROFILE.text(on_name)],
-            PHONE: [PROFILE.contact(on_phone), PROFILE.text(on_phone)],
-            PLACE: place,
-            # The location button of the place question may still be on screen.
-            CONFIRM_PLACE: [PROFILE.on("place", on_place_confirmed), place[0]],
-            NEIGHBOURHOOD: [PROFILE.on("nb", on_neighbourhood)],
-            RADIUS: [PROFILE.on("radius", on_radius)],
-            SKILLS: [PROFILE.on("skill", on_skill), PROFILE.on("skills", on_skills_done)],
-            AVAILABILITY: [
-                PROFILE.on("slot", on_slots_),
-                PROFILE.on("preset", on_slots_),
+            Field.NAME: [PROFILE.text(on_name)],
+            Field.PHONE: [PROFILE.contact(on_phone), PROFILE.text(on_phone)],
+            Field.PLACE: place,
+            Field.CONFIRM_PLACE: [
+                PROFILE.on("place", on_place_confirmed, values=["yes"]),
+                PROFILE.on("place", on_place_refused),
+                # The location button of the place question may still be on screen.
+                place[0],
+            ],
+            Field.NEIGHBOURHOOD: [PROFILE.on("nb", on_neighbourhood)],
+            Field.RADIUS: [PROFILE.on("radius", on_radius, values=[km for km, _label in RADII])],
+            Field.SKILLS: [PROFILE.on("skill", on_skill), PROFILE.on("skills", on_skills_done)],
+            Field.AVAILABILITY: [
+                PROFILE.on("slot", on_slots),
+                PROFILE.on("preset", on_slots),
                 PROFILE.on("avail", on_availability_done),
             ],
-            QUIET: [PROFILE.on("quiet", on_quiet_hours)],
-            CAP: [PROFILE.on("cap", on_weekly_cap)],
+            Field.QUIET: [PROFILE.on("quiet", on_quiet_hours, values=QUIET_CHOICES)],
+            Field.CAP: [PROFILE.on("cap", on_weekly_cap, values=CAPS)],
         },
         fallbacks=[PROFILE.command("profile", back_to_profile)],
     )
