@@ -6,11 +6,9 @@ whether a coordinator checks each volunteer). Entered from the ➕ buttons of /n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from telegram import (
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
 from telegram.ext import ConversationHandler
@@ -20,17 +18,26 @@ from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.i18n import N_
 from bot.services.outcomes import Outcome
-from conversations.base import END, Conversation, State, Texts, Turn
-from conversations.places import AddressTexts, Spot, find_address
+from conversations.base import END, Conversation, State, Texts, Turn, choices
+from conversations.places import AddressTexts, Spot, find_address, location
 from handlers.admin import neighbourhoods_screen, skills_screen
 
-# Conversation states: strings, because they are stored in the database between updates.
-NB_NAME, NB_PLACE, NB_RADIUS = "nb_name", "nb_place", "nb_radius"
-SKILL_LABEL, SKILL_VERIFY = "skill_label", "skill_verify"
-NEIGHBOURHOOD_RADII_KM = ("0.5", "1", "2", "3", "5")
+
+class Step(StrEnum):
+    """The creations' steps (stored between updates: keep the values)."""
+
+    NB_NAME = "nb_name"
+    NB_PLACE = "nb_place"
+    NB_RADIUS = "nb_radius"
+    SKILL_LABEL = "skill_label"
+    SKILL_VERIFY = "skill_verify"
+
+
+RADII_KM = ("0.5", "1", "2", "3", "5")
 # In the buttons' data: tenths of a kilometre (callback data carries whole numbers).
-RADII_TENTHS = [int(float(km) * 10) for km in NEIGHBOURHOOD_RADII_KM]
+RADII_TENTHS = [int(float(km) * 10) for km in RADII_KM]
 MAX_NAME_LENGTH = 120
+BAD_NAME = N_("Please send a name of 1 to 120 characters.")
 NOT_FOUND = N_("I could not find this place. Try another wording, or send a pin.")
 CENTRE = AddressTexts(
     too_short=NOT_FOUND,
@@ -63,75 +70,68 @@ ADMIN = Conversation(
 Turn_ = Turn[AdminDraft]
 
 
-async def _named(turn: Turn_) -> bool:
-    """Keep a name of 1 to 120 characters, or ask for one."""
-    if not 1 <= len(turn.text) <= MAX_NAME_LENGTH:
-        await turn.say(turn._("Please send a name of 1 to 120 characters."))
-        return False
-    turn.draft.name = turn.text
-    return True
+ADMIN.prompt(Step.NB_NAME, N_("Name of the new neighbourhood? (/cancel to stop)"))
+ADMIN.prompt(
+    Step.NB_PLACE,
+    N_(
+        "Where is its centre? Send a location pin (📎 → Location, then move the map), "
+        "or type a place such as a square or a street with the town."
+    ),
+    location(N_("📍 Send a location"), with_back=False),
+)
+ADMIN.prompt(
+    Step.NB_RADIUS,
+    N_("How large is the neighbourhood (radius around its centre)?"),
+    choices(
+        "radius",
+        [(tenths, f"{km} km") for km, tenths in zip(RADII_KM, RADII_TENTHS, strict=True)],
+        per_row=len(RADII_KM),
+        with_back=False,
+    ),
+)
+ADMIN.prompt(
+    Step.SKILL_LABEL, N_("Name of the new skill, as volunteers will see it? (/cancel to stop)")
+)
+ADMIN.prompt(
+    Step.SKILL_VERIFY,
+    N_("Must a coordinator check each volunteer before they receive such requests?"),
+    choices(
+        "verify",
+        [(1, N_("Yes, check each volunteer")), (0, N_("No"))],
+        per_row=2,
+        with_back=False,
+        action=Action.SKILL_ADMIN,
+    ),
+)
 
 
 # --- a neighbourhood ---------------------------------------------------------------------------
 
 
-async def start_neighbourhood(turn: Turn_, button: Callback) -> State:
+async def new_neighbourhood(turn: Turn_, button: Callback) -> State:
     """➕ New neighbourhood: its name."""
-    await turn.answer()
-    await turn.say(turn._("Name of the new neighbourhood? (/cancel to stop)"))
-    return NB_NAME
+    return await turn.ask(Step.NB_NAME)
 
 
-async def on_neighbourhood_name(turn: Turn_) -> State:
-    """Keep the name; ask for its centre."""
-    if not await _named(turn):
-        return None
-    keyboard = ReplyKeyboardMarkup(
-        [[KeyboardButton(turn._("📍 Send a location"), request_location=True)]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
-    await turn.say(
-        turn._(
-            "Where is its centre? Send a location pin (📎 → Location, then move the map), "
-            "or type a place such as a square or a street with the town."
-        ),
-        keyboard,
-    )
-    return NB_PLACE
-
-
-async def on_neighbourhood_pin(turn: Turn_) -> State:
+async def on_centre_pin(turn: Turn_) -> State:
     """Keep the pin as the centre; ask for the radius."""
-    location = turn.message.location
-    assert location is not None
-    turn.draft.centre = Spot(location.latitude, location.longitude)
-    return await _ask_radius(turn)
+    location_ = turn.message.location
+    assert location_ is not None
+    turn.draft.centre = Spot(location_.latitude, location_.longitude)
+    return await turn.ask(Step.NB_RADIUS)
 
 
-async def on_neighbourhood_place(turn: Turn_) -> State:
+async def on_centre_text(turn: Turn_) -> State:
     """Keep the place typed (geocoded) as the centre; ask for the radius."""
     place = await find_address(turn, CENTRE)
     if place is None:
         return None
     turn.draft.centre = Spot.of(place)
     await turn.say(turn._("Found: {address}", address=place.label), ReplyKeyboardRemove())
-    return await _ask_radius(turn)
+    return await turn.ask(Step.NB_RADIUS)
 
 
-async def _ask_radius(turn: Turn_) -> State:
-    row = [
-        ADMIN.button(f"{km} km", "radius", tenths)
-        for km, tenths in zip(NEIGHBOURHOOD_RADII_KM, RADII_TENTHS, strict=True)
-    ]
-    await turn.say(
-        turn._("How large is the neighbourhood (radius around its centre)?"),
-        InlineKeyboardMarkup([row]),
-    )
-    return NB_RADIUS
-
-
-async def on_neighbourhood_radius(turn: Turn_, button: Callback) -> State:
+async def create_neighbourhood(turn: Turn_, button: Callback) -> State:
     """Create the neighbourhood and show the list."""
     _, draft = turn._, turn.draft
     if draft.centre is None:
@@ -148,7 +148,7 @@ async def on_neighbourhood_radius(turn: Turn_, button: Callback) -> State:
         await turn.say(
             _("This name is already used, or the place is not valid. Send another name:")
         )
-        return NB_NAME
+        return Step.NB_NAME
     await turn.say(_("Neighbourhood {name} created.", name=result.name), ReplyKeyboardRemove())
     await turn.say(*await neighbourhoods_screen(turn.context, _))
     return END
@@ -157,30 +157,12 @@ async def on_neighbourhood_radius(turn: Turn_, button: Callback) -> State:
 # --- a skill -----------------------------------------------------------------------------------
 
 
-async def start_skill(turn: Turn_, button: Callback) -> State:
+async def new_skill(turn: Turn_, button: Callback) -> State:
     """➕ Add a skill: its label."""
-    await turn.answer()
-    await turn.say(turn._("Name of the new skill, as volunteers will see it? (/cancel to stop)"))
-    return SKILL_LABEL
+    return await turn.ask(Step.SKILL_LABEL)
 
 
-async def on_skill_label(turn: Turn_) -> State:
-    """Keep the label; ask whether it needs verification."""
-    _ = turn._
-    if not await _named(turn):
-        return None
-    verify = [
-        ADMIN.button(_("Yes, check each volunteer"), "verify", 1, action=Action.SKILL_ADMIN),
-        ADMIN.button(_("No"), "verify", 0, action=Action.SKILL_ADMIN),
-    ]
-    await turn.say(
-        _("Must a coordinator check each volunteer before they receive such requests?"),
-        InlineKeyboardMarkup([verify]),
-    )
-    return SKILL_VERIFY
-
-
-async def on_skill_verify(turn: Turn_, button: Callback) -> State:
+async def add_skill(turn: Turn_, button: Callback) -> State:
     """Add the skill and show the catalogue."""
     _ = turn._
     result = await turn.services.skills.add(
@@ -189,7 +171,7 @@ async def on_skill_verify(turn: Turn_, button: Callback) -> State:
     await turn.answer()
     if isinstance(result, Outcome):
         await turn.say(_("A skill with this name exists already. Send another name:"))
-        return SKILL_LABEL
+        return Step.SKILL_LABEL
     text, keyboard = await skills_screen(turn.context, _)
     await turn.say(_("Skill added.") + "\n\n" + text, keyboard)
     return END
@@ -200,14 +182,16 @@ def build_admin_conversation() -> ConversationHandler[BrigadeContext]:
     skill = Action.SKILL_ADMIN
     return ADMIN.build(
         entry_points=[
-            ADMIN.start_tap(start_neighbourhood, verb="new"),
-            ADMIN.start_tap(start_skill, action=skill, verb="add"),
+            ADMIN.start_tap(new_neighbourhood, verb="new"),
+            ADMIN.start_tap(new_skill, action=skill, verb="add"),
         ],
         states={
-            NB_NAME: [ADMIN.text(on_neighbourhood_name)],
-            NB_PLACE: [ADMIN.pin(on_neighbourhood_pin), ADMIN.text(on_neighbourhood_place)],
-            NB_RADIUS: [ADMIN.on("radius", on_neighbourhood_radius, values=RADII_TENTHS)],
-            SKILL_LABEL: [ADMIN.text(on_skill_label)],
-            SKILL_VERIFY: [ADMIN.on("verify", on_skill_verify, values=[0, 1], action=skill)],
+            Step.NB_NAME: [ADMIN.keep_text("name", MAX_NAME_LENGTH, BAD_NAME, then=Step.NB_PLACE)],
+            Step.NB_PLACE: [ADMIN.pin(on_centre_pin), ADMIN.text(on_centre_text)],
+            Step.NB_RADIUS: [ADMIN.on("radius", create_neighbourhood, values=RADII_TENTHS)],
+            Step.SKILL_LABEL: [
+                ADMIN.keep_text("name", MAX_NAME_LENGTH, BAD_NAME, then=Step.SKILL_VERIFY)
+            ],
+            Step.SKILL_VERIFY: [ADMIN.on("verify", add_skill, values=[0, 1], action=skill)],
         },
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
@@ -31,8 +32,15 @@ from bot.text import several_lines
 from conversations.base import END, PRIVATE, Conversation, State, Texts, Turn
 from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Speaker
 
-# Conversation states: strings, because they are stored in the database between updates.
-AUDIENCE, TEXT, PREVIEW = "an_audience", "an_text", "an_preview"
+
+class Step(StrEnum):
+    """/announce's steps (stored between updates: keep the values)."""
+
+    AUDIENCE = "an_audience"
+    TEXT = "an_text"
+    PREVIEW = "an_preview"
+
+
 TEXT_EXPECTED = N_("Please send the announcement as a text message, or /cancel.")
 
 
@@ -90,12 +98,12 @@ async def _ask_audience(turn: Turn_, question: str) -> State:
     ]
     rows.append([ANNOUNCE.button(_("✖ Cancel"), "send", "no")])
     await turn.say(question, InlineKeyboardMarkup(rows))
-    return AUDIENCE
+    return Step.AUDIENCE
 
 
 async def _ask_text(turn: Turn_, question: str) -> State:
     await turn.say(turn._(question, limit=MAX_ANNOUNCEMENT_LENGTH))
-    return TEXT
+    return Step.TEXT
 
 
 async def _preview(turn: Turn_) -> State:
@@ -122,7 +130,7 @@ async def _preview(turn: Turn_) -> State:
         count=audience.volunteers,
     )
     await turn.say(f"{heading}\n\n{service.header(_)}\n\n{draft.text or ''}", keyboard)
-    return PREVIEW
+    return Step.PREVIEW
 
 
 async def start(turn: Turn_) -> State:
@@ -299,14 +307,14 @@ def build_announce_conversation() -> ConversationHandler[BrigadeContext]:
     return ANNOUNCE.build(
         entry_points=[ANNOUNCE.start_command("announce", start)],
         states={
-            AUDIENCE: [audience, cancelled],
-            TEXT: [
+            Step.AUDIENCE: [audience, cancelled],
+            Step.TEXT: [
                 ANNOUNCE.text(on_text),
                 audience,
                 cancelled,
                 ANNOUNCE.message(PRIVATE & ~filters.COMMAND, not_text),
             ],
-            PREVIEW: [
+            Step.PREVIEW: [
                 ANNOUNCE.on("send", on_send, values=["yes"]),
                 ANNOUNCE.on("edit", rewrite, values=["text"]),
                 ANNOUNCE.on("edit", change_audience, values=["to"]),

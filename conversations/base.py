@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import inspect
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,7 +60,7 @@ from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext, Services
 from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
-from bot.text import one_line
+from bot.text import one_line, several_lines
 from conversations import codec
 from handlers.buttons import tap
 from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Speaker, said
@@ -137,6 +139,16 @@ class Turn(Generic[D]):
         """The message's text on one line ("" for a sticker, a pin, a tap…)."""
         message = self.update.effective_message
         return one_line(message.text or "") if message is not None else ""
+
+    async def typed(self, max_length: int, refusal: str, *, lines: bool = False) -> str | None:
+        """The text typed, 1 to `max_length` characters (one line, or several with `lines`);
+        else None once `refusal` (a message id, with {max}) has been said."""
+        message = self.update.effective_message
+        text = several_lines(message.text or "") if lines and message else self.text
+        if text and len(text) <= max_length:
+            return text
+        await self.say(self._(refusal, max=max_length))
+        return None
 
     def is_back(self) -> bool:
         """Whether the message is the reply keyboard's ⬅ Back."""
@@ -262,12 +274,15 @@ class Conversation(Generic[D]):
         **values: Callable[[Turn[D]], object],
     ) -> None:
         """Register a question that is one message: `text` (a message id, its placeholders filled
-        with `values` read from the turn) and `keyboard` (see `back`, `choices`…)."""
+        with `values` read from the turn) and `keyboard` (see `back`, `choices`…; it may be read
+        from the services: then it is a coroutine function)."""
 
-        async def ask(turn: Turn[D]) -> State:
+        async def ask(turn: Turn[D]) -> None:
             filled = {key: value(turn) for key, value in values.items()}
-            await turn.say(turn._(text, **filled), keyboard(turn) if keyboard else None)
-            return None
+            markup = keyboard(turn) if keyboard else None
+            if inspect.isawaitable(markup):
+                markup = await markup
+            await turn.say(turn._(text, **filled), markup)
 
         self.questions[state] = ask
 
@@ -360,6 +375,30 @@ class Conversation(Generic[D]):
     def text(self, step: Step[D]) -> Spec:
         """The handler of a typed answer (the reply keyboard's ⬅ Back goes back instead)."""
         return self.message(TEXT, step)
+
+    def keep_text(
+        self,
+        attribute: str,
+        max_length: int,
+        refusal: str,
+        *,
+        then: str,
+        lines: bool = False,
+    ) -> Spec:
+        """The handler of a typed answer kept as it is in the draft's `attribute` (a dotted path
+        for a part of it: "beneficiary.name"), then the question of `then`. The answer has 1 to
+        `max_length` characters (on one line, or several with `lines`); else `refusal` is said."""
+        *parents, name = attribute.split(".")
+
+        async def keep(turn: Turn[D]) -> State:
+            text = await turn.typed(max_length, refusal, lines=lines)
+            if text is None:
+                return None
+            setattr(functools.reduce(getattr, parents, turn.draft), name, text)
+            return await turn.ask(then)
+
+        keep.__doc__ = f"Keep the text typed in the draft's {attribute}."
+        return self.text(keep)
 
     def pin(self, step: Step[D]) -> Spec:
         """The handler of a location (a pin)."""
@@ -606,7 +645,9 @@ def chunks(buttons: list[InlineKeyboardButton], size: int) -> list[list[InlineKe
 
 # --- keyboards of `prompt` questions -----------------------------------------------------------
 
-Keyboard = Callable[[Turn[Any]], Markup]
+# A keyboard made for a turn; a prompt's may also be read from the services (a coroutine).
+Buttons = Callable[[Turn[Any]], Markup]
+Keyboard = Callable[[Turn[Any]], Markup | Awaitable[Markup]]
 
 
 def back(turn: Turn[Any]) -> InlineKeyboardMarkup:
@@ -626,7 +667,8 @@ def choices(
     per_row: int | tuple[int, ...] = 1,
     with_back: bool = True,
     ticked: Callable[[Turn[Any]], object] | None = None,
-) -> Keyboard:
+    action: Action | None = None,
+) -> Buttons:
     """One button per (value, label) of `verb`, then ⬅; ✅ on the `ticked` one.
 
     `per_row`: buttons a row, or the sizes of the rows in turn (the last size repeats).
@@ -635,7 +677,9 @@ def choices(
     def keyboard(turn: Turn[Any]) -> InlineKeyboardMarkup:
         _, current = turn._, ticked(turn) if ticked else None
         buttons = [
-            turn.flow.button(("✅ " if value == current else "") + _(label), verb, value)
+            turn.flow.button(
+                ("✅ " if value == current else "") + _(label), verb, value, action=action
+            )
             for value, label in options
         ]
         sizes = per_row if isinstance(per_row, tuple) else (per_row,)
@@ -649,7 +693,7 @@ def choices(
     return keyboard
 
 
-def reply_keyboard(*rows: list[str]) -> Keyboard:
+def reply_keyboard(*rows: list[str]) -> Buttons:
     """A reply keyboard of labels (message ids), under the text field, gone once pressed."""
 
     def keyboard(turn: Turn[Any]) -> ReplyKeyboardMarkup:

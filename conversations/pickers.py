@@ -16,7 +16,7 @@ from bot.services.profile import PHONE_PATTERN
 from bot.services.volunteers import PERIODS
 from bot.skills import skill_label
 from bot.text import one_line
-from conversations.base import Keyboard, State, Turn
+from conversations.base import Buttons, State, Turn
 
 PERIOD_LABELS = {
     "morning": N_("Morning"),
@@ -168,7 +168,7 @@ OWN_PHONE_QUESTION = N_(
 )
 
 
-def share_number(*rows: list[str]) -> Keyboard:
+def share_number(*rows: list[str]) -> Buttons:
     """A reply keyboard: share one's own number, then rows of labels (message ids)."""
 
     def keyboard(turn: Turn[Any]) -> ReplyKeyboardMarkup:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardButton, KeyboardButton, ReplyKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from bot.i18n import N_
 from bot.services.geocoding import GeocoderUnavailable, Place
-from conversations.base import BACK_LABEL, Keyboard, Turn
+from conversations.base import BACK_LABEL, Buttons, Turn
 
 MAX_NEIGHBOURHOOD_BUTTONS = 12
 SEND_MY_LOCATION = N_("📍 Send my location")
@@ -20,6 +20,9 @@ OWN_PLACE_QUESTION = N_(
     "to other volunteers."
 )
 OWN_PLACE_FOUND = N_("I found: {address}\nIs this right?")
+HELP_IN_QUESTION = N_(
+    "Which neighbourhood do you want to help in? The nearest one is suggested first."
+)
 YES_THATS_IT = (("yes", N_("Yes, that's it")), ("x", N_("No")))
 
 
@@ -95,15 +98,14 @@ async def name_of(turn: Turn[Any], latitude: float, longitude: float) -> Place |
         return None  # the coordinates are what matching uses; the label is a nicety
 
 
-def location(label: str) -> Keyboard:
-    """A reply keyboard: send a location (`label`: the person's own position), or ⬅ Back."""
+def location(label: str, *, with_back: bool = True) -> Buttons:
+    """A reply keyboard: send a location (`label`: the person's own position), and ⬅ Back."""
 
     def keyboard(turn: Turn[Any]) -> ReplyKeyboardMarkup:
-        return ReplyKeyboardMarkup(
-            [[KeyboardButton(turn._(label), request_location=True)], [turn._(BACK_LABEL)]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
+        rows = [[KeyboardButton(turn._(label), request_location=True)]]
+        if with_back:
+            rows.append([KeyboardButton(turn._(BACK_LABEL))])
+        return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
 
     return keyboard
 
@@ -131,6 +133,17 @@ async def neighbourhood_rows(
         mark = ("⭐ " if star and index == 0 else "") + ("✅ " if view.id == ticked else "")
         rows.append([turn.flow.button(mark + label, "nb", view.id)])
     return rows
+
+
+async def offer_neighbourhoods(
+    turn: Turn[Any], near: Spot | None, *, star: bool = True, ticked: int | None = None
+) -> bool:
+    """Ask a volunteer which neighbourhood they help in; False (nothing said) if there is none."""
+    rows = await neighbourhood_rows(turn, near, star=star, ticked=ticked)
+    if rows:
+        rows.append(turn.flow.back_row(turn._))
+        await turn.say(turn._(HELP_IN_QUESTION), InlineKeyboardMarkup(rows))
+    return bool(rows)
 
 
 async def neighbourhood_named(turn: Turn[Any], value: str) -> tuple[int, str] | None:

@@ -32,7 +32,6 @@ from bot.services.signals import (
     ReportRefusal,
     SignalDraft,
 )
-from bot.text import several_lines
 from conversations.base import (
     BACK_LABEL,
     CANCEL_LABEL,
@@ -61,6 +60,8 @@ class Step(StrEnum):
 
 
 TELEGRAM_IS_ENOUGH = N_("Telegram is enough")
+DESCRIBE_WHO = N_("Please describe the person in a few words ({max} characters at most).")
+DESCRIBE_WORRY = N_("Please tell what worries you in one message ({max} characters at most).")
 
 
 @dataclass
@@ -216,20 +217,6 @@ async def start_signal(turn: Turn_) -> State:
     return await turn.ask(Step.WHO)
 
 
-async def on_who(turn: Turn_) -> State:
-    """Keep who seems isolated."""
-    if not turn.text or len(turn.text) > MAX_DESCRIPTION_LENGTH:
-        await turn.say(
-            turn._(
-                "Please describe the person in a few words ({max} characters at most).",
-                max=MAX_DESCRIPTION_LENGTH,
-            )
-        )
-        return None
-    turn.draft.who = turn.text
-    return await turn.ask(Step.WHERE)
-
-
 async def on_where_text(turn: Turn_) -> State:
     """A typed address or description; located when the geocoder knows it."""
     _, text = turn._, turn.text
@@ -285,21 +272,6 @@ async def on_neighbourhood(turn: Turn_, button: Callback) -> State:
     else:
         return await turn.stale()
     return await turn.ask(Step.WORRY)
-
-
-async def on_worry(turn: Turn_) -> State:
-    """Keep what worries the reporter."""
-    text = several_lines(turn.message.text or "")
-    if not text or len(text) > MAX_WORRY_LENGTH:
-        await turn.say(
-            turn._(
-                "Please tell what worries you in one message ({max} characters at most).",
-                max=MAX_WORRY_LENGTH,
-            )
-        )
-        return None
-    turn.draft.worry = text
-    return await turn.ask(Step.CONTACT)
 
 
 async def on_contact(turn: Turn_) -> State:
@@ -371,10 +343,16 @@ def build_signal_conversation() -> ConversationHandler[BrigadeContext]:
             SIGNAL.start_command("start", start_signal, accepted=relay),
         ],
         states={
-            Step.WHO: [SIGNAL.text(on_who)],
+            Step.WHO: [
+                SIGNAL.keep_text("who", MAX_DESCRIPTION_LENGTH, DESCRIBE_WHO, then=Step.WHERE)
+            ],
             Step.WHERE: [SIGNAL.pin(on_where_pin), SIGNAL.text(on_where_text)],
             Step.NEIGHBOURHOOD: [SIGNAL.on("nb", on_neighbourhood)],
-            Step.WORRY: [SIGNAL.text(on_worry)],
+            Step.WORRY: [
+                SIGNAL.keep_text(
+                    "worry", MAX_WORRY_LENGTH, DESCRIBE_WORRY, then=Step.CONTACT, lines=True
+                )
+            ],
             Step.CONTACT: [SIGNAL.contact(on_contact), SIGNAL.text(on_contact)],
             Step.CONFIRM: [SIGNAL.on("send", on_send)],
         },

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from babel.dates import format_date
-from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram import ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.ext import ConversationHandler
 
 from bot import deeplinks
@@ -61,7 +61,7 @@ from conversations.places import (
     find_address,
     location,
     neighbourhood_named,
-    neighbourhood_rows,
+    offer_neighbourhoods,
     pin_of,
 )
 from handlers.common import StartLink
@@ -84,6 +84,7 @@ class Step(StrEnum):
 
 
 DEFAULT_RADIUS_KM = 2.0
+BAD_NAME = N_("Please send a name of 1 to {max} characters, e.g. your first name.")
 
 
 @dataclass
@@ -156,35 +157,30 @@ SIGNUP.question(Step.SKILLS)(ask_skills)
 SIGNUP.question(Step.AVAILABILITY)(ask_availability)
 
 
-@SIGNUP.question(Step.NAME)
-async def ask_name(turn: Turn_) -> State:
-    """Which name the brigade will see (the Telegram name offered)."""
+def _telegram_name(turn: Turn_) -> ReplyKeyboardMarkup:
+    """The person's Telegram name, offered as the answer."""
     suggestion = turn.who.member.display_name[:MAX_NAME_LENGTH] or "/cancel"
-    await turn.say(
-        turn._(
-            "Welcome to the brigade! A few questions, about three minutes. "
-            "You can go back at every step, or stop with /cancel.\n\n"
-            "What name should the coordinators and referents see?"
-        ),
-        ReplyKeyboardMarkup([[suggestion]], resize_keyboard=True, one_time_keyboard=True),
-    )
-    return None
+    return ReplyKeyboardMarkup([[suggestion]], resize_keyboard=True, one_time_keyboard=True)
+
+
+SIGNUP.prompt(
+    Step.NAME,
+    N_(
+        "Welcome to the brigade! A few questions, about three minutes. "
+        "You can go back at every step, or stop with /cancel.\n\n"
+        "What name should the coordinators and referents see?"
+    ),
+    _telegram_name,
+)
 
 
 @SIGNUP.question(Step.NEIGHBOURHOOD)
 async def ask_neighbourhood(turn: Turn_) -> State:
     """The neighbourhoods, nearest first; skipped when the town has none."""
-    _ = turn._
-    rows = await neighbourhood_rows(turn, turn.draft.place)
-    if not rows:
-        turn.draft.neighbourhood_id = None
-        return await turn.ask(Step.RADIUS)
-    rows.append(SIGNUP.back_row(_))
-    await turn.say(
-        _("Which neighbourhood do you want to help in? The nearest one is suggested first."),
-        InlineKeyboardMarkup(rows),
-    )
-    return None
+    if await offer_neighbourhoods(turn, turn.draft.place):
+        return None
+    turn.draft.neighbourhood_id = None
+    return await turn.ask(Step.RADIUS)
 
 
 @SIGNUP.question(Step.CHARTER)
@@ -285,20 +281,6 @@ async def _refused_too_recently(turn: Turn_) -> bool:
 
 
 # --- the answers -------------------------------------------------------------------------------
-
-
-async def on_name(turn: Turn_) -> State:
-    """Keep the name, or explain what a name must look like."""
-    if not turn.text or len(turn.text) > MAX_NAME_LENGTH:
-        await turn.say(
-            turn._(
-                "Please send a name of 1 to {max} characters, e.g. your first name.",
-                max=MAX_NAME_LENGTH,
-            )
-        )
-        return None
-    turn.draft.name = turn.text
-    return await turn.ask(Step.PHONE)
 
 
 async def on_phone(turn: Turn_) -> State:
@@ -455,7 +437,7 @@ def build_signup_conversation() -> ConversationHandler[BrigadeContext]:
             ),
         ],
         states={
-            Step.NAME: [SIGNUP.text(on_name)],
+            Step.NAME: [SIGNUP.keep_text("name", MAX_NAME_LENGTH, BAD_NAME, then=Step.PHONE)],
             Step.PHONE: [SIGNUP.contact(on_phone), SIGNUP.text(on_phone)],
             Step.LOCATION: [SIGNUP.pin(on_location_pin), SIGNUP.text(on_location_text)],
             Step.CONFIRM_PLACE: [

@@ -18,11 +18,13 @@ from telegram.ext import ConversationHandler
 
 from bot.context import BrigadeContext
 from conversations.posting.answers import (
+    BAD_NAME,
+    BAD_NOTES,
+    MAX_NAME_LENGTH,
+    MAX_NOTES_LENGTH,
     at_home,
     choose_day,
     elsewhere,
-    on_b_name,
-    on_b_notes,
     on_b_phone,
     on_beneficiary,
     on_consent,
@@ -65,7 +67,9 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
         entry_points=[POSTING.start_command("new", start_posting)],
         states={
             Step.BENEFICIARY: [POSTING.on("benef", on_beneficiary)],
-            Step.B_NAME: [POSTING.text(on_b_name)],
+            Step.B_NAME: [
+                POSTING.keep_text("beneficiary.name", MAX_NAME_LENGTH, BAD_NAME, then=Step.B_PHONE)
+            ],
             Step.B_PHONE: [
                 POSTING.contact(on_b_phone),
                 POSTING.text(on_b_phone),
@@ -77,7 +81,12 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
                 retry,
                 home_pin,
             ],
-            Step.B_NOTES: [POSTING.text(on_b_notes), POSTING.on("skip", skip_b_notes)],
+            Step.B_NOTES: [
+                POSTING.keep_text(
+                    "beneficiary.notes", MAX_NOTES_LENGTH, BAD_NOTES, then=Step.B_CONSENT
+                ),
+                POSTING.on("skip", skip_b_notes),
+            ],
             Step.B_CONSENT: [POSTING.on("consent", on_consent, values=["yes", "no"])],
             Step.NO_CONSENT: [],
             Step.NEED: [POSTING.on("skill", on_need)],

@@ -33,6 +33,8 @@ from conversations.posting.questions import (
 from handlers.common import NO_LONGER_VALID
 
 MAX_NAME_LENGTH = 64
+BAD_NAME = N_("Please send a first name or initials, 1 to {max} characters.")
+BAD_NOTES = N_("Please keep it under {max} characters, or tap “Skip”.")
 PHONE_TEXTS = PhoneTexts(
     none=None,  # (the inline "Skip")
     not_a_number=N_("That does not look like a phone number. Type it again, or tap “Skip” above."),
@@ -102,19 +104,6 @@ async def on_beneficiary(turn: PostingTurn, button: Callback) -> State:
     return await turn.ask(Step.NEED if details.consent else Step.B_CONSENT)
 
 
-async def on_b_name(turn: PostingTurn) -> State:
-    """Keep the first name or initials."""
-    if not turn.text or len(turn.text) > MAX_NAME_LENGTH:
-        await turn.say(
-            turn._(
-                "Please send a first name or initials, 1 to {max} characters.", max=MAX_NAME_LENGTH
-            )
-        )
-        return None
-    turn.draft.beneficiary.name = turn.text
-    return await turn.ask(Step.B_PHONE)
-
-
 async def on_b_phone(turn: PostingTurn) -> State:
     """Keep a shared contact's or a typed number (not the referent's own)."""
     phone = await phone_reply(turn, PHONE_TEXTS, own=False, name=turn.draft.person(turn._))
@@ -173,17 +162,6 @@ async def retry_address(turn: PostingTurn, button: Callback) -> State:
     """No, try again: the address question of the step (the person's, or the service's)."""
     turn.draft.found = None
     return await turn.ask(Step.W_PLACE if turn.state == Step.W_CONFIRM else Step.B_PLACE)
-
-
-async def on_b_notes(turn: PostingTurn) -> State:
-    """Keep the access notes."""
-    if not turn.text or len(turn.text) > MAX_NOTES_LENGTH:
-        await turn.say(
-            turn._("Please keep it under {max} characters, or tap “Skip”.", max=MAX_NOTES_LENGTH)
-        )
-        return None
-    turn.draft.beneficiary.notes = turn.text
-    return await turn.ask(Step.B_CONSENT)
 
 
 async def skip_b_notes(turn: PostingTurn, button: Callback) -> State:

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot.i18n import N_
 from bot.skills import skill_label
-from conversations.base import CANCEL_LABEL, SKIP_LABEL, State, back, choices, chunks
+from conversations.base import CANCEL_LABEL, SKIP_LABEL, back, choices, chunks
 from conversations.places import location
 from conversations.posting.draft import (
     EDIT_BUTTONS,
@@ -147,40 +147,72 @@ POSTING.prompt(
 )
 
 
-@POSTING.question(Step.BENEFICIARY)
-async def ask_beneficiary(turn: PostingTurn) -> State:
-    """The referent's own beneficiaries (most recent first), or someone new."""
-    _ = turn._
+async def _beneficiaries(turn: PostingTurn) -> InlineKeyboardMarkup:
+    """The referent's own beneficiaries (most recent first), someone new, ✖."""
     known = await turn.services.requests.beneficiaries_of(turn.user_id)
     rows = [[POSTING.button("👤 " + name, "benef", row_id)] for row_id, name in known]
-    rows.append([POSTING.button(_("➕ Someone new"), "benef", "new")])
-    rows.append([POSTING.button(_(CANCEL_LABEL), "cancel")])
-    await turn.say(
-        _(
-            "Who is the request for? You can go back at every step, or stop with /cancel.\n\n"
-            "Their name, phone and address are only shown to the volunteer who takes the request."
-        ),
-        InlineKeyboardMarkup(rows),
-    )
-    return None
+    rows.append([POSTING.button(turn._("➕ Someone new"), "benef", "new")])
+    rows.append([POSTING.button(turn._(CANCEL_LABEL), "cancel")])
+    return InlineKeyboardMarkup(rows)
 
 
-@POSTING.question(Step.NEED)
-async def ask_need(turn: PostingTurn) -> State:
-    """The skill needed."""
-    _ = turn._
+async def _skills(turn: PostingTurn) -> InlineKeyboardMarkup:
+    """The active skills, two a row."""
     buttons = [
-        POSTING.button(skill_label(skill.label, _), "skill", skill.id)
+        POSTING.button(skill_label(skill.label, turn._), "skill", skill.id)
         for skill in await turn.services.skills.active()
     ]
-    rows = [*chunks(buttons, 2), POSTING.back_row(_)]
-    await turn.say(_("What kind of help is needed?"), InlineKeyboardMarkup(rows))
-    return None
+    return InlineKeyboardMarkup([*chunks(buttons, 2), POSTING.back_row(turn._)])
+
+
+def _where(turn: PostingTurn) -> InlineKeyboardMarkup:
+    """At the person's home, or somewhere else."""
+    home = turn._("🏠 At {name}'s place", name=person(turn))
+    rows = [[POSTING.button(home, "where", "home")]]
+    rows.append([POSTING.button(turn._("📍 Somewhere else"), "where", "else")])
+    return InlineKeyboardMarkup([*rows, POSTING.back_row(turn._)])
+
+
+def _days(turn: PostingTurn) -> InlineKeyboardMarkup:
+    """The days offered, spelled in the reader's language, two a row."""
+    buttons = [
+        POSTING.button(spelled(day, turn), "day", day.isoformat()) for day in days_offered(turn)
+    ]
+    return InlineKeyboardMarkup([*chunks(buttons, 2), POSTING.back_row(turn._)])
+
+
+def spelled(day: date, turn: PostingTurn) -> str:
+    """A day as "Monday 7 December", in the reader's language."""
+    return str(format_date(day, "EEEE d MMMM", locale=turn._.language))
+
+
+def _chosen_day(turn: PostingTurn) -> str:
+    chosen = turn.draft.day
+    return spelled(date.fromisoformat(chosen), turn) if chosen else ""
+
+
+POSTING.prompt(
+    Step.BENEFICIARY,
+    N_(
+        "Who is the request for? You can go back at every step, or stop with /cancel.\n\n"
+        "Their name, phone and address are only shown to the volunteer who takes the request."
+    ),
+    _beneficiaries,
+)
+POSTING.prompt(Step.NEED, N_("What kind of help is needed?"), _skills)
+POSTING.prompt(Step.WHERE, N_("Where will the help take place?"), _where)
+POSTING.prompt(Step.DAY, N_("Which day?"), _days)
+POSTING.prompt(
+    Step.PART,
+    N_("At what time of day, {day}?"),
+    choices("part", [(key, label) for key, (_start, label) in PARTS.items()]),
+    day=_chosen_day,
+)
 
 
 @POSTING.question(Step.DESCRIPTION)
-async def ask_description(turn: PostingTurn) -> State:
-    """A short description, shown to volunteers."""
+async def ask_description(turn: PostingTurn) -> None:
+    """A short description, shown to volunteers (the current one under it, when editing)."""
     _ = turn._
     text = _(
         "Describe the request in a few words (at most {max} characters), e.g. “The kitchen tap "
@@ -189,55 +221,11 @@ async def ask_description(turn: PostingTurn) -> State:
     )
     if turn.draft.description:
         text += "\n\n" + _("Now: {value}", value=turn.draft.description)
-    await turn.say(text, InlineKeyboardMarkup([POSTING.back_row(_)]))
-    return None
-
-
-@POSTING.question(Step.WHERE)
-async def ask_where(turn: PostingTurn) -> State:
-    """At the beneficiary's place, or somewhere else."""
-    _ = turn._
-    home = _("🏠 At {name}'s place", name=turn.draft.person(_))
-    keyboard = InlineKeyboardMarkup(
-        [
-            [POSTING.button(home, "where", "home")],
-            [POSTING.button(_("📍 Somewhere else"), "where", "else")],
-            POSTING.back_row(_),
-        ]
-    )
-    await turn.say(_("Where will the help take place?"), keyboard)
-    return None
-
-
-@POSTING.question(Step.DAY)
-async def ask_day(turn: PostingTurn) -> State:
-    """The next seven days, with localised weekday names."""
-    _ = turn._
-    buttons = [
-        POSTING.button(format_date(day, "EEEE d MMMM", locale=_.language), "day", day.isoformat())
-        for day in days_offered(turn)
-    ]
-    rows = [*chunks(buttons, 2), POSTING.back_row(_)]
-    await turn.say(_("Which day?"), InlineKeyboardMarkup(rows))
-    return None
-
-
-@POSTING.question(Step.PART)
-async def ask_part(turn: PostingTurn) -> State:
-    """Morning, afternoon or evening of the chosen day."""
-    _ = turn._
-    rows = [[POSTING.button(_(label), "part", key)] for key, (_start, label) in PARTS.items()]
-    rows.append(POSTING.back_row(_))
-    chosen = turn.draft.day
-    day = (
-        format_date(date.fromisoformat(chosen), "EEEE d MMMM", locale=_.language) if chosen else ""
-    )
-    await turn.say(_("At what time of day, {day}?", day=day), InlineKeyboardMarkup(rows))
-    return None
+    await turn.say(text, back(turn))
 
 
 @POSTING.question(Step.PREVIEW)
-async def ask_preview(turn: PostingTurn) -> State:
+async def ask_preview(turn: PostingTurn) -> None:
     """The request as volunteers will see it, the private part apart, edit buttons, Post."""
     _ = turn._
     turn.draft.editing = False
@@ -251,4 +239,3 @@ async def ask_preview(turn: PostingTurn) -> State:
         ]
     )
     await turn.say(await preview_text(turn), keyboard, html=True)
-    return None

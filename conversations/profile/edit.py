@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from telegram import InlineKeyboardMarkup, ReplyKeyboardRemove
+from telegram import ReplyKeyboardRemove
 from telegram.ext import ConversationHandler
 
 from bot.callbacks import Action, Callback
@@ -30,6 +30,7 @@ from conversations.base import (
     BACK_LABEL,
     END,
     Conversation,
+    Markup,
     State,
     Texts,
     Turn,
@@ -58,7 +59,7 @@ from conversations.places import (
     Spot,
     find_address,
     location,
-    neighbourhood_rows,
+    offer_neighbourhoods,
     pin_of,
 )
 from conversations.profile.card import (
@@ -190,53 +191,42 @@ PROFILE.prompt(
 )
 
 
-@PROFILE.question(Field.PHONE)
-async def ask_phone(turn: Turn_) -> State:
-    """A shared or typed number, or the removal of the one given."""
+def _phone_keyboard(turn: Turn_) -> Markup:
+    """Share, remove the number given (if any), ⬅."""
     rows = [[REMOVE_PHONE_LABEL]] if turn.draft.has_phone else []
-    await turn.say(turn._(OWN_PHONE_QUESTION), share_number(*rows, [BACK_LABEL])(turn))
-    return None
+    return share_number(*rows, [BACK_LABEL])(turn)
+
+
+def _quiet_keyboard(turn: Turn_) -> Markup:
+    """The quiet-hours presets, the current one ticked."""
+    presets = [
+        (key, quiet_hours_label(*window, turn._) if window else N_("No quiet hours"))
+        for key, window in QUIET_PRESETS.items()
+    ]
+    current = [key for key, window in QUIET_PRESETS.items() if window == turn.draft.quiet]
+    return choices("quiet", presets, ticked=lambda _turn: current[0] if current else None)(turn)
+
+
+PROFILE.prompt(Field.PHONE, OWN_PHONE_QUESTION, _phone_keyboard)
+PROFILE.prompt(
+    Field.QUIET,
+    N_(
+        "During your quiet hours, no request is sent to you (times of {town}). "
+        "Which quiet hours do you want?"
+    ),
+    _quiet_keyboard,
+    town=lambda turn: turn.services.settings.town_name,
+)
 
 
 @PROFILE.question(Field.NEIGHBOURHOOD)
 async def ask_neighbourhood(turn: Turn_) -> State:
     """The neighbourhoods, nearest to the volunteer's place first, the current one ticked."""
-    _ = turn._
-    rows = await neighbourhood_rows(
-        turn, turn.draft.place, star=False, ticked=turn.draft.neighbourhood_id
-    )
-    if not rows:
-        await turn.say(_("The brigade has no neighbourhood yet."))
-        return await back_to_profile(turn)
-    rows.append(PROFILE.back_row(_))
-    await turn.say(
-        _("Which neighbourhood do you want to help in? The nearest one is suggested first."),
-        InlineKeyboardMarkup(rows),
-    )
-    return None
-
-
-@PROFILE.question(Field.QUIET)
-async def ask_quiet_hours(turn: Turn_) -> State:
-    """The quiet-hours presets."""
-    _ = turn._
-    presets = [
-        (key, quiet_hours_label(*window, _) if window else N_("No quiet hours"))
-        for key, window in QUIET_PRESETS.items()
-    ]
-    current = next(
-        (key for key, window in QUIET_PRESETS.items() if window == turn.draft.quiet), None
-    )
-    keyboard = choices("quiet", presets, ticked=lambda turn: current)
-    await turn.say(
-        _(
-            "During your quiet hours, no request is sent to you (times of {town}). "
-            "Which quiet hours do you want?",
-            town=turn.services.settings.town_name,
-        ),
-        keyboard(turn),
-    )
-    return None
+    draft = turn.draft
+    if await offer_neighbourhoods(turn, draft.place, star=False, ticked=draft.neighbourhood_id):
+        return None
+    await turn.say(turn._("The brigade has no neighbourhood yet."))
+    return await back_to_profile(turn)
 
 
 # --- entry and saving --------------------------------------------------------------------------
