@@ -30,6 +30,7 @@ from bot.services.announcements import MAX_ANNOUNCEMENT_LENGTH, Announced, Audie
 from bot.services.outcomes import Outcome
 from bot.text import several_lines
 from conversations.base import END, PRIVATE, Conversation, State, Texts, Turn
+from handlers.buttons import query_of
 from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Speaker
 
 
@@ -281,8 +282,7 @@ async def on_refresh(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """🔄 Refresh: how far the announcement went (coordinators: see the registry)."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _, word = who._, button.str_arg(1)
     delivery = (
         await context.services.announcements.delivery(who.member.telegram_id, int(word))

@@ -62,7 +62,7 @@ from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
 from bot.text import one_line, several_lines
 from conversations import codec
-from handlers.buttons import tap
+from handlers.buttons import inline_button, query_of, tap
 from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Speaker, said
 from handlers.drafts import RESTART_COMMANDS, expired_notice
 
@@ -346,7 +346,7 @@ class Conversation(Generic[D]):
         action = action or self._action()
         if callbacks.kinds(action)[1:] != (callbacks.Arg.INT,):
             value = str(value)
-        return InlineKeyboardButton(label, callback_data=callbacks.encode(action, verb, value))
+        return inline_button(label, action, verb, value)
 
     def back_row(self, _: Translator, *, cancel: bool = False) -> list[InlineKeyboardButton]:
         """The ⬅ button row every step shows (with ✖ where the conversation offers it)."""
@@ -588,8 +588,7 @@ class Conversation(Generic[D]):
     async def _on_ended_tap(
         self, update: Update, context: BrigadeContext, who: Speaker, button: Callback
     ) -> None:
-        query = update.callback_query
-        assert query is not None
+        query = query_of(update)
         _ = who._
         expired = expired_notice(context, who.member.telegram_id, _)
         verb = button.str_arg(0) if button.args and isinstance(button.args[0], str) else ""

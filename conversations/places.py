@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
 
 from bot.i18n import N_
 from bot.services.geocoding import GeocoderUnavailable, Place
-from conversations.base import BACK_LABEL, Buttons, Turn
+from conversations.base import BACK_LABEL, Buttons, Conversation, Turn, choices
 
 MAX_NEIGHBOURHOOD_BUTTONS = 12
 SEND_MY_LOCATION = N_("📍 Send my location")
@@ -63,6 +63,21 @@ OWN_ADDRESS = AddressTexts(
         "(e.g. “12 rue de la Gare, Chambéry”), or send your location."
     ),
 )
+
+
+def own_place_questions(
+    flow: Conversation[Any], place: str, confirm: str, *, back_on_confirm: bool
+) -> None:
+    """Register the place questions of the sign-up and the profile (a draft with a `place`):
+    where the volunteer is based (a pin or a typed address), and whether the address found is
+    right."""
+    flow.prompt(place, OWN_PLACE_QUESTION, location(SEND_MY_LOCATION))
+    flow.prompt(
+        confirm,
+        OWN_PLACE_FOUND,
+        choices("place", YES_THATS_IT, per_row=2, with_back=back_on_confirm),
+        address=lambda turn: (turn.draft.place.label if turn.draft.place else None) or "",
+    )
 
 
 async def find_address(turn: Turn[Any], texts: AddressTexts) -> Place | None:

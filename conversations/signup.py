@@ -53,15 +53,11 @@ from conversations.pickers import (
 )
 from conversations.places import (
     OWN_ADDRESS,
-    OWN_PLACE_FOUND,
-    OWN_PLACE_QUESTION,
-    SEND_MY_LOCATION,
-    YES_THATS_IT,
     Spot,
     find_address,
-    location,
     neighbourhood_named,
     offer_neighbourhoods,
+    own_place_questions,
     pin_of,
 )
 from handlers.common import StartLink
@@ -143,13 +139,7 @@ def _place_label(turn: Turn_) -> str:
 # --- the questions -----------------------------------------------------------------------------
 
 SIGNUP.prompt(Step.PHONE, OWN_PHONE_QUESTION, share_number([SKIP_LABEL, BACK_LABEL]))
-SIGNUP.prompt(Step.LOCATION, OWN_PLACE_QUESTION, location(SEND_MY_LOCATION))
-SIGNUP.prompt(
-    Step.CONFIRM_PLACE,
-    OWN_PLACE_FOUND,
-    choices("place", YES_THATS_IT, per_row=2, with_back=False),
-    address=_place_label,
-)
+own_place_questions(SIGNUP, Step.LOCATION, Step.CONFIRM_PLACE, back_on_confirm=False)
 SIGNUP.prompt(
     Step.RADIUS, N_("How far from you are you ready to go?"), choices("radius", RADII, per_row=4)
 )

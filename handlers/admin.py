@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot import callbacks, deeplinks
+from bot import deeplinks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.i18n import N_, Translator
 from bot.services.outcomes import Outcome
 from bot.skills import skill_label
+from handlers.buttons import inline_button, query_of
 from handlers.common import NOT_A_COORDINATOR, Speaker
 
 OUTCOME_TEXTS = {
@@ -60,24 +61,17 @@ async def neighbourhoods_screen(
         toggle = _("Stop group posts: {name}") if view.post_to_group else _("Post in group: {name}")
         rows.append(
             [
-                InlineKeyboardButton(
+                inline_button(
                     toggle.format(name=view.name),
-                    callback_data=callbacks.encode(
-                        Action.NEIGHBOURHOOD, "off" if view.post_to_group else "on", view.id
-                    ),
+                    Action.NEIGHBOURHOOD,
+                    "off" if view.post_to_group else "on",
+                    view.id,
                 )
             ]
         )
     if not views:
         lines.append(_("None yet."))
-    rows.append(
-        [
-            InlineKeyboardButton(
-                _("➕ New neighbourhood"),
-                callback_data=callbacks.encode(Action.NEIGHBOURHOOD, "new", 0),
-            )
-        ]
-    )
+    rows.append([inline_button(_("➕ New neighbourhood"), Action.NEIGHBOURHOOD, "new", 0)])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -90,8 +84,7 @@ async def _refresh(
     update: Update, context: BrigadeContext, who: Speaker, outcome: Outcome, screen: Screen
 ) -> None:
     """Answer the tap with the outcome, then redraw the screen it was on."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     await query.answer(who._(OUTCOME_TEXTS.get(outcome, "Done.")))
     text, keyboard = await screen(context, who._)
     await query.edit_message_text(text, reply_markup=keyboard)
@@ -127,20 +120,8 @@ async def skills_screen(context: BrigadeContext, _: Translator) -> tuple[str, In
         else:
             lines.append(f"• {label}{mark}")
             verb, text = "retire", _("Retire: {skill}", skill=label)
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text, callback_data=callbacks.encode(Action.SKILL_ADMIN, verb, skill.id)
-                )
-            ]
-        )
-    rows.append(
-        [
-            InlineKeyboardButton(
-                _("➕ Add a skill"), callback_data=callbacks.encode(Action.SKILL_ADMIN, "add", 0)
-            )
-        ]
-    )
+        rows.append([inline_button(text, Action.SKILL_ADMIN, verb, skill.id)])
+    rows.append([inline_button(_("➕ Add a skill"), Action.SKILL_ADMIN, "add", 0)])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 

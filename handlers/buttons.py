@@ -19,16 +19,17 @@ answered in the handler's stead (a conversation then stays where it was).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from telegram import Update
+from telegram import CallbackQuery, InlineKeyboardButton, Update
 
 from bot import callbacks
-from bot.callbacks import Callback
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
-from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Identify, Speaker, speaker
+from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Identify, Speaker, may, speaker
 
 R = TypeVar("R")
 
@@ -45,21 +46,28 @@ def tap(
 ) -> Callable[[Update, BrigadeContext], Coroutine[Any, Any, R | None]]:
     """Wrap a button handler: see the module's docstring."""
 
+    @functools.wraps(handler)
     async def route(update: Update, context: BrigadeContext) -> R | None:
         query = update.callback_query
-        if query is None:
-            return None
-        who = await identify(update, context)
-        if who is None:
+        who = await identify(update, context) if query is not None else None
+        if query is None or who is None:
             return None
         button = callbacks.parse(query.data)
-        if button is None:
-            await query.answer(who._(stale))
-            return None
-        if role is not None and role not in who.member.roles:
-            await query.answer(who._(refusal), show_alert=True)
+        if button is None or not may(who, role):
+            refused = button is not None
+            await query.answer(who._(refusal if refused else stale), show_alert=refused)
             return None
         return await handler(update, context, who, button)
 
-    route.__doc__ = handler.__doc__
     return route
+
+
+def query_of(update: Update) -> CallbackQuery:
+    """The tap a button handler serves (the route calls handlers for taps only)."""
+    assert update.callback_query is not None
+    return update.callback_query
+
+
+def inline_button(label: str, action: Action, *args: int | str) -> InlineKeyboardButton:
+    """An inline button whose data is `callbacks.encode(action, *args)`."""
+    return InlineKeyboardButton(label, callback_data=callbacks.encode(action, *args))

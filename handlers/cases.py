@@ -24,6 +24,7 @@ from bot.services.signals import (
     case_text,
     outcome_buttons,
 )
+from handlers.buttons import query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 
 MAX_CASES_LISTED = 10
@@ -47,8 +48,7 @@ def _viewer_buttons(
 
 async def _show_case(update: Update, context: BrigadeContext, who: Speaker, case_id: int) -> None:
     """Refresh the tapped case message (HTML) as the case now stands."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     view = await context.services.signals.view(who.member.telegram_id, case_id)
     if isinstance(view, CaseOutcome):
         return
@@ -65,8 +65,7 @@ async def on_assign(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """I'll follow up."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _, case_id = who._, button.int_arg(1)
     result = await context.services.signals.assign(who.member.telegram_id, case_id)
     if result.outcome is CaseOutcome.DONE:
@@ -81,8 +80,7 @@ async def on_assign(
 
 async def on_close(update: Update, context: BrigadeContext, who: Speaker, button: Callback) -> None:
     """Close the case: the outcomes to choose from, on the case message."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _, case_id = who._, button.int_arg(1)
     view = await context.services.signals.view(who.member.telegram_id, case_id)
     if isinstance(view, CaseOutcome):
@@ -101,8 +99,7 @@ async def on_outcome(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """The outcome chosen: the case is closed with it."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _, verb, case_id = who._, button.str_arg(0), button.int_arg(1)
     result = await context.services.signals.close(
         who.member.telegram_id, case_id, OUTCOME_WORDS[verb]

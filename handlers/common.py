@@ -3,6 +3,7 @@ every command and message takes to its handler (`said`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -113,15 +114,20 @@ def said(
     others are answered with `refusal`. Updates without a person or a message are ignored.
     """
 
+    @functools.wraps(handler)
     async def route(update: Update, context: BrigadeContext) -> R | None:
         who = await identify(update, context)
         message = update.effective_message
         if who is None or message is None:
             return None
-        if role is not None and role not in who.member.roles:
+        if not may(who, role):
             await message.reply_text(who._(refusal))
             return None
         return await handler(update, context, who, message)
 
-    route.__doc__ = handler.__doc__
     return route
+
+
+def may(who: Speaker, role: Role | None) -> bool:
+    """Whether the person has the role a handler needs (anyone, when it needs none)."""
+    return role is None or role in who.member.roles

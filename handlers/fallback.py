@@ -6,6 +6,7 @@ from telegram import Message, Update
 
 from bot.callbacks import Callback
 from bot.context import BrigadeContext
+from handlers.buttons import query_of
 from handlers.common import Speaker
 from handlers.drafts import expired_notice
 
@@ -31,8 +32,7 @@ async def unrouted_button(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """Answer a well-formed tap no handler took (the route answers forged or stale data)."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     await query.answer(
         expired_notice(context, who.member.telegram_id, who._)
         or who._("This action is not available to you.")

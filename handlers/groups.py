@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import ChatMember, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot import callbacks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.services.outcomes import Outcome
+from handlers.buttons import inline_button
 from handlers.common import NO_LONGER_VALID, Speaker
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,10 @@ async def link(update: Update, context: BrigadeContext, who: Speaker, message: M
         return
     rows = [
         [
-            InlineKeyboardButton(
+            inline_button(
                 ("✓ " if view.group_chat_id == chat.id else "") + view.name,
-                callback_data=callbacks.encode(Action.LINK_GROUP, view.id),
+                Action.LINK_GROUP,
+                view.id,
             )
         ]
         for view in neighbourhoods

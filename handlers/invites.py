@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from babel.dates import format_datetime
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 
-from bot import callbacks, deeplinks
+from bot import deeplinks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.menus import set_member_menu
 from bot.services.invites import INVITABLE_ROLES
 from bot.services.outcomes import Outcome
+from handlers.buttons import inline_button, query_of
 from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Speaker
 
 
@@ -22,14 +23,7 @@ async def ask_role(update: Update, context: BrigadeContext, who: Speaker, messag
     await message.reply_text(
         _("Whom do you want to invite? The link works once, for seven days."),
         reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        labels[role], callback_data=callbacks.encode(Action.INVITE, role.value)
-                    )
-                ]
-                for role in INVITABLE_ROLES
-            ]
+            [[inline_button(labels[role], Action.INVITE, role.value)] for role in INVITABLE_ROLES]
         ),
     )
 
@@ -38,8 +32,7 @@ async def create_invite(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """Create the invitation and show its link."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _ = who._
     role = button.str_arg(0)
     if role not in {r.value for r in INVITABLE_ROLES}:

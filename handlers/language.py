@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 
-from bot import callbacks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.i18n import LANGUAGE_NAMES
 from bot.menus import set_member_menu
+from handlers.buttons import inline_button, query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 
 
@@ -17,9 +17,10 @@ def language_keyboard(languages: tuple[str, ...], current: str) -> InlineKeyboar
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(
+                inline_button(
                     ("✓ " if language == current else "") + LANGUAGE_NAMES[language],
-                    callback_data=callbacks.encode(Action.SET_LANGUAGE, language),
+                    Action.SET_LANGUAGE,
+                    language,
                 )
             ]
             for language in languages
@@ -41,8 +42,7 @@ async def set_language(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """Store the tapped language and confirm in it."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     services = context.services
     language = button.str_arg(0)
     if language not in services.i18n.languages:

@@ -15,14 +15,12 @@ from typing import Any
 from telegram import (
     BotCommandScopeChat,
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     Update,
 )
 from telegram.error import TelegramError
 
-from bot import callbacks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
@@ -30,6 +28,7 @@ from bot.i18n import N_, Translator
 from bot.services.members import MemberProfile
 from bot.services.outcomes import Outcome
 from bot.services.privacy import PrivacyService
+from handlers.buttons import inline_button, query_of
 from handlers.common import Speaker
 from handlers.drafts import forget_in_memory
 
@@ -133,16 +132,8 @@ async def ask_forget(
         _forget_explanation(member, _),
         reply_markup=InlineKeyboardMarkup(
             [
-                [
-                    InlineKeyboardButton(
-                        _("🗑 Erase my data"), callback_data=callbacks.encode(Action.FORGET, ERASE)
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        _("Keep my data"), callback_data=callbacks.encode(Action.FORGET, KEEP)
-                    )
-                ],
+                [inline_button(_("🗑 Erase my data"), Action.FORGET, ERASE)],
+                [inline_button(_("Keep my data"), Action.FORGET, KEEP)],
             ]
         ),
     )
@@ -173,8 +164,7 @@ async def on_forget_button(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """Erase or keep the presser's data, if they asked for it themselves a moment ago."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     if context.user_data is None:
         return
     user = query.from_user

@@ -20,7 +20,6 @@ from babel.dates import format_datetime, get_day_names
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot import callbacks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
@@ -29,6 +28,7 @@ from bot.services.outcomes import Outcome
 from bot.services.series import SeriesService, SeriesSource, SeriesView, schedule_text
 from bot.skills import skill_label
 from bot.text import one_line
+from handlers.buttons import inline_button, query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,11 @@ def series_service(context: BrigadeContext) -> SeriesService:
 
 def make_recurring_button(request_id: int, _: Translator) -> InlineKeyboardButton:
     """The button a referent's notice can carry to turn its request into a series."""
-    return InlineKeyboardButton(
-        _("🔁 Make it recurring"), callback_data=callbacks.encode(Action.SERIES, "make", request_id)
-    )
+    return inline_button(_("🔁 Make it recurring"), Action.SERIES, "make", request_id)
 
 
 def _button(label: str, word: str, value: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=callbacks.encode(Action.SERIES, word, value))
+    return inline_button(label, Action.SERIES, word, value)
 
 
 def _when(view: SeriesView, context: BrigadeContext, _: Translator) -> str:
@@ -139,8 +137,7 @@ async def series_command(
 
 async def _edit(update: Update, text: str, rows: list[list[InlineKeyboardButton]]) -> None:
     """Show the next step in the tapped message (a new message if it cannot be edited)."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     markup = InlineKeyboardMarkup(rows) if rows else None
     try:
         await query.edit_message_text(text, reply_markup=markup)
@@ -153,8 +150,7 @@ async def on_schedule(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """How often, which day, what time (`f7`, `f7d3`, `f7d3h14`…): the next question, or done."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _ = who._
     word, target = button.str_arg(0), button.int_arg(1)
     choice = _CHOICE.match(word)
@@ -185,8 +181,7 @@ async def on_schedule(
 
 async def on_make(update: Update, context: BrigadeContext, who: Speaker, button: Callback) -> None:
     """🔁 Make it recurring: ask how often, in a new message."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _ = who._
     request_id = button.int_arg(1)
     source = await series_service(context).source(who.member.telegram_id, request_id)
@@ -244,8 +239,7 @@ async def _create(
     weekday: int | None,
     hour: int | None,
 ) -> None:
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _ = who._
     if source.weekday is not None:
         weekday = hour = None  # the request's own day and time
@@ -274,8 +268,7 @@ async def _create(
 
 async def on_stop(update: Update, context: BrigadeContext, who: Speaker, button: Callback) -> None:
     """⏹ Stop: no further occurrence; the ones already posted can be cancelled one by one."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _ = who._
     series_id = button.int_arg(1)
     stopped = await series_service(context).stop(who.member.telegram_id, series_id)
@@ -301,9 +294,11 @@ async def on_stop(update: Update, context: BrigadeContext, who: Speaker, button:
         )
         rows = [
             [
-                InlineKeyboardButton(
+                inline_button(
                     _("Cancel request #{id}", id=request_id),
-                    callback_data=callbacks.encode(Action.REQUEST_ADMIN, "cancel", request_id),
+                    Action.REQUEST_ADMIN,
+                    "cancel",
+                    request_id,
                 )
             ]
             for request_id in stopped.open_request_ids

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.helpers import escape_markdown
 
 from bot import deeplinks
-from bot.callbacks import Action, encode
+from bot.callbacks import Action
 from bot.commands import commands_for
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, VolunteerStatus
@@ -15,6 +15,7 @@ from bot.i18n import Translator
 from bot.menus import set_member_menu
 from bot.services.members import MemberProfile
 from handlers import invites
+from handlers.buttons import inline_button
 from handlers.common import Speaker
 
 
@@ -82,9 +83,7 @@ async def start(update: Update, context: BrigadeContext, who: Speaker, message: 
     )
     join = None
     if Role.VOLUNTEER not in who.member.roles:
-        join = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("🙋 Become a volunteer"), callback_data=encode(Action.JOIN))]]
-        )
+        join = InlineKeyboardMarkup([[inline_button(_("🙋 Become a volunteer"), Action.JOIN)]])
     await message.reply_text(text, reply_markup=join)
     await set_member_menu(context.bot, context.services.i18n, who.member)
 

@@ -9,10 +9,9 @@ import logging
 from collections.abc import Iterable
 
 from babel.dates import format_date, get_day_names
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden, TelegramError
 
-from bot import callbacks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import VolunteerStatus
@@ -22,6 +21,7 @@ from bot.services.volunteers import ApplicationView, SkillHeld, skills_summary
 from bot.skills import skill_label
 
 # NOT_A_COORDINATOR lives in handlers.common; handlers/reports.py still imports it from here.
+from handlers.buttons import inline_button, query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 from handlers.common import NOT_A_COORDINATOR as NOT_A_COORDINATOR
 
@@ -79,22 +79,18 @@ def application_keyboard(view: ApplicationView, _: Translator) -> InlineKeyboard
         return InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(
-                        _("✅ Approve"),
-                        callback_data=callbacks.encode(Action.VET, "approve", view.member_id),
-                    ),
-                    InlineKeyboardButton(
-                        _("❌ Reject"),
-                        callback_data=callbacks.encode(Action.VET, "reject", view.member_id),
-                    ),
+                    inline_button(_("✅ Approve"), Action.VET, "approve", view.member_id),
+                    inline_button(_("❌ Reject"), Action.VET, "reject", view.member_id),
                 ]
             ]
         )
     rows = [
         [
-            InlineKeyboardButton(
+            inline_button(
                 _("Verify: {skill}", skill=skill_label(skill.label, _)),
-                callback_data=callbacks.encode(Action.VERIFY_SKILL, view.member_id, skill.skill_id),
+                Action.VERIFY_SKILL,
+                view.member_id,
+                skill.skill_id,
             )
         ]
         for skill in view.skills
@@ -106,9 +102,8 @@ def application_keyboard(view: ApplicationView, _: Translator) -> InlineKeyboard
         return InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(
-                        _("Allow a new application now"),
-                        callback_data=callbacks.encode(Action.VET, "reapply", view.member_id),
+                    inline_button(
+                        _("Allow a new application now"), Action.VET, "reapply", view.member_id
                     )
                 ]
             ]
@@ -264,8 +259,7 @@ async def on_reapply(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """Allow a new application now, before the waiting time is over."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     member_id = button.int_arg(1)
     allowed = await context.services.volunteers.allow_reapply(who.member.telegram_id, member_id)
     if allowed is Outcome.ALREADY_DONE:
@@ -281,8 +275,7 @@ async def on_verify_skill(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """Mark a sensitive skill as verified for one volunteer."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _ = who._
     member_id, skill_id = button.int_arg(0), button.int_arg(1)
     outcome = await context.services.volunteers.verify_skill(

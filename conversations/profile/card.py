@@ -7,14 +7,12 @@ from enum import StrEnum
 
 from babel.dates import format_date
 from telegram import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     ReplyKeyboardRemove,
     Update,
 )
 
-from bot import callbacks
 from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import VolunteerStatus
@@ -23,6 +21,7 @@ from bot.services.outcomes import Outcome
 from bot.services.profile import ProfileView
 from conversations.base import chunks
 from conversations.pickers import slots_text
+from handlers.buttons import inline_button
 from handlers.common import Speaker
 from handlers.vetting import skill_mark
 
@@ -133,13 +132,10 @@ def profile_card(view: ProfileView, _: Translator, tz: tzinfo) -> str:
 def profile_keyboard(view: ProfileView, _: Translator) -> InlineKeyboardMarkup:
     """One edit button per field, then pause or resume."""
     edits = [
-        InlineKeyboardButton(
-            _(label), callback_data=callbacks.encode(Action.PROFILE, "edit", field)
-        )
-        for field, label in EDIT_BUTTONS
+        inline_button(_(label), Action.PROFILE, "edit", field) for field, label in EDIT_BUTTONS
     ]
     word, label = ("resume", _("▶️ Resume")) if view.paused else ("menu", _("⏸ Pause"))
-    toggle = InlineKeyboardButton(label, callback_data=callbacks.encode(Action.PAUSE, word))
+    toggle = inline_button(label, Action.PAUSE, word)
     return InlineKeyboardMarkup([*chunks(edits, 2), [toggle]])
 
 

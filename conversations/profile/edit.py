@@ -52,14 +52,10 @@ from conversations.pickers import (
 )
 from conversations.places import (
     OWN_ADDRESS,
-    OWN_PLACE_FOUND,
-    OWN_PLACE_QUESTION,
-    SEND_MY_LOCATION,
-    YES_THATS_IT,
     Spot,
     find_address,
-    location,
     offer_neighbourhoods,
+    own_place_questions,
     pin_of,
 )
 from conversations.profile.card import (
@@ -153,10 +149,6 @@ async def back_to_profile(turn: Turn_) -> State:
     return END
 
 
-def _place_label(turn: Turn_) -> str:
-    return (turn.draft.place.label if turn.draft.place else None) or ""
-
-
 # --- the questions -----------------------------------------------------------------------------
 
 PROFILE.prompt(
@@ -165,13 +157,7 @@ PROFILE.prompt(
     reply_keyboard([BACK_LABEL]),
     name=lambda turn: turn.draft.name,
 )
-PROFILE.prompt(Field.PLACE, OWN_PLACE_QUESTION, location(SEND_MY_LOCATION))
-PROFILE.prompt(
-    Field.CONFIRM_PLACE,
-    OWN_PLACE_FOUND,
-    choices("place", YES_THATS_IT, per_row=2),
-    address=_place_label,
-)
+own_place_questions(PROFILE, Field.PLACE, Field.CONFIRM_PLACE, back_on_confirm=True)
 PROFILE.prompt(
     Field.RADIUS,
     N_("How far from you are you ready to go?"),

@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 from datetime import tzinfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot import callbacks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.i18n import N_, Translator
 from bot.services.outcomes import Outcome
 from bot.services.profile import ProfileView, pause_end
 from conversations.profile.card import NOT_A_VOLUNTEER, long_date
+from handlers.buttons import inline_button, query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,7 @@ PAUSE_CHOICES: tuple[tuple[str, str], ...] = (
 
 def pause_keyboard(_: Translator) -> InlineKeyboardMarkup:
     """The pause durations."""
-    buttons = [
-        InlineKeyboardButton(_(label), callback_data=callbacks.encode(Action.PAUSE, word))
-        for word, label in PAUSE_CHOICES
-    ]
+    buttons = [inline_button(_(label), Action.PAUSE, word) for word, label in PAUSE_CHOICES]
     return InlineKeyboardMarkup([buttons[:2], buttons[2:3], buttons[3:]])
 
 
@@ -96,8 +93,7 @@ async def on_pause_menu(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """The card's ⏸: the durations, as a new message."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     assert query.message is not None
     text, keyboard = await _question(context, who)
     if keyboard is None:
@@ -111,8 +107,7 @@ async def on_resume(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """The card's ▶️: receive requests again."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     assert query.message is not None
     resumed = await context.services.profile.resume(who.member.telegram_id)
     await query.answer()
@@ -121,8 +116,7 @@ async def on_resume(
 
 async def on_pause(update: Update, context: BrigadeContext, who: Speaker, button: Callback) -> None:
     """A pause duration: offers stop until then (whoever taps can only pause themselves)."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _, tz = who._, context.services.settings.tz
     until = pause_end(button.str_arg(0), context.services.clock())
     if until is None:
