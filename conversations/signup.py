@@ -27,6 +27,7 @@ from bot.services.outcomes import Outcome
 from bot.services.profile import MAX_NAME_LENGTH
 from bot.services.volunteers import RADIUS_CHOICES_KM, VolunteerApplication
 from bot.skills import skill_label
+from conversations import pickers
 from conversations.base import (
     BACK_LABEL,
     END,
@@ -36,20 +37,6 @@ from conversations.base import (
     Texts,
     Turn,
     choices,
-)
-from conversations.pickers import (
-    OWN_PHONE_QUESTION,
-    Again,
-    PhoneTexts,
-    Slot,
-    ask_availability,
-    ask_skills,
-    on_skill,
-    on_slots,
-    phone_reply,
-    share_number,
-    slots_text,
-    some_skill,
 )
 from conversations.places import (
     OWN_ADDRESS,
@@ -98,7 +85,7 @@ class SignupDraft:
     linked_neighbourhood_id: int | None = None
     radius_km: float = DEFAULT_RADIUS_KM
     skill_ids: list[int] = field(default_factory=list)
-    slots: list[Slot] = field(default_factory=list)
+    slots: list[pickers.Slot] = field(default_factory=list)
     charter_version: str | None = None
 
 
@@ -115,7 +102,7 @@ SIGNUP = Conversation(
 )
 Turn_ = Turn[SignupDraft]
 RADII = [(int(km), f"{km:g} km") for km in RADIUS_CHOICES_KM]
-PHONE_TEXTS = PhoneTexts(
+PHONE_TEXTS = pickers.PhoneTexts(
     none=SKIP_LABEL,
     not_a_number=N_(
         "That does not look like a phone number. Share it with the button, or tap “Skip”."
@@ -138,13 +125,15 @@ def _place_label(turn: Turn_) -> str:
 
 # --- the questions -----------------------------------------------------------------------------
 
-SIGNUP.prompt(Step.PHONE, OWN_PHONE_QUESTION, share_number([SKIP_LABEL, BACK_LABEL]))
+SIGNUP.prompt(
+    Step.PHONE, pickers.OWN_PHONE_QUESTION, pickers.share_number([SKIP_LABEL, BACK_LABEL])
+)
 own_place_questions(SIGNUP, Step.LOCATION, Step.CONFIRM_PLACE, back_on_confirm=False)
 SIGNUP.prompt(
     Step.RADIUS, N_("How far from you are you ready to go?"), choices("radius", RADII, per_row=4)
 )
-SIGNUP.question(Step.SKILLS)(ask_skills)
-SIGNUP.question(Step.AVAILABILITY)(ask_availability)
+SIGNUP.question(Step.SKILLS)(pickers.ask_skills)
+SIGNUP.question(Step.AVAILABILITY)(pickers.ask_availability)
 
 
 def _telegram_name(turn: Turn_) -> ReplyKeyboardMarkup:
@@ -201,7 +190,7 @@ async def ask_summary(turn: Turn_) -> State:
         _("Skills: {value}", value=", ".join(skills[s] for s in draft.skill_ids if s in skills)),
         _(
             "Availability: {value}",
-            value=slots_text(draft.slots, _) or _("to be agreed each time"),
+            value=pickers.slots_text(draft.slots, _) or _("to be agreed each time"),
         ),
         _("Charter: accepted"),
     ]
@@ -275,8 +264,8 @@ async def _refused_too_recently(turn: Turn_) -> bool:
 
 async def on_phone(turn: Turn_) -> State:
     """Keep the shared or typed number, or none ("Skip")."""
-    phone = await phone_reply(turn, PHONE_TEXTS)
-    if phone is Again.ASKED:
+    phone = await pickers.phone_reply(turn, PHONE_TEXTS)
+    if phone is pickers.Again.ASKED:
         return None
     turn.draft.phone = phone
     return await turn.ask(Step.LOCATION)
@@ -338,7 +327,7 @@ async def on_radius(turn: Turn_, button: Callback) -> State:
 
 async def on_skills_done(turn: Turn_, button: Callback) -> State:
     """Skills chosen (at least one): on to the availability."""
-    return await turn.ask(Step.AVAILABILITY) if await some_skill(turn) else None
+    return await turn.ask(Step.AVAILABILITY) if await pickers.some_skill(turn) else None
 
 
 async def on_availability_done(turn: Turn_, button: Callback) -> State:
@@ -436,10 +425,13 @@ def build_signup_conversation() -> ConversationHandler[BrigadeContext]:
             ],
             Step.NEIGHBOURHOOD: [SIGNUP.on("nb", on_neighbourhood)],
             Step.RADIUS: [SIGNUP.on("radius", on_radius, values=[km for km, _label in RADII])],
-            Step.SKILLS: [SIGNUP.on("skill", on_skill), SIGNUP.on("skills", on_skills_done)],
+            Step.SKILLS: [
+                SIGNUP.on("skill", pickers.on_skill),
+                SIGNUP.on("skills", on_skills_done),
+            ],
             Step.AVAILABILITY: [
-                SIGNUP.on("slot", on_slots),
-                SIGNUP.on("preset", on_slots),
+                SIGNUP.on("slot", pickers.on_slots),
+                SIGNUP.on("preset", pickers.on_slots),
                 SIGNUP.on("avail", on_availability_done),
             ],
             Step.CHARTER: [

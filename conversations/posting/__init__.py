@@ -62,6 +62,9 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
     """/new, persistent across restarts."""
     # A pin sent with 📎 while the address found is being confirmed replaces it.
     home_pin, elsewhere_pin = POSTING.pin(on_home_pin), POSTING.pin(on_elsewhere_pin)
+    # Yes: the address found; no: the address again.
+    home_found = POSTING.on("place", on_home_confirmed, values=["yes"])
+    elsewhere_found = POSTING.on("place", on_elsewhere_confirmed, values=["yes"])
     retry = POSTING.on("place", retry_address, values=["no"])
     return POSTING.build(
         entry_points=[POSTING.start_command("new", start_posting)],
@@ -76,11 +79,7 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
                 POSTING.on("skip", skip_b_phone),
             ],
             Step.B_PLACE: [home_pin, POSTING.text(on_home_address)],
-            Step.B_CONFIRM: [
-                POSTING.on("place", on_home_confirmed, values=["yes"]),
-                retry,
-                home_pin,
-            ],
+            Step.B_CONFIRM: [home_found, retry, home_pin],
             Step.B_NOTES: [
                 POSTING.keep_text(
                     "beneficiary.notes", MAX_NOTES_LENGTH, BAD_NOTES, then=Step.B_CONSENT
@@ -96,11 +95,7 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
                 POSTING.on("where", elsewhere, values=["else"]),
             ],
             Step.W_PLACE: [elsewhere_pin, POSTING.text(on_elsewhere_address)],
-            Step.W_CONFIRM: [
-                POSTING.on("place", on_elsewhere_confirmed, values=["yes"]),
-                retry,
-                elsewhere_pin,
-            ],
+            Step.W_CONFIRM: [elsewhere_found, retry, elsewhere_pin],
             Step.WHEN: [
                 POSTING.on("when", on_when, values=["asap", "today"]),
                 POSTING.on("when", choose_day, values=["day"]),

@@ -26,6 +26,7 @@ from bot.services.profile import (
     SkillsSaved,
 )
 from bot.services.volunteers import RADIUS_CHOICES_KM
+from conversations import pickers
 from conversations.base import (
     BACK_LABEL,
     END,
@@ -36,19 +37,6 @@ from conversations.base import (
     Turn,
     choices,
     reply_keyboard,
-)
-from conversations.pickers import (
-    OWN_PHONE_QUESTION,
-    Again,
-    PhoneTexts,
-    Slot,
-    ask_availability,
-    ask_skills,
-    on_skill,
-    on_slots,
-    phone_reply,
-    share_number,
-    some_skill,
 )
 from conversations.places import (
     OWN_ADDRESS,
@@ -84,7 +72,7 @@ class ProfileDraft:
     neighbourhood_id: int | None = None
     radius_km: float = 0.0
     skill_ids: list[int] = field(default_factory=list)
-    slots: list[Slot] = field(default_factory=list)
+    slots: list[pickers.Slot] = field(default_factory=list)
     quiet: tuple[int, int] | None = None
     weekly_cap: int | None = None
 
@@ -127,7 +115,7 @@ Turn_ = Turn[ProfileDraft]
 RADII = [(int(km), f"{km:g} km") for km in RADIUS_CHOICES_KM]
 QUIET_CHOICES = list(QUIET_PRESETS)
 CAPS = ["none", *map(str, WEEKLY_CAP_CHOICES)]
-PHONE_TEXTS = PhoneTexts(
+PHONE_TEXTS = pickers.PhoneTexts(
     none=REMOVE_PHONE_LABEL,
     not_a_number=N_(
         "That does not look like a phone number. Share it with the button, or type it."
@@ -163,8 +151,8 @@ PROFILE.prompt(
     N_("How far from you are you ready to go?"),
     choices("radius", RADII, per_row=4, ticked=lambda turn: turn.draft.radius_km),
 )
-PROFILE.question(Field.SKILLS)(ask_skills)
-PROFILE.question(Field.AVAILABILITY)(ask_availability)
+PROFILE.question(Field.SKILLS)(pickers.ask_skills)
+PROFILE.question(Field.AVAILABILITY)(pickers.ask_availability)
 PROFILE.prompt(
     Field.CAP,
     N_("At most how many requests a week do you want to be offered?"),
@@ -180,7 +168,7 @@ PROFILE.prompt(
 def _phone_keyboard(turn: Turn_) -> Markup:
     """Share, remove the number given (if any), ⬅."""
     rows = [[REMOVE_PHONE_LABEL]] if turn.draft.has_phone else []
-    return share_number(*rows, [BACK_LABEL])(turn)
+    return pickers.share_number(*rows, [BACK_LABEL])(turn)
 
 
 def _quiet_keyboard(turn: Turn_) -> Markup:
@@ -193,7 +181,7 @@ def _quiet_keyboard(turn: Turn_) -> Markup:
     return choices("quiet", presets, ticked=lambda _turn: current[0] if current else None)(turn)
 
 
-PROFILE.prompt(Field.PHONE, OWN_PHONE_QUESTION, _phone_keyboard)
+PROFILE.prompt(Field.PHONE, pickers.OWN_PHONE_QUESTION, _phone_keyboard)
 PROFILE.prompt(
     Field.QUIET,
     N_(
@@ -261,8 +249,8 @@ async def on_name(turn: Turn_) -> State:
 
 async def on_phone(turn: Turn_) -> State:
     """Save the shared or typed number, or remove it."""
-    phone = await phone_reply(turn, PHONE_TEXTS)
-    if phone is Again.ASKED:
+    phone = await pickers.phone_reply(turn, PHONE_TEXTS)
+    if phone is pickers.Again.ASKED:
         return None
     return await _saved(turn, await turn.services.profile.set_phone(turn.user_id, phone))
 
@@ -317,7 +305,7 @@ async def on_radius(turn: Turn_, button: Callback) -> State:
 
 async def on_skills_done(turn: Turn_, button: Callback) -> State:
     """Save the skills; the coordinators are asked to check the new ones that need it."""
-    if not await some_skill(turn):
+    if not await pickers.some_skill(turn):
         return None
     saved = await turn.services.profile.set_skills(turn.user_id, turn.draft.skill_ids)
     if not isinstance(saved, SkillsSaved):
@@ -378,10 +366,13 @@ def build_profile_conversation() -> ConversationHandler[BrigadeContext]:
             ],
             Field.NEIGHBOURHOOD: [PROFILE.on("nb", on_neighbourhood)],
             Field.RADIUS: [PROFILE.on("radius", on_radius, values=[km for km, _label in RADII])],
-            Field.SKILLS: [PROFILE.on("skill", on_skill), PROFILE.on("skills", on_skills_done)],
+            Field.SKILLS: [
+                PROFILE.on("skill", pickers.on_skill),
+                PROFILE.on("skills", on_skills_done),
+            ],
             Field.AVAILABILITY: [
-                PROFILE.on("slot", on_slots),
-                PROFILE.on("preset", on_slots),
+                PROFILE.on("slot", pickers.on_slots),
+                PROFILE.on("preset", pickers.on_slots),
                 PROFILE.on("avail", on_availability_done),
             ],
             Field.QUIET: [PROFILE.on("quiet", on_quiet_hours, values=QUIET_CHOICES)],
