@@ -27,25 +27,20 @@ version of the bot) cannot be loaded: the person is told to start again, and the
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import inspect
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 from telegram import (
     InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
-    ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -57,30 +52,62 @@ from telegram.ext import (
 
 from bot import callbacks
 from bot.callbacks import Action, Callback
-from bot.context import BrigadeContext, Services
+from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
-from bot.text import one_line, several_lines
 from conversations import codec
+from conversations.keyboards import (
+    Buttons,
+    Keyboard,
+    back,
+    back_or_cancel,
+    choices,
+    chunks,
+    reply_keyboard,
+)
+from conversations.turn import (
+    BACK_LABEL,
+    CANCEL_LABEL,
+    END,
+    NOT_UNDERSTOOD,
+    SKIP_LABEL,
+    D,
+    Markup,
+    Previous,
+    State,
+    Step,
+    TapStep,
+    Turn,
+)
 from handlers.buttons import inline_button, query_of, tap
 from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Speaker, said
 from handlers.drafts import RESTART_COMMANDS, expired_notice
 
-D = TypeVar("D")
-# What a step returns: the next state, END, or None to stay in the same state.
-State = str | int | None
-END = ConversationHandler.END
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
-Handler = BaseHandler[Update, BrigadeContext, Any]
+# The conversations read these from here (the base); they live in `turn` and `keyboards`.
+__all__ = [
+    "BACK_LABEL",
+    "CANCEL_LABEL",
+    "END",
+    "PRIVATE",
+    "SKIP_LABEL",
+    "TEXT",
+    "Buttons",
+    "Conversation",
+    "Keyboard",
+    "Markup",
+    "State",
+    "Texts",
+    "Turn",
+    "back",
+    "back_or_cancel",
+    "choices",
+    "chunks",
+    "reply_keyboard",
+]
 
+Handler = BaseHandler[Update, BrigadeContext, Any]
 PRIVATE = filters.ChatType.PRIVATE
 TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
-
-BACK_LABEL = N_("⬅ Back")
-SKIP_LABEL = N_("Skip")
-CANCEL_LABEL = N_("✖ Cancel")
-NOT_UNDERSTOOD = N_("Sorry, I did not understand that answer.")
-BACK_NOTE = N_("Back to the previous question.")
 START_AGAIN = N_("Sorry, your answers so far could not be kept. Please start again: {command}.")
 
 
@@ -98,123 +125,6 @@ class Texts:
     # space), unless the conversation expired (then that is said) or `finished` names the verb.
     ended: tuple[str, ...] = (NO_LONGER_VALID,)
     finished: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Turn(Generic[D]):
-    """One update in a conversation: who speaks, their draft, and the state it arrived in."""
-
-    flow: Conversation[D]
-    update: Update
-    context: BrigadeContext
-    who: Speaker
-    draft: D
-    state: str | None
-    _answered: bool = field(default=False, init=False)
-
-    @property
-    def _(self) -> Translator:
-        """The person's translator."""
-        return self.who._
-
-    @property
-    def services(self) -> Services:
-        """The application's services."""
-        return self.context.services
-
-    @property
-    def user_id(self) -> int:
-        """The person's Telegram id (what services take)."""
-        return self.who.member.telegram_id
-
-    @property
-    def message(self) -> Message:
-        """The message sent, or the one whose button was tapped."""
-        message = self.update.effective_message
-        assert message is not None
-        return message
-
-    @property
-    def text(self) -> str:
-        """The message's text on one line ("" for a sticker, a pin, a tap…)."""
-        message = self.update.effective_message
-        return one_line(message.text or "") if message is not None else ""
-
-    async def typed(self, max_length: int, refusal: str, *, lines: bool = False) -> str | None:
-        """The text typed, 1 to `max_length` characters (one line, or several with `lines`);
-        else None once `refusal` (a message id, with {max}) has been said."""
-        message = self.update.effective_message
-        text = several_lines(message.text or "") if lines and message else self.text
-        if text and len(text) <= max_length:
-            return text
-        await self.say(self._(refusal, max=max_length))
-        return None
-
-    def is_back(self) -> bool:
-        """Whether the message is the reply keyboard's ⬅ Back."""
-        return self.update.callback_query is None and self.text == self._(BACK_LABEL)
-
-    async def say(self, text: str, markup: Markup | None = None, *, html: bool = False) -> None:
-        """Send a new message (the next question, a note)."""
-        await self.message.get_bot().send_message(
-            self.message.chat.id,
-            text,
-            reply_markup=markup,
-            parse_mode=ParseMode.HTML if html else None,
-        )
-
-    async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
-        """Answer the tap, if this update is one and it was not answered yet."""
-        query = self.update.callback_query
-        if query is None or self._answered:
-            return
-        self._answered = True
-        await query.answer(text, show_alert=alert)
-
-    async def stale(self) -> State:
-        """Answer a tap the step cannot use ("no longer valid") and stay."""
-        await self.answer(self._(NO_LONGER_VALID))
-        return None
-
-    async def edit_buttons(self, markup: InlineKeyboardMarkup | None) -> None:
-        """Redraw (or, with None, take away) the tapped message's buttons."""
-        query = self.update.callback_query
-        assert query is not None
-        await query.edit_message_reply_markup(markup)
-
-    async def drop_buttons(self) -> None:
-        """Take the tapped message's buttons away (spent); an old message may refuse it."""
-        if self.update.callback_query is not None:
-            with contextlib.suppress(TelegramError):
-                await self.edit_buttons(None)
-
-    async def ask(self, state: str) -> State:
-        """Answer the tap (if any), then ask the question of `state`; returns where it leads."""
-        await self.answer()
-        led = await self.flow.questions[state](self)
-        return state if led is None else led
-
-    async def back(self) -> State:
-        """⬅: the previous step's question, or out of the conversation where `previous` says so."""
-        target = self.flow.previous_of(self)
-        if target is None:
-            return await self.flow.leave(self)
-        if self.is_back():
-            # The reply keyboard's ⬅ was pressed: take that keyboard away.
-            await self.say(self._(BACK_NOTE), ReplyKeyboardRemove())
-        return await self.ask(target)
-
-    async def cancel(self) -> State:
-        """Leave: nothing is kept (END drops the draft); the tapped buttons go away."""
-        await self.answer()
-        await self.drop_buttons()
-        await self.say(self._(self.flow.texts.cancelled), ReplyKeyboardRemove())
-        return END
-
-
-Step = Callable[[Turn[D]], Awaitable[State]]
-TapStep = Callable[[Turn[D], Callback], Awaitable[State]]
-Previous = Callable[[Turn[D]], str | None]
 
 
 @dataclass(frozen=True)
@@ -635,71 +545,3 @@ async def _ask_again(turn: Turn[Any]) -> State:
     if turn.state is None or turn.state not in turn.flow.questions:
         return None
     return await turn.ask(turn.state)
-
-
-def chunks(buttons: list[InlineKeyboardButton], size: int) -> list[list[InlineKeyboardButton]]:
-    """Buttons in rows of `size`."""
-    return [buttons[index : index + size] for index in range(0, len(buttons), size)]
-
-
-# --- keyboards of `prompt` questions -----------------------------------------------------------
-
-# A keyboard made for a turn; a prompt's may also be read from the services (a coroutine).
-Buttons = Callable[[Turn[Any]], Markup]
-Keyboard = Callable[[Turn[Any]], Markup | Awaitable[Markup]]
-
-
-def back(turn: Turn[Any]) -> InlineKeyboardMarkup:
-    """⬅ alone."""
-    return InlineKeyboardMarkup([turn.flow.back_row(turn._)])
-
-
-def back_or_cancel(turn: Turn[Any]) -> InlineKeyboardMarkup:
-    """⬅ and ✖."""
-    return InlineKeyboardMarkup([turn.flow.back_row(turn._, cancel=True)])
-
-
-def choices(
-    verb: str,
-    options: Sequence[tuple[str | int, str]],
-    *,
-    per_row: int | tuple[int, ...] = 1,
-    with_back: bool = True,
-    ticked: Callable[[Turn[Any]], object] | None = None,
-    action: Action | None = None,
-) -> Buttons:
-    """One button per (value, label) of `verb`, then ⬅; ✅ on the `ticked` one.
-
-    `per_row`: buttons a row, or the sizes of the rows in turn (the last size repeats).
-    """
-
-    def keyboard(turn: Turn[Any]) -> InlineKeyboardMarkup:
-        _, current = turn._, ticked(turn) if ticked else None
-        buttons = [
-            turn.flow.button(
-                ("✅ " if value == current else "") + _(label), verb, value, action=action
-            )
-            for value, label in options
-        ]
-        sizes = per_row if isinstance(per_row, tuple) else (per_row,)
-        rows: list[list[InlineKeyboardButton]] = []
-        while buttons:
-            size = sizes[min(len(rows), len(sizes) - 1)]
-            rows.append(buttons[:size])
-            buttons = buttons[size:]
-        return InlineKeyboardMarkup([*rows, turn.flow.back_row(_)] if with_back else rows)
-
-    return keyboard
-
-
-def reply_keyboard(*rows: list[str]) -> Buttons:
-    """A reply keyboard of labels (message ids), under the text field, gone once pressed."""
-
-    def keyboard(turn: Turn[Any]) -> ReplyKeyboardMarkup:
-        return ReplyKeyboardMarkup(
-            [[turn._(label) for label in row] for row in rows],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
-
-    return keyboard
