@@ -103,6 +103,7 @@ async def _ask_audience(turn: Turn_, question: str) -> State:
 
 
 async def _ask_text(turn: Turn_, question: str) -> State:
+    """Ask for the announcement's text."""
     await turn.say(turn._(question, limit=MAX_ANNOUNCEMENT_LENGTH))
     return Step.TEXT
 

@@ -412,10 +412,12 @@ class Conversation(Generic[D]):
         )
 
     def _action(self) -> Action:
+        """The action of the conversation's buttons (it has some)."""
         assert self.action is not None, f"the {self.name} conversation has no buttons"
         return self.action
 
     def _tail(self, state: str, ends: Sequence[Handler]) -> Iterable[Handler]:
+        """The handlers every state ends with (see the module's docstring)."""
         if self.action is not None:
             if self.has_back:
                 yield CallbackQueryHandler(self._tapped(_back, state), pattern=self._verb("back"))
@@ -426,11 +428,14 @@ class Conversation(Generic[D]):
         yield MessageHandler(PRIVATE & ~filters.COMMAND, self._said(_not_understood, state))
 
     def _verb(self, verb: str) -> str:
+        """The regex of one verb of the conversation's own action."""
         return callbacks.pattern(self._action(), verb)
 
     def _tapped(
         self, step: TapStep[D], state: str | None, *, fresh: bool = False
     ) -> Callable[[Update, BrigadeContext], Coroutine[Any, Any, State]]:
+        """A step answering a button, as a PTB callback through the tap route."""
+
         async def run(
             update: Update, context: BrigadeContext, who: Speaker, button: Callback
         ) -> State:
@@ -443,6 +448,8 @@ class Conversation(Generic[D]):
     def _said(
         self, step: Step[D], state: str | None, *, fresh: bool = False, any_draft: bool = False
     ) -> Callable[[Update, BrigadeContext], Coroutine[Any, Any, State]]:
+        """A step answering a message, as a PTB callback through the said route."""
+
         async def run(
             update: Update, context: BrigadeContext, who: Speaker, message: Message
         ) -> State:
@@ -498,6 +505,7 @@ class Conversation(Generic[D]):
     async def _on_ended_tap(
         self, update: Update, context: BrigadeContext, who: Speaker, button: Callback
     ) -> None:
+        """A tap on a button of this conversation once it is over."""
         query = query_of(update)
         _ = who._
         expired = expired_notice(context, who.member.telegram_id, _)
@@ -511,22 +519,27 @@ class Conversation(Generic[D]):
 
 
 async def _back(turn: Turn[Any], button: Callback) -> State:
+    """⬅: the step before (or out of the conversation)."""
     return await turn.back()
 
 
 async def _cancel(turn: Turn[Any], button: Callback) -> State:
+    """✖: nothing is kept."""
     return await turn.cancel()
 
 
 async def _cancel_command(turn: Turn[Any]) -> State:
+    """/cancel: nothing is kept."""
     return await turn.cancel()
 
 
 async def _stale(turn: Turn[Any], button: Callback) -> State:
+    """A button of this conversation the step does not expect: no longer valid."""
     return await turn.stale()
 
 
 async def _busy(turn: Turn[Any]) -> State:
+    """A command sent mid-way: it waits; the question again."""
     busy = turn.flow.texts.busy
     assert busy is not None
     await turn.say(turn._(busy))
@@ -534,6 +547,7 @@ async def _busy(turn: Turn[Any]) -> State:
 
 
 async def _not_understood(turn: Turn[Any]) -> State:
+    """Anything else: ⬅ typed goes back; otherwise the question again."""
     if turn.flow.has_back and turn.is_back():
         return await turn.back()
     await turn.say(turn._(turn.flow.texts.not_understood))

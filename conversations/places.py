@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
 
 from bot.i18n import N_
 from bot.services.geocoding import GeocoderUnavailable, Place
-from conversations.base import BACK_LABEL, Buttons, Conversation, Turn, choices
+from conversations.base import BACK_LABEL, Buttons, Conversation, State, Turn, choices
 
 MAX_NEIGHBOURHOOD_BUTTONS = 12
 SEND_MY_LOCATION = N_("📍 Send my location")
@@ -67,10 +68,10 @@ OWN_ADDRESS = AddressTexts(
 
 def own_place_questions(
     flow: Conversation[Any], place: str, confirm: str, *, back_on_confirm: bool
-) -> None:
+) -> Callable[[Turn[Any]], Awaitable[State]]:
     """Register the place questions of the sign-up and the profile (a draft with a `place`):
     where the volunteer is based (a pin or a typed address), and whether the address found is
-    right."""
+    right. Returns the handler of a typed address: geocoded, kept, then to confirm."""
     flow.prompt(place, OWN_PLACE_QUESTION, location(SEND_MY_LOCATION))
     flow.prompt(
         confirm,
@@ -78,6 +79,16 @@ def own_place_questions(
         choices("place", YES_THATS_IT, per_row=2, with_back=back_on_confirm),
         address=lambda turn: (turn.draft.place.label if turn.draft.place else None) or "",
     )
+
+    async def on_address(turn: Turn[Any]) -> State:
+        """Geocode a typed address and ask to confirm what was found."""
+        found = await find_address(turn, OWN_ADDRESS)
+        if found is None:
+            return None
+        turn.draft.place = Spot.of(found)
+        return await turn.ask(confirm)
+
+    return on_address
 
 
 async def find_address(turn: Turn[Any], texts: AddressTexts) -> Place | None:

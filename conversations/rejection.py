@@ -78,6 +78,7 @@ async def on_skip(turn: Turn_) -> State:
 
 
 async def _reject(turn: Turn_, reason: str | None) -> State:
+    """Reject the application, tell the volunteer, show it on the card tapped."""
     _, rejection = turn._, turn.draft
     decision = await turn.services.volunteers.decide(
         turn.user_id, rejection.member_id, approve=False, reason=reason

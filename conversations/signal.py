@@ -111,6 +111,7 @@ _PREVIOUS = {
 
 @SIGNAL.previous
 def _previous(turn: Turn_) -> str:
+    """Where ⬅ leads: the worry skips the neighbourhood when the town has none."""
     if turn.state == Step.WORRY:
         return Step.WHERE if turn.draft.neighbourhood_skipped else Step.NEIGHBOURHOOD
     return _PREVIOUS.get(Step(turn.state or Step.WHO), Step.WHO)

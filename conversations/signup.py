@@ -39,9 +39,7 @@ from conversations.base import (
     choices,
 )
 from conversations.places import (
-    OWN_ADDRESS,
     Spot,
-    find_address,
     neighbourhood_named,
     offer_neighbourhoods,
     own_place_questions,
@@ -109,17 +107,20 @@ PHONE_TEXTS = pickers.PhoneTexts(
     ),
 )
 
-# Where ⬅ leads from each step (the first step asks itself again).
+# Where ⬅ leads: each step to the one listed before it, except the neighbourhood, which goes
+# back to the place question (the address found was confirmed); the name asks itself again.
 PREVIOUS = dict(zip(list(Step)[1:], list(Step), strict=False))
 PREVIOUS[Step.NEIGHBOURHOOD] = Step.LOCATION
 
 
 @SIGNUP.previous
 def _previous(turn: Turn_) -> str:
+    """Where ⬅ leads from the turn's step."""
     return PREVIOUS.get(Step(turn.state or Step.NAME), Step.NAME)
 
 
 def _place_label(turn: Turn_) -> str:
+    """The address of the place given ("" for a pin the geocoder could not name)."""
     return (turn.draft.place.label if turn.draft.place else None) or ""
 
 
@@ -128,7 +129,9 @@ def _place_label(turn: Turn_) -> str:
 SIGNUP.prompt(
     Step.PHONE, pickers.OWN_PHONE_QUESTION, pickers.share_number([SKIP_LABEL, BACK_LABEL])
 )
-own_place_questions(SIGNUP, Step.LOCATION, Step.CONFIRM_PLACE, back_on_confirm=False)
+on_location_text = own_place_questions(
+    SIGNUP, Step.LOCATION, Step.CONFIRM_PLACE, back_on_confirm=False
+)
 SIGNUP.prompt(
     Step.RADIUS, N_("How far from you are you ready to go?"), choices("radius", RADII, per_row=4)
 )
@@ -279,15 +282,6 @@ async def on_location_pin(turn: Turn_) -> State:
     # Remove the location keyboard: the next steps use buttons under the messages.
     await turn.say(turn._("Location received."), ReplyKeyboardRemove())
     return await _after_place(turn)
-
-
-async def on_location_text(turn: Turn_) -> State:
-    """Geocode a typed address and show what was found."""
-    place = await find_address(turn, OWN_ADDRESS)
-    if place is None:
-        return None
-    turn.draft.place = Spot.of(place)
-    return await turn.ask(Step.CONFIRM_PLACE)
 
 
 async def on_place_confirmed(turn: Turn_, button: Callback) -> State:

@@ -75,6 +75,7 @@ def verification_text(result: Verification, code: str, _: Translator) -> str:
 
 
 async def _check(turn: Turn[NoDraft], raw: str) -> State:
+    """Check a code and say what it is."""
     result = await turn.services.badges.verify(turn.user_id, raw)
     shown = "".join(raw.split()).upper()[:12]
     await turn.say(verification_text(result, shown, turn._))

@@ -53,6 +53,7 @@ def found(turn: PostingTurn) -> str:
 
 
 def _back_or_cancel_request(turn: PostingTurn) -> InlineKeyboardMarkup:
+    """⬅, or cancel the request."""
     cancel = POSTING.button(turn._("✖ Cancel the request"), "cancel")
     return InlineKeyboardMarkup([[*POSTING.back_row(turn._), cancel]])
 
@@ -187,6 +188,7 @@ def spelled(day: date, turn: PostingTurn) -> str:
 
 
 def _chosen_day(turn: PostingTurn) -> str:
+    """The day chosen, spelled."""
     chosen = turn.draft.day
     return spelled(date.fromisoformat(chosen), turn) if chosen else ""
 

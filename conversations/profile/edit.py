@@ -39,9 +39,7 @@ from conversations.base import (
     reply_keyboard,
 )
 from conversations.places import (
-    OWN_ADDRESS,
     Spot,
-    find_address,
     offer_neighbourhoods,
     own_place_questions,
     pin_of,
@@ -145,7 +143,7 @@ PROFILE.prompt(
     reply_keyboard([BACK_LABEL]),
     name=lambda turn: turn.draft.name,
 )
-own_place_questions(PROFILE, Field.PLACE, Field.CONFIRM_PLACE, back_on_confirm=True)
+on_place_text = own_place_questions(PROFILE, Field.PLACE, Field.CONFIRM_PLACE, back_on_confirm=True)
 PROFILE.prompt(
     Field.RADIUS,
     N_("How far from you are you ready to go?"),
@@ -261,15 +259,6 @@ async def on_place_pin(turn: Turn_) -> State:
     address = (place.area_label or place.label) if place is not None else None
     result = await turn.services.profile.set_place(turn.user_id, latitude, longitude, address)
     return await _saved(turn, result)
-
-
-async def on_place_text(turn: Turn_) -> State:
-    """Geocode a typed address and ask to confirm it."""
-    place = await find_address(turn, OWN_ADDRESS)
-    if place is None:
-        return None
-    turn.draft.place = Spot.of(place)
-    return await turn.ask(Field.CONFIRM_PLACE)
 
 
 async def on_place_confirmed(turn: Turn_, button: Callback) -> State:
