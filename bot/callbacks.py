@@ -8,6 +8,7 @@ and handlers answer such taps with a clear message instead of acting on them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -136,6 +137,31 @@ def encode(action: Action, *args: int | str) -> str:
     if len(data.encode()) > MAX_CALLBACK_BYTES:
         raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
     return data
+
+
+def kinds(action: Action) -> tuple[Arg, ...]:
+    """The kinds of an action's arguments, in order."""
+    return _SIGNATURES[action]
+
+
+def pattern(action: Action, *verbs: str, values: Iterable[str] = ()) -> str:
+    """The regex a CallbackQueryHandler routes by: one action's buttons, or those of some verbs.
+
+    A verb is the first argument of an action whose first argument is a word; `values` restricts
+    the argument after it to a fixed choice (other data then goes to another handler). The regex
+    only routes: the handler still parses the data, which is what refuses a forged payload.
+    """
+    if not verbs:
+        return rf"^{action.value}(?::|\Z)"
+    signature = _SIGNATURES[action]
+    if not signature or signature[0] is not Arg.WORD:
+        raise ValueError(f"{action} takes no verb")
+    words = [*verbs, *values]
+    if not all(_WORD.fullmatch(word) or _INT.fullmatch(word) for word in words):
+        raise ValueError(f"{action}: {words!r} are not all words")
+    chosen = "|".join(values)
+    after = rf":(?:{chosen})\Z" if chosen else r"(?::|\Z)"
+    return rf"^{action.value}:(?:{'|'.join(verbs)}){after}"
 
 
 def parse(data: str | None) -> Callback | None:

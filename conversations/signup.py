@@ -1,706 +1,440 @@
 """Volunteer sign-up: name, phone, place, neighbourhood, radius, skills, availability, charter.
 
-Every step can go back (⬅) or be left with /cancel; any unexpected input (a sticker, a photo, text
-where a pin is expected) is answered with a re-ask of the same step, never lost silently.
-The answers live in `user_data["signup"]` and the step in the conversation state, both persisted in
-the database after every update, so a restart continues where the person was.
+Entry: the "Become a volunteer" button, /join, or a neighbourhood's link (`/start n-<id>`, which
+pre-selects that neighbourhood). Every step can go back (⬅) or be left with /cancel; anything
+unexpected is answered by asking the same step again (conversations/base.py). The answers are a
+`SignupDraft`, persisted with the step after every update: a restart continues where the person
+was. Sending the application notifies the coordinators.
 """
 
 from __future__ import annotations
 
-import re
-import warnings
-from typing import Any
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
 
-from babel.dates import format_date, get_day_names
-from telegram import (
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    Update,
-)
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from babel.dates import format_date
+from telegram import ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram.ext import ConversationHandler
 
-from bot import callbacks
-from bot.callbacks import Action
+from bot import deeplinks
+from bot.callbacks import Action, Callback
 from bot.charter import CHARTER_VERSION, charter_text
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, VolunteerStatus
-from bot.i18n import Translator
-from bot.services.geocoding import GeocoderUnavailable, Place
+from bot.i18n import N_
 from bot.services.outcomes import Outcome
-from bot.services.volunteers import PERIODS, RADIUS_CHOICES_KM, VolunteerApplication
+from bot.services.profile import MAX_NAME_LENGTH
+from bot.services.volunteers import RADIUS_CHOICES_KM, VolunteerApplication
 from bot.skills import skill_label
-from bot.text import one_line
-from conversations.common import (
-    AVAILABILITY_QUESTION,
+from conversations import pickers
+from conversations.base import (
     BACK_LABEL,
-    PERIOD_LABELS,
-    PRESETS,
-    SKILLS_QUESTION,
+    END,
     SKIP_LABEL,
-    Flow,
-    chosen_slots,
-    is_back,
-    say,
+    Conversation,
+    State,
+    Texts,
+    Turn,
+    choices,
 )
-from handlers.common import Speaker, speaker
-from handlers.vetting import notify_coordinators_of_application
-
-DRAFT = "signup"
-MAX_NAME_LENGTH = 64
-PHONE_PATTERN = re.compile(r"^\+?[0-9 ().-]{6,20}$")
-
-# Conversation states: strings, because they are stored in the database between updates.
-NAME, PHONE, LOCATION, CONFIRM_PLACE, NEIGHBOURHOOD = "name", "phone", "location", "place", "nb"
-RADIUS, SKILLS, AVAILABILITY, CHARTER, SUMMARY = "radius", "skills", "avail", "charter", "summary"
-STEPS: tuple[str, ...] = (NAME, PHONE, LOCATION, CONFIRM_PLACE, NEIGHBOURHOOD, RADIUS, SKILLS)
-STEPS += (AVAILABILITY, CHARTER, SUMMARY)
-
-FLOW = Flow(DRAFT, Action.SIGNUP)
-_draft = FLOW.draft
-_button = FLOW.button
-_back_row = FLOW.back_row
-_tracking = FLOW.tracking
-_say = say
-_is_back = is_back
+from conversations.places import (
+    Spot,
+    neighbourhood_named,
+    offer_neighbourhoods,
+    own_place_questions,
+    pin_of,
+)
+from handlers.common import StartLink
+from handlers.vetting import send_card_to_coordinators
 
 
-# --- the prompts of each step ------------------------------------------------------------------
+class Step(StrEnum):
+    """The sign-up's steps (stored between updates: keep the values)."""
+
+    NAME = "name"
+    PHONE = "phone"
+    LOCATION = "location"
+    CONFIRM_PLACE = "place"
+    NEIGHBOURHOOD = "nb"
+    RADIUS = "radius"
+    SKILLS = "skills"
+    AVAILABILITY = "avail"
+    CHARTER = "charter"
+    SUMMARY = "summary"
 
 
-async def ask_name(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Ask which name the brigade will see."""
-    _ = who._
-    suggestion = who.member.display_name[:MAX_NAME_LENGTH] or None
-    keyboard = ReplyKeyboardMarkup(
-        [[suggestion]] if suggestion else [["/cancel"]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
-    await _say(
-        update,
-        _(
-            "Welcome to the brigade! A few questions, about three minutes. "
-            "You can go back at every step, or stop with /cancel.\n\n"
-            "What name should the coordinators and referents see?"
+DEFAULT_RADIUS_KM = 2.0
+BAD_NAME = N_("Please send a name of 1 to {max} characters, e.g. your first name.")
+
+
+@dataclass
+class SignupDraft:
+    """The answers given so far."""
+
+    SLOTS_CLEARABLE: ClassVar[bool] = False
+
+    name: str = ""
+    phone: str | None = None
+    place: Spot | None = None
+    neighbourhood_id: int | None = None
+    neighbourhood_name: str | None = None
+    # From a neighbourhood's link: chosen for the person once their place is known.
+    linked_neighbourhood_id: int | None = None
+    radius_km: float = DEFAULT_RADIUS_KM
+    skill_ids: list[int] = field(default_factory=list)
+    slots: list[pickers.Slot] = field(default_factory=list)
+    charter_version: str | None = None
+
+
+SIGNUP = Conversation(
+    "signup",
+    Action.SIGNUP,
+    SignupDraft,
+    Texts(
+        cancelled=N_("Sign-up cancelled. Nothing was kept. You can start again with /join."),
+        busy=N_(
+            "You are in the middle of your sign-up. Answer the question above, or send /cancel."
         ),
-        keyboard,
+    ),
+)
+Turn_ = Turn[SignupDraft]
+RADII = [(int(km), f"{km:g} km") for km in RADIUS_CHOICES_KM]
+PHONE_TEXTS = pickers.PhoneTexts(
+    none=SKIP_LABEL,
+    not_a_number=N_(
+        "That does not look like a phone number. Share it with the button, or tap “Skip”."
+    ),
+)
+
+# Where ⬅ leads: each step to the one listed before it, except the neighbourhood, which goes
+# back to the place question (the address found was confirmed); the name asks itself again.
+PREVIOUS = dict(zip(list(Step)[1:], list(Step), strict=False))
+PREVIOUS[Step.NEIGHBOURHOOD] = Step.LOCATION
+
+
+@SIGNUP.previous
+def _previous(turn: Turn_) -> str:
+    """Where ⬅ leads from the turn's step."""
+    return PREVIOUS.get(Step(turn.state or Step.NAME), Step.NAME)
+
+
+def _place_label(turn: Turn_) -> str:
+    """The address of the place given ("" for a pin the geocoder could not name)."""
+    return (turn.draft.place.label if turn.draft.place else None) or ""
+
+
+# --- the questions -----------------------------------------------------------------------------
+
+SIGNUP.prompt(
+    Step.PHONE, pickers.OWN_PHONE_QUESTION, pickers.share_number([SKIP_LABEL, BACK_LABEL])
+)
+on_location_text = own_place_questions(
+    SIGNUP, Step.LOCATION, Step.CONFIRM_PLACE, back_on_confirm=False
+)
+SIGNUP.prompt(
+    Step.RADIUS, N_("How far from you are you ready to go?"), choices("radius", RADII, per_row=4)
+)
+SIGNUP.question(Step.SKILLS)(pickers.ask_skills)
+SIGNUP.question(Step.AVAILABILITY)(pickers.ask_availability)
+
+
+def _telegram_name(turn: Turn_) -> ReplyKeyboardMarkup:
+    """The person's Telegram name, offered as the answer."""
+    suggestion = turn.who.member.display_name[:MAX_NAME_LENGTH] or "/cancel"
+    return ReplyKeyboardMarkup([[suggestion]], resize_keyboard=True, one_time_keyboard=True)
+
+
+SIGNUP.prompt(
+    Step.NAME,
+    N_(
+        "Welcome to the brigade! A few questions, about three minutes. "
+        "You can go back at every step, or stop with /cancel.\n\n"
+        "What name should the coordinators and referents see?"
+    ),
+    _telegram_name,
+)
+
+
+@SIGNUP.question(Step.NEIGHBOURHOOD)
+async def ask_neighbourhood(turn: Turn_) -> State:
+    """The neighbourhoods, nearest first; skipped when the town has none."""
+    if await offer_neighbourhoods(turn, turn.draft.place):
+        return None
+    turn.draft.neighbourhood_id = None
+    return await turn.ask(Step.RADIUS)
+
+
+@SIGNUP.question(Step.CHARTER)
+async def ask_charter(turn: Turn_) -> State:
+    """The whole charter, and an explicit acceptance."""
+    _ = turn._
+    keyboard = choices(
+        "charter",
+        [("accept", N_("I accept the charter")), ("decline", N_("I do not accept"))],
     )
-    return NAME
+    text = charter_text(_, turn.services.settings.town_name)
+    await turn.say(text + "\n\n" + _("Do you accept this charter?"), keyboard(turn))
+    return None
 
 
-async def ask_phone(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Ask for a phone number (optional): the referents call volunteers they send."""
-    _ = who._
-    keyboard = ReplyKeyboardMarkup(
-        [
-            [KeyboardButton(_("📱 Share my number"), request_contact=True)],
-            [_(SKIP_LABEL), _(BACK_LABEL)],
-        ],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
-    await _say(
-        update,
-        _(
-            "Your phone number lets the referent reach you when you take a request. "
-            "It is optional and only shown to the referent of a request you take."
-        ),
-        keyboard,
-    )
-    return PHONE
-
-
-async def ask_location(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Ask where the volunteer is: a pin, or a typed address."""
-    _ = who._
-    keyboard = ReplyKeyboardMarkup(
-        [[KeyboardButton(_("📍 Send my location"), request_location=True)], [_(BACK_LABEL)]],
-        resize_keyboard=True,
-        one_time_keyboard=True,
-    )
-    await _say(
-        update,
-        _(
-            "Where are you based? Tap “Send my location”, or type your address "
-            "(street and town). It is used to offer you requests near you, and is never shown "
-            "to other volunteers."
-        ),
-        keyboard,
-    )
-    return LOCATION
-
-
-async def ask_confirm_place(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Show the address found and ask if it is right."""
-    _ = who._
-    label = _draft(context).get("address") or ""
-    keyboard = InlineKeyboardMarkup(
-        [
-            [_button(_("Yes, that's it"), "place", "yes"), _button(_("No"), "place", "no")],
-        ]
-    )
-    await _say(update, _("I found: {address}\nIs this right?", address=label), keyboard)
-    return CONFIRM_PLACE
-
-
-async def ask_neighbourhood(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Offer the neighbourhoods, nearest first; skip the step when the town has none."""
-    _ = who._
-    draft = _draft(context)
-    ranked = await context.services.neighbourhoods.nearest(draft["lat"], draft["lon"])
-    if not ranked:
-        draft["nb"] = None
-        return await ask_radius(update, context, who)
-    rows = []
-    for index, (view, distance) in enumerate(ranked[:12]):
-        label = _("{name} ({distance} km)", name=view.name, distance=f"{distance:.1f}")
-        if index == 0:
-            label = "⭐ " + label
-        rows.append([_button(label, "nb", view.id)])
-    rows.append(_back_row(_))
-    await _say(
-        update,
-        _("Which neighbourhood do you want to help in? The nearest one is suggested first."),
-        InlineKeyboardMarkup(rows),
-    )
-    return NEIGHBOURHOOD
-
-
-async def ask_radius(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Ask how far the volunteer is ready to go."""
-    _ = who._
-    row = [_button(f"{km:g} km", "radius", int(km)) for km in RADIUS_CHOICES_KM]
-    await _say(
-        update,
-        _("How far from you are you ready to go?"),
-        InlineKeyboardMarkup([row, _back_row(_)]),
-    )
-    return RADIUS
-
-
-async def _skills_keyboard(context: BrigadeContext, _: Translator) -> InlineKeyboardMarkup:
-    chosen = set(_draft(context).get("skills", []))
-    return FLOW.skills_keyboard(await context.services.skills.active(), chosen, _)
-
-
-async def ask_skills(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Offer the catalogue as toggles."""
-    _ = who._
-    await _say(
-        update,
-        _(SKILLS_QUESTION),
-        await _skills_keyboard(context, _),
-    )
-    return SKILLS
-
-
-def _availability_keyboard(context: BrigadeContext, _: Translator) -> InlineKeyboardMarkup:
-    return FLOW.availability_keyboard(chosen_slots(_draft(context)), _)
-
-
-async def ask_availability(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Offer presets and a week grid."""
-    _ = who._
-    await _say(
-        update,
-        _(AVAILABILITY_QUESTION),
-        _availability_keyboard(context, _),
-    )
-    return AVAILABILITY
-
-
-async def ask_charter(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Show the whole charter and ask for an explicit acceptance."""
-    _ = who._
-    keyboard = InlineKeyboardMarkup(
-        [
-            [_button(_("I accept the charter"), "charter", "accept")],
-            [_button(_("I do not accept"), "charter", "decline")],
-            _back_row(_),
-        ]
-    )
-    text = charter_text(_, context.services.settings.town_name)
-    await _say(update, text + "\n\n" + _("Do you accept this charter?"), keyboard)
-    return CHARTER
-
-
-def _summary(context: BrigadeContext, _: Translator, skills: dict[int, str]) -> str:
-    draft = _draft(context)
-    day_names = get_day_names("abbreviated", locale=_.language)
-    slots = sorted(
-        {(int(day), str(period)) for day, period in draft.get("slots", [])},
-        key=lambda slot: (slot[0], PERIODS.index(slot[1])),
-    )
+@SIGNUP.question(Step.SUMMARY)
+async def ask_summary(turn: Turn_) -> State:
+    """Every answer, and a final confirmation."""
+    _, draft = turn._, turn.draft
+    skills = {s.id: skill_label(s.label, _) for s in await turn.services.skills.active()}
     lines = [
         _("Please check your answers:"),
-        _("Name: {value}", value=draft.get("name", "")),
-        _("Phone: {value}", value=draft.get("phone") or _("not given")),
-        _("Place: {value}", value=draft.get("address") or _("location pin")),
-        _("Neighbourhood: {value}", value=draft.get("nb_name") or _("none")),
-        _("Distance: up to {value} km", value=f"{draft.get('radius', 2):g}"),
-        _(
-            "Skills: {value}",
-            value=", ".join(skills[s] for s in draft.get("skills", []) if s in skills),
-        ),
+        _("Name: {value}", value=draft.name),
+        _("Phone: {value}", value=draft.phone or _("not given")),
+        _("Place: {value}", value=_place_label(turn) or _("location pin")),
+        _("Neighbourhood: {value}", value=draft.neighbourhood_name or _("none")),
+        _("Distance: up to {value} km", value=f"{draft.radius_km:g}"),
+        _("Skills: {value}", value=", ".join(skills[s] for s in draft.skill_ids if s in skills)),
         _(
             "Availability: {value}",
-            value=", ".join(f"{day_names[d]} {_(PERIOD_LABELS[p])}" for d, p in slots)
-            or _("to be agreed each time"),
+            value=pickers.slots_text(draft.slots, _) or _("to be agreed each time"),
         ),
         _("Charter: accepted"),
     ]
-    return "\n".join(lines)
-
-
-async def ask_summary(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    """Show every answer with a final confirmation."""
-    _ = who._
-    skills = {s.id: skill_label(s.label, _) for s in await context.services.skills.active()}
-    keyboard = InlineKeyboardMarkup(
-        [
-            [_button(_("✅ Send my application"), "confirm", "yes")],
-            [_button(_("Start again"), "confirm", "restart")],
-            _back_row(_),
-        ]
+    keyboard = choices(
+        "confirm", [("yes", N_("✅ Send my application")), ("restart", N_("Start again"))]
     )
-    await _say(update, _summary(context, _, skills), keyboard)
-    return SUMMARY
+    await turn.say("\n".join(lines), keyboard(turn))
+    return None
 
 
-ASK = {
-    NAME: ask_name,
-    PHONE: ask_phone,
-    LOCATION: ask_location,
-    CONFIRM_PLACE: ask_confirm_place,
-    NEIGHBOURHOOD: ask_neighbourhood,
-    RADIUS: ask_radius,
-    SKILLS: ask_skills,
-    AVAILABILITY: ask_availability,
-    CHARTER: ask_charter,
-    SUMMARY: ask_summary,
-}
-PREVIOUS = {
-    PHONE: NAME,
-    LOCATION: PHONE,
-    CONFIRM_PLACE: LOCATION,
-    NEIGHBOURHOOD: LOCATION,
-    RADIUS: NEIGHBOURHOOD,
-    SKILLS: RADIUS,
-    AVAILABILITY: SKILLS,
-    CHARTER: AVAILABILITY,
-    SUMMARY: CHARTER,
-}
+# --- entry -------------------------------------------------------------------------------------
 
 
-async def _who(update: Update, context: BrigadeContext) -> Speaker:
-    who = await speaker(update, context)
-    assert who is not None  # conversations only run in private chats with people
-    return who
-
-
-# --- entry and exit ----------------------------------------------------------------------------
-
-
-async def start_signup(update: Update, context: BrigadeContext) -> str | int:
-    """Begin the sign-up (from the Join button, /join, or a neighbourhood link)."""
-    who = await _who(update, context)
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    member = who.member
+async def start_signup(turn: Turn_) -> State:
+    """Begin the sign-up (the Join button, /join, or a neighbourhood link)."""
+    member = turn.who.member
     if Role.VOLUNTEER in member.roles and member.volunteer_status in {
         VolunteerStatus.APPROVED,
         VolunteerStatus.PENDING,
     }:
-        text = (
-            who._(
+        await turn.say(
+            turn._(
                 "You are already a volunteer of the brigade. Use /profile to change your answers."
             )
             if member.volunteer_status is VolunteerStatus.APPROVED
-            else who._("Your volunteer application is waiting for a coordinator's approval.")
+            else turn._("Your volunteer application is waiting for a coordinator's approval.")
         )
-        await _say(update, text)
-        return ConversationHandler.END
-    if await _refused_too_recently(update, context, who):
-        return ConversationHandler.END
-    user_data = context.user_data
-    assert user_data is not None
-    user_data[DRAFT] = {}
-    if context.args and context.args[0].startswith("n-") and context.args[0][2:].isdigit():
+        return END
+    if await _refused_too_recently(turn):
+        return END
+    args = turn.context.args
+    link = deeplinks.parse(args[0]) if args else None
+    if isinstance(link, deeplinks.NeighbourhoodSignup):
         # Arrived by a neighbourhood link: remember it to pre-select it.
-        linked = int(context.args[0][2:])
-        if linked in {view.id for view in await context.services.neighbourhoods.all()}:
-            user_data[DRAFT]["link_nb"] = linked
+        if await neighbourhood_named(turn, str(link.neighbourhood_id)):
+            turn.draft.linked_neighbourhood_id = link.neighbourhood_id
         else:
-            await _say(
-                update,
-                who._(
+            await turn.say(
+                turn._(
                     "This neighbourhood link is no longer valid. You can still sign up and "
                     "choose your neighbourhood."
-                ),
+                )
             )
-    return await ask_name(update, context, who)
+    return await turn.ask(Step.NAME)
 
 
-async def _refused_too_recently(update: Update, context: BrigadeContext, who: Speaker) -> bool:
+async def start_from_button(turn: Turn_, button: Callback) -> State:
+    """The "Become a volunteer" button."""
+    await turn.answer()
+    return await start_signup(turn)
+
+
+async def _refused_too_recently(turn: Turn_) -> bool:
     """Say when someone whose application was not accepted may apply again, if not yet."""
-    until = await context.services.volunteers.reapply_from(who.member.telegram_id)
+    until = await turn.services.volunteers.reapply_from(turn.user_id)
     if until is None:
         return False
-    local = until.astimezone(context.services.settings.tz)
-    await _say(
-        update,
-        who._(
+    local = until.astimezone(turn.services.settings.tz)
+    await turn.say(
+        turn._(
             "Your last application was not accepted. You may apply again from {date}; "
             "a coordinator can allow it sooner.",
-            date=format_date(local, "long", locale=who._.language),
-        ),
+            date=format_date(local, "long", locale=turn._.language),
+        )
     )
     return True
 
 
-async def cancel(update: Update, context: BrigadeContext) -> int:
-    """Leave the sign-up; nothing is kept."""
-    who = await _who(update, context)
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT, None)
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    message = update.effective_message
-    assert message is not None
-    await message.get_bot().send_message(
-        message.chat.id,
-        who._("Sign-up cancelled. Nothing was kept. You can start again with /join."),
-        reply_markup=ReplyKeyboardRemove(),
-    )
-    return ConversationHandler.END
+# --- the answers -------------------------------------------------------------------------------
 
 
-# --- answers to text steps ---------------------------------------------------------------------
+async def on_phone(turn: Turn_) -> State:
+    """Keep the shared or typed number, or none ("Skip")."""
+    phone = await pickers.phone_reply(turn, PHONE_TEXTS)
+    if phone is pickers.Again.ASKED:
+        return None
+    turn.draft.phone = phone
+    return await turn.ask(Step.LOCATION)
 
 
-async def on_name(update: Update, context: BrigadeContext) -> str:
-    """Store the name, or explain what a name must look like."""
-    who = await _who(update, context)
-    message = update.effective_message
-    text = one_line(message.text or "") if message else ""
-    if not text or len(text) > MAX_NAME_LENGTH:
-        await _say(
-            update,
-            who._(
-                "Please send a name of 1 to {max} characters, e.g. your first name.",
-                max=MAX_NAME_LENGTH,
-            ),
-        )
-        return NAME
-    _draft(context)["name"] = text
-    return await ask_phone(update, context, who)
-
-
-async def on_phone(update: Update, context: BrigadeContext) -> str:
-    """Store the shared or typed phone number, or skip it."""
-    who = await _who(update, context)
-    _ = who._
-    message = update.effective_message
-    assert message is not None
-    if _is_back(message, _):
-        return await ask_name(update, context, who)
-    draft = _draft(context)
-    if message.contact is not None:
-        if message.contact.user_id != who.member.telegram_id:
-            await _say(update, _("Please share your own number, with the button below."))
-            return PHONE
-        draft["phone"] = message.contact.phone_number
-    elif (message.text or "").strip() == _(SKIP_LABEL):
-        draft["phone"] = None
-    elif PHONE_PATTERN.match((message.text or "").strip()):
-        draft["phone"] = (message.text or "").strip()
-    else:
-        await _say(
-            update,
-            _("That does not look like a phone number. Share it with the button, or tap “Skip”."),
-        )
-        return PHONE
-    return await ask_location(update, context, who)
-
-
-async def on_location_pin(update: Update, context: BrigadeContext) -> str:
-    """Store a shared location; name its street if the geocoder can."""
-    who = await _who(update, context)
-    message = update.effective_message
-    assert message is not None
-    assert message.location is not None
-    latitude, longitude = message.location.latitude, message.location.longitude
-    draft = _draft(context)
-    draft.update(lat=latitude, lon=longitude, address=None)
-    try:
-        place = await context.services.geocoder.reverse(
-            latitude, longitude, language=who._.language
-        )
-    except GeocoderUnavailable:
-        place = None  # a pin needs no address: the coordinates are what matching uses
-    if place is not None:
-        draft["address"] = place.area_label or place.label
+async def on_location_pin(turn: Turn_) -> State:
+    """Keep a shared location, named by its street if the geocoder can."""
+    latitude, longitude, place = await pin_of(turn)
+    label = (place.area_label or place.label) if place is not None else None
+    turn.draft.place = Spot(latitude, longitude, label)
     # Remove the location keyboard: the next steps use buttons under the messages.
-    await _say(update, who._("Location received."), ReplyKeyboardRemove())
-    return await _after_place(update, context, who)
+    await turn.say(turn._("Location received."), ReplyKeyboardRemove())
+    return await _after_place(turn)
 
 
-async def on_location_text(update: Update, context: BrigadeContext) -> str:
-    """Geocode a typed address and show what was found."""
-    who = await _who(update, context)
-    _ = who._
-    message = update.effective_message
-    assert message is not None
-    if _is_back(message, _):
-        return await ask_phone(update, context, who)
-    query = one_line(message.text or "")
-    if len(query) < 4:
-        await _say(update, _("Please type a street and a town, or send your location."))
-        return LOCATION
-    try:
-        place: Place | None = await context.services.geocoder.search(query, language=_.language)
-    except GeocoderUnavailable:
-        await _say(
-            update,
-            _(
-                "Address search is not available right now. Please tap “Send my location” "
-                "instead (you can send any point: 📎 → Location)."
-            ),
+async def on_place_confirmed(turn: Turn_, button: Callback) -> State:
+    """Yes: on to the neighbourhood."""
+    return await _after_place(turn)
+
+
+async def on_place_refused(turn: Turn_, button: Callback) -> State:
+    """No: the place again."""
+    return await turn.ask(Step.LOCATION)
+
+
+async def _after_place(turn: Turn_) -> State:
+    """The neighbourhood step, unless a neighbourhood link already chose it."""
+    linked = turn.draft.linked_neighbourhood_id
+    named = await neighbourhood_named(turn, str(linked)) if linked is not None else None
+    if named is None:
+        return await turn.ask(Step.NEIGHBOURHOOD)
+    turn.draft.neighbourhood_id, turn.draft.neighbourhood_name = named
+    return await turn.ask(Step.RADIUS)
+
+
+async def on_neighbourhood(turn: Turn_, button: Callback) -> State:
+    """Keep the neighbourhood tapped (if it still exists)."""
+    named = await neighbourhood_named(turn, button.str_arg(1))
+    if named is None:
+        return await turn.stale()
+    turn.draft.neighbourhood_id, turn.draft.neighbourhood_name = named
+    return await turn.ask(Step.RADIUS)
+
+
+async def on_radius(turn: Turn_, button: Callback) -> State:
+    """Keep the distance."""
+    turn.draft.radius_km = float(button.str_arg(1))
+    return await turn.ask(Step.SKILLS)
+
+
+async def on_skills_done(turn: Turn_, button: Callback) -> State:
+    """Skills chosen (at least one): on to the availability."""
+    return await turn.ask(Step.AVAILABILITY) if await pickers.some_skill(turn) else None
+
+
+async def on_availability_done(turn: Turn_, button: Callback) -> State:
+    """Availability chosen (none means "to be agreed each time"): on to the charter."""
+    return await turn.ask(Step.CHARTER)
+
+
+async def on_charter_accepted(turn: Turn_, button: Callback) -> State:
+    """Accepted: the summary."""
+    turn.draft.charter_version = CHARTER_VERSION
+    return await turn.ask(Step.SUMMARY)
+
+
+async def on_charter_declined(turn: Turn_, button: Callback) -> State:
+    """Declined: why it is needed, and the charter again."""
+    await turn.answer()
+    await turn.say(
+        turn._(
+            "Accepting the charter is needed to join the brigade. You can read it again "
+            "and accept it, or stop with /cancel."
         )
-        return LOCATION
-    if place is None:
-        await _say(
-            update,
-            _(
-                "I could not find this address. Try with the street and the town "
-                "(e.g. “12 rue de la Gare, Chambéry”), or send your location."
-            ),
-        )
-        return LOCATION
-    _draft(context).update(lat=place.latitude, lon=place.longitude, address=place.label)
-    return await ask_confirm_place(update, context, who)
-
-
-async def _after_place(update: Update, context: BrigadeContext, who: Speaker) -> str:
-    draft = _draft(context)
-    linked = draft.get("link_nb")
-    if linked is not None:
-        for view in await context.services.neighbourhoods.all():
-            if view.id == linked:
-                draft.update(nb=view.id, nb_name=view.name)
-                return await ask_radius(update, context, who)
-    return await ask_neighbourhood(update, context, who)
-
-
-async def reask(update: Update, context: BrigadeContext) -> str:
-    """Answer anything unexpected (sticker, photo, wrong text) by asking the same step again."""
-    who = await _who(update, context)
-    state = _current_state(context, update)
-    if update.callback_query is not None:
-        await update.callback_query.answer(who._("This button is no longer valid."))
-    else:
-        await _say(update, who._("Sorry, I did not understand that answer."))
-    return await ASK[state](update, context, who)
-
-
-def _current_state(context: BrigadeContext, update: Update) -> str:
-    draft = _draft(context)
-    state = draft.get("_state")
-    return state if isinstance(state, str) and state in ASK else NAME
-
-
-# --- answers to button steps -------------------------------------------------------------------
-
-
-async def on_button(update: Update, context: BrigadeContext) -> str | int:
-    """Route a sign-up button to its step; stale buttons from earlier steps re-ask."""
-    who = await _who(update, context)
-    _ = who._
-    query = update.callback_query
-    assert query is not None
-    parsed = callbacks.parse(query.data)
-    if parsed is None or parsed.action is not Action.SIGNUP:
-        await query.answer(_("This button is no longer valid."))
-        return _current_state(context, update)
-    step, value = parsed.str_arg(0), parsed.str_arg(1)
-    state = _current_state(context, update)
-    draft = _draft(context)
-
-    async def go(ask: Any) -> str:
-        """Answer the tap, then ask the next step."""
-        await query.answer()
-        return await ask(update, context, who)  # type: ignore[no-any-return]
-
-    if step == "back":
-        return await go(ASK[PREVIOUS.get(state, NAME)])
-    if state == CONFIRM_PLACE and step == "place":
-        if value == "yes":
-            return await go(_after_place)
-        return await go(ask_location)
-    if state == NEIGHBOURHOOD and step == "nb" and value.isdigit():
-        views = {view.id: view for view in await context.services.neighbourhoods.all()}
-        if int(value) in views:
-            draft.update(nb=int(value), nb_name=views[int(value)].name)
-            return await go(ask_radius)
-    if (
-        state == RADIUS
-        and step == "radius"
-        and value.isdigit()
-        and float(value) in RADIUS_CHOICES_KM
-    ):
-        draft["radius"] = float(value)
-        return await go(ask_skills)
-    if state == SKILLS and step == "skill" and value.isdigit():
-        chosen = set(draft.get("skills", []))
-        chosen ^= {int(value)}
-        draft["skills"] = sorted(chosen)
-        await query.answer()
-        await query.edit_message_reply_markup(await _skills_keyboard(context, _))
-        return SKILLS
-    if state == SKILLS and step == "skills":
-        if not draft.get("skills"):
-            await query.answer(_("Choose at least one skill."), show_alert=True)
-            return SKILLS
-        return await go(ask_availability)
-    if state == AVAILABILITY and step in {"slot", "preset"}:
-        slots = {tuple(slot) for slot in draft.get("slots", [])}
-        if step == "preset" and value in PRESETS:
-            days, periods = PRESETS[value]
-            slots = {(day, period) for day in days for period in periods}
-        elif step == "slot" and re.fullmatch(r"[0-6]-(morning|afternoon|evening)", value):
-            day, period = value.split("-")
-            slots ^= {(int(day), period)}
-        draft["slots"] = [list(slot) for slot in sorted(slots)]
-        await query.answer()
-        await query.edit_message_reply_markup(_availability_keyboard(context, _))
-        return AVAILABILITY
-    if state == AVAILABILITY and step == "avail":
-        return await go(ask_charter)
-    if state == CHARTER and step == "charter":
-        if value == "accept":
-            draft["charter"] = CHARTER_VERSION
-            return await go(ask_summary)
-        await query.answer()
-        await _say(
-            update,
-            _(
-                "Accepting the charter is needed to join the brigade. You can read it again "
-                "and accept it, or stop with /cancel."
-            ),
-        )
-        return await ask_charter(update, context, who)
-    if state == SUMMARY and step == "confirm":
-        if value == "restart":
-            draft.clear()
-            return await go(ask_name)
-        return await go(_submit)
-    await query.answer(_("This button is no longer valid."))
-    return state
-
-
-async def _submit(update: Update, context: BrigadeContext, who: Speaker) -> str | int:
-    draft = _draft(context)
-    application = VolunteerApplication(
-        display_name=draft["name"],
-        phone=draft.get("phone"),
-        latitude=draft["lat"],
-        longitude=draft["lon"],
-        address=draft.get("address"),
-        neighbourhood_id=draft.get("nb"),
-        radius_km=float(draft.get("radius", 2.0)),
-        skill_ids=tuple(draft.get("skills", [])),
-        availability=tuple((int(d), str(p)) for d, p in draft.get("slots", [])),
-        charter_version=draft.get("charter", CHARTER_VERSION),
     )
-    result = await context.services.volunteers.submit(who.member.telegram_id, application)
+    return await turn.ask(Step.CHARTER)
+
+
+async def on_restart(turn: Turn_, button: Callback) -> State:
+    """Start again from the name."""
+    turn.draft = SignupDraft()
+    return await turn.ask(Step.NAME)
+
+
+async def on_send(turn: Turn_, button: Callback) -> State:
+    """Send the application; the coordinators are told."""
+    draft, _ = turn.draft, turn._
+    await turn.answer()
+    if draft.place is None:
+        await turn.say(_("Some answers are missing or no longer valid. Let's check them."))
+        return await turn.ask(Step.SUMMARY)
+    application = VolunteerApplication(
+        display_name=draft.name,
+        phone=draft.phone,
+        latitude=draft.place.latitude,
+        longitude=draft.place.longitude,
+        address=draft.place.label,
+        neighbourhood_id=draft.neighbourhood_id,
+        radius_km=draft.radius_km,
+        skill_ids=tuple(draft.skill_ids),
+        availability=tuple(draft.slots),
+        charter_version=draft.charter_version or CHARTER_VERSION,
+    )
+    result = await turn.services.volunteers.submit(turn.user_id, application)
+    if result is Outcome.ALREADY_DONE:
+        await turn.say(_("You are already a volunteer of the brigade."))
+        return END
+    if result is Outcome.TOO_SOON and await _refused_too_recently(turn):
+        return END
     if isinstance(result, Outcome):
-        if result is Outcome.ALREADY_DONE:
-            await _say(update, who._("You are already a volunteer of the brigade."))
-            return ConversationHandler.END
-        if result is Outcome.TOO_SOON and await _refused_too_recently(update, context, who):
-            if context.user_data is not None:
-                context.user_data.pop(DRAFT, None)
-            return ConversationHandler.END
-        await _say(update, who._("Some answers are missing or no longer valid. Let's check them."))
-        return await ask_summary(update, context, who)
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT, None)
-    await _say(
-        update,
-        who._(
+        await turn.say(_("Some answers are missing or no longer valid. Let's check them."))
+        return await turn.ask(Step.SUMMARY)
+    await turn.say(
+        _(
             "Thank you! Your application has been sent to the coordinators. "
             "You will receive requests once a coordinator has approved it."
-        ),
+        )
     )
-    await notify_coordinators_of_application(
-        context, result.member_id, result.coordinator_telegram_ids
+    await send_card_to_coordinators(
+        turn.context,
+        result.member_id,
+        result.coordinator_telegram_ids,
+        N_("New volunteer application."),
     )
-    return ConversationHandler.END
+    return END
+
+
+# --- the conversation --------------------------------------------------------------------------
 
 
 def build_signup_conversation() -> ConversationHandler[BrigadeContext]:
     """The sign-up conversation, persistent across restarts."""
-    private = filters.ChatType.PRIVATE
-    anything_else: list[BaseHandler[Update, BrigadeContext, Any]] = [
-        CallbackQueryHandler(_tracking(reask)),
-        MessageHandler(private & ~filters.COMMAND, _tracking(reask)),
-    ]
-    buttons = CallbackQueryHandler(_tracking(on_button), pattern=rf"^{Action.SIGNUP.value}:")
-    states: dict[object, list[BaseHandler[Update, BrigadeContext, Any]]] = {
-        NAME: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, _tracking(on_name))],
-        PHONE: [
-            MessageHandler(private & filters.CONTACT, _tracking(on_phone)),
-            MessageHandler(private & filters.TEXT & ~filters.COMMAND, _tracking(on_phone)),
+    return SIGNUP.build(
+        entry_points=[
+            SIGNUP.start_tap(start_from_button, action=Action.JOIN),
+            SIGNUP.start_command("join", start_signup),
+            SIGNUP.start_command(
+                "start", start_signup, accepted=StartLink(deeplinks.NeighbourhoodSignup)
+            ),
         ],
-        LOCATION: [
-            MessageHandler(private & filters.LOCATION, _tracking(on_location_pin)),
-            MessageHandler(private & filters.TEXT & ~filters.COMMAND, _tracking(on_location_text)),
-        ],
-    }
-    for state in (CONFIRM_PLACE, NEIGHBOURHOOD, RADIUS, SKILLS, AVAILABILITY, CHARTER, SUMMARY):
-        states[state] = [buttons]
-    for state in STEPS:
-        states.setdefault(state, []).extend(anything_else)
-    with warnings.catch_warnings():
-        # PTB warns that per_message=False does not track buttons per message: intended, the
-        # state is per person and stale buttons are re-checked against the stored state.
-        warnings.simplefilter("ignore")
-        return ConversationHandler(
-            entry_points=[
-                CallbackQueryHandler(_tracking(start_signup), pattern=rf"^{Action.JOIN.value}$"),
-                CommandHandler("join", _tracking(start_signup), filters=private),
-                CommandHandler(
-                    "start",
-                    _tracking(start_signup),
-                    filters=private & filters.Regex(r"^/start n-\d+$"),
-                ),
+        states={
+            Step.NAME: [SIGNUP.keep_text("name", MAX_NAME_LENGTH, BAD_NAME, then=Step.PHONE)],
+            Step.PHONE: [SIGNUP.contact(on_phone), SIGNUP.text(on_phone)],
+            Step.LOCATION: [SIGNUP.pin(on_location_pin), SIGNUP.text(on_location_text)],
+            Step.CONFIRM_PLACE: [
+                SIGNUP.on("place", on_place_confirmed, values=["yes"]),
+                SIGNUP.on("place", on_place_refused),
             ],
-            states=states,
-            fallbacks=[
-                CommandHandler("cancel", cancel),
-                MessageHandler(private & filters.COMMAND, _tracking(_command_during_signup)),
+            Step.NEIGHBOURHOOD: [SIGNUP.on("nb", on_neighbourhood)],
+            Step.RADIUS: [SIGNUP.on("radius", on_radius, values=[km for km, _label in RADII])],
+            Step.SKILLS: [
+                SIGNUP.on("skill", pickers.on_skill),
+                SIGNUP.on("skills", on_skills_done),
             ],
-            name="signup",
-            persistent=True,
-            allow_reentry=False,
-        )
-
-
-async def _command_during_signup(update: Update, context: BrigadeContext) -> str:
-    """Commands other than /cancel wait until the sign-up is finished or cancelled."""
-    who = await _who(update, context)
-    await _say(
-        update,
-        who._("You are in the middle of your sign-up. Answer the question above, or send /cancel."),
+            Step.AVAILABILITY: [
+                SIGNUP.on("slot", pickers.on_slots),
+                SIGNUP.on("preset", pickers.on_slots),
+                SIGNUP.on("avail", on_availability_done),
+            ],
+            Step.CHARTER: [
+                SIGNUP.on("charter", on_charter_accepted, values=["accept"]),
+                SIGNUP.on("charter", on_charter_declined),
+            ],
+            Step.SUMMARY: [
+                SIGNUP.on("confirm", on_send, values=["yes"]),
+                SIGNUP.on("confirm", on_restart, values=["restart"]),
+            ],
+        },
     )
-    return await ASK[_current_state(context, update)](update, context, who)

@@ -1,18 +1,23 @@
-"""Coordinators' catalogue screens: /neighbourhoods and /skills, with their buttons."""
+"""Coordinators' catalogue screens: /neighbourhoods and /skills, with their buttons.
+
+The registry lets only coordinators reach these handlers (`said` and `tap` with their role); the
+services check the role again in the database.
+"""
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from collections.abc import Awaitable, Callable
 
-from bot import callbacks
-from bot.callbacks import Action
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+
+from bot import deeplinks
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
-from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
 from bot.services.outcomes import Outcome
 from bot.skills import skill_label
-from handlers.common import Speaker, speaker
-from handlers.vetting import NOT_A_COORDINATOR
+from handlers.buttons import inline_button, query_of
+from handlers.common import NOT_A_COORDINATOR, Speaker
 
 OUTCOME_TEXTS = {
     Outcome.DONE: N_("Done."),
@@ -22,18 +27,7 @@ OUTCOME_TEXTS = {
 }
 
 
-async def _coordinator(update: Update, context: BrigadeContext) -> Speaker | None:
-    """The speaker if they are a coordinator; otherwise answer politely and return None."""
-    who = await speaker(update, context)
-    if who is None:
-        return None
-    if Role.COORDINATOR in who.member.roles:
-        return who
-    if update.callback_query is not None:
-        await update.callback_query.answer(who._(NOT_A_COORDINATOR), show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(who._(NOT_A_COORDINATOR))
-    return None
+Screen = Callable[[BrigadeContext, Translator], Awaitable[tuple[str, InlineKeyboardMarkup]]]
 
 
 async def neighbourhoods_screen(
@@ -61,58 +55,56 @@ async def neighbourhoods_screen(
             + "\n  "
             + _(
                 "Sign-up link: {link}",
-                link=f"https://t.me/{context.bot.username}?start=n-{view.id}",
+                link=deeplinks.url(context.bot.username, deeplinks.NeighbourhoodSignup(view.id)),
             )
         )
         toggle = _("Stop group posts: {name}") if view.post_to_group else _("Post in group: {name}")
         rows.append(
             [
-                InlineKeyboardButton(
+                inline_button(
                     toggle.format(name=view.name),
-                    callback_data=callbacks.encode(
-                        Action.NEIGHBOURHOOD, "off" if view.post_to_group else "on", view.id
-                    ),
+                    Action.NEIGHBOURHOOD,
+                    "off" if view.post_to_group else "on",
+                    view.id,
                 )
             ]
         )
     if not views:
         lines.append(_("None yet."))
-    rows.append(
-        [
-            InlineKeyboardButton(
-                _("➕ New neighbourhood"),
-                callback_data=callbacks.encode(Action.NEIGHBOURHOOD, "new", 0),
-            )
-        ]
-    )
+    rows.append([inline_button(_("➕ New neighbourhood"), Action.NEIGHBOURHOOD, "new", 0)])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
-async def neighbourhoods(update: Update, context: BrigadeContext) -> None:
-    """Show the neighbourhoods screen."""
-    who = await _coordinator(update, context)
-    if who is None or update.effective_message is None:
-        return
-    text, keyboard = await neighbourhoods_screen(context, who._)
-    await update.effective_message.reply_text(text, reply_markup=keyboard)
+async def _show(message: Message, context: BrigadeContext, who: Speaker, screen: Screen) -> None:
+    text, keyboard = await screen(context, who._)
+    await message.reply_text(text, reply_markup=keyboard)
 
 
-async def on_neighbourhood_button(update: Update, context: BrigadeContext) -> None:
-    """Turn a neighbourhood's group posts on or off."""
-    query = update.callback_query
-    who = await _coordinator(update, context)
-    if query is None or who is None:
-        return
-    parsed = callbacks.parse(query.data)
-    if parsed is None or parsed.str_arg(0) not in {"on", "off"}:
-        await query.answer(who._("This button is no longer valid."))
-        return
-    outcome = await context.services.neighbourhoods.set_post_to_group(
-        who.member.telegram_id, parsed.int_arg(1), parsed.str_arg(0) == "on"
-    )
+async def _refresh(
+    update: Update, context: BrigadeContext, who: Speaker, outcome: Outcome, screen: Screen
+) -> None:
+    """Answer the tap with the outcome, then redraw the screen it was on."""
+    query = query_of(update)
     await query.answer(who._(OUTCOME_TEXTS.get(outcome, "Done.")))
-    text, keyboard = await neighbourhoods_screen(context, who._)
+    text, keyboard = await screen(context, who._)
     await query.edit_message_text(text, reply_markup=keyboard)
+
+
+async def neighbourhoods(
+    update: Update, context: BrigadeContext, who: Speaker, message: Message
+) -> None:
+    """Show the neighbourhoods screen."""
+    await _show(message, context, who, neighbourhoods_screen)
+
+
+async def on_group_posts(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
+    """Turn a neighbourhood's group posts on or off (`nbh:on|off:<id>`)."""
+    outcome = await context.services.neighbourhoods.set_post_to_group(
+        who.member.telegram_id, button.int_arg(1), button.str_arg(0) == "on"
+    )
+    await _refresh(update, context, who, outcome, neighbourhoods_screen)
 
 
 async def skills_screen(context: BrigadeContext, _: Translator) -> tuple[str, InlineKeyboardMarkup]:
@@ -128,45 +120,21 @@ async def skills_screen(context: BrigadeContext, _: Translator) -> tuple[str, In
         else:
             lines.append(f"• {label}{mark}")
             verb, text = "retire", _("Retire: {skill}", skill=label)
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text, callback_data=callbacks.encode(Action.SKILL_ADMIN, verb, skill.id)
-                )
-            ]
-        )
-    rows.append(
-        [
-            InlineKeyboardButton(
-                _("➕ Add a skill"), callback_data=callbacks.encode(Action.SKILL_ADMIN, "add", 0)
-            )
-        ]
-    )
+        rows.append([inline_button(text, Action.SKILL_ADMIN, verb, skill.id)])
+    rows.append([inline_button(_("➕ Add a skill"), Action.SKILL_ADMIN, "add", 0)])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
-async def skills(update: Update, context: BrigadeContext) -> None:
+async def skills(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
     """Show the skills catalogue."""
-    who = await _coordinator(update, context)
-    if who is None or update.effective_message is None:
-        return
-    text, keyboard = await skills_screen(context, who._)
-    await update.effective_message.reply_text(text, reply_markup=keyboard)
+    await _show(message, context, who, skills_screen)
 
 
-async def on_skill_button(update: Update, context: BrigadeContext) -> None:
-    """Retire or restore a skill."""
-    query = update.callback_query
-    who = await _coordinator(update, context)
-    if query is None or who is None:
-        return
-    parsed = callbacks.parse(query.data)
-    if parsed is None or parsed.str_arg(0) not in {"retire", "restore"}:
-        await query.answer(who._("This button is no longer valid."))
-        return
+async def on_skill_retirement(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
+    """Retire or restore a skill (`ska:retire|restore:<id>`)."""
     service = context.services.skills
-    change = service.retire if parsed.str_arg(0) == "retire" else service.restore
-    outcome = await change(who.member.telegram_id, parsed.int_arg(1))
-    await query.answer(who._(OUTCOME_TEXTS.get(outcome, "Done.")))
-    text, keyboard = await skills_screen(context, who._)
-    await query.edit_message_text(text, reply_markup=keyboard)
+    change = service.retire if button.str_arg(0) == "retire" else service.restore
+    outcome = await change(who.member.telegram_id, button.int_arg(1))
+    await _refresh(update, context, who, outcome, skills_screen)

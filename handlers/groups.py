@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import ChatMember, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot import callbacks
-from bot.callbacks import Action
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.services.outcomes import Outcome
-from handlers.common import speaker
+from handlers.buttons import inline_button
+from handlers.common import NO_LONGER_VALID, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,9 @@ async def _bot_may_post(context: BrigadeContext, chat_id: int) -> bool:
     return False
 
 
-async def link(update: Update, context: BrigadeContext) -> None:
+async def link(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
     """Offer the neighbourhoods this group can be attached to (coordinators only)."""
-    who = await speaker(update, context)
-    message, chat = update.effective_message, update.effective_chat
-    if who is None or message is None or chat is None:
-        return
+    chat = message.chat
     _ = who._
     if Role.COORDINATOR not in who.member.roles:
         await message.reply_text(_("Only a coordinator can link this group to a neighbourhood."))
@@ -67,9 +64,10 @@ async def link(update: Update, context: BrigadeContext) -> None:
         return
     rows = [
         [
-            InlineKeyboardButton(
+            inline_button(
                 ("✓ " if view.group_chat_id == chat.id else "") + view.name,
-                callback_data=callbacks.encode(Action.LINK_GROUP, view.id),
+                Action.LINK_GROUP,
+                view.id,
             )
         ]
         for view in neighbourhoods
@@ -80,18 +78,17 @@ async def link(update: Update, context: BrigadeContext) -> None:
     )
 
 
-async def on_link_button(update: Update, context: BrigadeContext) -> None:
+async def on_link_button(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
     """Attach the group to the tapped neighbourhood, if the person tapping is a coordinator."""
     query, chat = update.callback_query, update.effective_chat
-    who = await speaker(update, context)
-    if query is None or chat is None or who is None:
-        return
+    assert query is not None
     _ = who._
-    parsed = callbacks.parse(query.data)
-    if parsed is None or parsed.action is not Action.LINK_GROUP or chat.type == "private":
-        await query.answer(_("This button is no longer valid."))
+    if chat is None or chat.type == "private":
+        await query.answer(_(NO_LONGER_VALID))
         return
-    neighbourhood_id = parsed.int_arg(0)
+    neighbourhood_id = button.int_arg(0)
     outcome = await context.services.neighbourhoods.link_group(
         who.member.telegram_id, neighbourhood_id, chat.id
     )

@@ -3,62 +3,47 @@
 from __future__ import annotations
 
 from babel.dates import format_datetime
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 
-from bot import callbacks
-from bot.callbacks import Action
+from bot import deeplinks
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.menus import set_member_menu
 from bot.services.invites import INVITABLE_ROLES
 from bot.services.outcomes import Outcome
-from handlers.common import Speaker, speaker
-from handlers.vetting import NOT_A_COORDINATOR
+from handlers.buttons import inline_button, query_of
+from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Speaker
 
 
-async def ask_role(update: Update, context: BrigadeContext) -> None:
-    """Offer the roles an invitation can grant."""
-    who = await speaker(update, context)
-    if who is None or update.effective_message is None:
-        return
+async def ask_role(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
+    """Offer the roles an invitation can grant (coordinators: see the registry)."""
     _ = who._
-    if Role.COORDINATOR not in who.member.roles:
-        await update.effective_message.reply_text(_(NOT_A_COORDINATOR))
-        return
     labels = {Role.REFERENT: _("A referent"), Role.COORDINATOR: _("A coordinator")}
-    await update.effective_message.reply_text(
+    await message.reply_text(
         _("Whom do you want to invite? The link works once, for seven days."),
         reply_markup=InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        labels[role], callback_data=callbacks.encode(Action.INVITE, role.value)
-                    )
-                ]
-                for role in INVITABLE_ROLES
-            ]
+            [[inline_button(labels[role], Action.INVITE, role.value)] for role in INVITABLE_ROLES]
         ),
     )
 
 
-async def create_invite(update: Update, context: BrigadeContext) -> None:
+async def create_invite(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
     """Create the invitation and show its link."""
-    query = update.callback_query
-    who = await speaker(update, context)
-    if query is None or who is None:
-        return
+    query = query_of(update)
     _ = who._
-    parsed = callbacks.parse(query.data)
-    role = parsed.str_arg(0) if parsed else ""
+    role = button.str_arg(0)
     if role not in {r.value for r in INVITABLE_ROLES}:
-        await query.answer(_("This button is no longer valid."))
+        await query.answer(_(NO_LONGER_VALID))
         return
     created = await context.services.invites.create(who.member.telegram_id, Role(role))
     if created is Outcome.NOT_ALLOWED or isinstance(created, Outcome):
         await query.answer(_(NOT_A_COORDINATOR), show_alert=True)
         return
     await query.answer()
-    link = f"https://t.me/{context.bot.username}?start={created.start_payload}"
+    link = deeplinks.url(context.bot.username, deeplinks.Invitation(created.token))
     until = format_datetime(
         created.expires_at,
         "medium",

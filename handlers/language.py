@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 
-from bot import callbacks
-from bot.callbacks import Action
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.i18n import LANGUAGE_NAMES
 from bot.menus import set_member_menu
-from handlers.common import speaker
+from handlers.buttons import inline_button, query_of
+from handlers.common import NO_LONGER_VALID, Speaker
 
 
 def language_keyboard(languages: tuple[str, ...], current: str) -> InlineKeyboardMarkup:
@@ -17,9 +17,10 @@ def language_keyboard(languages: tuple[str, ...], current: str) -> InlineKeyboar
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(
+                inline_button(
                     ("✓ " if language == current else "") + LANGUAGE_NAMES[language],
-                    callback_data=callbacks.encode(Action.SET_LANGUAGE, language),
+                    Action.SET_LANGUAGE,
+                    language,
                 )
             ]
             for language in languages
@@ -27,33 +28,29 @@ def language_keyboard(languages: tuple[str, ...], current: str) -> InlineKeyboar
     )
 
 
-async def ask_language(update: Update, context: BrigadeContext) -> None:
+async def ask_language(
+    update: Update, context: BrigadeContext, who: Speaker, message: Message
+) -> None:
     """Show the language buttons."""
-    who = await speaker(update, context)
-    if who is None or update.effective_message is None:
-        return
-    await update.effective_message.reply_text(
+    await message.reply_text(
         who._("Choose your language:"),
         reply_markup=language_keyboard(context.services.i18n.languages, who._.language),
     )
 
 
-async def set_language(update: Update, context: BrigadeContext) -> None:
+async def set_language(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
     """Store the tapped language and confirm in it."""
-    query = update.callback_query
-    if query is None or query.from_user is None:
-        return
+    query = query_of(update)
     services = context.services
-    parsed = callbacks.parse(query.data)
-    language = parsed.str_arg(0) if parsed else None
+    language = button.str_arg(0)
     if language not in services.i18n.languages:
-        who = await speaker(update, context)
-        await query.answer(who._("This button is no longer valid.") if who else None)
+        await query.answer(who._(NO_LONGER_VALID))
         return
-    # Identifying first creates the member if this tap is the first thing they ever did. (In a
-    # group the tap never gets here: handlers/gate.py refuses private-only buttons there.)
-    await speaker(update, context)
-    member = await services.members.set_language(query.from_user.id, language)
+    # The route identified the person first, which creates the member if this tap is the first
+    # thing they ever did. (In a group the tap never gets here: handlers/gate.py refuses it.)
+    member = await services.members.set_language(who.member.telegram_id, language)
     if member is None:
         return
     _ = services.i18n.translator(language)

@@ -1,7 +1,8 @@
 """/mydata and /forget: anyone receives a copy of their data, or has it erased for good.
 
-These handlers look the person up with `members.find` instead of `speaker()`: identifying would
-create a member row, and asking what is stored (or erasing it) must not store anything new.
+These handlers look the person up with `known_speaker` (registered so in handlers/registry.py)
+instead of `speaker`: identifying would create a member row, and asking what is stored (or
+erasing it) must not store anything new. A stranger is a guest: a profile whose id is None.
 """
 
 from __future__ import annotations
@@ -14,20 +15,21 @@ from typing import Any
 from telegram import (
     BotCommandScopeChat,
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
+    Message,
     Update,
 )
 from telegram.error import TelegramError
 
-from bot import callbacks
-from bot.callbacks import Action
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.services.members import MemberProfile
 from bot.services.outcomes import Outcome
 from bot.services.privacy import PrivacyService
+from handlers.buttons import inline_button, query_of
+from handlers.common import Speaker
 from handlers.drafts import forget_in_memory
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ EXPORT_FILENAME = "brigade-my-data.json"
 PENDING_FORGET = "forget_asked_at"
 CONFIRMATION_TTL = timedelta(minutes=15)
 ERASE, KEEP = "yes", "no"
+STALE_CONFIRMATION = N_("This button is no longer valid. Send /forget to start again.")
 
 
 def _privacy(context: BrigadeContext) -> PrivacyService:
@@ -44,21 +47,10 @@ def _privacy(context: BrigadeContext) -> PrivacyService:
     return context.services.privacy
 
 
-def _translator(
-    context: BrigadeContext, chosen_language: str | None, telegram_language: str | None
-) -> Translator:
-    """The person's language: their choice if Brigade knows it, else their Telegram's."""
-    return context.services.i18n.for_user(chosen_language, telegram_language)
-
-
-async def my_data(update: Update, context: BrigadeContext) -> None:
+async def my_data(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
     """Send everything Brigade stores about the person, as a JSON file."""
-    user, message = update.effective_user, update.effective_message
-    if user is None or user.is_bot or message is None:
-        return
-    data = await _privacy(context).export(user.id)
-    member: dict[str, Any] = data["member"] if data else {}
-    _ = _translator(context, member.get("language"), user.language_code)
+    _ = who._
+    data: dict[str, Any] | None = await _privacy(context).export(who.member.telegram_id)
     if data is None:
         await message.reply_text(_("Brigade stores nothing about you."))
         return
@@ -125,14 +117,14 @@ def _forget_explanation(member: MemberProfile, _: Translator) -> str:
     )
 
 
-async def ask_forget(update: Update, context: BrigadeContext) -> None:
+async def ask_forget(
+    update: Update, context: BrigadeContext, who: Speaker, message: Message
+) -> None:
     """Explain what erasure does and ask for an explicit confirmation."""
-    user, message = update.effective_user, update.effective_message
-    if user is None or user.is_bot or message is None or context.user_data is None:
+    _, member = who._, who.member
+    if context.user_data is None:
         return
-    member = await context.services.members.find(user.id)
-    _ = _translator(context, member.chosen_language if member else None, user.language_code)
-    if member is None:
+    if member.id is None:
         await message.reply_text(_("Brigade stores nothing about you: there is nothing to erase."))
         return
     context.user_data[PENDING_FORGET] = context.services.clock().isoformat()
@@ -140,16 +132,8 @@ async def ask_forget(update: Update, context: BrigadeContext) -> None:
         _forget_explanation(member, _),
         reply_markup=InlineKeyboardMarkup(
             [
-                [
-                    InlineKeyboardButton(
-                        _("🗑 Erase my data"), callback_data=callbacks.encode(Action.FORGET, ERASE)
-                    )
-                ],
-                [
-                    InlineKeyboardButton(
-                        _("Keep my data"), callback_data=callbacks.encode(Action.FORGET, KEEP)
-                    )
-                ],
+                [inline_button(_("🗑 Erase my data"), Action.FORGET, ERASE)],
+                [inline_button(_("Keep my data"), Action.FORGET, KEEP)],
             ]
         ),
     )
@@ -176,27 +160,25 @@ async def _show(query: CallbackQuery, text: str) -> None:
         log.debug("forget prompt not edited: %s", error)
 
 
-async def on_forget_button(update: Update, context: BrigadeContext) -> None:
+async def on_forget_button(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
     """Erase or keep the presser's data, if they asked for it themselves a moment ago."""
-    query = update.callback_query
-    if query is None or context.user_data is None:
+    query = query_of(update)
+    if context.user_data is None:
         return
     user = query.from_user
-    # Resolved before erasing: afterwards nothing says which language the person speaks.
-    member = await context.services.members.find(user.id)
-    _ = _translator(context, member.chosen_language if member else None, user.language_code)
-    parsed = callbacks.parse(query.data)
-    choice = parsed.str_arg(0) if parsed is not None and parsed.action is Action.FORGET else None
+    # The translator was resolved before erasing: afterwards nothing says which language it is.
+    _ = who._
+    choice = button.str_arg(0)
     # The tap acts on whoever pressed it; a forged or stale tap finds no pending confirmation.
     asked_at = context.user_data.pop(PENDING_FORGET, None)
     if (
         choice not in {ERASE, KEEP}
-        or member is None
+        or who.member.id is None
         or not _is_fresh(asked_at, context.services.clock())
     ):
-        await query.answer(
-            _("This button is no longer valid. Send /forget to start again."), show_alert=True
-        )
+        await query.answer(_(STALE_CONFIRMATION), show_alert=True)
         return
     if choice == KEEP:
         await query.answer()

@@ -12,17 +12,23 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import Action
+from bot.callbacks import COORDINATOR_ACTIONS, Action, pattern
 from bot.context import BrigadeApplication, BrigadeContext
+from bot.domain.vocabulary import Role
+from bot.services.signals import OUTCOME_WORDS
 from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
-from conversations import profile
-from conversations.admin import build_admin_conversation
-from conversations.announce import build_announce_conversation, on_announce_button
-from conversations.posting import build_posting_conversation
-from conversations.signal import build_signal_conversation, cases_command, on_case_button
-from conversations.signup import build_signup_conversation
+from conversations.admin import ADMIN, build_admin_conversation
+from conversations.announce import ANNOUNCE, build_announce_conversation, on_refresh
+from conversations.posting import POSTING, build_posting_conversation
+from conversations.profile import card, pause
+from conversations.profile.edit import PROFILE, build_profile_conversation
+from conversations.rejection import build_rejection_conversation
+from conversations.signal import SIGNAL, build_signal_conversation
+from conversations.signup import SIGNUP, build_signup_conversation
+from conversations.verify import build_verify_conversation
 from handlers import (
     admin,
+    cases,
     errors,
     fallback,
     groups,
@@ -35,17 +41,17 @@ from handlers import (
     start,
     vetting,
 )
-from handlers.badges import badge, build_verify_conversation
+from handlers.badges import badge
+from handlers.buttons import tap
+from handlers.common import known_speaker, said
 from handlers.gate import TapGate
-from handlers.series import on_series_button, series_command
+from handlers.series import on_make, on_schedule, on_stop, series_command
 
 # Handlers in this group run after every other group, for every update.
 AFTER_EVERYTHING = 100
 
 
-def _pattern(action: Action) -> str:
-    """A regex that matches the callback data of one action (see bot.callbacks)."""
-    return rf"^{action.value}(:|$)"
+COORDINATOR = Role.COORDINATOR
 
 
 async def flush_persistence(update: Update, context: BrigadeContext) -> None:
@@ -66,12 +72,12 @@ def register_handlers(application: BrigadeApplication) -> None:
 
     # 1. Conversations first: while someone is in one, it takes their messages and buttons.
     application.add_handler(build_signup_conversation())
-    application.add_handler(vetting.build_rejection_conversation())
+    application.add_handler(build_rejection_conversation())
     application.add_handler(build_admin_conversation())
     # (posting a request: /new)
     application.add_handler(build_posting_conversation())
     # (self-service conversations: profile editing)
-    application.add_handler(profile.build_profile_conversation())
+    application.add_handler(build_profile_conversation())
     # Relays: /signal and the relay link /start relay (before the generic /start); /verify.
     application.add_handler(build_signal_conversation())
     application.add_handler(build_verify_conversation())
@@ -80,84 +86,89 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
-    # 2. Commands, private chats only.
-    application.add_handler(CommandHandler("start", start.start, filters=private))
-    application.add_handler(CommandHandler("help", start.help_command, filters=private))
-    application.add_handler(CommandHandler("language", language.ask_language, filters=private))
-    application.add_handler(CommandHandler("pending", vetting.pending, filters=private))
-    application.add_handler(CommandHandler("invite", invites.ask_role, filters=private))
-    application.add_handler(CommandHandler("neighbourhoods", admin.neighbourhoods, filters=private))
-    application.add_handler(CommandHandler("skills", admin.skills, filters=private))
-    # In groups: attach the group to a neighbourhood.
-    application.add_handler(CommandHandler("link", groups.link, filters=filters.ChatType.GROUPS))
-    # (coordinator views and figures: /open /stuck /stats /export)
-    application.add_handler(CommandHandler("open", reports.open_requests, filters=private))
-    application.add_handler(CommandHandler("stuck", reports.stuck, filters=private))
-    application.add_handler(CommandHandler("stats", reports.stats, filters=private))
-    application.add_handler(CommandHandler("export", reports.export, filters=private))
-    # Relays, badges and recurring care (/signal and /verify are conversations, above).
-    application.add_handler(CommandHandler("badge", badge, filters=private))
-    application.add_handler(CommandHandler("cases", cases_command, filters=private))
-    application.add_handler(CommandHandler("series", series_command, filters=private))
-    # (self-service commands: /profile /pause /resume)
-    application.add_handler(CommandHandler("profile", profile.show_profile, filters=private))
-    application.add_handler(CommandHandler("pause", profile.pause_command, filters=private))
-    application.add_handler(CommandHandler("resume", profile.resume_command, filters=private))
-    # (privacy commands: /mydata /forget)
-    application.add_handler(CommandHandler("mydata", privacy.my_data, filters=private))
-    application.add_handler(CommandHandler("forget", privacy.ask_forget, filters=private))
+    # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
+    for conversation in (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE):
+        application.add_handler(conversation.ended_taps())
 
-    # 3. Inline buttons outside conversations, one handler per callback action.
-    application.add_handler(
-        CallbackQueryHandler(language.set_language, pattern=_pattern(Action.SET_LANGUAGE))
-    )
-    application.add_handler(
-        CallbackQueryHandler(vetting.on_verify_skill, pattern=_pattern(Action.VERIFY_SKILL))
-    )
-    application.add_handler(
-        CallbackQueryHandler(invites.create_invite, pattern=_pattern(Action.INVITE))
-    )
-    application.add_handler(
-        CallbackQueryHandler(groups.on_link_button, pattern=_pattern(Action.LINK_GROUP))
-    )
-    application.add_handler(
-        CallbackQueryHandler(admin.on_neighbourhood_button, pattern=_pattern(Action.NEIGHBOURHOOD))
-    )
-    application.add_handler(
-        CallbackQueryHandler(admin.on_skill_button, pattern=_pattern(Action.SKILL_ADMIN))
-    )
-    # The request lifecycle: offers (in private chats and groups), follow-up, referent's steps.
-    lifecycle = [
-        (Action.CLAIM, requests.on_claim),
-        (Action.DECLINE, requests.on_decline),
-        (Action.CLAIM_STEP, requests.on_claim_step),
-        (Action.REFERENT_STEP, requests.on_referent_step),
-        (Action.REQUEST_ADMIN, requests.on_request_admin),
+    # 2. Commands, private chats only; `said` identifies the sender and checks the role.
+    commands = [
+        ("start", said(start.start)),
+        ("help", said(start.help_command)),
+        ("language", said(language.ask_language)),
+        ("pending", said(vetting.pending)),
+        ("invite", said(invites.ask_role, role=COORDINATOR)),
+        ("neighbourhoods", said(admin.neighbourhoods, role=COORDINATOR)),
+        ("skills", said(admin.skills, role=COORDINATOR)),
+        # (coordinator views and figures)
+        ("open", reports.open_requests),
+        ("stuck", reports.stuck),
+        ("stats", reports.stats),
+        ("export", reports.export),
+        # Relays, badges and recurring care (/signal and /verify are conversations, above).
+        ("badge", said(badge)),
+        ("cases", said(cases.cases_command)),
+        ("series", said(series_command)),
+        # (self-service: /profile /pause /resume)
+        ("profile", said(card.show_profile)),
+        ("pause", said(pause.pause_command)),
+        ("resume", said(pause.resume_command)),
+        # (privacy: nothing may be stored by asking what is stored)
+        ("mydata", said(privacy.my_data, identify=known_speaker)),
+        ("forget", said(privacy.ask_forget, identify=known_speaker)),
     ]
-    for action, callback in lifecycle:
-        application.add_handler(CallbackQueryHandler(callback, pattern=_pattern(action)))
-    # (coordinator views and figures buttons: Action.REPORT)
+    for name, callback in commands:
+        application.add_handler(CommandHandler(name, callback, filters=private))
+    # In groups: attach the group to a neighbourhood.
     application.add_handler(
-        CallbackQueryHandler(reports.on_report_button, pattern=_pattern(Action.REPORT))
+        CommandHandler("link", said(groups.link), filters=filters.ChatType.GROUPS)
     )
-    # Announcement buttons outside the /announce conversation: Refresh, or a stale step.
-    application.add_handler(
-        CallbackQueryHandler(on_announce_button, pattern=_pattern(Action.ANNOUNCE))
-    )
-    # Reported cases and recurring series.
-    application.add_handler(CallbackQueryHandler(on_case_button, pattern=_pattern(Action.CASE)))
-    application.add_handler(CallbackQueryHandler(on_series_button, pattern=_pattern(Action.SERIES)))
-    # (self-service buttons: Action.PROFILE, Action.PAUSE)
-    application.add_handler(
-        CallbackQueryHandler(profile.on_stale_profile_button, pattern=_pattern(Action.PROFILE))
-    )
-    application.add_handler(
-        CallbackQueryHandler(profile.on_pause_button, pattern=_pattern(Action.PAUSE))
-    )
-    # (privacy buttons: Action.FORGET)
-    application.add_handler(
-        CallbackQueryHandler(privacy.on_forget_button, pattern=_pattern(Action.FORGET))
-    )
+
+    # 3. Inline buttons outside conversations: `tap` parses the data, identifies the person,
+    # answers a stale or forged tap and checks the role; one handler per action or verb.
+    buttons = [
+        (pattern(Action.SET_LANGUAGE), tap(language.set_language)),
+        (pattern(Action.VET, "approve"), tap(vetting.on_approve, role=COORDINATOR)),
+        (pattern(Action.VET, "reapply"), tap(vetting.on_reapply, role=COORDINATOR)),
+        (pattern(Action.VERIFY_SKILL), tap(vetting.on_verify_skill, role=COORDINATOR)),
+        (pattern(Action.INVITE), tap(invites.create_invite, role=COORDINATOR)),
+        (pattern(Action.LINK_GROUP), tap(groups.on_link_button)),
+        (pattern(Action.NEIGHBOURHOOD, "on", "off"), tap(admin.on_group_posts, role=COORDINATOR)),
+        (
+            pattern(Action.SKILL_ADMIN, "retire", "restore"),
+            tap(admin.on_skill_retirement, role=COORDINATOR),
+        ),
+        # The request lifecycle: offers (in private chats and groups), follow-up, referent's steps.
+        (pattern(Action.CLAIM), requests.on_claim),
+        (pattern(Action.DECLINE), requests.on_decline),
+        (pattern(Action.CLAIM_STEP), requests.on_claim_step),
+        (pattern(Action.REFERENT_STEP), requests.on_referent_step),
+        (pattern(Action.REQUEST_ADMIN), requests.on_request_admin),
+        # (coordinator views and figures)
+        (pattern(Action.REPORT), reports.on_report_button),
+        # An announcement's delivery count (outside the /announce conversation).
+        (pattern(Action.ANNOUNCE, "count"), tap(on_refresh, role=COORDINATOR)),
+        # Reported cases and recurring series.
+        (pattern(Action.CASE, "assign"), tap(cases.on_assign)),
+        (pattern(Action.CASE, "close"), tap(cases.on_close)),
+        (pattern(Action.CASE, *OUTCOME_WORDS), tap(cases.on_outcome)),
+        (pattern(Action.SERIES, "stop"), tap(on_stop)),
+        (pattern(Action.SERIES, "make"), tap(on_make)),
+        (pattern(Action.SERIES), tap(on_schedule)),
+        # (self-service: ⏸ and ▶️ on the profile card, the pause durations)
+        (pattern(Action.PAUSE, "menu"), tap(pause.on_pause_menu)),
+        (pattern(Action.PAUSE, "resume"), tap(pause.on_resume)),
+        (pattern(Action.PAUSE), tap(pause.on_pause)),
+        # (privacy)
+        (pattern(Action.FORGET), tap(privacy.on_forget_button, identify=known_speaker)),
+    ]
+    # Coordinators' buttons nothing above took (a verb of a finished step, a forged one): the
+    # role is checked before anything is said about them.
+    buttons += [
+        (pattern(action), tap(fallback.unrouted_button, role=COORDINATOR))
+        for action in sorted(COORDINATOR_ACTIONS)
+    ]
+    for regex, on_tap in buttons:
+        application.add_handler(CallbackQueryHandler(on_tap, pattern=regex))
 
     # 4. The bot's own membership in private chats: blocked / unblocked.
     application.add_handler(
@@ -165,11 +176,14 @@ def register_handlers(application: BrigadeApplication) -> None:
     )
 
     # 5. Fallbacks, last: a tap or message nothing above took still gets an answer.
-    application.add_handler(CallbackQueryHandler(fallback.stale_button))
-    application.add_handler(MessageHandler(private & filters.COMMAND, fallback.unknown_command))
+    application.add_handler(CallbackQueryHandler(tap(fallback.unrouted_button)))
+    application.add_handler(
+        MessageHandler(private & filters.COMMAND, said(fallback.unknown_command))
+    )
     application.add_handler(
         MessageHandler(
-            private & ~filters.COMMAND & ~filters.StatusUpdate.ALL, fallback.unexpected_message
+            private & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+            said(fallback.unexpected_message),
         )
     )
 

@@ -1,6 +1,7 @@
 """Recurring care: /series lists and stops series; "🔁 Make it recurring" turns a request into one.
 
-Buttons (Action.SERIES, word + id), each answered once; the tapped message shows the next step:
+Buttons (Action.SERIES, word + id), one handler per verb, each tap answered once; the tapped
+message shows the next step:
 - ("make", request id): how often? → ("f7" | "f14", request id)
 - for a request without a chosen day: which weekday? ("f7d3", id) → what time? ("f7d3h14", id)
 - ("stop", series id): no further occurrence; the ones already posted are listed with a
@@ -16,11 +17,10 @@ import logging
 import re
 
 from babel.dates import format_datetime, get_day_names
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot import callbacks
-from bot.callbacks import Action
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
@@ -28,7 +28,8 @@ from bot.services.outcomes import Outcome
 from bot.services.series import SeriesService, SeriesSource, SeriesView, schedule_text
 from bot.skills import skill_label
 from bot.text import one_line
-from handlers.common import Speaker, speaker
+from handlers.buttons import inline_button, query_of
+from handlers.common import NO_LONGER_VALID, Speaker
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ HOURS = (9, 11, 14, 16, 18)
 _CHOICE = re.compile(r"^f(7|14)(?:d([0-6])(?:h(\d{1,2}))?)?$")
 
 NOT_ALLOWED = N_("Recurring requests are managed by their referent and the coordinators.")
-NO_LONGER_VALID = N_("This button is no longer valid.")
 OUTCOME_TEXTS = {
     Outcome.NOT_FOUND: NO_LONGER_VALID,
     Outcome.NOT_ALLOWED: NOT_ALLOWED,
@@ -53,13 +53,11 @@ def series_service(context: BrigadeContext) -> SeriesService:
 
 def make_recurring_button(request_id: int, _: Translator) -> InlineKeyboardButton:
     """The button a referent's notice can carry to turn its request into a series."""
-    return InlineKeyboardButton(
-        _("🔁 Make it recurring"), callback_data=callbacks.encode(Action.SERIES, "make", request_id)
-    )
+    return inline_button(_("🔁 Make it recurring"), Action.SERIES, "make", request_id)
 
 
 def _button(label: str, word: str, value: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=callbacks.encode(Action.SERIES, word, value))
+    return inline_button(label, Action.SERIES, word, value)
 
 
 def _when(view: SeriesView, context: BrigadeContext, _: Translator) -> str:
@@ -95,12 +93,10 @@ def series_line(view: SeriesView, context: BrigadeContext, _: Translator) -> str
     return "\n".join(lines)
 
 
-async def series_command(update: Update, context: BrigadeContext) -> None:
+async def series_command(
+    update: Update, context: BrigadeContext, who: Speaker, message: Message
+) -> None:
     """/series: running series (with Stop) and recent requests that can be made recurring."""
-    who = await speaker(update, context)
-    message = update.effective_message
-    if who is None or message is None:
-        return
     _ = who._
     service = series_service(context)
     views = await service.active(who.member.telegram_id)
@@ -141,8 +137,7 @@ async def series_command(update: Update, context: BrigadeContext) -> None:
 
 async def _edit(update: Update, text: str, rows: list[list[InlineKeyboardButton]]) -> None:
     """Show the next step in the tapped message (a new message if it cannot be edited)."""
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     markup = InlineKeyboardMarkup(rows) if rows else None
     try:
         await query.edit_message_text(text, reply_markup=markup)
@@ -151,24 +146,13 @@ async def _edit(update: Update, text: str, rows: list[list[InlineKeyboardButton]
             await query.get_bot().send_message(query.message.chat.id, text, reply_markup=markup)
 
 
-async def on_series_button(update: Update, context: BrigadeContext) -> None:
-    """Every Action.SERIES button."""
-    query = update.callback_query
-    who = await speaker(update, context)
-    if query is None or who is None:
-        return
+async def on_schedule(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
+    """How often, which day, what time (`f7`, `f7d3`, `f7d3h14`…): the next question, or done."""
+    query = query_of(update)
     _ = who._
-    parsed = callbacks.parse(query.data)
-    if parsed is None or parsed.action is not Action.SERIES:
-        await query.answer(_(NO_LONGER_VALID))
-        return
-    word, target = parsed.str_arg(0), parsed.int_arg(1)
-    if word == "stop":
-        await _stop(update, context, who, target)
-        return
-    if word == "make":
-        await _ask_frequency(update, context, who, target)
-        return
+    word, target = button.str_arg(0), button.int_arg(1)
     choice = _CHOICE.match(word)
     if choice is None:
         await query.answer(_(NO_LONGER_VALID))
@@ -195,12 +179,11 @@ async def on_series_button(update: Update, context: BrigadeContext) -> None:
     await _create(update, context, who, source, interval, weekday, hour)
 
 
-async def _ask_frequency(
-    update: Update, context: BrigadeContext, who: Speaker, request_id: int
-) -> None:
-    query = update.callback_query
-    assert query is not None
+async def on_make(update: Update, context: BrigadeContext, who: Speaker, button: Callback) -> None:
+    """🔁 Make it recurring: ask how often, in a new message."""
+    query = query_of(update)
     _ = who._
+    request_id = button.int_arg(1)
     source = await series_service(context).source(who.member.telegram_id, request_id)
     if isinstance(source, Outcome):
         await query.answer(_(OUTCOME_TEXTS.get(source, NO_LONGER_VALID)), show_alert=True)
@@ -256,8 +239,7 @@ async def _create(
     weekday: int | None,
     hour: int | None,
 ) -> None:
-    query = update.callback_query
-    assert query is not None
+    query = query_of(update)
     _ = who._
     if source.weekday is not None:
         weekday = hour = None  # the request's own day and time
@@ -284,10 +266,11 @@ async def _create(
     await _edit(update, text, [[_button(_("⏹ Stop the series"), "stop", created.id)]])
 
 
-async def _stop(update: Update, context: BrigadeContext, who: Speaker, series_id: int) -> None:
-    query = update.callback_query
-    assert query is not None
+async def on_stop(update: Update, context: BrigadeContext, who: Speaker, button: Callback) -> None:
+    """⏹ Stop: no further occurrence; the ones already posted can be cancelled one by one."""
+    query = query_of(update)
     _ = who._
+    series_id = button.int_arg(1)
     stopped = await series_service(context).stop(who.member.telegram_id, series_id)
     if stopped.outcome in {Outcome.NOT_FOUND, Outcome.NOT_ALLOWED}:
         await query.answer(_(OUTCOME_TEXTS[stopped.outcome]), show_alert=True)
@@ -311,9 +294,11 @@ async def _stop(update: Update, context: BrigadeContext, who: Speaker, series_id
         )
         rows = [
             [
-                InlineKeyboardButton(
+                inline_button(
                     _("Cancel request #{id}", id=request_id),
-                    callback_data=callbacks.encode(Action.REQUEST_ADMIN, "cancel", request_id),
+                    Action.REQUEST_ADMIN,
+                    "cancel",
+                    request_id,
                 )
             ]
             for request_id in stopped.open_request_ids

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.helpers import escape_markdown
 
-from bot.callbacks import Action, encode
+from bot import deeplinks
+from bot.callbacks import Action
 from bot.commands import commands_for
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import Translator
 from bot.menus import set_member_menu
-from bot.services.invites import INVITE_PREFIX
 from bot.services.members import MemberProfile
 from handlers import invites
-from handlers.common import speaker
+from handlers.buttons import inline_button
+from handlers.common import Speaker
 
 
 def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
@@ -59,19 +60,17 @@ def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
     return lines
 
 
-async def start(update: Update, context: BrigadeContext) -> None:
+async def start(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
     """Greet the person by role and say what they can do here (or open an invitation)."""
-    who = await speaker(update, context)
-    if who is None or update.effective_message is None:
-        return
     _ = who._
     payload = context.args[0] if context.args else ""
-    if payload.startswith(INVITE_PREFIX):
-        await invites.redeem(update, context, who, payload.removeprefix(INVITE_PREFIX))
+    link = deeplinks.parse(payload)
+    if isinstance(link, deeplinks.Invitation):
+        await invites.redeem(update, context, who, link.token)
         return
     if payload:
         # A link this bot did not make, or one cut when copied: say so, then greet as usual.
-        await update.effective_message.reply_text(
+        await message.reply_text(
             _("This link is not valid. Check that you copied it whole, or ask for a new one.")
         )
     town = context.services.settings.town_name
@@ -84,22 +83,19 @@ async def start(update: Update, context: BrigadeContext) -> None:
     )
     join = None
     if Role.VOLUNTEER not in who.member.roles:
-        join = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("🙋 Become a volunteer"), callback_data=encode(Action.JOIN))]]
-        )
-    await update.effective_message.reply_text(text, reply_markup=join)
+        join = InlineKeyboardMarkup([[inline_button(_("🙋 Become a volunteer"), Action.JOIN)]])
+    await message.reply_text(text, reply_markup=join)
     await set_member_menu(context.bot, context.services.i18n, who.member)
 
 
-async def help_command(update: Update, context: BrigadeContext) -> None:
+async def help_command(
+    update: Update, context: BrigadeContext, who: Speaker, message: Message
+) -> None:
     """List the commands of the person's roles."""
-    who = await speaker(update, context)
-    if who is None or update.effective_message is None:
-        return
     _ = who._
     title = escape_markdown(_("Your commands:"), version=2)
     lines = [f"*{title}*"]
     for command in commands_for(who.member.roles):
         description = escape_markdown(_(command.description), version=2)
         lines.append(f"/{escape_markdown(command.name, version=2)} — {description}")
-    await update.effective_message.reply_text("\n".join(lines), parse_mode=ParseMode.MARKDOWN_V2)
+    await message.reply_text("\n".join(lines), parse_mode=ParseMode.MARKDOWN_V2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -52,3 +54,37 @@ def test_parse_never_raises(data: str) -> None:
     parsed = callbacks.parse(data)
     if parsed is not None:
         assert callbacks.encode(parsed.action, *parsed.args) == data
+
+
+@pytest.mark.parametrize(
+    ("action", "verbs", "matched", "not_matched"),
+    [
+        (Action.JOIN, (), ["join"], ["joined", "join2:x"]),
+        (Action.CLAIM, (), ["cl:12", "cl:"], ["cls:12", "c:12"]),
+        (Action.POST, ("benef",), ["rq:benef:new", "rq:benef:"], ["rq:benefit:x", "rq:skip:x"]),
+        (Action.ANNOUNCE, ("to", "edit"), ["an:to:all", "an:edit:text"], ["an:count:3"]),
+    ],
+)
+def test_a_pattern_routes_one_action_or_some_of_its_verbs(
+    action: Action, verbs: tuple[str, ...], matched: list[str], not_matched: list[str]
+) -> None:
+    regex = re.compile(callbacks.pattern(action, *verbs))
+    assert all(regex.match(data) for data in matched)
+    assert not any(regex.match(data) for data in not_matched)
+
+
+def test_a_pattern_names_real_verbs_only() -> None:
+    with pytest.raises(ValueError, match="no verb"):
+        callbacks.pattern(Action.CLAIM, "x")
+    with pytest.raises(ValueError, match="not all words"):
+        callbacks.pattern(Action.POST, "a|b")
+    with pytest.raises(ValueError, match="not all words"):
+        callbacks.pattern(Action.POST, "places", values=["1", ".*"])
+
+
+def test_a_pattern_can_restrict_the_value_after_the_verb() -> None:
+    regex = re.compile(callbacks.pattern(Action.POST, "places", values=["1", "2", "3"]))
+    assert regex.match("rq:places:2")
+    assert not regex.match("rq:places:4")
+    assert not regex.match("rq:places:22")
+    assert not regex.match("rq:places:2\n")

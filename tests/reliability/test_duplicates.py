@@ -224,8 +224,8 @@ async def test_answers_sent_in_a_burst_are_taken_in_order_by_the_conversation(
     ]
     # Out of order, a name would be refused as a phone number, or a phone taken as a name.
     assert [p.startswith(e) for p, e in zip(prompts, expected, strict=True)] == [True] * 5, prompts
-    draft = brigade.app.user_data[rita.id]["posting"]
-    assert (draft["b_name"], draft["b_phone"], draft["b_notes"]) == (
+    draft = brigade.app.user_data[rita.id]["posting"]["beneficiary"]
+    assert (draft["name"], draft["phone"], draft["notes"]) == (
         "Jeanne M.",
         "+33 6 12 34 56 78",
         "3rd floor, code 1234",

@@ -1,0 +1,323 @@
+"""/new's answers: one handler per step and verb, each returning the next step.
+
+Posting takes the tap's draft as it was stored: if the service fails, the exception leaves the
+stored answers untouched and Post can be tapped again; once posted, the conversation ends and
+the draft goes, so that a second tap on Post is told the request is already posted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from telegram import ReplyKeyboardRemove
+
+from bot.callbacks import Callback
+from bot.domain.vocabulary import Role
+from bot.i18n import N_
+from bot.text import several_lines
+from conversations.base import END, State
+from conversations.pickers import Again, PhoneTexts, phone_reply
+from conversations.places import AddressTexts, Spot, find_address, name_of, pin_of
+from conversations.posting.draft import (
+    Beneficiary,
+    PostingTurn,
+    Step,
+    forward,
+)
+from conversations.posting.preview import posted_text
+from conversations.posting.questions import (
+    MAX_DESCRIPTION_LENGTH,
+    PARTS,
+    days_offered,
+)
+from handlers.common import NO_LONGER_VALID
+
+MAX_NAME_LENGTH = 64
+BAD_NAME = N_("Please send a first name or initials, 1 to {max} characters.")
+BAD_NOTES = N_("Please keep it under {max} characters, or tap “Skip”.")
+PHONE_TEXTS = PhoneTexts(
+    none=None,  # (the inline "Skip")
+    not_a_number=N_("That does not look like a phone number. Type it again, or tap “Skip” above."),
+    wrong_contact=N_(
+        "This is your own number. Share {name}'s contact, type their number, or tap “Skip”."
+    ),
+)
+MAX_NOTES_LENGTH = 300
+NOT_A_REFERENT = N_(
+    "Only the brigade's referents — social workers, nurses and other professionals invited by "
+    "a coordinator — can post requests. If you know someone who needs help, please tell their "
+    "referent or a coordinator of the brigade."
+)
+# Where the help takes place, or where the person lives.
+ADDRESS = AddressTexts(
+    too_short=N_("Please type a number, a street and a town, or send a location."),
+    unavailable=N_(
+        "Address search is not available right now. Please send a location instead "
+        "(📎 → Location lets you send any point)."
+    ),
+    not_found=N_(
+        "I could not find this address. Try with the number, the street and the town "
+        "(e.g. “12 rue de la Gare, Chambéry”), or send a location."
+    ),
+)
+
+
+async def start_posting(turn: PostingTurn) -> State:
+    """/new: referents begin a request; anyone else is told who can post."""
+    if Role.REFERENT not in turn.who.member.roles:
+        await turn.say(turn._(NOT_A_REFERENT))
+        return END
+    return await turn.ask(Step.BENEFICIARY)
+
+
+# --- who it is for -----------------------------------------------------------------------------
+
+
+async def on_beneficiary(turn: PostingTurn, button: Callback) -> State:
+    """Someone new, or one of the referent's own: their place, phone and notes are reused."""
+    value = button.str_arg(1)
+    if value == "new":
+        turn.draft.beneficiary = Beneficiary()
+        return await turn.ask(Step.B_NAME)
+    if not value.isdigit():
+        return await turn.stale()
+    details = await turn.services.requests.beneficiary_place(turn.user_id, int(value))
+    if details is None:
+        await turn.answer(turn._("This person is no longer in your list."))
+        return await turn.ask(Step.BENEFICIARY)
+    await turn.answer()
+    place = await name_of(turn, details.latitude, details.longitude)
+    turn.draft.beneficiary = Beneficiary(
+        id=int(value),
+        name=details.name,
+        phone=details.phone,
+        home=Spot(
+            details.latitude,
+            details.longitude,
+            details.address,
+            place.area_label if place is not None else "",
+        ),
+        notes=details.access_notes,
+        consent=details.consent,
+        consent_asked=not details.consent,
+    )
+    return await turn.ask(Step.NEED if details.consent else Step.B_CONSENT)
+
+
+async def on_b_phone(turn: PostingTurn) -> State:
+    """Keep a shared contact's or a typed number (not the referent's own)."""
+    phone = await phone_reply(turn, PHONE_TEXTS, own=False, name=turn.draft.person(turn._))
+    if phone is Again.ASKED:
+        return None
+    turn.draft.beneficiary.phone = phone
+    return await turn.ask(Step.B_PLACE)
+
+
+async def skip_b_phone(turn: PostingTurn, button: Callback) -> State:
+    """No phone."""
+    turn.draft.beneficiary.phone = None
+    return await turn.ask(Step.B_PLACE)
+
+
+async def _address_found(turn: PostingTurn, confirm: str) -> State:
+    """Geocode a typed address, then ask to confirm what was found."""
+    place = await find_address(turn, ADDRESS)
+    if place is None:
+        return None
+    turn.draft.found = Spot.of(place)
+    # A text message, so that it can take the location keyboard away.
+    await turn.say(turn._("I found: {address}", address=place.label), ReplyKeyboardRemove())
+    return await turn.ask(confirm)
+
+
+async def on_home_address(turn: PostingTurn) -> State:
+    """The person's address, typed."""
+    return await _address_found(turn, Step.B_CONFIRM)
+
+
+async def on_home_pin(turn: PostingTurn) -> State:
+    """The person's place as a pin, named by its street if the geocoder can."""
+    latitude, longitude, place = await pin_of(turn)
+    turn.draft.found = None
+    turn.draft.beneficiary.home = Spot(
+        latitude,
+        longitude,
+        place.label if place is not None else None,
+        place.area_label if place is not None else "",
+    )
+    await turn.say(turn._("Location received."), ReplyKeyboardRemove())
+    return await turn.ask(Step.B_NOTES)
+
+
+async def on_home_confirmed(turn: PostingTurn, button: Callback) -> State:
+    """Yes: the address found is the person's (then the access notes)."""
+    found, turn.draft.found = turn.draft.found, None
+    if found is None:
+        return await turn.ask(Step.B_PLACE)
+    turn.draft.beneficiary.home = found
+    return await turn.ask(Step.B_NOTES)
+
+
+async def retry_address(turn: PostingTurn, button: Callback) -> State:
+    """No, try again: the address question of the step (the person's, or the service's)."""
+    turn.draft.found = None
+    return await turn.ask(Step.W_PLACE if turn.state == Step.W_CONFIRM else Step.B_PLACE)
+
+
+async def skip_b_notes(turn: PostingTurn, button: Callback) -> State:
+    """No access notes."""
+    turn.draft.beneficiary.notes = None
+    return await turn.ask(Step.B_CONSENT)
+
+
+async def on_consent(turn: PostingTurn, button: Callback) -> State:
+    """Agreed: on to the need; not: nothing can be posted."""
+    turn.draft.beneficiary.consent = button.str_arg(1) == "yes"
+    return await turn.ask(Step.NEED if turn.draft.beneficiary.consent else Step.NO_CONSENT)
+
+
+# --- what, where, when, how many ---------------------------------------------------------------
+
+
+async def on_need(turn: PostingTurn, button: Callback) -> State:
+    """Keep the skill needed (one of the active ones)."""
+    value = button.str_arg(1)
+    active = {skill.id for skill in await turn.services.skills.active()}
+    if not value.isdigit() or int(value) not in active:
+        return await turn.stale()
+    turn.draft.skill_id = int(value)
+    return await forward(turn, Step.DESCRIPTION)
+
+
+async def on_description(turn: PostingTurn) -> State:
+    """Keep the description, or ask for a shorter one."""
+    text = several_lines(turn.message.text or "")
+    if not text:
+        return await turn.ask(Step.DESCRIPTION)
+    if len(text) > MAX_DESCRIPTION_LENGTH:
+        await turn.say(
+            turn._(
+                "This is {length} characters long. Please shorten it to {max} at most.",
+                length=len(text),
+                max=MAX_DESCRIPTION_LENGTH,
+            )
+        )
+        return None
+    turn.draft.description = text
+    return await forward(turn, Step.WHERE)
+
+
+async def at_home(turn: PostingTurn, button: Callback) -> State:
+    """At the person's home: then when."""
+    turn.draft.elsewhere = None
+    return await forward(turn, Step.WHEN)
+
+
+async def elsewhere(turn: PostingTurn, button: Callback) -> State:
+    """Somewhere else: which place."""
+    return await turn.ask(Step.W_PLACE)
+
+
+async def on_elsewhere_address(turn: PostingTurn) -> State:
+    """The place of the service, typed."""
+    return await _address_found(turn, Step.W_CONFIRM)
+
+
+async def on_elsewhere_pin(turn: PostingTurn) -> State:
+    """The place of the service as a pin."""
+    latitude, longitude, place = await pin_of(turn)
+    turn.draft.found = None
+    area = place.area_label if place is not None else ""
+    turn.draft.elsewhere = Spot(latitude, longitude, area=area)
+    await turn.say(turn._("Location received."), ReplyKeyboardRemove())
+    return await forward(turn, Step.WHEN)
+
+
+async def on_elsewhere_confirmed(turn: PostingTurn, button: Callback) -> State:
+    """Yes: the address found is the place of the service (then when)."""
+    found, turn.draft.found = turn.draft.found, None
+    if found is None:
+        return await turn.ask(Step.W_PLACE)
+    turn.draft.elsewhere = Spot(found.latitude, found.longitude, area=found.area)
+    return await forward(turn, Step.WHEN)
+
+
+async def on_when(turn: PostingTurn, button: Callback) -> State:
+    """As soon as possible or today: then how many."""
+    turn.draft.when, turn.draft.starts_at, turn.draft.day = button.str_arg(1), None, None
+    return await forward(turn, Step.PLACES)
+
+
+async def choose_day(turn: PostingTurn, button: Callback) -> State:
+    """📅 Choose a day: the days offered."""
+    return await turn.ask(Step.DAY)
+
+
+async def on_day(turn: PostingTurn, button: Callback) -> State:
+    """Keep the day (one of those offered), then the part of the day."""
+    value = button.str_arg(1)
+    if value not in {day.isoformat() for day in days_offered(turn)}:
+        await turn.answer(turn._(NO_LONGER_VALID))
+        return await turn.ask(Step.DAY)
+    turn.draft.day = value
+    return await turn.ask(Step.PART)
+
+
+async def on_part(turn: PostingTurn, button: Callback) -> State:
+    """Keep the slot, unless it has already passed."""
+    value, day = button.str_arg(1), turn.draft.day
+    if day is None:
+        return await turn.stale()
+    services = turn.services
+    local = datetime.combine(date.fromisoformat(day), PARTS[value][0], tzinfo=services.settings.tz)
+    if local <= services.clock():
+        await turn.answer(turn._("This time has already passed. Choose a later one."))
+        return None
+    turn.draft.when, turn.draft.starts_at = "slot", local.astimezone(UTC).isoformat()
+    return await forward(turn, Step.PLACES)
+
+
+async def on_places(turn: PostingTurn, button: Callback) -> State:
+    """Keep how many volunteers, then the preview."""
+    turn.draft.places = int(button.str_arg(1))
+    return await turn.ask(Step.PREVIEW)
+
+
+# --- the preview -------------------------------------------------------------------------------
+
+
+async def on_edit(turn: PostingTurn, button: Callback) -> State:
+    """An edit button: that step, then back to the preview."""
+    turn.draft.editing = True
+    return await turn.ask(button.str_arg(1))
+
+
+async def on_post(turn: PostingTurn, button: Callback) -> State:
+    """Post the request once (checked again: answers, consent, a slot still ahead)."""
+    _, draft = turn._, turn.draft
+    now = turn.services.clock()
+    request = draft.request(now)
+    if request is None:
+        await turn.answer(_("Some answers are missing. Let's check them."), alert=True)
+        return await turn.ask(Step.PREVIEW)
+    if request.beneficiary is not None and not request.beneficiary.consent:
+        return await turn.ask(Step.NO_CONSENT)
+    if request.when_kind == "slot" and (request.starts_at is None or request.starts_at <= now):
+        draft.editing = True
+        await turn.answer(_("The chosen time has passed. Please choose another."), alert=True)
+        return await turn.ask(Step.WHEN)
+    await turn.answer()
+    # Nothing is committed if this raises: the stored answers stay, Post can be tapped again.
+    posted = await turn.services.requests.post(turn.user_id, request)
+    # The preview's buttons are spent (an old or unchanged message may refuse the edit).
+    await turn.drop_buttons()
+    if posted is None:
+        await turn.say(
+            _(
+                "The request could not be posted: only referents can post, for the people they "
+                "support. Nothing was kept."
+            )
+        )
+        return END
+    await turn.say(posted_text(posted, turn.services.settings.wave_delay_minutes, _))
+    return END
