@@ -32,6 +32,7 @@ from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
+from bot.messages.announcements import announcement_header
 from bot.services.announcements import (
     MAX_ANNOUNCEMENT_LENGTH,
     Announced,
@@ -221,7 +222,7 @@ async def _preview(update: Update, context: BrigadeContext, who: Speaker) -> str
             count=audience.volunteers,
         )
         + "\n\n"
-        + service.header(_)
+        + announcement_header(_, context.services.settings.town_name)
         + "\n\n"
         + text,
         keyboard,

@@ -43,7 +43,7 @@ from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import RequestStatus, Role
 from bot.i18n import N_, Translator
-from bot.notices import Notices, RequestView
+from bot.messages.offers import RequestView, offer_text
 from bot.services.geocoding import GeocoderUnavailable, Place
 from bot.services.requests import BeneficiaryDetails, Posted, RequestDraft
 from bot.skills import skill_label
@@ -546,8 +546,7 @@ async def _preview_text(context: BrigadeContext, _: Translator) -> str:
         longitude=longitude,
         referent_id=None,
     )
-    notices = Notices(services.i18n, services.settings)
-    public = notices.offer_text(view, _, None).split("\n")
+    public = offer_text(view, _, services.settings.tz).split("\n")
     # The first line names the request by its number, which it only gets once posted.
     public[0] = escaped(_("🙋 Request: {skill}", skill=skill_label(view.skill_label, _)))
     private = [

@@ -47,22 +47,18 @@ from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, SignalStatus
 from bot.geo import distance_km
 from bot.i18n import N_, Translator
+from bot.messages.cases import OUTCOME_WORDS, CaseView, case_buttons, case_text, outcome_buttons
 from bot.services.geocoding import GeocoderUnavailable
 from bot.services.neighbourhoods import NeighbourhoodView
 from bot.services.signals import (
     MAX_DESCRIPTION_LENGTH,
     MAX_PLACE_LENGTH,
     MAX_WORRY_LENGTH,
-    OUTCOME_WORDS,
     CaseOutcome,
-    CaseView,
     Reported,
     ReportRefusal,
     SignalDraft,
     SignalService,
-    case_buttons,
-    case_text,
-    outcome_buttons,
 )
 from bot.text import one_line, several_lines
 from conversations.signup import PHONE_PATTERN
