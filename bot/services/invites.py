@@ -82,11 +82,11 @@ class InviteService:
             await session.flush()
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="invite",
-                entity_id=invite.id,
-                action="create",
-                to_state="open",
+                "invite",
+                invite.id,
+                "create",
+                by=actor.id,
+                moved=(None, "open"),
                 detail={"role": role.value},
             )
             return CreatedInvite(token=token, role=role, expires_at=expires_at)
@@ -127,12 +127,11 @@ class InviteService:
             await member_store.grant_roles(session, member.id, [role])
             await audit.record(
                 session,
-                actor_id=member.id,
-                entity="invite",
-                entity_id=invite_id,
-                action="redeem",
-                from_state="open",
-                to_state="used",
+                "invite",
+                invite_id,
+                "redeem",
+                by=member.id,
+                moved=("open", "used"),
                 detail={"role": Role(role).value},
             )
             return Redemption(Outcome.DONE, Role(role))

@@ -76,12 +76,7 @@ class NeighbourhoodService:
                 session.add(row)
                 await session.flush()
                 await audit.record(
-                    session,
-                    actor_id=actor.id,
-                    entity="neighbourhood",
-                    entity_id=row.id,
-                    action="create",
-                    to_state="active",
+                    session, "neighbourhood", row.id, "create", by=actor.id, moved=(None, "active")
                 )
                 return _view(row)
         except IntegrityError:
@@ -138,10 +133,10 @@ class NeighbourhoodService:
             row.post_to_group = enabled
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="neighbourhood",
-                entity_id=row.id,
-                action="post_to_group_on" if enabled else "post_to_group_off",
+                "neighbourhood",
+                row.id,
+                "post_to_group_on" if enabled else "post_to_group_off",
+                by=actor.id,
             )
             return Outcome.DONE
 
@@ -181,10 +176,10 @@ class NeighbourhoodService:
             target.group_chat_id = chat_id
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="neighbourhood",
-                entity_id=target.id,
-                action="link_group",
+                "neighbourhood",
+                target.id,
+                "link_group",
+                by=actor.id,
                 detail={"chat_id": chat_id},
             )
             return Outcome.DONE

@@ -391,12 +391,7 @@ class PrivacyService:
             await self._anonymise_audit(session, member.id, traces)
             self._blank(member, now)
             await audit.record(
-                session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="forget",
-                to_state="forgotten",
+                session, "member", member.id, "forget", by=member.id, moved=(None, "forgotten")
             )
             return Outcome.DONE
 
@@ -452,12 +447,11 @@ class PrivacyService:
                     request.status = RequestStatus.OPEN
             await audit.record(
                 session,
-                actor_id=member_id,
-                entity="claim",
-                entity_id=claim.id,
-                action="release",
-                from_state=ClaimStatus.ACTIVE.value,
-                to_state=ClaimStatus.RELEASED.value,
+                "claim",
+                claim.id,
+                "release",
+                by=member_id,
+                moved=(ClaimStatus.ACTIVE, ClaimStatus.RELEASED),
                 detail={"cause": "forget"},
             )
 

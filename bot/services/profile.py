@@ -254,10 +254,10 @@ class ProfileService:
             await session.flush()
             await audit.record(
                 session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="edit_profile",
+                "member",
+                member.id,
+                "edit_profile",
+                by=member.id,
                 detail={"field": "skills", "added": sorted(added), "removed": sorted(removed)},
             )
             to_verify = tuple(
@@ -337,12 +337,11 @@ class ProfileService:
             member.paused_until = until
             await audit.record(
                 session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="pause",
-                from_state="paused" if was_paused else "active",
-                to_state="paused",
+                "member",
+                member.id,
+                "pause",
+                by=member.id,
+                moved=("paused" if was_paused else "active", "paused"),
                 detail={"until": until.isoformat()},
             )
             return await self._view(session, member)
@@ -358,13 +357,7 @@ class ProfileService:
                 return Outcome.ALREADY_DONE
             member.paused_until = None
             await audit.record(
-                session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="resume",
-                from_state="paused",
-                to_state="active",
+                session, "member", member.id, "resume", by=member.id, moved=("paused", "active")
             )
             return await self._view(session, member)
 
@@ -381,10 +374,10 @@ class ProfileService:
                 return detail
             await audit.record(
                 session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="edit_profile",
+                "member",
+                member.id,
+                "edit_profile",
+                by=member.id,
                 detail={"field": field, **detail},
             )
             return await self._view(session, member)

@@ -281,11 +281,11 @@ class SeriesService(Service):
                 return Outcome.ALREADY_DONE
             await audit.record(
                 session,
-                actor_id=referent.id,
-                entity="series",
-                entity_id=series.id,
-                action="create",
-                to_state="active",
+                "series",
+                series.id,
+                "create",
+                by=referent.id,
+                moved=(None, "active"),
                 detail={"request_id": request.id, "interval_days": interval_days},
             )
             view = await self._view(session, series.id)
@@ -378,13 +378,7 @@ class SeriesService(Service):
             if stopped is None:
                 return Stopped(Outcome.ALREADY_DONE, open_ids)
             await audit.record(
-                session,
-                actor_id=actor.id,
-                entity="series",
-                entity_id=series_id,
-                action="stop",
-                from_state="active",
-                to_state="stopped",
+                session, "series", series_id, "stop", by=actor.id, moved=("active", "stopped")
             )
             view = await self._view(session, series_id)
             assert view is not None
@@ -472,10 +466,9 @@ class SeriesService(Service):
             assert request is not None
             await audit.record(
                 session,
-                actor_id=None,
-                entity="series",
-                entity_id=series_id,
-                action="occurrence",
+                "series",
+                series_id,
+                "occurrence",
                 detail={"request_id": request.id, "regular_first": request.wave == 0},
             )
             if planned.regular_id is not None and request.wave != 0:
@@ -521,14 +514,7 @@ class SeriesService(Service):
             if moved is None:
                 return None  # another run took it
             if skipped:
-                await audit.record(
-                    session,
-                    actor_id=None,
-                    entity="series",
-                    entity_id=series_id,
-                    action="skip",
-                    detail={"missed": skipped},
-                )
+                await audit.record(session, "series", series_id, "skip", detail={"missed": skipped})
             if not due:
                 return "skipped" if skipped else None
             regular = await self._latest_claimer(session, HelpRequest.series_id == series_id)
@@ -591,12 +577,10 @@ class SeriesService(Service):
                 return
             await audit.record(
                 session,
-                actor_id=None,
-                entity="series",
-                entity_id=series_id,
-                action="stop",
-                from_state="active",
-                to_state="stopped",
+                "series",
+                series_id,
+                "stop",
+                moved=("active", "stopped"),
                 detail={"cause": cause},
             )
             referent = await member_store.by_id(session, stopped[0])

@@ -170,11 +170,11 @@ class SignalService(Service):
             await session.flush()
             await audit.record(
                 session,
-                actor_id=reporter.id,
-                entity="signal",
-                entity_id=signal.id,
-                action="report",
-                to_state=SignalStatus.OPEN.value,
+                "signal",
+                signal.id,
+                "report",
+                by=reporter.id,
+                moved=(None, SignalStatus.OPEN),
             )
             view = await self._view(session, signal.id)
             assert view is not None
@@ -272,12 +272,11 @@ class SignalService(Service):
                 return CaseResult(CaseOutcome.TAKEN, view.assignee_name)
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="signal",
-                entity_id=signal_id,
-                action="assign",
-                from_state=SignalStatus.OPEN.value,
-                to_state=SignalStatus.ASSIGNED.value,
+                "signal",
+                signal_id,
+                "assign",
+                by=actor.id,
+                moved=(SignalStatus.OPEN, SignalStatus.ASSIGNED),
             )
             signal = await session.get(Signal, signal_id)
             assert signal is not None
@@ -335,11 +334,11 @@ class SignalService(Service):
                 return CaseResult(CaseOutcome.NOT_ALLOWED, view.assignee_name)
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="signal",
-                entity_id=signal_id,
-                action="close",
-                to_state=SignalStatus.CLOSED.value,
+                "signal",
+                signal_id,
+                "close",
+                by=actor.id,
+                moved=(None, SignalStatus.CLOSED),
                 detail={"outcome": outcome.value},
             )
             assignee_id = closed[0]
@@ -380,10 +379,7 @@ class SignalService(Service):
                 .execution_options(synchronize_session=False)
             )
             ids = purged.scalars().all()
-            for signal_id in ids:
-                await audit.record(
-                    session, actor_id=None, entity="signal", entity_id=signal_id, action="purge"
-                )
+            await audit.record_each(session, "signal", ids, "purge")
             return len(ids)
 
     # --- reading ---------------------------------------------------------------------------

@@ -81,9 +81,7 @@ class SkillService:
                 )
                 session.add(skill)
                 await session.flush()
-                await audit.record(
-                    session, actor_id=actor.id, entity="skill", entity_id=skill.id, action="add"
-                )
+                await audit.record(session, "skill", skill.id, "add", by=actor.id)
                 return SkillView(skill.id, skill.code, skill.label, requires_verification)
         except IntegrityError:
             return Outcome.INVALID  # a skill with that code exists
@@ -112,10 +110,6 @@ class SkillService:
                 return Outcome.ALREADY_DONE
             skill.retired_at = self._db.clock() if retired else None
             await audit.record(
-                session,
-                actor_id=actor.id,
-                entity="skill",
-                entity_id=skill.id,
-                action="retire" if retired else "restore",
+                session, "skill", skill.id, "retire" if retired else "restore", by=actor.id
             )
             return Outcome.DONE

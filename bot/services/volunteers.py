@@ -138,13 +138,7 @@ class VolunteerService:
             )
             if not lifted:
                 return Outcome.ALREADY_DONE
-            await audit.record(
-                session,
-                actor_id=actor.id,
-                entity="member",
-                entity_id=member_id,
-                action="allow_reapply",
-            )
+            await audit.record(session, "member", member_id, "allow_reapply", by=actor.id)
             return Outcome.DONE
 
     async def submit(
@@ -201,12 +195,11 @@ class VolunteerService:
             await member_store.grant_roles(session, member.id, [Role.VOLUNTEER])
             await audit.record(
                 session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="apply",
-                from_state=previous_status.value if previous_status else None,
-                to_state=VolunteerStatus.PENDING.value,
+                "member",
+                member.id,
+                "apply",
+                by=member.id,
+                moved=(previous_status.value if previous_status else None, VolunteerStatus.PENDING),
                 detail={"charter_version": application.charter_version},
             )
             coordinators = await member_store.telegram_ids_with_role(session, Role.COORDINATOR)
@@ -339,12 +332,11 @@ class VolunteerService:
                 )
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="member",
-                entity_id=member_id,
-                action="approve" if approve else "reject",
-                from_state=VolunteerStatus.PENDING.value,
-                to_state=new_status.value,
+                "member",
+                member_id,
+                "approve" if approve else "reject",
+                by=actor.id,
+                moved=(VolunteerStatus.PENDING, new_status),
                 detail={"reason": reason} if reason else None,
             )
             return Decision(Outcome.DONE, changed[0], changed[1])
@@ -374,10 +366,10 @@ class VolunteerService:
                 return Outcome.ALREADY_DONE if held else Outcome.NOT_FOUND
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="member",
-                entity_id=member_id,
-                action="verify_skill",
+                "member",
+                member_id,
+                "verify_skill",
+                by=actor.id,
                 detail={"skill_id": skill_id},
             )
             return Outcome.DONE

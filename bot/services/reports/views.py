@@ -268,10 +268,10 @@ class Views(ReportsBase):
             await self._messenger.send(session, notice, referent)
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="claim",
-                entity_id=claim.id,
-                action="remind_referent",
+                "claim",
+                claim.id,
+                "remind_referent",
+                by=actor.id,
                 detail={"request_id": request.id},
             )
         return Outcome.DONE

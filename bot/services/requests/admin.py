@@ -43,10 +43,10 @@ class AdminActions(Waves):
             request.escalate_at = now + timedelta(minutes=self._settings.escalation_delay_minutes)
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="request",
-                entity_id=request.id,
-                action="widen" if radius_factor > 1 else "resend",
+                "request",
+                request.id,
+                "widen" if radius_factor > 1 else "resend",
+                by=actor.id,
                 detail={"offered": len(candidates)},
             )
             return StepOutcome.DONE

@@ -194,12 +194,11 @@ class RequestsBase(Service):
         await self._reopen_place(session, request_id)
         await audit.record(
             session,
-            actor_id=None if why is GiveBack.SILENT else volunteer.id,
-            entity="claim",
-            entity_id=claim_id,
-            action=why.value,
-            from_state=ClaimStatus.ACTIVE.value,
-            to_state=status.value,
+            "claim",
+            claim_id,
+            why.value,
+            by=None if why is GiveBack.SILENT else volunteer.id,
+            moved=(ClaimStatus.ACTIVE, status),
         )
         view = await self._view(session, request_id)
         name = volunteer.display_name
@@ -221,10 +220,10 @@ class RequestsBase(Service):
             return  # below the limit, or already told when it was reached
         await audit.record(
             session,
-            actor_id=volunteer.id,
-            entity="member",
-            entity_id=volunteer.id,
-            action="release_limit",
+            "member",
+            volunteer.id,
+            "release_limit",
+            by=volunteer.id,
             detail={"claims_given_back": given_back},
         )
         coordinators = await member_store.members_with_any_role(session, [Role.COORDINATOR])

@@ -112,12 +112,5 @@ class Beneficiaries(RequestsBase):
                 .execution_options(synchronize_session=False)
             )
             ids = purged.scalars().all()
-            for beneficiary_id in ids:
-                await audit.record(
-                    session,
-                    actor_id=None,
-                    entity="beneficiary",
-                    entity_id=beneficiary_id,
-                    action="purge",
-                )
+            await audit.record_each(session, "beneficiary", ids, "purge")
             return len(ids)

@@ -127,12 +127,11 @@ class Claims(RequestsBase):
             if places_taken >= places_needed:
                 await audit.record(
                     session,
-                    actor_id=volunteer.id,
-                    entity="request",
-                    entity_id=request_id,
-                    action="full",
-                    from_state=RequestStatus.OPEN.value,
-                    to_state=RequestStatus.FULL.value,
+                    "request",
+                    request_id,
+                    "full",
+                    by=volunteer.id,
+                    moved=(RequestStatus.OPEN, RequestStatus.FULL),
                 )
                 request.next_wave_at = None
                 request.escalate_at = None
@@ -168,11 +167,11 @@ class Claims(RequestsBase):
             await session.flush()
         await audit.record(
             session,
-            actor_id=volunteer.id,
-            entity="claim",
-            entity_id=claim.id,
-            action="claim",
-            to_state=ClaimStatus.ACTIVE.value,
+            "claim",
+            claim.id,
+            "claim",
+            by=volunteer.id,
+            moved=(None, ClaimStatus.ACTIVE),
             detail={"request_id": request_id},
         )
         return claim
@@ -388,10 +387,10 @@ class Claims(RequestsBase):
             view = await self._view(session, claim.request_id)
             await audit.record(
                 session,
-                actor_id=volunteer.id,
-                entity="claim",
-                entity_id=claim.id,
-                action="concern",
+                "claim",
+                claim.id,
+                "concern",
+                by=volunteer.id,
                 detail={"request_id": view.id},
             )
             notice = ConcernRaised(view.id, view.skill_label, _contact(volunteer))

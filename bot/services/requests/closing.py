@@ -53,12 +53,11 @@ class Closing(RequestsBase):
                 return StepOutcome.STALE
             await audit.record(
                 session,
-                actor_id=volunteer.id,
-                entity="claim",
-                entity_id=claim_id,
-                action="done",
-                from_state=ClaimStatus.ACTIVE.value,
-                to_state=ClaimStatus.DONE.value,
+                "claim",
+                claim_id,
+                "done",
+                by=volunteer.id,
+                moved=(ClaimStatus.ACTIVE, ClaimStatus.DONE),
             )
             await self._complete_if_all_done(session, claim.request_id)
             view = await self._view(session, claim.request_id)
@@ -122,12 +121,11 @@ class Closing(RequestsBase):
                 return StepOutcome.STALE
             await audit.record(
                 session,
-                actor_id=referent.id,
-                entity="claim",
-                entity_id=claim_id,
-                action="confirm" if done else "not_done",
-                from_state=ClaimStatus.DONE.value,
-                to_state=target.value,
+                "claim",
+                claim_id,
+                "confirm" if done else "not_done",
+                by=referent.id,
+                moved=(ClaimStatus.DONE, target),
             )
             if done:
                 await self._close_if_all_confirmed(session, request)
@@ -173,12 +171,10 @@ class Closing(RequestsBase):
         if closed.one_or_none() is not None:
             await audit.record(
                 session,
-                actor_id=None,
-                entity="request",
-                entity_id=request.id,
-                action="close",
-                from_state=RequestStatus.COMPLETED.value,
-                to_state=RequestStatus.CLOSED.value,
+                "request",
+                request.id,
+                "close",
+                moved=(RequestStatus.COMPLETED, RequestStatus.CLOSED),
             )
 
     async def cancel(
@@ -238,11 +234,11 @@ class Closing(RequestsBase):
             )
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="request",
-                entity_id=request_id,
-                action="cancel",
-                to_state=RequestStatus.CANCELLED.value,
+                "request",
+                request_id,
+                "cancel",
+                by=actor.id,
+                moved=(None, RequestStatus.CANCELLED),
             )
             view = await self._view(session, request_id)
             await self._messenger.send(

@@ -49,11 +49,11 @@ class Posting(Waves, Beneficiaries):
             await session.flush()
             await audit.record(
                 session,
-                actor_id=referent.id,
-                entity="request",
-                entity_id=request.id,
-                action="post",
-                to_state=RequestStatus.OPEN.value,
+                "request",
+                request.id,
+                "post",
+                by=referent.id,
+                moved=(None, RequestStatus.OPEN),
             )
             view = await self._view(session, request.id)
             regular = draft.preferred_volunteer_id

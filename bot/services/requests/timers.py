@@ -141,12 +141,10 @@ class Timers(Waves, Beneficiaries):
                 return 0
             await audit.record(
                 session,
-                actor_id=None,
-                entity="request",
-                entity_id=request_id,
-                action="expire",
-                from_state=RequestStatus.OPEN.value,
-                to_state=RequestStatus.EXPIRED.value,
+                "request",
+                request_id,
+                "expire",
+                moved=(RequestStatus.OPEN, RequestStatus.EXPIRED),
             )
             view = await self._view(session, request_id)
             notice = RequestExpired(view.id, view.skill_label)
@@ -183,10 +181,9 @@ class Timers(Waves, Beneficiaries):
             ).one()
             await audit.record(
                 session,
-                actor_id=None,
-                entity="request",
-                entity_id=request_id,
-                action="escalate",
+                "request",
+                request_id,
+                "escalate",
                 detail={"offered": offered, "declined": declined},
             )
             notice = StillNotTaken(view.id, view.skill_label, offered, marked[0], groups, declined)

@@ -174,10 +174,9 @@ class Waves(RequestsBase):
                 await self._tell_referent(session, view, notice)
             await audit.record(
                 session,
-                actor_id=None,
-                entity="request",
-                entity_id=request.id,
-                action="wave",
+                "request",
+                request.id,
+                "wave",
                 detail={"wave": request.wave, "offered": offered},
             )
             return offered
@@ -210,9 +209,7 @@ class Waves(RequestsBase):
             if offer.declined_at is not None:
                 return StepOutcome.STALE
             offer.declined_at = now
-            await audit.record(
-                session, actor_id=volunteer.id, entity="offer", entity_id=offer.id, action="decline"
-            )
+            await audit.record(session, "offer", offer.id, "decline", by=volunteer.id)
             request = await session.get(HelpRequest, request_id)
             if request is not None and request.wave == 0 and request.status is RequestStatus.OPEN:
                 # The regular passed: the others need not wait for the deadline.
