@@ -39,7 +39,7 @@ class Service:
         return await member_store.get_with_role(session, telegram_id, role)
 
     @staticmethod
-    async def _roles(
+    async def _member_roles(
         session: AsyncSession, telegram_id: int
     ) -> tuple[Member, frozenset[Role]] | None:
         """The member behind `telegram_id` and the roles they hold, if Brigade knows them."""

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from bot.domain.vocabulary import Role
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage import members as member_store
@@ -48,7 +49,7 @@ class Redemption:
     role: Role | None = None
 
 
-class InviteService:
+class InviteService(Service):
     """Create and redeem invitations; only coordinators create them."""
 
     def __init__(
@@ -56,7 +57,7 @@ class InviteService:
         database: Database,
         ttl: timedelta = timedelta(days=7),
     ) -> None:
-        self._db = database
+        super().__init__(database)
         self._ttl = ttl
         self._clock = database.clock
 
@@ -65,9 +66,7 @@ class InviteService:
         if role not in INVITABLE_ROLES:
             return Outcome.INVALID
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             token = secrets.token_urlsafe(16)  # 128 bits, 22 characters

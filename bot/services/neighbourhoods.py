@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain.vocabulary import Role, VolunteerStatus
+from bot.domain.vocabulary import VolunteerStatus
 from bot.geo import distance_km, valid_point
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
-from storage import members as member_store
-from storage.database import Database
 from storage.models import Member, Neighbourhood
 
 MAX_RADIUS_KM = 50.0
@@ -43,11 +42,8 @@ def _view(row: Neighbourhood) -> NeighbourhoodView:
     )
 
 
-class NeighbourhoodService:
+class NeighbourhoodService(Service):
     """Create, list and locate neighbourhoods, and attach their group chats."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
 
     async def create(
         self,
@@ -65,9 +61,7 @@ class NeighbourhoodService:
             return Outcome.INVALID
         try:
             async with self._db.transaction() as session:
-                actor = await member_store.get_with_role(
-                    session, coordinator_telegram_id, Role.COORDINATOR
-                )
+                actor = await self._require(session, coordinator_telegram_id)
                 if actor is None:
                     return Outcome.NOT_ALLOWED
                 row = Neighbourhood(
@@ -120,9 +114,7 @@ class NeighbourhoodService:
     ) -> Outcome:
         """Choose whether a neighbourhood's requests are also posted in its group."""
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             row = await session.get(Neighbourhood, neighbourhood_id)
@@ -155,9 +147,7 @@ class NeighbourhoodService:
     ) -> Outcome:
         """Make `chat_id` the neighbourhood's group (moving it from another if it was linked)."""
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             target = await session.get(Neighbourhood, neighbourhood_id)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.geo import bounding_box
+from bot.services.base import Service
 from bot.services.geocoding import search_cache_key_pattern
 from bot.services.outcomes import Outcome
 from bot.services.signals import erase_reporter
@@ -25,7 +26,6 @@ from bot.services.volunteers import PERIODS
 from storage import audit
 from storage import conversations as conversation_store
 from storage import members as member_store
-from storage.database import Database
 from storage.models import (
     AuditEvent,
     Availability,
@@ -88,12 +88,8 @@ def _vocabulary_only(
     return kept or None
 
 
-class PrivacyService:
+class PrivacyService(Service):
     """Export and erase one person's data, each in one transaction."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
-        self._clock = database.clock
 
     async def export(self, telegram_id: int) -> dict[str, Any] | None:
         """Everything stored about the person, JSON-ready; None if Brigade does not know them."""

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import quiet_hours
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import PERIODS, SkillHeld
 from bot.text import one_line
 from storage import audit
 from storage import members as member_store
-from storage.database import Database
 from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
 
 MAX_NAME_LENGTH = 64
@@ -131,12 +131,8 @@ def _valid_quiet_hours(start_minute: int | None, end_minute: int | None) -> bool
 Change = Callable[[AsyncSession, Member], Awaitable[dict[str, Any] | Outcome]]
 
 
-class ProfileService:
+class ProfileService(Service):
     """Read and change one's own volunteer profile; pause and resume offers."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
-        self._clock = database.clock
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -327,7 +327,7 @@ class SeriesService(Service):
     async def active(self, actor_telegram_id: int) -> list[SeriesView] | Outcome:
         """Running series: the referent's own; every one for a coordinator."""
         async with self._db.read() as session:
-            found = await self._roles(session, actor_telegram_id)
+            found = await self._member_roles(session, actor_telegram_id)
             if found is None or not found[1] & {Role.REFERENT, Role.COORDINATOR}:
                 return Outcome.NOT_ALLOWED
             actor, roles = found
@@ -347,7 +347,7 @@ class SeriesService(Service):
             series = await session.get(RequestSeries, series_id)
             if series is None:
                 return Stopped(Outcome.NOT_FOUND)
-            found = await self._roles(session, actor_telegram_id)
+            found = await self._member_roles(session, actor_telegram_id)
             if found is None:
                 return Stopped(Outcome.NOT_ALLOWED)
             actor, roles = found

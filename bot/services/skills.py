@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain.vocabulary import Role
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
-from storage import members as member_store
-from storage.database import Database
 from storage.models import Skill
 
 
@@ -32,11 +30,8 @@ def _code_for(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", ascii_label.lower()).strip("_")[:40] or "skill"
 
 
-class SkillService:
+class SkillService(Service):
     """Read and maintain the catalogue."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
 
     async def catalogue(self) -> list[tuple[SkillView, bool]]:
         """Every skill with whether it is retired, in catalogue order."""
@@ -69,9 +64,7 @@ class SkillService:
             return Outcome.INVALID
         try:
             async with self._db.transaction() as session:
-                actor = await member_store.get_with_role(
-                    session, coordinator_telegram_id, Role.COORDINATOR
-                )
+                actor = await self._require(session, coordinator_telegram_id)
                 if actor is None:
                     return Outcome.NOT_ALLOWED
                 skill = Skill(
@@ -98,9 +91,7 @@ class SkillService:
         self, coordinator_telegram_id: int, skill_id: int, *, retired: bool
     ) -> Outcome:
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             skill = await session.get(Skill, skill_id)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
 from bot.pseudonyms import Pseudonyms
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit, limits
 from storage import members as member_store
@@ -100,7 +101,7 @@ def _valid(application: VolunteerApplication) -> bool:
     )
 
 
-class VolunteerService:
+class VolunteerService(Service):
     """Sign-up submission, the pending queue, approval, rejection and skill verification."""
 
     def __init__(
@@ -110,8 +111,7 @@ class VolunteerService:
         pseudonyms: Pseudonyms,
         reapply_cooldown: timedelta = DEFAULT_REAPPLY_COOLDOWN,
     ) -> None:
-        self._db = database
-        self._clock = database.clock
+        super().__init__(database)
         self._pseudonyms = pseudonyms
         self._reapply_cooldown = reapply_cooldown
 
@@ -125,9 +125,7 @@ class VolunteerService:
     async def allow_reapply(self, coordinator_telegram_id: int, member_id: int) -> Outcome:
         """A coordinator lifts the cool-down after a rejection: they may apply again now."""
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             member = await session.get(Member, member_id)
@@ -208,9 +206,7 @@ class VolunteerService:
     async def pending(self, coordinator_telegram_id: int) -> list[ApplicationView] | Outcome:
         """Applications waiting for a decision, oldest first (three queries, whatever the count)."""
         async with self._db.read() as session:
-            if not await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            ):
+            if not await self._require(session, coordinator_telegram_id):
                 return Outcome.NOT_ALLOWED
             return await self._views(session, Member.volunteer_status == VolunteerStatus.PENDING)
 
@@ -219,9 +215,7 @@ class VolunteerService:
     ) -> ApplicationView | Outcome:
         """One volunteer's application, for a coordinator."""
         async with self._db.read() as session:
-            if not await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            ):
+            if not await self._require(session, coordinator_telegram_id):
                 return Outcome.NOT_ALLOWED
             views = await self._views(session, Member.id == member_id)
             if not views:
@@ -299,9 +293,7 @@ class VolunteerService:
         new_status = VolunteerStatus.APPROVED if approve else VolunteerStatus.REJECTED
         now = self._clock()
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Decision(Outcome.NOT_ALLOWED)
             values: dict[str, object] = {"volunteer_status": new_status, "status_reason": reason}
@@ -346,9 +338,7 @@ class VolunteerService:
     ) -> Outcome:
         """Confirm that a volunteer may take requests needing a skill that requires verification."""
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             changed = await session.execute(

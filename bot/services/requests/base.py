@@ -256,7 +256,7 @@ class RequestsBase(Service):
         self, session: AsyncSession, telegram_id: int, request: HelpRequest
     ) -> Member | None:
         """The actor, if they may manage the request: its referent, or a coordinator."""
-        found = await self._roles(session, telegram_id)
+        found = await self._member_roles(session, telegram_id)
         if found is None:
             return None
         actor, roles = found
