@@ -16,6 +16,7 @@ from storage import audit
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Invite
+from storage.writes import created
 
 INVITE_PREFIX = "i-"
 NEIGHBOURHOOD_PREFIX = "n-"
@@ -77,16 +78,9 @@ class InviteService(Service):
                 created_by_id=actor.id,
                 expires_at=expires_at,
             )
-            session.add(invite)
-            await session.flush()
-            await audit.record(
-                session,
-                "invite",
-                invite.id,
-                "create",
-                by=actor.id,
-                moved=(None, "open"),
-                detail={"role": role.value},
+            detail = {"role": role.value}
+            await created(
+                session, invite, "invite", "create", by=actor.id, state="open", detail=detail
             )
             return CreatedInvite(token=token, role=role, expires_at=expires_at)
 

@@ -13,6 +13,7 @@ from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage.models import Member, Neighbourhood
+from storage.writes import created
 
 MAX_RADIUS_KM = 50.0
 
@@ -67,11 +68,7 @@ class NeighbourhoodService(Service):
                 row = Neighbourhood(
                     name=name, latitude=latitude, longitude=longitude, radius_km=radius_km
                 )
-                session.add(row)
-                await session.flush()
-                await audit.record(
-                    session, "neighbourhood", row.id, "create", by=actor.id, moved=(None, "active")
-                )
+                await created(session, row, "neighbourhood", "create", by=actor.id, state="active")
                 return _view(row)
         except IntegrityError:
             return Outcome.INVALID  # the name is taken

@@ -44,6 +44,7 @@ from storage import audit
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Beneficiary, Claim, HelpRequest, Member, RequestSeries, Skill
+from storage.writes import changed
 
 INTERVALS_DAYS = (7, 14)
 LEAD_DAYS = 3.0
@@ -266,14 +267,13 @@ class SeriesService(Service):
             )
             session.add(series)
             await session.flush()
-            linked = (
-                await session.execute(
-                    update(HelpRequest)
-                    .where(HelpRequest.id == request.id, HelpRequest.series_id.is_(None))
-                    .values(series_id=series.id)
-                    .returning(HelpRequest.id)
-                )
-            ).one_or_none()
+            linked = await changed(
+                session,
+                update(HelpRequest)
+                .where(HelpRequest.id == request.id, HelpRequest.series_id.is_(None))
+                .values(series_id=series.id)
+                .returning(HelpRequest.id),
+            )
             if linked is None:
                 # A concurrent tap made it recurring first: keep theirs.
                 await session.delete(series)
@@ -353,14 +353,13 @@ class SeriesService(Service):
             actor, roles = found
             if actor.id != series.referent_id and Role.COORDINATOR not in roles:
                 return Stopped(Outcome.NOT_ALLOWED)
-            stopped = (
-                await session.execute(
-                    update(RequestSeries)
-                    .where(RequestSeries.id == series_id, RequestSeries.stopped_at.is_(None))
-                    .values(stopped_at=now, stopped_by_id=actor.id)
-                    .returning(RequestSeries.id)
-                )
-            ).one_or_none()
+            stopped = await changed(
+                session,
+                update(RequestSeries)
+                .where(RequestSeries.id == series_id, RequestSeries.stopped_at.is_(None))
+                .values(stopped_at=now, stopped_by_id=actor.id)
+                .returning(RequestSeries.id),
+            )
             open_ids = tuple(
                 (
                     await session.execute(
@@ -499,18 +498,17 @@ class SeriesService(Service):
                 if due
                 else occurrence
             )
-            moved = (
-                await session.execute(
-                    update(RequestSeries)
-                    .where(
-                        RequestSeries.id == series_id,
-                        RequestSeries.next_occurrence_at == planned,
-                        RequestSeries.stopped_at.is_(None),
-                    )
-                    .values(next_occurrence_at=after)
-                    .returning(RequestSeries.id)
+            moved = await changed(
+                session,
+                update(RequestSeries)
+                .where(
+                    RequestSeries.id == series_id,
+                    RequestSeries.next_occurrence_at == planned,
+                    RequestSeries.stopped_at.is_(None),
                 )
-            ).one_or_none()
+                .values(next_occurrence_at=after)
+                .returning(RequestSeries.id),
+            )
             if moved is None:
                 return None  # another run took it
             if skipped:
@@ -565,14 +563,13 @@ class SeriesService(Service):
 
     async def _stop_by_scheduler(self, series_id: int, now: datetime, cause: str) -> None:
         async with self._transaction() as session:
-            stopped = (
-                await session.execute(
-                    update(RequestSeries)
-                    .where(RequestSeries.id == series_id, RequestSeries.stopped_at.is_(None))
-                    .values(stopped_at=now)
-                    .returning(RequestSeries.referent_id)
-                )
-            ).one_or_none()
+            stopped = await changed(
+                session,
+                update(RequestSeries)
+                .where(RequestSeries.id == series_id, RequestSeries.stopped_at.is_(None))
+                .values(stopped_at=now)
+                .returning(RequestSeries.referent_id),
+            )
             if stopped is None:
                 return
             await audit.record(

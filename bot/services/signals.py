@@ -29,10 +29,20 @@ from storage import audit, limits, neighbourhoods
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member, MemberRole, Neighbourhood, Signal
+from storage.writes import changed, created, erased
 
 MAX_DESCRIPTION_LENGTH = 300
 MAX_PLACE_LENGTH = 256
 MAX_WORRY_LENGTH = 1000
+# What a case keeps of the person once purged: nothing that says who, where or why.
+ERASED_CASE = {
+    "description": "—",
+    "place": None,
+    "latitude": None,
+    "longitude": None,
+    "worry": "—",
+    "reporter_phone": None,
+}
 # A relay may report several people, not flood the referents.
 MAX_REPORTS_PER_DAY = 5
 REPORT_WINDOW = timedelta(days=1)
@@ -166,16 +176,7 @@ class SignalService(Service):
                 status=SignalStatus.OPEN,
                 created_at=now,
             )
-            session.add(signal)
-            await session.flush()
-            await audit.record(
-                session,
-                "signal",
-                signal.id,
-                "report",
-                by=reporter.id,
-                moved=(None, SignalStatus.OPEN),
-            )
+            await created(session, signal, "signal", "report", by=reporter.id, state=signal.status)
             view = await self._view(session, signal.id)
             assert view is not None
             recipients = await self.recipients(session, neighbourhood_id, exclude={reporter.id})
@@ -249,18 +250,17 @@ class SignalService(Service):
             actor, coordinates = staff
             if not coordinates and not await self._sees(session, actor, signal_id):
                 return CaseResult(CaseOutcome.NOT_ALLOWED)
-            taken = (
-                await session.execute(
-                    update(Signal)
-                    .where(Signal.id == signal_id, Signal.status == SignalStatus.OPEN)
-                    .values(
-                        status=SignalStatus.ASSIGNED,
-                        assigned_to_member_id=actor.id,
-                        assigned_at=now,
-                    )
-                    .returning(Signal.id)
+            taken = await changed(
+                session,
+                update(Signal)
+                .where(Signal.id == signal_id, Signal.status == SignalStatus.OPEN)
+                .values(
+                    status=SignalStatus.ASSIGNED,
+                    assigned_to_member_id=actor.id,
+                    assigned_at=now,
                 )
-            ).one_or_none()
+                .returning(Signal.id),
+            )
             view = await self._view(session, signal_id)
             if view is None:
                 return CaseResult(CaseOutcome.NOT_FOUND)
@@ -317,14 +317,13 @@ class SignalService(Service):
                         Signal.assigned_to_member_id == actor.id,
                     )
                 )
-            closed = (
-                await session.execute(
-                    update(Signal)
-                    .where(*conditions)
-                    .values(status=SignalStatus.CLOSED, outcome=outcome, closed_at=now)
-                    .returning(Signal.assigned_to_member_id)
-                )
-            ).one_or_none()
+            closed = await changed(
+                session,
+                update(Signal)
+                .where(*conditions)
+                .values(status=SignalStatus.CLOSED, outcome=outcome, closed_at=now)
+                .returning(Signal.assigned_to_member_id),
+            )
             view = await self._view(session, signal_id)
             if view is None:
                 return CaseResult(CaseOutcome.NOT_FOUND)
@@ -359,28 +358,13 @@ class SignalService(Service):
         now = self._clock()
         cutoff = now - timedelta(days=retention_days)
         async with self._transaction() as session:
-            purged = await session.execute(
-                update(Signal)
-                .where(
-                    Signal.status == SignalStatus.CLOSED,
-                    Signal.closed_at <= cutoff,
-                    Signal.purged_at.is_(None),
-                )
-                .values(
-                    description="—",
-                    place=None,
-                    latitude=None,
-                    longitude=None,
-                    worry="—",
-                    reporter_phone=None,
-                    purged_at=now,
-                )
-                .returning(Signal.id)
-                .execution_options(synchronize_session=False)
-            )
-            ids = purged.scalars().all()
-            await audit.record_each(session, "signal", ids, "purge")
-            return len(ids)
+            closed_long_ago = [
+                Signal.status == SignalStatus.CLOSED,
+                Signal.closed_at <= cutoff,
+                Signal.purged_at.is_(None),
+            ]
+            values = {**ERASED_CASE, "purged_at": now}
+            return await erased(session, Signal, "signal", closed_long_ago, values)
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage.models import Skill
+from storage.writes import created
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,7 @@ class SkillService(Service):
                     label=label,
                     requires_verification=requires_verification,
                 )
-                session.add(skill)
-                await session.flush()
-                await audit.record(session, "skill", skill.id, "add", by=actor.id)
+                await created(session, skill, "skill", "add", by=actor.id)
                 return SkillView(skill.id, skill.code, skill.label, requires_verification)
         except IntegrityError:
             return Outcome.INVALID  # a skill with that code exists

@@ -19,6 +19,7 @@ from storage import audit, limits
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
+from storage.writes import changed
 
 PERIODS = ("morning", "afternoon", "evening")
 RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)
@@ -300,26 +301,25 @@ class VolunteerService(Service):
             if approve:
                 values |= {"approved_at": now, "approved_by_id": actor.id}
             # Conditional on "still pending": two coordinators tapping at once decide once.
-            changed = (
-                await session.execute(
-                    update(Member)
-                    .where(
-                        Member.id == member_id,
-                        Member.volunteer_status == VolunteerStatus.PENDING,
-                    )
-                    .values(**values)
-                    .returning(Member.telegram_id, Member.display_name)
+            decided = await changed(
+                session,
+                update(Member)
+                .where(
+                    Member.id == member_id,
+                    Member.volunteer_status == VolunteerStatus.PENDING,
                 )
-            ).one_or_none()
-            if changed is None:
+                .values(**values)
+                .returning(Member.telegram_id, Member.display_name),
+            )
+            if decided is None:
                 exists = await session.get(Member, member_id)
                 return Decision(Outcome.ALREADY_DONE if exists else Outcome.NOT_FOUND)
-            if not approve and changed[0] is not None:
+            if not approve and decided[0] is not None:
                 # Under a pseudonym: erasing oneself with /forget does not shorten the wait.
                 await limits.add(
                     session,
                     limits.REJECTED,
-                    self._pseudonyms.of(changed[0]),
+                    self._pseudonyms.of(decided[0]),
                     now + self._reapply_cooldown,
                 )
             await audit.record(
@@ -331,7 +331,7 @@ class VolunteerService(Service):
                 moved=(VolunteerStatus.PENDING, new_status),
                 detail={"reason": reason} if reason else None,
             )
-            return Decision(Outcome.DONE, changed[0], changed[1])
+            return Decision(Outcome.DONE, decided[0], decided[1])
 
     async def verify_skill(
         self, coordinator_telegram_id: int, member_id: int, skill_id: int
@@ -341,7 +341,8 @@ class VolunteerService(Service):
             actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
-            changed = await session.execute(
+            verified = await changed(
+                session,
                 update(VolunteerSkill)
                 .where(
                     VolunteerSkill.member_id == member_id,
@@ -349,9 +350,9 @@ class VolunteerService(Service):
                     VolunteerSkill.verified_at.is_(None),
                 )
                 .values(verified_at=self._clock(), verified_by_id=actor.id)
-                .returning(VolunteerSkill.member_id)
+                .returning(VolunteerSkill.member_id),
             )
-            if changed.one_or_none() is None:
+            if verified is None:
                 held = await session.get(VolunteerSkill, (member_id, skill_id))
                 return Outcome.ALREADY_DONE if held else Outcome.NOT_FOUND
             await audit.record(

@@ -3,7 +3,7 @@ the edits of its offer copies, and the one way a claimer's place goes back to th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -22,16 +22,38 @@ from bot.messages.claims import (
 from bot.messages.messenger import Messenger
 from bot.messages.offers import OfferUpdate, RequestView
 from bot.services.base import Service, _nothing
+from bot.services.outcomes import StepOutcome
 from bot.settings import Settings
 from storage import audit, offers
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Claim, HelpRequest, Member, MemberRole, Neighbourhood, Offer, Skill
+from storage.writes import changed, view_of
+
+# A claim that no longer waits for its volunteer: no reminder, no "is it done?".
+CLAIM_TIMERS_OFF = {"remind_at": None, "ask_done_at": None}
+
+
+def request_ends(status: RequestStatus, now: datetime) -> dict[str, object]:
+    """The columns of a request that ends (cancelled, expired): closed now, no timer left."""
+    return {
+        "status": status,
+        "closed_at": now,
+        "next_wave_at": None,
+        "escalate_at": None,
+        "updated_at": now,
+    }
+
 
 # Claims given back (released, or "could not") within this window count towards the daily
 # limit: claim-then-release must not become a way to read every beneficiary's details.
 RELEASE_WINDOW = timedelta(hours=24)
 GIVEN_BACK = (ClaimStatus.RELEASED, ClaimStatus.FAILED)
+
+
+# A step of the claimer on their claim, or of a referent or coordinator on a request.
+ClaimerStep = Callable[[AsyncSession, Claim, Member], Awaitable[StepOutcome]]
+ManagerStep = Callable[[AsyncSession, HelpRequest, Member], Awaitable[StepOutcome]]
 
 
 class GiveBack(StrEnum):
@@ -55,21 +77,7 @@ async def load_request_view(session: AsyncSession, request_id: int) -> RequestVi
     if row is None:
         return None
     request, label, neighbourhood = row
-    return RequestView(
-        id=request.id,
-        skill_label=label,
-        description=request.description,
-        area_label=request.area_label,
-        neighbourhood=neighbourhood,
-        when_kind=request.when_kind,
-        starts_at=request.starts_at,
-        places_needed=request.places_needed,
-        places_taken=request.places_taken,
-        status=request.status,
-        latitude=request.latitude,
-        longitude=request.longitude,
-        referent_id=request.referent_id,
-    )
+    return view_of(RequestView, request, skill_label=label, neighbourhood=neighbourhood)
 
 
 async def given_back_since(session: AsyncSession, volunteer_id: int, since: datetime) -> int:
@@ -174,20 +182,14 @@ class RequestsBase(Service):
         """
         now = self._clock()
         status = ClaimStatus.FAILED if why is GiveBack.COULD_NOT else ClaimStatus.RELEASED
-        ended = (
-            await session.execute(
-                update(Claim)
-                .where(Claim.id == claim_id, Claim.status == ClaimStatus.ACTIVE)
-                .values(
-                    status=status,
-                    released_at=now,
-                    remind_at=None,
-                    ask_done_at=None,
-                    purge_details_at=now,  # they no longer need the person's details
-                )
-                .returning(Claim.request_id)
-            )
-        ).one_or_none()
+        ended = await changed(
+            session,
+            update(Claim)
+            .where(Claim.id == claim_id, Claim.status == ClaimStatus.ACTIVE)
+            # They no longer need the person's details: removed from their chat.
+            .values(status=status, released_at=now, purge_details_at=now, **CLAIM_TIMERS_OFF)
+            .returning(Claim.request_id),
+        )
         if ended is None:
             return False
         request_id = ended[0]
@@ -252,27 +254,35 @@ class RequestsBase(Service):
         ).scalars()
         return list(rows)
 
-    async def _manager(
-        self, session: AsyncSession, telegram_id: int, request: HelpRequest
-    ) -> Member | None:
-        """The actor, if they may manage the request: its referent, or a coordinator."""
-        found = await self._member_roles(session, telegram_id)
-        if found is None:
-            return None
-        actor, roles = found
-        return actor if actor.id == request.referent_id or Role.COORDINATOR in roles else None
+    async def _claimer_step(
+        self, volunteer_telegram_id: int, claim_id: int, step: ClaimerStep
+    ) -> StepOutcome:
+        """Run one of the claimer's steps in its transaction, if the claim is theirs."""
+        async with self._transaction() as session:
+            claim = await session.get(Claim, claim_id)
+            if claim is None:
+                return StepOutcome.NOT_FOUND
+            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+            if volunteer is None or claim.volunteer_id != volunteer.id:
+                return StepOutcome.NOT_ALLOWED
+            return await step(session, claim, volunteer)
 
-    async def _own_claim(
-        self, session: AsyncSession, volunteer_telegram_id: int, claim_id: int
-    ) -> tuple[Claim | None, Member | None]:
-        """The claim and its volunteer, if the claim belongs to this Telegram user."""
-        claim = await session.get(Claim, claim_id)
-        volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
-        if claim is None:
-            return None, None
-        if volunteer is None or claim.volunteer_id != volunteer.id:
-            return claim, None
-        return claim, volunteer
+    async def _manager_step(
+        self, actor_telegram_id: int, request_id: int, step: ManagerStep
+    ) -> StepOutcome:
+        """Run a step on a request in its transaction, if the actor is its referent or a
+        coordinator."""
+        async with self._transaction() as session:
+            request = await session.get(HelpRequest, request_id)
+            if request is None:
+                return StepOutcome.NOT_FOUND
+            found = await self._member_roles(session, actor_telegram_id)
+            if found is None:
+                return StepOutcome.NOT_ALLOWED
+            actor, roles = found
+            if actor.id != request.referent_id and Role.COORDINATOR not in roles:
+                return StepOutcome.NOT_ALLOWED
+            return await step(session, request, actor)
 
 
 def _from(view: RequestView, member: Member | None) -> float | None:

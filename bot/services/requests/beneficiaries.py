@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.lifecycle import FINISHED_REQUESTS
 from bot.domain.vocabulary import Role
 from bot.services.requests.base import RequestsBase
 from bot.services.requests.drafts import BeneficiaryDetails, RequestDraft
-from storage import audit
 from storage.models import Beneficiary, HelpRequest, Member
+from storage.writes import erased
+
+# What is left of a person once their contact data is purged.
+ERASED_PERSON = {
+    "name": "—",
+    "phone": None,
+    "address": None,
+    "access_notes": None,
+    "latitude": None,
+    "longitude": None,
+}
 
 
 class Beneficiaries(RequestsBase):
@@ -91,26 +101,11 @@ class Beneficiaries(RequestsBase):
             HelpRequest.beneficiary_id == Beneficiary.id, HelpRequest.closed_at > cutoff
         )
         async with self._transaction() as session:
-            purged = await session.execute(
-                update(Beneficiary)
-                .where(
-                    Beneficiary.purged_at.is_(None),
-                    Beneficiary.created_at <= cutoff,
-                    ~ongoing.exists(),
-                    ~recent.exists(),
-                )
-                .values(
-                    name="—",
-                    phone=None,
-                    address=None,
-                    access_notes=None,
-                    latitude=None,
-                    longitude=None,
-                    purged_at=now,
-                )
-                .returning(Beneficiary.id)
-                .execution_options(synchronize_session=False)
-            )
-            ids = purged.scalars().all()
-            await audit.record_each(session, "beneficiary", ids, "purge")
-            return len(ids)
+            done_with = [
+                Beneficiary.purged_at.is_(None),
+                Beneficiary.created_at <= cutoff,
+                ~ongoing.exists(),
+                ~recent.exists(),
+            ]
+            values = {**ERASED_PERSON, "purged_at": now}
+            return await erased(session, Beneficiary, "beneficiary", done_with, values)

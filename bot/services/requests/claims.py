@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +34,7 @@ from storage.models import (
     Skill,
     VolunteerSkill,
 )
+from storage.writes import changed
 
 
 @dataclass(frozen=True)
@@ -93,28 +95,27 @@ class Claims(RequestsBase):
             if not isinstance(checked, _MayClaim):
                 return checked
             volunteer, request, existing = checked.volunteer, checked.request, checked.existing
-            taken = (
-                await session.execute(
-                    update(HelpRequest)
-                    .where(
-                        HelpRequest.id == request_id,
-                        HelpRequest.status == RequestStatus.OPEN,
-                        HelpRequest.places_taken < HelpRequest.places_needed,
-                    )
-                    .values(
-                        places_taken=HelpRequest.places_taken + 1,
-                        status=case(
-                            (
-                                HelpRequest.places_taken + 1 >= HelpRequest.places_needed,
-                                RequestStatus.FULL.value,
-                            ),
-                            else_=RequestStatus.OPEN.value,
-                        ),
-                        updated_at=now,
-                    )
-                    .returning(HelpRequest.places_taken, HelpRequest.places_needed)
+            taken = await changed(
+                session,
+                update(HelpRequest)
+                .where(
+                    HelpRequest.id == request_id,
+                    HelpRequest.status == RequestStatus.OPEN,
+                    HelpRequest.places_taken < HelpRequest.places_needed,
                 )
-            ).one_or_none()
+                .values(
+                    places_taken=HelpRequest.places_taken + 1,
+                    status=case(
+                        (
+                            HelpRequest.places_taken + 1 >= HelpRequest.places_needed,
+                            RequestStatus.FULL.value,
+                        ),
+                        else_=RequestStatus.OPEN.value,
+                    ),
+                    updated_at=now,
+                )
+                .returning(HelpRequest.places_taken, HelpRequest.places_needed),
+            )
             if taken is None:
                 await session.refresh(request)
                 if request.status in {RequestStatus.OPEN, RequestStatus.FULL}:
@@ -152,13 +153,14 @@ class Claims(RequestsBase):
     ) -> Claim:
         """The volunteer's claim on the place just taken: a new one, or their released one."""
         if existing is not None:
-            reactivated = await session.execute(
+            reactivated = await changed(
+                session,
                 update(Claim)
                 .where(Claim.id == existing.id, Claim.status == ClaimStatus.RELEASED)
                 .values(status=ClaimStatus.ACTIVE, claimed_at=now, released_at=None, nudges=0)
-                .returning(Claim.id)
+                .returning(Claim.id),
             )
-            if reactivated.one_or_none() is None:
+            if reactivated is None:
                 raise IntegrityError("claim", {}, Exception("claim changed concurrently"))
             claim = existing
         else:
@@ -315,22 +317,20 @@ class Claims(RequestsBase):
 
     async def release(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
         """Give the place back: the request reopens, copies regain their button, referent told."""
-        return await self._end_claim(volunteer_telegram_id, claim_id, GiveBack.RELEASED)
+        step = partial(self._end_claim, why=GiveBack.RELEASED)
+        return await self._claimer_step(volunteer_telegram_id, claim_id, step)
 
     async def could_not(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
         """ "Could not do it": the place reopens like a release."""
-        return await self._end_claim(volunteer_telegram_id, claim_id, GiveBack.COULD_NOT)
+        step = partial(self._end_claim, why=GiveBack.COULD_NOT)
+        return await self._claimer_step(volunteer_telegram_id, claim_id, step)
 
     async def _end_claim(
-        self, volunteer_telegram_id: int, claim_id: int, why: GiveBack
+        self, session: AsyncSession, claim: Claim, volunteer: Member, *, why: GiveBack
     ) -> StepOutcome:
-        async with self._transaction() as session:
-            claim, volunteer = await self._own_claim(session, volunteer_telegram_id, claim_id)
-            if claim is None or volunteer is None:
-                return StepOutcome.NOT_ALLOWED if claim else StepOutcome.NOT_FOUND
-            if not await self._give_back(session, claim_id, volunteer, why):
-                return StepOutcome.STALE
-            return StepOutcome.DONE
+        if not await self._give_back(session, claim.id, volunteer, why):
+            return StepOutcome.STALE
+        return StepOutcome.DONE
 
     async def record_minutes(
         self, volunteer_telegram_id: int, claim_id: int, minutes: int
@@ -338,68 +338,55 @@ class Claims(RequestsBase):
         """How long the service took, for the town's "hours given" (after Done)."""
         if not 1 <= minutes <= 24 * 60:
             return StepOutcome.NOT_FOUND
-        async with self._transaction() as session:
-            claim, volunteer = await self._own_claim(session, volunteer_telegram_id, claim_id)
-            if claim is None or volunteer is None:
-                return StepOutcome.NOT_ALLOWED if claim else StepOutcome.NOT_FOUND
+
+        async def record(session: AsyncSession, claim: Claim, volunteer: Member) -> StepOutcome:
             if claim.status not in {ClaimStatus.DONE, ClaimStatus.CONFIRMED}:
                 return StepOutcome.STALE
             claim.minutes_spent = minutes
             return StepOutcome.DONE
 
+        return await self._claimer_step(volunteer_telegram_id, claim_id, record)
+
     async def not_yet(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
         """ "Not yet": ask again later."""
-        now = self._clock()
-        async with self._transaction() as session:
-            claim, volunteer = await self._own_claim(session, volunteer_telegram_id, claim_id)
-            if claim is None or volunteer is None:
-                return StepOutcome.NOT_ALLOWED if claim else StepOutcome.NOT_FOUND
-            if claim.status is not ClaimStatus.ACTIVE:
-                return StepOutcome.STALE
-            claim.ask_done_at = now + timedelta(hours=self._settings.nudge_after_hours)
-            return StepOutcome.DONE
+        return await self._claimer_step(volunteer_telegram_id, claim_id, self._ask_later)
+
+    async def _ask_later(
+        self, session: AsyncSession, claim: Claim, volunteer: Member
+    ) -> StepOutcome:
+        if claim.status is not ClaimStatus.ACTIVE:
+            return StepOutcome.STALE
+        claim.ask_done_at = self._clock() + timedelta(hours=self._settings.nudge_after_hours)
+        return StepOutcome.DONE
 
     async def concern(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
         """ "Report a concern": the referent and every coordinator are alerted, once per claim."""
-        now = self._clock()
-        async with self._transaction() as session:
-            claim, volunteer = await self._own_claim(session, volunteer_telegram_id, claim_id)
-            if claim is None or volunteer is None:
-                return StepOutcome.NOT_ALLOWED if claim else StepOutcome.NOT_FOUND
-            # One conditional UPDATE: five taps (at once or not) make one alert, not five.
-            first = (
-                await session.execute(
-                    update(Claim)
-                    .where(
-                        Claim.id == claim.id,
-                        Claim.status.in_(HOLDING_PLACE),
-                        Claim.concern_at.is_(None),
-                    )
-                    .values(concern_at=now)
-                    .returning(Claim.id)
-                )
-            ).one_or_none()
-            if first is None:
-                await session.refresh(claim)
-                if claim.status in HOLDING_PLACE:
-                    return StepOutcome.ALREADY_DONE
-                return StepOutcome.STALE
-            view = await self._view(session, claim.request_id)
-            await audit.record(
-                session,
-                "claim",
-                claim.id,
-                "concern",
-                by=volunteer.id,
-                detail={"request_id": view.id},
+        return await self._claimer_step(volunteer_telegram_id, claim_id, self._alert)
+
+    async def _alert(self, session: AsyncSession, claim: Claim, volunteer: Member) -> StepOutcome:
+        # One conditional UPDATE: five taps (at once or not) make one alert, not five.
+        first = await changed(
+            session,
+            update(Claim)
+            .where(
+                Claim.id == claim.id,
+                Claim.status.in_(HOLDING_PLACE),
+                Claim.concern_at.is_(None),
             )
-            notice = ConcernRaised(view.id, view.skill_label, _contact(volunteer))
-            await self._messenger.send(
-                session,
-                notice,
-                *map(Reader.of, await self._referent_and_coordinators(session, view)),
-            )
-            return StepOutcome.DONE
+            .values(concern_at=self._clock())
+            .returning(Claim.id),
+        )
+        if first is None:
+            await session.refresh(claim)
+            return StepOutcome.ALREADY_DONE if claim.status in HOLDING_PLACE else StepOutcome.STALE
+        view = await self._view(session, claim.request_id)
+        await audit.record(
+            session, "claim", claim.id, "concern", by=volunteer.id, detail={"request_id": view.id}
+        )
+        notice = ConcernRaised(view.id, view.skill_label, _contact(volunteer))
+        people = await self._referent_and_coordinators(session, view)
+        await self._messenger.send(session, notice, *map(Reader.of, people))
+        return StepOutcome.DONE
 
     async def active_claims_of(self, volunteer_telegram_id: int) -> list[int]:
         """The claims a volunteer is holding now (to release them before /forget)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,10 +13,11 @@ from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.messages.base import Reader
 from bot.messages.closing import AskConfirmation, RequestCancelled, ServiceConfirmed
 from bot.services.outcomes import StepOutcome
-from bot.services.requests.base import RequestsBase
+from bot.services.requests.base import CLAIM_TIMERS_OFF, RequestsBase, request_ends
 from storage import audit
 from storage import members as member_store
 from storage.models import Claim, HelpRequest, Member
+from storage.writes import changed
 
 
 class Closing(RequestsBase):
@@ -29,43 +31,40 @@ class Closing(RequestsBase):
         minutes: int | None = None,
     ) -> StepOutcome:
         """The volunteer says it is done: the referent is asked to confirm."""
-        now = self._clock()
-        async with self._transaction() as session:
-            claim, volunteer = await self._own_claim(session, volunteer_telegram_id, claim_id)
-            if claim is None or volunteer is None:
-                return StepOutcome.NOT_ALLOWED if claim else StepOutcome.NOT_FOUND
-            done = (
-                await session.execute(
-                    update(Claim)
-                    .where(Claim.id == claim_id, Claim.status == ClaimStatus.ACTIVE)
-                    .values(
-                        status=ClaimStatus.DONE,
-                        done_at=now,
-                        note=note,
-                        minutes_spent=minutes,
-                        remind_at=None,
-                        ask_done_at=None,
-                    )
-                    .returning(Claim.id)
-                )
-            ).one_or_none()
-            if done is None:
-                return StepOutcome.STALE
-            await audit.record(
-                session,
-                "claim",
-                claim_id,
-                "done",
-                by=volunteer.id,
-                moved=(ClaimStatus.ACTIVE, ClaimStatus.DONE),
+        step = partial(self._done, note=note, minutes=minutes)
+        return await self._claimer_step(volunteer_telegram_id, claim_id, step)
+
+    async def _done(
+        self,
+        session: AsyncSession,
+        claim: Claim,
+        volunteer: Member,
+        *,
+        note: str | None,
+        minutes: int | None,
+    ) -> StepOutcome:
+        done = await changed(
+            session,
+            update(Claim)
+            .where(Claim.id == claim.id, Claim.status == ClaimStatus.ACTIVE)
+            .values(
+                status=ClaimStatus.DONE,
+                done_at=self._clock(),
+                note=note,
+                minutes_spent=minutes,
+                **CLAIM_TIMERS_OFF,
             )
-            await self._complete_if_all_done(session, claim.request_id)
-            view = await self._view(session, claim.request_id)
-            notice = AskConfirmation(
-                claim_id, view.id, view.skill_label, volunteer.display_name, note
-            )
-            await self._tell_referent(session, view, notice)
-            return StepOutcome.DONE
+            .returning(Claim.id),
+        )
+        if done is None:
+            return StepOutcome.STALE
+        moved = (ClaimStatus.ACTIVE, ClaimStatus.DONE)
+        await audit.record(session, "claim", claim.id, "done", by=volunteer.id, moved=moved)
+        await self._complete_if_all_done(session, claim.request_id)
+        view = await self._view(session, claim.request_id)
+        notice = AskConfirmation(claim.id, view.id, view.skill_label, volunteer.display_name, note)
+        await self._tell_referent(session, view, notice)
+        return StepOutcome.DONE
 
     async def _complete_if_all_done(self, session: AsyncSession, request_id: int) -> None:
         """A full request whose every holding claim is done waits for confirmation."""
@@ -99,25 +98,22 @@ class Closing(RequestsBase):
             request = await session.get(HelpRequest, claim.request_id)
             if referent is None or request is None or request.referent_id != referent.id:
                 return StepOutcome.NOT_ALLOWED
-            changed = (
-                await session.execute(
-                    update(Claim)
-                    .where(Claim.id == claim_id, Claim.status.in_(sources_of_claim(target)))
-                    .values(
-                        status=target,
-                        confirmed_at=now if done else None,
-                        # Kept a while after a confirmed service (a forgotten umbrella, a call
-                        # back); removed at once when it was not done.
-                        purge_details_at=(
-                            now + timedelta(hours=self._settings.details_removal_hours)
-                            if done
-                            else now
-                        ),
-                    )
-                    .returning(Claim.id)
+            confirmed = await changed(
+                session,
+                update(Claim)
+                .where(Claim.id == claim_id, Claim.status.in_(sources_of_claim(target)))
+                .values(
+                    status=target,
+                    confirmed_at=now if done else None,
+                    # Kept a while after a confirmed service (a forgotten umbrella, a call
+                    # back); removed at once when it was not done.
+                    purge_details_at=(
+                        now + timedelta(hours=self._settings.details_removal_hours) if done else now
+                    ),
                 )
-            ).one_or_none()
-            if changed is None:
+                .returning(Claim.id),
+            )
+            if confirmed is None:
                 return StepOutcome.STALE
             await audit.record(
                 session,
@@ -159,90 +155,64 @@ class Closing(RequestsBase):
         ):
             return
         now = self._clock()
-        closed = await session.execute(
+        closed = await changed(
+            session,
             update(HelpRequest)
             .where(
                 HelpRequest.id == request.id,
                 HelpRequest.status.in_([RequestStatus.COMPLETED, RequestStatus.FULL]),
             )
             .values(status=RequestStatus.CLOSED, closed_at=now, updated_at=now)
-            .returning(HelpRequest.id)
+            .returning(HelpRequest.id),
         )
-        if closed.one_or_none() is not None:
-            await audit.record(
-                session,
-                "request",
-                request.id,
-                "close",
-                moved=(RequestStatus.COMPLETED, RequestStatus.CLOSED),
-            )
+        if closed is not None:
+            moved = (RequestStatus.COMPLETED, RequestStatus.CLOSED)
+            await audit.record(session, "request", request.id, "close", moved=moved)
 
     async def cancel(
         self, actor_telegram_id: int, request_id: int, reason: str | None = None
     ) -> StepOutcome:
         """The referent (or a coordinator) cancels: claimers told, every copy marked cancelled."""
+        step = partial(self._cancel, reason=reason)
+        return await self._manager_step(actor_telegram_id, request_id, step)
+
+    async def _cancel(
+        self, session: AsyncSession, request: HelpRequest, actor: Member, *, reason: str | None
+    ) -> StepOutcome:
         now = self._clock()
-        async with self._transaction() as session:
-            request = await session.get(HelpRequest, request_id)
-            if request is None:
-                return StepOutcome.NOT_FOUND
-            actor = await self._manager(session, actor_telegram_id, request)
-            if actor is None:
-                return StepOutcome.NOT_ALLOWED
-            cancelled = (
-                await session.execute(
-                    update(HelpRequest)
-                    .where(
-                        HelpRequest.id == request_id,
-                        HelpRequest.status.in_([RequestStatus.OPEN, RequestStatus.FULL]),
-                    )
-                    .values(
-                        status=RequestStatus.CANCELLED,
-                        # Active claims are cancelled below; a claim already said done keeps
-                        # its place (it is the volunteer's record of a service given).
-                        places_taken=select(func.count())
-                        .where(Claim.request_id == request_id, Claim.status == ClaimStatus.DONE)
-                        .scalar_subquery(),
-                        cancel_reason=reason,
-                        closed_at=now,
-                        next_wave_at=None,
-                        escalate_at=None,
-                        updated_at=now,
-                    )
-                    .returning(HelpRequest.id)
-                )
-            ).one_or_none()
-            if cancelled is None:
-                return StepOutcome.STALE
-            claimers = (
-                await session.execute(
-                    select(Member)
-                    .join(Claim, Member.id == Claim.volunteer_id)
-                    .where(Claim.request_id == request_id, Claim.status == ClaimStatus.ACTIVE)
-                )
-            ).scalars()
-            readers = [Reader.of(volunteer) for volunteer in claimers]
-            await session.execute(
-                update(Claim)
-                .where(Claim.request_id == request_id, Claim.status == ClaimStatus.ACTIVE)
-                .values(
-                    status=ClaimStatus.CANCELLED,
-                    remind_at=None,
-                    ask_done_at=None,
-                    purge_details_at=now,
-                )
+        active = (Claim.request_id == request.id, Claim.status == ClaimStatus.ACTIVE)
+        cancelled = await changed(
+            session,
+            update(HelpRequest)
+            .where(
+                HelpRequest.id == request.id,
+                HelpRequest.status.in_([RequestStatus.OPEN, RequestStatus.FULL]),
             )
-            await audit.record(
-                session,
-                "request",
-                request_id,
-                "cancel",
-                by=actor.id,
-                moved=(None, RequestStatus.CANCELLED),
+            .values(
+                # Active claims are cancelled below; a claim already said done keeps its place
+                # (it is the volunteer's record of a service given).
+                places_taken=select(func.count())
+                .where(Claim.request_id == request.id, Claim.status == ClaimStatus.DONE)
+                .scalar_subquery(),
+                cancel_reason=reason,
+                **request_ends(RequestStatus.CANCELLED, now),
             )
-            view = await self._view(session, request_id)
-            await self._messenger.send(
-                session, RequestCancelled(view.id, view.skill_label), *readers
-            )
-            await self._refresh_copies(session, view)
-            return StepOutcome.DONE
+            .returning(HelpRequest.id),
+        )
+        if cancelled is None:
+            return StepOutcome.STALE
+        claimers = await session.execute(
+            select(Member).join(Claim, Member.id == Claim.volunteer_id).where(*active)
+        )
+        readers = [Reader.of(volunteer) for volunteer in claimers.scalars()]
+        await session.execute(
+            update(Claim)
+            .where(*active)
+            .values(status=ClaimStatus.CANCELLED, purge_details_at=now, **CLAIM_TIMERS_OFF)
+        )
+        moved = (None, RequestStatus.CANCELLED)
+        await audit.record(session, "request", request.id, "cancel", by=actor.id, moved=moved)
+        view = await self._view(session, request.id)
+        await self._messenger.send(session, RequestCancelled(view.id, view.skill_label), *readers)
+        await self._refresh_copies(session, view)
+        return StepOutcome.DONE

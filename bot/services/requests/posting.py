@@ -8,8 +8,9 @@ from bot.domain.vocabulary import RequestStatus, Role
 from bot.services.requests.beneficiaries import Beneficiaries
 from bot.services.requests.drafts import Posted, RequestDraft
 from bot.services.requests.waves import Waves
-from storage import audit, neighbourhoods
+from storage import neighbourhoods
 from storage.models import HelpRequest
+from storage.writes import created
 
 
 class Posting(Waves, Beneficiaries):
@@ -45,16 +46,7 @@ class Posting(Waves, Beneficiaries):
                 created_at=now,
                 updated_at=now,
             )
-            session.add(request)
-            await session.flush()
-            await audit.record(
-                session,
-                "request",
-                request.id,
-                "post",
-                by=referent.id,
-                moved=(None, RequestStatus.OPEN),
-            )
+            await created(session, request, "request", "post", by=referent.id, state=request.status)
             view = await self._view(session, request.id)
             regular = draft.preferred_volunteer_id
             if regular is not None and await self._offer_to_regular(

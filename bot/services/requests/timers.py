@@ -15,12 +15,13 @@ from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.messages.base import Reader
 from bot.messages.claims import AskDone, ClaimerSilent, ClaimReminder, Contact, DetailsRemoved
 from bot.messages.closing import RequestExpired, StillNotTaken
-from bot.services.requests.base import GiveBack
+from bot.services.requests.base import GiveBack, request_ends
 from bot.services.requests.beneficiaries import Beneficiaries
 from bot.services.requests.waves import Waves
 from storage import audit, outbox
 from storage import members as member_store
 from storage.models import Claim, HelpRequest, Offer, OutboxMessage, OutboxStatus
+from storage.writes import changed
 
 SWEEPS = (
     "waves",
@@ -118,25 +119,18 @@ class Timers(Waves, Beneficiaries):
     async def _expire(self, request_id: int, now: datetime) -> int:
         """An open request nobody took by its deadline expires; its referent is told."""
         async with self._transaction() as session:
-            expired = (
-                await session.execute(
-                    update(HelpRequest)
-                    .where(
-                        HelpRequest.id == request_id,
-                        HelpRequest.status == RequestStatus.OPEN,
-                        HelpRequest.places_taken == 0,
-                        HelpRequest.expires_at <= now,
-                    )
-                    .values(
-                        status=RequestStatus.EXPIRED,
-                        closed_at=now,
-                        next_wave_at=None,
-                        escalate_at=None,
-                        updated_at=now,
-                    )
-                    .returning(HelpRequest.id)
+            expired = await changed(
+                session,
+                update(HelpRequest)
+                .where(
+                    HelpRequest.id == request_id,
+                    HelpRequest.status == RequestStatus.OPEN,
+                    HelpRequest.places_taken == 0,
+                    HelpRequest.expires_at <= now,
                 )
-            ).one_or_none()
+                .values(**request_ends(RequestStatus.EXPIRED, now))
+                .returning(HelpRequest.id),
+            )
             if expired is None:
                 return 0
             await audit.record(
@@ -155,18 +149,17 @@ class Timers(Waves, Beneficiaries):
     async def _escalate(self, request_id: int, now: datetime) -> int:
         """Still not taken: the referent and the coordinators hear what was tried, with options."""
         async with self._transaction() as session:
-            marked = (
-                await session.execute(
-                    update(HelpRequest)
-                    .where(
-                        HelpRequest.id == request_id,
-                        HelpRequest.status == RequestStatus.OPEN,
-                        HelpRequest.escalated_at.is_(None),
-                    )
-                    .values(escalated_at=now)
-                    .returning(HelpRequest.wave)
+            marked = await changed(
+                session,
+                update(HelpRequest)
+                .where(
+                    HelpRequest.id == request_id,
+                    HelpRequest.status == RequestStatus.OPEN,
+                    HelpRequest.escalated_at.is_(None),
                 )
-            ).one_or_none()
+                .values(escalated_at=now)
+                .returning(HelpRequest.wave),
+            )
             if marked is None:
                 return 0
             view = await self._view(session, request_id)
