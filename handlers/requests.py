@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ParseMode
 
 from bot import callbacks
@@ -33,8 +33,8 @@ Step = Callable[[int, int], Awaitable[StepOutcome]]
 
 async def _parse(
     update: Update, context: BrigadeContext, action: Action
-) -> tuple[Speaker, Callback] | None:
-    """The speaker and the parsed button, or None after answering a stale/forged tap."""
+) -> tuple[Speaker, Callback, CallbackQuery] | None:
+    """The speaker, the parsed button and the tap, or None after answering a stale/forged tap."""
     query = update.callback_query
     who = await speaker(update, context)
     if query is None or who is None:
@@ -43,7 +43,7 @@ async def _parse(
     if parsed is None or parsed.action is not action:
         await query.answer(who._("This button is no longer valid."))
         return None
-    return who, parsed
+    return who, parsed, query
 
 
 async def _answer(update: Update, toast: Toast) -> None:
@@ -56,9 +56,7 @@ async def on_claim(update: Update, context: BrigadeContext) -> None:
     parsed = await _parse(update, context, Action.CLAIM)
     if parsed is None:
         return
-    who, button = parsed
-    query = update.callback_query
-    assert query is not None
+    who, button, query = parsed
     # The chat of the tapped copy: a claim must go through an offer made in that chat.
     chat = query.message.chat.id if query.message is not None else who.member.telegram_id
     result = await context.services.requests.claim(
@@ -72,9 +70,7 @@ async def on_decline(update: Update, context: BrigadeContext) -> None:
     parsed = await _parse(update, context, Action.DECLINE)
     if parsed is None:
         return
-    who, button = parsed
-    query = update.callback_query
-    assert query is not None
+    who, button, query = parsed
     outcome = await context.services.requests.decline(
         who.member.telegram_id,
         button.int_arg(0),
@@ -111,7 +107,7 @@ async def _step(
     parsed = await _parse(update, context, action)
     if parsed is None:
         return None
-    who, button = parsed
+    who, button, _query = parsed
     verb, target = button.str_arg(0), button.int_arg(1)
     step = steps.get(verb)
     outcome = StepOutcome.NOT_FOUND if step is None else await step(who.member.telegram_id, target)

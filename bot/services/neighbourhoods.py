@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import VolunteerStatus
 from bot.geo import distance_km, valid_point
@@ -106,17 +107,27 @@ class NeighbourhoodService(Service):
             )
             return {nb_id: count for nb_id, count in rows.all() if nb_id is not None}
 
+    async def _active(
+        self, session: AsyncSession, coordinator_telegram_id: int, neighbourhood_id: int
+    ) -> tuple[Member, Neighbourhood] | Outcome:
+        """The coordinator and the neighbourhood they act on, if it is still in use."""
+        actor = await self._require(session, coordinator_telegram_id)
+        if actor is None:
+            return Outcome.NOT_ALLOWED
+        row = await session.get(Neighbourhood, neighbourhood_id)
+        if row is None or row.archived_at is not None:
+            return Outcome.NOT_FOUND
+        return actor, row
+
     async def set_post_to_group(
         self, coordinator_telegram_id: int, neighbourhood_id: int, enabled: bool
     ) -> Outcome:
         """Choose whether a neighbourhood's requests are also posted in its group."""
         async with self._db.transaction() as session:
-            actor = await self._require(session, coordinator_telegram_id)
-            if actor is None:
-                return Outcome.NOT_ALLOWED
-            row = await session.get(Neighbourhood, neighbourhood_id)
-            if row is None or row.archived_at is not None:
-                return Outcome.NOT_FOUND
+            found = await self._active(session, coordinator_telegram_id, neighbourhood_id)
+            if isinstance(found, Outcome):
+                return found
+            actor, row = found
             if row.post_to_group == enabled:
                 return Outcome.ALREADY_DONE
             row.post_to_group = enabled
@@ -144,12 +155,10 @@ class NeighbourhoodService(Service):
     ) -> Outcome:
         """Make `chat_id` the neighbourhood's group (moving it from another if it was linked)."""
         async with self._db.transaction() as session:
-            actor = await self._require(session, coordinator_telegram_id)
-            if actor is None:
-                return Outcome.NOT_ALLOWED
-            target = await session.get(Neighbourhood, neighbourhood_id)
-            if target is None or target.archived_at is not None:
-                return Outcome.NOT_FOUND
+            found = await self._active(session, coordinator_telegram_id, neighbourhood_id)
+            if isinstance(found, Outcome):
+                return found
+            actor, target = found
             if target.group_chat_id == chat_id:
                 return Outcome.ALREADY_DONE
             previous = (

@@ -248,14 +248,8 @@ class ProfileService(Service):
                 VolunteerSkill(member_id=member.id, skill_id=skill_id) for skill_id in sorted(added)
             )
             await session.flush()
-            await audit.record(
-                session,
-                "member",
-                member.id,
-                "edit_profile",
-                by=member.id,
-                detail={"field": "skills", "added": sorted(added), "removed": sorted(removed)},
-            )
+            changes = {"added": sorted(added), "removed": sorted(removed)}
+            await self._audit_edit(session, member, "skills", changes)
             to_verify = tuple(
                 skill_id for skill_id in sorted(added) if catalogue[skill_id].requires_verification
             )
@@ -368,15 +362,18 @@ class ProfileService(Service):
             detail = await change(session, member)
             if isinstance(detail, Outcome):
                 return detail
-            await audit.record(
-                session,
-                "member",
-                member.id,
-                "edit_profile",
-                by=member.id,
-                detail={"field": field, **detail},
-            )
+            await self._audit_edit(session, member, field, detail)
             return await self._view(session, member)
+
+    @staticmethod
+    async def _audit_edit(
+        session: AsyncSession, member: Member, field: str, detail: dict[str, Any]
+    ) -> None:
+        """One audit event per edited field: which, and what changed (never the new value)."""
+        detail = {"field": field, **detail}
+        await audit.record(
+            session, "member", member.id, "edit_profile", by=member.id, detail=detail
+        )
 
     @staticmethod
     async def _volunteer(session: AsyncSession, telegram_id: int, *, lock: bool) -> Member | None:

@@ -232,6 +232,18 @@ class SignalService(Service):
             return None
         return actor, Role.COORDINATOR in roles
 
+    async def _on_case(
+        self, session: AsyncSession, telegram_id: int, signal_id: int
+    ) -> tuple[Member, bool] | None:
+        """The staff member and whether they coordinate, if they may act on this case."""
+        staff = await self._staff(session, telegram_id)
+        if staff is None:
+            return None
+        actor, coordinates = staff
+        if not coordinates and not await self._sees(session, actor, signal_id):
+            return None
+        return staff
+
     @staticmethod
     async def _sees(session: AsyncSession, referent: Member, signal_id: int) -> bool:
         """Whether this referent was told of this case (a coordinator sees them all)."""
@@ -244,12 +256,10 @@ class SignalService(Service):
         """ "I'll follow up": the first referent or coordinator to tap takes the case."""
         now = self._clock()
         async with self._transaction() as session:
-            staff = await self._staff(session, actor_telegram_id)
+            staff = await self._on_case(session, actor_telegram_id, signal_id)
             if staff is None:
                 return CaseResult(CaseOutcome.NOT_ALLOWED)
-            actor, coordinates = staff
-            if not coordinates and not await self._sees(session, actor, signal_id):
-                return CaseResult(CaseOutcome.NOT_ALLOWED)
+            actor, _coordinates = staff
             taken = await changed(
                 session,
                 update(Signal)
@@ -299,12 +309,10 @@ class SignalService(Service):
         """
         now = self._clock()
         async with self._transaction() as session:
-            staff = await self._staff(session, actor_telegram_id)
+            staff = await self._on_case(session, actor_telegram_id, signal_id)
             if staff is None:
                 return CaseResult(CaseOutcome.NOT_ALLOWED)
             actor, coordinates = staff
-            if not coordinates and not await self._sees(session, actor, signal_id):
-                return CaseResult(CaseOutcome.NOT_ALLOWED)
             conditions = [
                 Signal.id == signal_id,
                 Signal.status.in_([SignalStatus.OPEN, SignalStatus.ASSIGNED]),
