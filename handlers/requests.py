@@ -17,6 +17,7 @@ from bot import callbacks
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.messages.claims import (
+    STEP_ANSWERS,
     TIME_SPENT,
     Toast,
     claim_answer,
@@ -41,7 +42,7 @@ async def _parse(
         return None
     parsed = callbacks.parse(query.data)
     if parsed is None or parsed.action is not action:
-        await query.answer(who._("This button is no longer valid."))
+        await query.answer(who._(STEP_ANSWERS[StepOutcome.NOT_FOUND]))
         return None
     return who, parsed, query
 
