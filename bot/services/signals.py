@@ -29,7 +29,7 @@ from storage import audit, limits, neighbourhoods
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member, MemberRole, Neighbourhood, Signal
-from storage.writes import changed, created, erased
+from storage.writes import changed, created, erased, view_of
 
 MAX_DESCRIPTION_LENGTH = 300
 MAX_PLACE_LENGTH = 256
@@ -421,23 +421,15 @@ class SignalService(Service):
             if signal.neighbourhood_id
             else None
         )
-        return CaseView(
-            id=signal.id,
-            status=signal.status,
-            description=signal.description,
-            place=signal.place,
-            latitude=signal.latitude,
-            longitude=signal.longitude,
+        return view_of(
+            CaseView,
+            signal,
             neighbourhood=neighbourhood.name if neighbourhood else None,
-            worry=signal.worry,
             reporter_name=reporter.display_name if reporter else None,
             reporter_username=reporter.username if reporter else None,
             reporter_telegram_id=reporter.telegram_id if reporter else None,
-            reporter_phone=signal.reporter_phone,
             assignee_id=signal.assigned_to_member_id,
             assignee_name=assignee.display_name if assignee else None,
-            outcome=signal.outcome,
-            created_at=signal.created_at,
         )
 
 

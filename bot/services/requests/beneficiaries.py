@@ -12,7 +12,7 @@ from bot.domain.vocabulary import Role
 from bot.services.requests.base import RequestsBase
 from bot.services.requests.drafts import BeneficiaryDetails, RequestDraft
 from storage.models import Beneficiary, HelpRequest, Member
-from storage.writes import erased
+from storage.writes import erased, view_of
 
 # What is left of a person once their contact data is purged.
 ERASED_PERSON = {
@@ -79,15 +79,7 @@ class Beneficiaries(RequestsBase):
                 return None
             if row.latitude is None or row.longitude is None:
                 return None
-            return BeneficiaryDetails(
-                name=row.name,
-                phone=row.phone,
-                address=row.address,
-                latitude=row.latitude,
-                longitude=row.longitude,
-                access_notes=row.access_notes,
-                consent=row.consent_at is not None,
-            )
+            return view_of(BeneficiaryDetails, row, consent=row.consent_at is not None)
 
     async def _purge_beneficiaries(self) -> int:
         """Erase the contact data of people whose last request ended before the retention period."""
