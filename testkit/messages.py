@@ -49,7 +49,3 @@ class RecordingMessenger(Messenger):
     def rendered(self, notice: Notice, reader: Reader) -> Rendered:
         """How `notice` reads for `reader`."""
         return notice.render(self.translator(reader), self.town)
-
-    def clear(self) -> None:
-        """Forget what was sent so far."""
-        self.sent.clear()

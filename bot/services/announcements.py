@@ -18,7 +18,7 @@ from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.messages.announcements import Announcement
 from bot.messages.base import Reader
 from bot.messages.messenger import Messenger
-from bot.services.base import Service, _nothing
+from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
 from storage.database import Database
 from storage.models import (
@@ -90,7 +90,7 @@ class AnnouncementService(Service):
         self,
         database: Database,
         messenger: Messenger,
-        after_commit: Callable[[], None] = _nothing,
+        after_commit: Callable[[], None] = no_wake,
     ) -> None:
         super().__init__(database, after_commit=after_commit)
         self._messenger = messenger

@@ -14,14 +14,14 @@ from storage.database import Database
 from storage.models import Member
 
 
-def _nothing() -> None:
+def no_wake() -> None:
     """No outbox sender to wake (a use case that queues no message, or a test)."""
 
 
 class Service:
     """A family of use cases on one database; each owns its transaction."""
 
-    def __init__(self, database: Database, *, after_commit: Callable[[], None] = _nothing) -> None:
+    def __init__(self, database: Database, *, after_commit: Callable[[], None] = no_wake) -> None:
         self._db = database
         self._clock = database.clock
         # Wakes the outbox sender: the rows just committed go out at once, not at its next poll.

@@ -36,7 +36,7 @@ from bot.messages.series import (
     SeriesStarted,
     SeriesStopped,
 )
-from bot.services.base import Service, _nothing
+from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
 from bot.services.requests import RequestDraft, RequestService
 from bot.settings import Settings
@@ -119,7 +119,7 @@ class SeriesService(Service):
         requests: RequestService,
         messenger: Messenger,
         settings: Settings,
-        after_commit: Callable[[], None] = _nothing,
+        after_commit: Callable[[], None] = no_wake,
         *,
         lead_days: float = LEAD_DAYS,
         exclusive_hours: int = DEFAULT_EXCLUSIVE_HOURS,

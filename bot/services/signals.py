@@ -23,7 +23,7 @@ from bot.messages.base import Reader
 from bot.messages.cases import CaseClosed, CaseFollowedUp, CaseReported, CaseTaken, CaseView
 from bot.messages.messenger import Messenger
 from bot.pseudonyms import Pseudonyms
-from bot.services.base import Service, _nothing
+from bot.services.base import Service, no_wake
 from bot.text import one_line, several_lines
 from storage import audit, limits, neighbourhoods
 from storage import members as member_store
@@ -130,7 +130,7 @@ class SignalService(Service):
         messenger: Messenger,
         *,
         pseudonyms: Pseudonyms,
-        after_commit: Callable[[], None] = _nothing,
+        after_commit: Callable[[], None] = no_wake,
     ) -> None:
         super().__init__(database, after_commit=after_commit)
         self._messenger = messenger

@@ -8,7 +8,7 @@ from datetime import tzinfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages.messenger import Messenger
-from bot.services.base import Service, _nothing
+from bot.services.base import Service, no_wake
 from bot.services.reports.periods import Period, Window, period_window
 from bot.settings import Settings
 from storage.database import Database
@@ -22,7 +22,7 @@ class ReportsBase(Service):
         database: Database,
         settings: Settings,
         messenger: Messenger,
-        after_commit: Callable[[], None] = _nothing,
+        after_commit: Callable[[], None] = no_wake,
     ) -> None:
         super().__init__(database, after_commit=after_commit)
         self._settings = settings

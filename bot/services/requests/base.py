@@ -21,7 +21,7 @@ from bot.messages.claims import (
 )
 from bot.messages.messenger import Messenger
 from bot.messages.offers import OfferUpdate, RequestView
-from bot.services.base import Service, _nothing
+from bot.services.base import Service, no_wake
 from bot.services.outcomes import StepOutcome
 from bot.settings import Settings
 from storage import audit, offers
@@ -103,7 +103,7 @@ class RequestsBase(Service):
         database: Database,
         messenger: Messenger,
         settings: Settings,
-        after_commit: Callable[[], None] = _nothing,
+        after_commit: Callable[[], None] = no_wake,
     ) -> None:
         super().__init__(database, after_commit=after_commit)
         self._messenger = messenger
