@@ -16,7 +16,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.context import SERVICES_KEY, BrigadeApplication, BrigadeContext, OutboxWaker, Services
 from bot.i18n import I18n
 from bot.menus import set_default_menus, set_member_menu
-from bot.notices import Notices
+from bot.messages.messenger import Messenger
 from bot.outbox import OutboxSender
 from bot.persistence import DatabasePersistence
 from bot.pseudonyms import Pseudonyms
@@ -121,8 +121,8 @@ def build_services(
     )
     i18n = I18n(settings.default_language)
     waker = OutboxWaker()
-    notices = Notices(i18n, settings)
-    requests = RequestService(database, notices, settings, after_commit=waker)
+    messenger = Messenger(i18n, settings)
+    requests = RequestService(database, messenger, settings, after_commit=waker)
     # Limits that survive /forget count under keyed hashes; the key derives from the token,
     # which never enters the database.
     if settings.bot_token is None:
@@ -145,11 +145,11 @@ def build_services(
         requests=requests,
         profile=ProfileService(database),
         privacy=PrivacyService(database),
-        reports=ReportService(database, settings, notices, after_commit=waker),
-        announcements=AnnouncementService(database, notices, after_commit=waker),
-        signals=SignalService(database, notices, pseudonyms=pseudonyms, after_commit=waker),
+        reports=ReportService(database, settings, messenger, after_commit=waker),
+        announcements=AnnouncementService(database, messenger, after_commit=waker),
+        signals=SignalService(database, messenger, pseudonyms=pseudonyms, after_commit=waker),
         badges=BadgeService(database),
-        series=SeriesService(database, requests, notices, settings, after_commit=waker),
+        series=SeriesService(database, requests, messenger, settings, after_commit=waker),
         retention=RetentionService(database, settings),
         waker=waker,
     )

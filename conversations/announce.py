@@ -26,6 +26,7 @@ from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
+from bot.messages.announcements import announcement_header
 from bot.services.announcements import MAX_ANNOUNCEMENT_LENGTH, Announced, Audience, Delivery
 from bot.services.outcomes import Outcome
 from bot.text import several_lines
@@ -131,7 +132,8 @@ async def _preview(turn: Turn_) -> State:
         audience=audience_name(audience, _),
         count=audience.volunteers,
     )
-    await turn.say(f"{heading}\n\n{service.header(_)}\n\n{draft.text or ''}", keyboard)
+    header = announcement_header(_, turn.services.settings.town_name)
+    await turn.say(f"{heading}\n\n{header}\n\n{draft.text or ''}", keyboard)
     return Step.PREVIEW
 
 

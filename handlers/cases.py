@@ -16,14 +16,8 @@ from bot.callbacks import Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, SignalStatus
 from bot.i18n import N_, Translator
-from bot.services.signals import (
-    OUTCOME_WORDS,
-    CaseOutcome,
-    CaseView,
-    case_buttons,
-    case_text,
-    outcome_buttons,
-)
+from bot.messages.cases import OUTCOME_WORDS, CaseView, case_buttons, case_text, outcome_buttons
+from bot.services.signals import CaseOutcome
 from handlers.buttons import query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 

@@ -15,7 +15,7 @@ from telegram.ext import (
 from bot.callbacks import COORDINATOR_ACTIONS, Action, pattern
 from bot.context import BrigadeApplication, BrigadeContext
 from bot.domain.vocabulary import Role
-from bot.services.signals import OUTCOME_WORDS
+from bot.messages.cases import OUTCOME_WORDS
 from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
 from conversations.admin import ADMIN, build_admin_conversation
 from conversations.announce import ANNOUNCE, build_announce_conversation, on_refresh
@@ -100,10 +100,10 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("neighbourhoods", said(admin.neighbourhoods, role=COORDINATOR)),
         ("skills", said(admin.skills, role=COORDINATOR)),
         # (coordinator views and figures)
-        ("open", reports.open_requests),
-        ("stuck", reports.stuck),
-        ("stats", reports.stats),
-        ("export", reports.export),
+        ("open", said(reports.open_requests, role=COORDINATOR)),
+        ("stuck", said(reports.stuck, role=COORDINATOR)),
+        ("stats", said(reports.stats, role=COORDINATOR)),
+        ("export", said(reports.export, role=COORDINATOR)),
         # Relays, badges and recurring care (/signal and /verify are conversations, above).
         ("badge", said(badge)),
         ("cases", said(cases.cases_command)),
@@ -138,13 +138,13 @@ def register_handlers(application: BrigadeApplication) -> None:
             tap(admin.on_skill_retirement, role=COORDINATOR),
         ),
         # The request lifecycle: offers (in private chats and groups), follow-up, referent's steps.
-        (pattern(Action.CLAIM), requests.on_claim),
-        (pattern(Action.DECLINE), requests.on_decline),
-        (pattern(Action.CLAIM_STEP), requests.on_claim_step),
-        (pattern(Action.REFERENT_STEP), requests.on_referent_step),
-        (pattern(Action.REQUEST_ADMIN), requests.on_request_admin),
+        (pattern(Action.CLAIM), tap(requests.on_claim)),
+        (pattern(Action.DECLINE), tap(requests.on_decline)),
+        (pattern(Action.CLAIM_STEP), tap(requests.on_claim_step)),
+        (pattern(Action.REFERENT_STEP), tap(requests.on_referent_step)),
+        (pattern(Action.REQUEST_ADMIN), tap(requests.on_request_admin)),
         # (coordinator views and figures)
-        (pattern(Action.REPORT), reports.on_report_button),
+        (pattern(Action.REPORT), tap(reports.on_report_button, role=COORDINATOR)),
         # An announcement's delivery count (outside the /announce conversation).
         (pattern(Action.ANNOUNCE, "count"), tap(on_refresh, role=COORDINATOR)),
         # Reported cases and recurring series.

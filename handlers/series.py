@@ -24,8 +24,9 @@ from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
+from bot.messages.series import schedule_text
 from bot.services.outcomes import Outcome
-from bot.services.series import SeriesService, SeriesSource, SeriesView, schedule_text
+from bot.services.series import SeriesService, SeriesSource, SeriesView
 from bot.skills import skill_label
 from bot.text import one_line
 from handlers.buttons import inline_button, query_of

@@ -2,34 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent
 
+# A change of state: (from, to); from is None for something just created. Enum members of
+# the domain's vocabulary are strings and are stored as their values.
+Move = tuple[str | None, str]
 
-async def record(
-    session: AsyncSession,
-    *,
-    actor_id: int | None,
+
+def _event(
     entity: str,
     entity_id: int,
     action: str,
-    from_state: str | None = None,
-    to_state: str | None = None,
+    by: int | None,
+    moved: Move | None,
+    detail: dict[str, Any] | None,
+) -> AuditEvent:
+    was, now = moved if moved is not None else (None, None)
+    return AuditEvent(
+        actor_member_id=by,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        from_state=None if was is None else str(was),
+        to_state=None if now is None else str(now),
+        detail=detail,
+    )
+
+
+async def record(
+    session: AsyncSession,
+    entity: str,
+    entity_id: int,
+    action: str,
+    *,
+    by: int | None = None,
+    moved: Move | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append one event to the audit log, in the caller's transaction."""
-    session.add(
-        AuditEvent(
-            actor_member_id=actor_id,
-            entity=entity,
-            entity_id=entity_id,
-            action=action,
-            from_state=from_state,
-            to_state=to_state,
-            detail=detail,
-        )
-    )
+    """Append one event to the audit log, in the caller's transaction.
+
+    `by` is the member who acted (None: the bot itself, e.g. a timer).
+    """
+    session.add(_event(entity, entity_id, action, by, moved, detail))
+    await session.flush()
+
+
+async def record_each(
+    session: AsyncSession, entity: str, entity_ids: Iterable[int], action: str
+) -> None:
+    """The same action of the bot on many rows (a purge), with one flush."""
+    session.add_all(_event(entity, entity_id, action, None, None, None) for entity_id in entity_ids)
     await session.flush()

@@ -151,3 +151,8 @@ async def purge_idle(session: AsyncSession, *, before: datetime, limit: int) -> 
         delete(Member).where(Member.id.in_(chosen)).execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def by_id(session: AsyncSession, member_id: int | None) -> Member | None:
+    """The member with this id; None for no id (a member who was never set or was deleted)."""
+    return await session.get(Member, member_id) if member_id else None

@@ -15,11 +15,11 @@ from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import Role, VolunteerStatus
-from bot.i18n import Translator
-from bot.notices import Notices
+from bot.messages.announcements import Announcement
+from bot.messages.base import Reader
+from bot.messages.messenger import Messenger
+from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
-from storage import members as member_store
-from storage import outbox
 from storage.database import Database
 from storage.models import (
     AuditEvent,
@@ -83,32 +83,22 @@ class Delivery:
     pending: int
 
 
-class AnnouncementService:
+class AnnouncementService(Service):
     """Choose an audience, queue the announcement, follow its delivery."""
 
     def __init__(
         self,
         database: Database,
-        notices: Notices,
-        after_commit: Callable[[], None] = lambda: None,
+        messenger: Messenger,
+        after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        self._db = database
-        self._notices = notices
-        self._after_commit = after_commit
-
-    def header(self, _: Translator) -> str:
-        """The line above an announcement, in the reader's language."""
-        return _(
-            "📣 A message from the coordinators of {town}:", town=self._notices.settings.town_name
-        )
+        super().__init__(database, after_commit=after_commit)
+        self._messenger = messenger
 
     async def audiences(self, coordinator_telegram_id: int) -> list[Audience] | Outcome:
         """Everybody first, then each active neighbourhood by name, with how many they reach."""
         async with self._db.read() as session:
-            if (
-                await member_store.get_with_role(session, coordinator_telegram_id, Role.COORDINATOR)
-                is None
-            ):
+            if await self._require(session, coordinator_telegram_id) is None:
                 return Outcome.NOT_ALLOWED
             counts = dict(
                 (
@@ -155,10 +145,8 @@ class AnnouncementService:
         text = text.strip()
         if not text or len(text) > MAX_ANNOUNCEMENT_LENGTH:
             return Outcome.INVALID
-        async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+        async with self._transaction() as session:
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             if neighbourhood_id is not None:
@@ -181,7 +169,6 @@ class AnnouncementService:
                 "length": len(text),
                 "batch_key": key,
             }
-        self._after_commit()
         return Announced(event.id, key, count)
 
     async def _enqueue(
@@ -199,19 +186,8 @@ class AnnouncementService:
             .scalars()
             .all()
         )
-        ids: list[int] = []
-        for member in members:
-            assert member.telegram_id is not None
-            _ = self._notices.translator_for(member)
-            row = await outbox.enqueue(
-                session,
-                chat_id=member.telegram_id,
-                method="send_message",
-                payload={"text": self.header(_) + "\n\n" + text},
-                priority=outbox.BULK,
-                member_id=member.id,
-            )
-            ids.append(row.id)
+        rows = await self._messenger.send(session, Announcement(text), *map(Reader.of, members))
+        ids = [row.id for row in rows]
         if ids:
             await session.execute(
                 update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(batch_key=key)
@@ -223,10 +199,7 @@ class AnnouncementService:
     ) -> Delivery | Outcome:
         """Count the announcement's outbox rows by status (one grouped query)."""
         async with self._db.read() as session:
-            if (
-                await member_store.get_with_role(session, coordinator_telegram_id, Role.COORDINATOR)
-                is None
-            ):
+            if await self._require(session, coordinator_telegram_id) is None:
                 return Outcome.NOT_ALLOWED
             counts = dict(
                 (

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import Role, VolunteerStatus
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import members as member_store
 from storage.database import Database
@@ -76,7 +77,7 @@ class Verification:
     paused: bool = False
 
 
-class BadgeService:
+class BadgeService(Service):
     """Give volunteers their card code, and check codes for referents and coordinators."""
 
     def __init__(
@@ -87,8 +88,7 @@ class BadgeService:
         window: timedelta = CHECK_WINDOW,
         code_factory: Callable[[], str] = new_code,
     ) -> None:
-        self._db = database
-        self._clock = database.clock
+        super().__init__(database)
         self._max_failed = max_failed_checks
         self._window = window
         self._new_code = code_factory

@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from bot.domain.vocabulary import Role
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Invite
+from storage.writes import created
 
 INVITE_PREFIX = "i-"
 NEIGHBOURHOOD_PREFIX = "n-"
@@ -48,7 +50,7 @@ class Redemption:
     role: Role | None = None
 
 
-class InviteService:
+class InviteService(Service):
     """Create and redeem invitations; only coordinators create them."""
 
     def __init__(
@@ -56,7 +58,7 @@ class InviteService:
         database: Database,
         ttl: timedelta = timedelta(days=7),
     ) -> None:
-        self._db = database
+        super().__init__(database)
         self._ttl = ttl
         self._clock = database.clock
 
@@ -65,9 +67,7 @@ class InviteService:
         if role not in INVITABLE_ROLES:
             return Outcome.INVALID
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             token = secrets.token_urlsafe(16)  # 128 bits, 22 characters
@@ -78,16 +78,9 @@ class InviteService:
                 created_by_id=actor.id,
                 expires_at=expires_at,
             )
-            session.add(invite)
-            await session.flush()
-            await audit.record(
-                session,
-                actor_id=actor.id,
-                entity="invite",
-                entity_id=invite.id,
-                action="create",
-                to_state="open",
-                detail={"role": role.value},
+            detail = {"role": role.value}
+            await created(
+                session, invite, "invite", "create", by=actor.id, state="open", detail=detail
             )
             return CreatedInvite(token=token, role=role, expires_at=expires_at)
 
@@ -127,12 +120,11 @@ class InviteService:
             await member_store.grant_roles(session, member.id, [role])
             await audit.record(
                 session,
-                actor_id=member.id,
-                entity="invite",
-                entity_id=invite_id,
-                action="redeem",
-                from_state="open",
-                to_state="used",
+                "invite",
+                invite_id,
+                "redeem",
+                by=member.id,
+                moved=("open", "used"),
                 detail={"role": Role(role).value},
             )
             return Redemption(Outcome.DONE, Role(role))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.vocabulary import Role, VolunteerStatus
+from bot.services.base import Service
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member
@@ -76,11 +77,11 @@ def _profile(member: Member, roles: frozenset[Role]) -> MemberProfile:
     )
 
 
-class MemberService:
+class MemberService(Service):
     """Identify members, keep their Telegram details fresh, and change their language."""
 
     def __init__(self, database: Database, coordinator_ids: Iterable[int]) -> None:
-        self._db = database
+        super().__init__(database)
         self._coordinator_ids = frozenset(coordinator_ids)
 
     async def identify(self, who: TelegramIdentity) -> MemberProfile:

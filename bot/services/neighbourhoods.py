@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.vocabulary import Role, VolunteerStatus
+from bot.domain.vocabulary import VolunteerStatus
 from bot.geo import distance_km, valid_point
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
-from storage import members as member_store
-from storage.database import Database
 from storage.models import Member, Neighbourhood
+from storage.writes import created
 
 MAX_RADIUS_KM = 50.0
 
@@ -43,11 +44,8 @@ def _view(row: Neighbourhood) -> NeighbourhoodView:
     )
 
 
-class NeighbourhoodService:
+class NeighbourhoodService(Service):
     """Create, list and locate neighbourhoods, and attach their group chats."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
 
     async def create(
         self,
@@ -65,24 +63,13 @@ class NeighbourhoodService:
             return Outcome.INVALID
         try:
             async with self._db.transaction() as session:
-                actor = await member_store.get_with_role(
-                    session, coordinator_telegram_id, Role.COORDINATOR
-                )
+                actor = await self._require(session, coordinator_telegram_id)
                 if actor is None:
                     return Outcome.NOT_ALLOWED
                 row = Neighbourhood(
                     name=name, latitude=latitude, longitude=longitude, radius_km=radius_km
                 )
-                session.add(row)
-                await session.flush()
-                await audit.record(
-                    session,
-                    actor_id=actor.id,
-                    entity="neighbourhood",
-                    entity_id=row.id,
-                    action="create",
-                    to_state="active",
-                )
+                await created(session, row, "neighbourhood", "create", by=actor.id, state="active")
                 return _view(row)
         except IntegrityError:
             return Outcome.INVALID  # the name is taken
@@ -120,28 +107,36 @@ class NeighbourhoodService:
             )
             return {nb_id: count for nb_id, count in rows.all() if nb_id is not None}
 
+    async def _active(
+        self, session: AsyncSession, coordinator_telegram_id: int, neighbourhood_id: int
+    ) -> tuple[Member, Neighbourhood] | Outcome:
+        """The coordinator and the neighbourhood they act on, if it is still in use."""
+        actor = await self._require(session, coordinator_telegram_id)
+        if actor is None:
+            return Outcome.NOT_ALLOWED
+        row = await session.get(Neighbourhood, neighbourhood_id)
+        if row is None or row.archived_at is not None:
+            return Outcome.NOT_FOUND
+        return actor, row
+
     async def set_post_to_group(
         self, coordinator_telegram_id: int, neighbourhood_id: int, enabled: bool
     ) -> Outcome:
         """Choose whether a neighbourhood's requests are also posted in its group."""
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
-            if actor is None:
-                return Outcome.NOT_ALLOWED
-            row = await session.get(Neighbourhood, neighbourhood_id)
-            if row is None or row.archived_at is not None:
-                return Outcome.NOT_FOUND
+            found = await self._active(session, coordinator_telegram_id, neighbourhood_id)
+            if isinstance(found, Outcome):
+                return found
+            actor, row = found
             if row.post_to_group == enabled:
                 return Outcome.ALREADY_DONE
             row.post_to_group = enabled
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="neighbourhood",
-                entity_id=row.id,
-                action="post_to_group_on" if enabled else "post_to_group_off",
+                "neighbourhood",
+                row.id,
+                "post_to_group_on" if enabled else "post_to_group_off",
+                by=actor.id,
             )
             return Outcome.DONE
 
@@ -160,14 +155,10 @@ class NeighbourhoodService:
     ) -> Outcome:
         """Make `chat_id` the neighbourhood's group (moving it from another if it was linked)."""
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
-            if actor is None:
-                return Outcome.NOT_ALLOWED
-            target = await session.get(Neighbourhood, neighbourhood_id)
-            if target is None or target.archived_at is not None:
-                return Outcome.NOT_FOUND
+            found = await self._active(session, coordinator_telegram_id, neighbourhood_id)
+            if isinstance(found, Outcome):
+                return found
+            actor, target = found
             if target.group_chat_id == chat_id:
                 return Outcome.ALREADY_DONE
             previous = (
@@ -181,10 +172,10 @@ class NeighbourhoodService:
             target.group_chat_id = chat_id
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="neighbourhood",
-                entity_id=target.id,
-                action="link_group",
+                "neighbourhood",
+                target.id,
+                "link_group",
+                by=actor.id,
                 detail={"chat_id": chat_id},
             )
             return Outcome.DONE

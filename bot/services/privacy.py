@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.geo import bounding_box
+from bot.services.base import Service
 from bot.services.geocoding import search_cache_key_pattern
 from bot.services.outcomes import Outcome
 from bot.services.signals import erase_reporter
@@ -25,7 +26,6 @@ from bot.services.volunteers import PERIODS
 from storage import audit
 from storage import conversations as conversation_store
 from storage import members as member_store
-from storage.database import Database
 from storage.models import (
     AuditEvent,
     Availability,
@@ -88,12 +88,8 @@ def _vocabulary_only(
     return kept or None
 
 
-class PrivacyService:
+class PrivacyService(Service):
     """Export and erase one person's data, each in one transaction."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
-        self._clock = database.clock
 
     async def export(self, telegram_id: int) -> dict[str, Any] | None:
         """Everything stored about the person, JSON-ready; None if Brigade does not know them."""
@@ -391,12 +387,7 @@ class PrivacyService:
             await self._anonymise_audit(session, member.id, traces)
             self._blank(member, now)
             await audit.record(
-                session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="forget",
-                to_state="forgotten",
+                session, "member", member.id, "forget", by=member.id, moved=(None, "forgotten")
             )
             return Outcome.DONE
 
@@ -452,12 +443,11 @@ class PrivacyService:
                     request.status = RequestStatus.OPEN
             await audit.record(
                 session,
-                actor_id=member_id,
-                entity="claim",
-                entity_id=claim.id,
-                action="release",
-                from_state=ClaimStatus.ACTIVE.value,
-                to_state=ClaimStatus.RELEASED.value,
+                "claim",
+                claim.id,
+                "release",
+                by=member_id,
+                moved=(ClaimStatus.ACTIVE, ClaimStatus.RELEASED),
                 detail={"cause": "forget"},
             )
 

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import quiet_hours
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import PERIODS, SkillHeld
 from bot.text import one_line
 from storage import audit
 from storage import members as member_store
-from storage.database import Database
 from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
 
 MAX_NAME_LENGTH = 64
@@ -131,12 +131,8 @@ def _valid_quiet_hours(start_minute: int | None, end_minute: int | None) -> bool
 Change = Callable[[AsyncSession, Member], Awaitable[dict[str, Any] | Outcome]]
 
 
-class ProfileService:
+class ProfileService(Service):
     """Read and change one's own volunteer profile; pause and resume offers."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
-        self._clock = database.clock
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -252,14 +248,8 @@ class ProfileService:
                 VolunteerSkill(member_id=member.id, skill_id=skill_id) for skill_id in sorted(added)
             )
             await session.flush()
-            await audit.record(
-                session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="edit_profile",
-                detail={"field": "skills", "added": sorted(added), "removed": sorted(removed)},
-            )
+            changes = {"added": sorted(added), "removed": sorted(removed)}
+            await self._audit_edit(session, member, "skills", changes)
             to_verify = tuple(
                 skill_id for skill_id in sorted(added) if catalogue[skill_id].requires_verification
             )
@@ -337,12 +327,11 @@ class ProfileService:
             member.paused_until = until
             await audit.record(
                 session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="pause",
-                from_state="paused" if was_paused else "active",
-                to_state="paused",
+                "member",
+                member.id,
+                "pause",
+                by=member.id,
+                moved=("paused" if was_paused else "active", "paused"),
                 detail={"until": until.isoformat()},
             )
             return await self._view(session, member)
@@ -358,13 +347,7 @@ class ProfileService:
                 return Outcome.ALREADY_DONE
             member.paused_until = None
             await audit.record(
-                session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="resume",
-                from_state="paused",
-                to_state="active",
+                session, "member", member.id, "resume", by=member.id, moved=("paused", "active")
             )
             return await self._view(session, member)
 
@@ -379,15 +362,18 @@ class ProfileService:
             detail = await change(session, member)
             if isinstance(detail, Outcome):
                 return detail
-            await audit.record(
-                session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="edit_profile",
-                detail={"field": field, **detail},
-            )
+            await self._audit_edit(session, member, field, detail)
             return await self._view(session, member)
+
+    @staticmethod
+    async def _audit_edit(
+        session: AsyncSession, member: Member, field: str, detail: dict[str, Any]
+    ) -> None:
+        """One audit event per edited field: which, and what changed (never the new value)."""
+        detail = {"field": field, **detail}
+        await audit.record(
+            session, "member", member.id, "edit_profile", by=member.id, detail=detail
+        )
 
     @staticmethod
     async def _volunteer(session: AsyncSession, telegram_id: int, *, lock: bool) -> Member | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.domain.lifecycle import HOLDING_PLACE
+from bot.services.base import Service
 from bot.settings import Settings
 from storage import conversations as conversation_store
 from storage import geocoding as cache_store
@@ -23,12 +24,11 @@ OUTBOX_PRUNE_BATCH = 5000
 MEMBER_PURGE_BATCH = 100
 
 
-class RetentionService:
+class RetentionService(Service):
     """Finished messages, cached addresses, idle members, limit marks and abandoned drafts."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
-        self._db = database
-        self._clock = database.clock
+        super().__init__(database)
         self._settings = settings
         # Who had a conversation expire, and when: told so if they come back (this process only,
         # like the conversations themselves).

@@ -19,26 +19,32 @@ Stopping a series posts nothing more; occurrences already posted stay, unless ca
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from babel.dates import format_datetime, get_day_names
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.lifecycle import HOLDING_PLACE
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role
-from bot.i18n import N_, Translator
-from bot.notices import Notices
+from bot.messages.base import Reader
+from bot.messages.messenger import Messenger
+from bot.messages.series import (
+    RegularUnavailable,
+    Schedule,
+    SeriesHalted,
+    SeriesStarted,
+    SeriesStopped,
+)
+from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
 from bot.services.requests import RequestDraft, RequestService
 from bot.settings import Settings
-from bot.skills import skill_label
-from storage import audit, outbox
+from storage import audit
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Beneficiary, Claim, HelpRequest, Member, RequestSeries, Skill
+from storage.writes import changed
 
 INTERVALS_DAYS = (7, 14)
 LEAD_DAYS = 3.0
@@ -51,22 +57,6 @@ REGULAR_CLAIMS = (*HOLDING_PLACE, ClaimStatus.CONFIRMED)
 _NOT_RECURRING = (RequestStatus.CANCELLED,)
 MINUTES_PER_DAY = 24 * 60
 _GONE = "gone"
-
-FREQUENCY_LABELS = {7: N_("every week"), 14: N_("every two weeks")}
-
-
-def schedule_text(interval_days: int, weekday: int, local_minute: int, _: Translator) -> str:
-    """ "every week, on Thursday at 14:00", in the reader's language."""
-    day = get_day_names("wide", locale=_.language)[weekday]
-    frequency = _(FREQUENCY_LABELS[interval_days]) if interval_days in FREQUENCY_LABELS else ""
-    if not frequency:
-        frequency = _("every {days} days", days=interval_days)
-    return _(
-        "{frequency}, on {day} at {time}",
-        frequency=frequency,
-        day=day,
-        time=f"{local_minute // 60:02d}:{local_minute % 60:02d}",
-    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +86,11 @@ class SeriesView:
     regular_name: str | None
     stopped_at: datetime | None
 
+    @property
+    def schedule(self) -> Schedule:
+        """When it comes back."""
+        return Schedule(self.interval_days, self.weekday, self.local_minute)
+
 
 @dataclass(frozen=True)
 class Stopped:
@@ -115,32 +110,26 @@ class _Occurrence:
     draft: RequestDraft
 
 
-class SeriesService:
+class SeriesService(Service):
     """Create, list, stop series; post their occurrences when due."""
 
     def __init__(
         self,
         database: Database,
         requests: RequestService,
-        notices: Notices,
+        messenger: Messenger,
         settings: Settings,
-        after_commit: Callable[[], None] = lambda: None,
+        after_commit: Callable[[], None] = no_wake,
         *,
         lead_days: float = LEAD_DAYS,
         exclusive_hours: int = DEFAULT_EXCLUSIVE_HOURS,
     ) -> None:
-        self._db = database
+        super().__init__(database, after_commit=after_commit)
         self._requests = requests
-        self._notices = notices
+        self._messenger = messenger
         self._settings = settings
-        self._clock = database.clock
-        self._after_commit = after_commit
         self._lead = timedelta(days=lead_days)
         self._exclusive_hours = exclusive_hours
-
-    def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
-        """A write transaction that wakes the outbox sender once committed."""
-        return self._db.transaction(on_commit=self._after_commit)
 
     # --- dates -----------------------------------------------------------------------------
 
@@ -171,7 +160,7 @@ class SeriesService:
     async def _own_request(
         self, session: AsyncSession, referent_telegram_id: int, request_id: int
     ) -> tuple[Member, HelpRequest] | Outcome:
-        referent = await member_store.get_with_role(session, referent_telegram_id, Role.REFERENT)
+        referent = await self._require(session, referent_telegram_id, Role.REFERENT)
         request = await session.get(HelpRequest, request_id)
         if request is None:
             return Outcome.NOT_FOUND
@@ -278,14 +267,13 @@ class SeriesService:
             )
             session.add(series)
             await session.flush()
-            linked = (
-                await session.execute(
-                    update(HelpRequest)
-                    .where(HelpRequest.id == request.id, HelpRequest.series_id.is_(None))
-                    .values(series_id=series.id)
-                    .returning(HelpRequest.id)
-                )
-            ).one_or_none()
+            linked = await changed(
+                session,
+                update(HelpRequest)
+                .where(HelpRequest.id == request.id, HelpRequest.series_id.is_(None))
+                .values(series_id=series.id)
+                .returning(HelpRequest.id),
+            )
             if linked is None:
                 # A concurrent tap made it recurring first: keep theirs.
                 await session.delete(series)
@@ -293,30 +281,19 @@ class SeriesService:
                 return Outcome.ALREADY_DONE
             await audit.record(
                 session,
-                actor_id=referent.id,
-                entity="series",
-                entity_id=series.id,
-                action="create",
-                to_state="active",
+                "series",
+                series.id,
+                "create",
+                by=referent.id,
+                moved=(None, "active"),
                 detail={"request_id": request.id, "interval_days": interval_days},
             )
             view = await self._view(session, series.id)
             assert view is not None
-            if regular is not None:
-                _ = self._notices.translator_for(regular)
-                await self._notices.tell(
-                    session,
-                    regular,
-                    _(
-                        "{name} made request #{id} ({skill}) recurring: {schedule}. As its usual "
-                        "volunteer, you will be offered each occurrence first, a few days ahead.",
-                        name=referent.display_name,
-                        id=request.id,
-                        skill=skill_label(view.skill_label, _),
-                        schedule=schedule_text(interval_days, weekday, local_minute, _),
-                    ),
-                    priority=outbox.NOTICE,
-                )
+            started = SeriesStarted(
+                request.id, view.skill_label, referent.display_name, view.schedule
+            )
+            await self._messenger.send(session, started, Reader.of(regular))
             return view
 
     async def recurring_candidates(
@@ -325,9 +302,7 @@ class SeriesService:
         """The referent's recent requests someone took, not yet recurring: (id, skill label)."""
         since = self._clock() - timedelta(days=60)
         async with self._db.read() as session:
-            referent = await member_store.get_with_role(
-                session, referent_telegram_id, Role.REFERENT
-            )
+            referent = await self._require(session, referent_telegram_id, Role.REFERENT)
             if referent is None:
                 return []
             taken = select(Claim.request_id).where(Claim.status.in_(REGULAR_CLAIMS))
@@ -352,12 +327,10 @@ class SeriesService:
     async def active(self, actor_telegram_id: int) -> list[SeriesView] | Outcome:
         """Running series: the referent's own; every one for a coordinator."""
         async with self._db.read() as session:
-            actor = await member_store.get_by_telegram_id(session, actor_telegram_id)
-            if actor is None:
+            found = await self._member_roles(session, actor_telegram_id)
+            if found is None or not found[1] & {Role.REFERENT, Role.COORDINATOR}:
                 return Outcome.NOT_ALLOWED
-            roles = await member_store.roles_of(session, actor.id)
-            if not roles & {Role.REFERENT, Role.COORDINATOR}:
-                return Outcome.NOT_ALLOWED
+            actor, roles = found
             query = select(RequestSeries.id).where(RequestSeries.stopped_at.is_(None))
             if Role.COORDINATOR not in roles:
                 query = query.where(RequestSeries.referent_id == actor.id)
@@ -371,23 +344,22 @@ class SeriesService:
         """No further occurrence (one tap, the referent or a coordinator); posted ones stay."""
         now = self._clock()
         async with self._transaction() as session:
-            actor = await member_store.get_by_telegram_id(session, actor_telegram_id)
             series = await session.get(RequestSeries, series_id)
             if series is None:
                 return Stopped(Outcome.NOT_FOUND)
-            if actor is None:
+            found = await self._member_roles(session, actor_telegram_id)
+            if found is None:
                 return Stopped(Outcome.NOT_ALLOWED)
-            roles = await member_store.roles_of(session, actor.id)
+            actor, roles = found
             if actor.id != series.referent_id and Role.COORDINATOR not in roles:
                 return Stopped(Outcome.NOT_ALLOWED)
-            stopped = (
-                await session.execute(
-                    update(RequestSeries)
-                    .where(RequestSeries.id == series_id, RequestSeries.stopped_at.is_(None))
-                    .values(stopped_at=now, stopped_by_id=actor.id)
-                    .returning(RequestSeries.id)
-                )
-            ).one_or_none()
+            stopped = await changed(
+                session,
+                update(RequestSeries)
+                .where(RequestSeries.id == series_id, RequestSeries.stopped_at.is_(None))
+                .values(stopped_at=now, stopped_by_id=actor.id)
+                .returning(RequestSeries.id),
+            )
             open_ids = tuple(
                 (
                     await session.execute(
@@ -405,37 +377,19 @@ class SeriesService:
             if stopped is None:
                 return Stopped(Outcome.ALREADY_DONE, open_ids)
             await audit.record(
-                session,
-                actor_id=actor.id,
-                entity="series",
-                entity_id=series_id,
-                action="stop",
-                from_state="active",
-                to_state="stopped",
+                session, "series", series_id, "stop", by=actor.id, moved=("active", "stopped")
             )
             view = await self._view(session, series_id)
             assert view is not None
-            told = {actor.id}
-            for member_id in (series.referent_id, series.regular_volunteer_id):
-                person = await session.get(Member, member_id) if member_id else None
-                if person is None or person.id in told:
-                    continue
-                told.add(person.id)
-                _ = self._notices.translator_for(person)
-                await self._notices.tell(
-                    session,
-                    person,
-                    _(
-                        "{name} stopped the recurring {skill} ({schedule}): no further request "
-                        "will be posted for it.",
-                        name=actor.display_name,
-                        skill=skill_label(view.skill_label, _),
-                        schedule=schedule_text(
-                            view.interval_days, view.weekday, view.local_minute, _
-                        ),
-                    ),
-                    priority=outbox.NOTICE,
-                )
+            # The referent and the regular, once each, unless they stopped it themselves.
+            told = dict.fromkeys(
+                member_id
+                for member_id in (series.referent_id, series.regular_volunteer_id)
+                if member_id and member_id != actor.id
+            )
+            people = [await member_store.by_id(session, member_id) for member_id in told]
+            stopped_notice = SeriesStopped(view.skill_label, actor.display_name, view.schedule)
+            await self._messenger.send(session, stopped_notice, *map(Reader.of, people))
             return Stopped(Outcome.DONE, open_ids)
 
     async def _view(self, session: AsyncSession, series_id: int) -> SeriesView | None:
@@ -511,10 +465,9 @@ class SeriesService:
             assert request is not None
             await audit.record(
                 session,
-                actor_id=None,
-                entity="series",
-                entity_id=series_id,
-                action="occurrence",
+                "series",
+                series_id,
+                "occurrence",
                 detail={"request_id": request.id, "regular_first": request.wave == 0},
             )
             if planned.regular_id is not None and request.wave != 0:
@@ -545,29 +498,21 @@ class SeriesService:
                 if due
                 else occurrence
             )
-            moved = (
-                await session.execute(
-                    update(RequestSeries)
-                    .where(
-                        RequestSeries.id == series_id,
-                        RequestSeries.next_occurrence_at == planned,
-                        RequestSeries.stopped_at.is_(None),
-                    )
-                    .values(next_occurrence_at=after)
-                    .returning(RequestSeries.id)
+            moved = await changed(
+                session,
+                update(RequestSeries)
+                .where(
+                    RequestSeries.id == series_id,
+                    RequestSeries.next_occurrence_at == planned,
+                    RequestSeries.stopped_at.is_(None),
                 )
-            ).one_or_none()
+                .values(next_occurrence_at=after)
+                .returning(RequestSeries.id),
+            )
             if moved is None:
                 return None  # another run took it
             if skipped:
-                await audit.record(
-                    session,
-                    actor_id=None,
-                    entity="series",
-                    entity_id=series_id,
-                    action="skip",
-                    detail={"missed": skipped},
-                )
+                await audit.record(session, "series", series_id, "skip", detail={"missed": skipped})
             if not due:
                 return "skipped" if skipped else None
             regular = await self._latest_claimer(session, HelpRequest.series_id == series_id)
@@ -578,7 +523,7 @@ class SeriesService:
                     .where(RequestSeries.id == series_id)
                     .values(regular_volunteer_id=regular_id)
                 )
-            referent = await session.get(Member, series.referent_id) if series.referent_id else None
+            referent = await member_store.by_id(session, series.referent_id)
             minutes_left = (occurrence - now).total_seconds() / 60
             draft = RequestDraft(
                 skill_id=series.skill_id,
@@ -605,67 +550,35 @@ class SeriesService:
         self, session: AsyncSession, request: HelpRequest, regular_id: int
     ) -> None:
         """The regular could not be offered the occurrence: the referent hears why it went wide."""
-        referent = await session.get(Member, request.referent_id) if request.referent_id else None
-        regular = await session.get(Member, regular_id)
+        referent = await member_store.by_id(session, request.referent_id)
+        regular = await member_store.by_id(session, regular_id)
         skill = await session.get(Skill, request.skill_id)
-        if referent is None:
-            return
-        _ = self._notices.translator_for(referent)
-        when = (
-            format_datetime(
-                request.starts_at,
-                "EEEE d MMMM, HH:mm",
-                tzinfo=self._settings.tz,
-                locale=_.language,
-            )
-            if request.starts_at
-            else ""
+        notice = RegularUnavailable(
+            request.id,
+            skill.label if skill else "",
+            (regular.display_name or None) if regular else None,
+            request.starts_at,
         )
-        await self._notices.tell(
-            session,
-            referent,
-            _(
-                "{name}, the usual volunteer, cannot be offered the next {skill} ({when}) right "
-                "now (paused or unavailable): request #{id} is offered to the other volunteers.",
-                name=regular.display_name if regular and regular.display_name else _("someone"),
-                skill=skill_label(skill.label if skill else "", _),
-                when=when,
-                id=request.id,
-            ),
-            priority=outbox.NOTICE,
-        )
+        await self._messenger.send(session, notice, Reader.of(referent))
 
     async def _stop_by_scheduler(self, series_id: int, now: datetime, cause: str) -> None:
         async with self._transaction() as session:
-            stopped = (
-                await session.execute(
-                    update(RequestSeries)
-                    .where(RequestSeries.id == series_id, RequestSeries.stopped_at.is_(None))
-                    .values(stopped_at=now)
-                    .returning(RequestSeries.referent_id)
-                )
-            ).one_or_none()
+            stopped = await changed(
+                session,
+                update(RequestSeries)
+                .where(RequestSeries.id == series_id, RequestSeries.stopped_at.is_(None))
+                .values(stopped_at=now)
+                .returning(RequestSeries.referent_id),
+            )
             if stopped is None:
                 return
             await audit.record(
                 session,
-                actor_id=None,
-                entity="series",
-                entity_id=series_id,
-                action="stop",
-                from_state="active",
-                to_state="stopped",
+                "series",
+                series_id,
+                "stop",
+                moved=("active", "stopped"),
                 detail={"cause": cause},
             )
-            referent = await session.get(Member, stopped[0]) if stopped[0] else None
-            if referent is not None and referent.telegram_id is not None:
-                _ = self._notices.translator_for(referent)
-                await self._notices.tell(
-                    session,
-                    referent,
-                    _(
-                        "A recurring request of yours could not be posted any more (you are no "
-                        "longer a referent, or the person's details were erased): it is stopped."
-                    ),
-                    priority=outbox.NOTICE,
-                )
+            referent = await member_store.by_id(session, stopped[0])
+            await self._messenger.send(session, SeriesHalted(), Reader.of(referent))

@@ -9,57 +9,43 @@ closes it with an outcome.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Iterable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import callbacks
-from bot.callbacks import Action
 from bot.domain.vocabulary import Role, SignalOutcome, SignalStatus
-from bot.geo import distance_km, valid_point
-from bot.i18n import N_, Translator
-from bot.notices import Notices
+from bot.geo import valid_point
+from bot.messages.base import Reader
+from bot.messages.cases import CaseClosed, CaseFollowedUp, CaseReported, CaseTaken, CaseView
+from bot.messages.messenger import Messenger
 from bot.pseudonyms import Pseudonyms
-from bot.text import one_line, quoted, several_lines
-from storage import audit, limits, outbox
+from bot.services.base import Service, no_wake
+from bot.text import one_line, several_lines
+from storage import audit, limits, neighbourhoods
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member, MemberRole, Neighbourhood, Signal
+from storage.writes import changed, created, erased, view_of
 
 MAX_DESCRIPTION_LENGTH = 300
 MAX_PLACE_LENGTH = 256
 MAX_WORRY_LENGTH = 1000
+# What a case keeps of the person once purged: nothing that says who, where or why.
+ERASED_CASE = {
+    "description": "—",
+    "place": None,
+    "latitude": None,
+    "longitude": None,
+    "worry": "—",
+    "reporter_phone": None,
+}
 # A relay may report several people, not flood the referents.
 MAX_REPORTS_PER_DAY = 5
 REPORT_WINDOW = timedelta(days=1)
-
-OUTCOME_LABELS: dict[SignalOutcome, str] = {
-    SignalOutcome.HELPED: N_("Helped"),
-    SignalOutcome.REFERRED: N_("Referred to a service"),
-    SignalOutcome.NOT_ISOLATED: N_("Not isolated"),
-    SignalOutcome.UNREACHABLE: N_("Could not reach them"),
-}
-# The word each outcome travels as in a button (callback words are short).
-OUTCOME_WORDS: dict[str, SignalOutcome] = {
-    "o-helped": SignalOutcome.HELPED,
-    "o-referred": SignalOutcome.REFERRED,
-    "o-notisol": SignalOutcome.NOT_ISOLATED,
-    "o-unreach": SignalOutcome.UNREACHABLE,
-}
-STATUS_LABELS: dict[SignalStatus, str] = {
-    SignalStatus.OPEN: N_("waiting for someone to follow up"),
-    SignalStatus.ASSIGNED: N_("followed up by {name}"),
-    SignalStatus.CLOSED: N_("closed: {outcome}"),
-}
-# Stands for the reporter's mention while a translated line is escaped for HTML.
-_MENTION = "\x00mention\x00"
 
 
 @dataclass(frozen=True)
@@ -111,111 +97,6 @@ class CaseResult:
     assignee: str | None = None
 
 
-@dataclass(frozen=True)
-class CaseView:
-    """A case as referents and coordinators read it."""
-
-    id: int
-    status: SignalStatus
-    description: str
-    place: str | None
-    latitude: float | None
-    longitude: float | None
-    neighbourhood: str | None
-    worry: str
-    reporter_name: str | None
-    reporter_username: str | None
-    reporter_telegram_id: int | None
-    reporter_phone: str | None
-    assignee_id: int | None
-    assignee_name: str | None
-    outcome: SignalOutcome | None
-    created_at: datetime
-
-
-def case_text(view: CaseView, _: Translator) -> str:
-    """The case in HTML (send it with parse_mode="HTML"): every value is escaped."""
-
-    def line(message: str, **values: object) -> str:
-        return html.escape(_(message, **values))
-
-    lines = [
-        line(N_("🧭 Case #{id}: someone may be isolated"), id=view.id),
-        line(N_("Neighbourhood: {name}"), name=view.neighbourhood or _("not known")),
-        line(N_("Who: {value}"), value=view.description),
-        line(N_("Where: {value}"), value=view.place or _("not given")),
-    ]
-    if view.latitude is not None and view.longitude is not None:
-        lat, lon = f"{view.latitude:.5f}", f"{view.longitude:.5f}"
-        link = f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
-        lines.append(html.escape(link))
-    # Quoted: the worry may run over several lines, none of which may pass for the bot's own.
-    lines.append(line(N_("What worries them:")) + "\n" + quoted(view.worry))
-    reporter = html.escape(_("Reported by: {name}", name=_MENTION))
-    if view.reporter_telegram_id is not None:
-        name = html.escape(view.reporter_name or _("a relay"))
-        mention = f'<a href="tg://user?id={view.reporter_telegram_id}">{name}</a>'
-        if view.reporter_username:
-            mention += " @" + html.escape(view.reporter_username)
-    else:
-        mention = html.escape(_("a relay who has since left the brigade"))
-    lines.append(reporter.replace(_MENTION, mention))
-    lines.append(
-        line(N_("Their phone: {value}"), value=view.reporter_phone or _("not given, write to them"))
-    )
-    lines.append(line(N_("Status: {value}"), value=status_text(view, _)))
-    return "\n".join(lines)
-
-
-def status_text(view: CaseView, _: Translator) -> str:
-    """Where the case stands, in words."""
-    if view.status is SignalStatus.ASSIGNED:
-        return _(STATUS_LABELS[view.status], name=view.assignee_name or "—")
-    if view.status is SignalStatus.CLOSED:
-        outcome = _(OUTCOME_LABELS[view.outcome]) if view.outcome else "—"
-        return _(STATUS_LABELS[view.status], outcome=outcome)
-    return _(STATUS_LABELS[SignalStatus.OPEN])
-
-
-def case_buttons(
-    view: CaseView, _: Translator, *, may_close: bool = True
-) -> list[list[InlineKeyboardButton]]:
-    """Follow up while open, Close until closed (for those who may close it)."""
-    rows: list[list[InlineKeyboardButton]] = []
-    if view.status is SignalStatus.OPEN:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    _("🤝 I'll follow up"),
-                    callback_data=callbacks.encode(Action.CASE, "assign", view.id),
-                )
-            ]
-        )
-    if may_close and view.status is not SignalStatus.CLOSED:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    _("Close the case"),
-                    callback_data=callbacks.encode(Action.CASE, "close", view.id),
-                )
-            ]
-        )
-    return rows
-
-
-def outcome_buttons(case_id: int, _: Translator) -> list[list[InlineKeyboardButton]]:
-    """The outcome choice shown after "Close the case"."""
-    return [
-        [
-            InlineKeyboardButton(
-                _(OUTCOME_LABELS[outcome]),
-                callback_data=callbacks.encode(Action.CASE, word, case_id),
-            )
-        ]
-        for word, outcome in OUTCOME_WORDS.items()
-    ]
-
-
 def _told_to_referent(referent: Member) -> ColumnElement[bool]:
     """The cases `recipients` sends a referent: their neighbourhood's, the ones of neighbourhoods
     without a referent of their own or of no neighbourhood, and those they follow up.
@@ -240,26 +121,20 @@ def _told_to_referent(referent: Member) -> ColumnElement[bool]:
     )
 
 
-class SignalService:
+class SignalService(Service):
     """Record reports, tell the right people, assign and close cases."""
 
     def __init__(
         self,
         database: Database,
-        notices: Notices,
+        messenger: Messenger,
         *,
         pseudonyms: Pseudonyms,
-        after_commit: Callable[[], None] = lambda: None,
+        after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        self._db = database
-        self._notices = notices
+        super().__init__(database, after_commit=after_commit)
+        self._messenger = messenger
         self._pseudonyms = pseudonyms
-        self._clock = database.clock
-        self._after_commit = after_commit
-
-    def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
-        """A write transaction that wakes the outbox sender once committed."""
-        return self._db.transaction(on_commit=self._after_commit)
 
     # --- reporting -------------------------------------------------------------------------
 
@@ -301,24 +176,15 @@ class SignalService:
                 status=SignalStatus.OPEN,
                 created_at=now,
             )
-            session.add(signal)
-            await session.flush()
-            await audit.record(
-                session,
-                actor_id=reporter.id,
-                entity="signal",
-                entity_id=signal.id,
-                action="report",
-                to_state=SignalStatus.OPEN.value,
-            )
+            await created(session, signal, "signal", "report", by=reporter.id, state=signal.status)
             view = await self._view(session, signal.id)
             assert view is not None
             recipients = await self.recipients(session, neighbourhood_id, exclude={reporter.id})
-            for person in recipients:
-                await self._send_case(session, person, view)
+            await self._messenger.send(session, CaseReported(view), *map(Reader.of, recipients))
             return Reported(signal.id, view.neighbourhood, len(recipients))
 
-    async def _neighbourhood(self, session: AsyncSession, draft: SignalDraft) -> int | None:
+    @staticmethod
+    async def _neighbourhood(session: AsyncSession, draft: SignalDraft) -> int | None:
         """The chosen neighbourhood if it exists, else the nearest one (within twice its radius)."""
         if draft.neighbourhood_id is not None:
             chosen = await session.get(Neighbourhood, draft.neighbourhood_id)
@@ -326,15 +192,7 @@ class SignalService:
                 return chosen.id
         if draft.latitude is None or draft.longitude is None:
             return None
-        best: tuple[float, int] | None = None
-        rows = await session.execute(
-            select(Neighbourhood).where(Neighbourhood.archived_at.is_(None))
-        )
-        for row in rows.scalars():
-            distance = distance_km(draft.latitude, draft.longitude, row.latitude, row.longitude)
-            if distance <= row.radius_km * 2 and (best is None or distance < best[0]):
-                best = (distance, row.id)
-        return best[1] if best else None
+        return await neighbourhoods.nearest(session, draft.latitude, draft.longitude)
 
     @staticmethod
     async def recipients(
@@ -362,24 +220,6 @@ class SignalService:
             if member_id not in skipped and member.telegram_id is not None
         ]
 
-    async def _send_case(self, session: AsyncSession, person: Member, view: CaseView) -> None:
-        if person.telegram_id is None:
-            return
-        _ = self._notices.translator_for(person)
-        rows = case_buttons(view, _)
-        await outbox.enqueue(
-            session,
-            chat_id=person.telegram_id,
-            method="send_message",
-            payload={
-                "text": case_text(view, _),
-                "parse_mode": "HTML",
-                "reply_markup": InlineKeyboardMarkup(rows) if rows else None,
-            },
-            priority=outbox.INTERACTIVE,
-            member_id=person.id,
-        )
-
     # --- following up ----------------------------------------------------------------------
 
     async def _staff(self, session: AsyncSession, telegram_id: int) -> tuple[Member, bool] | None:
@@ -391,6 +231,18 @@ class SignalService:
         if not roles & {Role.REFERENT, Role.COORDINATOR}:
             return None
         return actor, Role.COORDINATOR in roles
+
+    async def _on_case(
+        self, session: AsyncSession, telegram_id: int, signal_id: int
+    ) -> tuple[Member, bool] | None:
+        """The staff member and whether they coordinate, if they may act on this case."""
+        staff = await self._staff(session, telegram_id)
+        if staff is None:
+            return None
+        actor, coordinates = staff
+        if not coordinates and not await self._sees(session, actor, signal_id):
+            return None
+        return staff
 
     @staticmethod
     async def _sees(session: AsyncSession, referent: Member, signal_id: int) -> bool:
@@ -404,24 +256,21 @@ class SignalService:
         """ "I'll follow up": the first referent or coordinator to tap takes the case."""
         now = self._clock()
         async with self._transaction() as session:
-            staff = await self._staff(session, actor_telegram_id)
+            staff = await self._on_case(session, actor_telegram_id, signal_id)
             if staff is None:
                 return CaseResult(CaseOutcome.NOT_ALLOWED)
-            actor, coordinates = staff
-            if not coordinates and not await self._sees(session, actor, signal_id):
-                return CaseResult(CaseOutcome.NOT_ALLOWED)
-            taken = (
-                await session.execute(
-                    update(Signal)
-                    .where(Signal.id == signal_id, Signal.status == SignalStatus.OPEN)
-                    .values(
-                        status=SignalStatus.ASSIGNED,
-                        assigned_to_member_id=actor.id,
-                        assigned_at=now,
-                    )
-                    .returning(Signal.id)
+            actor, _coordinates = staff
+            taken = await changed(
+                session,
+                update(Signal)
+                .where(Signal.id == signal_id, Signal.status == SignalStatus.OPEN)
+                .values(
+                    status=SignalStatus.ASSIGNED,
+                    assigned_to_member_id=actor.id,
+                    assigned_at=now,
                 )
-            ).one_or_none()
+                .returning(Signal.id),
+            )
             view = await self._view(session, signal_id)
             if view is None:
                 return CaseResult(CaseOutcome.NOT_FOUND)
@@ -433,47 +282,21 @@ class SignalService:
                 return CaseResult(CaseOutcome.TAKEN, view.assignee_name)
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="signal",
-                entity_id=signal_id,
-                action="assign",
-                from_state=SignalStatus.OPEN.value,
-                to_state=SignalStatus.ASSIGNED.value,
+                "signal",
+                signal_id,
+                "assign",
+                by=actor.id,
+                moved=(SignalStatus.OPEN, SignalStatus.ASSIGNED),
             )
             signal = await session.get(Signal, signal_id)
             assert signal is not None
             others = await self.recipients(
                 session, signal.neighbourhood_id, exclude={actor.id, signal.reporter_member_id or 0}
             )
-            for person in others:
-                _ = self._notices.translator_for(person)
-                await self._notices.tell(
-                    session,
-                    person,
-                    _(
-                        "Case #{id} is followed up by {name}: nothing to do for you.",
-                        id=signal_id,
-                        name=actor.display_name,
-                    ),
-                    priority=outbox.NOTICE,
-                )
-            reporter = (
-                await session.get(Member, signal.reporter_member_id)
-                if signal.reporter_member_id
-                else None
-            )
-            if reporter is not None:
-                _ = self._notices.translator_for(reporter)
-                await self._notices.tell(
-                    session,
-                    reporter,
-                    _(
-                        "Thank you for your report #{id}: a member of the brigade is now following "
-                        "it up and may contact you.",
-                        id=signal_id,
-                    ),
-                    priority=outbox.NOTICE,
-                )
+            notice = CaseTaken(signal_id, actor.display_name)
+            await self._messenger.send(session, notice, *map(Reader.of, others))
+            reporter = await member_store.by_id(session, signal.reporter_member_id)
+            await self._messenger.send(session, CaseFollowedUp(signal_id), Reader.of(reporter))
             return CaseResult(CaseOutcome.DONE, actor.display_name)
 
     async def close(
@@ -486,12 +309,10 @@ class SignalService:
         """
         now = self._clock()
         async with self._transaction() as session:
-            staff = await self._staff(session, actor_telegram_id)
+            staff = await self._on_case(session, actor_telegram_id, signal_id)
             if staff is None:
                 return CaseResult(CaseOutcome.NOT_ALLOWED)
             actor, coordinates = staff
-            if not coordinates and not await self._sees(session, actor, signal_id):
-                return CaseResult(CaseOutcome.NOT_ALLOWED)
             conditions = [
                 Signal.id == signal_id,
                 Signal.status.in_([SignalStatus.OPEN, SignalStatus.ASSIGNED]),
@@ -504,14 +325,13 @@ class SignalService:
                         Signal.assigned_to_member_id == actor.id,
                     )
                 )
-            closed = (
-                await session.execute(
-                    update(Signal)
-                    .where(*conditions)
-                    .values(status=SignalStatus.CLOSED, outcome=outcome, closed_at=now)
-                    .returning(Signal.assigned_to_member_id)
-                )
-            ).one_or_none()
+            closed = await changed(
+                session,
+                update(Signal)
+                .where(*conditions)
+                .values(status=SignalStatus.CLOSED, outcome=outcome, closed_at=now)
+                .returning(Signal.assigned_to_member_id),
+            )
             view = await self._view(session, signal_id)
             if view is None:
                 return CaseResult(CaseOutcome.NOT_FOUND)
@@ -521,29 +341,18 @@ class SignalService:
                 return CaseResult(CaseOutcome.NOT_ALLOWED, view.assignee_name)
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="signal",
-                entity_id=signal_id,
-                action="close",
-                to_state=SignalStatus.CLOSED.value,
+                "signal",
+                signal_id,
+                "close",
+                by=actor.id,
+                moved=(None, SignalStatus.CLOSED),
                 detail={"outcome": outcome.value},
             )
             assignee_id = closed[0]
             if assignee_id is not None and assignee_id != actor.id:
-                assignee = await session.get(Member, assignee_id)
-                if assignee is not None:
-                    _ = self._notices.translator_for(assignee)
-                    await self._notices.tell(
-                        session,
-                        assignee,
-                        _(
-                            "{name} closed case #{id}: {outcome}.",
-                            name=actor.display_name,
-                            id=signal_id,
-                            outcome=_(OUTCOME_LABELS[outcome]),
-                        ),
-                        priority=outbox.NOTICE,
-                    )
+                assignee = await member_store.by_id(session, assignee_id)
+                notice = CaseClosed(signal_id, actor.display_name, outcome)
+                await self._messenger.send(session, notice, Reader.of(assignee))
             return CaseResult(CaseOutcome.DONE, view.assignee_name)
 
     # --- retention and erasure --------------------------------------------------------------
@@ -557,31 +366,13 @@ class SignalService:
         now = self._clock()
         cutoff = now - timedelta(days=retention_days)
         async with self._transaction() as session:
-            purged = await session.execute(
-                update(Signal)
-                .where(
-                    Signal.status == SignalStatus.CLOSED,
-                    Signal.closed_at <= cutoff,
-                    Signal.purged_at.is_(None),
-                )
-                .values(
-                    description="—",
-                    place=None,
-                    latitude=None,
-                    longitude=None,
-                    worry="—",
-                    reporter_phone=None,
-                    purged_at=now,
-                )
-                .returning(Signal.id)
-                .execution_options(synchronize_session=False)
-            )
-            ids = purged.scalars().all()
-            for signal_id in ids:
-                await audit.record(
-                    session, actor_id=None, entity="signal", entity_id=signal_id, action="purge"
-                )
-            return len(ids)
+            closed_long_ago = [
+                Signal.status == SignalStatus.CLOSED,
+                Signal.closed_at <= cutoff,
+                Signal.purged_at.is_(None),
+            ]
+            values = {**ERASED_CASE, "purged_at": now}
+            return await erased(session, Signal, "signal", closed_long_ago, values)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -623,38 +414,22 @@ class SignalService:
         signal = await session.get(Signal, signal_id, populate_existing=True)
         if signal is None:
             return None
-        reporter = (
-            await session.get(Member, signal.reporter_member_id)
-            if signal.reporter_member_id
-            else None
-        )
-        assignee = (
-            await session.get(Member, signal.assigned_to_member_id)
-            if signal.assigned_to_member_id
-            else None
-        )
+        reporter = await member_store.by_id(session, signal.reporter_member_id)
+        assignee = await member_store.by_id(session, signal.assigned_to_member_id)
         neighbourhood = (
             await session.get(Neighbourhood, signal.neighbourhood_id)
             if signal.neighbourhood_id
             else None
         )
-        return CaseView(
-            id=signal.id,
-            status=signal.status,
-            description=signal.description,
-            place=signal.place,
-            latitude=signal.latitude,
-            longitude=signal.longitude,
+        return view_of(
+            CaseView,
+            signal,
             neighbourhood=neighbourhood.name if neighbourhood else None,
-            worry=signal.worry,
             reporter_name=reporter.display_name if reporter else None,
             reporter_username=reporter.username if reporter else None,
             reporter_telegram_id=reporter.telegram_id if reporter else None,
-            reporter_phone=signal.reporter_phone,
             assignee_id=signal.assigned_to_member_id,
             assignee_name=assignee.display_name if assignee else None,
-            outcome=signal.outcome,
-            created_at=signal.created_at,
         )
 
 

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain.vocabulary import Role
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
-from storage import members as member_store
-from storage.database import Database
 from storage.models import Skill
+from storage.writes import created
 
 
 @dataclass(frozen=True)
@@ -32,11 +31,8 @@ def _code_for(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", ascii_label.lower()).strip("_")[:40] or "skill"
 
 
-class SkillService:
+class SkillService(Service):
     """Read and maintain the catalogue."""
-
-    def __init__(self, database: Database) -> None:
-        self._db = database
 
     async def catalogue(self) -> list[tuple[SkillView, bool]]:
         """Every skill with whether it is retired, in catalogue order."""
@@ -69,9 +65,7 @@ class SkillService:
             return Outcome.INVALID
         try:
             async with self._db.transaction() as session:
-                actor = await member_store.get_with_role(
-                    session, coordinator_telegram_id, Role.COORDINATOR
-                )
+                actor = await self._require(session, coordinator_telegram_id)
                 if actor is None:
                     return Outcome.NOT_ALLOWED
                 skill = Skill(
@@ -79,11 +73,7 @@ class SkillService:
                     label=label,
                     requires_verification=requires_verification,
                 )
-                session.add(skill)
-                await session.flush()
-                await audit.record(
-                    session, actor_id=actor.id, entity="skill", entity_id=skill.id, action="add"
-                )
+                await created(session, skill, "skill", "add", by=actor.id)
                 return SkillView(skill.id, skill.code, skill.label, requires_verification)
         except IntegrityError:
             return Outcome.INVALID  # a skill with that code exists
@@ -100,9 +90,7 @@ class SkillService:
         self, coordinator_telegram_id: int, skill_id: int, *, retired: bool
     ) -> Outcome:
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             skill = await session.get(Skill, skill_id)
@@ -112,10 +100,6 @@ class SkillService:
                 return Outcome.ALREADY_DONE
             skill.retired_at = self._db.clock() if retired else None
             await audit.record(
-                session,
-                actor_id=actor.id,
-                entity="skill",
-                entity_id=skill.id,
-                action="retire" if retired else "restore",
+                session, "skill", skill.id, "retire" if retired else "restore", by=actor.id
             )
             return Outcome.DONE

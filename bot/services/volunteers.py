@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
 from bot.pseudonyms import Pseudonyms
+from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit, limits
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
+from storage.writes import changed
 
 PERIODS = ("morning", "afternoon", "evening")
 RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)
@@ -100,7 +102,7 @@ def _valid(application: VolunteerApplication) -> bool:
     )
 
 
-class VolunteerService:
+class VolunteerService(Service):
     """Sign-up submission, the pending queue, approval, rejection and skill verification."""
 
     def __init__(
@@ -110,8 +112,7 @@ class VolunteerService:
         pseudonyms: Pseudonyms,
         reapply_cooldown: timedelta = DEFAULT_REAPPLY_COOLDOWN,
     ) -> None:
-        self._db = database
-        self._clock = database.clock
+        super().__init__(database)
         self._pseudonyms = pseudonyms
         self._reapply_cooldown = reapply_cooldown
 
@@ -125,9 +126,7 @@ class VolunteerService:
     async def allow_reapply(self, coordinator_telegram_id: int, member_id: int) -> Outcome:
         """A coordinator lifts the cool-down after a rejection: they may apply again now."""
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
             member = await session.get(Member, member_id)
@@ -138,13 +137,7 @@ class VolunteerService:
             )
             if not lifted:
                 return Outcome.ALREADY_DONE
-            await audit.record(
-                session,
-                actor_id=actor.id,
-                entity="member",
-                entity_id=member_id,
-                action="allow_reapply",
-            )
+            await audit.record(session, "member", member_id, "allow_reapply", by=actor.id)
             return Outcome.DONE
 
     async def submit(
@@ -201,12 +194,11 @@ class VolunteerService:
             await member_store.grant_roles(session, member.id, [Role.VOLUNTEER])
             await audit.record(
                 session,
-                actor_id=member.id,
-                entity="member",
-                entity_id=member.id,
-                action="apply",
-                from_state=previous_status.value if previous_status else None,
-                to_state=VolunteerStatus.PENDING.value,
+                "member",
+                member.id,
+                "apply",
+                by=member.id,
+                moved=(previous_status.value if previous_status else None, VolunteerStatus.PENDING),
                 detail={"charter_version": application.charter_version},
             )
             coordinators = await member_store.telegram_ids_with_role(session, Role.COORDINATOR)
@@ -215,9 +207,7 @@ class VolunteerService:
     async def pending(self, coordinator_telegram_id: int) -> list[ApplicationView] | Outcome:
         """Applications waiting for a decision, oldest first (three queries, whatever the count)."""
         async with self._db.read() as session:
-            if not await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            ):
+            if not await self._require(session, coordinator_telegram_id):
                 return Outcome.NOT_ALLOWED
             return await self._views(session, Member.volunteer_status == VolunteerStatus.PENDING)
 
@@ -226,9 +216,7 @@ class VolunteerService:
     ) -> ApplicationView | Outcome:
         """One volunteer's application, for a coordinator."""
         async with self._db.read() as session:
-            if not await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            ):
+            if not await self._require(session, coordinator_telegram_id):
                 return Outcome.NOT_ALLOWED
             views = await self._views(session, Member.id == member_id)
             if not views:
@@ -306,60 +294,55 @@ class VolunteerService:
         new_status = VolunteerStatus.APPROVED if approve else VolunteerStatus.REJECTED
         now = self._clock()
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Decision(Outcome.NOT_ALLOWED)
             values: dict[str, object] = {"volunteer_status": new_status, "status_reason": reason}
             if approve:
                 values |= {"approved_at": now, "approved_by_id": actor.id}
             # Conditional on "still pending": two coordinators tapping at once decide once.
-            changed = (
-                await session.execute(
-                    update(Member)
-                    .where(
-                        Member.id == member_id,
-                        Member.volunteer_status == VolunteerStatus.PENDING,
-                    )
-                    .values(**values)
-                    .returning(Member.telegram_id, Member.display_name)
+            decided = await changed(
+                session,
+                update(Member)
+                .where(
+                    Member.id == member_id,
+                    Member.volunteer_status == VolunteerStatus.PENDING,
                 )
-            ).one_or_none()
-            if changed is None:
+                .values(**values)
+                .returning(Member.telegram_id, Member.display_name),
+            )
+            if decided is None:
                 exists = await session.get(Member, member_id)
                 return Decision(Outcome.ALREADY_DONE if exists else Outcome.NOT_FOUND)
-            if not approve and changed[0] is not None:
+            if not approve and decided[0] is not None:
                 # Under a pseudonym: erasing oneself with /forget does not shorten the wait.
                 await limits.add(
                     session,
                     limits.REJECTED,
-                    self._pseudonyms.of(changed[0]),
+                    self._pseudonyms.of(decided[0]),
                     now + self._reapply_cooldown,
                 )
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="member",
-                entity_id=member_id,
-                action="approve" if approve else "reject",
-                from_state=VolunteerStatus.PENDING.value,
-                to_state=new_status.value,
+                "member",
+                member_id,
+                "approve" if approve else "reject",
+                by=actor.id,
+                moved=(VolunteerStatus.PENDING, new_status),
                 detail={"reason": reason} if reason else None,
             )
-            return Decision(Outcome.DONE, changed[0], changed[1])
+            return Decision(Outcome.DONE, decided[0], decided[1])
 
     async def verify_skill(
         self, coordinator_telegram_id: int, member_id: int, skill_id: int
     ) -> Outcome:
         """Confirm that a volunteer may take requests needing a skill that requires verification."""
         async with self._db.transaction() as session:
-            actor = await member_store.get_with_role(
-                session, coordinator_telegram_id, Role.COORDINATOR
-            )
+            actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
-            changed = await session.execute(
+            verified = await changed(
+                session,
                 update(VolunteerSkill)
                 .where(
                     VolunteerSkill.member_id == member_id,
@@ -367,17 +350,17 @@ class VolunteerService:
                     VolunteerSkill.verified_at.is_(None),
                 )
                 .values(verified_at=self._clock(), verified_by_id=actor.id)
-                .returning(VolunteerSkill.member_id)
+                .returning(VolunteerSkill.member_id),
             )
-            if changed.one_or_none() is None:
+            if verified is None:
                 held = await session.get(VolunteerSkill, (member_id, skill_id))
                 return Outcome.ALREADY_DONE if held else Outcome.NOT_FOUND
             await audit.record(
                 session,
-                actor_id=actor.id,
-                entity="member",
-                entity_id=member_id,
-                action="verify_skill",
+                "member",
+                member_id,
+                "verify_skill",
+                by=actor.id,
                 detail={"skill_id": skill_id},
             )
             return Outcome.DONE

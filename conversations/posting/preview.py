@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.domain.vocabulary import RequestStatus
 from bot.i18n import Translator
-from bot.notices import Notices, RequestView
+from bot.messages.offers import RequestView, offer_text
 from bot.services.requests import Posted
 from bot.skills import skill_label
 from bot.text import escaped
@@ -47,7 +47,7 @@ async def preview_text(turn: PostingTurn) -> str:
         longitude=longitude,
         referent_id=None,
     )
-    public = Notices(services.i18n, services.settings).offer_text(view, _, None).split("\n")
+    public = offer_text(view, _, services.settings.tz).split("\n")
     # The first line names the request by its number, which it only gets once posted.
     public[0] = escaped(_("🙋 Request: {skill}", skill=skill_label(view.skill_label, _)))
     beneficiary = draft.beneficiary

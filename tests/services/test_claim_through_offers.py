@@ -11,11 +11,12 @@ from dataclasses import replace
 from sqlalchemy import func, select
 
 from bot.domain.vocabulary import Role, VolunteerStatus
+from bot.messages.claims import ClaimDetails, ReleaseLimitReached
 from bot.services.requests import ClaimOutcome, StepOutcome
 from storage.database import Database
-from storage.models import Claim, Member, MemberRole, Neighbourhood, OutboxMessage, VolunteerSkill
+from storage.models import Claim, Member, MemberRole, Neighbourhood, VolunteerSkill
 from testkit.clock import ManualClock
-from tests.services.test_requests import CENTRE, REFERENT, _draft, _east, _service, _town
+from tests.services.test_requests import CENTRE, REFERENT, _draft, _east, _recording, _town
 
 GROUP = -100_777
 COORDINATOR = 9
@@ -52,14 +53,6 @@ async def _neighbourhood_and_outsiders(database: Database, skill_id: int) -> Non
         )
 
 
-async def _details_sent_to(database: Database, chat_id: int) -> list[str]:
-    async with database.read() as session:
-        rows = await session.execute(
-            select(OutboxMessage.payload).where(OutboxMessage.chat_id == chat_id)
-        )
-        return [str(p.get("text", "")) for p in rows.scalars() if "Jeanne" in str(p)]
-
-
 async def _claims(database: Database) -> int:
     async with database.read() as session:
         return int((await session.execute(select(func.count()).select_from(Claim))).scalar_one())
@@ -70,7 +63,7 @@ async def test_a_request_never_offered_to_a_volunteer_cannot_be_claimed_by_its_i
 ) -> None:
     skill = await _town(database, 4)
     await _neighbourhood_and_outsiders(database, skill)
-    service = _service(database, wave_size=2)
+    service, sent = _recording(database, wave_size=2)
     posted = await service.post(REFERENT, _draft(skill))
     assert posted is not None
     # 100 and 101 were offered it; 103 (next wave) and the far plumber were not.
@@ -81,7 +74,7 @@ async def test_a_request_never_offered_to_a_volunteer_cannot_be_claimed_by_its_i
         for chat in (-100_999, 100):
             forged = await service.claim(outsider, posted.request_id, in_chat=chat)
             assert forged.outcome is ClaimOutcome.NOT_OFFERED
-        assert await _details_sent_to(database, outsider) == []
+        assert sent.of(ClaimDetails, to=outsider) == []
     assert await _claims(database) == 0
     assert (await service.claim(100, posted.request_id)).outcome is ClaimOutcome.CLAIMED
 
@@ -91,7 +84,7 @@ async def test_the_group_copy_may_be_claimed_in_its_group_by_an_eligible_member(
 ) -> None:
     skill = await _town(database, 1)
     await _neighbourhood_and_outsiders(database, skill)
-    service = _service(database)
+    service, sent = _recording(database)
     posted = await service.post(REFERENT, _draft(skill))
     assert posted is not None
     assert posted.group_posted
@@ -101,12 +94,12 @@ async def test_the_group_copy_may_be_claimed_in_its_group_by_an_eligible_member(
     assert stranger.outcome is ClaimOutcome.NOT_ALLOWED
     far = await service.claim(FAR, posted.request_id, in_chat=GROUP)
     assert far.outcome is ClaimOutcome.CLAIMED
-    assert await _details_sent_to(database, FAR) != []
+    assert sent.readers(ClaimDetails) == [FAR]  # in their private chat, not in the group
 
 
 async def test_a_series_regulars_turn_is_theirs_alone(database: Database) -> None:
     skill = await _town(database, 3)
-    service = _service(database)
+    service = _recording(database)[0]
     async with database.read() as session:
         regular_id = (
             await session.execute(select(Member.id).where(Member.telegram_id == 101))
@@ -123,7 +116,7 @@ async def test_claiming_and_giving_back_too_often_stops_claims_and_tells_the_coo
 ) -> None:
     skill = await _town(database, 1)
     await _neighbourhood_and_outsiders(database, skill)
-    service = _service(database, releases_per_day=3)
+    service, sent = _recording(database, releases_per_day=3)
     requests = []
     for _ in range(5):
         posted = await service.post(REFERENT, _draft(skill))
@@ -139,15 +132,8 @@ async def test_claiming_and_giving_back_too_often_stops_claims_and_tells_the_coo
     # Three given back within a day: a fourth claim is refused, and the coordinator was told.
     refused = await service.claim(100, requests[3])
     assert refused.outcome is ClaimOutcome.RELEASING_TOO_OFTEN
-    async with database.read() as session:
-        alerts = (
-            await session.execute(
-                select(OutboxMessage.payload).where(OutboxMessage.chat_id == COORDINATOR)
-            )
-        ).scalars()
-        told = [p["text"] for p in alerts if "V0 a rendu 3 demandes en 24 heures" in str(p)]
-    assert len(told) == 1
-    assert len(await _details_sent_to(database, 100)) == 3  # the three it held, no fourth
+    assert sent.of(ReleaseLimitReached, to=COORDINATOR) == [ReleaseLimitReached("V0", 3)]
+    assert len(sent.of(ClaimDetails, to=100)) == 3  # the three it held, no fourth
     assert await _claims(database) == 3
     # A day after the first was given back, one more may be taken.
     clock.advance(hours=24, minutes=1)

@@ -30,7 +30,8 @@ from sqlalchemy import Column, DateTime, Enum, Float, Integer, MetaData, String,
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus
 from bot.i18n import I18n
-from bot.notices import Notices
+from bot.messages.claims import Contact
+from bot.messages.closing import ReferentReminder
 from bot.services import reports
 from bot.services.outcomes import Outcome
 from bot.services.reports import (
@@ -41,6 +42,7 @@ from bot.services.reports import (
     RequestCounts,
     Stats,
     StuckKind,
+    exports,
     period_window,
 )
 from storage.database import Database
@@ -60,6 +62,7 @@ from storage.models import (
 from storage.types import UTCDateTime
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
+from testkit.messages import RecordingMessenger
 
 NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 COORDINATOR, REFERENT = 1, 2
@@ -78,7 +81,7 @@ def service(database: Database, now: datetime = NOW) -> ReportService:
     database.clock.now = now
     settings = brigade_settings(database.url)
     assert settings.timezone == "Europe/Paris"
-    return ReportService(database, settings, Notices(I18n("en"), settings))
+    return ReportService(database, settings, RecordingMessenger(I18n("en"), settings))
 
 
 async def seed(database: Database) -> dict[str, int]:
@@ -483,6 +486,8 @@ async def test_stuck_claims_and_the_reminder(database: Database) -> None:
     assert (len(first.items), first.remaining) == (1, 1)
 
     reports_ = service(database)
+    sent = reports_._messenger
+    assert isinstance(sent, RecordingMessenger)
     assert await reports_.remind_referent(COORDINATOR, ids["C2"]) is Outcome.DONE
     assert await reports_.remind_referent(COORDINATOR, ids["C1"]) is Outcome.ALREADY_DONE
     assert await reports_.remind_referent(COORDINATOR, 9999) is Outcome.NOT_FOUND
@@ -495,21 +500,20 @@ async def test_stuck_claims_and_the_reminder(database: Database) -> None:
                 )
             ).scalars()
         )
-    [row] = rows
-    assert row.chat_id == REFERENT
-    assert "Victor Volunteer 2 said request #" in row.payload["text"]
-    buttons = [b["callback_data"] for b in row.payload["reply_markup"]["inline_keyboard"][0]]
-    assert buttons == [f"rs:confirm:{ids['C2']}", f"rs:notdone:{ids['C2']}"]
+    assert [row.chat_id for row in rows] == [REFERENT]
+    [(reminder, reader)] = sent.sent
+    assert reader.chat_id == REFERENT
+    assert isinstance(reminder, ReferentReminder)
+    assert (reminder.claim_id, reminder.said_done) == (ids["C2"], True)  # Confirmed / Not done
+    assert reminder.volunteer is not None
+    assert reminder.volunteer.name == "Victor Volunteer 2"
     assert [(e.entity, e.entity_id) for e in events] == [("claim", ids["C2"])]
 
     assert await reports_.remind_referent(COORDINATOR, ids["C5"]) is Outcome.DONE
-    async with database.read() as session:
-        silent_reminder = (
-            await session.execute(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(1))
-        ).scalar_one()
-    assert "Victor Volunteer 3 has not said whether request #" in silent_reminder.payload["text"]
-    assert "+33 6 99 00 00 03" in silent_reminder.payload["text"]  # the referent may call them
-    assert silent_reminder.payload["reply_markup"] is None
+    silent = sent.of(ReferentReminder)[-1]
+    assert (silent.claim_id, silent.said_done) == (ids["C5"], False)
+    # The referent may call them.
+    assert silent.volunteer == Contact("Victor Volunteer 3", "+33 6 99 00 00 03")
 
 
 # --- exports -------------------------------------------------------------------------------------
@@ -591,7 +595,7 @@ async def test_without_a_signals_table_there_is_no_signals_file(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await seed(database)
-    monkeypatch.setattr(reports, "signals_table", lambda: None)
+    monkeypatch.setattr(exports, "signals_table", lambda: None)
     assert await service(database).export_signals(COORDINATOR, Period.ALL_TIME) is None
     assert await service(database).export_signals(REFERENT, Period.ALL_TIME) is Outcome.NOT_ALLOWED
 
@@ -675,7 +679,7 @@ async def test_a_signals_table_is_exported_without_its_personal_columns(
                 },
             ],
         )
-    monkeypatch.setattr(reports, "signals_table", lambda: signals)
+    monkeypatch.setattr(exports, "signals_table", lambda: signals)
     rows = _parse(await service(database).export_signals(COORDINATOR, Period.THIS_MONTH))
     assert rows == [
         {

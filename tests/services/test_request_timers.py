@@ -11,7 +11,16 @@ from sqlalchemy import select
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role
 from bot.i18n import I18n
-from bot.notices import Notices
+from bot.messages.base import Notice
+from bot.messages.claims import (
+    AskDone,
+    ClaimerSilent,
+    ClaimReminder,
+    DetailsRemoved,
+    YourClaimReleased,
+)
+from bot.messages.closing import RequestExpired, StillNotTaken
+from bot.messages.messenger import Messenger
 from bot.services.requests import ClaimOutcome, RequestDraft, RequestService, StepOutcome
 from storage.database import Database
 from storage.models import (
@@ -25,6 +34,7 @@ from storage.models import (
 )
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
+from testkit.messages import RecordingMessenger
 from tests.services.test_requests import REFERENT, _draft, _town
 
 COORDINATOR = 7
@@ -37,17 +47,18 @@ async def _service(database: Database, **settings: object) -> RequestService:
         session.add(coordinator)
         await session.flush()
         session.add(MemberRole(member_id=coordinator.id, role=Role.COORDINATOR))
-    return RequestService(database, Notices(I18n("en"), config), config)
+    return RequestService(database, RecordingMessenger(I18n("en"), config), config)
 
 
-async def _texts_to(database: Database, chat_id: int) -> list[str]:
-    async with database.read() as session:
-        rows = await session.execute(
-            select(OutboxMessage.payload)
-            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.method == "send_message")
-            .order_by(OutboxMessage.id)
-        )
-        return [str(payload.get("text", "")) for payload in rows.scalars()]
+def _sent(service: RequestService) -> RecordingMessenger:
+    messenger = service._messenger
+    assert isinstance(messenger, RecordingMessenger)
+    return messenger
+
+
+def _to(service: RequestService, chat_id: int) -> list[Notice]:
+    """The notices the service sent to one chat, oldest first."""
+    return _sent(service).of(Notice, to=chat_id)
 
 
 async def test_second_wave_then_alert_to_the_referent_and_coordinators(
@@ -64,16 +75,15 @@ async def test_second_wave_then_alert_to_the_referent_and_coordinators(
     assert (await service.run_due())["waves"] == 0
     clock.advance(minutes=2)
     assert (await service.run_due())["waves"] == 1
-    assert len(await _texts_to(database, 102)) == 1  # the second wave reached the 3rd volunteer
+    assert len(_to(service, 102)) == 1  # the second wave reached the 3rd volunteer
     clock.advance(minutes=59)
     assert (await service.run_due())["escalations"] == 0
     clock.advance(minutes=2)
     assert (await service.run_due())["escalations"] == 1
     assert (await service.run_due())["escalations"] == 0  # once
+    alert = StillNotTaken(posted.request_id, "Plumbing", offered=4, waves=2, groups=0, declined=0)
     for chat in (REFERENT, COORDINATOR):
-        alert = (await _texts_to(database, chat))[-1]
-        assert f"Request #{posted.request_id} (Plumbing) is still not taken" in alert
-        assert "Tried: 4 volunteer(s) in 2 wave(s)" in alert
+        assert _to(service, chat)[-1] == alert
 
 
 async def test_an_unclaimed_request_expires_and_the_referent_is_told(
@@ -91,7 +101,7 @@ async def test_an_unclaimed_request_expires_and_the_referent_is_told(
         request = await session.get(HelpRequest, posted.request_id)
     assert request is not None
     assert request.status is RequestStatus.EXPIRED
-    assert "has expired" in (await _texts_to(database, REFERENT))[-1]
+    assert _to(service, REFERENT)[-1] == RequestExpired(posted.request_id, "Plumbing")
 
 
 async def test_silent_claimer_is_asked_nudged_referent_alerted_then_released(
@@ -106,10 +116,11 @@ async def test_silent_claimer_is_asked_nudged_referent_alerted_then_released(
     assert claimed.outcome is ClaimOutcome.CLAIMED
     clock.advance(hours=3)
     assert (await service.run_due())["asked"] == 1
-    assert "Is request" in (await _texts_to(database, 100))[-1]
+    assert _to(service, 100)[-1] == AskDone(claimed.claim_id or 0, posted.request_id, "Plumbing")
     clock.advance(hours=25)
     assert (await service.run_due())["asked"] == 1  # the nudge
-    assert "has not answered about request" in (await _texts_to(database, REFERENT))[-1]
+    assert isinstance(silent := _to(service, REFERENT)[-1], ClaimerSilent)
+    assert (silent.request_id, silent.volunteer.name) == (posted.request_id, "V0")
     clock.advance(hours=50)
     assert (await service.run_due())["released"] == 1
     async with database.read() as session:
@@ -119,7 +130,7 @@ async def test_silent_claimer_is_asked_nudged_referent_alerted_then_released(
     assert request is not None
     assert claim.status is ClaimStatus.RELEASED
     assert (request.status, request.places_taken) == (RequestStatus.OPEN, 0)
-    assert "was given back" in (await _texts_to(database, 100))[-1]
+    assert YourClaimReleased(posted.request_id) in _to(service, 100)
 
 
 async def test_not_yet_postpones_the_question(clock: ManualClock, database: Database) -> None:
@@ -151,7 +162,9 @@ async def test_a_reminder_comes_before_a_scheduled_service(
     assert (await service.run_due())["reminders"] == 0
     clock.advance(minutes=2)
     assert (await service.run_due())["reminders"] == 1
-    assert "Reminder: request" in (await _texts_to(database, 100))[-1]
+    reminder = _to(service, 100)[-1]
+    assert isinstance(reminder, ClaimReminder)
+    assert (reminder.request.id, reminder.request.starts_at) == (posted.request_id, start)
 
 
 async def test_details_are_removed_after_closing_and_contact_data_purged_after_retention(
@@ -178,18 +191,7 @@ async def test_details_are_removed_after_closing_and_contact_data_purged_after_r
     assert (await service.run_due())["details_removed"] == 0
     clock.advance(hours=2)
     assert (await service.run_due())["details_removed"] == 1
-    async with database.read() as session:
-        edit = (
-            await session.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.method == "edit_message_text", OutboxMessage.chat_id == 100)
-                .order_by(OutboxMessage.id.desc())
-                .limit(1)
-            )
-        ).scalar_one()
-    assert edit.payload["message_id"] == 555
-    assert "have been removed" in edit.payload["text"]
-    assert "Jeanne" not in edit.payload["text"]
+    assert _to(service, 100)[-1] == DetailsRemoved(posted.request_id, message_id=555)
 
     clock.advance(days=88)  # 89 days and 1 hour after closing
     assert (await service.run_due())["beneficiaries_purged"] == 0
@@ -230,12 +232,12 @@ async def test_two_processes_sweeping_at_once_ask_once(
     clock: ManualClock, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each process has its own engine; the row lock makes the second see the first's work."""
-    slow_tell = Notices.tell
+    post = Messenger.post
 
-    async def tell_slowly(self: Notices, *args: Any, **kwargs: Any) -> Any:
+    async def post_slowly(self: Messenger, *args: Any, **kwargs: Any) -> Any:
         # Hold the transaction open long enough for the other sweep to read the same claim.
         await asyncio.sleep(0.3)
-        return await slow_tell(self, *args, **kwargs)
+        return await post(self, *args, **kwargs)
 
     skill = await _town(database, 1)
     first = await _service(database)
@@ -245,12 +247,12 @@ async def test_two_processes_sweeping_at_once_ask_once(
     other_database = Database(database.url, clock=clock)
     try:
         config = brigade_settings(database.url)
-        second = RequestService(other_database, Notices(I18n("en"), config), config)
+        second = RequestService(other_database, RecordingMessenger(I18n("en"), config), config)
         clock.advance(hours=3)
-        monkeypatch.setattr(Notices, "tell", tell_slowly)
+        monkeypatch.setattr(Messenger, "post", post_slowly)
         results = await asyncio.gather(first.run_due(), second.run_due())
     finally:
         await other_database.dispose()
     assert sum(result["asked"] for result in results) == 1
-    asked = [text for text in await _texts_to(database, 100) if text.startswith("Is request")]
-    assert len(asked) == 1
+    asked = [_sent(service).of(AskDone, to=100) for service in (first, second)]
+    assert sum(map(len, asked)) == 1

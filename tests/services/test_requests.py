@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus
 from bot.i18n import I18n
-from bot.notices import Notices
+from bot.messages.claims import ClaimDetails
+from bot.messages.closing import RequestCancelled
+from bot.messages.offers import OfferCopy
 from bot.services.requests import (
     BeneficiaryDetails,
     ClaimOutcome,
@@ -33,6 +35,7 @@ from storage.models import (
 )
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
+from testkit.messages import RecordingMessenger
 
 CENTRE = (45.5670, 5.9210)
 REFERENT = 1
@@ -49,9 +52,15 @@ def _east(km: float) -> tuple[float, float]:
     return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
 
 
-def _service(database: Database, **settings: object) -> RequestService:
+def _recording(database: Database, **settings: object) -> tuple[RequestService, RecordingMessenger]:
+    """The service, and the messenger that remembers its notices."""
     config = brigade_settings(database.url, **settings)
-    return RequestService(database, Notices(I18n("fr"), config), config)
+    messenger = RecordingMessenger(I18n("fr"), config)
+    return RequestService(database, messenger, config), messenger
+
+
+def _service(database: Database, **settings: object) -> RequestService:
+    return _recording(database, **settings)[0]
 
 
 async def _town(database: Database, volunteers: int, *, skill: str = "plumbing") -> int:
@@ -108,21 +117,24 @@ async def _outbox(database: Database) -> list[OutboxMessage]:
 
 async def test_posting_offers_the_nearest_wave_without_private_details(database: Database) -> None:
     skill = await _town(database, 5)
-    service = _service(database, wave_size=3)
+    service, sent = _recording(database, wave_size=3)
     posted = await service.post(REFERENT, _draft(skill))
     assert posted is not None
     assert (posted.offered, posted.remaining_candidates) == (3, 2)
-    rows = await _outbox(database)
-    assert [row.chat_id for row in rows] == [100, 101, 102]  # nearest first
-    for row in rows:
-        text = row.payload["text"]
-        assert "Rue de Boigne" in text
-        for secret in ("Jeanne", "Martin", "+33 4 79", "27 rue", "1234"):
-            assert secret not in text
-        assert (
-            row.payload["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-            == f"cl:{posted.request_id}"
+    assert sent.readers(OfferCopy) == [100, 101, 102]  # nearest first
+    assert [row.chat_id for row in await _outbox(database)] == [100, 101, 102]
+    for notice, reader in sent.sent:
+        assert isinstance(notice, OfferCopy)
+        assert (notice.request.id, notice.request.area_label) == (
+            posted.request_id,
+            "Rue de Boigne",
         )
+        assert notice.direct  # a private copy, with "Not for me"
+        assert notice.request.places_left == 1
+        text = sent.rendered(notice, reader).text
+        for secret in ("Jeanne", "Martin", "+33 4 79", "27 rue", "1234"):
+            assert secret not in repr(notice)
+            assert secret not in text
     async with database.read() as session:
         request = await session.get(HelpRequest, posted.request_id)
     assert request is not None
@@ -142,7 +154,7 @@ async def test_simultaneous_claims_never_overbook(
     database: Database, places: int, tappers: int
 ) -> None:
     skill = await _town(database, tappers)
-    service = _service(database, wave_size=tappers)
+    service, sent = _recording(database, wave_size=tappers)
     posted = await service.post(REFERENT, _draft(skill, places))
     assert posted is not None
     results = await asyncio.gather(
@@ -158,8 +170,16 @@ async def test_simultaneous_claims_never_overbook(
     assert request is not None
     assert (request.places_taken, request.status) == (places, RequestStatus.FULL)
     winners = {100 + i for i, r in enumerate(results) if r.outcome is ClaimOutcome.CLAIMED}
-    details = [row for row in await _outbox(database) if "Jeanne" in row.payload.get("text", "")]
-    assert {row.chat_id for row in details} == winners  # only the winners got the details
+    assert set(sent.readers(ClaimDetails)) == winners  # only the winners got the details
+    assert all(d.person and d.person.name == "Mme Jeanne Martin" for d in sent.of(ClaimDetails))
+    async with database.read() as session:
+        details_rows = (await session.execute(select(Claim.details_outbox_id))).scalars().all()
+        chats = (
+            await session.execute(
+                select(OutboxMessage.chat_id).where(OutboxMessage.id.in_(details_rows))
+            )
+        ).scalars()
+        assert set(chats) == winners  # and only their details rows were committed
 
 
 async def test_a_double_tap_by_one_volunteer_takes_one_place(database: Database) -> None:
@@ -265,7 +285,7 @@ async def _town_skill(database: Database, code: str) -> int:
 
 async def test_release_reopens_and_cancel_tells_the_claimers(database: Database) -> None:
     skill = await _town(database, 3)
-    service = _service(database)
+    service, sent = _recording(database)
     posted = await service.post(REFERENT, _draft(skill, 1))
     assert posted is not None
     first = await service.claim(100, posted.request_id)
@@ -278,8 +298,8 @@ async def test_release_reopens_and_cancel_tells_the_claimers(database: Database)
     assert await service.cancel(100, posted.request_id) is StepOutcome.NOT_ALLOWED
     assert await service.cancel(REFERENT, posted.request_id) is StepOutcome.DONE
     assert (await service.claim(102, posted.request_id)).outcome is ClaimOutcome.CLOSED
-    texts = [(row.chat_id, row.payload.get("text", "")) for row in await _outbox(database)]
-    assert any(chat == 101 and "annulée" in text for chat, text in texts)
+    assert sent.readers(RequestCancelled) == [101]  # the one holding a place
+    assert sent.of(RequestCancelled) == [RequestCancelled(posted.request_id, "Plumbing")]
 
 
 async def test_done_then_confirmed_closes_and_not_done_reopens(database: Database) -> None:

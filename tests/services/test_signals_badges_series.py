@@ -12,7 +12,9 @@ from sqlalchemy import func, select, text, update
 
 from bot.domain.vocabulary import RequestStatus, Role, SignalOutcome, SignalStatus, VolunteerStatus
 from bot.i18n import I18n
-from bot.notices import Notices
+from bot.messages.cases import CaseClosed, CaseFollowedUp, CaseReported
+from bot.messages.claims import RegularPassed
+from bot.messages.series import RegularUnavailable, SeriesHalted, SeriesStopped
 from bot.services.badges import ALPHABET, Badge, BadgeService, Check
 from bot.services.outcomes import Outcome
 from bot.services.privacy import PrivacyService
@@ -45,6 +47,7 @@ from storage.models import (
 )
 from testkit.clock import ManualClock
 from testkit.harness import TEST_PSEUDONYMS, brigade_settings
+from testkit.messages import RecordingMessenger
 
 CENTRE = (45.5670, 5.9210)  # Centre-Ville, Chambéry
 BIOLLAY = (45.5580, 5.9100)  # Le Biollay
@@ -153,9 +156,10 @@ async def _outbox(database: Database) -> list[OutboxMessage]:
         )
 
 
-def _notices() -> Notices:
+def _messenger() -> RecordingMessenger:
+    """A messenger in English that remembers the notices sent."""
     config = brigade_settings("sqlite://", default_language="en", timezone="Europe/Paris")
-    return Notices(I18n("en"), config)
+    return RecordingMessenger(I18n("en"), config)
 
 
 # --- relays: cases -----------------------------------------------------------------------------
@@ -178,20 +182,24 @@ async def test_a_case_reaches_the_neighbourhoods_referents_and_coordinators_neve
     database: Database,
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
+    service = SignalService(database, sent := _messenger(), pseudonyms=TEST_PSEUDONYMS)
     reported = await service.report(town.people["sam"], _draft())
     assert isinstance(reported, Reported)
     assert (reported.neighbourhood, reported.notified) == ("Centre-Ville", 2)
     rows = await _outbox(database)
-    assert sorted(row.chat_id for row in rows) == [town.people["rita"], town.people["claire"]]
-    for row in rows:
-        assert row.payload["parse_mode"] == "HTML"
-        assert "Case #" in row.payload["text"]
-        assert "shutters stay closed" in row.payload["text"]
-        assert f"tg://user?id={town.people['sam']}" in row.payload["text"]
-        assert "+33 6 12 34 56 78" in row.payload["text"]
-        labels = [b["text"] for r in row.payload["reply_markup"]["inline_keyboard"] for b in r]
-        assert labels == ["🤝 I'll follow up", "Close the case"]
+    told = [town.people["rita"], town.people["claire"]]
+    assert sorted(row.chat_id for row in rows) == told
+    assert sorted(sent.readers(CaseReported)) == told
+    for notice in sent.of(CaseReported):
+        case = notice.case
+        assert (case.id, case.status, case.neighbourhood) == (
+            reported.signal_id,
+            SignalStatus.OPEN,  # with "I'll follow up" and "Close the case"
+            "Centre-Ville",
+        )
+        assert "shutters stay closed" in case.worry
+        assert case.reporter_telegram_id == town.people["sam"]
+        assert case.reporter_phone == "+33 6 12 34 56 78"
     volunteers = {town.people[name] for name in ("ana", "bob", "vera", "paul")}
     assert not volunteers & {row.chat_id for row in rows}
     async with database.read() as session:
@@ -204,7 +212,7 @@ async def test_without_a_local_referent_every_referent_hears_of_the_case(
     database: Database,
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
+    service = SignalService(database, sent := _messenger(), pseudonyms=TEST_PSEUDONYMS)
     # No place at all: no neighbourhood, so every referent and the coordinators.
     unplaced = await service.report(
         town.people["sam"], _draft(place=None, latitude=None, longitude=None)
@@ -217,17 +225,19 @@ async def test_without_a_local_referent_every_referent_hears_of_the_case(
     chosen = await service.report(town.people["rita"], _draft(neighbourhood_id=town.biollay_id))
     assert isinstance(chosen, Reported)
     assert chosen.neighbourhood == "Le Biollay"
-    rows = [
-        row for row in await _outbox(database) if f"#{chosen.signal_id}:" in row.payload["text"]
+    told = [
+        r.chat_id
+        for n, r in sent.sent
+        if isinstance(n, CaseReported) and n.case.id == chosen.signal_id
     ]
-    assert sorted(row.chat_id for row in rows) == [town.people["rob"], town.people["claire"]]
+    assert sorted(told) == [town.people["rob"], town.people["claire"]]
 
 
 async def test_reports_are_validated_and_limited_per_day(
     clock: ManualClock, database: Database
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
+    service = SignalService(database, _messenger(), pseudonyms=TEST_PSEUDONYMS)
     assert await service.report(town.people["sam"], _draft(worry="  ")) is ReportRefusal.INVALID
     assert await service.report(town.people["sam"], _draft(description="")) is ReportRefusal.INVALID
     assert await service.report(999, _draft()) is ReportRefusal.UNKNOWN
@@ -240,7 +250,7 @@ async def test_reports_are_validated_and_limited_per_day(
 
 async def test_i_ll_follow_up_has_exactly_one_winner(database: Database) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
+    service = SignalService(database, sent := _messenger(), pseudonyms=TEST_PSEUDONYMS)
     # A case placed in no neighbourhood goes to every referent: any of them may take it.
     reported = await service.report(town.people["sam"], _draft(latitude=None, longitude=None))
     assert isinstance(reported, Reported)
@@ -262,18 +272,15 @@ async def test_i_ll_follow_up_has_exactly_one_winner(database: Database) -> None
         result = await service.assign(town.people[outsider], reported.signal_id)
         assert result.outcome is CaseOutcome.NOT_ALLOWED
     # The reporter hears that someone follows up; no volunteer heard anything.
+    assert sent.of(CaseFollowedUp, to=town.people["sam"]) == [CaseFollowedUp(reported.signal_id)]
     rows = await _outbox(database)
-    assert any(
-        row.chat_id == town.people["sam"] and "following it up" in row.payload["text"]
-        for row in rows
-    )
     volunteers = {town.people[name] for name in ("ana", "bob", "vera", "paul")}
     assert not volunteers & {row.chat_id for row in rows}
 
 
 async def test_closing_a_case_records_its_outcome(clock: ManualClock, database: Database) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
+    service = SignalService(database, sent := _messenger(), pseudonyms=TEST_PSEUDONYMS)
     first = await service.report(town.people["sam"], _draft())
     second = await service.report(town.people["sam"], _draft(latitude=None, longitude=None))
     assert isinstance(first, Reported)
@@ -305,8 +312,8 @@ async def test_closing_a_case_records_its_outcome(clock: ManualClock, database: 
     assert cases[first.signal_id].closed_at == clock.now
     assert cases[second.signal_id].outcome is SignalOutcome.NOT_ISOLATED
     # Rob, who followed it up, hears that Claire closed it.
-    rows = await _outbox(database)
-    assert any(row.chat_id == rob and "Claire closed case" in row.payload["text"] for row in rows)
+    closed_notice = CaseClosed(second.signal_id, "Claire", SignalOutcome.NOT_ISOLATED)
+    assert sent.of(CaseClosed, to=rob) == [closed_notice]
     assert await service.open_cases(claire) == []
     assert await service.open_cases(town.people["ana"]) is CaseOutcome.NOT_ALLOWED
 
@@ -316,7 +323,7 @@ async def test_closed_cases_are_purged_after_retention_and_forget_erases_the_pho
     database: Database,
 ) -> None:
     town = await _town(database)
-    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
+    service = SignalService(database, _messenger(), pseudonyms=TEST_PSEUDONYMS)
     old = await service.report(town.people["sam"], _draft())
     kept = await service.report(town.people["sam"], _draft())
     assert isinstance(old, Reported)
@@ -458,6 +465,7 @@ class Care:
     series: SeriesService
     view: SeriesView
     first_request_id: int
+    sent: RecordingMessenger
 
 
 def _visit(skill_id: int, starts_at: datetime) -> RequestDraft:
@@ -485,16 +493,16 @@ async def _weekly_visit(database: Database) -> Care:
     clock = database.clock
     assert isinstance(clock, ManualClock)
     config = brigade_settings(database.url, default_language="en", timezone="Europe/Paris")
-    notices = Notices(I18n("en"), config)
-    requests = RequestService(database, notices, config)
-    series = SeriesService(database, requests, notices, config)
+    messenger = RecordingMessenger(I18n("en"), config)
+    requests = RequestService(database, messenger, config)
+    series = SeriesService(database, requests, messenger, config)
     posted = await requests.post(town.people["rita"], _visit(town.skill_id, THURSDAY_2PM))
     assert posted is not None
     claimed = await requests.claim(town.people["ana"], posted.request_id)
     assert claimed.outcome is ClaimOutcome.CLAIMED
     view = await series.create(town.people["rita"], posted.request_id, 7)
     assert isinstance(view, SeriesView)
-    return Care(town, clock, requests, series, view, posted.request_id)
+    return Care(town, clock, requests, series, view, posted.request_id, messenger)
 
 
 async def _occurrences(database: Database, series_id: int) -> list[HelpRequest]:
@@ -552,12 +560,8 @@ async def test_the_volunteer_who_claims_an_occurrence_becomes_the_regular(
     assert await care.requests.decline(ana, first.id, message_id=None) == "done"
     await care.requests.run_due()
     assert bob in await _offered_to(database, first.id)
-    rows = await _outbox(database)
-    assert any(
-        row.chat_id == care.town.people["rita"]
-        and "usual volunteer did not take" in row.payload["text"]
-        for row in rows
-    )
+    passed = care.sent.of(RegularPassed, to=care.town.people["rita"])
+    assert passed == [RegularPassed(first.id, "Friendly visit")]
     assert (await care.requests.claim(bob, first.id)).outcome is ClaimOutcome.CLAIMED
     care.clock.now += timedelta(days=7)
     assert (await care.series.run_due())["posted"] == 1
@@ -585,14 +589,10 @@ async def test_a_paused_regular_is_skipped_and_the_referent_told(database: Datab
     occurrence = (await _occurrences(database, care.view.id))[-1]
     assert occurrence.wave == 1  # everyone, at once
     assert await _offered_to(database, occurrence.id) == {bob, care.town.people["vera"]}
-    told = [
-        row
-        for row in await _outbox(database)
-        if row.chat_id == care.town.people["rita"] and "usual volunteer" in row.payload["text"]
+    told = care.sent.of(RegularUnavailable, to=care.town.people["rita"])
+    assert told == [
+        RegularUnavailable(occurrence.id, "Friendly visit", "Ana", occurrence.starts_at)
     ]
-    assert len(told) == 1
-    assert "Ana" in told[0].payload["text"]
-    assert f"#{occurrence.id}" in told[0].payload["text"]
 
 
 async def test_stopping_a_series_prevents_further_occurrences(database: Database) -> None:
@@ -615,11 +615,10 @@ async def test_stopping_a_series_prevents_further_occurrences(database: Database
     assert still is not None
     assert still.status is RequestStatus.OPEN
     assert await care.series.active(rita) == []
-    # Ana, the regular, was told.
-    assert any(
-        row.chat_id == ana and "stopped the recurring" in row.payload["text"]
-        for row in await _outbox(database)
-    )
+    # Ana, the regular, was told; Rita stopped it herself.
+    assert care.sent.readers(SeriesStopped) == [ana]
+    [notice] = care.sent.of(SeriesStopped)
+    assert (notice.stopped_by, notice.schedule) == ("Rita", care.view.schedule)
 
 
 async def test_a_coordinator_stops_any_series_and_missed_occurrences_are_skipped(
@@ -686,12 +685,7 @@ async def test_a_series_stops_when_its_person_or_referent_is_gone(database: Data
     assert await care.series.run_due() == {"posted": 0, "skipped": 0, "stopped": 1}
     assert len(await _occurrences(database, care.view.id)) == 1
     assert await care.series.active(care.town.people["rita"]) == []
-    told = [
-        row
-        for row in await _outbox(database)
-        if row.chat_id == care.town.people["rita"] and "it is stopped" in row.payload["text"]
-    ]
-    assert len(told) == 1
+    assert care.sent.readers(SeriesHalted) == [care.town.people["rita"]]
 
 
 # --- the migration keeps what it does not touch ------------------------------------------------
@@ -755,7 +749,7 @@ async def test_a_referent_sees_the_cases_they_were_told_of_and_no_others(
 ) -> None:
     """`/cases` showed every neighbourhood's cases, reporters' phones included, to any referent."""
     town = await _town(database)
-    service = SignalService(database, _notices(), pseudonyms=TEST_PSEUDONYMS)
+    service = SignalService(database, _messenger(), pseudonyms=TEST_PSEUDONYMS)
     centre = await service.report(town.people["sam"], _draft())
     biollay = await service.report(town.people["sam"], _draft(neighbourhood_id=town.biollay_id))
     nowhere = await service.report(town.people["sam"], _draft(latitude=None, longitude=None))

@@ -1,0 +1,66 @@
+"""The one way a use case tells people something: notices rendered per reader into outbox rows.
+
+Every method runs inside the use case's transaction and only *enqueues*: the message is committed
+together with the change that caused it, and the outbox sender delivers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import I18n, Translator
+from bot.messages.base import Notice, Reader, Town
+from bot.settings import Settings
+from storage import outbox
+from storage.models import OutboxMessage
+
+# One message: a notice and the reader it is rendered for.
+Letter = tuple[Notice, Reader]
+
+
+class Messenger:
+    """Renders notices in each reader's language and queues them in the caller's transaction."""
+
+    def __init__(self, i18n: I18n, settings: Settings) -> None:
+        self.i18n = i18n
+        self.town = Town.of(settings)
+
+    def translator(self, reader: Reader) -> Translator:
+        """The reader's language, or the town's for a group."""
+        return self.i18n.for_user(reader.language, reader.telegram_language)
+
+    async def send(
+        self, session: AsyncSession, notice: Notice, *to: Reader | None
+    ) -> list[OutboxMessage]:
+        """Queue one notice to each reader there is (a None reader is nobody to tell)."""
+        return await self.post(session, [(notice, reader) for reader in to if reader is not None])
+
+    async def post(self, session: AsyncSession, letters: Iterable[Letter]) -> list[OutboxMessage]:
+        """Queue many messages with one flush (a wave of offers, the edits of every copy)."""
+        return await outbox.enqueue_many(session, [self.call(*letter) for letter in letters])
+
+    def call(self, notice: Notice, reader: Reader) -> outbox.Call:
+        """The Bot API call that delivers `notice` to `reader`."""
+        rendered = notice.render(self.translator(reader), self.town)
+        delivery = notice.delivery()
+        payload: dict[str, Any] = {
+            "text": rendered.text,
+            "reply_markup": rendered.keyboard.to_dict() if rendered.keyboard else None,
+        }
+        if rendered.html:
+            payload["parse_mode"] = "HTML"
+        if delivery.silent:
+            payload["disable_notification"] = True
+        if delivery.message_id is not None:
+            payload["message_id"] = delivery.message_id
+        return outbox.Call(
+            chat_id=reader.chat_id,
+            method=notice.method,
+            payload=payload,
+            priority=notice.priority,
+            member_id=reader.member_id,
+            offer_id=delivery.offer_id,
+        )

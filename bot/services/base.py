@@ -1,0 +1,49 @@
+"""What every use case shares: its database and clock, a transaction that wakes the outbox
+sender once committed, and the check that the caller holds a role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.vocabulary import Role
+from storage import members as member_store
+from storage.database import Database
+from storage.models import Member
+
+
+def no_wake() -> None:
+    """No outbox sender to wake (a use case that queues no message, or a test)."""
+
+
+class Service:
+    """A family of use cases on one database; each owns its transaction."""
+
+    def __init__(self, database: Database, *, after_commit: Callable[[], None] = no_wake) -> None:
+        self._db = database
+        self._clock = database.clock
+        # Wakes the outbox sender: the rows just committed go out at once, not at its next poll.
+        self._after_commit = after_commit
+
+    def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A write transaction that wakes the outbox sender once committed."""
+        return self._db.transaction(on_commit=self._after_commit)
+
+    @staticmethod
+    async def _require(
+        session: AsyncSession, telegram_id: int, role: Role = Role.COORDINATOR
+    ) -> Member | None:
+        """The member behind `telegram_id` if they hold `role` (a coordinator unless said)."""
+        return await member_store.get_with_role(session, telegram_id, role)
+
+    @staticmethod
+    async def _member_roles(
+        session: AsyncSession, telegram_id: int
+    ) -> tuple[Member, frozenset[Role]] | None:
+        """The member behind `telegram_id` and the roles they hold, if Brigade knows them."""
+        member = await member_store.get_by_telegram_id(session, telegram_id)
+        if member is None:
+            return None
+        return member, await member_store.roles_of(session, member.id)

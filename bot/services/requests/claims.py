@@ -1,0 +1,407 @@
+"""Claiming a place, and the claimer's own steps after it: release, could not, not yet, concern.
+
+Places are taken with one conditional UPDATE — never read-then-write — and a unique
+(request, volunteer) pair: at most `places_needed` claims, one per volunteer, on every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.domain.lifecycle import HOLDING_PLACE
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
+from bot.messages.base import Reader
+from bot.messages.claims import ClaimDetails, ClaimTaken, ConcernRaised, Contact, Person
+from bot.messages.offers import RequestView
+from bot.services.outcomes import ClaimOutcome, StepOutcome
+from bot.services.requests.base import GIVEN_BACK, RELEASE_WINDOW, GiveBack, RequestsBase
+from bot.services.requests.drafts import ClaimResult
+from storage import audit
+from storage import members as member_store
+from storage.models import (
+    Beneficiary,
+    Claim,
+    HelpRequest,
+    Member,
+    Offer,
+    Skill,
+    VolunteerSkill,
+)
+from storage.writes import changed
+
+
+@dataclass(frozen=True)
+class _MayClaim:
+    """A volunteer allowed to take this request, as read at the start of a claim."""
+
+    volunteer: Member
+    request: HelpRequest
+    existing: Claim | None  # a released claim of theirs, taken up again if they win a place
+
+
+def _early_answer(checked: ClaimResult | _MayClaim) -> ClaimResult:
+    """The answer a read alone can give: refused, already theirs, or no place left."""
+    if isinstance(checked, ClaimResult):
+        return checked
+    if checked.request.status is RequestStatus.FULL:
+        return ClaimResult(ClaimOutcome.FULL)
+    return ClaimResult(ClaimOutcome.CLOSED)
+
+
+class Claims(RequestsBase):
+    """A volunteer takes a place, then gives news of it."""
+
+    async def claim(
+        self, volunteer_telegram_id: int, request_id: int, *, in_chat: int | None = None
+    ) -> ClaimResult:
+        """Take one place, if one is left; the winner gets the private details.
+
+        `in_chat` is the chat of the tapped offer: the volunteer's private chat (the default) or
+        a neighbourhood group. A claim goes through an offer of this request in that chat — the
+        volunteer's own, or the group's — never through a request id sent from anywhere.
+        """
+        chat_id = volunteer_telegram_id if in_chat is None else in_chat
+        try:
+            return await self._claim(volunteer_telegram_id, request_id, chat_id)
+        except IntegrityError:
+            # The same volunteer's concurrent second tap lost the unique (request, volunteer)
+            # race: its transaction, place included, was rolled back.
+            return ClaimResult(ClaimOutcome.ALREADY_YOURS)
+
+    async def _claim(
+        self, volunteer_telegram_id: int, request_id: int, chat_id: int
+    ) -> ClaimResult:
+        # Most taps of a crowd come after the last place went: those are answered from a read,
+        # without waiting for the write lock. A read saying "open" proves nothing (someone may
+        # take the last place meanwhile), so the write below checks everything again.
+        now = self._clock()
+        async with self._db.read() as session:
+            early = await self._claim_checks(
+                session, volunteer_telegram_id, request_id, chat_id, now
+            )
+        if not isinstance(early, _MayClaim) or early.request.status is not RequestStatus.OPEN:
+            return _early_answer(early)
+        async with self._transaction() as session:
+            checked = await self._claim_checks(
+                session, volunteer_telegram_id, request_id, chat_id, now
+            )
+            if not isinstance(checked, _MayClaim):
+                return checked
+            volunteer, request, existing = checked.volunteer, checked.request, checked.existing
+            taken = await changed(
+                session,
+                update(HelpRequest)
+                .where(
+                    HelpRequest.id == request_id,
+                    HelpRequest.status == RequestStatus.OPEN,
+                    HelpRequest.places_taken < HelpRequest.places_needed,
+                )
+                .values(
+                    places_taken=HelpRequest.places_taken + 1,
+                    status=case(
+                        (
+                            HelpRequest.places_taken + 1 >= HelpRequest.places_needed,
+                            RequestStatus.FULL.value,
+                        ),
+                        else_=RequestStatus.OPEN.value,
+                    ),
+                    updated_at=now,
+                )
+                .returning(HelpRequest.places_taken, HelpRequest.places_needed),
+            )
+            if taken is None:
+                await session.refresh(request)
+                if request.status in {RequestStatus.OPEN, RequestStatus.FULL}:
+                    return ClaimResult(ClaimOutcome.FULL)
+                return ClaimResult(ClaimOutcome.CLOSED)
+            places_taken, places_needed = taken
+            claim = await self._take_place(session, volunteer, request_id, existing, now)
+            await session.refresh(request)
+            self._plan_follow_up(claim, request, now)
+            if places_taken >= places_needed:
+                await audit.record(
+                    session,
+                    "request",
+                    request_id,
+                    "full",
+                    by=volunteer.id,
+                    moved=(RequestStatus.OPEN, RequestStatus.FULL),
+                )
+                request.next_wave_at = None
+                request.escalate_at = None
+            view = await self._view(session, request_id)
+            await self._send_details(session, view, request, claim, volunteer)
+            notice = ClaimTaken(view, _contact(volunteer), recurring=request.series_id is not None)
+            await self._tell_referent(session, view, notice)
+            await self._refresh_copies(session, view)
+            return ClaimResult(ClaimOutcome.CLAIMED, places_needed - places_taken, claim.id)
+
+    async def _take_place(
+        self,
+        session: AsyncSession,
+        volunteer: Member,
+        request_id: int,
+        existing: Claim | None,
+        now: datetime,
+    ) -> Claim:
+        """The volunteer's claim on the place just taken: a new one, or their released one."""
+        if existing is not None:
+            reactivated = await changed(
+                session,
+                update(Claim)
+                .where(Claim.id == existing.id, Claim.status == ClaimStatus.RELEASED)
+                .values(status=ClaimStatus.ACTIVE, claimed_at=now, released_at=None, nudges=0)
+                .returning(Claim.id),
+            )
+            if reactivated is None:
+                raise IntegrityError("claim", {}, Exception("claim changed concurrently"))
+            claim = existing
+        else:
+            claim = Claim(request_id=request_id, volunteer_id=volunteer.id, claimed_at=now)
+            session.add(claim)
+            await session.flush()
+        await audit.record(
+            session,
+            "claim",
+            claim.id,
+            "claim",
+            by=volunteer.id,
+            moved=(None, ClaimStatus.ACTIVE),
+            detail={"request_id": request_id},
+        )
+        return claim
+
+    async def _claim_checks(
+        self,
+        session: AsyncSession,
+        volunteer_telegram_id: int,
+        request_id: int,
+        chat_id: int,
+        now: datetime,
+    ) -> ClaimResult | _MayClaim:
+        """What stops this volunteer from claiming this request, or what the claim starts from.
+
+        One statement: every tap of a crowd runs it, once or twice.
+        """
+        # The offer tapped: the volunteer's own in their private chat, or the group's copy in
+        # the group (a neighbourhood group is the neighbourhood: no radius there).
+        offer = aliased(Offer)
+        recent_releases = (
+            select(func.count(Claim.id))
+            .where(
+                Claim.volunteer_id == Member.id,
+                Claim.status.in_(GIVEN_BACK),
+                Claim.released_at > now - RELEASE_WINDOW,
+            )
+            .correlate(Member)
+            .scalar_subquery()
+        )
+        existing = aliased(Claim)
+        row = (
+            await session.execute(
+                select(
+                    HelpRequest,
+                    Member,
+                    existing,
+                    VolunteerSkill.member_id.is_not(None),
+                    VolunteerSkill.verified_at.is_not(None),
+                    Skill.requires_verification,
+                    offer.id.is_not(None),
+                    recent_releases,
+                )
+                .select_from(HelpRequest)
+                .outerjoin(Member, Member.telegram_id == volunteer_telegram_id)
+                .outerjoin(
+                    VolunteerSkill,
+                    and_(
+                        VolunteerSkill.member_id == Member.id,
+                        VolunteerSkill.skill_id == HelpRequest.skill_id,
+                    ),
+                )
+                .outerjoin(Skill, Skill.id == HelpRequest.skill_id)
+                .outerjoin(
+                    existing,
+                    and_(existing.request_id == HelpRequest.id, existing.volunteer_id == Member.id),
+                )
+                .outerjoin(
+                    offer,
+                    and_(
+                        offer.request_id == HelpRequest.id,
+                        offer.chat_id == chat_id,
+                        or_(
+                            and_(offer.kind == "direct", offer.member_id == Member.id),
+                            offer.kind == "group",
+                        ),
+                    ),
+                )
+                .where(HelpRequest.id == request_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return ClaimResult(ClaimOutcome.NOT_FOUND)
+        (
+            request,
+            volunteer,
+            claim,
+            holds_skill,
+            verified,
+            needs_verification,
+            offered,
+            releases,
+        ) = row
+        may_take = (
+            volunteer is not None
+            and volunteer.volunteer_status is VolunteerStatus.APPROVED
+            and volunteer.id != request.referent_id  # never one's own request
+            and holds_skill
+            and (verified or not needs_verification)
+        )
+        if not may_take:
+            return ClaimResult(ClaimOutcome.NOT_ALLOWED)
+        if claim is not None and claim.status in HOLDING_PLACE:
+            return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=claim.id)
+        if not offered:
+            return ClaimResult(ClaimOutcome.NOT_OFFERED)
+        if releases >= self._settings.releases_per_day:
+            return ClaimResult(ClaimOutcome.RELEASING_TOO_OFTEN)
+        return _MayClaim(volunteer, request, claim)
+
+    def _plan_follow_up(self, claim: Claim, request: HelpRequest, now: datetime) -> None:
+        """Reminder before the time; "is it done?" after it (or after the claim, for asap)."""
+        settings = self._settings
+        if request.starts_at is not None and request.when_kind == "slot":
+            reminder = request.starts_at - timedelta(minutes=settings.reminder_before_minutes)
+            claim.remind_at = reminder if reminder > now else None
+            claim.ask_done_at = request.starts_at + timedelta(
+                minutes=settings.ask_done_after_minutes
+            )
+        else:
+            claim.remind_at = None
+            claim.ask_done_at = now + timedelta(
+                hours=max(2.0, settings.ask_done_after_minutes / 60)
+            )
+
+    async def _send_details(
+        self,
+        session: AsyncSession,
+        view: RequestView,
+        request: HelpRequest,
+        claim: Claim,
+        volunteer: Member,
+    ) -> None:
+        """The private details, only to the claimer, with their follow-up buttons."""
+        beneficiary = (
+            await session.get(Beneficiary, request.beneficiary_id)
+            if request.beneficiary_id
+            else None
+        )
+        person = None
+        if beneficiary is not None and beneficiary.purged_at is None:
+            person = Person(
+                beneficiary.name, beneficiary.phone, beneficiary.address, beneficiary.access_notes
+            )
+        referent = await self._referent(session, request)
+        notice = ClaimDetails(view, claim.id, person, _contact(referent) if referent else None)
+        rows = await self._messenger.send(session, notice, Reader.of(volunteer))
+        # Remembered so the details can be removed from the chat once the request is over.
+        claim.details_outbox_id = rows[0].id if rows else None
+
+    # --- the claimer's steps -----------------------------------------------------------------
+
+    async def release(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
+        """Give the place back: the request reopens, copies regain their button, referent told."""
+        step = partial(self._end_claim, why=GiveBack.RELEASED)
+        return await self._claimer_step(volunteer_telegram_id, claim_id, step)
+
+    async def could_not(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
+        """ "Could not do it": the place reopens like a release."""
+        step = partial(self._end_claim, why=GiveBack.COULD_NOT)
+        return await self._claimer_step(volunteer_telegram_id, claim_id, step)
+
+    async def _end_claim(
+        self, session: AsyncSession, claim: Claim, volunteer: Member, *, why: GiveBack
+    ) -> StepOutcome:
+        if not await self._give_back(session, claim.id, volunteer, why):
+            return StepOutcome.STALE
+        return StepOutcome.DONE
+
+    async def record_minutes(
+        self, volunteer_telegram_id: int, claim_id: int, minutes: int
+    ) -> StepOutcome:
+        """How long the service took, for the town's "hours given" (after Done)."""
+        if not 1 <= minutes <= 24 * 60:
+            return StepOutcome.NOT_FOUND
+
+        async def record(session: AsyncSession, claim: Claim, volunteer: Member) -> StepOutcome:
+            if claim.status not in {ClaimStatus.DONE, ClaimStatus.CONFIRMED}:
+                return StepOutcome.STALE
+            claim.minutes_spent = minutes
+            return StepOutcome.DONE
+
+        return await self._claimer_step(volunteer_telegram_id, claim_id, record)
+
+    async def not_yet(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
+        """ "Not yet": ask again later."""
+        return await self._claimer_step(volunteer_telegram_id, claim_id, self._ask_later)
+
+    async def _ask_later(
+        self, session: AsyncSession, claim: Claim, volunteer: Member
+    ) -> StepOutcome:
+        if claim.status is not ClaimStatus.ACTIVE:
+            return StepOutcome.STALE
+        claim.ask_done_at = self._clock() + timedelta(hours=self._settings.nudge_after_hours)
+        return StepOutcome.DONE
+
+    async def concern(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
+        """ "Report a concern": the referent and every coordinator are alerted, once per claim."""
+        return await self._claimer_step(volunteer_telegram_id, claim_id, self._alert)
+
+    async def _alert(self, session: AsyncSession, claim: Claim, volunteer: Member) -> StepOutcome:
+        # One conditional UPDATE: five taps (at once or not) make one alert, not five.
+        first = await changed(
+            session,
+            update(Claim)
+            .where(
+                Claim.id == claim.id,
+                Claim.status.in_(HOLDING_PLACE),
+                Claim.concern_at.is_(None),
+            )
+            .values(concern_at=self._clock())
+            .returning(Claim.id),
+        )
+        if first is None:
+            await session.refresh(claim)
+            return StepOutcome.ALREADY_DONE if claim.status in HOLDING_PLACE else StepOutcome.STALE
+        view = await self._view(session, claim.request_id)
+        await audit.record(
+            session, "claim", claim.id, "concern", by=volunteer.id, detail={"request_id": view.id}
+        )
+        notice = ConcernRaised(view.id, view.skill_label, _contact(volunteer))
+        people = await self._referent_and_coordinators(session, view)
+        await self._messenger.send(session, notice, *map(Reader.of, people))
+        return StepOutcome.DONE
+
+    async def active_claims_of(self, volunteer_telegram_id: int) -> list[int]:
+        """The claims a volunteer is holding now (to release them before /forget)."""
+        async with self._db.read() as session:
+            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+            if volunteer is None:
+                return []
+            found = await session.execute(
+                select(Claim.id).where(
+                    Claim.volunteer_id == volunteer.id, Claim.status == ClaimStatus.ACTIVE
+                )
+            )
+            return list(found.scalars())
+
+
+def _contact(member: Member) -> Contact:
+    """A member as someone to call."""
+    return Contact(member.display_name, member.phone)
