@@ -35,19 +35,17 @@ def clock_default(context: Any) -> datetime:
     SQLAlchemy passes the execution context, whose options include those of the engine the
     Database built with its clock. There is deliberately no fallback to the wall clock.
     """
-    clock = context.execution_options.get(CLOCK_OPTION)
-    if clock is None:
-        raise RuntimeError("statement run outside a brigade Database: no clock to stamp it with")
-    now = clock()
-    assert isinstance(now, datetime)
-    return now
+    return _read(context.execution_options.get(CLOCK_OPTION), "statement run outside")
 
 
 def session_now(session: AsyncSession) -> datetime:
     """ "Now" for a repository function, by the clock of the database that opened the session."""
-    clock = session.info.get(CLOCK_OPTION)
+    return _read(session.info.get(CLOCK_OPTION), "session not opened by")
+
+
+def _read(clock: Clock | None, where: str) -> datetime:
     if clock is None:
-        raise RuntimeError("session not opened by a brigade Database: no clock")
+        raise RuntimeError(f"{where} a brigade Database: no clock to read the time from")
     now = clock()
     assert isinstance(now, datetime)
     return now

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as LiteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,33 +33,27 @@ async def put_cached(
     created_at = now if now is not None else session_now(session)
     values = {"key": key, "result": result, "created_at": created_at}
     dialect = session.get_bind().dialect.name
-    # A single INSERT … ON CONFLICT DO UPDATE: two workers caching the same key at once cannot
-    # both take the "insert" branch of a read-then-write and trip over the primary key.
-    if dialect == "postgresql":
-        pg_statement = postgresql_insert(GeocodeCacheEntry).values(values)
-        await session.execute(
-            pg_statement.on_conflict_do_update(
-                index_elements=[GeocodeCacheEntry.key],
-                set_={
-                    "result": pg_statement.excluded.result,
-                    "created_at": pg_statement.excluded.created_at,
-                },
-            )
-        )
-    elif dialect == "sqlite":
-        lite_statement = sqlite_insert(GeocodeCacheEntry).values(values)
-        await session.execute(
-            lite_statement.on_conflict_do_update(
-                index_elements=[GeocodeCacheEntry.key],
-                set_={
-                    "result": lite_statement.excluded.result,
-                    "created_at": lite_statement.excluded.created_at,
-                },
-            )
-        )
-    else:
+    inserts: dict[str, Callable[[type[GeocodeCacheEntry]], PgInsert | LiteInsert]] = {
+        "postgresql": postgresql_insert,
+        "sqlite": sqlite_insert,
+    }
+    insert = inserts.get(dialect)
+    if insert is None:
         # Other backends are not supported in production; merge is correct without concurrency.
         await session.merge(GeocodeCacheEntry(key=key, result=result, created_at=created_at))
+    else:
+        # A single INSERT … ON CONFLICT DO UPDATE: two workers caching the same key at once
+        # cannot both take the "insert" branch of a read-then-write and trip over the key.
+        statement = insert(GeocodeCacheEntry).values(values)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[GeocodeCacheEntry.key],
+                set_={
+                    "result": statement.excluded.result,
+                    "created_at": statement.excluded.created_at,
+                },
+            )
+        )
     await session.flush()
 
 

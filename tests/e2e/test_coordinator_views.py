@@ -4,34 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
 from bot.domain.vocabulary import Role
-from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, ClaimOutcome, RequestDraft, StepOutcome
-from bot.services.volunteers import VolunteerApplication
-from storage.models import Claim, OutboxMessage, Skill
+from storage.models import Claim, OutboxMessage
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser, StoredMessage
 from tests.conftest import COORDINATOR_ID
+from tests.factories import CENTRE, east, new_volunteer, skill_id, the_coordinator
 
 pytestmark = pytest.mark.e2e
-CENTRE = (45.5670, 5.9210)
 SECRETS = ("Jeanne", "Martin", "+33 4 79", "27 rue", "code 1234", "+33 6 11")
-
-
-def _east(km: float) -> tuple[float, float]:
-    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
-
-
-async def _skill(live: PollingBrigade, code: str) -> int:
-    async with live.services.database.read() as session:
-        return (await session.execute(select(Skill.id).where(Skill.code == code))).scalar_one()
 
 
 class Town:
@@ -45,9 +33,7 @@ class Town:
 
 
 async def _town(live: PollingBrigade, world: FakeTelegram) -> Town:
-    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
-    claire.send_command("start")
-    await claire.expect_message()
+    claire = await the_coordinator(world)
     rita = world.add_user("Rita", language_code="en")
     rita.send_command("start")
     await rita.expect_message()
@@ -56,50 +42,17 @@ async def _town(live: PollingBrigade, world: FakeTelegram) -> Town:
     rita.start(invite.start_payload)
     await rita.expect_message("You are now a referent")
     centre = await live.services.neighbourhoods.create(COORDINATOR_ID, "Centre-Ville", *CENTRE, 1)
-    biollay = await live.services.neighbourhoods.create(COORDINATOR_ID, "Biollay", *_east(3.0), 1)
+    biollay = await live.services.neighbourhoods.create(COORDINATOR_ID, "Biollay", *east(3.0), 1)
     assert not isinstance(centre, Outcome)
     assert not isinstance(biollay, Outcome)
     return Town(claire, rita, centre.id, biollay.id)
-
-
-async def _volunteer(
-    live: PollingBrigade,
-    world: FakeTelegram,
-    name: str,
-    neighbourhood: int,
-    km: float = 0.3,
-    *,
-    approve: bool = True,
-) -> FakeUser:
-    person = world.add_user(name, language_code="en")
-    services = live.services
-    await services.members.identify(TelegramIdentity(person.id, name, language_code="en"))
-    lat, lon = _east(km)
-    submitted = await services.volunteers.submit(
-        person.id,
-        VolunteerApplication(
-            display_name=name,
-            phone="+33 6 11 22 33 44",
-            latitude=lat,
-            longitude=lon,
-            radius_km=2,
-            skill_ids=(await _skill(live, "plumbing"),),
-            availability=(),
-            charter_version="2026-11",
-            neighbourhood_id=neighbourhood,
-        ),
-    )
-    assert not isinstance(submitted, Outcome)
-    if approve:
-        await services.volunteers.decide(COORDINATOR_ID, submitted.member_id, approve=True)
-    return person
 
 
 async def _post(live: PollingBrigade, town: Town) -> int:
     posted = await live.services.requests.post(
         town.rita.id,
         RequestDraft(
-            skill_id=await _skill(live, "plumbing"),
+            skill_id=await skill_id(live.services.database, "plumbing"),
             description="Leaking tap at Jeanne's",
             latitude=CENTRE[0],
             longitude=CENTRE[1],
@@ -138,7 +91,7 @@ async def test_open_lists_an_unclaimed_request_with_its_buttons(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     town = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana", town.centre)
+    ana = await new_volunteer(live, world, "Ana", neighbourhood_id=town.centre)
     request_id = await _post(live, town)
     await ana.expect_message(f"#{request_id}")
 
@@ -171,7 +124,7 @@ async def test_stuck_shows_a_done_but_unconfirmed_claim_and_reminds_the_referent
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     town = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana", town.centre)
+    ana = await new_volunteer(live, world, "Ana", neighbourhood_id=town.centre)
     request_id = await _post(live, town)
     claim_id = await _claim_and_do(live, ana, request_id)
     await town.rita.expect_message("Ana says your request")
@@ -204,7 +157,7 @@ async def test_stuck_shows_a_done_but_unconfirmed_claim_and_reminds_the_referent
 
 async def test_stats_answers_with_the_figures(world: FakeTelegram, live: PollingBrigade) -> None:
     town = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana", town.centre)
+    ana = await new_volunteer(live, world, "Ana", neighbourhood_id=town.centre)
     first = await _post(live, town)
     claim_id = await _claim_and_do(live, ana, first)
     assert await live.services.requests.confirm(town.rita.id, claim_id, done=True) is (
@@ -253,7 +206,7 @@ async def test_export_sends_csv_documents_and_a_png_chart(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     town = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana", town.centre)
+    ana = await new_volunteer(live, world, "Ana", neighbourhood_id=town.centre)
     request_id = await _post(live, town)
     claim_id = await _claim_and_do(live, ana, request_id)
 
@@ -297,10 +250,10 @@ async def test_announce_to_one_neighbourhood_reaches_exactly_its_approved_volunt
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     town = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana", town.centre)
-    bob = await _volunteer(live, world, "Bob", town.centre, km=0.6)
-    chloe = await _volunteer(live, world, "Chloe", town.biollay, km=3.0)
-    paul = await _volunteer(live, world, "Paul", town.centre, approve=False)
+    ana = await new_volunteer(live, world, "Ana", neighbourhood_id=town.centre)
+    bob = await new_volunteer(live, world, "Bob", neighbourhood_id=town.centre, km=0.6)
+    chloe = await new_volunteer(live, world, "Chloe", neighbourhood_id=town.biollay, km=3.0)
+    paul = await new_volunteer(live, world, "Paul", neighbourhood_id=town.centre, approve=False)
     claire = town.claire
 
     claire.send_command("announce")

@@ -7,7 +7,6 @@ the main test finally waits for the offers to arrive in the volunteers' chats.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -16,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from bot.domain.vocabulary import Role, VolunteerStatus
-from bot.services.invites import CreatedInvite
 from storage.models import (
     Beneficiary,
     HelpRequest,
@@ -28,7 +26,7 @@ from storage.models import (
 )
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser
-from tests.conftest import COORDINATOR_ID
+from tests.factories import east, new_referent
 
 pytestmark = pytest.mark.e2e
 
@@ -37,25 +35,6 @@ BOIGNE = (45.5677, 5.9204)
 # What no volunteer may read before taking the request.
 SECRETS = ("Jeanne", "+33 4 79", "27", "1234", "door code")
 POST = "✅ Post the request"
-
-
-def _east(km: float) -> tuple[float, float]:
-    return BOIGNE[0], BOIGNE[1] + km / (111.32 * math.cos(math.radians(BOIGNE[0])))
-
-
-async def _referent(world: FakeTelegram, live: PollingBrigade, name: str = "Rita") -> FakeUser:
-    """A referent made the real way: a coordinator's invitation, opened with /start."""
-    claire = world.users.get(COORDINATOR_ID) or world.add_user(
-        "Claire", user_id=COORDINATOR_ID, language_code="en"
-    )
-    claire.send_command("start")
-    await claire.expect_message()
-    created = await live.services.invites.create(COORDINATOR_ID, Role.REFERENT)
-    assert isinstance(created, CreatedInvite)
-    referent = world.add_user(name, language_code="en")
-    referent.start(created.start_payload)
-    await referent.expect_message("You are now a referent")
-    return referent
 
 
 async def _volunteer(
@@ -68,7 +47,7 @@ async def _volunteer(
     status: VolunteerStatus = VolunteerStatus.APPROVED,
 ) -> None:
     """A volunteer seeded in the database, `km` east of the rue de Boigne."""
-    latitude, longitude = _east(km)
+    latitude, longitude = east(km, of=BOIGNE)
     async with live.services.database.transaction() as session:
         skill_id = (await session.execute(select(Skill.id).where(Skill.code == skill))).scalar_one()
         member = Member(
@@ -130,7 +109,7 @@ async def _someone_new_up_to_consent(referent: FakeUser, name: str) -> None:
 async def test_a_referent_posts_for_someone_new_and_only_fitting_volunteers_are_offered_it(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
-    rita = await _referent(world, live)
+    rita = await new_referent(live, world)
     paul, pia, pierre = (world.add_user(n, language_code="en") for n in ("Paul", "Pia", "Pierre"))
     nina, pedro = (world.add_user(n, language_code="en") for n in ("Nina", "Pedro"))
     await _volunteer(live, paul, km=0.3, skill="plumbing")
@@ -274,7 +253,7 @@ async def test_a_referent_posts_for_someone_new_and_only_fitting_volunteers_are_
 async def test_the_preview_edits_where_and_when_and_comes_back(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
-    rita = await _referent(world, live)
+    rita = await new_referent(live, world)
     await _someone_new_up_to_consent(rita, "Yvette")
     rita.tap("Yes, they agree")
     await rita.expect_message("What kind of help is needed?")
@@ -341,7 +320,7 @@ async def test_someone_who_is_not_a_referent_is_told_who_can_post(
 async def test_without_consent_nothing_can_be_posted(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
-    rita = await _referent(world, live)
+    rita = await new_referent(live, world)
     await _someone_new_up_to_consent(rita, "Marcel")
     rita.tap("No")
     refusal = await rita.expect_message("cannot be posted")
@@ -360,7 +339,7 @@ async def test_without_consent_nothing_can_be_posted(
 async def test_a_double_tap_on_post_creates_one_request(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
-    rita = await _referent(world, live)
+    rita = await new_referent(live, world)
     await _someone_new_up_to_consent(rita, "Lucien")
     rita.tap("Yes, they agree")
     await rita.expect_message("What kind of help is needed?")
@@ -394,7 +373,7 @@ async def test_a_double_tap_on_post_creates_one_request(
 async def test_cancel_mid_way_keeps_nothing_and_old_buttons_are_stale(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
-    rita = await _referent(world, live)
+    rita = await new_referent(live, world)
     await _someone_new_up_to_consent(rita, "Odette")
     rita.tap("Yes, they agree")
     need = await rita.expect_message("What kind of help is needed?")
@@ -414,7 +393,7 @@ async def test_cancel_mid_way_keeps_nothing_and_old_buttons_are_stale(
 
 
 async def test_unexpected_input_is_asked_again(world: FakeTelegram, live: PollingBrigade) -> None:
-    rita = await _referent(world, live)
+    rita = await new_referent(live, world)
     rita.send_command("new")
     await rita.expect_message("Who is the request for?")
     rita.send_sticker()  # a button is expected
@@ -456,7 +435,7 @@ async def test_a_write_that_fails_after_the_tap_was_answered_is_still_told(
     world: FakeTelegram, live: PollingBrigade, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Post answers the tap, then the database fails: the referent must not be left guessing."""
-    rita = await _referent(world, live)
+    rita = await new_referent(live, world)
     await _someone_new_up_to_consent(rita, "Lucien")
     rita.tap("Yes, they agree")
     await rita.expect_message("What kind of help is needed?")

@@ -2,84 +2,30 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from bot.domain.vocabulary import Role, SignalOutcome, SignalStatus
-from bot.services.members import TelegramIdentity
+from bot.domain.vocabulary import SignalOutcome, SignalStatus
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
-from bot.services.volunteers import VolunteerApplication
-from storage.models import HelpRequest, Member, Signal, Skill
+from storage.models import HelpRequest, Member, Signal
 from testkit.clock import ManualClock
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
+from tests.factories import CENTRE, new_referent, new_volunteer, skill_id, the_coordinator
 
 pytestmark = pytest.mark.e2e
-CENTRE = (45.5670, 5.9210)  # Centre-Ville, Chambéry
 BIOLLAY = (45.5560, 5.9075)  # Le Biollay
-
-
-def _east(km: float) -> tuple[float, float]:
-    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
-
-
-async def _skill(live: PollingBrigade, code: str) -> int:
-    async with live.services.database.read() as session:
-        return (await session.execute(select(Skill.id).where(Skill.code == code))).scalar_one()
-
-
-async def _volunteer(
-    live: PollingBrigade,
-    world: FakeTelegram,
-    name: str,
-    km: float,
-    code: str,
-    neighbourhood_id: int | None = None,
-) -> FakeUser:
-    person = world.add_user(name, language_code="en")
-    services = live.services
-    await services.members.identify(TelegramIdentity(person.id, name, language_code="en"))
-    latitude, longitude = _east(km)
-    submitted = await services.volunteers.submit(
-        person.id,
-        VolunteerApplication(
-            display_name=name,
-            phone="+33 6 11 22 33 44",
-            latitude=latitude,
-            longitude=longitude,
-            neighbourhood_id=neighbourhood_id,
-            radius_km=3.0,
-            skill_ids=(await _skill(live, code),),
-            availability=(),
-            charter_version="2026-11",
-        ),
-    )
-    assert not isinstance(submitted, Outcome)
-    await services.volunteers.decide(COORDINATOR_ID, submitted.member_id, approve=True)
-    return person
-
-
-async def _referent(live: PollingBrigade, world: FakeTelegram, name: str) -> FakeUser:
-    invite = await live.services.invites.create(COORDINATOR_ID, Role.REFERENT)
-    assert not isinstance(invite, Outcome)
-    person = world.add_user(name, language_code="en")
-    person.start(invite.start_payload)
-    await person.expect_message("You are now a referent")
-    return person
 
 
 async def _town(live: PollingBrigade, world: FakeTelegram) -> tuple[FakeUser, FakeUser, int, int]:
     """Claire (coordinator), Rita (referent of Centre-Ville) and two neighbourhoods."""
-    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
-    claire.send_command("start")
-    await claire.expect_message()
-    rita = await _referent(live, world, "Rita")
+    claire = await the_coordinator(world)
+    rita = await new_referent(live, world, "Rita")
     centre = await live.services.neighbourhoods.create(COORDINATOR_ID, "Centre-Ville", *CENTRE, 1.0)
     biollay = await live.services.neighbourhoods.create(COORDINATOR_ID, "Le Biollay", *BIOLLAY, 0.8)
     assert not isinstance(centre, Outcome)
@@ -110,13 +56,13 @@ async def test_a_weekly_call_goes_to_its_regular_until_they_pause(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     _claire, rita, _centre, _biollay = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana", 0.3, "phone_call")
-    bob = await _volunteer(live, world, "Bob", 0.6, "phone_call")
+    ana = await new_volunteer(live, world, "Ana", km=0.3, skills=["phone_call"], radius=3.0)
+    bob = await new_volunteer(live, world, "Bob", km=0.6, skills=["phone_call"], radius=3.0)
     first_start = (live.clock() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     posted = await live.services.requests.post(
         rita.id,
         RequestDraft(
-            skill_id=await _skill(live, "phone_call"),
+            skill_id=await skill_id(live.services.database, "phone_call"),
             description="A friendly phone call, she likes to talk about her garden",
             latitude=CENTRE[0],
             longitude=CENTRE[1],
@@ -207,10 +153,12 @@ async def test_a_relays_report_reaches_the_neighbourhoods_referents_and_no_volun
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     claire, rita, centre, biollay = await _town(live, world)
-    rob = await _referent(live, world, "Rob")
+    rob = await new_referent(live, world, "Rob")
     await _attach(live, rob, biollay)
-    vera = await _volunteer(live, world, "Vera", 0.2, "visit", neighbourhood_id=centre)
-    ana = await _volunteer(live, world, "Ana", 0.4, "visit")
+    vera = await new_volunteer(
+        live, world, "Vera", km=0.2, skills=["visit"], radius=3.0, neighbourhood_id=centre
+    )
+    ana = await new_volunteer(live, world, "Ana", km=0.4, skills=["visit"], radius=3.0)
     # Sam, a baker, opens the relay link from a poster in the shop.
     sam = world.add_user("Sam", language_code="en", username="sam_bakery")
     sam.start("relay")
@@ -281,7 +229,7 @@ async def test_a_volunteer_shows_the_card_and_a_referent_checks_its_code(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     _claire, rita, _centre, _biollay = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana Dupont", 0.3, "visit")
+    ana = await new_volunteer(live, world, "Ana Dupont", km=0.3, skills=["visit"], radius=3.0)
     ana.send_command("badge")
     card = await ana.expect_message("Brigade card — Chambéry")
     text = card.text or ""

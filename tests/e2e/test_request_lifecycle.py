@@ -2,82 +2,28 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.domain.vocabulary import RequestStatus, Role
-from bot.services.members import TelegramIdentity
+from bot.domain.vocabulary import RequestStatus
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
-from bot.services.volunteers import VolunteerApplication
-from storage.models import Claim, HelpRequest, Skill
+from storage.models import Claim, HelpRequest
 from testkit.harness import PollingBrigade, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeGroup, FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
+from tests.factories import CENTRE, new_referent, new_volunteer, skill_id, the_coordinator
 
 pytestmark = pytest.mark.e2e
-CENTRE = (45.5670, 5.9210)
 SECRETS = ("Jeanne", "Martin", "+33 4 79", "27 rue", "code 1234")
-
-
-def _east(km: float) -> tuple[float, float]:
-    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
-
-
-async def _skill(live: PollingBrigade, code: str) -> int:
-    async with live.services.database.read() as session:
-        return (await session.execute(select(Skill.id).where(Skill.code == code))).scalar_one()
-
-
-async def _volunteer(
-    live: PollingBrigade,
-    world: FakeTelegram,
-    name: str,
-    km: float,
-    codes: list[str],
-    radius: float = 2.0,
-    *,
-    approve: bool = True,
-) -> FakeUser:
-    person = world.add_user(
-        name, language_code="en", phone_number=f"+33 6 00 00 00 {len(name):02d}"
-    )
-    services = live.services
-    await services.members.identify(TelegramIdentity(person.id, name, language_code="en"))
-    submitted = await services.volunteers.submit(
-        person.id,
-        VolunteerApplication(
-            display_name=name,
-            phone="+33 6 11 22 33 44",
-            latitude=_east(km)[0],
-            longitude=_east(km)[1],
-            radius_km=radius,
-            skill_ids=tuple([await _skill(live, code) for code in codes]),
-            availability=(),
-            charter_version="2026-11",
-        ),
-    )
-    assert not isinstance(submitted, Outcome)
-    if approve:
-        await services.volunteers.decide(COORDINATOR_ID, submitted.member_id, approve=True)
-    return person
 
 
 async def _town(live: PollingBrigade, world: FakeTelegram) -> tuple[FakeUser, FakeGroup]:
     """A coordinator, a referent (by invitation), a neighbourhood with its group."""
-    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
-    claire.send_command("start")
-    await claire.expect_message()
-    rita = world.add_user("Rita", language_code="en")
-    rita.send_command("start")
-    await rita.expect_message()
-    invite = await live.services.invites.create(COORDINATOR_ID, Role.REFERENT)
-    assert not isinstance(invite, Outcome)
-    rita.start(invite.start_payload)
-    await rita.expect_message("You are now a referent")
+    claire = await the_coordinator(world)
+    rita = await new_referent(live, world)
     neighbourhood = await live.services.neighbourhoods.create(
         COORDINATOR_ID, "Centre-Ville", *CENTRE, 1.5
     )
@@ -111,7 +57,9 @@ def _draft(skill_id: int, places: int = 1) -> RequestDraft:
 
 
 async def _post(live: PollingBrigade, rita: FakeUser, skill: str, places: int = 1) -> int:
-    posted = await live.services.requests.post(rita.id, _draft(await _skill(live, skill), places))
+    posted = await live.services.requests.post(
+        rita.id, _draft(await skill_id(live.services.database, skill), places)
+    )
     assert posted is not None
     return posted.request_id
 
@@ -120,11 +68,13 @@ async def test_only_fitting_volunteers_and_the_group_get_the_offer_without_priva
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     rita, group = await _town(live, world)
-    near = await _volunteer(live, world, "Nour", 0.5, ["plumbing"])
-    far_but_willing = await _volunteer(live, world, "Farid", 3.0, ["plumbing"], radius=5)
-    too_far = await _volunteer(live, world, "Tim", 3.0, ["plumbing"], radius=2)
-    other_skill = await _volunteer(live, world, "Olga", 0.3, ["shopping"])
-    pending = await _volunteer(live, world, "Paul", 0.2, ["plumbing"], approve=False)
+    near = await new_volunteer(live, world, "Nour", km=0.5, skills=["plumbing"])
+    far_but_willing = await new_volunteer(
+        live, world, "Farid", km=3.0, skills=["plumbing"], radius=5
+    )
+    too_far = await new_volunteer(live, world, "Tim", km=3.0, skills=["plumbing"], radius=2)
+    other_skill = await new_volunteer(live, world, "Olga", km=0.3, skills=["shopping"])
+    pending = await new_volunteer(live, world, "Paul", km=0.2, skills=["plumbing"], approve=False)
     request_id = await _post(live, rita, "plumbing")
 
     offers = [
@@ -152,7 +102,7 @@ async def test_simultaneous_taps_give_exactly_the_places_and_update_every_copy(
     live = live_on_each_backend
     rita, group = await _town(live, world)
     volunteers = [
-        await _volunteer(live, world, f"V{i:02d}", 0.1 * (i + 1), ["plumbing"])
+        await new_volunteer(live, world, f"V{i:02d}", km=0.1 * (i + 1), skills=["plumbing"])
         for i in range(tappers)
     ]
     request_id = await _post(live, rita, "plumbing", places)
@@ -198,8 +148,8 @@ async def test_release_reoffers_cancel_tells_claimers(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     rita, group = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana", 0.3, ["plumbing"])
-    bob = await _volunteer(live, world, "Bob", 0.6, ["plumbing"])
+    ana = await new_volunteer(live, world, "Ana", km=0.3, skills=["plumbing"])
+    bob = await new_volunteer(live, world, "Bob", km=0.6, skills=["plumbing"])
     request_id = await _post(live, rita, "plumbing")
     ana_offer = await ana.expect_message(f"#{request_id}")
     bob_offer = await bob.expect_message(f"#{request_id}")
@@ -226,8 +176,8 @@ async def test_done_then_confirmed_closes_done_then_not_done_reopens(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     rita, _group = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana", 0.3, ["plumbing"])
-    bob = await _volunteer(live, world, "Bob", 0.6, ["plumbing"])
+    ana = await new_volunteer(live, world, "Ana", km=0.3, skills=["plumbing"])
+    bob = await new_volunteer(live, world, "Bob", km=0.6, skills=["plumbing"])
     request_id = await _post(live, rita, "plumbing")
     ana.tap(await ana.expect_message(f"#{request_id}"), "I'll do it")
     details = await ana.expect_message("private details")
@@ -251,8 +201,8 @@ async def test_forged_and_stale_taps_are_answered_and_change_nothing(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     rita, _group = await _town(live, world)
-    ana = await _volunteer(live, world, "Ana", 0.3, ["plumbing"])
-    eve = await _volunteer(live, world, "Eve", 0.4, ["plumbing"])
+    ana = await new_volunteer(live, world, "Ana", km=0.3, skills=["plumbing"])
+    eve = await new_volunteer(live, world, "Eve", km=0.4, skills=["plumbing"])
     first = await _post(live, rita, "plumbing")
     ana.tap(await ana.expect_message(f"#{first}"), "I'll do it")
     details = await ana.expect_message("private details")
@@ -304,9 +254,9 @@ async def test_unclaimed_goes_to_a_second_wave_then_alerts_referent_who_widens_i
         timer_interval_seconds=0.2,
     ) as live:
         rita, _group = await _town(live, world)
-        first = await _volunteer(live, world, "Ana", 0.3, ["plumbing"])
-        second = await _volunteer(live, world, "Bob", 0.6, ["plumbing"])
-        farther = await _volunteer(live, world, "Cyd", 3.0, ["plumbing"], radius=2)
+        first = await new_volunteer(live, world, "Ana", km=0.3, skills=["plumbing"])
+        second = await new_volunteer(live, world, "Bob", km=0.6, skills=["plumbing"])
+        farther = await new_volunteer(live, world, "Cyd", km=3.0, skills=["plumbing"], radius=2)
         request_id = await _post(live, rita, "plumbing")
         await first.expect_message(f"#{request_id}")
         assert not second.inbox  # the nearest first
@@ -323,7 +273,9 @@ async def test_claim_and_release_cannot_harvest_the_details_of_requests_never_of
     """The review's attack: forged claim data carrying other requests' ids, from anywhere."""
     rita, group = await _town(live, world)
     # Mallory holds both skills but lives 9 km away with a 2 km radius: offered nothing.
-    mallory = await _volunteer(live, world, "Mallory", 9.0, ["plumbing", "shopping"], radius=2)
+    mallory = await new_volunteer(
+        live, world, "Mallory", km=9.0, skills=["plumbing", "shopping"], radius=2
+    )
     hidden = [await _post(live, rita, "shopping") for _ in range(4)]
     # The group is paced at Telegram's 20 messages a minute: the first copy is all we need.
     group_copy = await group.expect_message(f"Demande n° {hidden[0]}", timeout=30)

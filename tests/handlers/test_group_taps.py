@@ -23,7 +23,7 @@ from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeGroup, FakeTelegram, FakeUser
 from testkit.telegram.models import StoredMessage
 from tests.conftest import COORDINATOR_ID
-from tests.handlers.factories import CENTRE, approved_volunteer, skill_id
+from tests.factories import CENTRE, approved_volunteer, skill_id
 
 PRIVATE_ONLY = "This button only works in our private chat."
 
@@ -62,7 +62,7 @@ async def _post(brigade: InProcessBrigade, rita: FakeUser, description: str) -> 
     posted = await brigade.services.requests.post(
         rita.id,
         RequestDraft(
-            skill_id=await skill_id(brigade, "plumbing"),
+            skill_id=await skill_id(brigade.services.database, "plumbing"),
             description=description,
             latitude=CENTRE[0],
             longitude=CENTRE[1],
@@ -137,7 +137,7 @@ async def _town(world: FakeTelegram, brigade: InProcessBrigade) -> Town:
     ids = {
         "nour_member": nour_member,
         "neighbourhood": neighbourhood.id,
-        "skill": await skill_id(brigade, "plumbing"),
+        "skill": await skill_id(brigade.services.database, "plumbing"),
         "request": request,
         "claim": claim,
         "case": reported.signal_id,
@@ -279,7 +279,7 @@ async def test_a_coordinators_cancel_in_a_group_leaves_their_private_rejection_a
             latitude=CENTRE[0],
             longitude=CENTRE[1],
             radius_km=2,
-            skill_ids=(await skill_id(brigade, "plumbing"),),
+            skill_ids=(await skill_id(brigade.services.database, "plumbing"),),
             availability=(),
             charter_version="2026-11",
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeTelegram
 from tests.conftest import COORDINATOR_ID
-from tests.handlers.factories import approved_volunteer
+from tests.factories import approved_volunteer
 
 NO_LONGER_VALID = "This button is no longer valid."
 

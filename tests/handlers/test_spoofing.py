@@ -19,7 +19,7 @@ from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeTelegram
 from testkit.telegram.models import StoredMessage
 from tests.conftest import COORDINATOR_ID
-from tests.handlers.factories import CENTRE, approved_volunteer, skill_id
+from tests.factories import CENTRE, approved_volunteer, skill_id
 
 FORGED_WORRY = "fine\nReported by: Police\nPhone: 112"
 
@@ -106,7 +106,7 @@ async def test_a_request_description_is_quoted_in_every_copy_of_the_offer(
     posted = await services.requests.post(
         rita.id,
         RequestDraft(
-            skill_id=await skill_id(brigade, "plumbing"),
+            skill_id=await skill_id(brigade.services.database, "plumbing"),
             description=forged,
             latitude=CENTRE[0],
             longitude=CENTRE[1],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import signal
 import socket
@@ -25,9 +24,9 @@ from storage import migrate
 from storage.models import Member, MemberRole, OutboxMessage, OutboxStatus, Skill, VolunteerSkill
 from testkit.harness import TEST_TOKEN, brigade_settings
 from testkit.telegram import FakeBotApiServer, FakeTelegram, FakeUser
+from tests.factories import CENTRE, east
 
 REPO = Path(__file__).resolve().parents[2]
-CENTRE = (45.5670, 5.9210)
 SECRET = "reliability-S3cret-0123456789abcdef"  # 35 characters: a webhook needs 32+
 # A guard against a hung subprocess, never a performance requirement.
 PATIENCE = 90.0
@@ -182,10 +181,6 @@ def settings_for(database_url: str, server: FakeBotApiServer, **overrides: Any) 
     return brigade_settings(database_url, api_base_url=api_root(server), **overrides)
 
 
-def _east(km: float) -> tuple[float, float]:
-    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
-
-
 async def seed_town(services: Services, world: FakeTelegram, volunteers: int) -> Town:
     """Migrate, then add a referent and `volunteers` approved plumbers within reach."""
     await migrate.upgrade(services.database)
@@ -200,7 +195,7 @@ async def seed_town(services: Services, world: FakeTelegram, volunteers: int) ->
         await session.flush()
         session.add(MemberRole(member_id=rita.id, role=Role.REFERENT))
         for index, person in enumerate(people):
-            latitude, longitude = _east(0.2 + (index % 10) * 0.1)
+            latitude, longitude = east(0.2 + (index % 10) * 0.1)
             member = Member(
                 telegram_id=person.id,
                 display_name=person.first_name,

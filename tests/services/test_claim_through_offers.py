@@ -16,7 +16,8 @@ from bot.services.requests import ClaimOutcome, StepOutcome
 from storage.database import Database
 from storage.models import Claim, Member, MemberRole, Neighbourhood, VolunteerSkill
 from testkit.clock import ManualClock
-from tests.services.test_requests import CENTRE, REFERENT, _draft, _east, _recording, _town
+from tests.factories import east
+from tests.services.test_requests import CENTRE, REFERENT, _draft, _recording, _town
 
 GROUP = -100_777
 COORDINATOR = 9
@@ -32,7 +33,7 @@ async def _neighbourhood_and_outsiders(database: Database, skill_id: int) -> Non
                 name="Centre-Ville", latitude=CENTRE[0], longitude=CENTRE[1], group_chat_id=GROUP
             )
         )
-        lat, lon = _east(30)
+        lat, lon = east(30)
         far = Member(
             telegram_id=FAR,
             display_name="Faraway",

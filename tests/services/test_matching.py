@@ -22,15 +22,10 @@ from bot.services.matching import (
 )
 from storage.database import Database
 from storage.models import Claim, HelpRequest, Member, Offer, Skill, VolunteerSkill
+from tests.factories import CENTRE, east
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)  # 15:00 in Paris
-CENTRE = (45.5670, 5.9210)
-
-
-def _east(km: float) -> tuple[float, float]:
-    """A point `km` kilometres east of the centre."""
-    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
 
 
 async def _skill(database: Database, code: str) -> int:
@@ -49,7 +44,7 @@ async def _volunteer(
     verified: bool = False,
     **fields: object,
 ) -> int:
-    latitude, longitude = _east(km)
+    latitude, longitude = east(km)
     async with database.transaction() as session:
         member = Member(
             telegram_id=telegram_id,
@@ -244,7 +239,7 @@ async def test_the_index_follows_a_volunteer_who_moves_or_changes_radius(
     assert await _both_ways(database, need) == [1]
     await _move(database, member, radius_km=2.0)
     assert await _both_ways(database, need) == []
-    latitude, longitude = _east(1.0)
+    latitude, longitude = east(1.0)
     await _move(database, member, latitude=latitude, longitude=longitude)
     assert await _both_ways(database, need) == [1]
     far = Need(plumbing, CENTRE[0] + 1.0, CENTRE[1])  # 111 km north

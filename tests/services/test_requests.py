@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from datetime import UTC, datetime
 
 import pytest
@@ -36,8 +35,8 @@ from storage.models import (
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from testkit.messages import RecordingMessenger
+from tests.factories import CENTRE, east
 
-CENTRE = (45.5670, 5.9210)
 REFERENT = 1
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 
@@ -46,10 +45,6 @@ NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 def clock() -> ManualClock:
     """The requests of this module are posted at NOW."""
     return ManualClock(NOW)
-
-
-def _east(km: float) -> tuple[float, float]:
-    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
 
 
 def _recording(database: Database, **settings: object) -> tuple[RequestService, RecordingMessenger]:
@@ -72,7 +67,7 @@ async def _town(database: Database, volunteers: int, *, skill: str = "plumbing")
         await session.flush()
         session.add(MemberRole(member_id=referent.id, role=Role.REFERENT))
         for index in range(volunteers):
-            lat, lon = _east(0.1 * (index + 1))
+            lat, lon = east(0.1 * (index + 1))
             member = Member(
                 telegram_id=100 + index,
                 display_name=f"V{index}",
@@ -246,7 +241,7 @@ async def test_only_approved_volunteers_holding_the_skill_may_claim(database: Da
             204: (VolunteerStatus.APPROVED, [(electricity, NOW)]),  # verified
         }
         for telegram_id, (status, held) in people.items():
-            lat, lon = _east(0.5)
+            lat, lon = east(0.5)
             member = Member(
                 telegram_id=telegram_id,
                 display_name=f"P{telegram_id}",

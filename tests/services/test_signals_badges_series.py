@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -48,16 +47,12 @@ from storage.models import (
 from testkit.clock import ManualClock
 from testkit.harness import TEST_PSEUDONYMS, brigade_settings
 from testkit.messages import RecordingMessenger
+from tests.factories import CENTRE, east
 
-CENTRE = (45.5670, 5.9210)  # Centre-Ville, Chambéry
 BIOLLAY = (45.5580, 5.9100)  # Le Biollay
 # Thursday 26 November 2026, 14:00 in Paris.
 THURSDAY_2PM = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # the Sunday before
-
-
-def _east(km: float) -> tuple[float, float]:
-    return CENTRE[0], CENTRE[1] + km / (111.32 * math.cos(math.radians(CENTRE[0])))
 
 
 @pytest.fixture
@@ -88,7 +83,7 @@ async def _person(
     skill_id: int | None = None,
 ) -> int:
     async with database.transaction() as session:
-        latitude, longitude = _east(km)
+        latitude, longitude = east(km)
         member = Member(
             telegram_id=telegram_id,
             display_name=name,
