@@ -13,10 +13,11 @@ from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from bot.callbacks import Callback
 from bot.i18n import N_, Translator
 from bot.services.profile import PHONE_PATTERN
-from bot.services.volunteers import PERIODS
+from bot.services.volunteers import PERIODS, RADIUS_CHOICES_KM
 from bot.skills import skill_label
 from bot.text import one_line
-from conversations.base import Buttons, State, Turn
+from conversations.base import Buttons, Conversation, Spec, State, Turn
+from conversations.turn import TapStep
 
 PERIOD_LABELS = {
     "morning": N_("Morning"),
@@ -44,6 +45,8 @@ AVAILABILITY_QUESTION = N_(
     "When are you usually free? Pick a preset or tap the slots, then “Done”. You will still "
     "choose each request yourself."
 )
+# How far a volunteer is ready to go, as offered by the sign-up and the profile.
+RADII = [(int(km), f"{km:g} km") for km in RADIUS_CHOICES_KM]
 _SLOT = re.compile(r"([0-6])-(morning|afternoon|evening)")
 
 Slot = tuple[int, str]
@@ -216,3 +219,22 @@ async def phone_reply(
         return turn.text
     await turn.say(_(texts.wrong_contact if contact else texts.not_a_number, **values))
     return Again.ASKED
+
+
+def radius_handlers(conversation: Conversation[Any], on_radius: TapStep[Any]) -> list[Spec]:
+    """The radius step's buttons (any other distance is answered as no longer valid)."""
+    return [conversation.on("radius", on_radius, values=[km for km, _label in RADII])]
+
+
+def skills_handlers(conversation: Conversation[Any], done: TapStep[Any]) -> list[Spec]:
+    """The skills step's buttons: a skill toggled, then Done."""
+    return [conversation.on("skill", on_skill), conversation.on("skills", done)]
+
+
+def availability_handlers(conversation: Conversation[Any], done: TapStep[Any]) -> list[Spec]:
+    """The availability step's buttons: a slot or a preset toggled, then Done."""
+    return [
+        conversation.on("slot", on_slots),
+        conversation.on("preset", on_slots),
+        conversation.on("avail", done),
+    ]

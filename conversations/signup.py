@@ -25,7 +25,7 @@ from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import N_
 from bot.services.outcomes import Outcome
 from bot.services.profile import MAX_NAME_LENGTH
-from bot.services.volunteers import RADIUS_CHOICES_KM, VolunteerApplication
+from bot.services.volunteers import VolunteerApplication
 from bot.skills import skill_label
 from conversations import pickers
 from conversations.base import (
@@ -99,7 +99,6 @@ SIGNUP = Conversation(
     ),
 )
 Turn_ = Turn[SignupDraft]
-RADII = [(int(km), f"{km:g} km") for km in RADIUS_CHOICES_KM]
 PHONE_TEXTS = pickers.PhoneTexts(
     none=SKIP_LABEL,
     not_a_number=N_(
@@ -133,7 +132,9 @@ on_location_text = own_place_questions(
     SIGNUP, Step.LOCATION, Step.CONFIRM_PLACE, back_on_confirm=False
 )
 SIGNUP.prompt(
-    Step.RADIUS, N_("How far from you are you ready to go?"), choices("radius", RADII, per_row=4)
+    Step.RADIUS,
+    N_("How far from you are you ready to go?"),
+    choices("radius", pickers.RADII, per_row=4),
 )
 SIGNUP.question(Step.SKILLS)(pickers.ask_skills)
 SIGNUP.question(Step.AVAILABILITY)(pickers.ask_availability)
@@ -418,16 +419,9 @@ def build_signup_conversation() -> ConversationHandler[BrigadeContext]:
                 SIGNUP.on("place", on_place_refused),
             ],
             Step.NEIGHBOURHOOD: [SIGNUP.on("nb", on_neighbourhood)],
-            Step.RADIUS: [SIGNUP.on("radius", on_radius, values=[km for km, _label in RADII])],
-            Step.SKILLS: [
-                SIGNUP.on("skill", pickers.on_skill),
-                SIGNUP.on("skills", on_skills_done),
-            ],
-            Step.AVAILABILITY: [
-                SIGNUP.on("slot", pickers.on_slots),
-                SIGNUP.on("preset", pickers.on_slots),
-                SIGNUP.on("avail", on_availability_done),
-            ],
+            Step.RADIUS: pickers.radius_handlers(SIGNUP, on_radius),
+            Step.SKILLS: pickers.skills_handlers(SIGNUP, on_skills_done),
+            Step.AVAILABILITY: pickers.availability_handlers(SIGNUP, on_availability_done),
             Step.CHARTER: [
                 SIGNUP.on("charter", on_charter_accepted, values=["accept"]),
                 SIGNUP.on("charter", on_charter_declined),

@@ -35,6 +35,7 @@ from bot.outbox.outcomes import (
 from storage import outbox
 from storage.database import Database
 from storage.models import OutboxMessage, OutboxStatus
+from storage.writes import view_of
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +95,7 @@ class _Leased:
     @classmethod
     def from_row(cls, row: OutboxMessage, deadline: float) -> _Leased:
         """Copy a leased row."""
-        return cls(
-            id=row.id,
-            chat_id=row.chat_id,
-            member_id=row.member_id,
-            offer_id=row.offer_id,
-            method=row.method,
-            payload=dict(row.payload),
-            priority=row.priority,
-            attempts=row.attempts,
-            deadline=deadline,
-        )
+        return view_of(cls, row, payload=dict(row.payload), deadline=deadline, message_id=None)
 
 
 @dataclass

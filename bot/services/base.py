@@ -5,13 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import Role
+from bot.services.outcomes import Outcome
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member
+from storage.writes import Identified, created
+
+R = TypeVar("R", bound=Identified)
 
 
 def no_wake() -> None:
@@ -37,6 +43,35 @@ class Service:
     ) -> Member | None:
         """The member behind `telegram_id` if they hold `role` (a coordinator unless said)."""
         return await member_store.get_with_role(session, telegram_id, role)
+
+    async def _coordinator_adds(
+        self, telegram_id: int, row: R, entity: str, action: str, *, state: str | None = None
+    ) -> R | Outcome:
+        """A coordinator adds a named row to the town's catalogue (a neighbourhood, a skill):
+        NOT_ALLOWED for anyone else, INVALID when the name is taken."""
+        try:
+            async with self._db.transaction() as session:
+                actor = await self._require(session, telegram_id)
+                if actor is None:
+                    return Outcome.NOT_ALLOWED
+                await created(session, row, entity, action, by=actor.id, state=state)
+                return row
+        except IntegrityError:
+            return Outcome.INVALID
+
+    @classmethod
+    async def _coordinator_on(
+        cls, session: AsyncSession, telegram_id: int, model: type[Any], row_id: int
+    ) -> tuple[Member, Any] | Outcome:
+        """The coordinator behind `telegram_id` and the row of `model` they act on:
+        NOT_ALLOWED for anyone else, NOT_FOUND when the row is gone."""
+        actor = await cls._require(session, telegram_id)
+        if actor is None:
+            return Outcome.NOT_ALLOWED
+        row = await session.get(model, row_id)
+        if row is None:
+            return Outcome.NOT_FOUND
+        return actor, row
 
     @staticmethod
     async def _member_roles(

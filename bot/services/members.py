@@ -11,6 +11,7 @@ from bot.services.base import Service
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member
+from storage.writes import view_of
 
 # How precisely a member's last sighting is kept (`updated_at`): one write a day at most.
 SEEN_RESOLUTION = timedelta(days=1)
@@ -66,15 +67,7 @@ class MemberProfile:
 
 def _profile(member: Member, roles: frozenset[Role]) -> MemberProfile:
     assert member.telegram_id is not None  # forgotten members never reach a handler
-    return MemberProfile(
-        id=member.id,
-        telegram_id=member.telegram_id,
-        display_name=member.display_name,
-        chosen_language=member.language,
-        telegram_language=member.telegram_language,
-        roles=roles,
-        volunteer_status=member.volunteer_status,
-    )
+    return view_of(MemberProfile, member, chosen_language=member.language, roles=roles)
 
 
 class MemberService(Service):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import VolunteerStatus
@@ -14,7 +13,7 @@ from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage.models import Member, Neighbourhood
-from storage.writes import created
+from storage.writes import view_of
 
 MAX_RADIUS_KM = 50.0
 
@@ -33,15 +32,7 @@ class NeighbourhoodView:
 
 
 def _view(row: Neighbourhood) -> NeighbourhoodView:
-    return NeighbourhoodView(
-        id=row.id,
-        name=row.name,
-        latitude=row.latitude,
-        longitude=row.longitude,
-        radius_km=row.radius_km,
-        group_chat_id=row.group_chat_id,
-        post_to_group=row.post_to_group,
-    )
+    return view_of(NeighbourhoodView, row)
 
 
 class NeighbourhoodService(Service):
@@ -61,18 +52,11 @@ class NeighbourhoodService(Service):
             return Outcome.INVALID
         if not 0 < radius_km <= MAX_RADIUS_KM:
             return Outcome.INVALID
-        try:
-            async with self._db.transaction() as session:
-                actor = await self._require(session, coordinator_telegram_id)
-                if actor is None:
-                    return Outcome.NOT_ALLOWED
-                row = Neighbourhood(
-                    name=name, latitude=latitude, longitude=longitude, radius_km=radius_km
-                )
-                await created(session, row, "neighbourhood", "create", by=actor.id, state="active")
-                return _view(row)
-        except IntegrityError:
-            return Outcome.INVALID  # the name is taken
+        row = Neighbourhood(name=name, latitude=latitude, longitude=longitude, radius_km=radius_km)
+        added = await self._coordinator_adds(
+            coordinator_telegram_id, row, "neighbourhood", "create", state="active"
+        )
+        return _view(added) if isinstance(added, Neighbourhood) else added
 
     async def all(self) -> list[NeighbourhoodView]:
         """Active neighbourhoods, by name."""
@@ -111,13 +95,12 @@ class NeighbourhoodService(Service):
         self, session: AsyncSession, coordinator_telegram_id: int, neighbourhood_id: int
     ) -> tuple[Member, Neighbourhood] | Outcome:
         """The coordinator and the neighbourhood they act on, if it is still in use."""
-        actor = await self._require(session, coordinator_telegram_id)
-        if actor is None:
-            return Outcome.NOT_ALLOWED
-        row = await session.get(Neighbourhood, neighbourhood_id)
-        if row is None or row.archived_at is not None:
+        found = await self._coordinator_on(
+            session, coordinator_telegram_id, Neighbourhood, neighbourhood_id
+        )
+        if not isinstance(found, Outcome) and found[1].archived_at is not None:
             return Outcome.NOT_FOUND
-        return actor, row
+        return found
 
     async def set_post_to_group(
         self, coordinator_telegram_id: int, neighbourhood_id: int, enabled: bool

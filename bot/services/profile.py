@@ -26,6 +26,7 @@ from bot.text import one_line
 from storage import audit
 from storage import members as member_store
 from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
+from storage.writes import view_of
 
 MAX_NAME_LENGTH = 64
 MAX_ADDRESS_LENGTH = 256
@@ -427,25 +428,16 @@ class ProfileService(Service):
         paused_until = member.paused_until
         if paused_until is not None and paused_until <= now:
             paused_until = None
-        return ProfileView(
+        # The other fields are the member's columns of the same names.
+        return view_of(
+            ProfileView,
+            member,
             member_id=member.id,
-            telegram_id=member.telegram_id,
-            display_name=member.display_name,
-            phone=member.phone,
-            latitude=member.latitude,
-            longitude=member.longitude,
-            address=member.address,
             neighbourhood_id=neighbourhood.id if neighbourhood else None,
             neighbourhood=neighbourhood.name if neighbourhood else None,
-            radius_km=member.radius_km,
             status=member.volunteer_status,
             skills=skills,
             availability=availability,
             paused_until=paused_until,
             paused_indefinitely=paused_until is not None and paused_until - now > _INDEFINITE_AFTER,
-            quiet_start_minute=member.quiet_start_minute,
-            quiet_end_minute=member.quiet_end_minute,
-            weekly_cap=member.weekly_cap,
-            charter_version=member.charter_version,
-            charter_accepted_at=member.charter_accepted_at,
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -248,14 +249,8 @@ class SeriesService(Service):
                 first = self.following(first, interval_days, local_minute)
             regular = await self._latest_claimer(session, HelpRequest.id == request.id)
             series = RequestSeries(
+                **_repeated(request),
                 referent_id=referent.id,
-                beneficiary_id=request.beneficiary_id,
-                skill_id=request.skill_id,
-                description=request.description,
-                latitude=request.latitude,
-                longitude=request.longitude,
-                area_label=request.area_label,
-                neighbourhood_id=request.neighbourhood_id,
                 places=request.places_needed,
                 interval_days=interval_days,
                 weekday=weekday,
@@ -526,16 +521,10 @@ class SeriesService(Service):
             referent = await member_store.by_id(session, series.referent_id)
             minutes_left = (occurrence - now).total_seconds() / 60
             draft = RequestDraft(
-                skill_id=series.skill_id,
-                description=series.description,
-                latitude=series.latitude,
-                longitude=series.longitude,
-                area_label=series.area_label,
+                **_repeated(series),
                 places_needed=series.places,
                 when_kind="slot",
                 starts_at=occurrence,
-                beneficiary_id=series.beneficiary_id,
-                neighbourhood_id=series.neighbourhood_id,
                 preferred_volunteer_id=regular_id,
                 exclusive_minutes=min(series.exclusive_hours * 60.0, minutes_left / 2),
             )
@@ -582,3 +571,21 @@ class SeriesService(Service):
             )
             referent = await member_store.by_id(session, stopped[0])
             await self._messenger.send(session, SeriesHalted(), Reader.of(referent))
+
+
+# What every occurrence repeats of the request a series was made from (same column names on
+# requests, series and drafts).
+REPEATED = (
+    "beneficiary_id",
+    "skill_id",
+    "description",
+    "latitude",
+    "longitude",
+    "area_label",
+    "neighbourhood_id",
+)
+
+
+def _repeated(row: HelpRequest | RequestSeries) -> dict[str, Any]:
+    """The columns of `row` an occurrence repeats."""
+    return {name: getattr(row, name) for name in REPEATED}

@@ -272,14 +272,11 @@ class SignalService(Service):
                 .returning(Signal.id),
             )
             view = await self._view(session, signal_id)
-            if view is None:
-                return CaseResult(CaseOutcome.NOT_FOUND)
-            if taken is None:
-                if view.status is SignalStatus.CLOSED:
-                    return CaseResult(CaseOutcome.CLOSED, view.assignee_name)
-                if view.assignee_id == actor.id:
-                    return CaseResult(CaseOutcome.ALREADY_YOURS, view.assignee_name)
-                return CaseResult(CaseOutcome.TAKEN, view.assignee_name)
+            if view is None or taken is None:
+                already = (
+                    CaseOutcome.ALREADY_YOURS if view and view.assignee_id == actor.id else None
+                )
+                return _unchanged(view, otherwise=already or CaseOutcome.TAKEN)
             await audit.record(
                 session,
                 "signal",
@@ -333,12 +330,8 @@ class SignalService(Service):
                 .returning(Signal.assigned_to_member_id),
             )
             view = await self._view(session, signal_id)
-            if view is None:
-                return CaseResult(CaseOutcome.NOT_FOUND)
-            if closed is None:
-                if view.status is SignalStatus.CLOSED:
-                    return CaseResult(CaseOutcome.CLOSED, view.assignee_name)
-                return CaseResult(CaseOutcome.NOT_ALLOWED, view.assignee_name)
+            if view is None or closed is None:
+                return _unchanged(view, otherwise=CaseOutcome.NOT_ALLOWED)
             await audit.record(
                 session,
                 "signal",
@@ -445,3 +438,12 @@ async def erase_reporter(session: AsyncSession, member_id: int) -> None:
         .values(reporter_phone=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def _unchanged(view: CaseView | None, *, otherwise: CaseOutcome) -> CaseResult:
+    """Why a take or a close changed nothing: the case is gone, closed already, or `otherwise`."""
+    if view is None:
+        return CaseResult(CaseOutcome.NOT_FOUND)
+    if view.status is SignalStatus.CLOSED:
+        return CaseResult(CaseOutcome.CLOSED, view.assignee_name)
+    return CaseResult(otherwise, view.assignee_name)

@@ -7,13 +7,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage.models import Skill
-from storage.writes import created
 
 
 @dataclass(frozen=True)
@@ -63,20 +61,14 @@ class SkillService(Service):
         label = " ".join(label.split())[:120]
         if not label:
             return Outcome.INVALID
-        try:
-            async with self._db.transaction() as session:
-                actor = await self._require(session, coordinator_telegram_id)
-                if actor is None:
-                    return Outcome.NOT_ALLOWED
-                skill = Skill(
-                    code=_code_for(label),
-                    label=label,
-                    requires_verification=requires_verification,
-                )
-                await created(session, skill, "skill", "add", by=actor.id)
-                return SkillView(skill.id, skill.code, skill.label, requires_verification)
-        except IntegrityError:
-            return Outcome.INVALID  # a skill with that code exists
+        skill = Skill(
+            code=_code_for(label), label=label, requires_verification=requires_verification
+        )
+        # INVALID when a skill with that code exists.
+        added = await self._coordinator_adds(coordinator_telegram_id, skill, "skill", "add")
+        if isinstance(added, Outcome):
+            return added
+        return SkillView(skill.id, skill.code, skill.label, requires_verification)
 
     async def retire(self, coordinator_telegram_id: int, skill_id: int) -> Outcome:
         """Stop offering a skill; volunteers keep it on record, new requests cannot use it."""
@@ -90,12 +82,10 @@ class SkillService(Service):
         self, coordinator_telegram_id: int, skill_id: int, *, retired: bool
     ) -> Outcome:
         async with self._db.transaction() as session:
-            actor = await self._require(session, coordinator_telegram_id)
-            if actor is None:
-                return Outcome.NOT_ALLOWED
-            skill = await session.get(Skill, skill_id)
-            if skill is None:
-                return Outcome.NOT_FOUND
+            found = await self._coordinator_on(session, coordinator_telegram_id, Skill, skill_id)
+            if isinstance(found, Outcome):
+                return found
+            actor, skill = found
             if (skill.retired_at is not None) == retired:
                 return Outcome.ALREADY_DONE
             skill.retired_at = self._db.clock() if retired else None

@@ -19,7 +19,7 @@ from storage import audit, limits
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
-from storage.writes import changed
+from storage.writes import changed, view_of
 
 PERIODS = ("morning", "afternoon", "evening")
 RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)
@@ -264,20 +264,17 @@ class VolunteerService(Service):
         for slot in sorted(slots, key=lambda s: (s.weekday, PERIODS.index(s.period))):
             availability[slot.member_id].append((slot.weekday, slot.period))
         return [
-            ApplicationView(
+            # The other fields are the member's columns of the same names.
+            view_of(
+                ApplicationView,
+                member,
                 member_id=member.id,
-                telegram_id=member.telegram_id,
-                display_name=member.display_name,
-                phone=member.phone,
-                address=member.address,
                 neighbourhood=neighbourhood,
-                radius_km=member.radius_km,
                 status=member.volunteer_status,
-                charter_version=member.charter_version,
-                charter_accepted_at=member.charter_accepted_at,
                 applied_at=member.charter_accepted_at or member.created_at,
                 skills=skills[member.id],
                 availability=availability[member.id],
+                reapply_from=None,
             )
             for member, neighbourhood in rows
         ]

@@ -25,7 +25,6 @@ from bot.services.profile import (
     ProfileView,
     SkillsSaved,
 )
-from bot.services.volunteers import RADIUS_CHOICES_KM
 from conversations import pickers
 from conversations.base import (
     BACK_LABEL,
@@ -110,7 +109,6 @@ PROFILE = Conversation(
 Turn_ = Turn[ProfileDraft]
 
 
-RADII = [(int(km), f"{km:g} km") for km in RADIUS_CHOICES_KM]
 QUIET_CHOICES = list(QUIET_PRESETS)
 CAPS = ["none", *map(str, WEEKLY_CAP_CHOICES)]
 PHONE_TEXTS = pickers.PhoneTexts(
@@ -147,7 +145,7 @@ on_place_text = own_place_questions(PROFILE, Field.PLACE, Field.CONFIRM_PLACE, b
 PROFILE.prompt(
     Field.RADIUS,
     N_("How far from you are you ready to go?"),
-    choices("radius", RADII, per_row=4, ticked=lambda turn: turn.draft.radius_km),
+    choices("radius", pickers.RADII, per_row=4, ticked=lambda turn: turn.draft.radius_km),
 )
 PROFILE.question(Field.SKILLS)(pickers.ask_skills)
 PROFILE.question(Field.AVAILABILITY)(pickers.ask_availability)
@@ -354,16 +352,9 @@ def build_profile_conversation() -> ConversationHandler[BrigadeContext]:
                 place[0],
             ],
             Field.NEIGHBOURHOOD: [PROFILE.on("nb", on_neighbourhood)],
-            Field.RADIUS: [PROFILE.on("radius", on_radius, values=[km for km, _label in RADII])],
-            Field.SKILLS: [
-                PROFILE.on("skill", pickers.on_skill),
-                PROFILE.on("skills", on_skills_done),
-            ],
-            Field.AVAILABILITY: [
-                PROFILE.on("slot", pickers.on_slots),
-                PROFILE.on("preset", pickers.on_slots),
-                PROFILE.on("avail", on_availability_done),
-            ],
+            Field.RADIUS: pickers.radius_handlers(PROFILE, on_radius),
+            Field.SKILLS: pickers.skills_handlers(PROFILE, on_skills_done),
+            Field.AVAILABILITY: pickers.availability_handlers(PROFILE, on_availability_done),
             Field.QUIET: [PROFILE.on("quiet", on_quiet_hours, values=QUIET_CHOICES)],
             Field.CAP: [PROFILE.on("cap", on_weekly_cap, values=CAPS)],
         },

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role
@@ -43,6 +43,15 @@ def request_ends(status: RequestStatus, now: datetime) -> dict[str, object]:
         "escalate_at": None,
         "updated_at": now,
     }
+
+
+# A request in these states may have places taken, and so one given back.
+HOLDING_REQUEST = (RequestStatus.OPEN, RequestStatus.FULL, RequestStatus.COMPLETED)
+
+
+def request_still(request_id: int, *statuses: RequestStatus) -> ColumnElement[bool]:
+    """This request if it is still in one of `statuses`: the guard of a conditional UPDATE."""
+    return and_(HelpRequest.id == request_id, HelpRequest.status.in_(statuses))
 
 
 # Claims given back (released, or "could not") within this window count towards the daily
@@ -157,10 +166,7 @@ class RequestsBase(Service):
         await session.execute(
             update(HelpRequest)
             .where(
-                HelpRequest.id == request_id,
-                HelpRequest.status.in_(
-                    [RequestStatus.OPEN, RequestStatus.FULL, RequestStatus.COMPLETED]
-                ),
+                request_still(request_id, *HOLDING_REQUEST),
                 HelpRequest.places_taken > 0,
             )
             .values(

@@ -21,7 +21,13 @@ from bot.messages.base import Reader
 from bot.messages.claims import ClaimDetails, ClaimTaken, ConcernRaised, Contact, Person
 from bot.messages.offers import RequestView
 from bot.services.outcomes import ClaimOutcome, StepOutcome
-from bot.services.requests.base import GIVEN_BACK, RELEASE_WINDOW, GiveBack, RequestsBase
+from bot.services.requests.base import (
+    GIVEN_BACK,
+    RELEASE_WINDOW,
+    GiveBack,
+    RequestsBase,
+    request_still,
+)
 from bot.services.requests.drafts import ClaimResult
 from storage import audit
 from storage import members as member_store
@@ -99,8 +105,7 @@ class Claims(RequestsBase):
                 session,
                 update(HelpRequest)
                 .where(
-                    HelpRequest.id == request_id,
-                    HelpRequest.status == RequestStatus.OPEN,
+                    request_still(request_id, RequestStatus.OPEN),
                     HelpRequest.places_taken < HelpRequest.places_needed,
                 )
                 .values(

@@ -13,7 +13,12 @@ from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.messages.base import Reader
 from bot.messages.closing import AskConfirmation, RequestCancelled, ServiceConfirmed
 from bot.services.outcomes import StepOutcome
-from bot.services.requests.base import CLAIM_TIMERS_OFF, RequestsBase, request_ends
+from bot.services.requests.base import (
+    CLAIM_TIMERS_OFF,
+    RequestsBase,
+    request_ends,
+    request_still,
+)
 from storage import audit
 from storage import members as member_store
 from storage.models import Claim, HelpRequest, Member
@@ -82,7 +87,7 @@ class Closing(RequestsBase):
         if holding and all(status is ClaimStatus.DONE for status in holding):
             await session.execute(
                 update(HelpRequest)
-                .where(HelpRequest.id == request_id, HelpRequest.status == RequestStatus.FULL)
+                .where(request_still(request_id, RequestStatus.FULL))
                 .values(status=RequestStatus.COMPLETED, updated_at=self._clock())
             )
 
@@ -158,10 +163,7 @@ class Closing(RequestsBase):
         closed = await changed(
             session,
             update(HelpRequest)
-            .where(
-                HelpRequest.id == request.id,
-                HelpRequest.status.in_([RequestStatus.COMPLETED, RequestStatus.FULL]),
-            )
+            .where(request_still(request.id, RequestStatus.COMPLETED, RequestStatus.FULL))
             .values(status=RequestStatus.CLOSED, closed_at=now, updated_at=now)
             .returning(HelpRequest.id),
         )
@@ -184,10 +186,7 @@ class Closing(RequestsBase):
         cancelled = await changed(
             session,
             update(HelpRequest)
-            .where(
-                HelpRequest.id == request.id,
-                HelpRequest.status.in_([RequestStatus.OPEN, RequestStatus.FULL]),
-            )
+            .where(request_still(request.id, RequestStatus.OPEN, RequestStatus.FULL))
             .values(
                 # Active claims are cancelled below; a claim already said done keeps its place
                 # (it is the volunteer's record of a service given).

@@ -15,7 +15,7 @@ from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.messages.base import Reader
 from bot.messages.claims import AskDone, ClaimerSilent, ClaimReminder, Contact, DetailsRemoved
 from bot.messages.closing import RequestExpired, StillNotTaken
-from bot.services.requests.base import GiveBack, request_ends
+from bot.services.requests.base import GiveBack, request_ends, request_still
 from bot.services.requests.beneficiaries import Beneficiaries
 from bot.services.requests.waves import Waves
 from storage import audit, outbox
@@ -123,8 +123,7 @@ class Timers(Waves, Beneficiaries):
                 session,
                 update(HelpRequest)
                 .where(
-                    HelpRequest.id == request_id,
-                    HelpRequest.status == RequestStatus.OPEN,
+                    request_still(request_id, RequestStatus.OPEN),
                     HelpRequest.places_taken == 0,
                     HelpRequest.expires_at <= now,
                 )
@@ -153,8 +152,7 @@ class Timers(Waves, Beneficiaries):
                 session,
                 update(HelpRequest)
                 .where(
-                    HelpRequest.id == request_id,
-                    HelpRequest.status == RequestStatus.OPEN,
+                    request_still(request_id, RequestStatus.OPEN),
                     HelpRequest.escalated_at.is_(None),
                 )
                 .values(escalated_at=now)
