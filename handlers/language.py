@@ -55,8 +55,13 @@ async def set_language(
         return
     _ = services.i18n.translator(language)
     await query.answer()
-    await query.edit_message_text(
-        _("Language set: {language}.", language=LANGUAGE_NAMES[language]),
-        reply_markup=language_keyboard(services.i18n.languages, language),
-    )
+    text = _("Language set: {language}.", language=LANGUAGE_NAMES[language])
+    keyboard = language_keyboard(services.i18n.languages, language)
+    tapped = query.message
+    if isinstance(tapped, Message) and tapped.text is not None:
+        await query.edit_message_text(text, reply_markup=keyboard)
+    else:
+        # Data forged onto a message without text (a /mydata document, a photo): nothing there
+        # can be edited into the confirmation, so it comes as a message of its own.
+        await context.bot.send_message(who.member.telegram_id, text, reply_markup=keyboard)
     await set_member_menu(context.bot, services.i18n, member)

@@ -81,3 +81,25 @@ async def test_the_state_is_kept_by_ptb_only(
     draft = brigade.app.user_data[bob.id]["signup"]
     assert draft["name"] == "Bob Leroy"
     assert not any(key.startswith("_") for key in draft)
+
+
+async def test_a_language_forged_onto_a_document_is_confirmed_in_a_message_of_its_own(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    vera = world.add_user("Vera", language_code="en")
+    await approved_volunteer(brigade, vera, 0.5)
+    vera.send_command("mydata")
+    await brigade.deliver()
+    document = vera.last_message
+    assert document.file is not None
+    assert document.text is None
+    vera.tap_data(document, "lang:nl")
+    await brigade.deliver()
+    # The document is left as it was; the confirmation arrives in Dutch, with the keyboard.
+    assert document.history == []
+    assert document.file is not None
+    confirmation = vera.last_message
+    assert confirmation is not document
+    assert confirmation.text == "Taal ingesteld: Nederlands."
+    assert "✓ Nederlands" in confirmation.labels
+    world.assert_sound()
