@@ -3,7 +3,7 @@ referent's "No" to showing their phone (the writing itself is conversations/writ
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update
 
 from bot.callbacks import Callback
 from bot.context import BrigadeContext
@@ -45,6 +45,8 @@ async def on_phone_hidden(
         await query.answer(_(NO_LONGER_VALID))
         return
     await query.answer()
-    await query.edit_message_text(
-        _("Understood: your phone is not shown. Volunteers write to you through the bot.")
-    )
+    # The welcome stays; the question's answer is added under it, and its buttons go.
+    message = query.message
+    welcome = message.text if isinstance(message, Message) and message.text else ""
+    note = _("Understood: your phone is not shown. Volunteers write to you through the bot.")
+    await query.edit_message_text(welcome + "\n\n" + note)

@@ -101,7 +101,8 @@ class CorrespondenceService(Service):
             )
         ).one_or_none()
         if row is None:
-            return Opening(Outcome.NOT_FOUND), None, None
+            # Answered like someone else's claim: a forged id learns nothing.
+            return Opening(Outcome.NOT_ALLOWED), None, None
         claim, request, claimer, poster = row
         if claimer is not None and claimer.telegram_id == telegram_id:
             writer, reader, to = claimer, poster, Side.REFERENT
