@@ -13,6 +13,7 @@ from bot.domain.vocabulary import Role
 from bot.services.invites import CreatedInvite
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from storage.models import AuditEvent, Member
+from testkit.clock import ManualClock
 from testkit.harness import InProcessBrigade, brigade_settings, sqlite_url
 from testkit.telegram import FakeTelegram, FakeUser, StoredMessage
 from tests.conftest import COORDINATOR_ID
@@ -251,3 +252,19 @@ async def test_a_referent_gives_a_number_for_their_claimers_and_others_cannot(
         shared = (await session.execute(select(Member.phone_shared, Member.phone))).all()
     assert all(not flag for flag, _phone in shared)
     assert all(phone != "+33 4 79 11 22 33" for _flag, phone in shared)
+
+
+async def test_a_write_left_waiting_expires_with_the_drafts(
+    world: FakeTelegram, town: InProcessBrigade
+) -> None:
+    rita, nour, details, _taken = await _claimed(world, town)
+    nour.tap(details, WRITE_TO_REFERENT)
+    await town.deliver()
+    assert isinstance(town.clock, ManualClock)
+    town.clock.advance(hours=49)
+    await town.run_timers()
+    nour.send_text("Two days later")
+    await town.deliver()
+    assert "This conversation expired after 48 hours" in (nour.last_message.text or "")
+    assert not any("Two days later" in text for text in _texts(rita))
+    assert "write" not in town.app.user_data.get(nour.id, {})
