@@ -23,6 +23,7 @@ from bot.pseudonyms import Pseudonyms
 from bot.ratelimit import SharedBudgetLimiter
 from bot.services.announcements import AnnouncementService
 from bot.services.badges import BadgeService
+from bot.services.correspondence import CorrespondenceService
 from bot.services.geocoding import Geocoder, build_geocoder, close_geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
@@ -150,6 +151,13 @@ def build_services(
         signals=SignalService(database, messenger, pseudonyms=pseudonyms, after_commit=waker),
         badges=BadgeService(database),
         series=SeriesService(database, requests, messenger, settings, after_commit=waker),
+        correspondence=CorrespondenceService(
+            database,
+            messenger,
+            pseudonyms=pseudonyms,
+            support_per_day=settings.support_messages_per_day,
+            after_commit=waker,
+        ),
         retention=RetentionService(database, settings),
         waker=waker,
     )

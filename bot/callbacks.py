@@ -44,6 +44,11 @@ class Action(StrEnum):
     REPORT = "rp"  # coordinators' views and figures: (verb, value)
     ANNOUNCE = "an"  # an announcement: (step, value)
     SERIES = "sr"  # recurring care: (stop|skip|keep|decline, series id)
+    # Write through the bot: (claim, claim id) to the other side of a claim, (coord, member id)
+    # a coordinator answers someone, (help, 0) someone writes to the coordinators.
+    WRITE = "wr"
+    SUPPORT = "sup"  # "send this to the coordinators?": (send|no, the message's id in the chat)
+    PHONE = "ph"  # a new referent's phone for their claimers: (ask|no, 0)
 
 
 class Arg(StrEnum):
@@ -96,6 +101,9 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.REPORT: (Arg.WORD, Arg.WORD),
     Action.ANNOUNCE: (Arg.WORD, Arg.WORD),
     Action.SERIES: (Arg.WORD, Arg.INT),
+    Action.WRITE: (Arg.WORD, Arg.INT),
+    Action.SUPPORT: (Arg.WORD, Arg.INT),
+    Action.PHONE: (Arg.WORD, Arg.INT),
 }
 
 

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 from bot.i18n import I18n
 from bot.services.announcements import AnnouncementService
 from bot.services.badges import BadgeService
+from bot.services.correspondence import CorrespondenceService
 from bot.services.geocoding import Geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
@@ -67,6 +68,7 @@ class Services:
     signals: SignalService
     badges: BadgeService
     series: SeriesService
+    correspondence: CorrespondenceService
     retention: RetentionService
     waker: OutboxWaker
 

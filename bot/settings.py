@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # How long personal data lives elsewhere (see .env.example and docs/deployment.md).
     outbox_keep_days: float = Field(default=3, gt=0)
     draft_ttl_hours: float = Field(default=48, gt=0)
+    # Messages one person may send to the coordinators in 24 hours (free text outside a
+    # conversation, "Send this to the coordinators?"): a small inbox, not a flood.
+    support_messages_per_day: int = Field(default=10, ge=1)
     # How often due timers (waves, reminders, expiry…) are looked for; they live in the database.
     timer_interval_seconds: float = Field(default=30, gt=0)
 

@@ -6,9 +6,13 @@ from telegram import Message, Update
 
 from bot.callbacks import Callback
 from bot.context import BrigadeContext
+from bot.messages.correspondence import support_question
 from handlers.buttons import query_of
 from handlers.common import Speaker
 from handlers.drafts import expired_notice
+
+# What may go to the coordinators (a sticker or a contact gets the plain answer).
+WRITABLE_KINDS = ("text", "photo", "voice", "location")
 
 
 async def unknown_command(
@@ -21,11 +25,19 @@ async def unknown_command(
 async def unexpected_message(
     update: Update, context: BrigadeContext, who: Speaker, message: Message
 ) -> None:
-    """Answer text, stickers, photos… sent outside a conversation."""
-    await message.reply_text(
-        expired_notice(context, who.member.telegram_id, who._)
-        or who._("I did not expect a message here. Send /help to see what you can do.")
-    )
+    """Answer a message sent outside a conversation: offer to send it to the coordinators."""
+    _ = who._
+    expired = expired_notice(context, who.member.telegram_id, _)
+    if expired is not None:
+        await message.reply_text(expired)
+    elif any(getattr(message, kind) for kind in WRITABLE_KINDS):
+        # The message stays in the person's chat: the buttons name it by its id only.
+        question = support_question(message.message_id, _)
+        await message.reply_text(question.text, reply_markup=question.keyboard)
+    else:
+        await message.reply_text(
+            _("I did not expect a message here. Send /help to see what you can do.")
+        )
 
 
 async def unrouted_button(

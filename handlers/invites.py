@@ -80,7 +80,21 @@ async def redeem(update: Update, context: BrigadeContext, who: Speaker, token: s
                 town=context.services.settings.town_name,
             ),
         }.get(result.role, "")
-        await message.reply_text(role_text + "\n\n" + _("Send /help to see your commands."))
+        text = role_text + "\n\n" + _("Send /help to see your commands.")
+        markup = None
+        if result.role is Role.REFERENT:
+            # Optional: their claimers can always write to them through the bot.
+            text += "\n\n" + _(
+                "Volunteers who take your requests can always write to you through the bot. "
+                "Do you also want them to see a phone number? (optional)"
+            )
+            markup = InlineKeyboardMarkup(
+                [
+                    [inline_button(_("📞 Give my number"), Action.PHONE, "ask", 0)],
+                    [inline_button(_("No, through the bot only"), Action.PHONE, "no", 0)],
+                ]
+            )
+        await message.reply_text(text, reply_markup=markup)
         member = await context.services.members.find(who.member.telegram_id)
         if member is not None:
             await set_member_menu(context.bot, context.services.i18n, member)

@@ -22,13 +22,20 @@ from conversations.announce import ANNOUNCE, build_announce_conversation, on_ref
 from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
 from conversations.profile.edit import PROFILE, build_profile_conversation
+from conversations.referent_phone import (
+    NOT_A_REFERENT,
+    REFERENT_PHONE,
+    build_referent_phone_conversation,
+)
 from conversations.rejection import build_rejection_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
 from conversations.signup import SIGNUP, build_signup_conversation
 from conversations.verify import build_verify_conversation
+from conversations.write import WRITE, build_write_conversation
 from handlers import (
     admin,
     cases,
+    correspondence,
     errors,
     fallback,
     groups,
@@ -71,6 +78,9 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(TapGate())
 
     # 1. Conversations first: while someone is in one, it takes their messages and buttons.
+    # Writing through the bot ("💬 Write to…", "↩ Reply") comes first: the tap is the person's
+    # latest intent, and their next message is the one they meant to send.
+    application.add_handler(build_write_conversation())
     application.add_handler(build_signup_conversation())
     application.add_handler(build_rejection_conversation())
     application.add_handler(build_admin_conversation())
@@ -83,11 +93,13 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_verify_conversation())
     # (announcements: /announce conversation)
     application.add_handler(build_announce_conversation())
+    # (a new referent's phone for their claimers, offered when they accept their invitation)
+    application.add_handler(build_referent_phone_conversation())
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    for conversation in (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE):
+    for conversation in (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE, WRITE, REFERENT_PHONE):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -160,6 +172,12 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.PAUSE), tap(pause.on_pause)),
         # (privacy)
         (pattern(Action.FORGET), tap(privacy.on_forget_button, identify=known_speaker)),
+        # Writing to the coordinators: "Send this to them?"; a new referent hides their phone.
+        (pattern(Action.SUPPORT, "send", "no"), tap(correspondence.on_support)),
+        (
+            pattern(Action.PHONE, "no"),
+            tap(correspondence.on_phone_hidden, role=Role.REFERENT, refusal=NOT_A_REFERENT),
+        ),
     ]
     # Coordinators' buttons nothing above took (a verb of a finished step, a forged one): the
     # role is checked before anything is said about them.

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -86,6 +87,8 @@ class Member(Base):
     display_name: Mapped[str] = mapped_column(String(128), default="")
     username: Mapped[str | None] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(32))
+    # A referent's choice: whether the volunteers who take their requests see their phone.
+    phone_shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Chosen with /language; NULL means "follow Telegram's language_code".
     language: Mapped[str | None] = mapped_column(String(8))
     telegram_language: Mapped[str | None] = mapped_column(String(16))

@@ -83,11 +83,13 @@ class Rendered:
 
 @dataclass(frozen=True)
 class Delivery:
-    """How a notice travels besides its text: the offer copy or message it edits, silence."""
+    """How a notice travels besides its text: the offer copy or message it edits, silence, or
+    the message it copies (`copy_from`: the chat it was written in; `message_id`: its id there)."""
 
     offer_id: int | None = None
     message_id: int | None = None
     silent: bool = False
+    copy_from: int | None = None
 
 
 PLAIN = Delivery()

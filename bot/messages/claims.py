@@ -11,6 +11,7 @@ from typing import ClassVar
 from bot.callbacks import Action
 from bot.i18n import N_, Translator
 from bot.messages.base import Delivery, Notice, Rendered, Town, button, buttons, keyboard
+from bot.messages.correspondence import Side, write_button
 from bot.messages.offers import RequestView, offer_text, places_text, skill_of, when_text
 from bot.services.outcomes import ClaimOutcome, StepOutcome
 from bot.skills import skill_label
@@ -91,6 +92,8 @@ class ClaimDetails(Notice):
         lines = [escaped(thanks), "", offer_text(self.request, _, town.tz), ""]
         lines += [escaped(line) for line in private]
         rows = buttons(_, Action.CLAIM_STEP, self.claim_id, DETAILS_BUTTONS)
+        if self.referent is not None:
+            rows.append([write_button(_, self.claim_id, to=Side.REFERENT)])
         return Rendered("\n".join(lines), keyboard(rows), html=True)
 
 
@@ -101,9 +104,10 @@ class ClaimTaken(Notice):
     request: RequestView
     volunteer: Contact
     recurring: bool  # already part of a series: no "Make it recurring"
+    claim_id: int
 
     def render(self, _: Translator, town: Town) -> Rendered:
-        """Who and how to reach them; Cancel, and Make it recurring."""
+        """Who and how to reach them; write to them, Cancel, and Make it recurring."""
         text = _(
             "{name} ({phone}) takes your request #{id} ({skill}).",
             name=self.volunteer.name,
@@ -112,7 +116,8 @@ class ClaimTaken(Notice):
             skill=skill_of(self.request, _),
         )
         text += "\n" + places_text(self.request, _)
-        rows = buttons(_, Action.REQUEST_ADMIN, self.request.id, CANCEL_BUTTON)
+        rows = [[write_button(_, self.claim_id, to=Side.VOLUNTEER, name=self.volunteer.name)]]
+        rows += buttons(_, Action.REQUEST_ADMIN, self.request.id, CANCEL_BUTTON)
         if not self.recurring:
             rows += buttons(_, Action.SERIES, self.request.id, MAKE_RECURRING_BUTTON)
         return Rendered(text, keyboard(rows))

@@ -47,11 +47,16 @@ class Messenger:
         rendered = notice.render(self.translator(reader), self.town)
         delivery = notice.delivery()
         payload: dict[str, Any] = {
-            "text": rendered.text,
             "reply_markup": rendered.keyboard.to_dict() if rendered.keyboard else None,
         }
-        if rendered.html:
-            payload["parse_mode"] = "HTML"
+        if delivery.copy_from is not None:
+            # A copy carries the original message as it is (text, photo, voice…): the outbox
+            # row names it by chat and id and never holds its content.
+            payload["from_chat_id"] = delivery.copy_from
+        else:
+            payload["text"] = rendered.text
+            if rendered.html:
+                payload["parse_mode"] = "HTML"
         if delivery.silent:
             payload["disable_notification"] = True
         if delivery.message_id is not None:

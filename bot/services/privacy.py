@@ -58,7 +58,7 @@ ERASED_MEMBER_VALUES: Mapping[str, object] = {"display_name": "", "reachable": F
 # Member columns left out of the export: they identify other members, not the person.
 EXPORT_SKIPPED_MEMBER_COLUMNS = frozenset({"approved_by_id", "neighbourhood_id"})
 # Audit detail keys whose string values come from a closed vocabulary (never free text).
-VOCABULARY_DETAIL_KEYS = frozenset({"charter_version", "role", "cause"})
+VOCABULARY_DETAIL_KEYS = frozenset({"charter_version", "role", "cause", "to"})
 # Cached geocoder answers this close to a forgotten person's place are erased with them.
 NEAR_PLACE_KM = 0.1
 

@@ -20,6 +20,7 @@ MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted",
 # A few bytes starting like a JPEG: enough for a bot that only stores or forwards photos.
 _FAKE_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00fake-photo\xff\xd9"
 _FAKE_WEBP = b"RIFF\x10\x00\x00\x00WEBPfake-sticker"
+_FAKE_OGG = b"OggS\x00fake-voice"
 
 
 class FakeUser:
@@ -167,6 +168,18 @@ class FakeUser:
         return self.world.post_user_message(
             self, chat, {"photo": self.world.photo_sizes(content)}, caption=caption
         )
+
+    def send_voice(self, duration: int = 3, *, chat: FakeGroup | None = None) -> JSONDict:
+        """Send a voice message (an OGG file of `duration` seconds)."""
+        stored = self.world.store_file(_FAKE_OGG, "voice", filename="voice.ogg")
+        voice = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": stored.size,
+        }
+        return self.world.post_user_message(self, chat, {"voice": voice})
 
     def press(self, label: str) -> JSONDict:
         """Press a button of the custom (reply) keyboard the bot shows in the private chat."""

@@ -191,6 +191,7 @@ class FakeTelegram:
             "sendLocation": self._send_location,
             "sendDocument": self._send_document,
             "sendPhoto": self._send_photo,
+            "copyMessage": self._copy_message,
             "sendChatAction": self._send_chat_action,
             "setMyCommands": self._set_my_commands,
             "deleteMyCommands": self._delete_my_commands,
@@ -1078,6 +1079,31 @@ class FakeTelegram:
         return self._bot_message(
             state, params, markup=markup, caption=caption, content={"photo": sizes}, file=stored
         )
+
+    def _copy_message(self, params: Params) -> JSONDict:
+        """copyMessage: the message again, sent by the bot, without a "forwarded from" header."""
+        state = self._chat(params)
+        source = self._resolve_chat(params.req_int("from_chat_id"))
+        original = source.messages.get(params.req_int("message_id")) if source else None
+        if original is None or original.deleted:
+            raise bad_request("message to copy not found")
+        if original.content.get("poll") is not None:
+            raise bad_request("message can't be copied")
+        markup = reply_markup(params)
+        caption = self._caption(params)
+        if caption is None and original.caption is not None:
+            caption = (original.caption, original.caption_entities)
+        copied = self._bot_message(
+            state,
+            params,
+            markup=markup,
+            text=original.text,
+            entities=original.entities,
+            caption=caption,
+            content=dict(original.content),
+            file=original.file,
+        )
+        return {"message_id": copied["message_id"]}
 
     def _send_chat_action(self, params: Params) -> bool:
         state = self._chat(params)

@@ -50,6 +50,9 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.REPORT: ["rp:stats:month", "rp:open:0"],
     Action.ANNOUNCE: ["an:to:all"],
     Action.SERIES: ["sr:stop:1"],
+    Action.WRITE: ["wr:claim:{claim}", "wr:help:0"],
+    Action.SUPPORT: ["sup:send:1"],
+    Action.PHONE: ["ph:ask:0", "ph:no:0"],
 }
 
 

@@ -141,6 +141,8 @@ def test_the_details_go_with_done_release_and_concern(
     rows = _buttons(rendered)
     assert rows[0] == buttons[0]
     assert [data for _label, data in rows[1]] == ["cs:concern:21"]
+    # Writing to the referent through the bot, about this claim.
+    assert [data for _label, data in rows[2]] == ["wr:claim:21"]
 
 
 def test_details_of_a_purged_person_name_nobody() -> None:
@@ -165,15 +167,21 @@ def test_details_of_a_purged_person_name_nobody() -> None:
 def test_the_referent_hears_who_takes_their_request(
     language: str, text: str, cancel: str, recurring: str
 ) -> None:
-    rendered = _render(ClaimTaken(PLUMBING, VINCE, recurring=False), language)
+    rendered = _render(ClaimTaken(PLUMBING, VINCE, recurring=False, claim_id=21), language)
     assert rendered.parse_mode is None
     assert text in rendered.text
-    [[(cancel_label, cancel_data)], [(recurring_label, recurring_data)]] = _buttons(rendered)
+    [[(write_label, write_data)], [cancel_button], [(recurring_label, recurring_data)]] = _buttons(
+        rendered
+    )
+    cancel_label, cancel_data = cancel_button
+    assert "Vince" in write_label
+    assert write_data == "wr:claim:21"
     assert (cancel_label, cancel_data) == (cancel, "ra:cancel:7")
     assert recurring_label.startswith(recurring)
     assert recurring_data == "sr:make:7"
-    # Already recurring: only Cancel.
-    assert len(_buttons(_render(ClaimTaken(PLUMBING, VINCE, recurring=True), language))) == 1
+    # Already recurring: write to them, and Cancel.
+    recurring_one = ClaimTaken(PLUMBING, VINCE, recurring=True, claim_id=21)
+    assert len(_buttons(_render(recurring_one, language))) == 2
 
 
 @pytest.mark.parametrize(

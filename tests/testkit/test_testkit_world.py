@@ -555,3 +555,36 @@ async def test_random_faults_are_reproducible() -> None:
     assert set(first) == {200, 429, 500}
     assert first.count(200) >= 4
     assert first.count(200) <= 38
+
+
+async def test_copy_message_sends_the_content_again_from_the_bot(world: FakeTelegram) -> None:
+    alice, bob = world.add_user("Alice", username="alice"), world.add_user("Bob")
+    photo = Update.de_json(alice.send_photo(caption="ma porte"), None).message
+    voice = Update.de_json(alice.send_voice(duration=4), None).message
+    assert photo is not None
+    assert voice is not None
+    keyboard = json.dumps({"inline_keyboard": [[{"text": "↩", "callback_data": "x"}]]})
+    for original in (photo, voice):
+        status, body = await world.call(
+            "copyMessage",
+            {
+                "chat_id": bob.id,
+                "from_chat_id": alice.id,
+                "message_id": original.message_id,
+                "reply_markup": keyboard,
+            },
+        )
+        assert status == 200
+        assert set(body["result"]) == {"message_id"}
+    copied_photo, copied_voice = bob.inbox[-2:]
+    assert copied_photo.caption == "ma porte"
+    assert copied_photo.content["photo"]
+    assert copied_voice.content["voice"]["duration"] == 4
+    for copy in (copied_photo, copied_voice):
+        assert copy.from_bot
+        assert copy.labels == ["↩"]
+        assert "alice" not in json.dumps(copy.to_api())
+    status, _ = await world.call(
+        "copyMessage", {"chat_id": bob.id, "from_chat_id": alice.id, "message_id": 999}
+    )
+    assert status == 400

@@ -143,7 +143,8 @@ class Claims(RequestsBase):
                 request.escalate_at = None
             view = await self._view(session, request_id)
             await self._send_details(session, view, request, claim, volunteer)
-            notice = ClaimTaken(view, _contact(volunteer), recurring=request.series_id is not None)
+            recurring = request.series_id is not None
+            notice = ClaimTaken(view, _contact(volunteer), recurring=recurring, claim_id=claim.id)
             await self._tell_referent(session, view, notice)
             await self._refresh_copies(session, view)
             return ClaimResult(ClaimOutcome.CLAIMED, places_needed - places_taken, claim.id)
@@ -313,7 +314,9 @@ class Claims(RequestsBase):
                 beneficiary.name, beneficiary.phone, beneficiary.address, beneficiary.access_notes
             )
         referent = await self._referent(session, request)
-        notice = ClaimDetails(view, claim.id, person, _contact(referent) if referent else None)
+        notice = ClaimDetails(
+            view, claim.id, person, _referent_contact(referent) if referent else None
+        )
         rows = await self._messenger.send(session, notice, Reader.of(volunteer))
         # Remembered so the details can be removed from the chat once the request is over.
         claim.details_outbox_id = rows[0].id if rows else None
@@ -410,3 +413,8 @@ class Claims(RequestsBase):
 def _contact(member: Member) -> Contact:
     """A member as someone to call."""
     return Contact(member.display_name, member.phone)
+
+
+def _referent_contact(member: Member) -> Contact:
+    """The referent as the claimer sees them: their phone only if they chose to show it."""
+    return Contact(member.display_name, member.phone if member.phone_shared else None)
