@@ -129,6 +129,10 @@ CLOSED = N_(
     "The conversation about request #{id} is closed: the volunteer no longer holds it. Nothing "
     "was sent."
 )
+NO_COORDINATOR = N_(
+    "No coordinator can be reached through the bot right now, so nothing was sent. Please try "
+    "again later; if it is urgent, call your town's social services."
+)
 REFUSED = {
     Outcome.NOT_ALLOWED: N_("This conversation is not yours."),
     Outcome.NOT_FOUND: N_("This person can no longer be reached through the bot."),
@@ -144,6 +148,8 @@ def refusal(opening: Opening, _: Translator) -> str:
     """Why the person cannot write (the claim ended, someone else's claim, a limit)."""
     if opening.outcome is Outcome.EXPIRED:
         return _(CLOSED, id=opening.request_id or 0)
+    if opening.outcome is Outcome.NOT_FOUND and opening.to is Side.COORDINATORS:
+        return _(NO_COORDINATOR)
     return _(REFUSED.get(opening.outcome, REFUSED[Outcome.NOT_ALLOWED]))
 
 

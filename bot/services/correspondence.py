@@ -140,13 +140,16 @@ class CorrespondenceService(Service):
                 return Opening(allowed, Side.COORDINATORS)
             if await self._already_sent(session, writer.id, message_id):
                 return Opening(Outcome.ALREADY_DONE, Side.COORDINATORS)
+            coordinators = await self._coordinators(session)
+            readers = [to for to in map(Reader.of, coordinators) if to is not None]
+            if not readers:
+                # Nobody would read it: say so, rather than "sent", and spend none of the day's.
+                return Opening(Outcome.NOT_FOUND, Side.COORDINATORS)
             now = self._clock()
             mark = self._pseudonyms.of(telegram_id)
             await limits.add(session, limits.SUPPORT, mark, now + SUPPORT_WINDOW)
-            coordinators = await self._coordinators(session)
             header = LetterToCoordinators(writer.display_name)
             copy = CopiedMessage(telegram_id, message_id, ANSWER_MEMBER, writer.id)
-            readers = [to for to in map(Reader.of, coordinators) if to is not None]
             letters = [(notice, to) for to in readers for notice in (header, copy)]
             await self._messenger.post(session, letters)
             # The message's id in the writer's own chat: what tells a second tap on Send apart.

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from bot.domain.vocabulary import Role
 from bot.i18n import I18n
 from bot.messages.claims import ClaimDetails
-from bot.messages.correspondence import CopiedMessage, LetterAboutClaim, Side
+from bot.messages.correspondence import CopiedMessage, LetterAboutClaim, Side, refusal
 from bot.pseudonyms import Pseudonyms
 from bot.services.correspondence import CorrespondenceService
 from bot.services.outcomes import Outcome
 from bot.services.requests import ClaimOutcome, StepOutcome
 from storage.database import Database
-from storage.models import AuditEvent, Member
+from storage.models import AuditEvent, Member, MemberRole
 from testkit.harness import TEST_TOKEN, brigade_settings
 from testkit.messages import RecordingMessenger
 from tests.services.test_requests import REFERENT, _draft, _recording, _town
@@ -123,3 +124,26 @@ async def test_a_suspended_claimer_closes_the_conversation(database: Database) -
             update(Member).where(Member.telegram_id == CLAIMER).values(volunteer_status="rejected")
         )
     assert (await service.open_claim(REFERENT, claimed.claim_id)).outcome is Outcome.EXPIRED
+
+
+async def test_with_no_coordinator_reachable_nothing_is_said_sent_nor_counted(
+    database: Database,
+) -> None:
+    await _town(database, 1)
+    service, sent = _correspondence(database)
+    async with database.transaction() as session:
+        found = await session.execute(select(Member).where(Member.telegram_id == REFERENT))
+        rita = found.scalar_one()
+        session.add(MemberRole(member_id=rita.id, role=Role.COORDINATOR))
+        rita.reachable = False  # the town's only coordinator blocked the bot
+    nobody = await service.to_coordinators(CLAIMER, message_id=7)
+    assert (nobody.outcome, nobody.to) == (Outcome.NOT_FOUND, Side.COORDINATORS)
+    assert sent.of(CopiedMessage) == []
+    assert "No coordinator can be reached" in refusal(nobody, I18n("en").translator("en"))
+
+    async with database.transaction() as session:
+        await session.execute(update(Member).values(reachable=True))
+    # Reachable again: the refused attempt spent none of the day's three messages.
+    for message_id in (7, 8, 9):
+        assert (await service.to_coordinators(CLAIMER, message_id)).outcome is Outcome.DONE
+    assert (await service.to_coordinators(CLAIMER, 10)).outcome is Outcome.TOO_SOON
