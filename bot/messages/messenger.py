@@ -47,8 +47,9 @@ class Messenger:
         rendered = notice.render(self.translator(reader), self.town)
         delivery = notice.delivery()
         payload: dict[str, Any] = {
-            "text": rendered.text,
+            notice.text_field: rendered.text,
             "reply_markup": rendered.keyboard.to_dict() if rendered.keyboard else None,
+            **notice.media(),
         }
         if rendered.html:
             payload["parse_mode"] = "HTML"
