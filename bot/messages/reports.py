@@ -338,12 +338,11 @@ def visits_lines(stats: Stats, _: Translator, town: Town) -> list[str]:
     lines += _capped(
         [
             "• "
-            + _.ngettext(
-                "{month}: {amount} ({count} visit)",
-                "{month}: {amount} ({count} visits)",
-                month.expenses,
+            + _(
+                "{month}: {amount} ({count} visit(s))",
                 month=format_date(month.month, "LLLL yyyy", locale=_.language),
                 amount=money_text(month.expense_cents, town.currency, _.language),
+                count=month.expenses,
             )
             for month in spent
         ],

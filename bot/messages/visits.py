@@ -45,7 +45,8 @@ def plan_question(request_id: int, _: Translator) -> str:
 
 def plan_chosen(question: str, plan: VisitPlan, _: Translator) -> str:
     """The question once answered (its message is edited to show the choice)."""
-    return f"{question}\n→ {_(PLAN_LABELS[plan])}\n{_('The referent has been told.')}"
+    told = _("The referent has been told.")
+    return f"{question}\n→ {_(PLAN_LABELS[plan])}\n{told}"
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ async def test_the_visit_plan_and_the_visit_report_reach_the_referent_and_the_fi
     assert "Visit reports (1 visit(s)):" in text
     assert "• 😊 fine: 0 · 🙂 would like more visits: 0 · 😟 worried: 1 · no answer: 0" in text
     month = live.services.clock().strftime("%B %Y")
-    assert f"• {month}: €12.50 (1 visit)" in text, text
+    assert f"• {month}: €12.50 (1 visit(s))" in text, text
 
     # /export: the claims carry the answers; the visits file adds them up by month.
     claire.send_command("export")
