@@ -15,18 +15,21 @@ from babel.numbers import format_currency
 
 # Beyond this, a typo is likelier than an errand (1,000.00 in the town's currency).
 MAX_EXPENSE_CENTS = 100_000
-_CURRENCY_WORDS = re.compile(r"(?i)€|\beur(?:os?)?\b|\$|£|chf")
-_SPACES = re.compile(r"[\s\u00a0\u202f']")
-_AMOUNT = re.compile(r"(?P<units>\d{1,3}(?:[.,]\d{3})*|\d+)(?:[.,](?P<cents>\d{1,2}))?")
+_CURRENCY = r"(?:€|\$|£|eur(?:os?)?|chf)"
+# A currency sign or word before or after the number, never inside it.
+_TYPED = re.compile(rf"(?i)\s*{_CURRENCY}?\s*(?P<number>.*?)\s*{_CURRENCY}?\s*")
+_AMOUNT = re.compile(
+    r"(?P<units>\d{1,3}(?:[ \u00a0\u202f'.,]\d{3})+|\d+)(?:[.,](?P<cents>\d{1,2}))?"
+)
 
 
 def parse_amount(text: str) -> int | None:
     """The amount typed, in cents (1 to MAX_EXPENSE_CENTS), or None if it is not one."""
-    bare = _SPACES.sub("", _CURRENCY_WORDS.sub("", text))
-    match = _AMOUNT.fullmatch(bare)
+    typed = _TYPED.fullmatch(text)
+    match = _AMOUNT.fullmatch(typed["number"]) if typed else None
     if match is None:
         return None
-    units = re.sub(r"[.,]", "", match["units"])
+    units = re.sub(r"\D", "", match["units"])
     cents = (match["cents"] or "0").ljust(2, "0")
     value = int(units) * 100 + int(cents)
     return value if 0 < value <= MAX_EXPENSE_CENTS else None
