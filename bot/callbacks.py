@@ -35,7 +35,9 @@ class Action(StrEnum):
     SKILL_ADMIN = "ska"  # skills catalogue admin: (verb, skill id)
     CLAIM = "cl"  # a volunteer takes a place on a request: (request id)
     DECLINE = "no"  # "not for me": (request id)
-    CLAIM_STEP = "cs"  # the claimer's follow-up: (done|release|concern|notyet|failed, claim id)
+    # The claimer's follow-up: (done|release|concern|notyet|failed|go<when>, claim id).
+    CLAIM_STEP = "cs"
+    VISIT = "vr"  # the visit report after Done: (answer, claim id)
     REFERENT_STEP = "rs"  # the referent's follow-up: (confirm|notdone, claim id)
     REQUEST_ADMIN = "ra"  # the referent or a coordinator on a request: (cancel|resend|widen, id)
     POST = "rq"  # a step of posting a request: (step, value)
@@ -93,6 +95,7 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.CLAIM: (Arg.INT,),
     Action.DECLINE: (Arg.INT,),
     Action.CLAIM_STEP: (Arg.WORD, Arg.INT),
+    Action.VISIT: (Arg.WORD, Arg.INT),
     Action.REFERENT_STEP: (Arg.WORD, Arg.INT),
     Action.REQUEST_ADMIN: (Arg.WORD, Arg.INT),
     Action.POST: (Arg.WORD, Arg.WORD),

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     default_language: str = "fr"
     timezone: str = "Europe/Paris"
     town_name: str = "Brigade"
+    # The currency of money volunteers advance (ISO 4217), shown in each reader's locale.
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     coordinator_ids: Annotated[tuple[int, ...], NoDecode] = ()
 
     geocoder: GeocoderKind = GeocoderKind.NOMINATIM

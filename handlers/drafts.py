@@ -24,6 +24,8 @@ RESTART_COMMANDS = {
     "verify": "/verify",
     "admin": "/neighbourhoods",
     "rejection": "/pending",
+    # The visit report's answers are stored as they are given: nothing to start again.
+    "visit": "/help",
 }
 
 

@@ -31,6 +31,7 @@ from conversations.rejection import build_rejection_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
 from conversations.signup import SIGNUP, build_signup_conversation
 from conversations.verify import build_verify_conversation
+from conversations.visit import VISIT, build_visit_conversation
 from conversations.write import WRITE, build_write_conversation
 from handlers import (
     admin,
@@ -95,11 +96,14 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_announce_conversation())
     # (a new referent's phone for their claimers, offered when they accept their invitation)
     application.add_handler(build_referent_phone_conversation())
+    # ✅ Done and the visit report (before the claimer's other follow-up buttons, in 3).
+    application.add_handler(build_visit_conversation())
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    for conversation in (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE, WRITE, REFERENT_PHONE):
+    ended = (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE, WRITE, REFERENT_PHONE, VISIT)
+    for conversation in ended:
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.

@@ -146,6 +146,7 @@ async def _send_export(
     builders: list[Callable[[], Awaitable[ExportFile | Outcome | None]]] = [
         lambda: service.export_requests(telegram_id, period, _),
         lambda: service.export_claims(telegram_id, period),
+        lambda: service.export_visits(telegram_id, period, _),
         lambda: service.export_volunteers(telegram_id, _),
     ]
     if signals_table() is not None:

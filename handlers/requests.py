@@ -16,14 +16,8 @@ from telegram.constants import ParseMode
 
 from bot.callbacks import Callback
 from bot.context import BrigadeContext
-from bot.messages.claims import (
-    TIME_SPENT,
-    Toast,
-    claim_answer,
-    declined_note,
-    step_answer,
-    time_spent_question,
-)
+from bot.messages.claims import PLAN_WORDS, Toast, claim_answer, declined_note, step_answer
+from bot.messages.visits import plan_chosen
 from bot.services.requests import RequestService, StepOutcome
 from handlers.buttons import query_of
 from handlers.common import Speaker
@@ -69,16 +63,16 @@ async def on_decline(
 
 
 def _claim_steps(requests: RequestService) -> dict[str, Step]:
-    """The claimer's follow-up, by the button's word."""
+    """The claimer's follow-up, by the button's word (Done starts the visit report instead:
+    conversations/visit.py)."""
     steps: dict[str, Step] = {
-        "done": requests.mark_done,
         "release": requests.release,
         "failed": requests.could_not,
         "notyet": requests.not_yet,
         "concern": requests.concern,
     }
-    for verb, (minutes, _label) in TIME_SPENT.items():
-        steps[verb] = partial(requests.record_minutes, minutes=minutes)
+    for verb, plan in PLAN_WORDS.items():
+        steps[verb] = partial(requests.plan_visit, plan=plan)
     return steps
 
 
@@ -96,20 +90,14 @@ async def _step(
 async def on_claim_step(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """The claimer's follow-up: done, release, could not, not yet, concern, time spent."""
+    """The claimer's follow-up: release, could not, not yet, concern, when they will go."""
     steps = _claim_steps(context.services.requests)
-    verb, claim_id, outcome = await _step(update, who, button, steps)
-    if outcome is not StepOutcome.DONE:
-        return
-    query = query_of(update)
-    if verb == "done" and query.message is not None:
-        # Right after Done: how long it took (optional; counted in the town's hours given).
-        question = time_spent_question(claim_id, who._)
-        await query.get_bot().send_message(
-            query.message.chat.id, question.text, reply_markup=question.keyboard
-        )
-    elif verb in TIME_SPENT:
-        await query.edit_message_reply_markup(None)
+    verb, _claim, outcome = await _step(update, who, button, steps)
+    message = query_of(update).message
+    plan = PLAN_WORDS.get(verb)
+    if plan is not None and outcome is StepOutcome.DONE and isinstance(message, Message):
+        # The question shows the answer given; its buttons are spent.
+        await message.edit_text(plan_chosen(message.text or "", plan, who._))
 
 
 async def on_referent_step(

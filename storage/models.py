@@ -35,7 +35,9 @@ from bot.domain.vocabulary import (
     Role,
     SignalOutcome,
     SignalStatus,
+    VisitPlan,
     VolunteerStatus,
+    Wellbeing,
 )
 from storage.clock import clock_default
 from storage.types import UTCDateTime
@@ -304,6 +306,14 @@ class Claim(Base):
     purge_details_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the claimer first reported a concern: one alert per claim, not one per tap.
     concern_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "When will you go?" (as-soon-as-possible requests): the answer, and when it was given.
+    visit_plan: Mapped[VisitPlan | None] = mapped_column(_str_enum(VisitPlan))
+    visit_planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The visit report after Done: how the person seemed (never the worried sentence, which
+    # only travels to the referent and the coordinators), money advanced, a receipt forwarded.
+    wellbeing: Mapped[Wellbeing | None] = mapped_column(_str_enum(Wellbeing))
+    expense_cents: Mapped[int | None] = mapped_column(Integer)
+    receipt_sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         UniqueConstraint("request_id", "volunteer_id", name="uq_claims_request_volunteer"),

@@ -63,3 +63,20 @@ class SignalOutcome(StrEnum):
     REFERRED = "referred"  # referred to a service (CCAS, social worker…)
     NOT_ISOLATED = "not_isolated"
     UNREACHABLE = "unreachable"  # could not reach the person
+
+
+class VisitPlan(StrEnum):
+    """When the claimer of an "as soon as possible" request expects to go (told the referent)."""
+
+    WITHIN_AN_HOUR = "hour"
+    TODAY = "today"
+    TOMORROW = "tomorrow"
+    WILL_WRITE = "write"  # they will agree on a time with the referent
+
+
+class Wellbeing(StrEnum):
+    """How the person seemed at the visit, as the volunteer reports it after Done."""
+
+    FINE = "fine"
+    WANTS_MORE_VISITS = "more"
+    WORRIED = "worried"  # the volunteer is worried: a concern, sent at once

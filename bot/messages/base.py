@@ -32,11 +32,12 @@ class Town:
 
     name: str
     tz: tzinfo
+    currency: str = "EUR"
 
     @classmethod
     def of(cls, settings: Settings) -> Town:
         """The town the settings describe."""
-        return cls(settings.town_name, settings.tz)
+        return cls(settings.town_name, settings.tz, settings.currency)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ class Notice(ABC):
 
     method: ClassVar[str] = "send_message"
     priority: ClassVar[int] = outbox.INTERACTIVE
+    # Where the rendered text goes in the call: a photo carries it as its caption.
+    text_field: ClassVar[str] = "text"
 
     @abstractmethod
     def render(self, _: Translator, town: Town) -> Rendered:
@@ -108,6 +111,10 @@ class Notice(ABC):
     def delivery(self) -> Delivery:
         """Which message it edits, or how it is sent (a new, audible message by default)."""
         return PLAIN
+
+    def media(self) -> dict[str, str]:
+        """What the call carries besides its text (a photo's file id); nothing by default."""
+        return {}
 
 
 def keyboard(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.callbacks import Action
+from bot.domain.vocabulary import VisitPlan
 from bot.i18n import N_, Translator
-from bot.messages.base import Delivery, Notice, Rendered, Town, button, buttons, keyboard
+from bot.messages.base import Delivery, Notice, Rendered, Town, buttons, keyboard
 from bot.messages.correspondence import Side, write_button
 from bot.messages.offers import RequestView, offer_text, places_text, skill_of, when_text
 from bot.services.outcomes import ClaimOutcome, StepOutcome
@@ -27,15 +28,15 @@ FOLLOW_UP_BUTTONS = (
     ((N_("✅ Done"), "done"), (N_("Not yet"), "notyet")),
     ((N_("I could not do it"), "failed"),),
 )
+# "When will you go?" (as-soon-as-possible requests): the button's word → the claimer's plan.
+PLAN_WORDS = {
+    "gohour": VisitPlan.WITHIN_AN_HOUR,
+    "gotoday": VisitPlan.TODAY,
+    "gotomorrow": VisitPlan.TOMORROW,
+    "gowrite": VisitPlan.WILL_WRITE,
+}
 CANCEL_BUTTON = (((N_("Cancel the request"), "cancel"),),)
 MAKE_RECURRING_BUTTON = (((N_("🔁 Make it recurring"), "make"),),)
-# "How long did it take?": the button's word → minutes, and its label.
-TIME_SPENT = {
-    "t30": (30, N_("30 min")),
-    "t60": (60, N_("1 hour")),
-    "t120": (120, N_("2 hours")),
-    "t240": (240, N_("Half a day")),
-}
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,7 @@ DONE_ANSWERS = {
     "resend": N_("Offered again to every volunteer who fits."),
     "widen": N_("Offered to volunteers farther away too."),
     "decline": N_("Understood. Thank you for answering!"),
-    **{verb: N_("Noted, thank you!") for verb in TIME_SPENT},
+    **{verb: N_("Noted, thank you!") for verb in PLAN_WORDS},
 }
 CONCERN_AGAIN = N_(
     "You already reported a concern about this request: the referent and the coordinators "
@@ -414,14 +415,3 @@ def step_answer(verb: str, outcome: StepOutcome, _: Translator) -> Toast:
 def declined_note(_: Translator) -> str:
     """The line added under an offer its volunteer said was not for them."""
     return escaped(_("You said this one is not for you."))
-
-
-def time_spent_question(claim_id: int, _: Translator) -> Rendered:
-    """Right after Done: how long it took (optional; counted in the town's hours given)."""
-    choices = [
-        button(_(label), Action.CLAIM_STEP, verb, claim_id)
-        for verb, (_minutes, label) in TIME_SPENT.items()
-    ]
-    return Rendered(
-        _("How long did it take, roughly? (optional)"), keyboard([choices[:2], choices[2:]])
-    )

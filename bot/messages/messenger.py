@@ -48,13 +48,14 @@ class Messenger:
         delivery = notice.delivery()
         payload: dict[str, Any] = {
             "reply_markup": rendered.keyboard.to_dict() if rendered.keyboard else None,
+            **notice.media(),
         }
         if delivery.copy_from is not None:
             # A copy carries the original message as it is (text, photo, voice…): the outbox
             # row names it by chat and id and never holds its content.
             payload["from_chat_id"] = delivery.copy_from
         else:
-            payload["text"] = rendered.text
+            payload[notice.text_field] = rendered.text
             if rendered.html:
                 payload["parse_mode"] = "HTML"
         if delivery.silent:

@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.callbacks import Action
 from bot.i18n import N_, Translator
 from bot.messages.base import Rendered, Town, button, keyboard
+from bot.money import money_text
 from bot.services.outcomes import Outcome
 from bot.services.reports import (
     OpenRequest,
@@ -284,6 +285,7 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
             count=stats.services_done,
         ),
     ]
+    lines += visits_lines(stats, _, town)
     if stats.by_skill:
         lines += ["", _("By skill:")]
         lines += _capped(
@@ -312,6 +314,43 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
     return "\n".join(lines)
 
 
+def visits_lines(stats: Stats, _: Translator, town: Town) -> list[str]:
+    """How the people seemed at the visits, and the money advanced by month."""
+    visits = stats.visits
+    if visits is None:
+        return []
+    lines = [
+        "",
+        _("Visit reports ({count} visit(s)):", count=visits.visits),
+        _(
+            "• 😊 fine: {fine} · 🙂 would like more visits: {more} · 😟 worried: {worried} · "
+            "no answer: {none}",
+            fine=visits.fine,
+            more=visits.more_visits,
+            worried=visits.worried,
+            none=visits.unanswered,
+        ),
+    ]
+    spent = [month for month in stats.visit_months if month.expenses]
+    if not spent:
+        return [*lines, _("Money advanced: none")]
+    lines.append(_("Money advanced:"))
+    lines += _capped(
+        [
+            "• "
+            + _(
+                "{month}: {amount} ({count} visit(s))",
+                month=format_date(month.month, "LLLL yyyy", locale=_.language),
+                amount=money_text(month.expense_cents, town.currency, _.language),
+                count=month.expenses,
+            )
+            for month in spent
+        ],
+        _,
+    )
+    return lines
+
+
 def stats_screen(stats: Stats, _: Translator, town: Town) -> Rendered:
     """The figures, with a way back to the choice of period."""
     back = keyboard([[button(_("◀ Other figures"), Action.REPORT, "stats", "pick")]])
@@ -325,8 +364,9 @@ def which_export(_: Translator) -> Rendered:
     """/export: which period, and what will come."""
     return Rendered(
         _(
-            "Export which period? You will receive the requests, the claims and the volunteers "
-            "as CSV files (no name, phone or address), and a monthly chart.",
+            "Export which period? You will receive the requests, the claims, the visit reports by "
+            "month and the volunteers as CSV files (no name, phone or address), and a monthly "
+            "chart.",
         ),
         period_keyboard("export", _),
     )

@@ -214,6 +214,11 @@ class PrivacyService(Service):
                 "released_at": _jsonable(claim.released_at),
                 "note": claim.note,
                 "minutes_spent": claim.minutes_spent,
+                "visit_plan": _jsonable(claim.visit_plan),
+                "visit_planned_at": _jsonable(claim.visit_planned_at),
+                "wellbeing": _jsonable(claim.wellbeing),
+                "expense_cents": claim.expense_cents,
+                "receipt_sent": claim.receipt_sent,
             }
             for claim in rows.scalars()
         ]
@@ -367,12 +372,20 @@ class PrivacyService(Service):
                 delete(Offer).where(or_(Offer.member_id == member.id, Offer.chat_id == telegram_id))
             )
             await self._release_active_claims(session, member.id, now)
-            # Claims stay for the statistics; a note is free text the person wrote, and the
-            # follow-up timers would only try to message someone who is gone.
+            # Claims stay for the statistics (with the visit reports' answers and amounts, which
+            # name nobody once the member is anonymised); a note is free text the person wrote,
+            # when they planned to go says what they did, and the follow-up timers would only
+            # try to message someone who is gone.
             await session.execute(
                 update(Claim)
                 .where(Claim.volunteer_id == member.id)
-                .values(note=None, remind_at=None, ask_done_at=None)
+                .values(
+                    note=None,
+                    remind_at=None,
+                    ask_done_at=None,
+                    visit_plan=None,
+                    visit_planned_at=None,
+                )
             )
             # The person no longer holds the role an open invitation of theirs would grant.
             await session.execute(

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.domain.vocabulary import Role, SignalOutcome
+from bot.domain.vocabulary import Role, SignalOutcome, Wellbeing
 from bot.services.geocoding import CachedGeocoder
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
@@ -53,7 +53,9 @@ CASE = (
 )
 VOLUNTEER = ("Ignatius", "Pemberton", "+33 6 55 44 33 22", str(VINCE_ID))
 RELAY = ("Vasquez", str(OLGA_ID))
-NEEDLES = [*BENEFICIARY, *ADDRESS, *ABANDONED, *CASE, *VOLUNTEER, *RELAY]
+# What a worried visit report says of the person, and the file id of a receipt photo.
+VISIT = ("Zephyrine seemed lost and her radiator is cold", "AgACAgQAAxkBAAIreceiptfile")
+NEEDLES = [*BENEFICIARY, *ADDRESS, *ABANDONED, *CASE, *VOLUNTEER, *RELAY, *VISIT]
 
 
 @pytest.fixture
@@ -198,6 +200,15 @@ async def test_nothing_purged_is_left_in_any_table_or_in_the_file(
     async with services.database.read() as session:
         [claim_id] = (await session.execute(select(Claim.id))).scalars()
     assert await services.requests.mark_done(vince.id, claim_id) is StepOutcome.DONE
+    # His visit report: what worried him, and a receipt photo, reach Rita and stay nowhere.
+    worried = await services.requests.record_wellbeing(
+        vince.id, claim_id, Wellbeing.WORRIED, VISIT[0]
+    )
+    assert worried is StepOutcome.DONE
+    assert await services.requests.record_expense(vince.id, claim_id, 1250) is StepOutcome.DONE
+    assert await services.requests.send_receipt(vince.id, claim_id, VISIT[1]) is StepOutcome.DONE
+    await _drain(town)
+    assert any(VISIT[0] in (m.text or "") for m in rita.inbox)
     assert await services.requests.confirm(rita.id, claim_id, done=True) is StepOutcome.DONE
 
     # Olga reports someone; Rita follows it up and closes the case.

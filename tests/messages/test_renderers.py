@@ -305,5 +305,5 @@ def test_the_answers_to_taps() -> None:
     assert step_answer("failed", StepOutcome.DONE, _).text == "Done."
     assert step_answer("release", StepOutcome.DONE, _).text.startswith("Released")
     assert step_answer("concern", StepOutcome.ALREADY_DONE, _).alert
-    assert step_answer("t60", StepOutcome.DONE, _).text == "Noted, thank you!"
+    assert step_answer("gohour", StepOutcome.DONE, _).text == "Noted, thank you!"
     assert step_answer("cancel", StepOutcome.STALE, _).text == "This has already been dealt with."

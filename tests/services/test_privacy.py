@@ -10,7 +10,14 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus
+from bot.domain.vocabulary import (
+    ClaimStatus,
+    RequestStatus,
+    Role,
+    VisitPlan,
+    VolunteerStatus,
+    Wellbeing,
+)
 from bot.services.invites import token_hash
 from bot.services.members import MemberService, TelegramIdentity
 from bot.services.outcomes import Outcome
@@ -51,6 +58,8 @@ TELEGRAM_ID = 987_654_321
 NAME = "Zéphyrine Quillard"
 USERNAME = "zephyrine_q"
 PHONE = "+33 6 98 76 54 32"
+# The claim columns of the visit plan and report (/mydata shows each).
+VISIT_KEYS = ("visit_plan", "visit_planned_at", "wellbeing", "expense_cents", "receipt_sent")
 ADDRESS = "17 rue des Capucines, Villeneuve"
 LATITUDE, LONGITUDE = 45.123456, 5.654321
 
@@ -236,6 +245,11 @@ async def seed(database: Database) -> Seeded:
             confirmed_at=NOW - timedelta(days=3),
             note=f"Fixed it. {NAME}, {PHONE}",
             minutes_spent=45,
+            visit_plan=VisitPlan.TOMORROW,
+            visit_planned_at=NOW - timedelta(days=5),
+            wellbeing=Wellbeing.WANTS_MORE_VISITS,
+            expense_cents=1250,
+            receipt_sent=True,
         )
         active_claim = Claim(
             request_id=full_request.id,
@@ -358,6 +372,13 @@ async def test_forget_leaves_no_personal_data_in_any_table(database: Database) -
             45,
         )
         assert done.note is None
+        # When they planned to go goes; how the visit went stays for the figures, naming nobody.
+        assert (done.visit_plan, done.visit_planned_at) == (None, None)
+        assert (done.wellbeing, done.expense_cents, done.receipt_sent) == (
+            Wellbeing.WANTS_MORE_VISITS,
+            1250,
+            True,
+        )
         # The place held on a request is given back so that someone else can take it.
         active = await session.get(Claim, seeded.active_claim_id)
         assert active is not None
@@ -466,6 +487,14 @@ async def test_export_holds_the_persons_data_and_nobody_elses(database: Database
     claims = {claim["id"]: claim for claim in exported["claims"]}
     assert claims[seeded.done_claim_id]["minutes_spent"] == 45
     assert claims[seeded.done_claim_id]["status"] == "confirmed"
+    visit = {key: claims[seeded.done_claim_id][key] for key in VISIT_KEYS}
+    assert visit == {
+        "visit_plan": "tomorrow",
+        "visit_planned_at": (NOW - timedelta(days=5)).isoformat(),
+        "wellbeing": "more",
+        "expense_cents": 1250,
+        "receipt_sent": True,
+    }
     assert claims[seeded.active_claim_id]["status"] == "active"
     assert [invite["role"] for invite in exported["invitations_used"]] == ["referent"]
     assert [invite["used"] for invite in exported["invitations_created"]] == [False]

@@ -16,22 +16,28 @@ The history (times in UTC; the town is in Europe/Paris, UTC+1 in November, and "
     R7   Biollay        shopping  2026-10-31 22:30   expired    C8 v3 not done, +15 min, 60 min
                                   (= Oct 31, 23:30 local)
     R8   Centre-Ville   plumbing  2025-12-20 10:00   closed     C9 v2 confirmed +2 h, 120 min
+
+Visit reports: C1 worried, advanced 12.50 with a receipt; C2 fine, nothing advanced; C7 would
+like more visits, advanced 8.30; C8 (not done) fine, 5.00; C9 no answer, advanced 20.00.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Column, DateTime, Enum, Float, Integer, MetaData, String, Table, Text, select
 
-from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus, Wellbeing
 from bot.i18n import I18n
+from bot.messages.base import Town
 from bot.messages.claims import Contact
 from bot.messages.closing import ReferentReminder
+from bot.messages.reports import stats_text
 from bot.services import reports
 from bot.services.outcomes import Outcome
 from bot.services.reports import (
@@ -45,6 +51,7 @@ from bot.services.reports import (
     exports,
     period_window,
 )
+from bot.services.reports.visits import VisitMonth
 from storage.database import Database
 from storage.models import (
     AuditEvent,
@@ -68,6 +75,7 @@ NOW = datetime(2026, 11, 15, 12, 0, tzinfo=UTC)
 COORDINATOR, REFERENT = 1, 2
 SECRETS = ("Jeanne", "Martin", "+33 4 79", "27 rue", "1234", "Victor", "+33 6 99")
 _ = I18n("en").translator("en")
+TOWN = Town("Chambéry", ZoneInfo("Europe/Paris"), "EUR")
 
 
 def at(text: str) -> datetime:
@@ -231,7 +239,7 @@ async def seed(database: Database) -> dict[str, int]:
                 status=status,
                 claimed_at=at(claimed),
                 note="Mme Martin was happy",
-                **{k: at(v) if isinstance(v, str) else v for k, v in times.items()},
+                **{k: at(v) if k.endswith("_at") else v for k, v in times.items()},
             )
             session.add(row)
             return row
@@ -247,9 +255,20 @@ async def seed(database: Database) -> dict[str, int]:
                 done_at=f"{s}3 09:00",
                 confirmed_at=f"{s}3 10:00",
                 minutes_spent=90,
+                wellbeing=Wellbeing.WORRIED,
+                expense_cents=1250,
+                receipt_sent=True,
             ),
             "C2": claim(
-                "C2", "R2", v2, c.DONE, f"{s}5 08:30", done_at=f"{s}5 12:00", minutes_spent=45
+                "C2",
+                "R2",
+                v2,
+                c.DONE,
+                f"{s}5 08:30",
+                done_at=f"{s}5 12:00",
+                minutes_spent=45,
+                wellbeing=Wellbeing.FINE,
+                expense_cents=0,
             ),
             "C3": claim("C3", "R3", v3, c.CANCELLED, "2026-11-10 10:00"),
             "C5": claim("C5", "R5", v3, c.ACTIVE, f"{s}1 03:30", nudges=1),
@@ -263,6 +282,8 @@ async def seed(database: Database) -> dict[str, int]:
                 done_at=f"{s}1 10:00",
                 confirmed_at=f"{s}2 08:00",
                 minutes_spent=30,
+                wellbeing=Wellbeing.WANTS_MORE_VISITS,
+                expense_cents=830,
             ),
             "C8": claim(
                 "C8",
@@ -272,6 +293,8 @@ async def seed(database: Database) -> dict[str, int]:
                 "2026-10-31 22:45",
                 done_at=f"{s}1 10:00",
                 minutes_spent=60,
+                wellbeing=Wellbeing.FINE,
+                expense_cents=500,
             ),
             "C9": claim(
                 "C9",
@@ -282,6 +305,7 @@ async def seed(database: Database) -> dict[str, int]:
                 done_at="2025-12-21 09:00",
                 confirmed_at="2025-12-21 10:00",
                 minutes_spent=120,
+                expense_cents=2000,
             ),
         }
         await session.flush()
@@ -368,6 +392,17 @@ async def test_this_month_figures_for_every_neighbourhood(database: Database) ->
         (ids["biollay"], "Biollay", RequestCounts(2, 1, 0, 0, 1, 1), 1, 0),
         (ids["centre"], "Centre-Ville", RequestCounts(3, 3, 2, 1, 0, 0), 3, 165),
     ]
+    # The visits of those services: C1 worried (12.50), C2 fine, C7 more visits (8.30); C8, not
+    # done, counts neither its answer nor its money.
+    assert stats.visit_months == (
+        VisitMonth(date(2026, 11, 1), 3, 1, 1, 1, expenses=2, expense_cents=2080),
+    )
+    text = stats_text(stats, _, TOWN)
+    assert "Visit reports (3 visit(s)):" in text
+    assert "• 😊 fine: 1 · 🙂 would like more visits: 1 · 😟 worried: 1 · no answer: 0" in text
+    assert "• November 2026: €20.80 (2 visit(s))" in text
+    french = stats_text(stats, I18n("fr").translator("fr"), TOWN)
+    assert "• novembre 2026 : 20,80\xa0€ (2 visite(s))" in french
 
 
 async def test_last_month_this_year_and_all_time(database: Database) -> None:
@@ -391,6 +426,15 @@ async def test_last_month_this_year_and_all_time(database: Database) -> None:
     assert everything.completion_rate == pytest.approx(3 / 7)
     assert (everything.active_volunteers, everything.services_done) == (3, 4)
     assert everything.minutes_given == 285
+    # Month by month, oldest first; C9 said nothing of the person.
+    assert everything.visit_months == (
+        VisitMonth(date(2025, 12, 1), 1, expenses=1, expense_cents=2000),
+        VisitMonth(date(2026, 11, 1), 3, 1, 1, 1, expenses=2, expense_cents=2080),
+    )
+    assert everything.visits == VisitMonth(date(2025, 12, 1), 4, 1, 1, 1, 3, 4080)
+    assert everything.visits.unanswered == 1
+    assert october.visit_months == ()
+    assert "Visit reports" not in stats_text(october, _, TOWN)
 
 
 async def test_figures_of_one_neighbourhood(database: Database) -> None:
@@ -402,12 +446,14 @@ async def test_figures_of_one_neighbourhood(database: Database) -> None:
     assert centre.completion_rate == pytest.approx(1 / 3)
     assert (centre.active_volunteers, centre.services_done, centre.minutes_given) == (3, 3, 165)
     assert [n.name for n in centre.by_neighbourhood] == ["Centre-Ville"]
+    assert [(m.visits, m.expense_cents) for m in centre.visit_months] == [(3, 2080)]
 
     biollay = await _stats(database, Period.THIS_MONTH, ids["biollay"])
     assert biollay.requests == RequestCounts(2, 1, 0, 0, 1, 1)
     assert biollay.median_first_claim == timedelta(minutes=60)
     assert biollay.completion_rate == 0.0
     assert (biollay.active_volunteers, biollay.services_done, biollay.minutes_given) == (1, 0, 0)
+    assert biollay.visits is None
 
     assert await service(database).stats(COORDINATOR, Period.THIS_MONTH, 999) is Outcome.NOT_FOUND
 
@@ -578,7 +624,41 @@ async def test_exports_parse_and_hold_no_personal_data(database: Database) -> No
         "confirmed_at": "2026-11-03 11:00:00",
         "released_at": "",
         "minutes_spent": "90",
+        "wellbeing": "worried",
+        "expense_cents": "1250",
+        "receipt_sent": "True",
     }
+    visits = _parse(await reports_.export_visits(COORDINATOR, Period.ALL_TIME, _))
+    assert visits == [
+        {
+            "month": "2025-12",
+            "visits": "1",
+            "fine": "0",
+            "more_visits": "0",
+            "worried": "0",
+            "no_answer": "1",
+            "expenses": "1",
+            "expenses_total": "20.00",
+            "currency": "EUR",
+        },
+        {
+            "month": "2026-11",
+            "visits": "3",
+            "fine": "1",
+            "more_visits": "1",
+            "worried": "1",
+            "no_answer": "0",
+            "expenses": "2",
+            "expenses_total": "20.80",
+            "currency": "EUR",
+        },
+    ]
+    # In the reader's number format; only the period's months.
+    french = _parse(
+        await reports_.export_visits(COORDINATOR, Period.THIS_MONTH, I18n("fr").translator("fr"))
+    )
+    assert [(v["month"], v["expenses_total"]) for v in french] == [("2026-11", "20,80")]
+    assert await reports_.export_visits(REFERENT, Period.ALL_TIME, _) is Outcome.NOT_ALLOWED
 
     volunteers = _parse(await reports_.export_volunteers(COORDINATOR, _))
     assert [(v["member_id"], v["neighbourhood"], v["status"]) for v in volunteers] == [

@@ -3,7 +3,8 @@
 Every method checks in the database that the caller is a coordinator (NOT_ALLOWED otherwise) and
 works in its own short transaction, so handlers only call Telegram once it has ended. One module
 per kind of report: `periods` (the town's calendar), `views` (/open, /stuck, the reminder),
-`stats`, `exports` (CSV), `chart`; `ReportService` gathers them.
+`stats`, `visits` (the visit reports by month), `exports` (CSV), `chart`; `ReportService`
+gathers them.
 """
 
 from bot.services.reports.chart import Chart, ChartLabels, draw_chart

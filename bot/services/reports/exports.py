@@ -11,10 +11,12 @@ import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any
 
-from sqlalchemy import Table, select
+from babel.numbers import format_decimal
+from sqlalchemy import Table, select, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
@@ -23,6 +25,7 @@ from bot.services.outcomes import Outcome
 from bot.services.reports.base import ReportsBase
 from bot.services.reports.periods import Period, Window, aware, within
 from bot.services.reports.stats import first_claims
+from bot.services.reports.visits import visit_months
 from bot.skills import skill_label
 from storage.models import Base, Claim, HelpRequest, Member, Neighbourhood, Skill, VolunteerSkill
 
@@ -202,7 +205,8 @@ class Exports(ReportsBase):
         """The claims on the requests created in the period (so both files join on request_id).
 
         Columns: id, request_id, volunteer_member_id (never a name), status, claimed_at, done_at,
-        confirmed_at, released_at, minutes_spent. The volunteer's note is left out.
+        confirmed_at, released_at, minutes_spent, wellbeing (fine, more, worried), expense_cents,
+        receipt_sent. The volunteer's note is left out (and the worried sentence is never stored).
         """
         window = self.window(period)
         columns = [
@@ -215,6 +219,9 @@ class Exports(ReportsBase):
             ("confirmed_at", Claim.confirmed_at),
             ("released_at", Claim.released_at),
             ("minutes_spent", Claim.minutes_spent),
+            ("wellbeing", Claim.wellbeing),
+            ("expense_cents", Claim.expense_cents),
+            ("receipt_sent", Claim.receipt_sent),
         ]
         return await self._export(
             coordinator_telegram_id,
@@ -226,6 +233,50 @@ class Exports(ReportsBase):
             ),
             self._filename("claims", window),
         )
+
+    async def export_visits(
+        self, coordinator_telegram_id: int, period: Period, _: Translator
+    ) -> ExportFile | Outcome:
+        """The visit reports of the services done in the period, one row per month.
+
+        Columns: month (YYYY-MM, town's calendar), visits, fine, more_visits, worried, no_answer,
+        expenses (visits where money was advanced), expenses_total (in the reader's number
+        format), currency.
+        """
+        window = self.window(period)
+        async with self._db.read() as session:
+            if not await self._is_coordinator(session, coordinator_telegram_id):
+                return Outcome.NOT_ALLOWED
+            months = await visit_months(session, window, true(), self.tz)
+        currency = self._settings.currency
+        content, count = _csv(
+            [
+                "month",
+                "visits",
+                "fine",
+                "more_visits",
+                "worried",
+                "no_answer",
+                "expenses",
+                "expenses_total",
+                "currency",
+            ],
+            (
+                [
+                    f"{month.month:%Y-%m}",
+                    month.visits,
+                    month.fine,
+                    month.more_visits,
+                    month.worried,
+                    month.unanswered,
+                    month.expenses,
+                    format_decimal(Decimal(month.expense_cents) / 100, "0.00", locale=_.language),
+                    currency,
+                ]
+                for month in months
+            ),
+        )
+        return ExportFile(self._filename("visits", window), content, count)
 
     async def export_volunteers(
         self, coordinator_telegram_id: int, _: Translator

@@ -14,6 +14,7 @@ from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.services.outcomes import Outcome
 from bot.services.reports.base import ReportsBase
 from bot.services.reports.periods import Period, Window, aware, count_if, within
+from bot.services.reports.visits import VisitMonth, visit_months
 from storage.models import AuditEvent, Claim, HelpRequest, Neighbourhood, Skill
 
 
@@ -79,6 +80,13 @@ class Stats:
     services_done: int
     by_skill: tuple[SkillFigures, ...] = ()
     by_neighbourhood: tuple[NeighbourhoodFigures, ...] = ()
+    # The visit reports of the services done in the period, month by month.
+    visit_months: tuple[VisitMonth, ...] = ()
+
+    @property
+    def visits(self) -> VisitMonth | None:
+        """The period's visit reports added up (None: no service done)."""
+        return sum(self.visit_months[1:], self.visit_months[0]) if self.visit_months else None
 
     @property
     def completion_rate(self) -> float | None:
@@ -138,9 +146,11 @@ class Figures(ReportsBase):
         - active volunteers: distinct volunteers who took a claim (claimed_at) in the period;
         - services done: claims said done (done_at) in the period and not later found not done
           (status done or confirmed);
-        - hours given: the sum of minutes_spent of those services (a missing duration counts 0).
+        - hours given: the sum of minutes_spent of those services (a missing duration counts 0);
+        - visit reports: those services by how the person seemed, and the money advanced, by
+          month (bot/services/reports/visits.py).
 
-        Seven queries whatever the number of requests: the role, the neighbourhoods' names,
+        Eight queries whatever the number of requests: the role, the neighbourhoods' names,
         request counts by (skill, neighbourhood), first-claim delays, activity totals, and
         activity by neighbourhood.
         """
@@ -219,6 +229,7 @@ class Figures(ReportsBase):
                     .group_by(HelpRequest.neighbourhood_id)
                 )
             ).all()
+            months = await visit_months(session, window, place, self.tz)
 
         skills: dict[int, tuple[str, RequestCounts]] = {}
         places: dict[int | None, RequestCounts] = {}
@@ -274,4 +285,5 @@ class Figures(ReportsBase):
             services_done=int(totals[2]),
             by_skill=by_skill,
             by_neighbourhood=by_neighbourhood,
+            visit_months=months,
         )

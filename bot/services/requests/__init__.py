@@ -8,6 +8,7 @@ per stage; `RequestService` gathers them for the handlers:
 - `waves`: offers to the group and the nearest volunteers, then the others; "Not for me";
 - `claims`: the claim race, the details, and the claimer's steps (release, could not, concern);
 - `closing`: done, confirmed or not done, cancelled; `admin`: offer again, widen;
+- `visits`: "When will you go?" after a claim, and the visit report after Done;
 - `timers`: waves, alerts, expiry, follow-up and removals that are due;
 - `base`: what they share, among which the one way a place is given back (`_give_back`).
 """
@@ -20,9 +21,10 @@ from bot.services.requests.closing import Closing
 from bot.services.requests.drafts import BeneficiaryDetails, ClaimResult, Posted, RequestDraft
 from bot.services.requests.posting import Posting
 from bot.services.requests.timers import Timers
+from bot.services.requests.visits import Visits
 
 
-class RequestService(Posting, Claims, Closing, AdminActions, Timers):
+class RequestService(Posting, Claims, Closing, Visits, AdminActions, Timers):
     """Use cases of the request lifecycle; no Telegram here, only notices."""
 
 

@@ -20,6 +20,7 @@ from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
 from bot.messages.base import Reader
 from bot.messages.claims import ClaimDetails, ClaimTaken, ConcernRaised, Contact, Person
 from bot.messages.offers import RequestView
+from bot.messages.visits import AskVisitPlan
 from bot.services.outcomes import ClaimOutcome, StepOutcome
 from bot.services.requests.base import (
     GIVEN_BACK,
@@ -163,7 +164,14 @@ class Claims(RequestsBase):
                 session,
                 update(Claim)
                 .where(Claim.id == existing.id, Claim.status == ClaimStatus.RELEASED)
-                .values(status=ClaimStatus.ACTIVE, claimed_at=now, released_at=None, nudges=0)
+                .values(
+                    status=ClaimStatus.ACTIVE,
+                    claimed_at=now,
+                    released_at=None,
+                    nudges=0,
+                    visit_plan=None,  # asked again: the earlier plan was given up
+                    visit_planned_at=None,
+                )
                 .returning(Claim.id),
             )
             if reactivated is None:
@@ -320,6 +328,10 @@ class Claims(RequestsBase):
         rows = await self._messenger.send(session, notice, Reader.of(volunteer))
         # Remembered so the details can be removed from the chat once the request is over.
         claim.details_outbox_id = rows[0].id if rows else None
+        if request.when_kind == "asap":
+            # "As soon as possible" says nothing of when: the referent is told the claimer's plan.
+            ask = AskVisitPlan(claim.id, request.id)
+            await self._messenger.send(session, ask, Reader.of(volunteer))
 
     # --- the claimer's steps -----------------------------------------------------------------
 
