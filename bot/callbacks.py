@@ -44,6 +44,9 @@ class Action(StrEnum):
     REPORT = "rp"  # coordinators' views and figures: (verb, value)
     ANNOUNCE = "an"  # an announcement: (step, value)
     SERIES = "sr"  # recurring care: (stop|skip|keep|decline, series id)
+    ASK = "ak"  # a step of asking for oneself (/ask): (step, value)
+    VALIDATE = "va"  # a validator on a request waiting for validation: (approve|edit|decline, id)
+    VALIDATION_STEP = "vd"  # a step of editing or declining it: (step, value)
 
 
 class Arg(StrEnum):
@@ -96,6 +99,9 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.REPORT: (Arg.WORD, Arg.WORD),
     Action.ANNOUNCE: (Arg.WORD, Arg.WORD),
     Action.SERIES: (Arg.WORD, Arg.INT),
+    Action.ASK: (Arg.WORD, Arg.WORD),
+    Action.VALIDATE: (Arg.WORD, Arg.INT),
+    Action.VALIDATION_STEP: (Arg.WORD, Arg.WORD),
 }
 
 
