@@ -4,15 +4,19 @@ person who asked hears (approved, or declined with the reason)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from bot.callbacks import Action
 from bot.i18n import N_, Translator
 from bot.messages.base import Delivery, Notice, Rendered, Town, buttons, keyboard
 from bot.messages.offers import RequestView, offer_text, skill_of
+from bot.services.outcomes import StepOutcome
 from bot.skills import skill_label
 from bot.text import escaped, quoted
 from storage import outbox
+
+if TYPE_CHECKING:
+    from bot.services.requests.validation import Decision
 
 CARD_BUTTONS = (
     ((N_("✅ Approve as is"), "approve"),),
@@ -133,3 +137,31 @@ class ValidationWaiting(Notice):
         text = "\n\n".join([escaped(head), offer_text(self.request, _, town.tz)])
         rows = buttons(_, Action.VALIDATE, self.request.id, CARD_BUTTONS)
         return Rendered(text, keyboard(rows), html=True)
+
+
+# Direct answers to a validator's tap (toasts).
+DECISION_ANSWERS = {
+    StepOutcome.NOT_ALLOWED: N_(
+        "Only the brigade's coordinators, and the referents it was sent to, may validate this "
+        "request — never the person who asked."
+    ),
+    StepOutcome.NOT_FOUND: N_("This request no longer exists."),
+    StepOutcome.ALREADY_DONE: N_("This request was already decided."),
+}
+
+
+def decision_answer(decision: Decision, _: Translator, *, approved: bool) -> str:
+    """What the validator reads once they approved or declined (or could not)."""
+    if decision.outcome is StepOutcome.DONE:
+        if not approved:
+            return _("Declined. The person was told the reason.")
+        return _.ngettext(
+            "Approved: {count} volunteer received it now.",
+            "Approved: {count} volunteers received it now.",
+            decision.offered,
+        )
+    if decision.outcome is StepOutcome.STALE:
+        if decision.decided_by:
+            return _("{name} decided on this request already.", name=decision.decided_by)
+        return _("This request was already decided.")
+    return _(DECISION_ANSWERS[decision.outcome])

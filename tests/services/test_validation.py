@@ -137,9 +137,11 @@ async def test_an_ask_waits_for_validation_and_nothing_is_offered(database: Data
     assert await _status(database, request_id) is RequestStatus.TO_VALIDATE
     # Cards to the referent and both coordinators, never to the asker; no offer, no wave later.
     assert sorted(sent.readers(ValidationCard)) == [REFERENT, COORDINATOR, OTHER_COORDINATOR]
-    assert sent.of(OfferCopy) == [] and await _offers(database) == 0
+    assert sent.of(OfferCopy) == []
+    assert await _offers(database) == 0
     await service.run_due()
-    assert sent.of(OfferCopy) == [] and await _offers(database) == 0
+    assert sent.of(OfferCopy) == []
+    assert await _offers(database) == 0
     # The asker is the person helped, with their member id; and they follow the request.
     async with database.read() as session:
         request = await session.get(HelpRequest, request_id)
@@ -148,7 +150,8 @@ async def test_an_ask_waits_for_validation_and_nothing_is_offered(database: Data
         asker = (
             await session.execute(select(Member).where(Member.telegram_id == ASKER))
         ).scalar_one()
-        assert beneficiary is not None and beneficiary.member_id == asker.id
+        assert beneficiary is not None
+        assert beneficiary.member_id == asker.id
         assert request.referent_id == asker.id
 
 
@@ -158,35 +161,38 @@ async def test_approval_offers_it_and_the_claimer_gets_the_askers_details(
     skill = await _town(database)
     service, sent = _recording(database)
     request_id = await _asked(service, skill)
-    decision = await service.approve(REFERENT, request_id)
-    assert decision.outcome is StepOutcome.DONE and decision.offered == 2
+    decision = await service.approve_request(REFERENT, request_id)
+    assert decision.outcome is StepOutcome.DONE
+    assert decision.offered == 2
     assert await _status(database, request_id) is RequestStatus.OPEN
     assert sorted(sent.readers(OfferCopy)) == list(VOLUNTEERS)
     assert sent.readers(RequestApproved) == [ASKER]
     claimed = await service.claim(VOLUNTEERS[0], request_id)
     assert claimed.outcome is ClaimOutcome.CLAIMED
     (details,) = sent.of(ClaimDetails, to=VOLUNTEERS[0])
-    assert details.person is not None and details.person.phone == "+32 2 555 12 34"
+    assert details.person is not None
+    assert details.person.phone == "+32 2 555 12 34"
 
 
 async def test_a_second_approval_is_refused_and_names_who_decided(database: Database) -> None:
     skill = await _town(database)
     service, _sent = _recording(database)
     request_id = await _asked(service, skill)
-    assert (await service.approve(COORDINATOR, request_id)).outcome is StepOutcome.DONE
-    late = await service.approve(REFERENT, request_id)
-    assert late.outcome is StepOutcome.STALE and late.decided_by == "Claire"
-    assert (await service.decline(REFERENT, request_id, "non")).outcome is StepOutcome.STALE
+    assert (await service.approve_request(COORDINATOR, request_id)).outcome is StepOutcome.DONE
+    late = await service.approve_request(REFERENT, request_id)
+    assert late.outcome is StepOutcome.STALE
+    assert late.decided_by == "Claire"
+    assert (await service.decline_request(REFERENT, request_id, "non")).outcome is StepOutcome.STALE
 
 
 async def test_two_validators_approving_at_once_post_it_once(database: Database) -> None:
     skill = await _town(database)
-    service, sent = _recording(database)
+    service, _sent = _recording(database)
     request_id = await _asked(service, skill)
     decisions = await asyncio.gather(
-        service.approve(COORDINATOR, request_id),
-        service.approve(OTHER_COORDINATOR, request_id),
-        service.approve(REFERENT, request_id),
+        service.approve_request(COORDINATOR, request_id),
+        service.approve_request(OTHER_COORDINATOR, request_id),
+        service.approve_request(REFERENT, request_id),
     )
     assert sorted(d.outcome for d in decisions).count(StepOutcome.DONE) == 1
     # One wave: each volunteer got one offer copy (the unique constraint would have refused a
@@ -209,7 +215,7 @@ async def test_decline_tells_the_asker_the_reason_and_edits_every_card(database:
     async with database.transaction() as session:
         for index, row in enumerate((await session.execute(select(OutboxMessage))).scalars()):
             row.telegram_message_id, row.status = 500 + index, OutboxStatus.SENT
-    decision = await service.decline(
+    decision = await service.decline_request(
         COORDINATOR, request_id, "Un plombier de la mairie passe demain"
     )
     assert decision.outcome is StepOutcome.DONE
@@ -225,10 +231,14 @@ async def test_who_may_validate(database: Database) -> None:
     service, _sent = _recording(database)
     request_id = await _asked(service, skill)
     # The asker themselves, a volunteer, a stranger, and a forged request id.
-    assert (await service.approve(ASKER, request_id)).outcome is StepOutcome.NOT_ALLOWED
-    assert (await service.approve(VOLUNTEERS[0], request_id)).outcome is StepOutcome.NOT_ALLOWED
-    assert (await service.approve(999, request_id)).outcome is StepOutcome.NOT_ALLOWED
-    assert (await service.approve(COORDINATOR, request_id + 50)).outcome is StepOutcome.NOT_FOUND
+    assert (await service.approve_request(ASKER, request_id)).outcome is StepOutcome.NOT_ALLOWED
+    assert (
+        await service.approve_request(VOLUNTEERS[0], request_id)
+    ).outcome is StepOutcome.NOT_ALLOWED
+    assert (await service.approve_request(999, request_id)).outcome is StepOutcome.NOT_ALLOWED
+    assert (
+        await service.approve_request(COORDINATOR, request_id + 50)
+    ).outcome is StepOutcome.NOT_FOUND
     assert await _status(database, request_id) is RequestStatus.TO_VALIDATE
 
 
@@ -266,11 +276,16 @@ async def test_the_setting_holds_a_referents_request_for_the_coordinators(
     skill = await _town(database)
     service, sent = _recording(database, requests_need_validation=True)
     posted = await service.post(REFERENT, _draft(skill))
-    assert posted is not None and posted.awaiting_validation
+    assert posted is not None
+    assert posted.awaiting_validation
     assert sorted(sent.readers(ValidationCard)) == [COORDINATOR, OTHER_COORDINATOR]
     assert sent.of(OfferCopy) == []
-    assert (await service.approve(REFERENT, posted.request_id)).outcome is StepOutcome.NOT_ALLOWED
-    assert (await service.approve(COORDINATOR, posted.request_id)).outcome is StepOutcome.DONE
+    assert (
+        await service.approve_request(REFERENT, posted.request_id)
+    ).outcome is StepOutcome.NOT_ALLOWED
+    assert (
+        await service.approve_request(COORDINATOR, posted.request_id)
+    ).outcome is StepOutcome.DONE
     assert sorted(sent.readers(OfferCopy)) == list(VOLUNTEERS)
 
 
@@ -280,5 +295,7 @@ async def test_without_the_setting_a_referents_request_is_offered_at_once(
     skill = await _town(database)
     service, sent = _recording(database)
     posted = await service.post(REFERENT, _draft(skill))
-    assert posted is not None and not posted.awaiting_validation
-    assert sent.of(ValidationCard) == [] and sorted(sent.readers(OfferCopy)) == list(VOLUNTEERS)
+    assert posted is not None
+    assert not posted.awaiting_validation
+    assert sent.of(ValidationCard) == []
+    assert sorted(sent.readers(OfferCopy)) == list(VOLUNTEERS)

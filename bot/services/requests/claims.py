@@ -308,6 +308,12 @@ class Claims(RequestsBase):
                 beneficiary.name, beneficiary.phone, beneficiary.address, beneficiary.access_notes
             )
         referent = await self._referent(session, request)
+        if (
+            referent is not None
+            and beneficiary is not None
+            and beneficiary.member_id == referent.id
+        ):
+            referent = None  # they asked for themselves (/ask): their details are the person's
         notice = ClaimDetails(view, claim.id, person, _contact(referent) if referent else None)
         rows = await self._messenger.send(session, notice, Reader.of(volunteer))
         # Remembered so the details can be removed from the chat once the request is over.

@@ -126,7 +126,7 @@ class Validating(Waves):
             return StepOutcome.NOT_ALLOWED
         return request, actor
 
-    async def approve(
+    async def approve_request(
         self, validator_telegram_id: int, request_id: int, *, description: str | None = None
     ) -> Decision:
         """Approve (with an edited description, if given): the request is offered as if just
@@ -177,7 +177,9 @@ class Validating(Waves):
             await self._tell_referent(session, view, RequestApproved(view))
             return Decision(StepOutcome.DONE, offered=offered)
 
-    async def decline(self, validator_telegram_id: int, request_id: int, reason: str) -> Decision:
+    async def decline_request(
+        self, validator_telegram_id: int, request_id: int, reason: str
+    ) -> Decision:
         """Decline with a reason: the poster is told it in their language; the cards are edited."""
         now = self._clock()
         reason = reason.strip()[:MAX_DECLINE_REASON]
