@@ -110,9 +110,7 @@ async def _decided(turn: ValidationTurn, decision: Decision, *, approved: bool) 
 
 async def on_reason(turn: ValidationTurn) -> State:
     """Decline with the reason typed."""
-    reason = await turn.typed(
-        MAX_DECLINE_REASON, N_("Please keep it under {max} characters."), lines=True
-    )
+    reason = await turn.typed(MAX_DECLINE_REASON, TYPE_IT, lines=True)
     if reason is None:
         return None
     decision = await turn.services.requests.decline_request(
