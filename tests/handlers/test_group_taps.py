@@ -50,6 +50,9 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.REPORT: ["rp:stats:month", "rp:open:0"],
     Action.ANNOUNCE: ["an:to:all"],
     Action.SERIES: ["sr:stop:1"],
+    Action.ASK: ["ak:send:x", "ak:skill:1"],
+    Action.VALIDATE: ["va:approve:{request}", "va:decline:{request}"],
+    Action.VALIDATION_STEP: ["vd:cancel:x"],
 }
 
 

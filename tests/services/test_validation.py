@@ -22,6 +22,7 @@ from bot.messages.validation import (
     ValidationWaiting,
 )
 from bot.services.outcomes import ClaimOutcome, Outcome, StepOutcome
+from bot.services.privacy import PrivacyService
 from bot.services.requests import Asked, BeneficiaryDetails, RequestDraft, RequestService
 from storage.database import Database
 from storage.models import (
@@ -39,6 +40,7 @@ from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from testkit.messages import RecordingMessenger
 from tests.factories import CENTRE, east
+from tests.services.test_privacy import personal_traces
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 ASKER, REFERENT, COORDINATOR, OTHER_COORDINATOR = 1, 2, 3, 4
@@ -299,3 +301,46 @@ async def test_without_the_setting_a_referents_request_is_offered_at_once(
     assert not posted.awaiting_validation
     assert sent.of(ValidationCard) == []
     assert sorted(sent.readers(OfferCopy)) == list(VOLUNTEERS)
+
+
+async def test_what_the_asker_gave_is_in_mydata_and_gone_after_forget(database: Database) -> None:
+    skill = await _town(database)
+    service, _sent = _recording(database)
+    request_id = await _asked(service, skill)
+    privacy = PrivacyService(database)
+    exported = await privacy.export(ASKER)
+    assert exported is not None
+    (own,) = exported["asked_for_yourself"]
+    assert (own["name"], own["phone"]) == ("Albert Lenoir", "+32 2 555 12 34")
+
+    assert await privacy.forget(ASKER) is Outcome.DONE
+    needles = ["Albert Lenoir", "+32 2 555 12 34", "27 rue de Boigne"]
+    assert await personal_traces(database, needles) == {}
+    # What waited for validation is withdrawn: no validator can still offer it.
+    assert await _status(database, request_id) is RequestStatus.CANCELLED
+    assert (await service.approve_request(COORDINATOR, request_id)).outcome is StepOutcome.STALE
+
+
+async def test_a_declined_askers_details_are_purged_after_the_retention_period(
+    database: Database, clock: ManualClock
+) -> None:
+    skill = await _town(database)
+    service, _sent = _recording(database, retention_days=30)
+    request_id = await _asked(service, skill)
+    await service.decline_request(COORDINATOR, request_id, "Pas ici")
+    clock.advance(days=29)
+    assert (await service.run_due())["beneficiaries_purged"] == 0
+    clock.advance(days=2)
+    assert (await service.run_due())["beneficiaries_purged"] == 1
+    assert await personal_traces(database, ["Albert Lenoir", "+32 2 555 12 34"]) == {}
+
+
+async def test_a_coordinator_who_asks_for_themselves_cannot_approve_it(database: Database) -> None:
+    skill = await _town(database)
+    service, sent = _recording(database)
+    asked = await service.ask(COORDINATOR, _draft(skill))
+    assert isinstance(asked, Asked)
+    assert COORDINATOR not in sent.readers(ValidationCard)
+    mine = await service.approve_request(COORDINATOR, asked.request_id)
+    assert mine.outcome is StepOutcome.NOT_ALLOWED
+    assert (await service.approve_request(OTHER_COORDINATOR, asked.request_id)).offered == 2
