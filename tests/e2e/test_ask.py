@@ -165,6 +165,9 @@ async def test_someone_new_registers_by_asking_and_a_decline_reaches_them_in_fre
 
     albert.send_command("ask")
     await albert.expect_message("Vous demandez de l’aide")
+    albert.send_command("help")
+    await albert.expect_message("/cancel")
+    await albert.expect_message("Vous demandez de l’aide")
     albert.send_text("Albert L.")
     await albert.expect_message("numéro de téléphone")
     # Someone with no role yet must give a number: no Skip for them.
@@ -192,11 +195,27 @@ async def test_someone_new_registers_by_asking_and_a_decline_reaches_them_in_fre
     await rita.expect_message("Albert asks for help for themselves")
     claire.tap(card, "❌ Decline")
     await claire.expect_message(f"Why is request #{request_id} declined?")
+    # A sticker, a command, a reason too long: said so, asked again, nothing decided yet.
+    claire.send_sticker()
+    await claire.expect_message("did not understand")
+    await claire.expect_message(f"Why is request #{request_id} declined?")
+    claire.send_command("stats")
+    await claire.expect_message("Type your answer about the request above")
+    await claire.expect_message(f"Why is request #{request_id} declined?")
+    claire.send_text("x" * 501)
+    await claire.expect_message("at most 500 characters")
     claire.send_text("The town's plumber comes tomorrow: we asked him to stop by.")
     await claire.expect_message("Declined. The person was told the reason.")
     told = await albert.expect_message("n’a pas été validée")
     assert "The town's plumber comes tomorrow" in (told.text or "")
     await world.wait_for(lambda: "Declined by Claire" in (rita.last_message.text or ""))
+    # The old card's buttons, or a forged request id, are answered without acting.
+    claire.tap_data(card, f"va:decline:{request_id}")
+    await world.wait_for(lambda: len(claire.callback_answers) == 2)
+    assert _answer(claire) == "This request was already decided."
+    claire.tap_data(card, "va:approve:99999")
+    await world.wait_for(lambda: len(claire.callback_answers) == 3)
+    assert _answer(claire) == "This request no longer exists."
     await live.settle()
     assert await _offers(live) == 0
     assert not [m for m in nour.inbox if "Request #" in (m.text or "")]

@@ -23,6 +23,7 @@ from bot.messages.validation import (
 )
 from bot.services.outcomes import ClaimOutcome, Outcome, StepOutcome
 from bot.services.privacy import PrivacyService
+from bot.services.reports import Period, ReportService
 from bot.services.requests import Asked, BeneficiaryDetails, RequestDraft, RequestService
 from storage.database import Database
 from storage.models import (
@@ -344,3 +345,19 @@ async def test_a_coordinator_who_asks_for_themselves_cannot_approve_it(database:
     mine = await service.approve_request(COORDINATOR, asked.request_id)
     assert mine.outcome is StepOutcome.NOT_ALLOWED
     assert (await service.approve_request(OTHER_COORDINATOR, asked.request_id)).offered == 2
+
+
+async def test_stats_count_what_waits_for_validation_and_what_was_declined(
+    database: Database,
+) -> None:
+    skill = await _town(database)
+    service, _sent = _recording(database)
+    await _asked(service, skill)
+    declined = await _asked(service, skill)
+    await service.decline_request(REFERENT, declined, "Pas ici")
+    config = brigade_settings(database.url)
+    reports = ReportService(database, config, RecordingMessenger(I18n("en"), config))
+    stats = await reports.stats(COORDINATOR, Period.ALL_TIME)
+    assert not isinstance(stats, Outcome)
+    counts = stats.requests
+    assert (counts.created, counts.to_validate, counts.declined) == (2, 1, 1)

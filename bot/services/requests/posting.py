@@ -66,7 +66,7 @@ class Posting(Validating, Beneficiaries):
                 return Outcome.NOT_FOUND
             if details.phone is None and not await self._is_approved_member(session, asker):
                 return Outcome.INVALID
-            if await self.waiting_validation(asker.id, session) >= MAX_WAITING_ASKS:
+            if await self._waiting_validation(session, asker.id) >= MAX_WAITING_ASKS:
                 return Outcome.TOO_SOON
             beneficiary_id = await self._asker_as_beneficiary(session, asker, details)
             # The asker follows their request as a referent would: told when it is taken, asked

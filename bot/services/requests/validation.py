@@ -285,7 +285,8 @@ class Validating(Waves):
                 await audit.record(session, "request", request_id, "validation_reminder")
             return len(reminded)
 
-    async def waiting_validation(self, asker_id: int, session: AsyncSession) -> int:
+    @staticmethod
+    async def _waiting_validation(session: AsyncSession, asker_id: int) -> int:
         """How many of a member's own requests wait for validation."""
         return int(
             (
