@@ -143,6 +143,12 @@ async def test_an_ask_waits_for_validation_and_nothing_is_offered(database: Data
     assert sent.of(OfferCopy) == []
     assert await _offers(database) == 0
     await service.run_due()
+    # Neither the timers, nor "offer again" / "widen" by the asker or a coordinator, nor a claim
+    # by a volunteer reach it before validation.
+    for actor in (ASKER, COORDINATOR):
+        assert await service.resend(actor, request_id) is StepOutcome.STALE
+        assert await service.widen(actor, request_id) is StepOutcome.STALE
+    assert (await service.claim(VOLUNTEERS[0], request_id)).outcome is not ClaimOutcome.CLAIMED
     assert sent.of(OfferCopy) == []
     assert await _offers(database) == 0
     # The asker is the person helped, with their member id; and they follow the request.
