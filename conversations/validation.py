@@ -1,7 +1,8 @@
-"""A validator edits or declines a request waiting for validation: one typed answer each.
+"""A validator edits or declines a request waiting for validation.
 
-"✏️ Edit, then approve" asks for the new description, then approves the request with it (it is
-offered at once); "❌ Decline" asks for the reason, which the person who asked reads as it is.
+"✏️ Edit, then approve" asks what to change — the description (typed), or when (as soon as
+possible, or today) — then approves the request with it (it is offered at once); "❌ Decline"
+asks for the reason, which the person who asked reads as it is.
 The service checks again, when the answer comes, that the validator may still decide and that
 nobody decided meanwhile (bot/services/requests/validation.py); "Approve as is" needs no
 conversation (handlers/validation.py).
@@ -20,8 +21,17 @@ from bot.context import BrigadeContext
 from bot.i18n import N_
 from bot.messages.validation import DECISION_ANSWERS, decision_answer
 from bot.services.outcomes import StepOutcome
-from bot.services.requests.validation import MAX_DECLINE_REASON, Decision
-from conversations.base import CANCEL_LABEL, END, Conversation, State, Texts, Turn
+from bot.services.requests.validation import EDITABLE_WHEN, MAX_DECLINE_REASON, Decision
+from conversations.base import (
+    CANCEL_LABEL,
+    END,
+    Buttons,
+    Conversation,
+    State,
+    Texts,
+    Turn,
+    choices,
+)
 from conversations.posting.questions import MAX_DESCRIPTION_LENGTH
 
 
@@ -29,7 +39,9 @@ class Step(StrEnum):
     """The one step of each (stored between updates: keep the values)."""
 
     REASON = "reason"
+    CHANGE = "change"  # what to edit: the description, or when
     DESCRIPTION = "desc"
+    WHEN = "when"
 
 
 @dataclass
@@ -59,6 +71,18 @@ def _cancel_only(turn: ValidationTurn) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[VALIDATION.button(turn._(CANCEL_LABEL), "cancel")]])
 
 
+def _or_cancel(verb: str, options: list[tuple[str | int, str]]) -> Buttons:
+    """One button per option, then ✖."""
+    pick = choices(verb, options, per_row=2, with_back=False)
+
+    def keyboard(turn: ValidationTurn) -> InlineKeyboardMarkup:
+        rows = pick(turn)
+        assert isinstance(rows, InlineKeyboardMarkup)
+        return InlineKeyboardMarkup([*rows.inline_keyboard, *_cancel_only(turn).inline_keyboard])
+
+    return keyboard
+
+
 VALIDATION.prompt(
     Step.REASON,
     N_(
@@ -68,6 +92,18 @@ VALIDATION.prompt(
     _cancel_only,
     id=lambda turn: turn.draft.request_id,
     max=lambda turn: MAX_DECLINE_REASON,
+)
+VALIDATION.prompt(
+    Step.CHANGE,
+    N_("What do you change in request #{id} before approving it?"),
+    _or_cancel("change", [(Step.DESCRIPTION, N_("✏️ Description")), (Step.WHEN, N_("✏️ When"))]),
+    id=lambda turn: turn.draft.request_id,
+)
+VALIDATION.prompt(
+    Step.WHEN,
+    N_("When is the help needed? Request #{id} is then approved and offered to volunteers."),
+    _or_cancel("when", [("asap", N_("As soon as possible")), ("today", N_("Today"))]),
+    id=lambda turn: turn.draft.request_id,
 )
 VALIDATION.prompt(
     Step.DESCRIPTION,
@@ -98,8 +134,23 @@ async def on_decline(turn: ValidationTurn, button: Callback) -> State:
 
 
 async def on_edit(turn: ValidationTurn, button: Callback) -> State:
-    """✏️ Edit: the new description first."""
-    return await _begin(turn, button, Step.DESCRIPTION)
+    """✏️ Edit: what to change first."""
+    return await _begin(turn, button, Step.CHANGE)
+
+
+async def on_change(turn: ValidationTurn, button: Callback) -> State:
+    """The description or when: its question."""
+    return await turn.ask(button.str_arg(1))
+
+
+async def on_when(turn: ValidationTurn, button: Callback) -> State:
+    """Approve with "as soon as possible" or "today"."""
+    await turn.answer()
+    await turn.drop_buttons()
+    decision = await turn.services.requests.approve_request(
+        turn.user_id, turn.draft.request_id, when_kind=button.str_arg(1)
+    )
+    return await _decided(turn, decision, approved=True)
 
 
 async def _decided(turn: ValidationTurn, decision: Decision, *, approved: bool) -> State:
@@ -139,6 +190,8 @@ def build_validation_conversation() -> ConversationHandler[BrigadeContext]:
         ],
         states={
             Step.REASON: [VALIDATION.text(on_reason)],
+            Step.CHANGE: [VALIDATION.on("change", on_change, values=[Step.DESCRIPTION, Step.WHEN])],
             Step.DESCRIPTION: [VALIDATION.text(on_description)],
+            Step.WHEN: [VALIDATION.on("when", on_when, values=sorted(EDITABLE_WHEN))],
         },
     )

@@ -288,6 +288,9 @@ async def test_with_the_setting_a_referents_request_waits_for_a_coordinator(
 
     # The coordinator edits the description, which approves it.
     claire.tap(card, "✏️ Edit, then approve")
+    change = await claire.expect_message(f"What do you change in request #{posted.request_id}")
+    assert change.labels == ["✏️ Description", "✏️ When", "✖ Cancel"]
+    claire.tap(change, "✏️ Description")
     await claire.expect_message("Type the new description")
     claire.send_text("The kitchen tap leaks: bring a washer.")
     await claire.expect_message("Approved: 1 volunteer received it now.")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.domain.vocabulary import RequestStatus, Role, VolunteerStatus
 from bot.i18n import I18n
+from bot.messages.base import Reader
 from bot.messages.claims import ClaimDetails
 from bot.messages.offers import OfferCopy
 from bot.messages.validation import (
@@ -367,3 +368,19 @@ async def test_stats_count_what_waits_for_validation_and_what_was_declined(
     assert not isinstance(stats, Outcome)
     counts = stats.requests
     assert (counts.created, counts.to_validate, counts.declined) == (2, 1, 1)
+
+
+async def test_a_validator_may_change_when_before_approving(database: Database) -> None:
+    skill = await _town(database)
+    service, sent = _recording(database)
+    request_id = await _asked(service, skill)
+    decision = await service.approve_request(REFERENT, request_id, when_kind="today")
+    assert decision.outcome is StepOutcome.DONE
+    async with database.read() as session:
+        request = await session.get(HelpRequest, request_id)
+        assert request is not None
+        assert (request.when_kind, request.starts_at) == ("today", NOW)
+        assert request.expires_at is not None
+        assert request.expires_at.date() == NOW.date()
+    offer = sent.of(OfferCopy)[0]
+    assert "aujourd’hui" in sent.rendered(offer, Reader(VOLUNTEERS[0])).text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,19 +109,9 @@ class Posting(Validating, Beneficiaries):
             starts_at=draft.starts_at,
             places_needed=max(1, min(20, draft.places_needed)),
             status=RequestStatus.TO_VALIDATE if held else RequestStatus.OPEN,
-            expires_at=self._expiry(draft, now),
+            expires_at=self._expiry(draft.when_kind, draft.starts_at, now),
             created_at=now,
             updated_at=now,
         )
         await created(session, request, "request", "post", by=poster.id, state=request.status)
         return request
-
-    def _expiry(self, draft: RequestDraft, now: datetime) -> datetime:
-        """When an unclaimed request stops waiting: its slot, the day's end, or after a while."""
-        if draft.when_kind == "slot" and draft.starts_at is not None:
-            return draft.starts_at
-        if draft.when_kind == "today":
-            local = now.astimezone(self._settings.tz)
-            end = local.replace(hour=23, minute=59, second=0, microsecond=0)
-            return end.astimezone(now.tzinfo)
-        return now + timedelta(hours=self._settings.asap_expiry_hours)

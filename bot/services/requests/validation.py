@@ -10,7 +10,7 @@ once someone decides.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,8 @@ from storage.models import (
 from storage.writes import changed
 
 MAX_DECLINE_REASON = 500
+# What a validator may change "when" to (a slot is the poster's to choose).
+EDITABLE_WHEN = frozenset({"asap", "today"})
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,27 @@ class Validating(Waves):
             return StepOutcome.NOT_ALLOWED
         return request, actor
 
+    def _expiry(self, when_kind: str, starts_at: datetime | None, now: datetime) -> datetime:
+        """When an unclaimed request stops waiting: its slot, the day's end, or after a while."""
+        if when_kind == "slot" and starts_at is not None:
+            return starts_at
+        if when_kind == "today":
+            local = now.astimezone(self._settings.tz)
+            end = local.replace(hour=23, minute=59, second=0, microsecond=0)
+            return end.astimezone(now.tzinfo)
+        return now + timedelta(hours=self._settings.asap_expiry_hours)
+
     async def approve_request(
-        self, validator_telegram_id: int, request_id: int, *, description: str | None = None
+        self,
+        validator_telegram_id: int,
+        request_id: int,
+        *,
+        description: str | None = None,
+        when_kind: str | None = None,
     ) -> Decision:
-        """Approve (with an edited description, if given): the request is offered as if just
-        posted; the cards are edited; the poster is told."""
+        """Approve (with an edited description, or "as soon as possible" / "today" instead of
+        what was asked, if given): the request is offered as if just posted; the cards are
+        edited; the poster is told."""
         now = self._clock()
         async with self._transaction() as session:
             found = await self._validator(session, validator_telegram_id, request_id)
@@ -145,9 +163,14 @@ class Validating(Waves):
             }
             if description:
                 values["description"] = description.strip()[:1000]
-            if request.when_kind == "asap":
+            if when_kind in EDITABLE_WHEN:
+                # "today": volunteers then read "today" (no start time is shown for it).
+                values["when_kind"] = when_kind
+                values["starts_at"] = now if when_kind == "today" else None
+            if when_kind in EDITABLE_WHEN or request.when_kind == "asap":
                 # It waited: "as soon as possible" runs from now on.
-                values["expires_at"] = now + timedelta(hours=self._settings.asap_expiry_hours)
+                kind = when_kind or request.when_kind
+                values["expires_at"] = self._expiry(kind, request.starts_at, now)
             # One statement: two validators approving at once post it once.
             won = await changed(
                 session,
@@ -168,7 +191,7 @@ class Validating(Waves):
                 "validate",
                 by=actor.id,
                 moved=(RequestStatus.TO_VALIDATE, RequestStatus.OPEN),
-                detail={"edited": bool(description)},
+                detail={"edited": bool(description or when_kind)},
             )
             view = await self._view(session, request.id)
             await self._post_in_group(session, view, request.neighbourhood_id)
