@@ -51,6 +51,9 @@ class Action(StrEnum):
     WRITE = "wr"
     SUPPORT = "sup"  # "send this to the coordinators?": (send|no, the message's id in the chat)
     PHONE = "ph"  # a new referent's phone for their claimers: (ask|no, 0)
+    ASK = "ak"  # a step of asking for oneself (/ask): (step, value)
+    VALIDATE = "va"  # a validator on a request waiting for validation: (approve|edit|decline, id)
+    VALIDATION_STEP = "vd"  # a step of editing or declining it: (step, value)
 
 
 class Arg(StrEnum):
@@ -107,6 +110,9 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.WRITE: (Arg.WORD, Arg.INT),
     Action.SUPPORT: (Arg.WORD, Arg.INT),
     Action.PHONE: (Arg.WORD, Arg.INT),
+    Action.ASK: (Arg.WORD, Arg.WORD),
+    Action.VALIDATE: (Arg.WORD, Arg.INT),
+    Action.VALIDATION_STEP: (Arg.WORD, Arg.WORD),
 }
 
 

@@ -33,6 +33,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Start or see what you can do"), EVERYONE),
     Command("join", N_("Join the brigade as a volunteer"), NOT_YET_VOLUNTEERS),
     Command("new", N_("Post a request for someone you support"), REFERENTS),
+    Command("ask", N_("Ask the brigade for help for yourself"), EVERYONE),
     Command("signal", N_("Report someone who seems isolated"), EVERYONE),
     Command("verify", N_("Check a volunteer's brigade card code"), REFERENTS_AND_COORDINATORS),
     Command("cases", N_("People reported as isolated, to follow up"), REFERENTS_AND_COORDINATORS),

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # A volunteer who gives back this many claims within 24 hours may not claim again until the
     # oldest of them is a day old; the coordinators are told when it happens.
     releases_per_day: int = Field(default=3, ge=1)
+    # Referents' own requests wait for a coordinator's validation too, like members' /ask.
+    requests_need_validation: bool = False
+    # A request waiting this long for validation is reminded to the coordinators, once.
+    validation_remind_hours: float = Field(default=24, gt=0)
     # Days before someone whose application was not accepted may apply again (coordinators can
     # allow it sooner).
     reapply_cooldown_days: int = Field(default=30, ge=0)

@@ -17,6 +17,7 @@ from bot.i18n import Translator
 # The command that starts each (persistent) conversation again, by the conversation's name.
 RESTART_COMMANDS = {
     "posting": "/new",
+    "ask": "/ask",
     "signup": "/join",
     "profile": "/profile",
     "signal": "/signal",

@@ -19,6 +19,7 @@ from bot.messages.cases import OUTCOME_WORDS
 from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
 from conversations.admin import ADMIN, build_admin_conversation
 from conversations.announce import ANNOUNCE, build_announce_conversation, on_refresh
+from conversations.ask import ASK, build_ask_conversation
 from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
 from conversations.profile.edit import PROFILE, build_profile_conversation
@@ -30,6 +31,7 @@ from conversations.referent_phone import (
 from conversations.rejection import build_rejection_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
 from conversations.signup import SIGNUP, build_signup_conversation
+from conversations.validation import VALIDATION, build_validation_conversation
 from conversations.verify import build_verify_conversation
 from conversations.visit import VISIT, build_visit_conversation
 from conversations.write import WRITE, build_write_conversation
@@ -47,6 +49,7 @@ from handlers import (
     reports,
     requests,
     start,
+    validation,
     vetting,
 )
 from handlers.badges import badge
@@ -87,6 +90,9 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_admin_conversation())
     # (posting a request: /new)
     application.add_handler(build_posting_conversation())
+    # (asking for oneself: /ask; a validator's edit or reason for declining)
+    application.add_handler(build_ask_conversation())
+    application.add_handler(build_validation_conversation())
     # (self-service conversations: profile editing)
     application.add_handler(build_profile_conversation())
     # Relays: /signal and the relay link /start relay (before the generic /start); /verify.
@@ -102,8 +108,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    ended = (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE, WRITE, REFERENT_PHONE, VISIT)
-    for conversation in ended:
+    ended = (SIGNUP, ADMIN, POSTING, ASK, VALIDATION, PROFILE, SIGNAL, ANNOUNCE)
+    for conversation in (*ended, WRITE, REFERENT_PHONE, VISIT):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -159,6 +165,9 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.CLAIM_STEP), tap(requests.on_claim_step)),
         (pattern(Action.REFERENT_STEP), tap(requests.on_referent_step)),
         (pattern(Action.REQUEST_ADMIN), tap(requests.on_request_admin)),
+        # Validation: approve as is (edit and decline are the conversation above); the service
+        # checks the validator (a coordinator, or a referent the card was sent to).
+        (pattern(Action.VALIDATE, "approve"), tap(validation.on_approve)),
         # (coordinator views and figures)
         (pattern(Action.REPORT), tap(reports.on_report_button, role=COORDINATOR)),
         # An announcement's delivery count (outside the /announce conversation).

@@ -228,6 +228,9 @@ class Beneficiary(Base):
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A member who asked for themselves (/ask): they are the person helped. A plain indexed
+    # integer (migration 0012): a foreign key added later would make SQLite rebuild the table.
+    member_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class HelpRequest(Base):
@@ -271,6 +274,11 @@ class HelpRequest(Base):
     # The recurring series this request is an occurrence of. A plain indexed integer, like
     # claims.details_outbox_id: a foreign key added later would make SQLite rebuild the table.
     series_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Validation (a member's /ask, or every request when the town asks for it): who let it be
+    # offered, and when the coordinators were reminded that it waits.
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    validated_by_id: Mapped[int | None] = mapped_column(Integer)
+    validation_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         # The last line of defence against overbooking, whatever the code above does.
@@ -339,6 +347,23 @@ class Offer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
 
     __table_args__ = (UniqueConstraint("request_id", "chat_id", name="uq_offers_request_chat"),)
+
+
+class ValidationCard(Base):
+    """A request waiting for validation, as shown to one validator (edited once decided)."""
+
+    __tablename__ = "validation_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    # The outbox row that carried the card: its Telegram message id says what to edit.
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
+
+    __table_args__ = (
+        UniqueConstraint("request_id", "member_id", name="uq_validation_cards_request_member"),
+    )
 
 
 class OutboxMessage(Base):

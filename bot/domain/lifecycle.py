@@ -11,13 +11,16 @@ from bot.domain.vocabulary import ClaimStatus, RequestStatus
 R, C = RequestStatus, ClaimStatus
 
 # request: open (places left) → full → completed (every claimer said done) → closed (confirmed)
+# (to validate → open once a validator approves it, or declined; nothing is offered before)
 REQUEST_TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
+    R.TO_VALIDATE: frozenset({R.OPEN, R.DECLINED, R.CANCELLED}),
     R.OPEN: frozenset({R.FULL, R.CANCELLED, R.EXPIRED, R.COMPLETED}),
     R.FULL: frozenset({R.OPEN, R.COMPLETED, R.CANCELLED}),
     R.COMPLETED: frozenset({R.CLOSED, R.OPEN, R.FULL}),
     R.CLOSED: frozenset(),
     R.CANCELLED: frozenset(),
     R.EXPIRED: frozenset(),
+    R.DECLINED: frozenset(),
 }
 
 # claim: active → done → confirmed, or released / failed / not_done / cancelled
@@ -33,7 +36,7 @@ CLAIM_TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
 
 # Requests that still accept claims, and requests that are over.
 CLAIMABLE = frozenset({R.OPEN})
-FINISHED_REQUESTS = frozenset({R.CLOSED, R.CANCELLED, R.EXPIRED})
+FINISHED_REQUESTS = frozenset({R.CLOSED, R.CANCELLED, R.EXPIRED, R.DECLINED})
 # Claims that hold a place on the request.
 HOLDING_PLACE = frozenset({C.ACTIVE, C.DONE})
 

@@ -26,14 +26,18 @@ class VolunteerStatus(StrEnum):
 
 
 class RequestStatus(StrEnum):
-    """Life of a request: open → full → completed → closed, or cancelled / expired."""
+    """Life of a request: open → full → completed → closed, or cancelled / expired; a request
+    that needs validation (asked by a member for themselves) waits before it opens, or is
+    declined."""
 
+    TO_VALIDATE = "to_validate"
     OPEN = "open"
     FULL = "full"
     COMPLETED = "completed"
     CLOSED = "closed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    DECLINED = "declined"
 
 
 class ClaimStatus(StrEnum):

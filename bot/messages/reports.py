@@ -270,6 +270,8 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
         _("• confirmed (closed): {count}", count=counts.closed),
         _("• cancelled: {count}", count=counts.cancelled),
         _("• expired: {count}", count=counts.expired),
+        _("• waiting for validation: {count}", count=counts.to_validate),
+        _("• declined at validation: {count}", count=counts.declined),
         _(
             "Median time to first claim: {value}",
             value=duration_text(median, _) if median is not None else "—",

@@ -21,6 +21,7 @@ from bot.geo import bounding_box
 from bot.services.base import Service
 from bot.services.geocoding import search_cache_key_pattern
 from bot.services.outcomes import Outcome
+from bot.services.requests.beneficiaries import ERASED_PERSON
 from bot.services.signals import erase_reporter
 from bot.services.volunteers import PERIODS
 from storage import audit
@@ -42,6 +43,7 @@ from storage.models import (
     OutboxMessage,
     Skill,
     UserData,
+    ValidationCard,
     VolunteerSkill,
 )
 
@@ -109,6 +111,7 @@ class PrivacyService(Service):
                 "claims": await self._claims(session, member.id),
                 "requests_posted": await self._requests_posted(session, member.id),
                 "beneficiaries_registered": await self._beneficiary_count(session, member.id),
+                "asked_for_yourself": await self._own_details(session, member.id),
                 "offers_received": await self._offers(session, member, telegram_id),
                 "messages_queued": await self._outbox(session, member.id, telegram_id),
                 "audit_events": await self._audit_events(session, member),
@@ -236,6 +239,19 @@ class PrivacyService(Service):
                 "closed_at": _jsonable(request.closed_at),
             }
             for request in rows.scalars()
+        ]
+
+    async def _own_details(self, session: AsyncSession, member_id: int) -> list[dict[str, Any]]:
+        # What the person gave when asking for themselves (/ask): for the volunteer who helps.
+        rows = await session.execute(
+            select(Beneficiary).where(Beneficiary.member_id == member_id).order_by(Beneficiary.id)
+        )
+        return [
+            {
+                key: _jsonable(getattr(row, key))
+                for key in ("name", "phone", "address", "access_notes", "created_at", "purged_at")
+            }
+            for row in rows.scalars()
         ]
 
     async def _beneficiary_count(self, session: AsyncSession, member_id: int) -> int:
@@ -372,6 +388,7 @@ class PrivacyService(Service):
                 delete(Offer).where(or_(Offer.member_id == member.id, Offer.chat_id == telegram_id))
             )
             await self._release_active_claims(session, member.id, now)
+            await self._forget_own_requests(session, member.id, now)
             # Claims stay for the statistics (with the visit reports' answers and amounts, which
             # name nobody once the member is anonymised); a note is free text the person wrote,
             # when they planned to go says what they did, and the follow-up timers would only
@@ -403,6 +420,26 @@ class PrivacyService(Service):
                 session, "member", member.id, "forget", by=member.id, moved=(None, "forgotten")
             )
             return Outcome.DONE
+
+    async def _forget_own_requests(
+        self, session: AsyncSession, member_id: int, now: datetime
+    ) -> None:
+        """What the person gave when asking for themselves is erased; what still waits for
+        validation is withdrawn; the validation cards sent to them go."""
+        await session.execute(
+            update(Beneficiary)
+            .where(Beneficiary.member_id == member_id, Beneficiary.purged_at.is_(None))
+            .values(**ERASED_PERSON, purged_at=now)
+        )
+        await session.execute(
+            update(HelpRequest)
+            .where(
+                HelpRequest.referent_id == member_id,
+                HelpRequest.status == RequestStatus.TO_VALIDATE,
+            )
+            .values(status=RequestStatus.CANCELLED, closed_at=now, updated_at=now)
+        )
+        await session.execute(delete(ValidationCard).where(ValidationCard.member_id == member_id))
 
     async def _purge_geocode_cache(self, session: AsyncSession, member: Member) -> None:
         """Drop cached lookups of the person's address or pin: they would outlive the member.

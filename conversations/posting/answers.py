@@ -14,6 +14,7 @@ from telegram import ReplyKeyboardRemove
 from bot.callbacks import Callback
 from bot.domain.vocabulary import Role
 from bot.i18n import N_
+from bot.services.requests import RequestDraft
 from bot.text import several_lines
 from conversations.base import END, State
 from conversations.pickers import Again, PhoneTexts, phone_reply
@@ -292,20 +293,30 @@ async def on_edit(turn: PostingTurn, button: Callback) -> State:
     return await turn.ask(button.str_arg(1))
 
 
-async def on_post(turn: PostingTurn, button: Callback) -> State:
-    """Post the request once (checked again: answers, consent, a slot still ahead)."""
+async def checked_request(turn: PostingTurn) -> tuple[RequestDraft | None, State]:
+    """The draft's request once checked again (answers, consent, a slot still ahead); else
+    None and the step asked instead, the tap answered with what is wrong."""
     _, draft = turn._, turn.draft
     now = turn.services.clock()
     request = draft.request(now)
     if request is None:
         await turn.answer(_("Some answers are missing. Let's check them."), alert=True)
-        return await turn.ask(Step.PREVIEW)
+        return None, await turn.ask(Step.PREVIEW)
     if request.beneficiary is not None and not request.beneficiary.consent:
-        return await turn.ask(Step.NO_CONSENT)
+        return None, await turn.ask(Step.NO_CONSENT)
     if request.when_kind == "slot" and (request.starts_at is None or request.starts_at <= now):
         draft.editing = True
         await turn.answer(_("The chosen time has passed. Please choose another."), alert=True)
-        return await turn.ask(Step.WHEN)
+        return None, await turn.ask(Step.WHEN)
+    return request, None
+
+
+async def on_post(turn: PostingTurn, button: Callback) -> State:
+    """Post the request once (checked again: answers, consent, a slot still ahead)."""
+    _ = turn._
+    request, elsewhere = await checked_request(turn)
+    if request is None:
+        return elsewhere
     await turn.answer()
     # Nothing is committed if this raises: the stored answers stay, Post can be tapped again.
     posted = await turn.services.requests.post(turn.user_id, request)

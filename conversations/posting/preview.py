@@ -74,6 +74,13 @@ async def preview_text(turn: PostingTurn) -> str:
 
 def posted_text(posted: Posted, wave_delay_minutes: float, _: Translator) -> str:
     """What the referent reads once the request is posted: who received it, what comes next."""
+    if posted.awaiting_validation:
+        return _(
+            "✅ Request #{id} is saved. The brigade validates every request before it is "
+            "offered: a coordinator will check it, and you will get a message once it is "
+            "validated (or not).",
+            id=posted.request_id,
+        )
     lines = [_("✅ Request #{id} is posted.", id=posted.request_id)]
     if posted.offered == 0 and posted.remaining_candidates == 0:
         lines.append(

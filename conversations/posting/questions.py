@@ -9,11 +9,12 @@ from telegram import InlineKeyboardMarkup
 
 from bot.i18n import N_
 from bot.skills import skill_label
-from conversations.base import CANCEL_LABEL, SKIP_LABEL, back, choices, chunks
+from conversations.base import CANCEL_LABEL, SKIP_LABEL, Conversation, back, choices, chunks
 from conversations.places import location
 from conversations.posting.draft import (
     EDIT_BUTTONS,
     POSTING,
+    PostingDraft,
     PostingTurn,
     Step,
 )
@@ -88,21 +89,6 @@ POSTING.prompt(
     location(SEND_A_LOCATION),
     name=person,
 )
-for confirm in (Step.B_CONFIRM, Step.W_CONFIRM):
-    POSTING.prompt(
-        confirm,
-        N_("Is this the right place?\n{address}"),
-        choices("place", YES_NO_PLACE, per_row=2, with_back=False),
-        address=found,
-    )
-POSTING.prompt(
-    Step.B_NOTES,
-    N_(
-        "Anything that helps to get in: floor, door code, name on the intercom… Only the "
-        "volunteer who takes the request will see it. Type it, or tap “Skip”."
-    ),
-    SKIP_AND_BACK,
-)
 POSTING.prompt(
     Step.B_CONSENT,
     N_(
@@ -130,18 +116,6 @@ POSTING.prompt(
     location(SEND_A_LOCATION),
 )
 POSTING.prompt(
-    Step.WHEN,
-    N_("When is the help needed?"),
-    choices(
-        "when",
-        [
-            ("asap", N_("As soon as possible")),
-            ("today", N_("Today")),
-            ("day", N_("📅 Choose a day")),
-        ],
-    ),
-)
-POSTING.prompt(
     Step.PLACES,
     N_("How many volunteers are needed?"),
     choices("places", [(count, str(count)) for count in PLACES_CHOICES], per_row=3),
@@ -160,10 +134,10 @@ async def _beneficiaries(turn: PostingTurn) -> InlineKeyboardMarkup:
 async def _skills(turn: PostingTurn) -> InlineKeyboardMarkup:
     """The active skills, two a row."""
     buttons = [
-        POSTING.button(skill_label(skill.label, turn._), "skill", skill.id)
+        turn.flow.button(skill_label(skill.label, turn._), "skill", skill.id)
         for skill in await turn.services.skills.active()
     ]
-    return InlineKeyboardMarkup([*chunks(buttons, 2), POSTING.back_row(turn._)])
+    return InlineKeyboardMarkup([*chunks(buttons, 2), turn.flow.back_row(turn._)])
 
 
 def _where(turn: PostingTurn) -> InlineKeyboardMarkup:
@@ -177,9 +151,9 @@ def _where(turn: PostingTurn) -> InlineKeyboardMarkup:
 def _days(turn: PostingTurn) -> InlineKeyboardMarkup:
     """The days offered, spelled in the reader's language, two a row."""
     buttons = [
-        POSTING.button(spelled(day, turn), "day", day.isoformat()) for day in days_offered(turn)
+        turn.flow.button(spelled(day, turn), "day", day.isoformat()) for day in days_offered(turn)
     ]
-    return InlineKeyboardMarkup([*chunks(buttons, 2), POSTING.back_row(turn._)])
+    return InlineKeyboardMarkup([*chunks(buttons, 2), turn.flow.back_row(turn._)])
 
 
 def spelled(day: date, turn: PostingTurn) -> str:
@@ -201,18 +175,9 @@ POSTING.prompt(
     ),
     _beneficiaries,
 )
-POSTING.prompt(Step.NEED, N_("What kind of help is needed?"), _skills)
 POSTING.prompt(Step.WHERE, N_("Where will the help take place?"), _where)
-POSTING.prompt(Step.DAY, N_("Which day?"), _days)
-POSTING.prompt(
-    Step.PART,
-    N_("At what time of day, {day}?"),
-    choices("part", [(key, label) for key, (_start, label) in PARTS.items()]),
-    day=_chosen_day,
-)
 
 
-@POSTING.question(Step.DESCRIPTION)
 async def ask_description(turn: PostingTurn) -> None:
     """A short description, shown to volunteers (the current one under it, when editing)."""
     _ = turn._
@@ -224,6 +189,51 @@ async def ask_description(turn: PostingTurn) -> None:
     if turn.draft.description:
         text += "\n\n" + _("Now: {value}", value=turn.draft.description)
     await turn.say(text, back(turn))
+
+
+def request_questions(flow: Conversation[PostingDraft]) -> None:
+    """Register the questions about the request itself — the place found for a typed address,
+    the access notes, the need, the description, when — with a conversation whose draft is a
+    `PostingDraft` (/new, and /ask, where the person asks for themselves)."""
+    for confirm in (Step.B_CONFIRM, Step.W_CONFIRM):
+        flow.prompt(
+            confirm,
+            N_("Is this the right place?\n{address}"),
+            choices("place", YES_NO_PLACE, per_row=2, with_back=False),
+            address=found,
+        )
+    flow.prompt(
+        Step.B_NOTES,
+        N_(
+            "Anything that helps to get in: floor, door code, name on the intercom… Only the "
+            "volunteer who takes the request will see it. Type it, or tap “Skip”."
+        ),
+        SKIP_AND_BACK,
+    )
+    flow.prompt(Step.NEED, N_("What kind of help is needed?"), _skills)
+    flow.question(Step.DESCRIPTION)(ask_description)
+    flow.prompt(
+        Step.WHEN,
+        N_("When is the help needed?"),
+        choices(
+            "when",
+            [
+                ("asap", N_("As soon as possible")),
+                ("today", N_("Today")),
+                ("day", N_("📅 Choose a day")),
+            ],
+        ),
+    )
+    flow.prompt(Step.DAY, N_("Which day?"), _days)
+    flow.prompt(
+        Step.PART,
+        N_("At what time of day, {day}?"),
+        choices("part", [(key, label) for key, (_start, label) in PARTS.items()]),
+        day=_chosen_day,
+    )
+
+
+request_questions(POSTING)
 
 
 @POSTING.question(Step.PREVIEW)

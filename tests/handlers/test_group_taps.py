@@ -54,6 +54,9 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.WRITE: ["wr:claim:{claim}", "wr:help:0"],
     Action.SUPPORT: ["sup:send:1"],
     Action.PHONE: ["ph:ask:0", "ph:no:0"],
+    Action.ASK: ["ak:send:x", "ak:skill:1"],
+    Action.VALIDATE: ["va:approve:{request}", "va:decline:{request}"],
+    Action.VALIDATION_STEP: ["vd:cancel:x"],
 }
 
 

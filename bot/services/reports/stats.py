@@ -4,7 +4,7 @@ activity by when it happened; a handful of grouped queries, never one per reques
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,15 +28,14 @@ class RequestCounts:
     closed: int = 0
     cancelled: int = 0
     expired: int = 0
+    # Held for validation (/ask, or every request when the town asks for it): still waiting,
+    # or declined by a validator.
+    to_validate: int = 0
+    declined: int = 0
 
     def __add__(self, other: RequestCounts) -> RequestCounts:
         return RequestCounts(
-            self.created + other.created,
-            self.claimed + other.claimed,
-            self.done + other.done,
-            self.closed + other.closed,
-            self.cancelled + other.cancelled,
-            self.expired + other.expired,
+            *(mine + theirs for mine, theirs in zip(astuple(self), astuple(other), strict=True))
         )
 
     @property
@@ -135,7 +134,8 @@ class Figures(ReportsBase):
         - done: of those, requests with status completed or closed (every volunteer holding a
           place said it was done);
         - confirmed: of those, requests with status closed (the referent confirmed every claim);
-        - cancelled / expired: of those, requests with that status;
+        - cancelled / expired / waiting for validation / declined: of those, requests with that
+          status;
         - median time to first claim: over the claimed ones, the median of (first claim − created)
           where the first claim is the earliest claimed_at or "claim" audit event of the request
           (a claim taken again after a release keeps its first time);
@@ -188,6 +188,8 @@ class Figures(ReportsBase):
                         count_if(status == RequestStatus.CLOSED),
                         count_if(status == RequestStatus.CANCELLED),
                         count_if(status == RequestStatus.EXPIRED),
+                        count_if(status == RequestStatus.TO_VALIDATE),
+                        count_if(status == RequestStatus.DECLINED),
                     )
                     .join(Skill, Skill.id == HelpRequest.skill_id)
                     .where(created_in, place)

@@ -4,7 +4,8 @@ Every state change is one transaction that also writes the audit event and the n
 rows), so a crash can never leave a claim without its notifications or the reverse. One module
 per stage; `RequestService` gathers them for the handlers:
 
-- `posting`: a referent posts a request; `beneficiaries`: whom for, and the purge of their data;
+- `posting`: a referent posts a request, a member asks for themselves; `beneficiaries`: whom
+  for, and the purge of their data; `validation`: what waits for a validator before it is offered;
 - `waves`: offers to the group and the nearest volunteers, then the others; "Not for me";
 - `claims`: the claim race, the details, and the claimer's steps (release, could not, concern);
 - `closing`: done, confirmed or not done, cancelled; `admin`: offer again, widen;
@@ -18,9 +19,16 @@ from bot.services.requests.admin import AdminActions
 from bot.services.requests.base import RELEASE_WINDOW, GiveBack, load_request_view
 from bot.services.requests.claims import Claims
 from bot.services.requests.closing import Closing
-from bot.services.requests.drafts import BeneficiaryDetails, ClaimResult, Posted, RequestDraft
+from bot.services.requests.drafts import (
+    Asked,
+    BeneficiaryDetails,
+    ClaimResult,
+    Posted,
+    RequestDraft,
+)
 from bot.services.requests.posting import Posting
 from bot.services.requests.timers import Timers
+from bot.services.requests.validation import Decision
 from bot.services.requests.visits import Visits
 
 
@@ -30,9 +38,11 @@ class RequestService(Posting, Claims, Closing, Visits, AdminActions, Timers):
 
 __all__ = [
     "RELEASE_WINDOW",
+    "Asked",
     "BeneficiaryDetails",
     "ClaimOutcome",
     "ClaimResult",
+    "Decision",
     "GiveBack",
     "Posted",
     "RequestDraft",

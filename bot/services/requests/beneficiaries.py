@@ -54,6 +54,31 @@ class Beneficiaries(RequestsBase):
         await session.flush()
         return row.id
 
+    async def _asker_as_beneficiary(
+        self, session: AsyncSession, asker: Member, details: BeneficiaryDetails
+    ) -> int:
+        """The member asking for themselves, as the person helped: their row, with the details
+        just given (their name, phone and address go to the claimer only, and are purged like
+        anyone's after the retention period)."""
+        row = (
+            await session.execute(
+                select(Beneficiary).where(
+                    Beneficiary.member_id == asker.id, Beneficiary.purged_at.is_(None)
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            row = Beneficiary(member_id=asker.id, referent_id=None, name="")
+            session.add(row)
+        row.name = details.name[:120]
+        row.phone = details.phone
+        row.address = details.address
+        row.latitude, row.longitude = details.latitude, details.longitude
+        row.access_notes = details.access_notes
+        row.consent_at = self._clock()
+        await session.flush()
+        return row.id
+
     async def beneficiaries_of(self, referent_telegram_id: int) -> list[tuple[int, str]]:
         """The referent's own beneficiaries (id, name), most recently helped first."""
         async with self._db.read() as session:

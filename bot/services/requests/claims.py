@@ -322,6 +322,12 @@ class Claims(RequestsBase):
                 beneficiary.name, beneficiary.phone, beneficiary.address, beneficiary.access_notes
             )
         referent = await self._referent(session, request)
+        if (
+            referent is not None
+            and beneficiary is not None
+            and beneficiary.member_id == referent.id
+        ):
+            referent = None  # they asked for themselves (/ask): their details are the person's
         notice = ClaimDetails(
             view, claim.id, person, _referent_contact(referent) if referent else None
         )

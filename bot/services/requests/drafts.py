@@ -49,6 +49,16 @@ class Posted:
     offered: int
     remaining_candidates: int
     group_posted: bool
+    # Held until a coordinator validates it (BRIGADE_REQUESTS_NEED_VALIDATION): nothing offered.
+    awaiting_validation: bool = False
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A member's request for themselves, held for validation, and how many validators know."""
+
+    request_id: int
+    validators: int
 
 
 @dataclass(frozen=True)

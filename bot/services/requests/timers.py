@@ -17,7 +17,7 @@ from bot.messages.claims import AskDone, ClaimerSilent, ClaimReminder, Contact, 
 from bot.messages.closing import RequestExpired, StillNotTaken
 from bot.services.requests.base import GiveBack, request_ends, request_still
 from bot.services.requests.beneficiaries import Beneficiaries
-from bot.services.requests.waves import Waves
+from bot.services.requests.validation import Validating
 from storage import audit, outbox
 from storage import members as member_store
 from storage.models import Claim, HelpRequest, Offer, OutboxMessage, OutboxStatus
@@ -32,6 +32,7 @@ SWEEPS = (
     "released",
     "details_removed",
     "beneficiaries_purged",
+    "validation_reminders",
 )
 
 
@@ -40,7 +41,7 @@ async def _ids(session: AsyncSession, statement: Select[int]) -> list[int]:
     return list((await session.execute(statement)).scalars())
 
 
-class Timers(Waves, Beneficiaries):
+class Timers(Validating, Beneficiaries):
     """The sweeps of the request lifecycle."""
 
     async def run_due(self) -> dict[str, int]:
@@ -87,6 +88,7 @@ class Timers(Waves, Beneficiaries):
         for claim_id in due_removals:
             done["details_removed"] += await self._remove_details(claim_id, now)
         done["beneficiaries_purged"] = await self._purge_beneficiaries()
+        done["validation_reminders"] = await self._remind_validations()
         return done
 
     async def _remove_details(self, claim_id: int, now: datetime) -> int:
