@@ -44,6 +44,10 @@ class Action(StrEnum):
     REPORT = "rp"  # coordinators' views and figures: (verb, value)
     ANNOUNCE = "an"  # an announcement: (step, value)
     SERIES = "sr"  # recurring care: (stop|skip|keep|decline, series id)
+    MINE = "mi"  # a referent's /mine: (page|show|cancel|cancelyes|resend|widen|edit…, id or page)
+    TASK = "tk"  # a volunteer's /tasks: (page|show|done|release|releaseyes|where, id or page)
+    NEARBY = "nb"  # a volunteer's /nearby: (page, page number)
+    EDIT_REQUEST = "re"  # a step of editing a request nobody claimed yet: (step, value)
 
 
 class Arg(StrEnum):
@@ -96,6 +100,10 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.REPORT: (Arg.WORD, Arg.WORD),
     Action.ANNOUNCE: (Arg.WORD, Arg.WORD),
     Action.SERIES: (Arg.WORD, Arg.INT),
+    Action.MINE: (Arg.WORD, Arg.INT),
+    Action.TASK: (Arg.WORD, Arg.INT),
+    Action.NEARBY: (Arg.WORD, Arg.INT),
+    Action.EDIT_REQUEST: (Arg.WORD, Arg.WORD),
 }
 
 

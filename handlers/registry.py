@@ -23,12 +23,14 @@ from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
 from conversations.profile.edit import PROFILE, build_profile_conversation
 from conversations.rejection import build_rejection_conversation
+from conversations.request_edit import EDITING, build_request_edit_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
 from conversations.signup import SIGNUP, build_signup_conversation
 from conversations.verify import build_verify_conversation
 from handlers import (
     admin,
     cases,
+    commitments,
     errors,
     fallback,
     groups,
@@ -76,6 +78,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_admin_conversation())
     # (posting a request: /new)
     application.add_handler(build_posting_conversation())
+    # (changing an unclaimed request from its card in /mine: the card's ✏️ buttons)
+    application.add_handler(build_request_edit_conversation())
     # (self-service conversations: profile editing)
     application.add_handler(build_profile_conversation())
     # Relays: /signal and the relay link /start relay (before the generic /start); /verify.
@@ -87,7 +91,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    for conversation in (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE):
+    for conversation in (SIGNUP, ADMIN, POSTING, EDITING, PROFILE, SIGNAL, ANNOUNCE):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -108,6 +112,10 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("badge", said(badge)),
         ("cases", said(cases.cases_command)),
         ("series", said(series_command)),
+        # Everyone's own commitments (each use case checks the role in the database).
+        ("mine", said(commitments.mine)),
+        ("tasks", said(commitments.tasks)),
+        ("nearby", said(commitments.nearby)),
         # (self-service: /profile /pause /resume)
         ("profile", said(card.show_profile)),
         ("pause", said(pause.pause_command)),
@@ -143,6 +151,10 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.CLAIM_STEP), tap(requests.on_claim_step)),
         (pattern(Action.REFERENT_STEP), tap(requests.on_referent_step)),
         (pattern(Action.REQUEST_ADMIN), tap(requests.on_request_admin)),
+        # Everyone's own commitments: /mine's cards, /tasks' cards, /nearby's pages.
+        (pattern(Action.MINE), tap(commitments.on_mine_button)),
+        (pattern(Action.TASK), tap(commitments.on_task_button)),
+        (pattern(Action.NEARBY), tap(commitments.on_nearby_button)),
         # (coordinator views and figures)
         (pattern(Action.REPORT), tap(reports.on_report_button, role=COORDINATOR)),
         # An announcement's delivery count (outside the /announce conversation).

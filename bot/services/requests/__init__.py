@@ -9,6 +9,9 @@ per stage; `RequestService` gathers them for the handlers:
 - `claims`: the claim race, the details, and the claimer's steps (release, could not, concern);
 - `closing`: done, confirmed or not done, cancelled; `admin`: offer again, widen;
 - `timers`: waves, alerts, expiry, follow-up and removals that are due;
+- `mine`, `tasks`, `nearby`: what each person sees of their own commitments — a referent's
+  requests (/mine, and their edits before any claim), a volunteer's claims (/tasks), the open
+  requests a volunteer may take now (/nearby);
 - `base`: what they share, among which the one way a place is given back (`_give_back`).
 """
 
@@ -18,11 +21,21 @@ from bot.services.requests.base import RELEASE_WINDOW, GiveBack, load_request_vi
 from bot.services.requests.claims import Claims
 from bot.services.requests.closing import Closing
 from bot.services.requests.drafts import BeneficiaryDetails, ClaimResult, Posted, RequestDraft
+from bot.services.requests.mine import (
+    MineAnswer,
+    MineGroup,
+    MineVerb,
+    MyRequest,
+    MyRequests,
+    RequestEdit,
+)
+from bot.services.requests.nearby import Nearby, NearbyPage, NearbyRequest
 from bot.services.requests.posting import Posting
+from bot.services.requests.tasks import Directions, MyTask, MyTasks, TaskAnswer, TaskGroup, TaskVerb
 from bot.services.requests.timers import Timers
 
 
-class RequestService(Posting, Claims, Closing, AdminActions, Timers):
+class RequestService(MyRequests, MyTasks, Nearby, Posting, Claims, Closing, AdminActions, Timers):
     """Use cases of the request lifecycle; no Telegram here, only notices."""
 
 
@@ -31,10 +44,22 @@ __all__ = [
     "BeneficiaryDetails",
     "ClaimOutcome",
     "ClaimResult",
+    "Directions",
     "GiveBack",
+    "MineAnswer",
+    "MineGroup",
+    "MineVerb",
+    "MyRequest",
+    "MyTask",
+    "NearbyPage",
+    "NearbyRequest",
     "Posted",
     "RequestDraft",
+    "RequestEdit",
     "RequestService",
     "StepOutcome",
+    "TaskAnswer",
+    "TaskGroup",
+    "TaskVerb",
     "load_request_view",
 ]

@@ -133,7 +133,11 @@ class RequestsBase(Service):
             await session.execute(
                 select(Offer, Member)
                 .outerjoin(Member, Member.id == Offer.member_id)
-                .where(Offer.request_id == view.id, Offer.declined_at.is_(None))
+                .where(
+                    Offer.request_id == view.id,
+                    Offer.declined_at.is_(None),
+                    Offer.kind != offers.NEARBY,  # a line of a /nearby list, not a copy
+                )
             )
         ).all()
         await offers.supersede_pending_edits(session, [offer.id for offer, _member in rows])

@@ -42,7 +42,7 @@ class Posting(Waves, Beneficiaries):
                 starts_at=draft.starts_at,
                 places_needed=max(1, min(20, draft.places_needed)),
                 status=RequestStatus.OPEN,
-                expires_at=self._expiry(draft, now),
+                expires_at=self._expiry(draft.when_kind, draft.starts_at, now),
                 created_at=now,
                 updated_at=now,
             )
@@ -58,11 +58,11 @@ class Posting(Waves, Beneficiaries):
             offered, remaining = await self._send_wave(session, request, view)
             return Posted(request.id, offered, remaining, group_posted)
 
-    def _expiry(self, draft: RequestDraft, now: datetime) -> datetime:
+    def _expiry(self, when_kind: str, starts_at: datetime | None, now: datetime) -> datetime:
         """When an unclaimed request stops waiting: its slot, the day's end, or after a while."""
-        if draft.when_kind == "slot" and draft.starts_at is not None:
-            return draft.starts_at
-        if draft.when_kind == "today":
+        if when_kind == "slot" and starts_at is not None:
+            return starts_at
+        if when_kind == "today":
             local = now.astimezone(self._settings.tz)
             end = local.replace(hour=23, minute=59, second=0, microsecond=0)
             return end.astimezone(now.tzinfo)
