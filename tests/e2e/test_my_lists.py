@@ -225,6 +225,12 @@ async def test_an_edit_before_any_claim_reaches_every_copy_and_is_refused_once_c
     assert (request.when_kind, request.places_needed) == ("slot", 2)
     assert request.expires_at == request.starts_at
 
+    # Offer again (the escalation's own step): a volunteer who joined since receives it.
+    lucie = await new_volunteer(live, world, "Lucie", km=0.4)
+    rita.tap(changed, "🔁 Offer again")
+    await _edited(world, changed, "Offered again to every volunteer who fits.")
+    await lucie.expect_message(f"Request #{request_id}")
+
     # Once someone has claimed it, an edit (from an older card too) is refused, nothing changes.
     nour.tap(offers[0], "I'll do it")
     await nour.expect_message("Here are the private details")

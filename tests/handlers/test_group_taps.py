@@ -50,6 +50,10 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.REPORT: ["rp:stats:month", "rp:open:0"],
     Action.ANNOUNCE: ["an:to:all"],
     Action.SERIES: ["sr:stop:1"],
+    Action.MINE: ["mi:cancelyes:{request}", "mi:editdesc:{request}", "mi:page:0"],
+    Action.TASK: ["tk:where:{claim}", "tk:releaseyes:{claim}"],
+    Action.NEARBY: ["nb:page:0"],
+    Action.EDIT_REQUEST: ["re:places:2"],
 }
 
 
