@@ -20,7 +20,7 @@ from bot.callbacks import Callback
 from bot.context import BrigadeContext
 from bot.messages import commitments as screens
 from bot.messages.base import Rendered, Town
-from bot.messages.claims import STEP_ANSWERS, step_answer, time_spent_question
+from bot.messages.claims import STEP_ANSWERS, time_spent_question
 from bot.services.outcomes import Outcome, StepOutcome
 from bot.services.requests import Directions, MineVerb, TaskVerb
 from handlers.buttons import query_of
@@ -155,7 +155,7 @@ async def on_task_button(
         return
     outcome = StepOutcome.STALE if asking else answer.outcome
     note = screens.task_step_note(verb, outcome, _)
-    await query.answer(note or step_answer(verb, outcome, _).text)
+    await query.answer(note)
     await _show(update, screens.task_card(answer.card, _, _town(context), note), edit=True)
     if step is TaskVerb.DONE and outcome is StepOutcome.DONE:
         # As after Done on the details: how long it took (optional).
