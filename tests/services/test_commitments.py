@@ -207,3 +207,28 @@ async def test_each_list_holds_its_callers_own_and_the_steps_check_the_state(
     assert cancelled.card.group is MineGroup.CLOSED
     again = await service.my_request(REFERENT, posted.request_id, MineVerb.CANCEL)
     assert again.outcome is StepOutcome.STALE
+
+
+async def test_mine_pages_and_keeps_ended_requests_thirty_days(
+    database: Database, clock: ManualClock
+) -> None:
+    skill = await _town(database, 1)
+    service, _sent = _recording(database)
+    ids = []
+    for _index in range(6):
+        posted = await service.post(REFERENT, _draft(skill))
+        assert posted is not None
+        ids.append(posted.request_id)
+    assert await service.cancel(REFERENT, ids[0]) is StepOutcome.DONE
+    first = await service.my_requests(REFERENT, offset=0, limit=5)
+    assert not isinstance(first, Outcome)
+    assert (first.total, first.remaining) == (6, 1)
+    # Open ones first (newest first), the cancelled one last.
+    assert [item.request.id for item in first.items] == ids[:0:-1]
+    last = await service.my_requests(REFERENT, offset=5, limit=5)
+    assert not isinstance(last, Outcome)
+    assert [(item.request.id, item.group) for item in last.items] == [(ids[0], MineGroup.CLOSED)]
+    clock.advance(days=31)
+    later = await service.my_requests(REFERENT)
+    assert not isinstance(later, Outcome)
+    assert ids[0] not in [item.request.id for item in later.items]
