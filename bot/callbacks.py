@@ -54,6 +54,10 @@ class Action(StrEnum):
     ASK = "ak"  # a step of asking for oneself (/ask): (step, value)
     VALIDATE = "va"  # a validator on a request waiting for validation: (approve|edit|decline, id)
     VALIDATION_STEP = "vd"  # a step of editing or declining it: (step, value)
+    MINE = "mi"  # a referent's /mine: (page|show|cancel|cancelyes|resend|widen|edit…, id or page)
+    TASK = "tk"  # a volunteer's /tasks: (page|show|done|release|releaseyes|where, id or page)
+    NEARBY = "nb"  # a volunteer's /nearby: (page, page number)
+    EDIT_REQUEST = "re"  # a step of editing a request nobody claimed yet: (step, value)
 
 
 class Arg(StrEnum):
@@ -113,6 +117,10 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.ASK: (Arg.WORD, Arg.WORD),
     Action.VALIDATE: (Arg.WORD, Arg.INT),
     Action.VALIDATION_STEP: (Arg.WORD, Arg.WORD),
+    Action.MINE: (Arg.WORD, Arg.INT),
+    Action.TASK: (Arg.WORD, Arg.INT),
+    Action.NEARBY: (Arg.WORD, Arg.INT),
+    Action.EDIT_REQUEST: (Arg.WORD, Arg.WORD),
 }
 
 

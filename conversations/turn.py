@@ -112,6 +112,10 @@ class Turn(Generic[D]):
         self._answered = True
         await query.answer(text, show_alert=alert)
 
+    def answered_elsewhere(self) -> None:
+        """The tap was answered by a handler this step shares (a tap is answered only once)."""
+        self._answered = True
+
     async def stale(self) -> State:
         """Answer a tap the step cannot use ("no longer valid") and stay."""
         await self.answer(self._(NO_LONGER_VALID))

@@ -26,8 +26,10 @@ from bot.messages.claims import step_answer
 from bot.messages.visits import WELLBEING_LABELS
 from bot.money import MAX_EXPENSE_CENTS, money_text, parse_amount
 from bot.services.outcomes import StepOutcome
+from bot.services.requests import TaskVerb
 from bot.services.requests.visits import MAX_WORRY_LENGTH
 from conversations.base import END, PRIVATE, SKIP_LABEL, Conversation, State, Texts, Turn
+from handlers.commitments import task_step
 
 
 class Step(StrEnum):
@@ -123,6 +125,17 @@ async def on_done(turn: Turn_, button: Callback) -> State:
     outcome = await turn.services.requests.mark_done(turn.user_id, claim_id)
     toast = step_answer("done", outcome, turn._)
     await turn.answer(toast.text, alert=toast.alert)
+    if outcome is not StepOutcome.DONE:
+        return END
+    turn.draft = VisitDraft(claim_id)
+    return await turn.ask(Step.TIME)
+
+
+async def on_task_done(turn: Turn_, button: Callback) -> State:
+    """✅ Done on a /tasks card: the card says so, then the report's first question."""
+    claim_id = button.int_arg(1)
+    outcome = await task_step(turn.update, turn.context, turn.who, claim_id, TaskVerb.DONE)
+    turn.answered_elsewhere()
     if outcome is not StepOutcome.DONE:
         return END
     turn.draft = VisitDraft(claim_id)
@@ -302,7 +315,10 @@ async def on_no_receipt(turn: Turn_, button: Callback) -> State:
 def build_visit_conversation() -> ConversationHandler[BrigadeContext]:
     """✅ Done and the visit report; persisted across restarts."""
     return VISIT.build(
-        entry_points=[VISIT.start_tap(on_done, action=Action.CLAIM_STEP, verb="done")],
+        entry_points=[
+            VISIT.start_tap(on_done, action=Action.CLAIM_STEP, verb="done"),
+            VISIT.start_tap(on_task_done, action=Action.TASK, verb="done"),
+        ],
         states={
             Step.TIME: [
                 *(VISIT.on(verb, on_time) for verb in TIME_SPENT),

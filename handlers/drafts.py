@@ -27,6 +27,7 @@ RESTART_COMMANDS = {
     "rejection": "/pending",
     # The visit report's answers are stored as they are given: nothing to start again.
     "visit": "/help",
+    "request_edit": "/mine",
 }
 
 

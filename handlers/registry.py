@@ -29,6 +29,7 @@ from conversations.referent_phone import (
     build_referent_phone_conversation,
 )
 from conversations.rejection import build_rejection_conversation
+from conversations.request_edit import EDITING, build_request_edit_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
 from conversations.signup import SIGNUP, build_signup_conversation
 from conversations.validation import VALIDATION, build_validation_conversation
@@ -38,6 +39,7 @@ from conversations.write import WRITE, build_write_conversation
 from handlers import (
     admin,
     cases,
+    commitments,
     correspondence,
     errors,
     fallback,
@@ -93,6 +95,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (asking for oneself: /ask; a validator's edit or reason for declining)
     application.add_handler(build_ask_conversation())
     application.add_handler(build_validation_conversation())
+    # (changing an unclaimed request from its card in /mine: the card's ✏️ buttons)
+    application.add_handler(build_request_edit_conversation())
     # (self-service conversations: profile editing)
     application.add_handler(build_profile_conversation())
     # Relays: /signal and the relay link /start relay (before the generic /start); /verify.
@@ -108,7 +112,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    ended = (SIGNUP, ADMIN, POSTING, ASK, VALIDATION, PROFILE, SIGNAL, ANNOUNCE)
+    ended = (SIGNUP, ADMIN, POSTING, EDITING, ASK, VALIDATION, PROFILE, SIGNAL, ANNOUNCE)
     for conversation in (*ended, WRITE, REFERENT_PHONE, VISIT):
         application.add_handler(conversation.ended_taps())
 
@@ -130,6 +134,10 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("badge", said(badge)),
         ("cases", said(cases.cases_command)),
         ("series", said(series_command)),
+        # Everyone's own commitments (each use case checks the role in the database).
+        ("mine", said(commitments.mine)),
+        ("tasks", said(commitments.tasks)),
+        ("nearby", said(commitments.nearby)),
         # (self-service: /profile /pause /resume)
         ("profile", said(card.show_profile)),
         ("pause", said(pause.pause_command)),
@@ -168,6 +176,10 @@ def register_handlers(application: BrigadeApplication) -> None:
         # Validation: approve as is (edit and decline are the conversation above); the service
         # checks the validator (a coordinator, or a referent the card was sent to).
         (pattern(Action.VALIDATE, "approve"), tap(validation.on_approve)),
+        # Everyone's own commitments: /mine's cards, /tasks' cards, /nearby's pages.
+        (pattern(Action.MINE), tap(commitments.on_mine_button)),
+        (pattern(Action.TASK), tap(commitments.on_task_button)),
+        (pattern(Action.NEARBY), tap(commitments.on_nearby_button)),
         # (coordinator views and figures)
         (pattern(Action.REPORT), tap(reports.on_report_button, role=COORDINATOR)),
         # An announcement's delivery count (outside the /announce conversation).

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import Offer, OutboxMessage, OutboxStatus
 from storage.outbox import final_values
 
 EDIT_METHODS = ("edit_message_text", "edit_message_reply_markup")
+# An offer recorded when /nearby shows a request to a volunteer: it lets them claim it from that
+# list like from a direct offer, but it has no copy of its own to edit.
+NEARBY = "nearby"
+# Offers made to one volunteer in their private chat (a claim through them must be theirs).
+PERSONAL = ("direct", NEARBY)
 
 
 async def supersede_pending_edits(session: AsyncSession, offer_ids: Iterable[int]) -> int:
@@ -34,3 +39,25 @@ async def supersede_pending_edits(session: AsyncSession, offer_ids: Iterable[int
     )
     await session.flush()
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def record_nearby(
+    session: AsyncSession, member_id: int, chat_id: int, request_ids: Iterable[int]
+) -> int:
+    """An offer in a volunteer's chat for each request /nearby shows that has none there yet."""
+    ids = list(request_ids)
+    existing = set(
+        (
+            await session.execute(
+                select(Offer.request_id).where(Offer.request_id.in_(ids), Offer.chat_id == chat_id)
+            )
+        ).scalars()
+    )
+    added = [
+        Offer(request_id=request_id, member_id=member_id, chat_id=chat_id, kind=NEARBY)
+        for request_id in ids
+        if request_id not in existing
+    ]
+    session.add_all(added)
+    await session.flush()
+    return len(added)

@@ -10,6 +10,7 @@ from datetime import datetime, tzinfo
 from typing import ClassVar
 
 from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import Action
@@ -87,7 +88,8 @@ def offer_text(
         area = f"{area}, {view.neighbourhood}" if area else view.neighbourhood
     where = _("Where: {area}", area=area)
     if distance_km is not None:
-        where += " " + _("({distance} km from you)", distance=f"{distance_km:.1f}")
+        distance = format_decimal(distance_km, format="0.0", locale=_.language)
+        where += " " + _("({distance} km from you)", distance=distance)
     lines = [escaped(_("🙋 Request #{id}: {skill}", id=view.id, skill=skill_of(view, _)))]
     if view.description:
         lines.append(quoted(view.description))

@@ -83,6 +83,7 @@ class Need:
     request_id: int | None = None  # set: skip those already offered (or who declined) it
     exclude_member_id: int | None = None  # the referent, when they are also a volunteer
     radius_factor: float = 1.0  # > 1 when a coordinator widens an unclaimed request
+    only_member_id: int | None = None  # set: whether this one volunteer may receive it (/nearby)
 
 
 def rank(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -194,7 +195,9 @@ def _boxes_parameters(need: Need, factor: float) -> dict[str, float]:
 
 
 @functools.cache
-def _query(where: str, skip_offered: bool, skip_referent: bool) -> Select[*tuple[Any, ...]]:
+def _query(
+    where: str, skip_offered: bool, skip_referent: bool, one_member: bool = False
+) -> Select[*tuple[Any, ...]]:
     """The candidates query of one shape, with bound parameters.
 
     Built once per shape and kept: building it and computing its cache key anew took 1.5 ms a
@@ -240,6 +243,8 @@ def _query(where: str, skip_offered: bool, skip_referent: bool) -> Select[*tuple
     ]
     if skip_referent:
         conditions.append(_MEMBERS.id != bindparam("referent_id", type_=Integer))
+    if one_member:
+        conditions.append(_MEMBERS.id == bindparam("member_id", type_=Integer))
     if skip_offered:
         already = select(_OFFERS.member_id).where(
             _OFFERS.request_id == bindparam("request_id", type_=Integer),
@@ -273,10 +278,16 @@ async def _candidates(
         "week_ago": now - WEEK,
         "request_id": need.request_id,
         "referent_id": need.exclude_member_id,
+        "member_id": need.only_member_id,
     }
     if where == _BY_BOXES:
         parameters |= _boxes_parameters(need, factor)
-    statement = _query(where, need.request_id is not None, need.exclude_member_id is not None)
+    statement = _query(
+        where,
+        need.request_id is not None,
+        need.exclude_member_id is not None,
+        need.only_member_id is not None,
+    )
     result = await session.execute(statement, parameters)
     assert isinstance(result, CursorResult)
     # The driver's rows rather than SQLAlchemy's Row objects, which cost a tenth of the whole

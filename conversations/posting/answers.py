@@ -7,7 +7,7 @@ the draft goes, so that a second tap on Post is told the request is already post
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from typing import Any
 
 from telegram import ReplyKeyboardRemove
 
@@ -16,7 +16,7 @@ from bot.domain.vocabulary import Role
 from bot.i18n import N_
 from bot.services.requests import RequestDraft
 from bot.text import several_lines
-from conversations.base import END, State
+from conversations.base import END, State, Turn
 from conversations.pickers import Again, PhoneTexts, phone_reply
 from conversations.places import AddressTexts, Spot, find_address, name_of, pin_of
 from conversations.posting.draft import (
@@ -28,8 +28,8 @@ from conversations.posting.draft import (
 from conversations.posting.preview import posted_text
 from conversations.posting.questions import (
     MAX_DESCRIPTION_LENGTH,
-    PARTS,
-    days_offered,
+    offered_day,
+    slot_start,
 )
 from handlers.common import NO_LONGER_VALID
 
@@ -44,6 +44,7 @@ PHONE_TEXTS = PhoneTexts(
     ),
 )
 MAX_NOTES_LENGTH = 300
+SLOT_PASSED = N_("This time has already passed. Choose a later one.")
 NOT_A_REFERENT = N_(
     "Only the brigade's referents — social workers, nurses and other professionals invited by "
     "a coordinator — can post requests. If you know someone who needs help, please tell their "
@@ -190,11 +191,10 @@ async def on_need(turn: PostingTurn, button: Callback) -> State:
     return await forward(turn, Step.DESCRIPTION)
 
 
-async def on_description(turn: PostingTurn) -> State:
-    """Keep the description, or ask for a shorter one."""
+async def description_typed(turn: Turn[Any]) -> str | None:
+    """The description typed (its lines kept): "" if nothing was typed, None once asked for a
+    shorter one. Also what changes a posted request's description (/mine)."""
     text = several_lines(turn.message.text or "")
-    if not text:
-        return await turn.ask(Step.DESCRIPTION)
     if len(text) > MAX_DESCRIPTION_LENGTH:
         await turn.say(
             turn._(
@@ -204,6 +204,16 @@ async def on_description(turn: PostingTurn) -> State:
             )
         )
         return None
+    return text
+
+
+async def on_description(turn: PostingTurn) -> State:
+    """Keep the description, or ask for a shorter one."""
+    text = await description_typed(turn)
+    if text is None:
+        return None
+    if not text:
+        return await turn.ask(Step.DESCRIPTION)
     turn.draft.description = text
     return await forward(turn, Step.WHERE)
 
@@ -256,11 +266,11 @@ async def choose_day(turn: PostingTurn, button: Callback) -> State:
 
 async def on_day(turn: PostingTurn, button: Callback) -> State:
     """Keep the day (one of those offered), then the part of the day."""
-    value = button.str_arg(1)
-    if value not in {day.isoformat() for day in days_offered(turn)}:
+    day = offered_day(turn, button.str_arg(1))
+    if day is None:
         await turn.answer(turn._(NO_LONGER_VALID))
         return await turn.ask(Step.DAY)
-    turn.draft.day = value
+    turn.draft.day = day
     return await turn.ask(Step.PART)
 
 
@@ -269,12 +279,11 @@ async def on_part(turn: PostingTurn, button: Callback) -> State:
     value, day = button.str_arg(1), turn.draft.day
     if day is None:
         return await turn.stale()
-    services = turn.services
-    local = datetime.combine(date.fromisoformat(day), PARTS[value][0], tzinfo=services.settings.tz)
-    if local <= services.clock():
-        await turn.answer(turn._("This time has already passed. Choose a later one."))
+    starts_at = slot_start(turn, day, value)
+    if starts_at is None:
+        await turn.answer(turn._(SLOT_PASSED))
         return None
-    turn.draft.when, turn.draft.starts_at = "slot", local.astimezone(UTC).isoformat()
+    turn.draft.when, turn.draft.starts_at = "slot", starts_at.isoformat()
     return await forward(turn, Step.PLACES)
 
 

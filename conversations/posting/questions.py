@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from babel.dates import format_date
 from telegram import InlineKeyboardMarkup
 
 from bot.i18n import N_
 from bot.skills import skill_label
-from conversations.base import CANCEL_LABEL, SKIP_LABEL, Conversation, back, choices, chunks
+from conversations.base import (
+    CANCEL_LABEL,
+    SKIP_LABEL,
+    Conversation,
+    Turn,
+    back,
+    choices,
+    chunks,
+)
 from conversations.places import location
 from conversations.posting.draft import (
     EDIT_BUTTONS,
@@ -30,9 +39,22 @@ PARTS: dict[str, tuple[time, str]] = {
     "evening": (time(18, 0), N_("Evening (18:00)")),
 }
 SEND_A_LOCATION = N_("📍 Send a location")
+# When the help is needed, and the pickers of a slot (also used to change a posted request).
+WHEN_NEEDED = N_("When is the help needed?")
+WHEN_CHOICES: tuple[tuple[str | int, str], ...] = (
+    ("asap", N_("As soon as possible")),
+    ("today", N_("Today")),
+    ("day", N_("📅 Choose a day")),
+)
+WHICH_DAY = N_("Which day?")
+WHAT_TIME = N_("At what time of day, {day}?")
+PART_CHOICES: tuple[tuple[str | int, str], ...] = tuple(
+    (key, label) for key, (_start, label) in PARTS.items()
+)
+PLACES_NEEDED = N_("How many volunteers are needed?")
 
 
-def days_offered(turn: PostingTurn) -> list[date]:
+def days_offered(turn: Turn[Any]) -> list[date]:
     """Today and the next days, in the town's time zone."""
     services = turn.services
     today = services.clock().astimezone(services.settings.tz).date()
@@ -117,7 +139,7 @@ POSTING.prompt(
 )
 POSTING.prompt(
     Step.PLACES,
-    N_("How many volunteers are needed?"),
+    PLACES_NEEDED,
     choices("places", [(count, str(count)) for count in PLACES_CHOICES], per_row=3),
 )
 
@@ -148,15 +170,30 @@ def _where(turn: PostingTurn) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([*rows, POSTING.back_row(turn._)])
 
 
-def _days(turn: PostingTurn) -> InlineKeyboardMarkup:
-    """The days offered, spelled in the reader's language, two a row."""
+def day_buttons(turn: Turn[Any]) -> InlineKeyboardMarkup:
+    """The days offered, spelled in the reader's language, two a row (any conversation's)."""
+    flow = turn.flow
     buttons = [
-        turn.flow.button(spelled(day, turn), "day", day.isoformat()) for day in days_offered(turn)
+        flow.button(spelled(day, turn), "day", day.isoformat()) for day in days_offered(turn)
     ]
-    return InlineKeyboardMarkup([*chunks(buttons, 2), turn.flow.back_row(turn._)])
+    return InlineKeyboardMarkup([*chunks(buttons, 2), flow.back_row(turn._)])
 
 
-def spelled(day: date, turn: PostingTurn) -> str:
+def offered_day(turn: Turn[Any], value: str) -> str | None:
+    """The ISO day tapped, if it is one of those offered now."""
+    return value if value in {day.isoformat() for day in days_offered(turn)} else None
+
+
+def slot_start(turn: Turn[Any], day: str, part: str) -> datetime | None:
+    """The start (UTC) of a part of a day in the town's time zone; None once it has passed."""
+    services = turn.services
+    local = datetime.combine(date.fromisoformat(day), PARTS[part][0], tzinfo=services.settings.tz)
+    if local <= services.clock():
+        return None
+    return local.astimezone(UTC)
+
+
+def spelled(day: date, turn: Turn[Any]) -> str:
     """A day as "Monday 7 December", in the reader's language."""
     return str(format_date(day, "EEEE d MMMM", locale=turn._.language))
 
@@ -212,25 +249,9 @@ def request_questions(flow: Conversation[PostingDraft]) -> None:
     )
     flow.prompt(Step.NEED, N_("What kind of help is needed?"), _skills)
     flow.question(Step.DESCRIPTION)(ask_description)
-    flow.prompt(
-        Step.WHEN,
-        N_("When is the help needed?"),
-        choices(
-            "when",
-            [
-                ("asap", N_("As soon as possible")),
-                ("today", N_("Today")),
-                ("day", N_("📅 Choose a day")),
-            ],
-        ),
-    )
-    flow.prompt(Step.DAY, N_("Which day?"), _days)
-    flow.prompt(
-        Step.PART,
-        N_("At what time of day, {day}?"),
-        choices("part", [(key, label) for key, (_start, label) in PARTS.items()]),
-        day=_chosen_day,
-    )
+    flow.prompt(Step.WHEN, WHEN_NEEDED, choices("when", WHEN_CHOICES))
+    flow.prompt(Step.DAY, WHICH_DAY, day_buttons)
+    flow.prompt(Step.PART, WHAT_TIME, choices("part", PART_CHOICES), day=_chosen_day)
 
 
 request_questions(POSTING)

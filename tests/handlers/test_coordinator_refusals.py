@@ -161,3 +161,56 @@ async def test_volunteers_and_referents_are_refused_every_coordinator_action(
     member = await brigade.services.members.find(555)
     assert member is not None
     assert member.volunteer_status is VolunteerStatus.PENDING
+
+
+# Commands for one role that are not a coordinator's: /mine (referents and coordinators, for the
+# requests they posted), /tasks and /nearby (approved volunteers). Each use case checks the role
+# in the database; the others get a clear sentence and nothing is written.
+ROLE_ANSWERS = {
+    "mine": "This is for referents",
+    "tasks": "This is for approved volunteers",
+    "nearby": "This is for approved volunteers",
+}
+OWN_COMMITMENTS = {
+    command.name: {role for role in command.roles if role is not None}
+    for command in COMMANDS
+    if command.name in ROLE_ANSWERS
+}
+# Buttons of those lists, with ids nobody holds: refused, never acted on.
+OWN_COMMITMENT_TAPS = ["mi:cancelyes:1", "mi:show:1", "tk:releaseyes:1", "tk:where:1", "tk:done:1"]
+
+
+def test_the_role_walk_covers_the_commitment_commands() -> None:
+    assert {
+        "mine": {Role.REFERENT, Role.COORDINATOR},
+        "tasks": {Role.VOLUNTEER},
+        "nearby": {Role.VOLUNTEER},
+    } == OWN_COMMITMENTS
+
+
+async def test_the_commitment_commands_and_buttons_refuse_the_other_roles(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    await _seed(brigade)
+    people = {
+        Role.VOLUNTEER: await _volunteer(world, brigade),
+        Role.REFERENT: await _referent(world, brigade),
+    }
+    newcomer = world.add_user("Nina", language_code="en")
+    before = await _state(brigade)
+    for command, roles in OWN_COMMITMENTS.items():
+        outsiders = [p for role, p in people.items() if role not in roles] + [newcomer]
+        for person in outsiders:
+            person.send_command(command)
+            await brigade.deliver()
+            assert ROLE_ANSWERS[command] in (person.last_message.text or ""), (person, command)
+    for person in [*people.values(), newcomer]:
+        anchor = person.last_message
+        for data in OWN_COMMITMENT_TAPS:
+            answered = len(person.callback_answers)
+            person.tap_data(anchor, data)
+            await brigade.deliver()
+            assert len(person.callback_answers) == answered + 1, data
+            answer = person.callback_answers[-1].text or ""
+            assert "not available to you" in answer or "no longer valid" in answer, (data, answer)
+    assert await _state(brigade) == before

@@ -57,6 +57,10 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.ASK: ["ak:send:x", "ak:skill:1"],
     Action.VALIDATE: ["va:approve:{request}", "va:decline:{request}"],
     Action.VALIDATION_STEP: ["vd:cancel:x"],
+    Action.MINE: ["mi:cancelyes:{request}", "mi:editdesc:{request}", "mi:page:0"],
+    Action.TASK: ["tk:where:{claim}", "tk:releaseyes:{claim}"],
+    Action.NEARBY: ["nb:page:0"],
+    Action.EDIT_REQUEST: ["re:places:2"],
 }
 
 

@@ -69,8 +69,9 @@ def _buttons(rendered: Rendered) -> list[list[tuple[str, str]]]:
     ("language", "head", "where", "claim", "decline"),
     [
         ("en", "🙋 Request #7: Plumbing", "(0.4 km from you)", "✋ I'll do it", "Not for me"),
-        ("fr", "Plomberie", "0.4 km de chez vous", "✋ Je m’en occupe", "Pas pour moi"),
-        ("nl", "Loodgieterswerk", "0.4 km van u vandaan", "✋ Ik doe het", "Niet voor mij"),
+        # The distance in the reader's locale.
+        ("fr", "Plomberie", "0,4 km de chez vous", "✋ Je m’en occupe", "Pas pour moi"),
+        ("nl", "Loodgieterswerk", "0,4 km van u vandaan", "✋ Ik doe het", "Niet voor mij"),
     ],
 )
 def test_an_offer_copy_shows_the_public_side_and_the_claim_buttons(

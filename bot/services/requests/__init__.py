@@ -11,6 +11,9 @@ per stage; `RequestService` gathers them for the handlers:
 - `closing`: done, confirmed or not done, cancelled; `admin`: offer again, widen;
 - `visits`: "When will you go?" after a claim, and the visit report after Done;
 - `timers`: waves, alerts, expiry, follow-up and removals that are due;
+- `mine`, `tasks`, `nearby`: what each person sees of their own commitments — a referent's
+  requests (/mine, and their edits before any claim), a volunteer's claims (/tasks), the open
+  requests a volunteer may take now (/nearby);
 - `base`: what they share, among which the one way a place is given back (`_give_back`).
 """
 
@@ -26,13 +29,25 @@ from bot.services.requests.drafts import (
     Posted,
     RequestDraft,
 )
+from bot.services.requests.mine import (
+    MineAnswer,
+    MineGroup,
+    MineVerb,
+    MyRequest,
+    MyRequests,
+    RequestEdit,
+)
+from bot.services.requests.nearby import Nearby, NearbyPage, NearbyRequest
 from bot.services.requests.posting import Posting
+from bot.services.requests.tasks import Directions, MyTask, MyTasks, TaskAnswer, TaskGroup, TaskVerb
 from bot.services.requests.timers import Timers
 from bot.services.requests.validation import Decision
 from bot.services.requests.visits import Visits
 
 
-class RequestService(Posting, Claims, Closing, Visits, AdminActions, Timers):
+class RequestService(
+    MyRequests, MyTasks, Nearby, Timers, Posting, Claims, Closing, Visits, AdminActions
+):
     """Use cases of the request lifecycle; no Telegram here, only notices."""
 
 
@@ -43,10 +58,22 @@ __all__ = [
     "ClaimOutcome",
     "ClaimResult",
     "Decision",
+    "Directions",
     "GiveBack",
+    "MineAnswer",
+    "MineGroup",
+    "MineVerb",
+    "MyRequest",
+    "MyTask",
+    "NearbyPage",
+    "NearbyRequest",
     "Posted",
     "RequestDraft",
+    "RequestEdit",
     "RequestService",
     "StepOutcome",
+    "TaskAnswer",
+    "TaskGroup",
+    "TaskVerb",
     "load_request_view",
 ]

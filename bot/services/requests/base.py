@@ -118,6 +118,16 @@ class RequestsBase(Service):
         self._messenger = messenger
         self._settings = settings
 
+    def _expiry(self, when_kind: str, starts_at: datetime | None, now: datetime) -> datetime:
+        """When an unclaimed request stops waiting: its slot, the day's end, or after a while."""
+        if when_kind == "slot" and starts_at is not None:
+            return starts_at
+        if when_kind == "today":
+            local = now.astimezone(self._settings.tz)
+            end = local.replace(hour=23, minute=59, second=0, microsecond=0)
+            return end.astimezone(now.tzinfo)
+        return now + timedelta(hours=self._settings.asap_expiry_hours)
+
     async def _view(self, session: AsyncSession, request_id: int) -> RequestView:
         """The public side of a request known to exist."""
         view = await load_request_view(session, request_id)
@@ -142,7 +152,11 @@ class RequestsBase(Service):
             await session.execute(
                 select(Offer, Member)
                 .outerjoin(Member, Member.id == Offer.member_id)
-                .where(Offer.request_id == view.id, Offer.declined_at.is_(None))
+                .where(
+                    Offer.request_id == view.id,
+                    Offer.declined_at.is_(None),
+                    Offer.kind != offers.NEARBY,  # a line of a /nearby list, not a copy
+                )
             )
         ).all()
         await offers.supersede_pending_edits(session, [offer.id for offer, _member in rows])

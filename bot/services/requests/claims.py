@@ -41,6 +41,7 @@ from storage.models import (
     Skill,
     VolunteerSkill,
 )
+from storage.offers import PERSONAL
 from storage.writes import changed
 
 
@@ -250,7 +251,7 @@ class Claims(RequestsBase):
                         offer.request_id == HelpRequest.id,
                         offer.chat_id == chat_id,
                         or_(
-                            and_(offer.kind == "direct", offer.member_id == Member.id),
+                            and_(offer.kind.in_(PERSONAL), offer.member_id == Member.id),
                             offer.kind == "group",
                         ),
                     ),

@@ -10,7 +10,7 @@ once someone decides.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -127,16 +127,6 @@ class Validating(Waves):
         if Role.REFERENT not in roles or sent_to_them is None:
             return StepOutcome.NOT_ALLOWED
         return request, actor
-
-    def _expiry(self, when_kind: str, starts_at: datetime | None, now: datetime) -> datetime:
-        """When an unclaimed request stops waiting: its slot, the day's end, or after a while."""
-        if when_kind == "slot" and starts_at is not None:
-            return starts_at
-        if when_kind == "today":
-            local = now.astimezone(self._settings.tz)
-            end = local.replace(hour=23, minute=59, second=0, microsecond=0)
-            return end.astimezone(now.tzinfo)
-        return now + timedelta(hours=self._settings.asap_expiry_hours)
 
     async def approve_request(
         self,

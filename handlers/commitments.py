@@ -1,0 +1,204 @@
+"""Everyone's own commitments: /mine (a referent's requests), /tasks (a volunteer's claims),
+/nearby (open requests a volunteer may take now) and their buttons (`mi:`, `tk:`, `nb:`).
+
+Each handler calls one RequestService method — which checks who asks, and the current state, in
+the database, and has ended its transaction when it returns — then shows what
+`bot.messages.commitments` renders, in the message tapped (edited) or as the command's answer.
+Claims from /nearby use the offer buttons (`cl:`): the one claim path. The ✏️ buttons of a card
+start the edit conversation (conversations/request_edit.py), registered before these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.callbacks import Callback
+from bot.context import BrigadeContext
+from bot.messages import commitments as screens
+from bot.messages.base import Rendered, Town
+from bot.messages.claims import STEP_ANSWERS
+from bot.services.outcomes import Outcome, StepOutcome
+from bot.services.requests import Directions, MineVerb, TaskVerb
+from handlers.buttons import query_of
+from handlers.common import NO_LONGER_VALID, Speaker
+
+PAGE_SIZE = 5
+
+
+def _town(context: BrigadeContext) -> Town:
+    return Town.of(context.services.settings)
+
+
+async def _show(update: Update, screen: Rendered, *, edit: bool) -> None:
+    """Edit the tapped message, or answer the command with a new one."""
+    mode = ParseMode.HTML if screen.html else None
+    query = update.callback_query
+    if edit and query is not None:
+        with contextlib.suppress(BadRequest):  # "message is not modified": the same again
+            await query.edit_message_text(
+                screen.text, reply_markup=screen.keyboard, parse_mode=mode
+            )
+        return
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(
+            screen.text, reply_markup=screen.keyboard, parse_mode=mode
+        )
+
+
+# --- /mine -------------------------------------------------------------------------------------
+
+
+async def _mine_screen(context: BrigadeContext, who: Speaker, number: int) -> Rendered:
+    page = await context.services.requests.my_requests(
+        who.member.telegram_id, offset=number * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    if isinstance(page, Outcome):
+        return Rendered(who._(screens.NOT_A_REFERENT))
+    return screens.mine_page(page, number, who._, _town(context))
+
+
+async def mine(update: Update, context: BrigadeContext, who: Speaker, _message: Message) -> None:
+    """/mine: the requests you posted, by state."""
+    await _show(update, await _mine_screen(context, who, 0), edit=False)
+
+
+async def on_mine_button(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
+    """A button of /mine: a page, a card, cancel (asked first), then the step confirmed."""
+    query, _ = query_of(update), who._
+    verb, target = button.str_arg(0), button.int_arg(1)
+    if verb == "page":
+        await query.answer()
+        await _show(update, await _mine_screen(context, who, target), edit=True)
+        return
+    asking = verb == "cancel"
+    try:
+        step = MineVerb.SHOW if asking else MineVerb(verb)
+    except ValueError:
+        await query.answer(_(NO_LONGER_VALID))
+        return
+    answer = await context.services.requests.my_request(who.member.telegram_id, target, step)
+    if answer.card is None:
+        await query.answer(_(STEP_ANSWERS[answer.outcome]), show_alert=True)
+        return
+    if asking and answer.card.may_cancel:
+        await query.answer()
+        await _show(update, screens.mine_cancel_question(answer.card, _), edit=True)
+        return
+    outcome = StepOutcome.STALE if asking else answer.outcome
+    note = screens.mine_step_note("cancelyes" if asking else verb, outcome, _)
+    await query.answer(note)
+    await _show(update, screens.mine_card(answer.card, _, _town(context), note), edit=True)
+
+
+# --- /tasks ------------------------------------------------------------------------------------
+
+
+async def _tasks_screen(context: BrigadeContext, who: Speaker, number: int) -> Rendered:
+    page = await context.services.requests.my_tasks(
+        who.member.telegram_id, offset=number * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    if isinstance(page, Outcome):
+        return Rendered(who._(screens.NOT_A_VOLUNTEER))
+    return screens.tasks_page(page, number, who._, _town(context))
+
+
+async def tasks(update: Update, context: BrigadeContext, who: Speaker, _message: Message) -> None:
+    """/tasks: the requests you took, by state."""
+    await _show(update, await _tasks_screen(context, who, 0), edit=False)
+
+
+async def _directions(update: Update, context: BrigadeContext, who: Speaker, claim_id: int) -> None:
+    """📍: the place as a map pin, to the claimer only, while the claim is active."""
+    query, _ = query_of(update), who._
+    place = await context.services.requests.directions(who.member.telegram_id, claim_id)
+    if not isinstance(place, Directions):
+        stale = place is StepOutcome.STALE
+        await query.answer(_(screens.DIRECTIONS_STALE if stale else STEP_ANSWERS[place]))
+        return
+    await query.answer()
+    # The tap gate keeps `tk:` buttons to private chats: this is the claimer's own chat.
+    await context.bot.send_location(who.member.telegram_id, place.latitude, place.longitude)
+
+
+async def on_task_button(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
+    """A button of /tasks: a page, a card, Done, Release (asked first), Directions."""
+    query, _ = query_of(update), who._
+    verb, target = button.str_arg(0), button.int_arg(1)
+    if verb == "page":
+        await query.answer()
+        await _show(update, await _tasks_screen(context, who, target), edit=True)
+        return
+    if verb == "where":
+        await _directions(update, context, who, target)
+        return
+    asking = verb == "release"
+    try:
+        step = TaskVerb.SHOW if asking else TaskVerb(verb)
+    except ValueError:
+        await query.answer(_(NO_LONGER_VALID))
+        return
+    await task_step(update, context, who, target, step, asking=asking)
+
+
+async def task_step(
+    update: Update,
+    context: BrigadeContext,
+    who: Speaker,
+    claim_id: int,
+    step: TaskVerb,
+    *,
+    asking: bool = False,
+) -> StepOutcome:
+    """Take a step on a /tasks card, then show it on the card (also the visit report's start)."""
+    query, _ = query_of(update), who._
+    answer = await context.services.requests.my_task(who.member.telegram_id, claim_id, step)
+    if answer.card is None:
+        await query.answer(_(STEP_ANSWERS[answer.outcome]), show_alert=True)
+        return answer.outcome
+    if asking and answer.card.active:
+        await query.answer()
+        await _show(update, screens.task_release_question(answer.card, _), edit=True)
+        return StepOutcome.STALE
+    outcome = StepOutcome.STALE if asking else answer.outcome
+    verb = "release" if asking else step.value
+    note = screens.task_step_note(verb, outcome, _)
+    await query.answer(note)
+    await _show(update, screens.task_card(answer.card, _, _town(context), note), edit=True)
+    return outcome
+
+
+# --- /nearby -----------------------------------------------------------------------------------
+
+
+async def _nearby_screen(context: BrigadeContext, who: Speaker, number: int) -> Rendered:
+    found = await context.services.requests.nearby(
+        who.member.telegram_id, offset=number * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    if isinstance(found, Outcome):
+        return Rendered(who._(screens.NOT_A_VOLUNTEER))
+    return screens.nearby_page(found, number, who._, _town(context))
+
+
+async def nearby(update: Update, context: BrigadeContext, who: Speaker, _message: Message) -> None:
+    """/nearby: open requests you may take now, nearest first."""
+    await _show(update, await _nearby_screen(context, who, 0), edit=False)
+
+
+async def on_nearby_button(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
+    """A page of /nearby (looked up again: it may have changed)."""
+    query = query_of(update)
+    if button.str_arg(0) != "page":
+        await query.answer(who._(NO_LONGER_VALID))
+        return
+    await query.answer()
+    await _show(update, await _nearby_screen(context, who, button.int_arg(1)), edit=True)
