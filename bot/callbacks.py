@@ -44,6 +44,9 @@ class Action(StrEnum):
     REPORT = "rp"  # coordinators' views and figures: (verb, value)
     ANNOUNCE = "an"  # an announcement: (step, value)
     SERIES = "sr"  # recurring care: (stop|skip|keep|decline, series id)
+    CHARTER = "chr"  # a volunteer on the town's charter: (accept|later, version)
+    CHARTER_ADMIN = "cha"  # a coordinator replacing the charter: (step, value)
+    CHECKIN = "ci"  # "Still with us?": (yes|pause|leave)
 
 
 class Arg(StrEnum):
@@ -64,6 +67,7 @@ COORDINATOR_ACTIONS = frozenset(
         Action.SKILL_ADMIN,
         Action.REPORT,
         Action.ANNOUNCE,
+        Action.CHARTER_ADMIN,
     }
 )
 
@@ -96,6 +100,9 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.REPORT: (Arg.WORD, Arg.WORD),
     Action.ANNOUNCE: (Arg.WORD, Arg.WORD),
     Action.SERIES: (Arg.WORD, Arg.INT),
+    Action.CHARTER: (Arg.WORD, Arg.INT),
+    Action.CHARTER_ADMIN: (Arg.WORD, Arg.WORD),
+    Action.CHECKIN: (Arg.WORD,),
 }
 
 

@@ -11,6 +11,8 @@ from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 from bot.i18n import I18n
 from bot.services.announcements import AnnouncementService
 from bot.services.badges import BadgeService
+from bot.services.charters import CharterService
+from bot.services.checkins import CheckinService
 from bot.services.geocoding import Geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
@@ -68,6 +70,8 @@ class Services:
     badges: BadgeService
     series: SeriesService
     retention: RetentionService
+    charters: CharterService
+    checkins: CheckinService
     waker: OutboxWaker
 
     @property
