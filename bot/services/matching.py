@@ -74,6 +74,9 @@ class Candidate(NamedTuple):
     distance_km: float
     last_offered_at: datetime | None
     silent: bool  # inside their quiet hours: the offer arrives without a sound
+    # A charter version published and not accepted yet (still in its grace period): the offer
+    # reminds them.
+    charter_to_accept: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,7 @@ def _query(where: str, skip_offered: bool, skip_referent: bool) -> Select[*tuple
     charter_due = (
         select(func.max(_CHARTERS.version)).where(_CHARTERS.accept_by <= now).scalar_subquery()
     )
+    charter_latest = select(func.max(_CHARTERS.version)).scalar_subquery()
     charter_accepted = (
         select(_CHARTERS.version)
         .where(
@@ -274,6 +278,10 @@ def _query(where: str, skip_offered: bool, skip_referent: bool) -> Select[*tuple
         _MEMBERS.last_offered_at,
         _MEMBERS.quiet_start_minute,
         _MEMBERS.quiet_end_minute,
+        and_(
+            charter_latest.is_not(None),
+            func.coalesce(_MEMBERS.charter_version, "") != sql_cast(charter_latest, String),
+        ),
     ).where(*conditions)
 
 
@@ -318,6 +326,7 @@ async def _candidates(
         last,
         q_start,
         q_end,
+        charter_to_accept,
     ) in rows:
         if lat is None or lon is None or telegram_id is None:
             continue
@@ -333,6 +342,7 @@ async def _candidates(
                 distance,
                 None if last is None else to_datetime(last),
                 q_start is not None and in_quiet_hours(minute_of_day, q_start, q_end),
+                bool(charter_to_accept),
             )
         )
     return rank(found)

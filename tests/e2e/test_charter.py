@@ -62,10 +62,9 @@ def _clock(live: PollingBrigade) -> ManualClock:
 
 async def _member(live: PollingBrigade, person: FakeUser) -> Member:
     async with live.services.database.read() as session:
-        member = (
+        return (
             await session.execute(select(Member).where(Member.telegram_id == person.id))
         ).scalar_one()
-    return member
 
 
 async def test_a_published_charter_withholds_offers_after_the_grace_period_until_accepted(
@@ -100,7 +99,8 @@ async def test_a_published_charter_withholds_offers_after_the_grace_period_until
 
     # Within the grace period offers still reach her.
     first = await _post(live, rita)
-    await ana.expect_message(f"Request #{first}")
+    offer = await ana.expect_message(f"Request #{first}")
+    assert "A new version of the brigade's charter awaits your acceptance" in (offer.text or "")
 
     # After it, none until she accepts; a command reminds her.
     clock.advance(days=15)
@@ -139,7 +139,8 @@ async def test_a_published_charter_withholds_offers_after_the_grace_period_until
     assert published.texts == {"en": TOWN_CHARTER}
 
     third = await _post(live, rita)
-    await ana.expect_message(f"Request #{third}")
+    offer = await ana.expect_message(f"Request #{third}")
+    assert "charter" not in (offer.text or "")
 
 
 async def test_a_replaced_charter_can_be_discarded_and_a_file_is_refused(
@@ -196,7 +197,8 @@ async def test_still_with_us_yes_keeps_silence_pauses_leave_asks_to_confirm(
     assert (await _member(live, sam)).checkin_paused_at is not None
     assert await checkins.paused_by_silence((await _member(live, sam)).id)
     kept = await _member(live, yves)
-    assert kept.checkin_paused_at is None and kept.paused_until is None
+    assert kept.checkin_paused_at is None
+    assert kept.paused_until is None
     request_id = await _post(live, rita)
     await yves.expect_message(f"Request #{request_id}")
     await live.settle()
