@@ -2,10 +2,10 @@
 
 Until the town publishes a version, the text shipped in the catalogs (bot/charter.py) is the
 charter. Publishing is one transaction: the new version (the languages not replaced are carried
-over from the previous one), its audit event, and one outbox row per approved volunteer asking
-them to accept it (priority BULK, one batch). Volunteers who have not accepted it by its
-`accept_by` date are offered nothing: that rule lives in the matching query (bot/services/
-matching.py), so that every way of offering a request obeys it.
+over from the previous one), its audit event, and one outbox row per volunteer (approved or
+waiting for approval) asking them to accept it (priority BULK, one batch). Volunteers who have
+not accepted it by its `accept_by` date are offered nothing: that rule lives in the matching
+query (bot/services/matching.py), so that every way of offering a request obeys it.
 """
 
 from __future__ import annotations
@@ -192,10 +192,11 @@ class CharterService(Service):
             return Outcome.ALREADY_DONE
 
     async def _ask_everyone(self, session: AsyncSession, charter: CharterView) -> int:
-        """Queue the new version to every approved volunteer Brigade can write to (one query,
-        one flush)."""
+        """Queue the new version to every volunteer Brigade can write to, approved or waiting
+        for approval (who would otherwise be approved into a charter they never saw): one query,
+        one flush."""
         audience = select(Member).where(
-            *_volunteers(VolunteerStatus.APPROVED),
+            *_volunteers(VolunteerStatus.APPROVED, VolunteerStatus.PENDING),
             Member.reachable.is_(True),
             Member.telegram_id.is_not(None),
         )

@@ -97,7 +97,8 @@ class CheckinService(Service):
         rows = await session.execute(
             update(Member)
             .where(Member.id.in_(due))
-            .values(checkin_asked_at=now)
+            # Asking is not seeing them: `updated_at` (last seen) stays as it was.
+            .values(checkin_asked_at=now, updated_at=Member.updated_at)
             .returning(*_READER)
             .execution_options(synchronize_session=False)
         )
@@ -127,6 +128,7 @@ class CheckinService(Service):
                 checkin_asked_at=None,
                 checkin_paused_at=now,
                 paused_until=now + INDEFINITE_PAUSE,
+                updated_at=Member.updated_at,
             )
             .returning(*_READER)
             .execution_options(synchronize_session=False)

@@ -108,6 +108,7 @@ async def test_a_published_charter_withholds_offers_after_the_grace_period_until
     await live.settle()
     assert not _offered(ana, second)
     ana.send_command("help")
+    assert "/charter" in ((await ana.expect_message("/profile")).text or "")
     await ana.expect_message("A new version of the brigade's charter awaits your acceptance")
 
     # "Not now" says how to accept later or leave; then she accepts with /charter.
@@ -188,7 +189,12 @@ async def test_still_with_us_yes_keeps_silence_pauses_leave_asks_to_confirm(
         what="Yes shown in the question",
     )
     lea.tap(questions["Léa"], "Leave the brigade")
-    await lea.expect_message("Erase your personal data from Brigade?")
+    confirmation = await lea.expect_message("Erase your personal data from Brigade?")
+    lea.tap(confirmation, "🗑 Erase my data")
+    await world.wait_for(
+        lambda: "Your personal data has been erased" in (confirmation.text or ""),
+        what="Léa forgotten",
+    )
 
     # A month of silence: Sam is paused (and told), the marker is set; Yves is kept.
     clock.advance(days=31)
