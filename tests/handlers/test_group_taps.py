@@ -50,6 +50,9 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.REPORT: ["rp:stats:month", "rp:open:0"],
     Action.ANNOUNCE: ["an:to:all"],
     Action.SERIES: ["sr:stop:1"],
+    Action.CHARTER: ["chr:accept:1", "chr:later:0"],
+    Action.CHARTER_ADMIN: ["cha:replace:fr", "cha:confirm:yes"],
+    Action.CHECKIN: ["ci:yes", "ci:leave"],
 }
 
 
