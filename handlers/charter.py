@@ -24,7 +24,6 @@ from bot.messages.charters import (
     LATER,
     LEAVE,
     PAUSE,
-    STAY,
     accepted_line,
     checkin_answer,
     long_date,
@@ -195,8 +194,6 @@ async def on_checkin_button(
     elif choice == LEAVE:
         # The same path as /forget, with its confirmation.
         await ask_forget(update, context, who, message)
-    else:
-        assert choice == STAY
 
 
 async def remind_charter_after(

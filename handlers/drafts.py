@@ -24,6 +24,7 @@ RESTART_COMMANDS = {
     "verify": "/verify",
     "admin": "/neighbourhoods",
     "rejection": "/pending",
+    "charter": "/charter",
 }
 
 
