@@ -13,6 +13,7 @@ from storage.models import AuditEvent, Charter, Member
 from testkit.clock import ManualClock
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser
+from tests.conftest import COORDINATOR_ID
 from tests.factories import CENTRE, new_referent, new_volunteer, skill_id, the_coordinator
 
 # The periodic sweep runs once, at start: the tests run the sweep themselves, clock moved.
@@ -217,3 +218,38 @@ async def test_still_with_us_yes_keeps_silence_pauses_leave_asks_to_confirm(
     assert (
         await live.services.charters.accept(sam.id, 5)
     ) is Outcome.NOT_FOUND  # no such version: nothing recorded
+
+
+async def test_the_sign_up_shows_the_towns_text_and_records_its_version(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    await the_coordinator(world)
+    published = await live.services.charters.publish(
+        COORDINATOR_ID, {"en": "Our town's own charter: kindness, discretion, no money."}
+    )
+    assert not isinstance(published, Outcome)
+    nina = world.add_user("Nina", language_code="en", phone_number="+33 6 00 00 00 01")
+    nina.send_command("join")
+    await nina.expect_message("What name")
+    nina.send_text("Nina")
+    await nina.expect_message("Your phone number")
+    nina.press("Share my number")
+    await nina.expect_message("Where are you based?")
+    nina.send_location(*CENTRE)
+    await nina.expect_message("How far")
+    nina.tap("2 km")
+    await nina.expect_message("What can you help with?")
+    nina.tap("Plumbing")
+    await world.wait_for(lambda: "✅ Plumbing" in str(nina.last_message.labels))
+    nina.tap("Done")
+    await nina.expect_message("When are you usually free?")
+    nina.tap("Done")
+    charter = await nina.expect_message("Our town's own charter")
+    assert "I help for free" not in (charter.text or "")
+    nina.tap("I accept the charter")
+    await nina.expect_message("Please check your answers")
+    nina.tap("Send my application")
+    await nina.expect_message("Thank you!")
+    member = await _member(live, nina)
+    assert member.charter_version == "1"
+    assert member.charter_accepted_at is not None
