@@ -23,6 +23,8 @@ from bot.pseudonyms import Pseudonyms
 from bot.ratelimit import SharedBudgetLimiter
 from bot.services.announcements import AnnouncementService
 from bot.services.badges import BadgeService
+from bot.services.charters import CharterService
+from bot.services.checkins import CheckinService
 from bot.services.correspondence import CorrespondenceService
 from bot.services.geocoding import Geocoder, build_geocoder, close_geocoder
 from bot.services.invites import InviteService
@@ -85,6 +87,8 @@ async def sweep(application: Application[Any, Any, Any, Any, Any, Any]) -> dict[
     done |= {f"series_{key}": value for key, value in posted.items()}
     # Cases before members: someone who reported a case is kept until its purge.
     done["signals_purged"] = await services.signals.purge(services.settings.retention_days)
+    # Before retention: a volunteer asked "Still with us?" is seen again when they answer.
+    done |= await services.checkins.run_due()
     done |= await services.retention.run_due()
     done["drafts_expired"] = await drop_expired_drafts(application)
     return done
@@ -159,6 +163,13 @@ def build_services(
             after_commit=waker,
         ),
         retention=RetentionService(database, settings),
+        charters=CharterService(
+            database,
+            messenger,
+            grace=timedelta(days=settings.charter_grace_days),
+            after_commit=waker,
+        ),
+        checkins=CheckinService(database, messenger, settings, after_commit=waker),
         waker=waker,
     )
 

@@ -58,6 +58,9 @@ class Action(StrEnum):
     TASK = "tk"  # a volunteer's /tasks: (page|show|done|release|releaseyes|where, id or page)
     NEARBY = "nb"  # a volunteer's /nearby: (page, page number)
     EDIT_REQUEST = "re"  # a step of editing a request nobody claimed yet: (step, value)
+    CHARTER = "chr"  # a volunteer on the town's charter: (accept|later, version)
+    CHARTER_ADMIN = "cha"  # a coordinator replacing the charter: (step, value)
+    CHECKIN = "ci"  # "Still with us?": (yes|pause|leave)
 
 
 class Arg(StrEnum):
@@ -78,6 +81,7 @@ COORDINATOR_ACTIONS = frozenset(
         Action.SKILL_ADMIN,
         Action.REPORT,
         Action.ANNOUNCE,
+        Action.CHARTER_ADMIN,
     }
 )
 
@@ -121,6 +125,9 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.TASK: (Arg.WORD, Arg.INT),
     Action.NEARBY: (Arg.WORD, Arg.INT),
     Action.EDIT_REQUEST: (Arg.WORD, Arg.WORD),
+    Action.CHARTER: (Arg.WORD, Arg.INT),
+    Action.CHARTER_ADMIN: (Arg.WORD, Arg.WORD),
+    Action.CHECKIN: (Arg.WORD,),
 }
 
 

@@ -1,13 +1,17 @@
 """The volunteers' charter of conduct, shown in full and accepted explicitly at sign-up.
 
-The version is stored with each acceptance: when the town changes the text, bump the version so
-it is known who accepted which text.
+The text below, in the catalogs, is the default. A town replaces it with its own (`/charter`,
+bot/services/charters.py): published versions are numbered from 1 and stored in the database;
+the version accepted is stored with each acceptance, so it is known who accepted which text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.i18n import N_, Translator
 
+# The version of the default text below, accepted while the town has published none of its own.
 CHARTER_VERSION = "2026-11"
 
 _CHARTER_PARTS = (
@@ -44,3 +48,9 @@ def charter_text(_: Translator, town: str) -> str:
     """The whole charter in the reader's language."""
     title, *articles = _CHARTER_PARTS
     return "\n\n".join([_(title, town=town), *(_(article) for article in articles)])
+
+
+def charter_for(_: Translator, town: str, texts: Mapping[str, str]) -> str:
+    """The charter a reader is asked to accept: the town's text in their language, if it wrote
+    one, else the text shipped in the catalogs."""
+    return texts.get(_.language) or charter_text(_, town)

@@ -27,6 +27,7 @@ COORDINATORS: frozenset[Role | None] = frozenset({Role.COORDINATOR})
 VOLUNTEERS: frozenset[Role | None] = frozenset({Role.VOLUNTEER})
 REFERENTS: frozenset[Role | None] = frozenset({Role.REFERENT})
 REFERENTS_AND_COORDINATORS: frozenset[Role | None] = frozenset({Role.REFERENT, Role.COORDINATOR})
+VOLUNTEERS_AND_COORDINATORS: frozenset[Role | None] = frozenset({Role.VOLUNTEER, Role.COORDINATOR})
 NOT_YET_VOLUNTEERS: frozenset[Role | None] = frozenset({None, Role.REFERENT, Role.COORDINATOR})
 
 COMMANDS: tuple[Command, ...] = (
@@ -45,6 +46,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("profile", N_("See and change your volunteer profile"), VOLUNTEERS),
     Command("pause", N_("Receive no request for a while"), VOLUNTEERS),
     Command("resume", N_("Receive requests again"), VOLUNTEERS),
+    Command(
+        "charter",
+        N_("The brigade's charter: read and accept it (coordinators: replace it)"),
+        VOLUNTEERS_AND_COORDINATORS,
+    ),
     Command("pending", N_("Volunteer applications waiting for you"), COORDINATORS),
     Command("invite", N_("Invite a referent or a coordinator"), COORDINATORS),
     Command("open", N_("Requests not yet fully taken"), COORDINATORS),

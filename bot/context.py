@@ -11,6 +11,8 @@ from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 from bot.i18n import I18n
 from bot.services.announcements import AnnouncementService
 from bot.services.badges import BadgeService
+from bot.services.charters import CharterService
+from bot.services.checkins import CheckinService
 from bot.services.correspondence import CorrespondenceService
 from bot.services.geocoding import Geocoder
 from bot.services.invites import InviteService
@@ -70,6 +72,8 @@ class Services:
     series: SeriesService
     correspondence: CorrespondenceService
     retention: RetentionService
+    charters: CharterService
+    checkins: CheckinService
     waker: OutboxWaker
 
     @property

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     # Messages one person may send to the coordinators in 24 hours (free text outside a
     # conversation, "Send this to the coordinators?"): a small inbox, not a flood.
     support_messages_per_day: int = Field(default=10, ge=1)
+    # The town's charter (/charter): after a new version is published, volunteers who have not
+    # accepted it still receive offers for this many days, then none until they accept.
+    charter_grace_days: float = Field(default=14, ge=0)
+    # Keeping the list true: a volunteer who took nothing for this many months is asked "Still
+    # with us?"; unanswered for `checkin_silence_days`, they are paused until they come back.
+    checkin_months: int = Field(default=6, ge=1, le=60)
+    checkin_silence_days: float = Field(default=30, gt=0)
     # How often due timers (waves, reminders, expiry…) are looked for; they live in the database.
     timer_interval_seconds: float = Field(default=30, gt=0)
 

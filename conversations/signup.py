@@ -19,7 +19,7 @@ from telegram.ext import ConversationHandler
 
 from bot import deeplinks
 from bot.callbacks import Action, Callback
-from bot.charter import CHARTER_VERSION, charter_text
+from bot.charter import CHARTER_VERSION, charter_for
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import N_
@@ -174,7 +174,9 @@ async def ask_charter(turn: Turn_) -> State:
         "charter",
         [("accept", N_("I accept the charter")), ("decline", N_("I do not accept"))],
     )
-    text = charter_text(_, turn.services.settings.town_name)
+    # The town's own text in the reader's language once it published one; the catalogs' before.
+    charter = await turn.services.charters.current()
+    text = charter_for(_, turn.services.settings.town_name, charter.by_language)
     await turn.say(text + "\n\n" + _("Do you accept this charter?"), keyboard(turn))
     return None
 
@@ -332,7 +334,7 @@ async def on_availability_done(turn: Turn_, button: Callback) -> State:
 
 async def on_charter_accepted(turn: Turn_, button: Callback) -> State:
     """Accepted: the summary."""
-    turn.draft.charter_version = CHARTER_VERSION
+    turn.draft.charter_version = (await turn.services.charters.current()).label
     return await turn.ask(Step.SUMMARY)
 
 

@@ -28,6 +28,7 @@ RESTART_COMMANDS = {
     # The visit report's answers are stored as they are given: nothing to start again.
     "visit": "/help",
     "request_edit": "/mine",
+    "charter": "/charter",
 }
 
 

@@ -20,6 +20,7 @@ from bot.updates import DEDUPLICATION_GROUP, build_deduplication_handler
 from conversations.admin import ADMIN, build_admin_conversation
 from conversations.announce import ANNOUNCE, build_announce_conversation, on_refresh
 from conversations.ask import ASK, build_ask_conversation
+from conversations.charter import CHARTER_EDIT, build_charter_conversation
 from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
 from conversations.profile.edit import PROFILE, build_profile_conversation
@@ -39,6 +40,7 @@ from conversations.write import WRITE, build_write_conversation
 from handlers import (
     admin,
     cases,
+    charter,
     commitments,
     correspondence,
     errors,
@@ -62,6 +64,10 @@ from handlers.series import on_make, on_schedule, on_stop, series_command
 
 # Handlers in this group run after every other group, for every update.
 AFTER_EVERYTHING = 100
+# After the command was answered: a volunteer is reminded of a charter awaiting acceptance.
+AFTER_COMMANDS = 90
+# Commands after which no reminder is given: /charter shows it; the others must store nothing.
+WITHOUT_CHARTER_REMINDER = r"^/(charter|forget|mydata|cancel)(@\w+)?(\s|$)"
 
 
 COORDINATOR = Role.COORDINATOR
@@ -108,12 +114,14 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_referent_phone_conversation())
     # ✅ Done and the visit report (before the claimer's other follow-up buttons, in 3).
     application.add_handler(build_visit_conversation())
+    # (the town's charter: a coordinator replaces it, from /charter's buttons)
+    application.add_handler(build_charter_conversation())
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
     ended = (SIGNUP, ADMIN, POSTING, EDITING, ASK, VALIDATION, PROFILE, SIGNAL, ANNOUNCE)
-    for conversation in (*ended, WRITE, REFERENT_PHONE, VISIT):
+    for conversation in (*ended, WRITE, REFERENT_PHONE, VISIT, CHARTER_EDIT):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -142,6 +150,8 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("profile", said(card.show_profile)),
         ("pause", said(pause.pause_command)),
         ("resume", said(pause.resume_command)),
+        # (the town's charter: coordinators replace it, volunteers read and accept it)
+        ("charter", said(charter.charter_command)),
         # (privacy: nothing may be stored by asking what is stored)
         ("mydata", said(privacy.my_data, identify=known_speaker)),
         ("forget", said(privacy.ask_forget, identify=known_speaker)),
@@ -203,6 +213,9 @@ def register_handlers(application: BrigadeApplication) -> None:
             pattern(Action.PHONE, "no"),
             tap(correspondence.on_phone_hidden, role=Role.REFERENT, refusal=NOT_A_REFERENT),
         ),
+        # (the town's charter, and "Still with us?")
+        (pattern(Action.CHARTER), tap(charter.on_charter_button)),
+        (pattern(Action.CHECKIN), tap(charter.on_checkin_button)),
     ]
     # Coordinators' buttons nothing above took (a verb of a finished step, a forged one): the
     # role is checked before anything is said about them.
@@ -228,6 +241,15 @@ def register_handlers(application: BrigadeApplication) -> None:
             private & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
             said(fallback.unexpected_message),
         )
+    )
+
+    # 5b. After a volunteer's command was answered: a new charter awaiting their acceptance.
+    application.add_handler(
+        MessageHandler(
+            private & filters.COMMAND & ~filters.Regex(WITHOUT_CHARTER_REMINDER),
+            said(charter.remind_charter_after, identify=known_speaker),
+        ),
+        group=AFTER_COMMANDS,
     )
 
     # 6. After every update, whatever handled it: persist conversation states and drafts.

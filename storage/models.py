@@ -129,10 +129,37 @@ class Member(Base):
     forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The short code of the volunteer's brigade card (/badge), checked with /verify.
     badge_code: Mapped[str | None] = mapped_column(String(12), index=True, unique=True)
+    # "Still with us?" (bot.services.checkins): asked and not yet answered since; last answered
+    # "yes" (or "pause"); paused because the question went unanswered — the marker coordinators
+    # see on the member card, cleared when the volunteer comes back.
+    checkin_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checkin_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checkin_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint("radius_km > 0 AND radius_km <= 100", name="radius_range"),
         Index("ix_members_lat_lon", "latitude", "longitude"),
+    )
+
+
+class Charter(Base):
+    """A version of the town's own charter, as a coordinator published it; never changed after.
+
+    Versions count from 1; before the first one, volunteers accept the text shipped in the
+    catalogs (bot/charter.py). A member's `charter_version` holds the version they accepted.
+    """
+
+    __tablename__ = "charters"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # The texts the town wrote, by language code; a language it never wrote reads the default.
+    texts: Mapped[dict[str, str]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
+    # The end of the grace period volunteers were told at publication: from then on, matching
+    # offers nothing to those who have not accepted this version (or a later one).
+    accept_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
     )
 
 

@@ -124,14 +124,20 @@ class OfferCopy(Notice):
     direct: bool
     distance_km: float | None = None
     silent: bool = False  # the volunteer's quiet hours
+    # A new version of the town's charter awaits the volunteer's acceptance: said under the offer.
+    charter_to_accept: bool = False
 
     def render(self, _: Translator, town: Town) -> Rendered:
         """What, where, when and places, with the Claim button while places remain."""
-        return Rendered(
-            offer_text(self.request, _, town.tz, self.distance_km),
-            offer_keyboard(self.request, _, direct=self.direct),
-            html=True,
-        )
+        text = offer_text(self.request, _, town.tz, self.distance_km)
+        if self.charter_to_accept:
+            text += "\n\n" + escaped(
+                _(
+                    "📜 A new version of the brigade's charter awaits your acceptance: send "
+                    "/charter to read it."
+                )
+            )
+        return Rendered(text, offer_keyboard(self.request, _, direct=self.direct), html=True)
 
     def delivery(self) -> Delivery:
         """Sent as the offer's copy (its message id is recorded on the offer)."""

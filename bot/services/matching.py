@@ -1,10 +1,11 @@
 """Who should hear of a request: the approved, reachable, available volunteers near enough.
 
 One SQL query narrows the volunteers with everything a database does well — skill (verified when
-the skill requires it), approval, reachability, pause, weekly cap, not already offered — and
-place: a spatial index holds the box around each volunteer's radius circle, per skill they hold
-(migration 0006, storage.reach), and yields the holders of the need's skill whose box contains
-its point. Exact distances are computed in Python for those, a few thousand at most.
+the skill requires it), approval, reachability, pause, weekly cap, the town's charter accepted,
+not already offered — and place: a spatial index holds the box around each volunteer's radius
+circle, per skill they hold (migration 0006, storage.reach), and yields the holders of the need's
+skill whose box contains its point. Exact distances are computed in Python for those, a few
+thousand at most.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    String,
     and_,
     any_,
     bindparam,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,7 +40,7 @@ from bot.domain.lifecycle import HOLDING_PLACE
 from bot.domain.quiet_hours import in_quiet_hours
 from bot.domain.vocabulary import ClaimStatus, VolunteerStatus
 from bot.geo import KM_PER_DEGREE, bounding_box, distance_km
-from storage.models import Claim, Member, Offer, Skill, VolunteerSkill
+from storage.models import Charter, Claim, Member, Offer, Skill, VolunteerSkill
 from storage.reach import (
     MEMBER_ID_SHIFT,
     SKILL_ID_MASK,
@@ -71,6 +74,9 @@ class Candidate(NamedTuple):
     distance_km: float
     last_offered_at: datetime | None
     silent: bool  # inside their quiet hours: the offer arrives without a sound
+    # A charter version published and not accepted yet (still in its grace period): the offer
+    # reminds them.
+    charter_to_accept: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,7 @@ _HELD = VolunteerSkill.__table__.c
 _SKILLS = Skill.__table__.c
 _CLAIMS = Claim.__table__.c
 _OFFERS = Offer.__table__.c
+_CHARTERS = Charter.__table__.c
 # Its parameters, typed once: the query is built once per shape (see _query).
 _SKILL_ID = bindparam("skill_id", type_=Integer)
 _LATITUDE = bindparam("latitude", type_=Float)
@@ -216,15 +223,29 @@ def _query(
         .scalar_subquery()
     )
     skill = select(_SKILLS.id).where(_SKILLS.id == _SKILL_ID)
+    now = bindparam("now", type_=UTCDateTime)
+    # The town's charter: the newest version whose grace period is over must have been accepted
+    # (it or a later one: members.charter_version holds the version number accepted). Here, in
+    # the one query, so that every way of offering — waves, re-offers, /nearby — obeys it.
+    charter_due = (
+        select(func.max(_CHARTERS.version)).where(_CHARTERS.accept_by <= now).scalar_subquery()
+    )
+    charter_latest = select(func.max(_CHARTERS.version)).scalar_subquery()
+    charter_accepted = (
+        select(_CHARTERS.version)
+        .where(
+            sql_cast(_CHARTERS.version, String) == _MEMBERS.charter_version,
+            _CHARTERS.version >= charter_due,
+        )
+        .exists()
+    )
     conditions = [
         _MEMBERS.volunteer_status == VolunteerStatus.APPROVED,
         _MEMBERS.reachable.is_(True),
         _MEMBERS.telegram_id.is_not(None),
         _MEMBERS.forgotten_at.is_(None),
-        or_(
-            _MEMBERS.paused_until.is_(None),
-            _MEMBERS.paused_until <= bindparam("now", type_=UTCDateTime),
-        ),
+        or_(_MEMBERS.paused_until.is_(None), _MEMBERS.paused_until <= now),
+        or_(charter_due.is_(None), charter_accepted),
         _holders_near_enough(where),
         or_(_MEMBERS.weekly_cap.is_(None), taken < _MEMBERS.weekly_cap),
         # The skill is checked in the same round trip, once per query (uncorrelated): not
@@ -262,6 +283,10 @@ def _query(
         _MEMBERS.last_offered_at,
         _MEMBERS.quiet_start_minute,
         _MEMBERS.quiet_end_minute,
+        and_(
+            charter_latest.is_not(None),
+            func.coalesce(_MEMBERS.charter_version, "") != sql_cast(charter_latest, String),
+        ),
     ).where(*conditions)
 
 
@@ -312,6 +337,7 @@ async def _candidates(
         last,
         q_start,
         q_end,
+        charter_to_accept,
     ) in rows:
         if lat is None or lon is None or telegram_id is None:
             continue
@@ -327,6 +353,7 @@ async def _candidates(
                 distance,
                 None if last is None else to_datetime(last),
                 q_start is not None and in_quiet_hours(minute_of_day, q_start, q_end),
+                bool(charter_to_accept),
             )
         )
     return rank(found)

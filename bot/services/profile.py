@@ -347,6 +347,8 @@ class ProfileService(Service):
             if member.paused_until is None or member.paused_until <= now:
                 return Outcome.ALREADY_DONE
             member.paused_until = None
+            # Back after a check-in went unanswered: the card's marker goes with the pause.
+            member.checkin_paused_at = None
             await audit.record(
                 session, "member", member.id, "resume", by=member.id, moved=("paused", "active")
             )

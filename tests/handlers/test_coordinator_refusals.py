@@ -25,6 +25,7 @@ SAMPLE_TAPS: dict[Action, list[str]] = {
     Action.SKILL_ADMIN: ["ska:retire:1", "ska:restore:1", "ska:add:0", "ska:verify:1"],
     Action.REPORT: ["rp:stats:month", "rp:export:all", "rp:open:0", "rp:stuck:0"],
     Action.ANNOUNCE: ["an:to:all", "an:send:yes"],
+    Action.CHARTER_ADMIN: ["cha:replace:fr", "cha:publish:x", "cha:confirm:yes"],
 }
 COORDINATOR_COMMANDS = [c.name for c in COMMANDS if c.roles == frozenset({Role.COORDINATOR})]
 

@@ -61,6 +61,9 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.TASK: ["tk:where:{claim}", "tk:releaseyes:{claim}"],
     Action.NEARBY: ["nb:page:0"],
     Action.EDIT_REQUEST: ["re:places:2"],
+    Action.CHARTER: ["chr:accept:1", "chr:later:0"],
+    Action.CHARTER_ADMIN: ["cha:replace:fr", "cha:confirm:yes"],
+    Action.CHECKIN: ["ci:yes", "ci:leave"],
 }
 
 

@@ -147,6 +147,7 @@ class Waves(RequestsBase):
                         direct=True,
                         distance_km=candidate.distance_km,
                         silent=candidate.silent,
+                        charter_to_accept=candidate.charter_to_accept,
                     ),
                     Reader.in_chat(offer.chat_id, members[candidate.member_id]),
                 )
