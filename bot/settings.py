@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     default_language: str = "fr"
     timezone: str = "Europe/Paris"
     town_name: str = "Brigade"
+    # An address written the way people write it in the town ("rue de la Gare 12, Ixelles"),
+    # shown when a typed address is not found; empty: each language's own example.
+    address_example: str = ""
     coordinator_ids: Annotated[tuple[int, ...], NoDecode] = ()
 
     geocoder: GeocoderKind = GeocoderKind.NOMINATIM

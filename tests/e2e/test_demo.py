@@ -15,7 +15,7 @@ async def test_the_demo_plays_its_whole_scenario() -> None:
     out = io.StringIO()
     assert await play(out) == 0
     transcript = out.getvalue()
-    assert "Vous êtes désormais référent·e de la brigade de Chambéry" in transcript
+    assert "Vous êtes désormais personne référente de la brigade (Chambéry)" in transcript
     assert "Cette invitation a déjà été utilisée" in transcript
     assert "Bonne nouvelle : votre candidature a été validée" in transcript
     assert "Taal ingesteld: Nederlands." in transcript
