@@ -17,6 +17,7 @@ from babel.messages.pofile import read_po
 from bot.commands import COMMANDS
 from bot.i18n import LOCALES_DIR, I18n
 from bot.settings import SUPPORTED_LANGUAGES
+from testkit.language_samples import samples
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_PACKAGES = ("bot", "handlers", "conversations", "storage")
@@ -311,3 +312,21 @@ def test_the_elision_rule(text: str, caught: bool) -> None:
 def test_the_dutch_rule(text: str, caught: bool) -> None:
     caught_now = bool(DUTCH_FALSE_FRIENDS.search(text) or DUTCH_SEPARATED_CLAIM.search(text))
     assert caught_now is caught
+
+
+def test_the_most_read_texts_use_the_key_terms() -> None:
+    """The offer, the claim card and /stats (docs/language.md, "Before / after") as rendered."""
+    text = samples()
+    french, dutch = text.split("### nl — offer")
+    for expected in ("[↩️ Me désister]", "Heures données : 123 h 05 — services rendus : 1"):
+        assert expected in french
+    for expected in (
+        "🙋 Hulpvraag nr. 7: Loodgieterswerk",
+        "U neemt hulpvraag nr. 7 aan.",
+        "[✅ Uitgevoerd] | [↩️ Afzeggen]",
+        "Mediane wachttijd tot de eerste vrijwilliger: 3 u 05",
+        "• Loodgieterswerk — aangemaakt: 1, aangenomen: 1, bevestigd: 1",
+    ):
+        assert expected in dutch
+    assert not PLURAL_HACK.search(text)
+    assert not DUTCH_FALSE_FRIENDS.search(dutch)

@@ -294,7 +294,11 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
         lines += ["", _("By skill:")]
         lines += _capped(
             [
-                f"• {skill_label(item.label, _)}: {_counts_line(item.requests, _)}"
+                _(
+                    "• {skill} — {counts}",
+                    skill=skill_label(item.label, _),
+                    counts=_counts_line(item.requests, _),
+                )
                 for item in stats.by_skill
             ],
             _,
@@ -305,7 +309,7 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
             [
                 "• "
                 + _(
-                    "{name}: {counts}; active volunteers: {volunteers}; hours: {hours}",
+                    "{name} — {counts}; active volunteers: {volunteers}; hours: {hours}",
                     name=item.name or _("no neighbourhood"),
                     counts=_counts_line(item.requests, _),
                     volunteers=item.active_volunteers,

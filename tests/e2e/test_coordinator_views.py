@@ -183,9 +183,9 @@ async def test_stats_answers_with_the_figures(world: FakeTelegram, live: Polling
         "Completion rate: 100%",
         "Active volunteers: 1",
         "Hours given: 30 min — services done: 1",
-        "• Plumbing: created: 2, taken: 1, confirmed: 1",
-        "• Centre-Ville: created: 2, taken: 1, confirmed: 1; active volunteers: 1; hours: 30 min",
-        "• Biollay: created: 0, taken: 0, confirmed: 0; active volunteers: 0; hours: 0 h",
+        "• Plumbing — created: 2, taken: 1, confirmed: 1",
+        "• Centre-Ville — created: 2, taken: 1, confirmed: 1; active volunteers: 1; hours: 30 min",
+        "• Biollay — created: 0, taken: 0, confirmed: 0; active volunteers: 0; hours: 0 h",
     ):
         assert line in text, (line, text)
     assert "Median time to first claim: 0 min" in text
