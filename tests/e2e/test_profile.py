@@ -304,5 +304,6 @@ async def test_an_address_not_found_shows_the_towns_own_example(
     await lina.expect_message("Waar bevindt u zich meestal?")
     lina.send_text("nowhere at all")
     answer = await lina.expect_message("Ik heb dit adres niet gevonden")
-    assert "(bijvoorbeeld “rue de la Gare 12, Ixelles”)" in (answer.text or "")
-    assert "Chambéry" not in (answer.text or "") and "Brussel”" not in (answer.text or "")
+    text = answer.text or ""
+    assert "(bijvoorbeeld “rue de la Gare 12, Ixelles”)" in text
+    assert "Stationsstraat" not in text
