@@ -132,9 +132,9 @@ def _is_a_count(value: ast.expr) -> bool:
     if isinstance(value, ast.Call):
         func = value.func
         called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        return called in {"len", "sum", "count"}
-    text = ast.unparse(value)
-    return "count" in text.lower()
+        if called in {"len", "sum", "count"}:
+            return True
+    return "count" in ast.unparse(value).lower()
 
 
 def _count_followed_by_a_word(text: str, names: set[str]) -> list[str]:
@@ -330,3 +330,21 @@ def test_the_most_read_texts_use_the_key_terms() -> None:
         assert expected in dutch
     assert not PLURAL_HACK.search(text)
     assert not DUTCH_FALSE_FRIENDS.search(dutch)
+
+
+@pytest.mark.parametrize(
+    ("value", "counted"),
+    [
+        ("len(views)", True),
+        ("sum(sizes)", True),
+        ("3", True),
+        ("counts.get(view.id, 0)", True),
+        ("view.name", False),
+        ("True", False),
+        ("f'{radius:g}'", False),
+    ],
+)
+def test_a_count_is_recognised_from_the_code(value: str, counted: bool) -> None:
+    """Newcomers' placeholders count when the code fills them with a number, whatever the name."""
+    expression = ast.parse(value, mode="eval").body
+    assert _is_a_count(expression) is counted
