@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     town_name: str = "Brigade"
     # The currency of money volunteers advance (ISO 4217), shown in each reader's locale.
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    # An address written the way people write it in the town ("rue de la Gare 12, Ixelles"),
+    # shown when a typed address is not found; empty: each language's own example.
+    address_example: str = ""
     coordinator_ids: Annotated[tuple[int, ...], NoDecode] = ()
 
     geocoder: GeocoderKind = GeocoderKind.NOMINATIM

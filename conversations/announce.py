@@ -191,8 +191,7 @@ async def on_text(turn: Turn_) -> State:
     if len(text) > MAX_ANNOUNCEMENT_LENGTH:
         await turn.say(
             _(
-                "This text is {length} characters long; the limit is {limit}. Please send a "
-                "shorter one.",
+                "This text is too long ({length}/{limit} characters). Please send a shorter one.",
                 length=len(text),
                 limit=MAX_ANNOUNCEMENT_LENGTH,
             )
@@ -249,9 +248,10 @@ async def on_send(turn: Turn_, button: Callback) -> State:
         )
         return END
     await turn.say(
-        _(
-            "📣 Queued for {count} volunteer(s). They receive it over the next minutes.",
-            count=result.recipients,
+        _.ngettext(
+            "📣 Queued for {count} volunteer. They receive it over the next minutes.",
+            "📣 Queued for {count} volunteers. They receive it over the next minutes.",
+            result.recipients,
         ),
         _refresh_keyboard(result.announcement_id, _),
     )
@@ -266,7 +266,7 @@ def _refresh_keyboard(announcement_id: int, _: Translator) -> InlineKeyboardMark
 def delivery_text(announcement_id: int, delivery: Delivery, _: Translator) -> str:
     """How far an announcement went."""
     text = _(
-        "📣 Announcement #{id}: delivered to {sent} of {total} volunteer(s); {pending} waiting.",
+        "📣 Announcement #{id}: delivered: {sent}/{total} · waiting: {pending}.",
         id=announcement_id,
         sent=delivery.sent,
         total=delivery.total,
@@ -275,7 +275,7 @@ def delivery_text(announcement_id: int, delivery: Delivery, _: Translator) -> st
     undelivered = delivery.failed + delivery.skipped
     if undelivered:
         text += "\n" + _(
-            "{count} could not be reached (they blocked the bot or left Telegram).",
+            "Unreachable: {count} (they blocked the bot or left Telegram).",
             count=undelivered,
         )
     return text

@@ -106,8 +106,8 @@ async def on_text(turn: Turn_) -> State:
     if len(text) > MAX_CHARTER_LENGTH:
         await turn.say(
             _(
-                "This text is {length} characters long; the limit is {limit}, so that the "
-                "charter fits in one message. Please send a shorter one.",
+                "This text is too long ({length}/{limit} characters): the charter must fit in "
+                "one message. Please send a shorter one.",
                 length=len(text),
                 limit=MAX_CHARTER_LENGTH,
             )
@@ -220,11 +220,13 @@ async def on_confirm(turn: Turn_, button: Callback) -> State:
         return END
     await _show(
         turn,
-        _(
-            "📜 Version {version} of the charter is published: {count} volunteer(s) are asked "
-            "to accept it.",
+        _.ngettext(
+            "📜 Version {version} of the charter is published: {count} volunteer is asked to "
+            "accept it.",
+            "📜 Version {version} of the charter is published: {count} volunteers are asked to "
+            "accept it.",
+            result.asked,
             version=result.charter.number,
-            count=result.asked,
         ),
     )
     return END

@@ -42,6 +42,11 @@ class Spot:
         return cls(place.latitude, place.longitude, place.label, place.area_label)
 
 
+# How an address is written, when the town has not set its own (BRIGADE_ADDRESS_EXAMPLE): each
+# language's catalog writes it the way its readers do ("Stationsstraat 12, Brussel").
+ADDRESS_EXAMPLE = N_("12 rue de la Gare, Chambéry")
+
+
 @dataclass(frozen=True)
 class AddressTexts:
     """What a place step says when a typed address cannot be used (message ids)."""
@@ -61,7 +66,7 @@ OWN_ADDRESS = AddressTexts(
     ),
     not_found=N_(
         "I could not find this address. Try with the street and the town "
-        "(e.g. “12 rue de la Gare, Chambéry”), or send your location."
+        "(e.g. “{example}”), or send your location."
     ),
 )
 
@@ -104,7 +109,8 @@ async def find_address(turn: Turn[Any], texts: AddressTexts) -> Place | None:
         await turn.say(_(texts.unavailable))
         return None
     if place is None:
-        await turn.say(_(texts.not_found))
+        example = turn.services.settings.address_example or _(ADDRESS_EXAMPLE)
+        await turn.say(_(texts.not_found, example=example))
     return place
 
 

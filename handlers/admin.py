@@ -45,7 +45,7 @@ async def neighbourhoods_screen(
         lines.append(
             "\n"
             + _(
-                "• {name} — {radius} km, {count} volunteer(s), {group}, {posting}.",
+                "• {name} — {radius} km, volunteers: {count}, {group}, {posting}.",
                 name=view.name,
                 radius=f"{view.radius_km:g}",
                 count=counts.get(view.id, 0),

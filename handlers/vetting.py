@@ -155,16 +155,23 @@ async def pending(update: Update, context: BrigadeContext, who: Speaker, message
     if not views:
         await message.reply_text(_("No application is waiting. 🎉"))
         return
-    await message.reply_text(_("{count} application(s) waiting, oldest first:", count=len(views)))
+    await message.reply_text(
+        _.ngettext(
+            "{count} application waiting:",
+            "{count} applications waiting, oldest first:",
+            len(views),
+        )
+    )
     for view in views[:MAX_CARDS]:
         await message.reply_text(
             application_card(view, _), reply_markup=application_keyboard(view, _)
         )
     if len(views) > MAX_CARDS:
         await message.reply_text(
-            _(
+            _.ngettext(
                 "… and {count} more: decide on these first, then send /pending again.",
-                count=len(views) - MAX_CARDS,
+                "… and {count} more: decide on these first, then send /pending again.",
+                len(views) - MAX_CARDS,
             )
         )
 

@@ -270,7 +270,7 @@ async def _scenario(world: FakeTelegram, brigade: PollingBrigade, t: Transcript)
         )
     lea.tap("Terminé")
     await lea.expect_message(timeout=TIMEOUT)
-    lea.tap("week-end")
+    lea.tap("Week-end")
     await world.wait_for(
         lambda: any(label.startswith("✅") for label in lea.last_message.labels), timeout=TIMEOUT
     )

@@ -126,9 +126,9 @@ class StillNotTaken(Notice):
     def render(self, _: Translator, town: Town) -> Rendered:
         """What was tried; Widen / Offer again / Cancel."""
         text = _(
-            "⏰ Request #{id} ({skill}) is still not taken. Tried: {offers} volunteer(s) in "
-            "{waves} wave(s), {groups} group post(s); {declined} said it was not for them. What "
-            "should we do?",
+            "⏰ Request #{id} ({skill}) is still not taken. Volunteers contacted: {offers} · "
+            "waves: {waves} · group posts: {groups} · “Not for me”: {declined}. What should we "
+            "do?",
             id=self.request_id,
             skill=skill_label(self.skill, _),
             offers=self.offered,

@@ -68,7 +68,7 @@ def _page(
     if not page.items:
         parts.append(_("Nothing on this page any more."))
     if page.remaining:
-        parts.append(_("… and {count} more.", count=page.remaining))
+        parts.append(_.ngettext("… and {count} more.", "… and {count} more.", page.remaining))
     nav = [button(_("🔄 Refresh"), Action.REPORT, verb, str(number))]
     if number > 0:
         nav.insert(0, button(_("◀ Previous"), Action.REPORT, verb, str(number - 1)))
@@ -90,15 +90,15 @@ def open_card(item: OpenRequest, now: datetime, tz: tzinfo, _: Translator) -> st
             where=_where(item.area_label, item.neighbourhood, _),
         ),
         _(
-            "Posted {age} ago ({date}) · {left} of {needed} place(s) left",
+            "Posted {age} ago ({date}) · places left: {left}/{needed}",
             age=_age(item.created_at, now, _),
             date=format_datetime(item.created_at, "d MMM HH:mm", tzinfo=tz, locale=_.language),
             left=item.places_left,
             needed=item.places_needed,
         ),
         _(
-            "Tried: {offers} volunteer(s) in {waves} wave(s), {groups} group post(s); "
-            "{declined} said it was not for them.",
+            "Volunteers contacted: {offers} · waves: {waves} · group posts: {groups} · "
+            "“Not for me”: {declined}.",
             offers=item.offered,
             waves=item.waves,
             groups=item.group_posts,
@@ -231,13 +231,16 @@ def duration_text(value: timedelta, _: Translator) -> str:
 
 
 def hours_text(minutes: int, _: Translator) -> str:
-    """Time given, in hours and minutes."""
-    return duration_text(timedelta(minutes=minutes), _) if minutes else _("0 h")
+    """Time given, in hours and minutes: a town counts volunteer hours, never 24-hour days."""
+    if minutes < 60:
+        return _("{minutes} min", minutes=minutes) if minutes else _("0 h")
+    hours, minutes = divmod(minutes, 60)
+    return _("{hours} h {minutes}", hours=hours, minutes=f"{minutes:02d}")
 
 
 def _counts_line(counts: RequestCounts, _: Translator) -> str:
     return _(
-        "{created} created, {claimed} taken, {closed} confirmed",
+        "created: {created}, taken: {claimed}, confirmed: {closed}",
         created=counts.created,
         claimed=counts.claimed,
         closed=counts.closed,
@@ -248,7 +251,10 @@ def _capped(lines: Sequence[str], _: Translator) -> list[str]:
     if len(lines) <= MAX_BREAKDOWN_LINES:
         return list(lines)
     rest = len(lines) - MAX_BREAKDOWN_LINES
-    return [*lines[:MAX_BREAKDOWN_LINES], _("… and {count} more.", count=rest)]
+    return [
+        *lines[:MAX_BREAKDOWN_LINES],
+        _.ngettext("… and {count} more.", "… and {count} more.", rest),
+    ]
 
 
 def stats_text(stats: Stats, _: Translator, town: Town) -> str:
@@ -282,7 +288,7 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
         ),
         _("Active volunteers: {count}", count=stats.active_volunteers),
         _(
-            "Hours given: {hours} ({count} service(s) done)",
+            "Hours given: {hours} — services done: {count}",
             hours=hours_text(stats.minutes_given, _),
             count=stats.services_done,
         ),
@@ -292,7 +298,11 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
         lines += ["", _("By skill:")]
         lines += _capped(
             [
-                f"• {skill_label(item.label, _)}: {_counts_line(item.requests, _)}"
+                _(
+                    "• {skill} — {counts}",
+                    skill=skill_label(item.label, _),
+                    counts=_counts_line(item.requests, _),
+                )
                 for item in stats.by_skill
             ],
             _,
@@ -303,7 +313,7 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
             [
                 "• "
                 + _(
-                    "{name}: {counts}; {volunteers} volunteer(s), {hours}",
+                    "{name} — {counts}; active volunteers: {volunteers}; hours: {hours}",
                     name=item.name or _("no neighbourhood"),
                     counts=_counts_line(item.requests, _),
                     volunteers=item.active_volunteers,
@@ -323,7 +333,7 @@ def visits_lines(stats: Stats, _: Translator, town: Town) -> list[str]:
         return []
     lines = [
         "",
-        _("Visit reports ({count} visit(s)):", count=visits.visits),
+        _("Visit reports: {count}", count=visits.visits),
         _(
             "• 😊 fine: {fine} · 🙂 would like more visits: {more} · 😟 worried: {worried} · "
             "no answer: {none}",
@@ -341,7 +351,7 @@ def visits_lines(stats: Stats, _: Translator, town: Town) -> list[str]:
         [
             "• "
             + _(
-                "{month}: {amount} ({count} visit(s))",
+                "{month}: {amount} (visits: {count})",
                 month=format_date(month.month, "LLLL yyyy", locale=_.language),
                 amount=money_text(month.expense_cents, town.currency, _.language),
                 count=month.expenses,
@@ -381,7 +391,7 @@ def export_progress(done: int, steps: int, _: Translator) -> str:
 
 def file_caption(filename: str, rows: int, _: Translator) -> str:
     """Under each CSV file."""
-    return _("{name}: {count} row(s)", name=filename, count=rows)
+    return _.ngettext("{name}: {count} row", "{name}: {count} rows", rows, name=filename)
 
 
 def chart_caption(window: Window, _: Translator) -> str:
@@ -394,10 +404,11 @@ def chart_caption(window: Window, _: Translator) -> str:
 
 def export_ready(window: Window, files: int, timezone: str, _: Translator) -> str:
     """The last word of an export."""
-    return _(
-        "Export ready ({period}): {count} CSV file(s) and the monthly chart. Times are in "
-        "the town's time zone ({tz}).",
-        period=period_text(window, _),
-        count=files,
+    period = period_text(window, _)
+    return _.ngettext(
+        "Export ready ({period}): {count} CSV file and the monthly chart (times: {tz}).",
+        "Export ready ({period}): {count} CSV files and the monthly chart (times: {tz}).",
+        files,
+        period=period,
         tz=timezone,
     )

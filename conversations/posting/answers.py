@@ -59,7 +59,7 @@ ADDRESS = AddressTexts(
     ),
     not_found=N_(
         "I could not find this address. Try with the number, the street and the town "
-        "(e.g. “12 rue de la Gare, Chambéry”), or send a location."
+        "(e.g. “{example}”), or send a location."
     ),
 )
 
@@ -198,7 +198,7 @@ async def description_typed(turn: Turn[Any]) -> str | None:
     if len(text) > MAX_DESCRIPTION_LENGTH:
         await turn.say(
             turn._(
-                "This is {length} characters long. Please shorten it to {max} at most.",
+                "This text is too long ({length}/{max} characters). Please shorten it.",
                 length=len(text),
                 max=MAX_DESCRIPTION_LENGTH,
             )

@@ -91,7 +91,9 @@ async def test_a_published_charter_withholds_offers_after_the_grace_period_until
     assert "This cannot be undone" in (confirm.text or "")
     claire.tap(confirm, "✅ Yes, publish")
     await world.wait_for(
-        lambda: "Version 1 of the charter is published: 1 volunteer(s)" in (confirm.text or ""),
+        lambda: (
+            "Version 1 of the charter is published: 1 volunteer is asked" in (confirm.text or "")
+        ),
         what="the confirmation edited",
     )
     asked = await ana.expect_message("The brigade's charter has changed (version 1)")
@@ -155,7 +157,7 @@ async def test_a_replaced_charter_can_be_discarded_and_a_file_is_refused(
     claire.send_photo()
     await claire.expect_message("Please send the charter as a text message")
     claire.send_text("x" * 3600)
-    await claire.expect_message("the limit is 3500")
+    await claire.expect_message("too long (")
     claire.send_text("Charte de la brigade : nous aidons gratuitement.")
     preview = await claire.expect_message("Preview — as volunteers reading in Français")
     assert "La charte de la brigade a changé (version 1)" in (preview.text or "")

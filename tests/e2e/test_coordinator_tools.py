@@ -29,7 +29,7 @@ async def test_a_coordinator_creates_neighbourhoods_by_pin_and_by_address(
     claire.tap("1 km")
     await claire.expect_message("Neighbourhood Centre-Ville created.")
     listing = await claire.expect_message("Neighbourhoods of Chambéry")
-    assert "Centre-Ville — 1 km, 0 volunteer(s), no group yet" in (listing.text or "")
+    assert "Centre-Ville — 1 km, volunteers: 0, no group yet" in (listing.text or "")
     assert "start=n-1" in (listing.text or "")
 
     claire.tap("New neighbourhood")

@@ -99,10 +99,8 @@ async def test_open_lists_an_unclaimed_request_with_its_buttons(
     listing = await town.claire.expect_message("Requests not yet fully taken: 1")
     text = listing.text or ""
     assert f"#{request_id} · Plumbing · Rue de Boigne, Centre-Ville" in text
-    assert "1 of 1 place(s) left" in text
-    assert "Tried: 1 volunteer(s) in 1 wave(s), 0 group post(s); 0 said it was not for them." in (
-        text
-    )
+    assert "places left: 1/1" in text
+    assert "Volunteers contacted: 1 · waves: 1 · group posts: 0 · “Not for me”: 0." in (text)
     assert all(secret not in text for secret in SECRETS), text
     assert [b.callback_data for b in listing.rows[0]] == [
         f"ra:resend:{request_id}",
@@ -184,10 +182,10 @@ async def test_stats_answers_with_the_figures(world: FakeTelegram, live: Polling
         "• expired: 0",
         "Completion rate: 100%",
         "Active volunteers: 1",
-        "Hours given: 30 min (1 service(s) done)",
-        "• Plumbing: 2 created, 1 taken, 1 confirmed",
-        "• Centre-Ville: 2 created, 1 taken, 1 confirmed; 1 volunteer(s), 30 min",
-        "• Biollay: 0 created, 0 taken, 0 confirmed; 0 volunteer(s), 0 h",
+        "Hours given: 30 min — services done: 1",
+        "• Plumbing — created: 2, taken: 1, confirmed: 1",
+        "• Centre-Ville — created: 2, taken: 1, confirmed: 1; active volunteers: 1; hours: 30 min",
+        "• Biollay — created: 0, taken: 0, confirmed: 0; active volunteers: 0; hours: 0 h",
     ):
         assert line in text, (line, text)
     assert "Median time to first claim: 0 min" in text
@@ -262,12 +260,12 @@ async def test_announce_to_one_neighbourhood_reaches_exactly_its_approved_volunt
     claire.tap(choice, "Centre-Ville (2)")
     await claire.expect_message("Now send the text of the announcement")
     claire.send_text("x" * 3501)
-    await claire.expect_message("the limit is 3500")
+    await claire.expect_message("This text is too long (3501/3500 characters)")
     claire.send_text("Meeting on Thursday at 6 pm at the town hall.")
     preview = await claire.expect_message("Preview — to the volunteers of Centre-Ville (2):")
     assert "Meeting on Thursday" in (preview.text or "")
     claire.tap(preview, "Send to 2")
-    queued = await claire.expect_message("Queued for 2 volunteer(s)")
+    queued = await claire.expect_message("Queued for 2 volunteers")
 
     for volunteer in (ana, bob):
         received = await volunteer.expect_message("Meeting on Thursday")
@@ -290,7 +288,7 @@ async def test_announce_to_one_neighbourhood_reaches_exactly_its_approved_volunt
 
     claire.tap(queued, "Refresh")
     await world.wait_for(
-        lambda: "delivered to 2 of 2 volunteer(s); 0 waiting" in (queued.text or ""),
+        lambda: "delivered: 2/2 · waiting: 0" in (queued.text or ""),
         what="delivered count",
     )
     # A second tap on Send (an old copy of the button) finds nothing to send.

@@ -15,12 +15,14 @@ async def test_the_demo_plays_its_whole_scenario() -> None:
     out = io.StringIO()
     assert await play(out) == 0
     transcript = out.getvalue()
-    assert "Vous êtes désormais référent·e de la brigade de Chambéry" in transcript
+    assert "Vous êtes désormais personne référente de la brigade (Chambéry)" in transcript
     assert "Cette invitation a déjà été utilisée" in transcript
     assert "Bonne nouvelle : votre candidature a été validée" in transcript
     assert "Taal ingesteld: Nederlands." in transcript
     # The request lifecycle: one of the two simultaneous taps wins, the other is told.
-    wins = transcript.count("C’est pour vous, merci !") + transcript.count("It's yours, thank you!")
+    wins = transcript.count("Elle est pour vous, merci !") + transcript.count(
+        "It's yours, thank you!"
+    )
     losses = transcript.count("plus rapides") + transcript.count("were quicker")
     assert (wins, losses) == (1, 1)
     assert (

@@ -23,7 +23,7 @@ async def test_three_people_at_once_each_get_only_their_own_answer(
         person.send_command("start")
     replies = await asyncio.gather(*(person.expect_message() for person in people))
     assert replies[0].text.startswith("Bonjour Ana !")
-    assert replies[1].text.startswith("Hallo Bram!")
+    assert replies[1].text.startswith("Dag Bram!")
     assert replies[2].text.startswith("Hello Tom!")
     for person in people:
         assert len(person.inbox) == 1

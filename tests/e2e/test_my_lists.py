@@ -194,7 +194,7 @@ async def test_an_edit_before_any_claim_reaches_every_copy_and_is_refused_once_c
     rita.tap(card, "✏️ Description")
     await rita.expect_message("Send the new description")
     rita.send_text("x" * 501)
-    await rita.expect_message("Please shorten it to 500 at most")
+    await rita.expect_message("This text is too long (")
     rita.send_text("Two leaking taps, bring a wrench")
     changed = await rita.expect_message("Changed: every volunteer who was offered it")
     assert "Two leaking taps" in (changed.text or "")

@@ -148,7 +148,7 @@ async def test_a_referent_posts_for_someone_new_and_only_fitting_volunteers_are_
     rita.tap(need, "Plumbing")
     await rita.expect_message("Describe the request")
     rita.send_text("x" * 501)
-    await rita.expect_message("Please shorten it to 500 at most")
+    await rita.expect_message("This text is too long (501/500 characters)")
     rita.send_text("The kitchen tap is leaking.")
     await rita.expect_message("Where will the help take place?")
     rita.tap("🏠 At Jeanne M.'s place")

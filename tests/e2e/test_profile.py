@@ -289,3 +289,21 @@ async def test_people_who_are_not_volunteers_are_refused_politely(
     assert member.paused_until is None
     assert member.radius_km == 2.0
     _assert_no_apology(world, tom)
+
+
+@pytest.mark.live_settings(address_example="rue de la Gare 12, Ixelles")
+async def test_an_address_not_found_shows_the_towns_own_example(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    """Brussels writes the number after the street: the example comes from the settings."""
+    lina = world.add_user("Lina", language_code="nl")
+    await _approved_volunteer(live, lina, "shopping")
+    lina.send_command("profile")
+    card = await lina.expect_message("Uw vrijwilligersprofiel")
+    lina.tap(card, "✏️ Locatie")
+    await lina.expect_message("Waar bevindt u zich meestal?")
+    lina.send_text("nowhere at all")
+    answer = await lina.expect_message("Ik heb dit adres niet gevonden")
+    text = answer.text or ""
+    assert "(bijvoorbeeld “rue de la Gare 12, Ixelles”)" in text
+    assert "Stationsstraat" not in text

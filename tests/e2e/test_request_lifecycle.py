@@ -168,7 +168,7 @@ async def test_release_reoffers_cancel_tells_claimers(
     cancelled = await bob.expect_message("was cancelled by the referent")
     assert f"#{request_id}" in (cancelled.text or "")
     await world.wait_for(
-        lambda: "Annulée par le ou la référent·e" in (group.last_message.text or "")
+        lambda: "Annulée par la personne référente" in (group.last_message.text or "")
     )
 
 
@@ -262,7 +262,7 @@ async def test_unclaimed_goes_to_a_second_wave_then_alerts_referent_who_widens_i
         assert not second.inbox  # the nearest first
         await second.expect_message(f"#{request_id}", timeout=10)  # the second wave
         alert = await rita.expect_message("is still not taken", timeout=10)
-        assert "Tried: 2 volunteer(s) in 2 wave(s)" in (alert.text or "")
+        assert "Volunteers contacted: 2 · waves: 2" in (alert.text or "")
         rita.tap(alert, "Widen the area")
         await farther.expect_message(f"#{request_id}", timeout=10)  # 3 km, twice their 2 km
 

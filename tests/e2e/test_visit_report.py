@@ -145,10 +145,10 @@ async def test_the_visit_plan_and_the_visit_report_reach_the_referent_and_the_fi
     claire.tap(figures, "This month")  # no neighbourhood to choose in this town
     await world.wait_for(lambda: "Visit reports" in (figures.text or ""), what="figures")
     text = figures.text or ""
-    assert "Visit reports (1 visit(s)):" in text
+    assert "Visit reports: 1" in text
     assert "• 😊 fine: 0 · 🙂 would like more visits: 0 · 😟 worried: 1 · no answer: 0" in text
     month = live.services.clock().strftime("%B %Y")
-    assert f"• {month}: €12.50 (1 visit(s))" in text, text
+    assert f"• {month}: €12.50 (visits: 1)" in text, text
 
     # /export: the claims carry the answers; the visits file adds them up by month.
     claire.send_command("export")

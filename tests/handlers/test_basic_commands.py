@@ -15,7 +15,7 @@ async def test_start_greets_a_newcomer_in_french_with_a_join_button(
     await brigade.deliver()
     reply = zoe.last_message
     assert reply.text.startswith("Bonjour Zoé !")
-    assert "pas encore membre de la brigade de Chambéry" in reply.text
+    assert "pas encore membre de la brigade (Chambéry)" in reply.text
     assert reply.labels == ["🙋 Devenir bénévole"]
     assert world.unsupported_calls == []
 
@@ -36,7 +36,7 @@ async def test_start_greets_the_coordinator_from_settings_by_role(
     claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="fr")
     claire.send_command("start")
     await brigade.deliver()
-    assert "Vous coordonnez la brigade de Chambéry" in claire.last_message.text
+    assert "Vous coordonnez la brigade (Chambéry)" in claire.last_message.text
     # The coordinator's own menu lists coordinator commands, in French.
     names = [command["command"] for command in claire.menu]
     assert {"pending", "invite"} <= set(names)
@@ -77,7 +77,7 @@ async def test_language_switch_changes_every_later_answer(
     await brigade.deliver()
     assert ana.last_message.text == "Taal ingesteld: Nederlands."
     # The personal menu follows the chosen language.
-    assert any(command["description"] == "Kies uw taal" for command in ana.menu)
+    assert any(command["description"] == "Uw taal kiezen" for command in ana.menu)
 
 
 async def test_the_default_menus_exist_in_every_language(

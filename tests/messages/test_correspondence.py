@@ -36,7 +36,7 @@ TOWN = Town.of(SETTINGS)
         ),
         (
             "fr",
-            "💬 Écrire au ou à la référent·e",
+            "💬 Écrire à la personne référente",
             "💬 Écrire à Nour",
             "💬 Rita vous écrit au sujet de la demande n° 7 :",
             "La conversation sur la demande n° 7 est close",
@@ -45,8 +45,8 @@ TOWN = Town.of(SETTINGS)
             "nl",
             "💬 Schrijf de referent",
             "💬 Schrijf Nour",
-            "💬 Rita schrijft u over verzoek nr. 7:",
-            "Het gesprek over verzoek nr. 7 is gesloten",
+            "💬 Rita schrijft u over hulpvraag nr. 7:",
+            "Het gesprek over hulpvraag nr. 7 is gesloten",
         ),
     ],
 )

@@ -121,13 +121,13 @@ def test_the_english_offer_reads_in_full() -> None:
             "fr",
             "Vous prenez en charge la demande n° 7",
             "Mme Jeanne Martin",
-            [[("✅ C’est fait", "cs:done:21"), ("↩️ Libérer", "cs:release:21")]],
+            [[("✅ C’est fait", "cs:done:21"), ("↩️ Me désister", "cs:release:21")]],
         ),
         (
             "nl",
-            "U neemt verzoek nr. 7 op.",
+            "U neemt hulpvraag nr. 7 aan.",
             "Persoon: Mme Jeanne Martin",
-            [[("✅ Klaar", "cs:done:21"), ("↩️ Vrijgeven", "cs:release:21")]],
+            [[("✅ Uitgevoerd", "cs:done:21"), ("↩️ Afzeggen", "cs:release:21")]],
         ),
     ],
 )
@@ -162,7 +162,7 @@ def test_details_of_a_purged_person_name_nobody() -> None:
             "🔁 Make it recurring",
         ),
         ("fr", "Vince (pas de téléphone communiqué)", "Annuler la demande", "🔁 En faire un"),
-        ("nl", "Vince (geen telefoon opgegeven)", "Het verzoek annuleren", "🔁 Terugkerend"),
+        ("nl", "Vince (geen telefoon opgegeven)", "De hulpvraag annuleren", "🔁 Terugkerend"),
     ],
 )
 def test_the_referent_hears_who_takes_their_request(
@@ -193,8 +193,12 @@ def test_the_referent_hears_who_takes_their_request(
             "Vince released your request #7: it is offered again.",
             "Vince could not do your request #7: it is offered again.",
         ),
-        ("fr", "Vince a libéré votre demande n° 7", "Vince n’a pas pu réaliser votre demande n° 7"),
-        ("nl", "Vince heeft uw verzoek nr. 7 vrijgegeven", "Vince kon uw verzoek nr. 7 niet"),
+        (
+            "fr",
+            "Vince ne peut plus s’occuper de votre demande n° 7",
+            "Vince n’a pas pu réaliser votre demande n° 7",
+        ),
+        ("nl", "Vince kan uw hulpvraag nr. 7 toch niet doen", "Vince kon uw hulpvraag nr. 7 niet"),
     ],
 )
 def test_a_place_given_back_is_told_to_the_referent(
@@ -213,7 +217,7 @@ def test_a_place_given_back_is_told_to_the_referent(
             "⚠️ Vince (+33 6) reports a concern about request #7 (Plumbing). Please call them.",
         ),
         ("fr", "⚠️ Vince (+33 6) signale un souci concernant la demande n° 7 (Plomberie)."),
-        ("nl", "⚠️ Vince (+33 6) meldt een zorg over verzoek nr. 7 (Loodgieterswerk)."),
+        ("nl", "⚠️ Vince (+33 6) meldt een zorg over hulpvraag nr. 7 (Loodgieterswerk)."),
     ],
 )
 def test_a_concern_names_the_volunteer_and_the_request(language: str, text: str) -> None:
@@ -227,18 +231,18 @@ def test_a_concern_names_the_volunteer_and_the_request(language: str, text: str)
     [
         (
             "en",
-            "Tried: 4 volunteer(s) in 2 wave(s), 1 group post(s); 1 said it was not for them.",
+            "Volunteers contacted: 4 · waves: 2 · group posts: 1 · “Not for me”: 1.",
             ["Widen the area", "Offer it again", "Cancel the request"],
         ),
         (
             "fr",
-            "4 bénévole(s) en 2 vague(s)",
+            "Bénévoles contacté·es : 4 · vagues : 2",
             ["Élargir la zone", "La proposer de nouveau", "Annuler la demande"],
         ),
         (
             "nl",
-            "4 vrijwilliger(s) in 2 ronde(s)",
-            ["Het gebied uitbreiden", "Opnieuw aanbieden", "Het verzoek annuleren"],
+            "Gecontacteerde vrijwilligers: 4 · rondes: 2",
+            ["Het gebied uitbreiden", "Opnieuw aanbieden", "De hulpvraag annuleren"],
         ),
     ],
 )

@@ -45,7 +45,7 @@ def test_when_will_you_go_offers_four_answers_and_shows_the_one_chosen() -> None
     ]
     _ = I18N.translator("fr")
     assert plan_chosen("Question", VisitPlan.TOMORROW, _) == (
-        "Question\n→ Demain\nLe ou la référent·e a été prévenu·e."
+        "Question\n→ Demain\nLa personne référente a été prévenue."
     )
 
 
@@ -54,7 +54,7 @@ def test_when_will_you_go_offers_four_answers_and_shows_the_one_chosen() -> None
     [
         ("en", "Marc expects to go within the hour — request #12."),
         ("fr", "Marc pense y aller dans l’heure — demande n° 12."),
-        ("nl", "Marc denkt binnen het uur te gaan — verzoek nr. 12."),
+        ("nl", "Marc denkt binnen het uur te gaan — hulpvraag nr. 12."),
     ],
 )
 def test_the_referent_is_told_when_the_claimer_expects_to_go(language: str, text: str) -> None:

@@ -398,11 +398,11 @@ async def test_this_month_figures_for_every_neighbourhood(database: Database) ->
         VisitMonth(date(2026, 11, 1), 3, 1, 1, 1, expenses=2, expense_cents=2080),
     )
     text = stats_text(stats, _, TOWN)
-    assert "Visit reports (3 visit(s)):" in text
+    assert "Visit reports: 3" in text
     assert "• 😊 fine: 1 · 🙂 would like more visits: 1 · 😟 worried: 1 · no answer: 0" in text
-    assert "• November 2026: €20.80 (2 visit(s))" in text
+    assert "• November 2026: €20.80 (visits: 2)" in text
     french = stats_text(stats, I18n("fr").translator("fr"), TOWN)
-    assert "• novembre 2026 : 20,80\xa0€ (2 visite(s))" in french
+    assert "• novembre 2026 : 20,80\xa0€ (visites : 2)" in french
 
 
 async def test_last_month_this_year_and_all_time(database: Database) -> None:
