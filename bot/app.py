@@ -23,6 +23,7 @@ from bot.pseudonyms import Pseudonyms
 from bot.ratelimit import SharedBudgetLimiter
 from bot.services.announcements import AnnouncementService
 from bot.services.badges import BadgeService
+from bot.services.directory import DirectoryService
 from bot.services.geocoding import Geocoder, build_geocoder, close_geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
@@ -35,6 +36,7 @@ from bot.services.retention import RetentionService
 from bot.services.series import SeriesService
 from bot.services.signals import SignalService
 from bot.services.skills import SkillService
+from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
 from bot.settings import RunMode, Settings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
@@ -151,6 +153,8 @@ def build_services(
         badges=BadgeService(database),
         series=SeriesService(database, requests, messenger, settings, after_commit=waker),
         retention=RetentionService(database, settings),
+        directory=DirectoryService(database, frozenset(settings.coordinator_ids)),
+        standing=StandingService(database, messenger, settings, after_commit=waker),
         waker=waker,
     )
 

@@ -44,6 +44,8 @@ class Action(StrEnum):
     REPORT = "rp"  # coordinators' views and figures: (verb, value)
     ANNOUNCE = "an"  # an announcement: (step, value)
     SERIES = "sr"  # recurring care: (stop|skip|keep|decline, series id)
+    MEMBERS = "mb"  # the directory: (list, filter word) | (card, member id) | (search, x)
+    STANDING = "st"  # a coordinator on a member: (suspend|reinstate|unref|uncoord|yes|no, id)
 
 
 class Arg(StrEnum):
@@ -64,6 +66,8 @@ COORDINATOR_ACTIONS = frozenset(
         Action.SKILL_ADMIN,
         Action.REPORT,
         Action.ANNOUNCE,
+        Action.MEMBERS,
+        Action.STANDING,
     }
 )
 
@@ -96,6 +100,8 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.REPORT: (Arg.WORD, Arg.WORD),
     Action.ANNOUNCE: (Arg.WORD, Arg.WORD),
     Action.SERIES: (Arg.WORD, Arg.INT),
+    Action.MEMBERS: (Arg.WORD, Arg.WORD),
+    Action.STANDING: (Arg.WORD, Arg.INT),
 }
 
 

@@ -42,6 +42,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("pause", N_("Receive no request for a while"), VOLUNTEERS),
     Command("resume", N_("Receive requests again"), VOLUNTEERS),
     Command("pending", N_("Volunteer applications waiting for you"), COORDINATORS),
+    Command("members", N_("The brigade's members: find, suspend, withdraw a role"), COORDINATORS),
     Command("invite", N_("Invite a referent or a coordinator"), COORDINATORS),
     Command("open", N_("Requests not yet fully taken"), COORDINATORS),
     Command("stuck", N_("Claims waiting too long for confirmation"), COORDINATORS),

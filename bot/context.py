@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 from bot.i18n import I18n
 from bot.services.announcements import AnnouncementService
 from bot.services.badges import BadgeService
+from bot.services.directory import DirectoryService
 from bot.services.geocoding import Geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
@@ -23,6 +24,7 @@ from bot.services.retention import RetentionService
 from bot.services.series import SeriesService
 from bot.services.signals import SignalService
 from bot.services.skills import SkillService
+from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
 from bot.settings import Settings
 from storage.clock import Clock
@@ -68,6 +70,8 @@ class Services:
     badges: BadgeService
     series: SeriesService
     retention: RetentionService
+    directory: DirectoryService
+    standing: StandingService
     waker: OutboxWaker
 
     @property

@@ -25,10 +25,17 @@ from conversations.profile.edit import PROFILE, build_profile_conversation
 from conversations.rejection import build_rejection_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
 from conversations.signup import SIGNUP, build_signup_conversation
+from conversations.standing import (
+    SEARCH,
+    STANDING,
+    build_search_conversation,
+    build_standing_conversation,
+)
 from conversations.verify import build_verify_conversation
 from handlers import (
     admin,
     cases,
+    directory,
     errors,
     fallback,
     groups,
@@ -74,6 +81,9 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_signup_conversation())
     application.add_handler(build_rejection_conversation())
     application.add_handler(build_admin_conversation())
+    # (the directory: a card's action and its reason, the search's text)
+    application.add_handler(build_standing_conversation())
+    application.add_handler(build_search_conversation())
     # (posting a request: /new)
     application.add_handler(build_posting_conversation())
     # (self-service conversations: profile editing)
@@ -87,7 +97,7 @@ def register_handlers(application: BrigadeApplication) -> None:
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
-    for conversation in (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE):
+    for conversation in (SIGNUP, ADMIN, POSTING, PROFILE, SIGNAL, ANNOUNCE, STANDING, SEARCH):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -96,6 +106,7 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("help", said(start.help_command)),
         ("language", said(language.ask_language)),
         ("pending", said(vetting.pending)),
+        ("members", said(directory.members, role=COORDINATOR)),
         ("invite", said(invites.ask_role, role=COORDINATOR)),
         ("neighbourhoods", said(admin.neighbourhoods, role=COORDINATOR)),
         ("skills", said(admin.skills, role=COORDINATOR)),
@@ -130,6 +141,11 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.VET, "approve"), tap(vetting.on_approve, role=COORDINATOR)),
         (pattern(Action.VET, "reapply"), tap(vetting.on_reapply, role=COORDINATOR)),
         (pattern(Action.VERIFY_SKILL), tap(vetting.on_verify_skill, role=COORDINATOR)),
+        # (the directory's pages, filters and cards; its actions are a conversation, above)
+        (
+            pattern(Action.MEMBERS, "list", "card"),
+            tap(directory.on_members_button, role=COORDINATOR),
+        ),
         (pattern(Action.INVITE), tap(invites.create_invite, role=COORDINATOR)),
         (pattern(Action.LINK_GROUP), tap(groups.on_link_button)),
         (pattern(Action.NEIGHBOURHOOD, "on", "off"), tap(admin.on_group_posts, role=COORDINATOR)),

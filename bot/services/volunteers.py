@@ -143,7 +143,8 @@ class VolunteerService(Service):
     async def submit(
         self, telegram_id: int, application: VolunteerApplication
     ) -> Submitted | Outcome:
-        """Store an application as pending; ALREADY_DONE if the volunteer is approved already."""
+        """Store an application as pending; ALREADY_DONE if the volunteer is approved already,
+        NOT_ALLOWED if they are suspended."""
         if not _valid(application):
             return Outcome.INVALID
         async with self._db.transaction() as session:
@@ -152,6 +153,9 @@ class VolunteerService(Service):
                 return Outcome.NOT_FOUND
             if member.volunteer_status is VolunteerStatus.APPROVED:
                 return Outcome.ALREADY_DONE
+            if member.volunteer_status is VolunteerStatus.SUSPENDED:
+                # Only a coordinator brings a suspended volunteer back (StandingService).
+                return Outcome.NOT_ALLOWED
             rejected_until = await limits.active_until(
                 session, limits.REJECTED, self._pseudonyms.of(telegram_id), self._clock()
             )
