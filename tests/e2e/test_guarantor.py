@@ -191,3 +191,45 @@ async def test_a_referent_role_withdrawn_hands_their_requests_to_the_coordinator
     still = await live.services.members.find(COORDINATOR_ID)
     assert still is not None
     assert still.is_coordinator
+
+
+async def test_a_referent_raises_a_volunteers_conduct_with_the_coordinators_only(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    claire = await the_coordinator(world)
+    rita = await new_referent(live, world)
+    nour = await new_volunteer(live, world, "Nour Benali", km=0.5)
+    request_id = await _post(live, rita)
+    offer = await nour.expect_message(f"Request #{request_id}")
+    nour.tap(offer, "I'll do it")
+    details = await nour.expect_message("Here are the private details")
+    nour.tap(details, "Done")
+    asked = await rita.expect_message("says your request")
+
+    # Not done, then: it is about the volunteer's conduct (asked first, then told).
+    rita.tap(asked, "Not done")
+    await world.wait_for(
+        lambda: asked.labels == ["⚠️ About the volunteer's conduct"], what="conduct button left"
+    )
+    conduct_data = str(asked.button("About the volunteer's conduct").callback_data)
+    rita.tap(asked, "About the volunteer's conduct")
+    await world.wait_for(lambda: "Yes, tell the coordinators" in " ".join(asked.labels))
+    rita.tap(asked, "Yes, tell the coordinators")
+    await world.wait_for(
+        lambda: "You told the coordinators" in (asked.text or ""), what="shown where tapped"
+    )
+    alert = await claire.expect_message("is worried about the conduct of the volunteer")
+    assert f"#{request_id}" in (alert.text or "")
+    assert "Nour Benali" in (alert.text or "")
+    # Twice is once (a forged second tap).
+    rita.tap_data(asked, conduct_data.replace(":conduct:", ":conductok:"))
+    await world.wait_for(
+        lambda: "already told" in (rita.callback_answers[-1].text or ""), what="answered"
+    )
+    await live.settle()
+    assert not any("worried" in (m.text or "") for m in nour.inbox)
+    assert sum("worried" in (m.text or "") for m in claire.inbox) == 1
+
+    card = await _open_card(live, claire, "nour", "Nour Benali")
+    assert "1 concern about their conduct" in (card.text or "")
+    assert f"request #{request_id}, raised by Rita" in (card.text or "")
