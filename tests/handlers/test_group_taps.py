@@ -50,6 +50,8 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.REPORT: ["rp:stats:month", "rp:open:0"],
     Action.ANNOUNCE: ["an:to:all"],
     Action.SERIES: ["sr:stop:1"],
+    Action.MEMBERS: ["mb:card:{nour_member}", "mb:list:0_x_x_0_x_x", "mb:search:x"],
+    Action.STANDING: ["st:suspend:{nour_member}", "st:yes:{nour_member}"],
 }
 
 
