@@ -94,8 +94,8 @@ class RequestsHandedOver(Notice):
         numbers = ", ".join(f"#{request_id}" for request_id in self.request_ids)
         return Rendered(
             _.ngettext(
-                "{name}'s request still running is now yours to follow: {numbers}. You will "
-                "receive its news and confirm it.",
+                "{name}'s {count} request still running is now yours to follow: {numbers}. "
+                "You will receive its news and confirm it.",
                 "{name}'s {count} requests still running are now yours to follow: {numbers}. "
                 "You will receive their news and confirm them.",
                 len(self.request_ids),
