@@ -154,7 +154,9 @@ def build_services(
         series=SeriesService(database, requests, messenger, settings, after_commit=waker),
         retention=RetentionService(database, settings),
         directory=DirectoryService(database, frozenset(settings.coordinator_ids)),
-        standing=StandingService(database, messenger, settings, after_commit=waker),
+        standing=StandingService(
+            database, messenger, settings, pseudonyms=pseudonyms, after_commit=waker
+        ),
         waker=waker,
     )
 

@@ -12,6 +12,7 @@ from storage.models import LimitMark
 # What a mark records.
 REPORT = "report"  # a /signal report (five a day)
 REJECTED = "rejected"  # an application not accepted (a cool-down before the next one)
+SUSPENDED = "suspended"  # a volunteer suspended: /forget then a new application is no way back
 
 
 async def add(session: AsyncSession, kind: str, key: str, expires_at: datetime) -> None:

@@ -7,7 +7,9 @@ Offers, group claims and matching need nothing more: they take approved voluntee
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
@@ -16,19 +18,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.lifecycle import volunteer_may_go
 from bot.domain.vocabulary import ClaimStatus, Role, VolunteerStatus
 from bot.messages.base import Reader
+from bot.messages.messenger import Messenger
 from bot.messages.standing import (
     RequestsHandedOver,
     RoleRevoked,
     VolunteerReinstated,
     VolunteerSuspended,
 )
+from bot.pseudonyms import Pseudonyms
+from bot.services.base import no_wake
 from bot.services.requests.base import HOLDING_REQUEST, GiveBack, RequestsBase
-from storage import audit
+from bot.settings import Settings
+from storage import audit, limits
+from storage.database import Database
 from storage.models import Claim, HelpRequest, Member, MemberRole
 from storage.writes import changed
 
 # Roles a coordinator may withdraw from the chat (a volunteer is suspended instead).
 REVOCABLE = (Role.REFERENT, Role.COORDINATOR)
+# How long a suspension is remembered under a pseudonym once the volunteer erased their data
+# (/forget): long enough that erasing oneself is not a way back in; reinstating lifts it.
+SUSPENSION_REMEMBERED = timedelta(days=365)
 
 
 class Standing(StrEnum):
@@ -55,6 +65,18 @@ class StandingResult:
 
 class StandingService(RequestsBase):
     """Suspend, reinstate, withdraw a role; the coordinators' hand on the brigade."""
+
+    def __init__(
+        self,
+        database: Database,
+        messenger: Messenger,
+        settings: Settings,
+        *,
+        pseudonyms: Pseudonyms,
+        after_commit: Callable[[], None] = no_wake,
+    ) -> None:
+        super().__init__(database, messenger, settings, after_commit=after_commit)
+        self._pseudonyms = pseudonyms
 
     async def suspend(
         self, coordinator_telegram_id: int, member_id: int, reason: str | None
@@ -95,6 +117,13 @@ class StandingService(RequestsBase):
             ).scalars()
             for claim in list(holding_details):
                 await self._remove_details_now(session, claim)
+            if member.telegram_id is not None:
+                await limits.add(
+                    session,
+                    limits.SUSPENDED,
+                    self._pseudonyms.of(member.telegram_id),
+                    self._clock() + SUSPENSION_REMEMBERED,
+                )
             await audit.record(
                 session,
                 "member",
@@ -121,6 +150,10 @@ class StandingService(RequestsBase):
             )
             if moved is not None:
                 return moved
+            if member.telegram_id is not None:
+                await limits.remove(
+                    session, limits.SUSPENDED, self._pseudonyms.of(member.telegram_id)
+                )
             await audit.record(
                 session,
                 "member",

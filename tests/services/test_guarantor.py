@@ -15,21 +15,37 @@ from bot.app import build_services
 from bot.context import Services
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus
 from bot.messages.claims import DetailsRemoved
-from bot.messages.standing import ClaimWithdrawn, RequestsHandedOver, VolunteerSuspended
+from bot.messages.standing import (
+    ClaimWithdrawn,
+    ConductConcernRaised,
+    RequestsHandedOver,
+    VolunteerSuspended,
+)
+from bot.pseudonyms import Pseudonyms
 from bot.services.directory import MemberCard, MemberFilter
 from bot.services.invites import CreatedInvite
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, ClaimOutcome, RequestDraft, StepOutcome
 from bot.services.standing import Standing, StandingService
+from bot.services.volunteers import VolunteerApplication
 from storage.database import Database
-from storage.models import AuditEvent, Claim, HelpRequest, Member, OutboxMessage, OutboxStatus
-from testkit.harness import brigade_settings
+from storage.models import (
+    AuditEvent,
+    Claim,
+    ConductConcern,
+    HelpRequest,
+    Member,
+    OutboxMessage,
+    OutboxStatus,
+)
+from testkit.harness import TEST_TOKEN, brigade_settings
 from testkit.messages import RecordingMessenger
 from tests.conftest import COORDINATOR_ID
 from tests.factories import CENTRE, approve_application, enrol, skill_id
 
 REFERENT_ID = 5_000
+PSEUDONYMS = Pseudonyms.from_secret(TEST_TOKEN)
 
 
 @dataclass
@@ -68,7 +84,7 @@ def _with(services: Services, messenger: RecordingMessenger) -> Services:
     return replace(
         services,
         requests=RequestService(database, messenger, settings),
-        standing=StandingService(database, messenger, settings),
+        standing=StandingService(database, messenger, settings, pseudonyms=PSEUDONYMS),
     )
 
 
@@ -267,8 +283,6 @@ async def test_a_suspension_is_one_transaction_that_frees_every_place_and_detail
     again = await town.services.requests.claim(601, held_request)
     assert again.outcome is ClaimOutcome.NOT_ALLOWED
     assert (await standing.suspend(COORDINATOR_ID, nour, None)).outcome is Standing.ALREADY_DONE
-    from bot.services.volunteers import VolunteerApplication
-
     submitted = await town.services.volunteers.submit(
         601,
         VolunteerApplication("Nour", CENTRE[0], CENTRE[1], 2, (1,), (), "2026-11"),
@@ -277,6 +291,7 @@ async def test_a_suspension_is_one_transaction_that_frees_every_place_and_detail
 
     assert (await standing.reinstate(COORDINATOR_ID, nour, None)).outcome is Standing.DONE
     assert (await town.services.requests.claim(601, held_request)).outcome is ClaimOutcome.CLAIMED
+    assert await town.services.volunteers.reapply_from(601) is None  # the mark is lifted
     # Only a suspended volunteer is reinstated; only an approved one suspended.
     assert (await standing.reinstate(COORDINATOR_ID, nour, None)).outcome is (Standing.ALREADY_DONE)
     assert (await standing.suspend(REFERENT_ID, nour, None)).outcome is Standing.NOT_ALLOWED
@@ -312,9 +327,44 @@ async def test_roles_withdrawn_hand_requests_over_and_keep_a_coordinator(
     assert again.outcome is Standing.ALREADY_DONE
 
     # Without the settings naming her, Claire is the last coordinator: she stays.
-    unnamed = StandingService(database, town.sent, brigade_settings(database.url))
+    unnamed = StandingService(
+        database, town.sent, brigade_settings(database.url), pseudonyms=PSEUDONYMS
+    )
     last = await unnamed.revoke(COORDINATOR_ID, coordinator.id, Role.COORDINATOR, None)
     assert last.outcome is Standing.LAST_COORDINATOR
     still = await town.services.members.find(COORDINATOR_ID)
     assert still is not None
     assert still.is_coordinator
+
+
+async def test_erasing_oneself_is_no_way_back_for_a_suspended_volunteer(town: Town) -> None:
+    await _referent(town)
+    nour = await _volunteer(town, 601, "Nour")
+    _request, claim_id = await _claimed(town, 601)
+    assert await town.services.requests.mark_done(601, claim_id) is StepOutcome.DONE
+    raised = await town.services.requests.report_conduct(REFERENT_ID, claim_id)
+    assert raised is StepOutcome.DONE
+    assert await town.services.requests.report_conduct(REFERENT_ID, claim_id) is (
+        StepOutcome.ALREADY_DONE
+    )
+    # Only the request's referent raises it.
+    assert await town.services.requests.report_conduct(601, claim_id) is StepOutcome.NOT_ALLOWED
+    assert town.sent.readers(ConductConcernRaised) == [COORDINATOR_ID]
+    card = await town.services.directory.card(COORDINATOR_ID, nour)
+    assert isinstance(card, MemberCard)
+    assert [(c.request_id, c.raised_by) for c in card.concerns] == [(_request, "Rita")]
+
+    assert (await town.services.standing.suspend(COORDINATOR_ID, nour, None)).outcome is (
+        Standing.DONE
+    )
+    assert await town.services.privacy.forget(601) is Outcome.DONE
+    async with town.services.database.read() as session:
+        left = (await session.execute(select(ConductConcern.id))).all()
+    assert left == []
+    # A new member row, the same person: the suspension is remembered under a pseudonym.
+    await town.services.members.identify(TelegramIdentity(601, "Nour"))
+    again = await town.services.volunteers.submit(
+        601, VolunteerApplication("Nour", CENTRE[0], CENTRE[1], 2, (1,), (), "2026-11")
+    )
+    assert again is Outcome.TOO_SOON
+    assert await town.services.volunteers.reapply_from(601) is not None

@@ -45,22 +45,24 @@ class Conduct(RequestsBase):
                 )
                 if already.first() is not None:
                     return StepOutcome.ALREADY_DONE
-                session.add(
-                    ConductConcern(
-                        volunteer_id=volunteer.id,
-                        claim_id=claim.id,
-                        request_id=claim.request_id,
-                        raised_by_id=referent.id,
-                        raised_at=self._clock(),
-                    )
+                concern = ConductConcern(
+                    volunteer_id=volunteer.id,
+                    claim_id=claim.id,
+                    request_id=claim.request_id,
+                    raised_by_id=referent.id,
+                    raised_at=self._clock(),
                 )
+                session.add(concern)
+                await session.flush()
+                # Audited as the concern itself: the coordinators' matter, not an event of the
+                # volunteer's own record (which /mydata gives them).
                 await audit.record(
                     session,
-                    "member",
-                    volunteer.id,
                     "conduct_concern",
+                    concern.id,
+                    "raise",
                     by=referent.id,
-                    detail={"request_id": claim.request_id},
+                    detail={"request_id": claim.request_id, "volunteer_id": volunteer.id},
                 )
                 coordinators = await member_store.members_with_any_role(session, [Role.COORDINATOR])
                 notice = ConductConcernRaised(
