@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from babel.dates import format_date
+from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action
@@ -345,7 +346,12 @@ def card_text(card: MemberCard, _: Translator, town: Town) -> str:
     lines += [
         e(_("Phone: {value}", value=card.phone or _("not given"))),
         e(_("Neighbourhood: {value}", value=card.neighbourhood or _("none"))),
-        e(_("Distance: up to {value} km", value=f"{card.radius_km:g}")),
+        e(
+            _(
+                "Distance: up to {value} km",
+                value=format_decimal(card.radius_km, locale=_.language),
+            )
+        ),
         e(_("Skills: {value}", value=skills or _("none"))),
         e(
             _(
