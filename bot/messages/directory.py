@@ -167,9 +167,9 @@ def _next(options: Sequence[object], current: object) -> object:
     return cycle[(cycle.index(current) + 1) % len(cycle)] if current in cycle else None
 
 
-def date_of(value: object, _: Translator, town: Town) -> str:
-    """A date in the reader's language, in the town's calendar."""
-    if not isinstance(value, datetime):
+def date_of(value: datetime | None, _: Translator, town: Town) -> str:
+    """A date in the reader's language, in the town's calendar ("—" for none)."""
+    if value is None:
         return "—"
     return str(format_date(value.astimezone(town.tz).date(), "medium", locale=_.language))
 
