@@ -368,3 +368,31 @@ async def test_erasing_oneself_is_no_way_back_for_a_suspended_volunteer(town: To
     )
     assert again is Outcome.TOO_SOON
     assert await town.services.volunteers.reapply_from(601) is not None
+
+
+async def test_a_suspended_volunteer_cannot_claim_through_the_groups_copy(town: Town) -> None:
+    await _referent(town)
+    services = town.services
+    neighbourhood = await services.neighbourhoods.create(
+        COORDINATOR_ID, "Centre-Ville", *CENTRE, 1.5
+    )
+    assert not isinstance(neighbourhood, Outcome)
+    group_id = -100_123
+    assert (
+        await services.neighbourhoods.link_group(COORDINATOR_ID, neighbourhood.id, group_id)
+        is Outcome.DONE
+    )
+    nour = await _volunteer(town, 601, "Nour")
+    assert (await services.standing.suspend(COORDINATOR_ID, nour, None)).outcome is Standing.DONE
+    request_id = await _post(town)
+    async with services.database.read() as session:
+        request = await session.get(HelpRequest, request_id)
+    assert request is not None
+    assert request.neighbourhood_id == neighbourhood.id  # posted in the group too
+    refused = await services.requests.claim(601, request_id, in_chat=group_id)
+    assert refused.outcome is ClaimOutcome.NOT_ALLOWED
+    assert (await services.standing.reinstate(COORDINATOR_ID, nour, None)).outcome is (
+        Standing.DONE
+    )
+    taken = await services.requests.claim(601, request_id, in_chat=group_id)
+    assert taken.outcome is ClaimOutcome.CLAIMED
