@@ -26,6 +26,7 @@ from bot.services.badges import BadgeService
 from bot.services.charters import CharterService
 from bot.services.checkins import CheckinService
 from bot.services.correspondence import CorrespondenceService
+from bot.services.directory import DirectoryService
 from bot.services.geocoding import Geocoder, build_geocoder, close_geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
@@ -38,6 +39,7 @@ from bot.services.retention import RetentionService
 from bot.services.series import SeriesService
 from bot.services.signals import SignalService
 from bot.services.skills import SkillService
+from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
 from bot.settings import RunMode, Settings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
@@ -170,6 +172,10 @@ def build_services(
             after_commit=waker,
         ),
         checkins=CheckinService(database, messenger, settings, after_commit=waker),
+        directory=DirectoryService(database, frozenset(settings.coordinator_ids)),
+        standing=StandingService(
+            database, messenger, settings, pseudonyms=pseudonyms, after_commit=waker
+        ),
         waker=waker,
     )
 

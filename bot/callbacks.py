@@ -61,6 +61,8 @@ class Action(StrEnum):
     CHARTER = "chr"  # a volunteer on the town's charter: (accept|later, version)
     CHARTER_ADMIN = "cha"  # a coordinator replacing the charter: (step, value)
     CHECKIN = "ci"  # "Still with us?": (yes|pause|leave)
+    MEMBERS = "mb"  # the directory: (list, filter word) | (card, member id) | (search, x)
+    STANDING = "st"  # a coordinator on a member: (suspend|reinstate|unref|uncoord|yes|no, id)
 
 
 class Arg(StrEnum):
@@ -82,6 +84,8 @@ COORDINATOR_ACTIONS = frozenset(
         Action.REPORT,
         Action.ANNOUNCE,
         Action.CHARTER_ADMIN,
+        Action.MEMBERS,
+        Action.STANDING,
     }
 )
 
@@ -128,6 +132,8 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.CHARTER: (Arg.WORD, Arg.INT),
     Action.CHARTER_ADMIN: (Arg.WORD, Arg.WORD),
     Action.CHECKIN: (Arg.WORD,),
+    Action.MEMBERS: (Arg.WORD, Arg.WORD),
+    Action.STANDING: (Arg.WORD, Arg.INT),
 }
 
 

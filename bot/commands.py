@@ -52,6 +52,7 @@ COMMANDS: tuple[Command, ...] = (
         VOLUNTEERS_AND_COORDINATORS,
     ),
     Command("pending", N_("Volunteer applications waiting for you"), COORDINATORS),
+    Command("members", N_("Members: find, suspend, roles"), COORDINATORS),
     Command("invite", N_("Invite a referent or a coordinator"), COORDINATORS),
     Command("open", N_("Requests not yet fully taken"), COORDINATORS),
     Command("stuck", N_("Claims waiting too long for confirmation"), COORDINATORS),

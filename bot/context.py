@@ -14,6 +14,7 @@ from bot.services.badges import BadgeService
 from bot.services.charters import CharterService
 from bot.services.checkins import CheckinService
 from bot.services.correspondence import CorrespondenceService
+from bot.services.directory import DirectoryService
 from bot.services.geocoding import Geocoder
 from bot.services.invites import InviteService
 from bot.services.members import MemberService
@@ -26,6 +27,7 @@ from bot.services.retention import RetentionService
 from bot.services.series import SeriesService
 from bot.services.signals import SignalService
 from bot.services.skills import SkillService
+from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
 from bot.settings import Settings
 from storage.clock import Clock
@@ -74,6 +76,8 @@ class Services:
     retention: RetentionService
     charters: CharterService
     checkins: CheckinService
+    directory: DirectoryService
+    standing: StandingService
     waker: OutboxWaker
 
     @property

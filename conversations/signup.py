@@ -48,6 +48,11 @@ from conversations.places import (
 from handlers.common import StartLink
 from handlers.vetting import send_card_to_coordinators
 
+SUSPENDED_CANNOT_APPLY = N_(
+    "Your participation in the brigade is suspended: you cannot apply again. To talk about it, "
+    "contact a coordinator."
+)
+
 
 class Step(StrEnum):
     """The sign-up's steps (stored between updates: keep the values)."""
@@ -225,6 +230,9 @@ async def start_signup(turn: Turn_) -> State:
             else turn._("Your volunteer application is waiting for a coordinator's approval.")
         )
         return END
+    if member.volunteer_status is VolunteerStatus.SUSPENDED:
+        await turn.say(turn._(SUSPENDED_CANNOT_APPLY))
+        return END
     if await _refused_too_recently(turn):
         return END
     args = turn.context.args
@@ -380,6 +388,10 @@ async def on_send(turn: Turn_, button: Callback) -> State:
         await turn.say(_("You are already a volunteer of the brigade."))
         return END
     if result is Outcome.TOO_SOON and await _refused_too_recently(turn):
+        return END
+    if result is Outcome.NOT_ALLOWED:
+        # Suspended while the sign-up was under way.
+        await turn.say(_(SUSPENDED_CANNOT_APPLY))
         return END
     if isinstance(result, Outcome):
         await turn.say(_("Some answers are missing or no longer valid. Let's check them."))

@@ -33,6 +33,12 @@ from conversations.rejection import build_rejection_conversation
 from conversations.request_edit import EDITING, build_request_edit_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
 from conversations.signup import SIGNUP, build_signup_conversation
+from conversations.standing import (
+    SEARCH,
+    STANDING,
+    build_search_conversation,
+    build_standing_conversation,
+)
 from conversations.validation import VALIDATION, build_validation_conversation
 from conversations.verify import build_verify_conversation
 from conversations.visit import VISIT, build_visit_conversation
@@ -43,6 +49,7 @@ from handlers import (
     charter,
     commitments,
     correspondence,
+    directory,
     errors,
     fallback,
     groups,
@@ -96,6 +103,9 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_signup_conversation())
     application.add_handler(build_rejection_conversation())
     application.add_handler(build_admin_conversation())
+    # (the directory: a card's action and its reason, the search's text)
+    application.add_handler(build_standing_conversation())
+    application.add_handler(build_search_conversation())
     # (posting a request: /new)
     application.add_handler(build_posting_conversation())
     # (asking for oneself: /ask; a validator's edit or reason for declining)
@@ -121,7 +131,7 @@ def register_handlers(application: BrigadeApplication) -> None:
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
     ended = (SIGNUP, ADMIN, POSTING, EDITING, ASK, VALIDATION, PROFILE, SIGNAL, ANNOUNCE)
-    for conversation in (*ended, WRITE, REFERENT_PHONE, VISIT, CHARTER_EDIT):
+    for conversation in (*ended, WRITE, REFERENT_PHONE, VISIT, CHARTER_EDIT, STANDING, SEARCH):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -130,6 +140,7 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("help", said(start.help_command)),
         ("language", said(language.ask_language)),
         ("pending", said(vetting.pending)),
+        ("members", said(directory.members, role=COORDINATOR)),
         ("invite", said(invites.ask_role, role=COORDINATOR)),
         ("neighbourhoods", said(admin.neighbourhoods, role=COORDINATOR)),
         ("skills", said(admin.skills, role=COORDINATOR)),
@@ -170,6 +181,11 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.VET, "approve"), tap(vetting.on_approve, role=COORDINATOR)),
         (pattern(Action.VET, "reapply"), tap(vetting.on_reapply, role=COORDINATOR)),
         (pattern(Action.VERIFY_SKILL), tap(vetting.on_verify_skill, role=COORDINATOR)),
+        # (the directory's pages, filters and cards; its actions are a conversation, above)
+        (
+            pattern(Action.MEMBERS, "list", "card"),
+            tap(directory.on_members_button, role=COORDINATOR),
+        ),
         (pattern(Action.INVITE), tap(invites.create_invite, role=COORDINATOR)),
         (pattern(Action.LINK_GROUP), tap(groups.on_link_button)),
         (pattern(Action.NEIGHBOURHOOD, "on", "off"), tap(admin.on_group_posts, role=COORDINATOR)),

@@ -8,15 +8,24 @@ message goes out through the outbox, written in the use case's transaction.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from telegram import Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
-from bot.callbacks import Callback
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
+from bot.messages.base import buttons, keyboard
 from bot.messages.claims import PLAN_WORDS, Toast, claim_answer, declined_note, step_answer
+from bot.messages.closing import (
+    CONDUCT_ASKED,
+    CONDUCT_BUTTON,
+    CONDUCT_QUESTION,
+    CONDUCT_TOLD,
+)
 from bot.messages.visits import plan_chosen
 from bot.services.requests import RequestService, StepOutcome
 from handlers.buttons import query_of
@@ -103,15 +112,62 @@ async def on_claim_step(
 async def on_referent_step(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """The referent confirms the service, or says it was not done."""
+    """The referent confirms the service, says it was not done, or raises the volunteer's
+    conduct with the coordinators (asked first, then told in the message tapped)."""
     requests = context.services.requests
+    query = query_of(update)
+    verb, claim_id = button.str_arg(0), button.int_arg(1)
+    if verb in {"conduct", "conductno"}:
+        outcome = await requests.may_report_conduct(who.member.telegram_id, claim_id)
+        if outcome is not StepOutcome.DONE:
+            await _answer(update, step_answer(verb, outcome, who._))
+            return
+        asking = verb == "conduct"
+        await query.answer(who._(CONDUCT_ASKED) if asking else who._("Nothing was sent."))
+        layout = CONDUCT_QUESTION if asking else (CONDUCT_BUTTON,)
+        await _redraw(query, _other_rows(query) + buttons(who._, *_referent_step(claim_id), layout))
+        return
     steps: dict[str, Step] = {
         "confirm": partial(requests.confirm, done=True),
         "notdone": partial(requests.confirm, done=False),
+        "conductok": requests.report_conduct,
     }
     _verb, _claim, outcome = await _step(update, who, button, steps)
-    if outcome is StepOutcome.DONE:
-        await query_of(update).edit_message_reply_markup(None)
+    if outcome is not StepOutcome.DONE:
+        return
+    if verb == "conductok" and isinstance(query.message, Message) and query.message.text:
+        # Shown in the message acted on; Confirmed / Not done stay if not answered yet.
+        await query.edit_message_text(
+            query.message.text + "\n\n" + who._(CONDUCT_TOLD),
+            reply_markup=keyboard(_other_rows(query)),
+        )
+    elif verb == "notdone":
+        # Not done: the volunteer's conduct may be why.
+        await _redraw(query, buttons(who._, *_referent_step(claim_id), (CONDUCT_BUTTON,)))
+    else:
+        await query.edit_message_reply_markup(None)
+
+
+def _referent_step(claim_id: int) -> tuple[Action, int]:
+    return Action.REFERENT_STEP, claim_id
+
+
+def _other_rows(query: CallbackQuery) -> list[list[InlineKeyboardButton]]:
+    """The tapped message's buttons but those about the volunteer's conduct."""
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None:
+        return []
+    rows = [
+        [b for b in row if not str(b.callback_data or "").startswith("rs:conduct")]
+        for row in markup.inline_keyboard
+    ]
+    return [row for row in rows if row]
+
+
+async def _redraw(query: CallbackQuery, rows: list[list[InlineKeyboardButton]]) -> None:
+    with contextlib.suppress(BadRequest):  # "not modified": tapped twice
+        await query.edit_message_reply_markup(keyboard(rows))
 
 
 async def on_request_admin(

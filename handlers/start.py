@@ -46,6 +46,13 @@ def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
             )
         elif member.volunteer_status is VolunteerStatus.REJECTED:
             lines.append(_("Your volunteer application was not accepted."))
+        elif member.volunteer_status is VolunteerStatus.SUSPENDED:
+            lines.append(
+                _(
+                    "Your participation as a volunteer is suspended by a coordinator: you "
+                    "receive no requests for now."
+                )
+            )
         else:
             lines.append(_("Your volunteer application is waiting for a coordinator's approval."))
     if not lines:

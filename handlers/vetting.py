@@ -53,6 +53,7 @@ def application_card(view: ApplicationView, _: Translator) -> str:
         VolunteerStatus.PENDING: _("waiting for a decision"),
         VolunteerStatus.APPROVED: _("approved"),
         VolunteerStatus.REJECTED: _("not accepted"),
+        VolunteerStatus.SUSPENDED: _("suspended"),
     }.get(view.status or VolunteerStatus.PENDING, "")
     return "\n".join(
         [

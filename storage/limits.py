@@ -13,6 +13,7 @@ from storage.models import LimitMark
 REPORT = "report"  # a /signal report (five a day)
 REJECTED = "rejected"  # an application not accepted (a cool-down before the next one)
 SUPPORT = "support"  # a message sent to the coordinators (a few a day)
+SUSPENDED = "suspended"  # a volunteer suspended: /forget then a new application is no way back
 
 
 async def add(session: AsyncSession, kind: str, key: str, expires_at: datetime) -> None:

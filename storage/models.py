@@ -358,6 +358,28 @@ class Claim(Base):
     )
 
 
+class ConductConcern(Base):
+    """A referent's worry about a volunteer's conduct on a claim: for the coordinators only.
+
+    Ids and times only (no free text): the coordinators call the referent to hear more.
+    """
+
+    __tablename__ = "conduct_concerns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id", ondelete="SET NULL"))
+    request_id: Mapped[int] = mapped_column(Integer)
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
+
+    __table_args__ = (
+        # One concern per claim and referent: a second tap changes nothing.
+        UniqueConstraint("claim_id", "raised_by_id", name="uq_conduct_concerns_claim_raised_by"),
+        Index("ix_conduct_concerns_volunteer", "volunteer_id", "raised_at"),
+    )
+
+
 class Offer(Base):
     """One copy of a request's offer in one chat (a volunteer's DM or a neighbourhood group)."""
 

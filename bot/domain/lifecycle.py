@@ -6,9 +6,9 @@ so a stale button or a concurrent tap can never take a request or a claim throug
 
 from __future__ import annotations
 
-from bot.domain.vocabulary import ClaimStatus, RequestStatus
+from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
 
-R, C = RequestStatus, ClaimStatus
+R, C, V = RequestStatus, ClaimStatus, VolunteerStatus
 
 # request: open (places left) → full → completed (every claimer said done) → closed (confirmed)
 # (to validate → open once a validator approves it, or declined; nothing is offered before)
@@ -34,11 +34,27 @@ CLAIM_TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     C.CANCELLED: frozenset(),
 }
 
+# volunteer: pending → approved or rejected (rejected may apply again: pending); approved ⇄
+# suspended. A suspended volunteer cannot apply again: only a coordinator brings them back.
+VOLUNTEER_TRANSITIONS: dict[VolunteerStatus, frozenset[VolunteerStatus]] = {
+    V.PENDING: frozenset({V.APPROVED, V.REJECTED}),
+    V.APPROVED: frozenset({V.SUSPENDED}),
+    V.REJECTED: frozenset({V.PENDING}),
+    V.SUSPENDED: frozenset({V.APPROVED}),
+}
+
 # Requests that still accept claims, and requests that are over.
 CLAIMABLE = frozenset({R.OPEN})
 FINISHED_REQUESTS = frozenset({R.CLOSED, R.CANCELLED, R.EXPIRED, R.DECLINED})
 # Claims that hold a place on the request.
 HOLDING_PLACE = frozenset({C.ACTIVE, C.DONE})
+
+
+def volunteer_may_go(current: VolunteerStatus | None, target: VolunteerStatus) -> bool:
+    """Whether a volunteer may move from `current` (None: never applied) to `target`."""
+    if current is None:
+        return target is V.PENDING
+    return target in VOLUNTEER_TRANSITIONS[current]
 
 
 def request_may_go(current: RequestStatus, target: RequestStatus) -> bool:

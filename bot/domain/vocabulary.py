@@ -18,11 +18,14 @@ class Role(StrEnum):
 
 
 class VolunteerStatus(StrEnum):
-    """Where a volunteer stands in vetting."""
+    """Where a volunteer stands: vetting, then suspension by a coordinator (and back)."""
 
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    # Stopped by a coordinator after approval: no offer, no claim, no new application; a
+    # coordinator reinstates them (back to approved) without a new application.
+    SUSPENDED = "suspended"
 
 
 class RequestStatus(StrEnum):

@@ -390,6 +390,7 @@ DONE_ANSWERS = {
     "resend": N_("Offered again to every volunteer who fits."),
     "widen": N_("Offered to volunteers farther away too."),
     "decline": N_("Understood. Thank you for answering!"),
+    "conductok": N_("The coordinators have been told, and only them. Thank you."),
     **{verb: N_("Noted, thank you!") for verb in PLAN_WORDS},
 }
 CONCERN_AGAIN = N_(
@@ -409,6 +410,8 @@ def step_answer(verb: str, outcome: StepOutcome, _: Translator) -> Toast:
         return Toast(_(DONE_ANSWERS[verb]), alert=verb == "concern")
     if outcome is StepOutcome.ALREADY_DONE and verb == "concern":
         return Toast(_(CONCERN_AGAIN), alert=True)
+    if outcome is StepOutcome.ALREADY_DONE and verb == "conductok":
+        return Toast(_("You already told the coordinators about this volunteer's conduct here."))
     return Toast(_(STEP_ANSWERS[outcome]))
 
 

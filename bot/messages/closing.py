@@ -12,7 +12,22 @@ from bot.messages.claims import Contact
 from bot.skills import skill_label
 from storage import outbox
 
-CONFIRM_BUTTONS = (((N_("✅ Confirmed"), "confirm"), (N_("❌ Not done"), "notdone")),)
+# The volunteer's conduct can be raised with the coordinators from the referent's question,
+# before or after answering it ("conduct" asks first: the coordinators are told at once).
+CONDUCT_BUTTON = ((N_("⚠️ About the volunteer's conduct"), "conduct"),)
+CONFIRM_BUTTONS = (
+    ((N_("✅ Confirmed"), "confirm"), (N_("❌ Not done"), "notdone")),
+    CONDUCT_BUTTON,
+)
+CONDUCT_QUESTION = (
+    ((N_("⚠️ Yes, tell the coordinators"), "conductok"),),
+    ((N_("✖ No"), "conductno"),),
+)
+CONDUCT_ASKED = N_(
+    "Tell the coordinators that the volunteer's conduct worries you? Only they will know, "
+    "never the volunteer; they will call you."
+)
+CONDUCT_TOLD = N_("⚠️ You told the coordinators about the volunteer's conduct.")
 ESCALATION_BUTTONS = (
     ((N_("Widen the area"), "widen"),),
     ((N_("Offer it again"), "resend"),),

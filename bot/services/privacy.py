@@ -32,6 +32,7 @@ from storage.models import (
     Availability,
     Beneficiary,
     Claim,
+    ConductConcern,
     ConversationState,
     GeocodeCacheEntry,
     HelpRequest,
@@ -378,6 +379,10 @@ class PrivacyService(Service):
             await erase_reporter(session, member.id)
             for table in (MemberRole, VolunteerSkill, Availability):
                 await session.execute(delete(table).where(table.member_id == member.id))
+            # Concerns about their conduct name them through the claim: gone with them.
+            await session.execute(
+                delete(ConductConcern).where(ConductConcern.volunteer_id == member.id)
+            )
             # Messages and offers addressed to the person's chat carry their Telegram id.
             await session.execute(
                 delete(OutboxMessage).where(

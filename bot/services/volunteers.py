@@ -26,6 +26,8 @@ RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)
 # After an application is not accepted, the same person may apply again this much later, unless
 # a coordinator allows it sooner: a refusal is not answered by re-applying at once, forever.
 DEFAULT_REAPPLY_COOLDOWN = timedelta(days=30)
+# The marks that stop a new application for a while (bot/services/standing.py adds SUSPENDED).
+REFUSALS = (limits.REJECTED, limits.SUSPENDED)
 
 
 @dataclass(frozen=True)
@@ -117,11 +119,15 @@ class VolunteerService(Service):
         self._reapply_cooldown = reapply_cooldown
 
     async def reapply_from(self, telegram_id: int) -> datetime | None:
-        """When someone whose application was not accepted may apply again (None: now)."""
+        """When someone whose application was not accepted (or who was suspended, then erased
+        their data) may apply again (None: now)."""
         async with self._db.read() as session:
-            return await limits.active_until(
-                session, limits.REJECTED, self._pseudonyms.of(telegram_id), self._clock()
-            )
+            return await self._refused_until(session, telegram_id)
+
+    async def _refused_until(self, session: AsyncSession, telegram_id: int) -> datetime | None:
+        key, now = self._pseudonyms.of(telegram_id), self._clock()
+        marks = [await limits.active_until(session, kind, key, now) for kind in REFUSALS]
+        return max((until for until in marks if until is not None), default=None)
 
     async def allow_reapply(self, coordinator_telegram_id: int, member_id: int) -> Outcome:
         """A coordinator lifts the cool-down after a rejection: they may apply again now."""
@@ -143,7 +149,8 @@ class VolunteerService(Service):
     async def submit(
         self, telegram_id: int, application: VolunteerApplication
     ) -> Submitted | Outcome:
-        """Store an application as pending; ALREADY_DONE if the volunteer is approved already."""
+        """Store an application as pending; ALREADY_DONE if the volunteer is approved already,
+        NOT_ALLOWED if they are suspended."""
         if not _valid(application):
             return Outcome.INVALID
         async with self._db.transaction() as session:
@@ -152,10 +159,10 @@ class VolunteerService(Service):
                 return Outcome.NOT_FOUND
             if member.volunteer_status is VolunteerStatus.APPROVED:
                 return Outcome.ALREADY_DONE
-            rejected_until = await limits.active_until(
-                session, limits.REJECTED, self._pseudonyms.of(telegram_id), self._clock()
-            )
-            if rejected_until is not None:
+            if member.volunteer_status is VolunteerStatus.SUSPENDED:
+                # Only a coordinator brings a suspended volunteer back (StandingService).
+                return Outcome.NOT_ALLOWED
+            if await self._refused_until(session, telegram_id) is not None:
                 return Outcome.TOO_SOON
             known_skills = set(
                 (

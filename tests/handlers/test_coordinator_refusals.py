@@ -26,6 +26,20 @@ SAMPLE_TAPS: dict[Action, list[str]] = {
     Action.REPORT: ["rp:stats:month", "rp:export:all", "rp:open:0", "rp:stuck:0"],
     Action.ANNOUNCE: ["an:to:all", "an:send:yes"],
     Action.CHARTER_ADMIN: ["cha:replace:fr", "cha:publish:x", "cha:confirm:yes"],
+    Action.MEMBERS: [
+        "mb:list:0_x_x_0_x_x",
+        "mb:list:1_v_s_1_1_1",
+        "mb:card:{pending}",
+        "mb:search:x",
+    ],
+    Action.STANDING: [
+        "st:suspend:{pending}",
+        "st:reinstate:{pending}",
+        "st:unref:{pending}",
+        "st:uncoord:{pending}",
+        "st:yes:{pending}",
+        "st:no:{pending}",
+    ],
 }
 COORDINATOR_COMMANDS = [c.name for c in COMMANDS if c.roles == frozenset({Role.COORDINATOR})]
 
@@ -42,6 +56,7 @@ def test_the_walk_covers_every_coordinator_button_and_command() -> None:
         "stats",
         "export",
         "announce",
+        "members",
     }
 
 

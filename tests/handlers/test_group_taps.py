@@ -64,6 +64,8 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.CHARTER: ["chr:accept:1", "chr:later:0"],
     Action.CHARTER_ADMIN: ["cha:replace:fr", "cha:confirm:yes"],
     Action.CHECKIN: ["ci:yes", "ci:leave"],
+    Action.MEMBERS: ["mb:card:{nour_member}", "mb:list:0_x_x_0_x_x", "mb:search:x"],
+    Action.STANDING: ["st:suspend:{nour_member}", "st:yes:{nour_member}"],
 }
 
 

@@ -8,7 +8,8 @@ per stage; `RequestService` gathers them for the handlers:
   for, and the purge of their data; `validation`: what waits for a validator before it is offered;
 - `waves`: offers to the group and the nearest volunteers, then the others; "Not for me";
 - `claims`: the claim race, the details, and the claimer's steps (release, could not, concern);
-- `closing`: done, confirmed or not done, cancelled; `admin`: offer again, widen;
+- `closing`: done, confirmed or not done, cancelled; `conduct`: a referent's concern about a
+  volunteer's conduct, for the coordinators; `admin`: offer again, widen;
 - `visits`: "When will you go?" after a claim, and the visit report after Done;
 - `timers`: waves, alerts, expiry, follow-up and removals that are due;
 - `mine`, `tasks`, `nearby`: what each person sees of their own commitments — a referent's
@@ -22,6 +23,7 @@ from bot.services.requests.admin import AdminActions
 from bot.services.requests.base import RELEASE_WINDOW, GiveBack, load_request_view
 from bot.services.requests.claims import Claims
 from bot.services.requests.closing import Closing
+from bot.services.requests.conduct import Conduct
 from bot.services.requests.drafts import (
     Asked,
     BeneficiaryDetails,
@@ -46,7 +48,7 @@ from bot.services.requests.visits import Visits
 
 
 class RequestService(
-    MyRequests, MyTasks, Nearby, Timers, Posting, Claims, Closing, Visits, AdminActions
+    MyRequests, MyTasks, Nearby, Timers, Posting, Claims, Closing, Conduct, Visits, AdminActions
 ):
     """Use cases of the request lifecycle; no Telegram here, only notices."""
 

@@ -15,19 +15,31 @@ from bot.geo import distance_km
 from bot.messages.base import Notice, Reader
 from bot.messages.claims import (
     ClaimGivenBack,
+    DetailsRemoved,
     ReleasedForSilence,
     ReleaseLimitReached,
     YourClaimReleased,
 )
 from bot.messages.messenger import Messenger
 from bot.messages.offers import OfferUpdate, RequestView
+from bot.messages.standing import ClaimWithdrawn
 from bot.services.base import Service, no_wake
 from bot.services.outcomes import StepOutcome
 from bot.settings import Settings
-from storage import audit, offers
+from storage import audit, offers, outbox
 from storage import members as member_store
 from storage.database import Database
-from storage.models import Claim, HelpRequest, Member, MemberRole, Neighbourhood, Offer, Skill
+from storage.models import (
+    Claim,
+    HelpRequest,
+    Member,
+    MemberRole,
+    Neighbourhood,
+    Offer,
+    OutboxMessage,
+    OutboxStatus,
+    Skill,
+)
 from storage.writes import changed, view_of
 
 # A claim that no longer waits for its volunteer: no reminder, no "is it done?".
@@ -71,6 +83,7 @@ class GiveBack(StrEnum):
     RELEASED = "released"  # the volunteer tapped Release (or left with /forget)
     COULD_NOT = "failed"  # "I could not do it"
     SILENT = "auto_release"  # no answer to "is it done?" for too long
+    SUSPENDED = "suspension_release"  # a coordinator suspended the volunteer
 
 
 async def load_request_view(session: AsyncSession, request_id: int) -> RequestView | None:
@@ -214,12 +227,14 @@ class RequestsBase(Service):
             return False
         request_id = ended[0]
         await self._reopen_place(session, request_id)
+        # The bot's own move after a silence; the coordinator's suspension is audited as such.
+        by_volunteer = why not in {GiveBack.SILENT, GiveBack.SUSPENDED}
         await audit.record(
             session,
             "claim",
             claim_id,
             why.value,
-            by=None if why is GiveBack.SILENT else volunteer.id,
+            by=volunteer.id if by_volunteer else None,
             moved=(ClaimStatus.ACTIVE, status),
         )
         view = await self._view(session, request_id)
@@ -227,13 +242,40 @@ class RequestsBase(Service):
         if why is GiveBack.SILENT:
             await self._messenger.send(session, YourClaimReleased(request_id), Reader.of(volunteer))
             await self._tell_referent(session, view, ReleasedForSilence(request_id, name))
+        elif why is GiveBack.SUSPENDED:
+            # The referent hears that the place is free again, not why: that stays with the
+            # coordinators.
+            await self._tell_referent(session, view, ClaimWithdrawn(request_id, name))
         else:
             could_not = why is GiveBack.COULD_NOT
             await self._tell_referent(session, view, ClaimGivenBack(request_id, name, could_not))
         await self._refresh_copies(session, view)
-        if why is not GiveBack.SILENT:
+        if by_volunteer:
             await self._check_release_limit(session, volunteer)
         return True
+
+    async def _remove_details_now(self, session: AsyncSession, claim: Claim) -> int:
+        """Replace the claimer's details message (or stop it if still unsent); 1 if done."""
+        claim.purge_details_at = None
+        row = (
+            await session.get(OutboxMessage, claim.details_outbox_id)
+            if claim.details_outbox_id
+            else None
+        )
+        if row is None:
+            return 0
+        if row.status is OutboxStatus.PENDING:
+            # Never delivered: make sure it never is.
+            for column, value in outbox.final_values(OutboxStatus.SKIPPED).items():
+                setattr(row, column, value)
+            row.last_error = "details no longer needed"
+            return 1
+        if row.telegram_message_id is None:
+            return 0
+        volunteer = await member_store.by_id(session, claim.volunteer_id)
+        notice = DetailsRemoved(claim.request_id, row.telegram_message_id)
+        await self._messenger.send(session, notice, Reader.in_chat(row.chat_id, volunteer))
+        return 1
 
     async def _check_release_limit(self, session: AsyncSession, volunteer: Member) -> None:
         """Tell the coordinators when a volunteer reaches the day's limit of claims given back."""

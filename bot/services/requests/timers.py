@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.messages.base import Reader
-from bot.messages.claims import AskDone, ClaimerSilent, ClaimReminder, Contact, DetailsRemoved
+from bot.messages.claims import AskDone, ClaimerSilent, ClaimReminder, Contact
 from bot.messages.closing import RequestExpired, StillNotTaken
 from bot.services.requests.base import GiveBack, request_ends, request_still
 from bot.services.requests.beneficiaries import Beneficiaries
 from bot.services.requests.validation import Validating
-from storage import audit, outbox
+from storage import audit
 from storage import members as member_store
-from storage.models import Claim, HelpRequest, Offer, OutboxMessage, OutboxStatus
+from storage.models import Claim, HelpRequest, Offer
 from storage.writes import changed
 
 SWEEPS = (
@@ -97,26 +97,7 @@ class Timers(Validating, Beneficiaries):
             claim = await session.get(Claim, claim_id, with_for_update=True)
             if claim is None or claim.purge_details_at is None or claim.purge_details_at > now:
                 return 0
-            claim.purge_details_at = None
-            row = (
-                await session.get(OutboxMessage, claim.details_outbox_id)
-                if claim.details_outbox_id
-                else None
-            )
-            if row is None:
-                return 0
-            if row.status is OutboxStatus.PENDING:
-                # Never delivered: make sure it never is.
-                for column, value in outbox.final_values(OutboxStatus.SKIPPED).items():
-                    setattr(row, column, value)
-                row.last_error = "details no longer needed"
-                return 1
-            if row.telegram_message_id is None:
-                return 0
-            volunteer = await member_store.by_id(session, claim.volunteer_id)
-            notice = DetailsRemoved(claim.request_id, row.telegram_message_id)
-            await self._messenger.send(session, notice, Reader.in_chat(row.chat_id, volunteer))
-            return 1
+            return await self._remove_details_now(session, claim)
 
     async def _expire(self, request_id: int, now: datetime) -> int:
         """An open request nobody took by its deadline expires; its referent is told."""
