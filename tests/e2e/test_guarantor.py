@@ -54,7 +54,7 @@ async def _open_card(
     assert name in (listing.text or "")
     claire.tap(listing, name)
     await live.world.wait_for(
-        lambda: "Claims:" in (listing.text or ""), what="the list edited into the card"
+        lambda: "Claims — taken" in (listing.text or ""), what="the list edited into the card"
     )
     return listing
 

@@ -43,8 +43,8 @@ TOWN = Town.of(SETTINGS)
         ),
         (
             "nl",
-            "💬 Schrijf de referent",
-            "💬 Schrijf Nour",
+            "💬 Bericht aan de referent",
+            "💬 Bericht aan Nour",
             "💬 Rita schrijft u over hulpvraag nr. 7:",
             "Het gesprek over hulpvraag nr. 7 is gesloten",
         ),

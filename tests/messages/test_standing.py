@@ -65,7 +65,7 @@ def test_requests_handed_over_count_in_the_readers_language() -> None:
     assert notice.render(I18N.for_user("en", None), TOWN).text.startswith(
         "Rita's 2 requests still running are now yours to follow: #3, #5."
     )
-    assert "Les 2 demandes en cours de Rita" in notice.render(I18N.for_user("fr", None), TOWN).text
+    assert "Rita avait 2 demandes en cours" in notice.render(I18N.for_user("fr", None), TOWN).text
 
 
 def test_the_card_uses_the_readers_dates_and_numbers_and_offers_what_applies() -> None:
