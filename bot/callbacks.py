@@ -39,7 +39,7 @@ class Action(StrEnum):
     CLAIM_STEP = "cs"
     VISIT = "vr"  # the visit report after Done: (answer, claim id)
     REFERENT_STEP = "rs"  # the referent's follow-up: (confirm|notdone, claim id)
-    REQUEST_ADMIN = "ra"  # the referent or a coordinator on a request: (cancel|resend|widen, id)
+    REQUEST_ADMIN = "ra"  # on a request: (cancel|cancelyes|cancelno|resend|widen, id)
     POST = "rq"  # a step of posting a request: (step, value)
     SIGNAL = "sg"  # a step of reporting an isolated person: (step, value)
     CASE = "cs2"  # a coordinator/referent on a reported case: (assign|close|outcome, case id)

@@ -9,6 +9,7 @@ message goes out through the outbox, written in the use case's transaction.
 from __future__ import annotations
 
 import contextlib
+import html
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -19,7 +20,18 @@ from telegram.error import BadRequest
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.messages.base import buttons, keyboard
-from bot.messages.claims import PLAN_WORDS, Toast, claim_answer, declined_note, step_answer
+from bot.messages.claims import (
+    CANCEL_ASKED,
+    CANCEL_BUTTON,
+    CANCEL_DONE,
+    CANCEL_NO,
+    CANCEL_YES,
+    PLAN_WORDS,
+    Toast,
+    claim_answer,
+    declined_note,
+    step_answer,
+)
 from bot.messages.closing import (
     CONDUCT_ASKED,
     CONDUCT_BUTTON,
@@ -173,11 +185,61 @@ async def _redraw(query: CallbackQuery, rows: list[list[InlineKeyboardButton]]) 
 async def on_request_admin(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """The referent (or a coordinator) cancels a request, re-sends it, or widens it."""
+    """The referent (or a coordinator) cancels a request (asked first), re-sends it, widens it."""
     requests = context.services.requests
+    query = query_of(update)
+    verb, request_id = button.str_arg(0), button.int_arg(1)
+    if verb in {"cancel", "cancelno"}:
+        # Cancelling cannot be undone: the tapped message asks first, in place of its button —
+        # only someone who may cancel it (its referent or a coordinator), while it may be.
+        seen = await requests.my_request(who.member.telegram_id, request_id)
+        if seen.card is None or not seen.card.may_cancel:
+            refused = seen.outcome if seen.card is None else StepOutcome.STALE
+            await _answer(update, step_answer("cancel", refused, who._))
+            return
+        await query.answer()
+        await _ask_cancel(query, who, request_id, asking=verb == "cancel")
+        return
     steps: dict[str, Step] = {
-        "cancel": requests.cancel,
+        "cancelyes": requests.cancel,
         "resend": requests.resend,
         "widen": requests.widen,
     }
-    await _step(update, who, button, steps)
+    _verb, _target, outcome = await _step(update, who, button, steps)
+    if verb == "cancelyes" and outcome is StepOutcome.DONE:
+        await _ask_cancel(query, who, request_id, asking=False, done=True)
+
+
+async def _ask_cancel(
+    query: CallbackQuery, who: Speaker, request_id: int, *, asking: bool, done: bool = False
+) -> None:
+    """The tapped message with "Cancel request n° X? Yes / No" in place of its cancel button
+    (`asking`), back as it was ("No"), or saying the request was cancelled (`done`)."""
+    message = query.message
+    if not isinstance(message, Message) or message.text is None:
+        return
+    question = html.escape("\n\n" + who._(CANCEL_ASKED, id=request_id), quote=False)
+    text = message.text_html.removesuffix(question)
+    if asking:
+        text += question
+        labels = ((CANCEL_YES, "cancelyes"), (CANCEL_NO, "cancelno"))
+        instead = buttons(who._, Action.REQUEST_ADMIN, request_id, (labels,))[0]
+    elif done:
+        text += "\n\n" + html.escape(who._(CANCEL_DONE, id=request_id), quote=False)
+        instead = []
+    else:
+        instead = buttons(who._, Action.REQUEST_ADMIN, request_id, CANCEL_BUTTON)[0]
+    # The request's cancel button (or its Yes / No) becomes `instead`; the other buttons stay.
+    ours = {f"ra:{verb}:{request_id}" for verb in ("cancel", "cancelyes", "cancelno")}
+    rows: list[list[InlineKeyboardButton]] = []
+    for row in message.reply_markup.inline_keyboard if message.reply_markup else ():
+        kept = [b for b in row if b.callback_data not in ours]
+        if len(kept) < len(row) and instead:
+            kept += instead
+            instead = []
+        if kept:
+            rows.append(kept)
+    with contextlib.suppress(BadRequest):  # "not modified": tapped twice
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=keyboard(rows) if rows else None
+        )

@@ -36,6 +36,11 @@ PLAN_WORDS = {
     "gowrite": VisitPlan.WILL_WRITE,
 }
 CANCEL_BUTTON = (((N_("Cancel the request"), "cancel"),),)
+# Cancelling cannot be undone: the message tapped asks first (handlers/requests.py).
+CANCEL_ASKED = N_("Cancel request #{id}? Its volunteers will be told. This cannot be undone.")
+CANCEL_YES = N_("Yes, cancel it")
+CANCEL_NO = N_("No, keep it")
+CANCEL_DONE = N_("❌ Request #{id} was cancelled.")
 MAKE_RECURRING_BUTTON = (((N_("🔁 Make it recurring"), "make"),),)
 
 
@@ -387,6 +392,7 @@ DONE_ANSWERS = {
     "confirm": N_("Confirmed. Thank you!"),
     "notdone": N_("Noted: the request is offered again."),
     "cancel": N_("Request cancelled. The volunteers have been told."),
+    "cancelyes": N_("Request cancelled. The volunteers have been told."),
     "resend": N_("Offered again to every volunteer who fits."),
     "widen": N_("Offered to volunteers farther away too."),
     "decline": N_("Understood. Thank you for answering!"),

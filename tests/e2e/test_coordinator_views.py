@@ -110,7 +110,9 @@ async def test_open_lists_an_unclaimed_request_with_its_buttons(
     assert listing.labels == [f"#{request_id}: offer again", "Widen", "Cancel", "🔄 Refresh"]
 
     town.claire.tap(listing, "Cancel")
-    await world.wait_for(lambda: bool(town.claire.callback_answers))
+    await world.wait_for(lambda: "Yes, cancel it" in listing.labels, what="asked first")
+    town.claire.tap(listing, "Yes, cancel it")
+    await world.wait_for(lambda: len(town.claire.callback_answers) >= 2)
     assert "Request cancelled" in (town.claire.callback_answers[-1].text or "")
     town.claire.tap(listing, "🔄 Refresh")
     await world.wait_for(

@@ -164,8 +164,25 @@ async def test_release_reoffers_cancel_tells_claimers(
     bob.tap(bob_offer, "I'll do it")
     await bob.expect_message("private details")
     rita_note = await rita.expect_message("Bob")
+    # Cancelling cannot be undone: the note asks first; "No" puts it back as it was.
     rita.tap(rita_note, "Cancel the request")
+    await world.wait_for(
+        lambda: "This cannot be undone" in (rita_note.text or ""), what="the question"
+    )
+    assert {"Yes, cancel it", "No, keep it"} <= set(rita_note.labels)
+    assert "Cancel the request" not in rita_note.labels
+    rita.tap(rita_note, "No, keep it")
+    await world.wait_for(lambda: "Cancel the request" in rita_note.labels, what="kept")
+    await live.settle()
+    assert not any("was cancelled" in (m.text or "") for m in bob.inbox)
+    rita.tap(rita_note, "Cancel the request")
+    await world.wait_for(lambda: "Yes, cancel it" in rita_note.labels, what="asked again")
+    rita.tap(rita_note, "Yes, cancel it")
     cancelled = await bob.expect_message("was cancelled by the referent")
+    await world.wait_for(
+        lambda: f"Request #{request_id} was cancelled." in (rita_note.text or ""),
+        what="the note saying so",
+    )
     assert f"#{request_id}" in (cancelled.text or "")
     await world.wait_for(
         lambda: "Annulée par la personne référente" in (group.last_message.text or "")
