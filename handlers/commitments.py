@@ -11,6 +11,8 @@ start the edit conversation (conversations/request_edit.py), registered before t
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from telegram import Message, Update
 from telegram.constants import ParseMode
@@ -18,6 +20,7 @@ from telegram.error import BadRequest
 
 from bot.callbacks import Callback
 from bot.context import BrigadeContext
+from bot.i18n import Translator
 from bot.messages import commitments as screens
 from bot.messages.base import Rendered, Town
 from bot.messages.claims import STEP_ANSWERS
@@ -27,6 +30,7 @@ from handlers.buttons import query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 
 PAGE_SIZE = 5
+P = TypeVar("P")
 
 
 def _town(context: BrigadeContext) -> Town:
@@ -49,16 +53,27 @@ async def _show(update: Update, screen: Rendered, *, edit: bool) -> None:
         )
 
 
+async def _page(
+    context: BrigadeContext,
+    who: Speaker,
+    number: int,
+    found: Callable[..., Awaitable[P | Outcome]],
+    refusal: str,
+    render: Callable[[P, int, Translator, Town], Rendered],
+) -> Rendered:
+    """Page `number` of one of the three lists, or why the caller has none."""
+    page = await found(who.member.telegram_id, offset=number * PAGE_SIZE, limit=PAGE_SIZE)
+    if isinstance(page, Outcome):
+        return Rendered(who._(refusal))
+    return render(page, number, who._, _town(context))
+
+
 # --- /mine -------------------------------------------------------------------------------------
 
 
 async def _mine_screen(context: BrigadeContext, who: Speaker, number: int) -> Rendered:
-    page = await context.services.requests.my_requests(
-        who.member.telegram_id, offset=number * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    if isinstance(page, Outcome):
-        return Rendered(who._(screens.NOT_A_REFERENT))
-    return screens.mine_page(page, number, who._, _town(context))
+    found = context.services.requests.my_requests
+    return await _page(context, who, number, found, screens.NOT_A_REFERENT, screens.mine_page)
 
 
 async def mine(update: Update, context: BrigadeContext, who: Speaker, _message: Message) -> None:
@@ -100,12 +115,8 @@ async def on_mine_button(
 
 
 async def _tasks_screen(context: BrigadeContext, who: Speaker, number: int) -> Rendered:
-    page = await context.services.requests.my_tasks(
-        who.member.telegram_id, offset=number * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    if isinstance(page, Outcome):
-        return Rendered(who._(screens.NOT_A_VOLUNTEER))
-    return screens.tasks_page(page, number, who._, _town(context))
+    found = context.services.requests.my_tasks
+    return await _page(context, who, number, found, screens.NOT_A_VOLUNTEER, screens.tasks_page)
 
 
 async def tasks(update: Update, context: BrigadeContext, who: Speaker, _message: Message) -> None:
@@ -179,12 +190,8 @@ async def task_step(
 
 
 async def _nearby_screen(context: BrigadeContext, who: Speaker, number: int) -> Rendered:
-    found = await context.services.requests.nearby(
-        who.member.telegram_id, offset=number * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    if isinstance(found, Outcome):
-        return Rendered(who._(screens.NOT_A_VOLUNTEER))
-    return screens.nearby_page(found, number, who._, _town(context))
+    found = context.services.requests.nearby
+    return await _page(context, who, number, found, screens.NOT_A_VOLUNTEER, screens.nearby_page)
 
 
 async def nearby(update: Update, context: BrigadeContext, who: Speaker, _message: Message) -> None:
