@@ -70,17 +70,16 @@ async def test_back_by_keyboard_removes_it_and_a_button_of_another_step_is_stale
     await brigade.deliver()
     lina.send_text("8 rue du Pré de l'Âne, Chambéry")
     await brigade.deliver()
-    found = lina.last_message
-    assert (found.text or "").startswith("I found:")
-    lina.tap(found, "Yes, that's it")
-    await brigade.deliver()
-    assert "How far" in (lina.last_message.text or "")  # (this town has no neighbourhood)
+    found, skills = lina.inbox[-2:]
+    assert (found.text or "").startswith("Address found:")
+    assert lina.reply_keyboard == []  # the typed address ended the step: its keyboard went
+    assert "What can you help with?" in (skills.text or "")  # (this town has no neighbourhood)
     answered = len(lina.callback_answers)
-    lina.tap_data(found, "su:place:yes")  # the confirmation again, from an earlier step
+    lina.tap_data(skills, "su:confirm:yes")  # the summary's Send, before the summary: refused
     await brigade.deliver()
     assert len(lina.callback_answers) == answered + 1
     assert lina.callback_answers[-1].text == "This button is no longer valid."
-    assert "How far" in (lina.last_message.text or "")
+    assert lina.last_message.message_id == skills.message_id  # nothing sent, nothing asked
 
 
 async def test_a_posting_draft_in_an_older_shape_starts_again_at_the_next_tap(
