@@ -3,6 +3,8 @@ of another step is answered as stale, and ⬅ pressed on a reply keyboard takes 
 
 from __future__ import annotations
 
+from telegram.ext import ConversationHandler
+
 from bot.domain.vocabulary import Role
 from bot.services.outcomes import Outcome
 from testkit.harness import InProcessBrigade
@@ -114,3 +116,43 @@ async def test_a_posting_draft_in_an_older_shape_starts_again_at_the_next_tap(
     assert rita.callback_answers[-1].text == (
         "This button is no longer valid. Send /new to post a request."
     )
+
+
+def _signup_states(brigade: InProcessBrigade) -> dict[object, object]:
+    """PTB's in-memory states of the sign-up (what persistence loads at start)."""
+    for handlers in brigade.app.handlers.values():
+        for handler in handlers:
+            if isinstance(handler, ConversationHandler) and handler.name == "signup":
+                return handler._conversations  # type: ignore[return-value]
+    raise AssertionError("no sign-up conversation")
+
+
+async def test_a_step_of_an_older_sign_up_goes_on_to_the_first_question_left(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    bob = world.add_user("Bob", language_code="en")
+    bob.send_command("join")
+    await brigade.deliver()
+    bob.press("Use “Bob”")
+    await brigade.deliver()
+    bob.press("Skip")
+    await brigade.deliver()
+    bob.send_location(45.5675, 5.9205)
+    await brigade.deliver()
+    skills = bob.last_message
+    assert "What can you help with?" in (skills.text or "")
+    # An older version kept him at its radius step (gone since): its button, still on screen…
+    _signup_states(brigade)[(bob.id, bob.id)] = "radius"
+    bob.tap_data(skills, "su:radius:2")
+    await brigade.deliver()
+    # …leads to the first question left, his answers kept.
+    assert bob.last_message.message_id != skills.message_id
+    assert "What can you help with?" in (bob.last_message.text or "")
+    assert brigade.app.user_data[bob.id]["signup"]["name"] == "Bob"
+    # The same at the older charter step, once the skills are chosen: the summary.
+    bob.tap("Plumbing")
+    await brigade.deliver()
+    _signup_states(brigade)[(bob.id, bob.id)] = "charter"
+    bob.send_text("I accept")
+    await brigade.deliver()
+    assert "Please check your answers" in (bob.last_message.text or "")
