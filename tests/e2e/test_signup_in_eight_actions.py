@@ -110,7 +110,8 @@ async def test_a_pin_and_two_skills_take_eight_actions(
         card.text or ""
     )
     member = await live.services.members.find(odette.id)
-    assert member is not None and member.display_name == "Odette Martin"
+    assert member is not None
+    assert member.display_name == "Odette Martin"
     world.assert_sound()
 
 
