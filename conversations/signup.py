@@ -27,7 +27,7 @@ from typing import ClassVar
 from babel.dates import format_date
 from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.error import TelegramError
-from telegram.ext import ConversationHandler
+from telegram.ext import ConversationHandler, filters
 
 from bot import deeplinks
 from bot.callbacks import Action, Callback
@@ -44,8 +44,8 @@ from conversations import pickers
 from conversations.base import (
     BACK_LABEL,
     END,
+    PRIVATE,
     SKIP_LABEL,
-    TEXT,
     Conversation,
     State,
     Texts,
@@ -490,8 +490,10 @@ async def on_send(turn: Turn_, button: Callback) -> State:
         await turn.say(_(SUSPENDED_CANNOT_APPLY))
         return END
     if isinstance(result, Outcome):
+        # A skill retired meanwhile, most likely: the skills again, then the summary.
         await turn.say(_("Some answers are missing or no longer valid. Let's check them."))
-        return await turn.ask(Step.SUMMARY)
+        turn.draft.skill_ids = []
+        return await turn.ask(Step.SKILLS)
     await _show_sent(turn)
     reach = await turn.services.neighbourhoods.reach(
         draft.place.latitude, draft.place.longitude, draft.radius_km
@@ -555,7 +557,7 @@ def build_signup_conversation() -> ConversationHandler[BrigadeContext]:
             **{
                 step: [
                     *(SIGNUP.on(verb, on_retired_tap) for verb in ("place", "radius", "charter")),
-                    SIGNUP.message(TEXT, on_retired_step),
+                    SIGNUP.message(PRIVATE & ~filters.COMMAND, on_retired_step),
                 ]
                 for step in RETIRED
             },

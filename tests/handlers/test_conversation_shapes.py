@@ -156,3 +156,35 @@ async def test_a_step_of_an_older_sign_up_goes_on_to_the_first_question_left(
     bob.send_text("I accept")
     await brigade.deliver()
     assert "Please check your answers" in (bob.last_message.text or "")
+
+
+async def test_a_skill_retired_before_the_application_is_sent_asks_the_skills_again(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
+    claire.send_command("start")
+    bob = world.add_user("Bob", language_code="en")
+    bob.send_command("join")
+    await brigade.deliver()
+    bob.press("Use “Bob”")
+    await brigade.deliver()
+    bob.press("Skip")
+    await brigade.deliver()
+    bob.send_location(45.5675, 5.9205)
+    await brigade.deliver()
+    bob.tap("Gardening")
+    await brigade.deliver()
+    bob.tap("Done")
+    await brigade.deliver()
+    summary = bob.last_message
+    assert "Skills: Gardening" in (summary.text or "")
+    gardening = next(s.id for s in await brigade.services.skills.active() if "arden" in s.label)
+    assert await brigade.services.skills.retire(COORDINATOR_ID, gardening) is Outcome.DONE
+
+    bob.tap(summary, "I accept the charter and send my application")
+    await brigade.deliver()
+    note, skills = bob.inbox[-2:]
+    assert note.text == "Some answers are missing or no longer valid. Let's check them."
+    assert "What can you help with?" in (skills.text or "")
+    assert not any("Gardening" in label for label in skills.labels)
+    assert not any("Thank you" in (m.text or "") for m in bob.inbox)
