@@ -1,4 +1,5 @@
-"""The volunteers' charter of conduct, shown in full and accepted explicitly at sign-up.
+"""The volunteers' charter of conduct: at sign-up, a few lines and "read it all", then an explicit
+acceptance.
 
 The text below, in the catalogs, is the default. A town replaces it with its own (`/charter`,
 bot/services/charters.py): published versions are numbered from 1 and stored in the database;
@@ -54,3 +55,36 @@ def charter_for(_: Translator, town: str, texts: Mapping[str, str]) -> str:
     """The charter a reader is asked to accept: the town's text in their language, if it wrote
     one, else the text shipped in the catalogs."""
     return texts.get(_.language) or charter_text(_, town)
+
+
+# The default charter in a few lines, as the sign-up shows it before "Read the whole charter".
+_SUMMARY_LINES = (
+    N_("• I help for free: no money, no gift, no tip."),
+    N_("• What I see and hear at people's homes stays there."),
+    N_("• Small services only; in doubt, I tell the referent."),
+    N_("• I keep my word, or release the request at once."),
+)
+# A town's own text is not summed up by the bot: its beginning is shown, cut at a paragraph or a
+# sentence, about this long.
+EXCERPT_LENGTH = 300
+
+
+def charter_summary(_: Translator, texts: Mapping[str, str]) -> str:
+    """The charter in a few lines: the catalogs' summary of the default text, or the beginning
+    of the town's own text ("…" where it is cut)."""
+    own = texts.get(_.language)
+    if own is None:
+        return "\n".join(_(line) for line in _SUMMARY_LINES)
+    return excerpt(own, EXCERPT_LENGTH)
+
+
+def excerpt(text: str, length: int) -> str:
+    """The beginning of a text, cut after a paragraph or a sentence near `length` characters."""
+    text = text.strip()
+    if len(text) <= length:
+        return text
+    head = text[:length]
+    cut = max(head.rfind("\n"), head.rfind(". ") + 1)
+    if cut < length // 3:
+        cut = head.rfind(" ")
+    return head[: cut if cut > 0 else length].rstrip() + " …"

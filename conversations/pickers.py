@@ -11,9 +11,10 @@ from babel.dates import get_day_names
 from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from bot.callbacks import Callback
+from bot.domain.reach import RADIUS_CHOICES_KM, SUGGESTED_RADII_KM
 from bot.i18n import N_, Translator
 from bot.services.profile import PHONE_PATTERN
-from bot.services.volunteers import PERIODS, RADIUS_CHOICES_KM
+from bot.services.volunteers import PERIODS
 from bot.skills import skill_label
 from bot.text import one_line
 from conversations.base import Buttons, Conversation, Spec, State, Turn
@@ -45,8 +46,7 @@ AVAILABILITY_QUESTION = N_(
     "When are you usually free? Pick a preset or tap the slots, then “Done”. You will still "
     "choose each request yourself."
 )
-# How far a volunteer is ready to go, as offered by the sign-up and the profile.
-RADII = [(int(km), f"{km:g} km") for km in RADIUS_CHOICES_KM]
+RADIUS_QUESTION = N_("How far from you are you ready to go?")
 _SLOT = re.compile(r"([0-6])-(morning|afternoon|evening)")
 
 Slot = tuple[int, str]
@@ -221,9 +221,15 @@ async def phone_reply(
     return Again.ASKED
 
 
+def radii(*more: float | None) -> list[tuple[str | int, str]]:
+    """The radius buttons: the usual choices, and `more` (a suggested one, the current one)."""
+    offered = sorted({*RADIUS_CHOICES_KM, *(km for km in more if km in SUGGESTED_RADII_KM)})
+    return [(int(km), f"{km:g} km") for km in offered]
+
+
 def radius_handlers(conversation: Conversation[Any], on_radius: TapStep[Any]) -> list[Spec]:
-    """The radius step's buttons (any other distance is answered as no longer valid)."""
-    return [conversation.on("radius", on_radius, values=[km for km, _label in RADII])]
+    """The radius buttons (a suggested one included; any other is answered as no longer valid)."""
+    return [conversation.on("radius", on_radius, values=[int(km) for km in SUGGESTED_RADII_KM])]
 
 
 def skills_handlers(conversation: Conversation[Any], done: TapStep[Any]) -> list[Spec]:

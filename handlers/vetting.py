@@ -14,8 +14,10 @@ from telegram.error import Forbidden, TelegramError
 
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
+from bot.domain.reach import Reach
 from bot.domain.vocabulary import VolunteerStatus
 from bot.i18n import N_, Translator
+from bot.messages.reach import card_reach_line, reach_warning
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import ApplicationView, SkillHeld, skills_summary
 from bot.skills import skill_label
@@ -55,23 +57,23 @@ def application_card(view: ApplicationView, _: Translator) -> str:
         VolunteerStatus.REJECTED: _("not accepted"),
         VolunteerStatus.SUSPENDED: _("suspended"),
     }.get(view.status or VolunteerStatus.PENDING, "")
-    return "\n".join(
-        [
-            _("Volunteer application: {name}", name=view.display_name),
-            _("Status: {value}", value=status),
-            _("Phone: {value}", value=view.phone or _("not given")),
-            _("Place: {value}", value=view.address or _("location pin")),
-            _("Neighbourhood: {value}", value=view.neighbourhood or _("none")),
-            _("Distance: up to {value} km", value=f"{view.radius_km:g}"),
-            _("Skills: {value}", value=", ".join(skills)),
-            _("Availability: {value}", value=slots or _("to be agreed each time")),
-            _(
-                "Charter version {version} accepted on {date}",
-                version=view.charter_version or "—",
-                date=accepted,
-            ),
-        ]
-    )
+    lines = [
+        _("Volunteer application: {name}", name=view.display_name),
+        _("Status: {value}", value=status),
+        _("Phone: {value}", value=view.phone or _("not given")),
+        _("Place: {value}", value=view.address or _("location pin")),
+        _("Neighbourhood: {value}", value=view.neighbourhood or _("none")),
+        _("Distance: up to {value} km", value=f"{view.radius_km:g}"),
+        card_reach_line(view.reach, _),
+        _("Skills: {value}", value=", ".join(skills)),
+        _("Availability: {value}", value=slots or _("to be agreed each time")),
+        _(
+            "Charter version {version} accepted on {date}",
+            version=view.charter_version or "—",
+            date=accepted,
+        ),
+    ]
+    return "\n".join(line for line in lines if line)
 
 
 def application_keyboard(view: ApplicationView, _: Translator) -> InlineKeyboardMarkup | None:
@@ -178,9 +180,14 @@ async def pending(update: Update, context: BrigadeContext, who: Speaker, message
 
 
 async def tell_volunteer(
-    context: BrigadeContext, telegram_id: int | None, approved: bool, reason: str | None
+    context: BrigadeContext,
+    telegram_id: int | None,
+    approved: bool,
+    reason: str | None,
+    reach: Reach | None = None,
 ) -> None:
-    """Tell the volunteer of the decision on their application (with the reason, if given)."""
+    """Tell the volunteer of the decision on their application (with the reason, if given; when
+    approved, with why no request can reach them if their distance reaches no neighbourhood)."""
     if telegram_id is None:
         return
     services = context.services
@@ -189,7 +196,16 @@ async def tell_volunteer(
         volunteer.chosen_language if volunteer else None,
         volunteer.telegram_language if volunteer else None,
     )
-    if approved:
+    warning = reach_warning(reach, _) if approved else ""
+    if approved and warning:
+        text = (
+            _("Good news: your application was approved. Welcome to the brigade!")
+            + "\n\n"
+            + warning
+            + "\n"
+            + _("You can change your distance with /profile.")
+        )
+    elif approved:
         text = _(
             "Good news: your application was approved. Welcome to the brigade! You will now "
             "receive the requests near you that match your skills."
@@ -218,11 +234,14 @@ def card_of(update: Update) -> Card | None:
 
 async def show_on_card(
     context: BrigadeContext, who: Speaker, member_id: int, card: Card | None, note: str
-) -> None:
-    """Edit a tapped card: the application as it now stands, a note, the buttons left."""
+) -> ApplicationView | None:
+    """Edit a tapped card: the application as it now stands, a note, the buttons left; returns
+    the application read."""
     view = await context.services.volunteers.application(who.member.telegram_id, member_id)
-    if card is None or isinstance(view, Outcome):
-        return
+    if isinstance(view, Outcome):
+        return None
+    if card is None:
+        return view
     try:
         await context.bot.edit_message_text(
             application_card(view, who._) + "\n\n" + note,
@@ -232,6 +251,7 @@ async def show_on_card(
         )
     except TelegramError as error:
         log.debug("card not edited: %s", error)
+    return view
 
 
 async def answer_decision(update: Update, outcome: Outcome, _: Translator) -> None:
@@ -259,8 +279,9 @@ async def on_approve(
     await answer_decision(update, decision.outcome, who._)
     if decision.outcome is Outcome.DONE:
         note = who._("Approved by {name}.", name=who.member.display_name)
-        await show_on_card(context, who, member_id, card_of(update), note)
-        await tell_volunteer(context, decision.volunteer_telegram_id, True, None)
+        view = await show_on_card(context, who, member_id, card_of(update), note)
+        reach = view.reach if view is not None else None
+        await tell_volunteer(context, decision.volunteer_telegram_id, True, None, reach)
 
 
 async def on_reapply(

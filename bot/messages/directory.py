@@ -19,6 +19,7 @@ from bot.callbacks import Action
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import N_, Translator
 from bot.messages.base import Rendered, Town, button
+from bot.messages.reach import card_reach_line
 from bot.messages.standing import ROLE_NAMES
 from bot.services.directory import Choices, MemberCard, MemberFilter, MemberRow
 from bot.services.reports.views import Page
@@ -352,6 +353,7 @@ def card_text(card: MemberCard, _: Translator, town: Town) -> str:
                 value=format_decimal(card.radius_km, locale=_.language),
             )
         ),
+        *([e(line)] if (line := card_reach_line(card.reach, _)) else []),
         e(_("Skills: {value}", value=skills or _("none"))),
         e(
             _(

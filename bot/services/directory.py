@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Subquery
 
+from bot.domain.reach import Reach, reach_of
 from bot.domain.vocabulary import ClaimStatus, Role, VolunteerStatus
 from bot.services.base import Service
+from bot.services.neighbourhoods import centres
 from bot.services.outcomes import Outcome
 from bot.services.reports.periods import aware, count_if
 from bot.services.reports.views import Page
@@ -109,6 +111,9 @@ class MemberCard:
     coordinator_by_settings: bool
     skills: tuple[SkillHeld, ...] = ()
     concerns: tuple[ConcernSeen, ...] = field(default_factory=tuple)
+    # The nearest neighbourhood centre and whether their radius reaches it (None: no place, or
+    # the town has no neighbourhood).
+    reach: Reach | None = None
 
 
 @dataclass(frozen=True)
@@ -354,6 +359,11 @@ class DirectoryService(Service):
                 .order_by(ConductConcern.raised_at.desc(), ConductConcern.id.desc())
             )
         )
+        reach = None
+        if member.latitude is not None and member.longitude is not None:
+            reach = reach_of(
+                member.latitude, member.longitude, member.radius_km, await centres(session)
+            )
         return MemberCard(
             member_id=member.id,
             display_name=member.display_name,
@@ -380,4 +390,5 @@ class DirectoryService(Service):
             coordinator_by_settings=member.telegram_id in self._coordinator_ids,
             skills=skills,
             concerns=concerns,
+            reach=reach,
         )

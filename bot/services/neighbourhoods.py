@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.reach import Centre, Reach, reach_of
 from bot.domain.vocabulary import VolunteerStatus
 from bot.geo import distance_km, valid_point
 from bot.services.base import Service
@@ -33,6 +34,16 @@ class NeighbourhoodView:
 
 def _view(row: Neighbourhood) -> NeighbourhoodView:
     return view_of(NeighbourhoodView, row)
+
+
+async def centres(session: AsyncSession) -> list[Centre]:
+    """The active neighbourhoods' centres (one query, for any number of volunteers)."""
+    rows = await session.execute(
+        select(Neighbourhood.name, Neighbourhood.latitude, Neighbourhood.longitude).where(
+            Neighbourhood.archived_at.is_(None)
+        )
+    )
+    return [Centre(name, latitude, longitude) for name, latitude, longitude in rows.all()]
 
 
 class NeighbourhoodService(Service):
@@ -77,6 +88,12 @@ class NeighbourhoodService(Service):
             for view in await self.all()
         ]
         return sorted(ranked, key=lambda pair: pair[1])
+
+    async def reach(self, latitude: float, longitude: float, radius_km: float) -> Reach | None:
+        """Whether a radius from this place reaches the nearest neighbourhood centre (None: the
+        town has no neighbourhood)."""
+        async with self._db.read() as session:
+            return reach_of(latitude, longitude, radius_km, await centres(session))
 
     async def volunteer_counts(self) -> dict[int, int]:
         """Approved volunteers per neighbourhood (one grouped query)."""

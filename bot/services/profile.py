@@ -17,9 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import quiet_hours
+from bot.domain.reach import Reach, reach_of
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
 from bot.services.base import Service
+from bot.services.neighbourhoods import centres
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import PERIODS, SkillHeld
 from bot.text import one_line
@@ -85,6 +87,9 @@ class ProfileView:
     weekly_cap: int | None
     charter_version: str | None
     charter_accepted_at: datetime | None
+    # The nearest neighbourhood centre and whether the radius reaches it (None: no place, or the
+    # town has no neighbourhood).
+    reach: Reach | None = None
 
     @property
     def paused(self) -> bool:
@@ -430,6 +435,11 @@ class ProfileService(Service):
         paused_until = member.paused_until
         if paused_until is not None and paused_until <= now:
             paused_until = None
+        reach = None
+        if member.latitude is not None and member.longitude is not None:
+            reach = reach_of(
+                member.latitude, member.longitude, member.radius_km, await centres(session)
+            )
         # The other fields are the member's columns of the same names.
         return view_of(
             ProfileView,
@@ -442,4 +452,5 @@ class ProfileService(Service):
             availability=availability,
             paused_until=paused_until,
             paused_indefinitely=paused_until is not None and paused_until - now > _INDEFINITE_AFTER,
+            reach=reach,
         )

@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.reach import Centre, Reach, reach_of
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
 from bot.pseudonyms import Pseudonyms
 from bot.services.base import Service
+from bot.services.neighbourhoods import centres
 from bot.services.outcomes import Outcome
 from storage import audit, limits
 from storage import members as member_store
@@ -22,7 +24,6 @@ from storage.models import Availability, Member, MemberRole, Neighbourhood, Skil
 from storage.writes import changed, view_of
 
 PERIODS = ("morning", "afternoon", "evening")
-RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)
 # After an application is not accepted, the same person may apply again this much later, unless
 # a coordinator allows it sooner: a refusal is not answered by re-applying at once, forever.
 DEFAULT_REAPPLY_COOLDOWN = timedelta(days=30)
@@ -83,6 +84,9 @@ class ApplicationView:
     availability: list[tuple[int, str]] = field(default_factory=list)
     # Not accepted: from when they may apply again (None: now, or not rejected).
     reapply_from: datetime | None = None
+    # The nearest neighbourhood centre and whether their radius reaches it (None: no place, or
+    # the town has no neighbourhood).
+    reach: Reach | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,13 @@ class Decision:
     outcome: Outcome
     volunteer_telegram_id: int | None = None
     volunteer_name: str = ""
+
+
+def _reach(member: Member, town: list[Centre]) -> Reach | None:
+    """How the member's place and radius stand to the nearest neighbourhood centre."""
+    if member.latitude is None or member.longitude is None:
+        return None
+    return reach_of(member.latitude, member.longitude, member.radius_km, town)
 
 
 def _valid(application: VolunteerApplication) -> bool:
@@ -270,6 +281,7 @@ class VolunteerService(Service):
         ).scalars()
         for slot in sorted(slots, key=lambda s: (s.weekday, PERIODS.index(s.period))):
             availability[slot.member_id].append((slot.weekday, slot.period))
+        town = await centres(session) if rows else []
         return [
             # The other fields are the member's columns of the same names.
             view_of(
@@ -282,6 +294,7 @@ class VolunteerService(Service):
                 skills=skills[member.id],
                 availability=availability[member.id],
                 reapply_from=None,
+                reach=_reach(member, town),
             )
             for member, neighbourhood in rows
         ]

@@ -17,6 +17,7 @@ from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import VolunteerStatus
 from bot.i18n import N_, Translator
+from bot.messages.reach import reach_line
 from bot.services.outcomes import Outcome
 from bot.services.profile import ProfileView
 from conversations.base import chunks
@@ -107,6 +108,7 @@ def profile_card(view: ProfileView, _: Translator, tz: tzinfo) -> str:
         _("Place: {value}", value=place),
         _("Neighbourhood: {value}", value=view.neighbourhood or _("none")),
         _("Distance: up to {value} km", value=f"{view.radius_km:g}"),
+        *filter(None, [reach_line(view.reach, _)]),
         _("Skills: {value}", value=", ".join(skills)),
         _(
             "Availability: {value}",

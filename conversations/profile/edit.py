@@ -17,6 +17,7 @@ from telegram.ext import ConversationHandler
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.i18n import N_
+from bot.messages.reach import reach_warning
 from bot.services.outcomes import Outcome
 from bot.services.profile import (
     MAX_NAME_LENGTH,
@@ -142,11 +143,25 @@ PROFILE.prompt(
     name=lambda turn: turn.draft.name,
 )
 on_place_text = own_place_questions(PROFILE, Field.PLACE, Field.CONFIRM_PLACE, back_on_confirm=True)
-PROFILE.prompt(
-    Field.RADIUS,
-    N_("How far from you are you ready to go?"),
-    choices("radius", pickers.RADII, per_row=4, ticked=lambda turn: turn.draft.radius_km),
-)
+
+
+@PROFILE.question(Field.RADIUS)
+async def ask_radius(turn: Turn_) -> State:
+    """The distances, the current one ticked; first why none reaches a neighbourhood, if so."""
+    _, draft = turn._, turn.draft
+    reach = None
+    if draft.place is not None:
+        reach = await turn.services.neighbourhoods.reach(
+            draft.place.latitude, draft.place.longitude, draft.radius_km
+        )
+    offered = pickers.radii(reach.suggested_km if reach else None, draft.radius_km)
+    keyboard = choices("radius", offered, per_row=4, ticked=lambda turn: int(draft.radius_km))
+    text = _(pickers.RADIUS_QUESTION)
+    warning = reach_warning(reach, _)
+    await turn.say(f"{warning}\n\n{text}" if warning else text, keyboard(turn))
+    return None
+
+
 PROFILE.question(Field.SKILLS)(pickers.ask_skills)
 PROFILE.question(Field.AVAILABILITY)(pickers.ask_availability)
 PROFILE.prompt(
@@ -217,6 +232,9 @@ async def _saved(turn: Turn_, result: ProfileView | Outcome, note: str = "") -> 
     _ = turn._
     await turn.answer()
     if isinstance(result, ProfileView):
+        if turn.state in {Field.PLACE, Field.CONFIRM_PLACE, Field.RADIUS}:
+            # Where the volunteer or their distance changed: say at once if it reaches nothing.
+            note = reach_warning(result.reach, _) or note
         # A separate message: only it can take the reply keyboard of a text step away.
         await turn.say("\n".join(filter(None, [_("✅ Saved."), note])), ReplyKeyboardRemove())
         tz = turn.services.settings.tz

@@ -26,7 +26,7 @@ MARC_PIN = (45.5675, 5.9205)
 
 
 async def _sign_up(world: FakeTelegram, marc: FakeUser) -> None:
-    """Marc joins as a volunteer: name, shared number, pin, radius, skill, availability, charter."""
+    """Marc joins as a volunteer: name, shared number, pin, skill, availability, the charter."""
     marc.send_command("join")
     await marc.expect_message("What name should the coordinators")
     marc.send_text(MARC_NAME)
@@ -35,20 +35,18 @@ async def _sign_up(world: FakeTelegram, marc: FakeUser) -> None:
     await marc.expect_message("Where are you based?")
     marc.send_location(*MARC_PIN)
     await marc.expect_message("Location received")
-    await marc.expect_message("How far")  # no neighbourhood yet: that step is skipped
-    marc.tap("2 km")
-    await marc.expect_message("What can you help with?")
+    await marc.expect_message("What can you help with?")  # no neighbourhood yet: none chosen
     marc.tap("Plumbing")
     await world.wait_for(lambda: "✅ Plumbing" in marc.last_message.labels)
     marc.tap("Done")
+    summary = await marc.expect_message("Please check your answers")
+    marc.tap(summary, "🗓 Add my availability")
     await marc.expect_message("When are you usually free?")
     marc.tap("Weekends")
     await world.wait_for(lambda: any("✅ Sat" in label for label in marc.last_message.labels))
     marc.tap("Done")
-    await marc.expect_message("Charter of the volunteers")
-    marc.tap("I accept the charter")
-    await marc.expect_message("Please check your answers")
-    marc.tap("Send my application")
+    summary = await marc.expect_message("Please check your answers")
+    marc.tap(summary, "I accept the charter and send my application")
     await marc.expect_message("Thank you! Your application has been sent")
 
 

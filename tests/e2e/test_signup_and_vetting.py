@@ -55,11 +55,7 @@ async def test_two_volunteers_sign_up_one_is_approved_the_other_rejected(
     await marc.expect_message("Please type a street and a town")
     marc.send_location(45.5675, 5.9205)
     await marc.expect_message("Location received")
-    neighbourhoods = await marc.expect_message("Which neighbourhood")
-    assert neighbourhoods.labels[0].startswith("⭐ Centre-Ville")  # the nearest is suggested first
-    marc.tap("Centre-Ville")
-    await marc.expect_message("How far")
-    marc.tap("2 km")
+    # Centre-Ville is the nearest by far: chosen for him.
     await marc.expect_message("What can you help with?")
     marc.tap("Done")  # no skill yet: refused with an alert
     await world.wait_for(
@@ -73,21 +69,17 @@ async def test_two_volunteers_sign_up_one_is_approved_the_other_rejected(
     marc.tap("Small electrical work")
     await _edited(world, marc, "✅ Small electrical work")
     marc.tap("Done")
+    summary = await marc.expect_message("Please check your answers")
+    assert "Phone: +33 6 12 34 56 78" in summary.text
+    assert "Neighbourhood: Centre-Ville" in summary.text
+    marc.tap(summary, "🗓 Add my availability")
     await marc.expect_message("When are you usually free?")
     marc.tap("Weekends")
     await _edited(world, marc, "✅ Sat")
     marc.tap("Done")
-    charter = await marc.expect_message("Charter of the volunteers of the brigade of Chambéry")
-    assert "1. I help for free" in charter.text
-    assert "6. The coordinators may end my participation" in charter.text
-    marc.tap("I do not accept")
-    await marc.expect_message("Accepting the charter is needed")
-    await marc.expect_message("Charter of the volunteers")
-    marc.tap("I accept the charter")
     summary = await marc.expect_message("Please check your answers")
-    assert "Phone: +33 6 12 34 56 78" in summary.text
-    assert "Neighbourhood: Centre-Ville" in summary.text
-    marc.tap("Send my application")
+    assert "Availability: Sat Morning" in summary.text
+    marc.tap(summary, "I accept the charter and send my application")
     await marc.expect_message("Thank you! Your application has been sent")
     marc_card = await claire.expect_message("New volunteer application")
     assert "Marc D." in marc_card.text
@@ -97,34 +89,26 @@ async def test_two_volunteers_sign_up_one_is_approved_the_other_rejected(
     lina = world.add_user("Lina", language_code="en")
     lina.send_command("join")
     await lina.expect_message("What name")
-    lina.send_text("Lina")
+    lina.press("Use “Lina”")
     await lina.expect_message("Your phone number")
     lina.press("Skip")
     await lina.expect_message("Where are you based?")
     lina.send_text("8 rue du Pré de l'Âne, Chambéry")
-    found = await lina.expect_message("I found:")
+    found = await lina.expect_message("Address found:")
     assert "Rue du Pré de l'Âne" in found.text
-    lina.tap("Yes, that's it")
-    choice = await lina.expect_message("Which neighbourhood")
-    assert choice.labels[0].startswith("⭐ Le Biollay")
-    lina.tap("Le Biollay")
-    await lina.expect_message("How far")
-    lina.tap("5 km")
     await lina.expect_message("What can you help with?")
     lina.tap("Shopping")
     await _edited(world, lina, "✅ Shopping")
     lina.tap("Done")
-    await lina.expect_message("When are you usually free?")
-    lina.tap("Any time")
-    await _edited(world, lina, "✅ Mon")
-    lina.tap("Done")
-    await lina.expect_message("Charter of the volunteers")
-    lina.tap("I accept the charter")
-    await lina.expect_message("Please check your answers")
-    lina.tap("Send my application")
+    summary = await lina.expect_message("Please check your answers")
+    assert "Neighbourhood: Le Biollay" in summary.text
+    lina.tap(summary, "5 km")
+    await world.wait_for(lambda: "Distance: up to 5 km" in (summary.text or ""))
+    lina.tap(summary, "I accept the charter and send my application")
     await lina.expect_message("Thank you!")
     lina_card = await claire.expect_message("New volunteer application")
     assert "Phone: not given" in lina_card.text
+    assert "Distance: up to 5 km" in lina_card.text
 
     # Both are pending, with the charter version and time stored.
     async with live.services.database.read() as session:

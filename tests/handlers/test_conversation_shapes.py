@@ -3,6 +3,8 @@ of another step is answered as stale, and ⬅ pressed on a reply keyboard takes 
 
 from __future__ import annotations
 
+from telegram.ext import ConversationHandler
+
 from bot.domain.vocabulary import Role
 from bot.services.outcomes import Outcome
 from testkit.harness import InProcessBrigade
@@ -70,17 +72,16 @@ async def test_back_by_keyboard_removes_it_and_a_button_of_another_step_is_stale
     await brigade.deliver()
     lina.send_text("8 rue du Pré de l'Âne, Chambéry")
     await brigade.deliver()
-    found = lina.last_message
-    assert (found.text or "").startswith("I found:")
-    lina.tap(found, "Yes, that's it")
-    await brigade.deliver()
-    assert "How far" in (lina.last_message.text or "")  # (this town has no neighbourhood)
+    found, skills = lina.inbox[-2:]
+    assert (found.text or "").startswith("Address found:")
+    assert lina.reply_keyboard == []  # the typed address ended the step: its keyboard went
+    assert "What can you help with?" in (skills.text or "")  # (this town has no neighbourhood)
     answered = len(lina.callback_answers)
-    lina.tap_data(found, "su:place:yes")  # the confirmation again, from an earlier step
+    lina.tap_data(skills, "su:confirm:yes")  # the summary's Send, before the summary: refused
     await brigade.deliver()
     assert len(lina.callback_answers) == answered + 1
     assert lina.callback_answers[-1].text == "This button is no longer valid."
-    assert "How far" in (lina.last_message.text or "")
+    assert lina.last_message.message_id == skills.message_id  # nothing sent, nothing asked
 
 
 async def test_a_posting_draft_in_an_older_shape_starts_again_at_the_next_tap(
@@ -115,3 +116,75 @@ async def test_a_posting_draft_in_an_older_shape_starts_again_at_the_next_tap(
     assert rita.callback_answers[-1].text == (
         "This button is no longer valid. Send /new to post a request."
     )
+
+
+def _signup_states(brigade: InProcessBrigade) -> dict[object, object]:
+    """PTB's in-memory states of the sign-up (what persistence loads at start)."""
+    for handlers in brigade.app.handlers.values():
+        for handler in handlers:
+            if isinstance(handler, ConversationHandler) and handler.name == "signup":
+                return handler._conversations  # type: ignore[return-value]
+    raise AssertionError("no sign-up conversation")
+
+
+async def test_a_step_of_an_older_sign_up_goes_on_to_the_first_question_left(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    bob = world.add_user("Bob", language_code="en")
+    bob.send_command("join")
+    await brigade.deliver()
+    bob.press("Use “Bob”")
+    await brigade.deliver()
+    bob.press("Skip")
+    await brigade.deliver()
+    bob.send_location(45.5675, 5.9205)
+    await brigade.deliver()
+    skills = bob.last_message
+    assert "What can you help with?" in (skills.text or "")
+    # An older version kept him at its radius step (gone since): its button, still on screen…
+    _signup_states(brigade)[(bob.id, bob.id)] = "radius"
+    bob.tap_data(skills, "su:radius:2")
+    await brigade.deliver()
+    # …leads to the first question left, his answers kept.
+    assert bob.last_message.message_id != skills.message_id
+    assert "What can you help with?" in (bob.last_message.text or "")
+    assert brigade.app.user_data[bob.id]["signup"]["name"] == "Bob"
+    # The same at the older charter step, once the skills are chosen: the summary.
+    bob.tap("Plumbing")
+    await brigade.deliver()
+    _signup_states(brigade)[(bob.id, bob.id)] = "charter"
+    bob.send_text("I accept")
+    await brigade.deliver()
+    assert "Please check your answers" in (bob.last_message.text or "")
+
+
+async def test_a_skill_retired_before_the_application_is_sent_asks_the_skills_again(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
+    claire.send_command("start")
+    bob = world.add_user("Bob", language_code="en")
+    bob.send_command("join")
+    await brigade.deliver()
+    bob.press("Use “Bob”")
+    await brigade.deliver()
+    bob.press("Skip")
+    await brigade.deliver()
+    bob.send_location(45.5675, 5.9205)
+    await brigade.deliver()
+    bob.tap("Gardening")
+    await brigade.deliver()
+    bob.tap("Done")
+    await brigade.deliver()
+    summary = bob.last_message
+    assert "Skills: Gardening" in (summary.text or "")
+    gardening = next(s.id for s in await brigade.services.skills.active() if "arden" in s.label)
+    assert await brigade.services.skills.retire(COORDINATOR_ID, gardening) is Outcome.DONE
+
+    bob.tap(summary, "I accept the charter and send my application")
+    await brigade.deliver()
+    note, skills = bob.inbox[-2:]
+    assert note.text == "Some answers are missing or no longer valid. Let's check them."
+    assert "What can you help with?" in (skills.text or "")
+    assert not any("Gardening" in label for label in skills.labels)
+    assert not any("Thank you" in (m.text or "") for m in bob.inbox)
