@@ -23,6 +23,7 @@ from bot.services.volunteers import SkillHeld
 from storage.database import Database
 from storage.models import (
     AuditEvent,
+    Availability,
     Claim,
     ConductConcern,
     Member,
@@ -109,6 +110,7 @@ class MemberCard:
     coordinator_by_settings: bool
     skills: tuple[SkillHeld, ...] = ()
     concerns: tuple[ConcernSeen, ...] = field(default_factory=tuple)
+    availability: tuple[tuple[int, str], ...] = ()  # (weekday, part of day)
 
 
 @dataclass(frozen=True)
@@ -344,6 +346,14 @@ class DirectoryService(Service):
                 .order_by(Skill.id)
             )
         )
+        availability = tuple(
+            (day, period)
+            for day, period in await session.execute(
+                select(Availability.weekday, Availability.period).where(
+                    Availability.member_id == member_id
+                )
+            )
+        )
         raiser = aliased(Member)
         concerns = tuple(
             ConcernSeen(concern.raised_at, concern.request_id, name)
@@ -380,4 +390,5 @@ class DirectoryService(Service):
             coordinator_by_settings=member.telegram_id in self._coordinator_ids,
             skills=skills,
             concerns=concerns,
+            availability=availability,
         )

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.availability import PERIODS as PERIODS  # where the services import it from
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
 from bot.pseudonyms import Pseudonyms
@@ -21,7 +22,6 @@ from storage.database import Database
 from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
 from storage.writes import changed, view_of
 
-PERIODS = ("morning", "afternoon", "evening")
 RADIUS_CHOICES_KM = (1.0, 2.0, 5.0, 10.0)
 # After an application is not accepted, the same person may apply again this much later, unless
 # a coordinator allows it sooner: a refusal is not answered by re-applying at once, forever.
