@@ -99,7 +99,6 @@ class Need:
     request_id: int | None = None  # set: skip those already offered (or who declined) it
     exclude_member_id: int | None = None  # the referent, when they are also a volunteer
     radius_factor: float = 1.0  # > 1 when a coordinator widens an unclaimed request
-    only_member_id: int | None = None  # set: whether this one volunteer may receive it
     wanted: Wanted | None = None  # set: each candidate says whether this slot fits them
 
 
@@ -152,11 +151,11 @@ _LATITUDE = bindparam("latitude", type_=Float)
 _LONGITUDE = bindparam("longitude", type_=Float)
 
 
-def available_then(member_id: Any) -> ColumnElement[bool]:
-    """Whether the volunteer `member_id` is free at the wanted slot (parameters "weekday" and
-    "periods"): no availability given at all, or one of the slots. Two probes of the
-    availabilities' primary key (member, weekday, period) per volunteer, no scan."""
-    given = select(_AVAILABILITY.member_id).where(_AVAILABILITY.member_id == member_id)
+def _available_then() -> ColumnElement[bool]:
+    """Whether the volunteer is free at the wanted slot (parameters "weekday" and "periods"): no
+    availability given at all, or one of the slots. Two probes of the availabilities' primary key
+    (member, weekday, period) per volunteer, no scan: no index to add."""
+    given = select(_AVAILABILITY.member_id).where(_AVAILABILITY.member_id == _MEMBERS.id)
     fits = given.where(
         _AVAILABILITY.weekday == bindparam("weekday", type_=Integer),
         _AVAILABILITY.period.in_(bindparam("periods", expanding=True)),
@@ -237,7 +236,6 @@ def _query(
     where: str,
     skip_offered: bool,
     skip_referent: bool,
-    one_member: bool = False,
     timed: bool = False,
 ) -> Select[*tuple[Any, ...]]:
     """The candidates query of one shape, with bound parameters.
@@ -245,7 +243,7 @@ def _query(
     Built once per shape and kept: building it and computing its cache key anew took 1.5 ms a
     call. One builder for every way of looking, so that the rules cannot drift apart.
     """
-    conditions = _rules(where, _SKILL_ID, skip_offered, skip_referent, one_member)
+    conditions = _rules(where, _SKILL_ID, skip_offered, skip_referent, one_member=False)
     charter_latest = select(func.max(_CHARTERS.version)).scalar_subquery()
     return select(
         _MEMBERS.id,
@@ -262,7 +260,7 @@ def _query(
             charter_latest.is_not(None),
             func.coalesce(_MEMBERS.charter_version, "") != sql_cast(charter_latest, String),
         ),
-        available_then(_MEMBERS.id) if timed else literal(True),
+        _available_then() if timed else literal(True),
     ).where(*conditions)
 
 
@@ -274,7 +272,7 @@ def member_may_take(skill_id: ColumnElement[int]) -> ColumnElement[bool]:
     For /nearby, where it is correlated with each open request of one query; the caller checks
     the distance and the availability on the rows.
     """
-    conditions = _rules(_HOLDERS, skill_id, False, False, True)
+    conditions = _rules(_HOLDERS, skill_id, False, False, one_member=True)
     return select(_MEMBERS.id).where(*conditions).exists()
 
 
@@ -366,7 +364,6 @@ async def _candidates(
         "week_ago": now - WEEK,
         "request_id": need.request_id,
         "referent_id": need.exclude_member_id,
-        "member_id": need.only_member_id,
     }
     if need.wanted is not None:
         parameters |= {"weekday": need.wanted.weekday, "periods": list(need.wanted.periods)}
@@ -376,7 +373,6 @@ async def _candidates(
         where,
         need.request_id is not None,
         need.exclude_member_id is not None,
-        need.only_member_id is not None,
         need.wanted is not None,
     )
     result = await session.execute(statement, parameters)
