@@ -169,11 +169,12 @@ def make_queries(
 ) -> list[Query]:
     """Needs where people live, with skills as popular as among volunteers (and a time)."""
     rng = random.Random(99)
+    times = random.Random(100)  # its own: the same needs, with or without a time
     queries = []
     for _ in range(count):
         latitude, longitude = region_point(rng)
         code = random_skill(rng)
-        wanted = Wanted(rng.randrange(7), (rng.choice(PERIODS),)) if timed else None
+        wanted = Wanted(times.randrange(7), (times.choice(PERIODS),)) if timed else None
         need = Need(
             skills[code], latitude, longitude, request_id=rng.choice(request_ids), wanted=wanted
         )
