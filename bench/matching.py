@@ -4,7 +4,10 @@ A ~30×30 km region around Chambéry is seeded with bulk INSERTs (towns and coun
 each, radii 1, 2, 5 or 10 km; a few pending, rejected, paused, capped, unreachable or with quiet
 hours) plus a week of history (2,000 requests, their offers and claims, which the weekly cap and
 "not offered yet" conditions read). Needs are drawn where people live, with skills as popular as
-among volunteers, each tied to one of the past requests (as a next wave is).
+among volunteers, each tied to one of the past requests (as a next wave is). With
+`--availability-share` (default 0.5) that share of the volunteers gave their availability (one of
+the sign-up's presets) and each need has a time (a random slot): matching then also says, for
+each candidate, whether the slot fits them.
 
 Timed: `find_candidates(session, Need, now=, tz=)` inside a read transaction (median of the
 queries; goal ≤ 20 ms), and a naive scan that loads every volunteer and computes geopy's
@@ -46,11 +49,20 @@ from bench.common import (
     skill_ids,
     table_of,
 )
+from bot.domain.availability import PERIODS, PICKER_PRESETS, Wanted
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
 from bot.services.matching import WEEK, Need, find_candidates
 from storage.clock import system_clock
 from storage.database import Database
-from storage.models import Claim, HelpRequest, Member, Offer, Skill, VolunteerSkill
+from storage.models import (
+    Availability,
+    Claim,
+    HelpRequest,
+    Member,
+    Offer,
+    Skill,
+    VolunteerSkill,
+)
 
 TZ = ZoneInfo("Europe/Paris")
 HISTORY_REQUESTS = 2000
@@ -66,14 +78,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend", choices=["sqlite", "postgres", "both"], default="both", help="(both)"
     )
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument(
+        "--availability-share",
+        type=float,
+        default=0.5,
+        help="share of volunteers with availability; > 0 also gives each need a time (0.5)",
+    )
 
 
-async def seed_region(database: Database, volunteers: int, *, seed: int = 1) -> list[int]:
+async def seed_region(
+    database: Database, volunteers: int, *, seed: int = 1, availability_share: float = 0.0
+) -> list[int]:
     """The region's volunteers and a week of history; returns the past requests' ids."""
     rows = regional_volunteers(volunteers, seed=seed)
     ids = list((await insert_volunteers(database, rows)).values())
     skills = await skill_ids(database)
     rng = random.Random(seed + 1)
+    chooser = random.Random(seed + 2)  # its own: the history stays the same whatever the share
+    slots = [
+        {"member_id": member_id, "weekday": day, "period": period}
+        for member_id in ids
+        if chooser.random() < availability_share
+        for day, period in sorted(chooser.choice(PICKER_PRESETS).slots)
+    ]
+    async with database.transaction() as session:
+        for part in chunks(slots, 5000):
+            await session.execute(insert(table_of(Availability)), list(part))
     now = system_clock()
     request_rows = []
     for _ in range(HISTORY_REQUESTS):
@@ -134,14 +164,20 @@ class Query:
     label: str
 
 
-def make_queries(count: int, request_ids: list[int], skills: dict[str, int]) -> list[Query]:
-    """Needs where people live, with skills as popular as among volunteers."""
+def make_queries(
+    count: int, request_ids: list[int], skills: dict[str, int], *, timed: bool = False
+) -> list[Query]:
+    """Needs where people live, with skills as popular as among volunteers (and a time)."""
     rng = random.Random(99)
+    times = random.Random(100)  # its own: the same needs, with or without a time
     queries = []
     for _ in range(count):
         latitude, longitude = region_point(rng)
         code = random_skill(rng)
-        need = Need(skills[code], latitude, longitude, request_id=rng.choice(request_ids))
+        wanted = Wanted(times.randrange(7), (times.choice(PERIODS),)) if timed else None
+        need = Need(
+            skills[code], latitude, longitude, request_id=rng.choice(request_ids), wanted=wanted
+        )
         queries.append(Query(need, code))
     return queries
 
@@ -252,7 +288,9 @@ async def _one(backend: str, args: argparse.Namespace) -> list[object]:
             database = await migrated(url)
             try:
                 started = time.monotonic()
-                request_ids = await seed_region(database, args.volunteers)
+                request_ids = await seed_region(
+                    database, args.volunteers, availability_share=args.availability_share
+                )
                 seeded_s = time.monotonic() - started
                 if not database.is_sqlite:
                     # What autovacuum does shortly after a bulk load; SQLite gets no ANALYZE
@@ -263,7 +301,12 @@ async def _one(backend: str, args: argparse.Namespace) -> list[object]:
                 # checkpointed, no connection warmed by the seeding.
                 await database.dispose()
                 database = Database(url, clock=system_clock)
-                queries = make_queries(args.queries, request_ids, await skill_ids(database))
+                queries = make_queries(
+                    args.queries,
+                    request_ids,
+                    await skill_ids(database),
+                    timed=args.availability_share > 0,
+                )
                 now = system_clock()
                 timings: list[float] = []
                 sql_timings: list[float] = []
@@ -311,7 +354,8 @@ async def _one(backend: str, args: argparse.Namespace) -> list[object]:
 async def run(args: argparse.Namespace) -> list[Table]:
     """Benchmark 4 on each backend."""
     table = Table(
-        f"4. Matching among {args.volunteers:,} volunteers (goal: median ≤ 20 ms)",
+        f"4. Matching among {args.volunteers:,} volunteers, {args.availability_share:.0%} with "
+        "availability (goal: median ≤ 20 ms)",
         [
             "backend",
             "volunteers",

@@ -10,7 +10,9 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from babel.dates import get_day_names
 from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
+from bot.availability import PERIOD_LABELS, PICKER_LABELS, availability_text
 from bot.callbacks import Callback
+from bot.domain.availability import PICKER_PRESETS
 from bot.domain.reach import RADIUS_CHOICES_KM, SUGGESTED_RADII_KM
 from bot.i18n import N_, Translator
 from bot.services.profile import PHONE_PATTERN
@@ -20,24 +22,9 @@ from bot.text import one_line
 from conversations.base import Buttons, Conversation, Spec, State, Turn
 from conversations.turn import TapStep
 
-PERIOD_LABELS = {
-    "morning": N_("Morning"),
-    "afternoon": N_("Afternoon"),
-    "evening": N_("Evening"),
-}
-# Quick availability presets: (weekdays, periods).
-PRESETS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
-    "weekdays": ((0, 1, 2, 3, 4), PERIODS),
-    "weekends": ((5, 6), PERIODS),
-    "evenings": (tuple(range(7)), ("evening",)),
-    "anytime": (tuple(range(7)), PERIODS),
-}
-PRESET_LABELS = {
-    "weekdays": N_("Weekdays"),
-    "weekends": N_("Weekends"),
-    "evenings": N_("Evenings"),
-    "anytime": N_("Any time"),
-}
+# Quick availability presets: (weekdays, periods), defined once in bot/domain/availability.py.
+PRESETS = {preset.key: (preset.days, preset.periods) for preset in PICKER_PRESETS}
+PRESET_LABELS = PICKER_LABELS
 SKILLS_QUESTION = N_(
     "What can you help with? Tap every skill that fits, then “Done”. Some skills (electricity) "
     "are checked by a coordinator before you receive such requests."
@@ -65,10 +52,8 @@ P = TypeVar("P", bound=Picks)
 
 
 def slots_text(slots: list[Slot], _: Translator) -> str:
-    """Slots as "Sat Morning, Sun Evening", in week order ("" for none)."""
-    day_names = get_day_names("abbreviated", locale=_.language)
-    ordered = sorted(slots, key=lambda slot: (slot[0], PERIODS.index(slot[1])))
-    return ", ".join(f"{day_names[day]} {_(PERIOD_LABELS[period])}" for day, period in ordered)
+    """Slots as presets, "weekday evenings, weekends", then "Wed morning" ("" for none)."""
+    return availability_text(slots, _)
 
 
 async def skills_keyboard(turn: Turn[P]) -> InlineKeyboardMarkup:

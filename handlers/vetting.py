@@ -8,15 +8,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from babel.dates import format_date, get_day_names
+from babel.dates import format_date
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden, TelegramError
 
+from bot.availability import availability_text
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.reach import Reach
 from bot.domain.vocabulary import VolunteerStatus
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
 from bot.messages.reach import card_reach_line, reach_warning
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import ApplicationView, SkillHeld, skills_summary
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 
 MAX_CARDS = 10
 
-PERIOD_SHORT = {"morning": N_("morning"), "afternoon": N_("afternoon"), "evening": N_("evening")}
-
 
 def skill_mark(skill: SkillHeld, _: Translator) -> str:
     """A skill's name, with "(to verify)" or "(verified)" where a coordinator checks it."""
@@ -43,9 +42,8 @@ def skill_mark(skill: SkillHeld, _: Translator) -> str:
 
 def application_card(view: ApplicationView, _: Translator) -> str:
     """The text a coordinator reads to decide on an application."""
-    day_names = get_day_names("abbreviated", locale=_.language)
     skills = [skill_mark(skill, _) for skill in skills_summary(view.skills)]
-    slots = ", ".join(f"{day_names[d]} {_(PERIOD_SHORT[p])}" for d, p in view.availability)
+    slots = availability_text(view.availability, _)
     accepted = (
         format_date(view.charter_accepted_at, "medium", locale=_.language)
         if view.charter_accepted_at

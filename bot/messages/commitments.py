@@ -277,6 +277,10 @@ DIRECTIONS_STALE = N_("This request is no longer yours to go to: no directions."
 # --- /nearby -----------------------------------------------------------------------------------
 
 
+# Under a /nearby card whose time is outside the volunteer's availability (listed last).
+UNUSUAL_TIME = N_("🕓 At a time you are usually not free")
+
+
 def nearby_page(found: NearbyPage, number: int, _: Translator, town: Town) -> Rendered:
     """Open requests a volunteer may take now, nearest first, each with ✋."""
     page = found.page
@@ -295,7 +299,11 @@ def nearby_page(found: NearbyPage, number: int, _: Translator, town: Town) -> Re
         page.total,
         radius=radius,
     )
-    cards = [offer_text(item.request, _, town.tz, item.distance_km) for item in page.items]
+    cards = [
+        offer_text(item.request, _, town.tz, item.distance_km)
+        + ("\n" + escaped(_(UNUSUAL_TIME)) if item.unusual_time else "")
+        for item in page.items
+    ]
     rows = [
         [button(_("✋ #{id}: I'll do it", id=item.request.id), Action.CLAIM, item.request.id)]
         for item in page.items

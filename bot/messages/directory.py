@@ -15,6 +15,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.availability import availability_text
 from bot.callbacks import Action
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import N_, Translator
@@ -355,6 +356,12 @@ def card_text(card: MemberCard, _: Translator, town: Town) -> str:
         ),
         *([e(line)] if (line := card_reach_line(card.reach, _)) else []),
         e(_("Skills: {value}", value=skills or _("none"))),
+        e(
+            _(
+                "Availability: {value}",
+                value=availability_text(card.availability, _) or _("to be agreed each time"),
+            )
+        ),
         e(
             _(
                 "Charter version {version} accepted on {date}",

@@ -25,6 +25,7 @@ from bot.services.volunteers import SkillHeld
 from storage.database import Database
 from storage.models import (
     AuditEvent,
+    Availability,
     Claim,
     ConductConcern,
     Member,
@@ -114,6 +115,7 @@ class MemberCard:
     # The nearest neighbourhood centre and whether their radius reaches it (None: no place, or
     # the town has no neighbourhood).
     reach: Reach | None = None
+    availability: tuple[tuple[int, str], ...] = ()  # (weekday, part of day)
 
 
 @dataclass(frozen=True)
@@ -349,6 +351,14 @@ class DirectoryService(Service):
                 .order_by(Skill.id)
             )
         )
+        availability = tuple(
+            (day, period)
+            for day, period in await session.execute(
+                select(Availability.weekday, Availability.period).where(
+                    Availability.member_id == member_id
+                )
+            )
+        )
         raiser = aliased(Member)
         concerns = tuple(
             ConcernSeen(concern.raised_at, concern.request_id, name)
@@ -391,4 +401,5 @@ class DirectoryService(Service):
             skills=skills,
             concerns=concerns,
             reach=reach,
+            availability=availability,
         )

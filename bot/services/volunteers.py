@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.availability import PERIODS as PERIODS  # where the services import it from
 from bot.domain.reach import Centre, Reach, reach_of
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
@@ -23,7 +24,6 @@ from storage.database import Database
 from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
 from storage.writes import changed, view_of
 
-PERIODS = ("morning", "afternoon", "evening")
 # After an application is not accepted, the same person may apply again this much later, unless
 # a coordinator allows it sooner: a refusal is not answered by re-applying at once, forever.
 DEFAULT_REAPPLY_COOLDOWN = timedelta(days=30)

@@ -215,7 +215,7 @@ async def test_a_sticker_is_re_asked_and_cancel_changes_nothing(
     await world.wait_for(lambda: len(marc.callback_answers) == 6)
     marc.tap("⬅ Back")
     card = await marc.expect_message("Your volunteer profile")
-    assert "Availability: Sat Morning" in (card.text or "")
+    assert "Availability: Sat morning" in (card.text or "")
     assert (await _member(live, marc)).display_name == "Marc"
     _assert_no_apology(world, marc)
 

@@ -78,7 +78,7 @@ async def test_two_volunteers_sign_up_one_is_approved_the_other_rejected(
     await _edited(world, marc, "✅ Sat")
     marc.tap("Done")
     summary = await marc.expect_message("Please check your answers")
-    assert "Availability: Sat Morning" in summary.text
+    assert "Availability: weekends" in summary.text
     marc.tap(summary, "I accept the charter and send my application")
     await marc.expect_message("Thank you! Your application has been sent")
     marc_card = await claire.expect_message("New volunteer application")

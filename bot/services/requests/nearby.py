@@ -1,9 +1,15 @@
 """/nearby: the open requests a volunteer may take now, nearest first.
 
 Who may take what is matching's rule (bot/services/matching.py), asked for this one volunteer:
-the open requests of a skill they hold, inside the box of their own radius, are each put to
-matching's query restricted to them. What is shown is recorded as an offer in their chat, so
-that a claim from the list goes through the one claim path (an offer made in the chat tapped).
+the open requests of a skill they hold, inside the box of their own radius, that matching's rules
+let them be offered (member_may_take, correlated with each request) — in one query, whatever the
+number of requests; then the exact distance, on the rows. What is shown is recorded as an offer
+in their chat, so that a claim from the list goes through the one claim path (an offer made in
+the chat tapped).
+
+Availability: the volunteer asks, so every request they may take is listed — what they are
+usually free for is theirs to overrule — but those at a time they said they are usually not free
+(for "as soon as possible": now) come after the others, marked. Their slots are one more query.
 """
 
 from __future__ import annotations
@@ -13,17 +19,25 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain.availability import wanted_slot
 from bot.domain.lifecycle import HOLDING_PLACE
 from bot.domain.vocabulary import RequestStatus, VolunteerStatus
-from bot.geo import bounding_box
+from bot.geo import bounding_box, distance_km
 from bot.messages.offers import RequestView
-from bot.services.matching import Need, find_candidates
+from bot.services.matching import WEEK, member_may_take
 from bot.services.outcomes import Outcome
 from bot.services.reports.views import Page
 from bot.services.requests.base import RequestsBase
 from storage import members as member_store
 from storage import offers
-from storage.models import Claim, HelpRequest, Neighbourhood, Skill, VolunteerSkill
+from storage.models import (
+    Availability,
+    Claim,
+    HelpRequest,
+    Neighbourhood,
+    Skill,
+    VolunteerSkill,
+)
 from storage.writes import view_of
 
 # The most open requests looked at for one volunteer (those inside their radius's box).
@@ -36,6 +50,8 @@ class NearbyRequest:
 
     request: RequestView
     distance_km: float
+    # At a time the volunteer said they are usually not free (listed after the others).
+    unusual_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,26 +102,32 @@ class Nearby(RequestsBase):
                                 HelpRequest.referent_id != volunteer.id,
                             ),
                             HelpRequest.id.not_in(holding),
+                            member_may_take(HelpRequest.__table__.c.skill_id),
                         )
                         .order_by(HelpRequest.id)
-                        .limit(MAX_CONSIDERED)
+                        .limit(MAX_CONSIDERED),
+                        {"member_id": volunteer.id, "now": now, "week_ago": now - WEEK},
                     )
                 ).all()
-                for request, label, neighbourhood in rows:
-                    # Matching's one query, for this volunteer alone (a few open requests).
-                    need = Need(
-                        request.skill_id,
-                        request.latitude,
-                        request.longitude,
-                        only_member_id=volunteer.id,
-                    )
-                    fits = await find_candidates(session, need, now=now, tz=self._settings.tz)
-                    if fits:
-                        view = view_of(
-                            RequestView, request, skill_label=label, neighbourhood=neighbourhood
+                slots = (
+                    await session.execute(
+                        select(Availability.weekday, Availability.period).where(
+                            Availability.member_id == volunteer.id
                         )
-                        found.append(NearbyRequest(view, fits[0].distance_km))
-        found.sort(key=lambda item: (item.distance_km, item.request.id))
+                    )
+                ).all()
+                held_slots = [(day, period) for day, period in slots]
+                tz = self._settings.tz
+                for request, label, neighbourhood in rows:
+                    distance = distance_km(latitude, longitude, request.latitude, request.longitude)
+                    if distance > radius:
+                        continue
+                    wanted = wanted_slot(request.when_kind, request.starts_at, now=now, tz=tz)
+                    view = view_of(
+                        RequestView, request, skill_label=label, neighbourhood=neighbourhood
+                    )
+                    found.append(NearbyRequest(view, distance, not wanted.fits(held_slots)))
+        found.sort(key=lambda item: (item.unusual_time, item.distance_km, item.request.id))
         start = max(0, offset)
         shown = found[start : start + limit]
         if shown:

@@ -1,6 +1,16 @@
 """Offering a request: the neighbourhood's group, the nearest volunteers first, then the others.
 
 A series' regular volunteer may get it alone first (wave 0); "Not for me" ends their turn.
+
+Availability: the first wave goes to the nearest volunteers free at the request's time (its own
+slot, or for "as soon as possible" the current one); those who said they are usually not free
+then are offered only in the last wave, with everyone left, and escalation comes after it as
+before. Not "never": availability is what a volunteer is *usually* free for, and a request that
+nobody free can do must still reach someone who might before a coordinator is alerted — the
+coordinator would otherwise have to find, by hand, the very people the bot skipped. When nobody
+free is left at the first wave, it is the last one: everyone at once, no wait for nothing. A
+series' regular (wave 0) and a coordinator's re-offer or widening reach everyone eligible, as
+those are deliberate choices of a person.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.availability import wanted_slot
 from bot.domain.vocabulary import RequestStatus
 from bot.messages.base import Reader
 from bot.messages.claims import RegularPassed
@@ -28,7 +39,10 @@ class Waves(RequestsBase):
     async def _candidates(
         self, session: AsyncSession, request: HelpRequest, *, radius_factor: float = 1.0
     ) -> list[Candidate]:
-        """Who may be offered the request now, nearest first (never its referent)."""
+        """Who may be offered the request now, nearest first (never its referent), each saying
+        whether the request's time fits their availability."""
+        now = self._clock()
+        tz = self._settings.tz
         return await find_candidates(
             session,
             Need(
@@ -38,9 +52,10 @@ class Waves(RequestsBase):
                 request_id=request.id,
                 exclude_member_id=request.referent_id,
                 radius_factor=radius_factor,
+                wanted=wanted_slot(request.when_kind, request.starts_at, now=now, tz=tz),
             ),
-            now=self._clock(),
-            tz=self._settings.tz,
+            now=now,
+            tz=tz,
         )
 
     async def _offer_to_regular(
@@ -87,11 +102,20 @@ class Waves(RequestsBase):
         *,
         everyone: bool = False,
     ) -> tuple[int, int]:
-        """Offer the request to the next nearest candidates; plan the next wave or the alert."""
+        """Offer the request to the next nearest candidates; plan the next wave or the alert.
+
+        The first wave takes only volunteers free at the request's time (see the module's
+        docstring); with none of them, it is the last wave and takes everyone.
+        """
         now = self._clock()
         candidates = await self._candidates(session, request)
-        size = len(candidates) if everyone else self._settings.wave_size
-        wave, rest = candidates[:size], candidates[size:]
+        free = [candidate for candidate in candidates if candidate.available]
+        if everyone or not free:
+            wave, rest = candidates, []
+        else:
+            wave = free[: self._settings.wave_size]
+            chosen = {candidate.member_id for candidate in wave}
+            rest = [candidate for candidate in candidates if candidate.member_id not in chosen]
         request.wave += 1
         await self._offer_to(session, view, request.wave, wave, now)
         if rest:
