@@ -96,10 +96,13 @@ def own_place_questions(
     return on_address
 
 
-async def find_address(turn: Turn[Any], texts: AddressTexts) -> Place | None:
-    """Geocode the typed address; None after saying why it cannot be used."""
+async def find_address(
+    turn: Turn[Any], texts: AddressTexts, query: str | None = None
+) -> Place | None:
+    """Geocode the typed address (or `query`, a part of it); None after saying why it cannot be
+    used."""
     _ = turn._
-    query = turn.text
+    query = turn.text if query is None else query
     if len(query) < texts.min_length:
         await turn.say(_(texts.too_short))
         return None

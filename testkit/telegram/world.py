@@ -7,6 +7,7 @@ request, HTTP server) only decode requests and hand them to `FakeTelegram.call`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import re
 import time
@@ -173,6 +174,8 @@ class FakeTelegram:
         self._group_ids = itertools.count(4_000_000_001)
         self._file_ids = itertools.count(1)
         self._query_ids = itertools.count(4_200_000_000_000_000_001)
+        # What each person did, on a phone's terms: messages sent and buttons tapped (by user id).
+        self.actions: collections.Counter[int] = collections.Counter()
         self._changed = asyncio.Event()
         self._updates_changed = asyncio.Event()
         self._poll_generation = 0
@@ -374,6 +377,7 @@ class FakeTelegram:
         """Store a message a user wrote and queue it; {} when privacy mode hides it from the bot."""
         if group is not None and all(m.id != user.id for m in group.members):
             raise AssertionError(f"{user} is not a member of {group}")
+        self.actions[user.id] += 1
         state = self.chat_state(group.id if group else user.id)
         text = content.get("text")
         message = self._store_message(
@@ -402,6 +406,7 @@ class FakeTelegram:
         )
         if not visible:
             raise AssertionError(f"{user} cannot see message #{message.message_id}")
+        self.actions[user.id] += 1
         query_id = str(next(self._query_ids))
         self._queries[query_id] = PendingQuery(query_id, user.id, data)
         payload = {
