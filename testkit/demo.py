@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable
@@ -28,6 +29,7 @@ from bot.services.outcomes import Outcome
 from bot.services.volunteers import VolunteerApplication
 from storage.clock import Clock
 from storage.models import Skill
+from testkit.clock import ManualClock
 from testkit.harness import PollingBrigade, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeGroup, FakeTelegram, FakeUser, StoredMessage
 
@@ -35,6 +37,8 @@ COORDINATOR_ID = 9001
 # A made-up token: the fake Bot API accepts it, Telegram never sees it.
 DEMO_TOKEN = "123456:BRIGADE-DEMO-TOKEN"  # noqa: S105
 TIMEOUT = 10.0
+# An invitation's single-use secret: random on every run, so the transcript shows it masked.
+INVITE_SECRET = re.compile(r"\bi-[A-Za-z0-9_-]{16,}")
 
 # (name, language, neighbourhood, latitude, longitude, skill codes)
 VOLUNTEERS: tuple[tuple[str, str, str, float, float, tuple[str, ...]], ...] = (
@@ -100,7 +104,9 @@ class Transcript:
         else:
             sender = str(message.sender.get("first_name", "?"))
             who = f"{sender} → bot" + (f" (in {where})" if isinstance(chat, FakeGroup) else "")
-        body = message.text or message.caption or _describe(message)
+        body = INVITE_SECRET.sub(
+            "i-<secret>", message.text or message.caption or _describe(message)
+        )
         print(f"[{who}]", file=self.out)
         for line in body.splitlines() or [""]:
             print(f"    {line}", file=self.out)
@@ -173,7 +179,8 @@ async def play(
 ) -> int:
     """Seed the town, play the scenario, print the transcript; returns an exit status.
 
-    `clock` replaces the harness's (a fixed date); `after` looks at the bot before it stops.
+    `clock` replaces the demo's (a fixed date, frozen: every run prints the same times); `after`
+    looks at the bot before it stops.
     """
     world = FakeTelegram(token=DEMO_TOKEN)
     transcript = Transcript(world, out)
@@ -187,7 +194,7 @@ async def play(
                 sqlite_url(Path(folder)),
                 coordinator_ids=[COORDINATOR_ID],
                 bot_token=DEMO_TOKEN,
-                clock=clock,
+                clock=clock or ManualClock(),
             )
             async with brigade:
                 await _scenario(world, brigade, transcript)

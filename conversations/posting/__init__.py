@@ -30,7 +30,6 @@ from conversations.posting.answers import (
     on_beneficiary,
     on_consent_typed,
     on_day,
-    on_description,
     on_edit,
     on_elsewhere_address,
     on_elsewhere_pin,
@@ -40,6 +39,7 @@ from conversations.posting.answers import (
     on_places,
     on_post,
     on_posting_consent,
+    on_posting_description,
     on_typed_home,
     on_when,
     skip_b_phone,
@@ -84,7 +84,7 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
                 POSTING.on("skip", skip_notes_to_need),
             ],
             Step.NEED: [POSTING.on("skill", on_need)],
-            Step.DESCRIPTION: [POSTING.text(on_description)],
+            Step.DESCRIPTION: [POSTING.text(on_posting_description)],
             # Where, when and how many: reached from the preview's buttons, back to it.
             Step.WHERE: [
                 POSTING.on("where", at_home, values=["home"]),

@@ -328,15 +328,24 @@ async def description_typed(turn: Turn[Any]) -> str | None:
 
 
 async def on_description(turn: PostingTurn) -> State:
-    """Keep the description, or ask for a shorter one."""
+    """Keep the description, or ask for a shorter one; then where (/ask)."""
+    return await _described(turn, Step.WHERE)
+
+
+async def on_posting_description(turn: PostingTurn) -> State:
+    """/new: keep the description, or ask for a shorter one; then the preview, where where, when
+    and how many show their defaults."""
+    return await _described(turn, Step.PREVIEW)
+
+
+async def _described(turn: PostingTurn, then: str) -> State:
     text = await description_typed(turn)
     if text is None:
         return None
     if not text:
         return await turn.ask(Step.DESCRIPTION)
     turn.draft.description = text
-    # Where, when and how many have their defaults, shown on the preview.
-    return await forward(turn, Step.PREVIEW)
+    return await forward(turn, then)
 
 
 async def at_home(turn: PostingTurn, button: Callback) -> State:

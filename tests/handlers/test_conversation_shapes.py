@@ -79,7 +79,9 @@ async def test_back_by_keyboard_removes_it_and_a_button_of_another_step_is_stale
     lina.tap_data(found, "su:place:yes")  # the confirmation again, from an earlier step
     await brigade.deliver()
     assert len(lina.callback_answers) == answered + 1
-    assert lina.callback_answers[-1].text == "This button is no longer valid."
+    assert lina.callback_answers[-1].text == (
+        "This button is from an earlier step. Please answer the last question."
+    )
     assert "How far" in (lina.last_message.text or "")
 
 
