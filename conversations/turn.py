@@ -175,8 +175,11 @@ class Turn(Generic[D]):
         return await self.ask(target)
 
     async def cancel(self) -> State:
-        """Leave: nothing is kept (END drops the draft); the tapped buttons go away."""
+        """Leave: nothing is kept (END drops the draft); the tapped buttons go away, or with
+        /cancel the current question's."""
         await self.answer()
+        if self.update.callback_query is None:
+            await self.flow.retire_question(self.context, self.message)
         await self.drop_buttons()
         await self.say(self._(self.flow.texts.cancelled), ReplyKeyboardRemove())
         return END
