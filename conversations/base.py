@@ -15,7 +15,13 @@ same tail, after its own handlers:
 - ✖ (the button `cancel`) and /cancel → nothing is kept, `texts.cancelled` is said;
 - a tap on one of this conversation's buttons that the state does not expect → "no longer valid";
 - a command → `texts.busy` and the question again (without `busy`, commands go to their handlers);
-- anything else → `texts.not_understood`, and the question again if the state has one.
+- anything else → `texts.not_understood` ("yes" or "no" typed: use the buttons), and the
+  question again if the state has one.
+
+A question with inline buttons (`Turn.say` with an inline keyboard) is the current question: its
+message id is kept in `user_data`; the next question (or /cancel) takes its buttons away, and a
+tap on any older message of the conversation (an earlier step's ⬅, on a client that still shows
+it) is answered "this button is from an earlier step", its buttons taken away, the step kept.
 
 Every tap passes through `handlers.buttons.tap` (parsed, person identified, stale or forged data
 answered, role checked) and is answered once. `user_data[name]` holds the draft as a plain dict
