@@ -15,7 +15,13 @@ same tail, after its own handlers:
 - ✖ (the button `cancel`) and /cancel → nothing is kept, `texts.cancelled` is said;
 - a tap on one of this conversation's buttons that the state does not expect → "no longer valid";
 - a command → `texts.busy` and the question again (without `busy`, commands go to their handlers);
-- anything else → `texts.not_understood`, and the question again if the state has one.
+- anything else → `texts.not_understood` ("yes" or "no" typed: use the buttons), and the
+  question again if the state has one.
+
+A question with inline buttons (`Turn.say` with an inline keyboard) is the current question: its
+message id is kept in `user_data`; the next question (or /cancel) takes its buttons away, and a
+tap on any older message of the conversation (an earlier step's ⬅, on a client that still shows
+it) is answered "this button is from an earlier step", its buttons taken away, the step kept.
 
 Every tap passes through `handlers.buttons.tap` (parsed, person identified, stale or forged data
 answered, role checked) and is answered once. `user_data[name]` holds the draft as a plain dict
@@ -27,6 +33,7 @@ version of the bot) cannot be loaded: the person is told to start again, and the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -41,6 +48,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -109,6 +117,7 @@ Handler = BaseHandler[Update, BrigadeContext, Any]
 PRIVATE = filters.ChatType.PRIVATE
 TEXT = PRIVATE & filters.TEXT & ~filters.COMMAND
 START_AGAIN = N_("Sorry, your answers so far could not be kept. Please start again: {command}.")
+EARLIER_STEP = N_("This button is from an earlier step. Please answer the last question.")
 
 
 @dataclass(frozen=True)
@@ -246,6 +255,37 @@ class Conversation(Generic[D]):
         """Forget the draft."""
         if context.user_data is not None:
             context.user_data.pop(self.name, None)
+            context.user_data.pop(self._question_key, None)
+
+    # --- the current question ------------------------------------------------------------------
+
+    @property
+    def _question_key(self) -> str:
+        """Where `user_data` keeps the id of the message asking the current question."""
+        return f"{self.name}.question"
+
+    async def retire_question(self, context: BrigadeContext, message: Message) -> None:
+        """Take the current question's buttons away (a new question comes; an old message may
+        refuse it)."""
+        asked = (context.user_data or {}).get(self._question_key)
+        if isinstance(asked, int):
+            with contextlib.suppress(TelegramError):
+                await message.get_bot().edit_message_reply_markup(
+                    message.chat.id, asked, reply_markup=None
+                )
+
+    def asked_in(self, context: BrigadeContext, message: Message) -> None:
+        """Remember that `message` (with buttons) asks the current question."""
+        if context.user_data is not None:
+            context.user_data[self._question_key] = message.message_id
+
+    def from_earlier_step(self, context: BrigadeContext, update: Update) -> bool:
+        """Whether a tap is on a message older than the current question's."""
+        query = update.callback_query
+        current = (context.user_data or {}).get(self._question_key)
+        if query is None or query.message is None or not isinstance(current, int):
+            return False
+        return query.message.message_id < current
 
     # --- buttons -------------------------------------------------------------------------------
 
@@ -439,6 +479,13 @@ class Conversation(Generic[D]):
         async def run(
             update: Update, context: BrigadeContext, who: Speaker, button: Callback
         ) -> State:
+            if state is not None and self.from_earlier_step(context, update):
+                # ⬅ (or any button) of a question already answered: the step stays.
+                query = query_of(update)
+                await query.answer(who._(EARLIER_STEP))
+                with contextlib.suppress(TelegramError):
+                    await query.edit_message_reply_markup(None)
+                return None
             return await self._run(
                 update, context, who, state, lambda turn: step(turn, button), fresh=fresh
             )
@@ -550,8 +597,7 @@ async def _not_understood(turn: Turn[Any]) -> State:
     """Anything else: ⬅ typed goes back; otherwise the question again."""
     if turn.flow.has_back and turn.is_back():
         return await turn.back()
-    await turn.say(turn._(turn.flow.texts.not_understood))
-    return await _ask_again(turn)
+    return await turn.not_understood()
 
 
 async def _ask_again(turn: Turn[Any]) -> State:

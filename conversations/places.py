@@ -38,8 +38,9 @@ class Spot:
 
     @classmethod
     def of(cls, place: Place) -> Spot:
-        """The spot of a geocoded place."""
-        return cls(place.latitude, place.longitude, place.label, place.area_label)
+        """The spot of a geocoded place, labelled as people write an address (number, street,
+        town), not with the geocoder's whole hierarchy of districts, regions and countries."""
+        return cls(place.latitude, place.longitude, place.short_label, place.area_label)
 
 
 # How an address is written, when the town has not set its own (BRIGADE_ADDRESS_EXAMPLE): each
@@ -96,10 +97,13 @@ def own_place_questions(
     return on_address
 
 
-async def find_address(turn: Turn[Any], texts: AddressTexts) -> Place | None:
-    """Geocode the typed address; None after saying why it cannot be used."""
+async def find_address(
+    turn: Turn[Any], texts: AddressTexts, query: str | None = None
+) -> Place | None:
+    """Geocode the typed address (or `query`, a part of it); None after saying why it cannot be
+    used."""
     _ = turn._
-    query = turn.text
+    query = turn.text if query is None else query
     if len(query) < texts.min_length:
         await turn.say(_(texts.too_short))
         return None

@@ -189,11 +189,12 @@ async def on_part(turn: EditTurn, button: Callback) -> State:
     day = turn.draft.day
     if day is None:
         return await turn.stale()
-    starts_at: datetime | None = slot_start(turn, day, button.str_arg(1))
+    part = button.str_arg(1)
+    starts_at: datetime | None = slot_start(turn, day, part)
     if starts_at is None:
         await turn.answer(turn._(SLOT_PASSED))
         return None
-    return await _save(turn, RequestEdit(when_kind="slot", starts_at=starts_at))
+    return await _save(turn, RequestEdit(when_kind="slot", starts_at=starts_at, day_part=part))
 
 
 async def on_places(turn: EditTurn, button: Callback) -> State:

@@ -38,7 +38,12 @@ BACK_LABEL = N_("⬅ Back")
 SKIP_LABEL = N_("Skip")
 CANCEL_LABEL = N_("✖ Cancel")
 NOT_UNDERSTOOD = N_("Sorry, I did not understand that answer.")
+# To "yes" or "no" typed where the question waits for a tap.
+USE_THE_BUTTONS = N_("Please answer with the buttons of the question below.")
 BACK_NOTE = N_("Back to the previous question.")
+# "Yes" and "no" as people type them, in any of the bot's languages (casefolded, no final dot).
+YES_WORDS = frozenset({"oui", "ouais", "yes", "y", "yep", "ok", "okay", "d'accord", "ja", "jawel"})
+NO_WORDS = frozenset({"non", "no", "n", "nope", "nee", "neen"})
 
 
 @dataclass
@@ -91,18 +96,40 @@ class Turn(Generic[D]):
         await self.say(self._(refusal, max=max_length))
         return None
 
+    def yes_or_no(self) -> bool | None:
+        """Whether the message typed is "yes" (True), "no" (False), or neither (None)."""
+        word = self.text.casefold().rstrip(".!").strip()
+        if word in YES_WORDS:
+            return True
+        return False if word in NO_WORDS else None
+
     def is_back(self) -> bool:
         """Whether the message is the reply keyboard's ⬅ Back."""
         return self.update.callback_query is None and self.text == self._(BACK_LABEL)
 
     async def say(self, text: str, markup: Markup | None = None, *, html: bool = False) -> None:
-        """Send a new message (the next question, a note)."""
-        await self.message.get_bot().send_message(
+        """Send a new message (the next question, a note); one with inline buttons is the
+        current step's question: the previous question's buttons are retired."""
+        question = isinstance(markup, InlineKeyboardMarkup)
+        if question:
+            await self.flow.retire_question(self.context, self.message)
+        sent = await self.message.get_bot().send_message(
             self.message.chat.id,
             text,
             reply_markup=markup,
             parse_mode=ParseMode.HTML if html else None,
         )
+        if question:
+            self.flow.asked_in(self.context, sent)
+
+    async def not_understood(self) -> State:
+        """Say the answer was not understood ("yes" or "no" typed: use the buttons), then the
+        step's question again, if it has one."""
+        typed_yes_no = self.yes_or_no() is not None
+        await self.say(self._(USE_THE_BUTTONS if typed_yes_no else self.flow.texts.not_understood))
+        if self.state is None or self.state not in self.flow.questions:
+            return None
+        return await self.ask(self.state)
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the tap, if this update is one and it was not answered yet."""
@@ -148,8 +175,11 @@ class Turn(Generic[D]):
         return await self.ask(target)
 
     async def cancel(self) -> State:
-        """Leave: nothing is kept (END drops the draft); the tapped buttons go away."""
+        """Leave: nothing is kept (END drops the draft); the tapped buttons go away, or with
+        /cancel the current question's."""
         await self.answer()
+        if self.update.callback_query is None:
+            await self.flow.retire_question(self.context, self.message)
         await self.drop_buttons()
         await self.say(self._(self.flow.texts.cancelled), ReplyKeyboardRemove())
         return END

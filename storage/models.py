@@ -281,6 +281,9 @@ class HelpRequest(Base):
     area_label: Mapped[str] = mapped_column(String(200), default="")
     when_kind: Mapped[str] = mapped_column(String(16), default="asap")  # asap / today / slot
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A slot wanted "in the morning" (afternoon, evening) rather than at a time: `starts_at` is
+    # the start of that part of the day; None for a time of day or no slot.
+    day_part: Mapped[str | None] = mapped_column(String(16))
     places_needed: Mapped[int] = mapped_column(SmallInteger, default=1)
     places_taken: Mapped[int] = mapped_column(SmallInteger, default=0)
     status: Mapped[RequestStatus] = mapped_column(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,10 +26,10 @@ from bot.charter import CHARTER_VERSION
 from bot.domain.vocabulary import Role
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
-from bot.services.requests import BeneficiaryDetails, RequestDraft
 from bot.services.volunteers import VolunteerApplication
 from storage.clock import Clock
 from storage.models import Skill
+from testkit.clock import ManualClock
 from testkit.harness import PollingBrigade, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeGroup, FakeTelegram, FakeUser, StoredMessage
 
@@ -36,6 +37,8 @@ COORDINATOR_ID = 9001
 # A made-up token: the fake Bot API accepts it, Telegram never sees it.
 DEMO_TOKEN = "123456:BRIGADE-DEMO-TOKEN"  # noqa: S105
 TIMEOUT = 10.0
+# An invitation's single-use secret: random on every run, so the transcript shows it masked.
+INVITE_SECRET = re.compile(r"\bi-[A-Za-z0-9_-]{16,}")
 
 # (name, language, neighbourhood, latitude, longitude, skill codes)
 VOLUNTEERS: tuple[tuple[str, str, str, float, float, tuple[str, ...]], ...] = (
@@ -69,6 +72,9 @@ class Transcript:
     world: FakeTelegram
     out: TextIO
     names: dict[int, str] = field(default_factory=dict)
+    # Waits until the bot is idle (every update handled, the outbox drained), so that a chat is
+    # printed as it stands once everything said has arrived: the same transcript on every run.
+    settle: Callable[[], Awaitable[None]] | None = None
     _seen: dict[int, int] = field(default_factory=dict)
 
     def title(self, text: str) -> None:
@@ -79,8 +85,10 @@ class Transcript:
         """A narrator's line."""
         print(f"  ({text})", file=self.out)
 
-    def show(self, chats: Iterable[FakeUser | FakeGroup]) -> None:
-        """Print the messages of these chats not printed yet."""
+    async def show(self, chats: Iterable[FakeUser | FakeGroup]) -> None:
+        """Print the messages of these chats not printed yet, once the bot is idle."""
+        if self.settle is not None:
+            await self.settle()
         for chat in chats:
             messages = self.world.messages_in(chat.id, include_users=True)
             for message in messages:
@@ -96,7 +104,9 @@ class Transcript:
         else:
             sender = str(message.sender.get("first_name", "?"))
             who = f"{sender} → bot" + (f" (in {where})" if isinstance(chat, FakeGroup) else "")
-        body = message.text or message.caption or _describe(message)
+        body = INVITE_SECRET.sub(
+            "i-<secret>", message.text or message.caption or _describe(message)
+        )
         print(f"[{who}]", file=self.out)
         for line in body.splitlines() or [""]:
             print(f"    {line}", file=self.out)
@@ -169,7 +179,8 @@ async def play(
 ) -> int:
     """Seed the town, play the scenario, print the transcript; returns an exit status.
 
-    `clock` replaces the harness's (a fixed date); `after` looks at the bot before it stops.
+    `clock` replaces the demo's (a fixed date, frozen: every run prints the same times); `after`
+    looks at the bot before it stops.
     """
     world = FakeTelegram(token=DEMO_TOKEN)
     transcript = Transcript(world, out)
@@ -183,7 +194,7 @@ async def play(
                 sqlite_url(Path(folder)),
                 coordinator_ids=[COORDINATOR_ID],
                 bot_token=DEMO_TOKEN,
-                clock=clock,
+                clock=clock or ManualClock(),
             )
             async with brigade:
                 await _scenario(world, brigade, transcript)
@@ -197,12 +208,13 @@ async def play(
 
 
 async def _scenario(world: FakeTelegram, brigade: PollingBrigade, t: Transcript) -> None:
+    t.settle = brigade.settle
     claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="fr")
 
     t.title("Claire, the town's coordinator, opens the bot")
     claire.send_command("start")
     await claire.expect_message(timeout=TIMEOUT)
-    t.show([claire])
+    await t.show([claire])
 
     ids = await _seed(brigade)
     t.note(
@@ -229,18 +241,18 @@ async def _scenario(world: FakeTelegram, brigade: PollingBrigade, t: Transcript)
     await claire.expect_message(timeout=TIMEOUT)
     claire.tap("référent")
     await world.wait_for(lambda: "t.me/" in (claire.last_message.text or ""), timeout=TIMEOUT)
-    t.show([claire])
+    await t.show([claire])
     link = claire.last_message.text or ""
     payload = link.rsplit("start=", 1)[1].split()[0]
     nora = world.add_user("Nora", language_code="fr")
     nora.start(payload)
     await nora.expect_message(timeout=TIMEOUT)
-    t.show([nora])
+    await t.show([nora])
     tom = world.add_user("Tom", language_code="fr")
     tom.start(payload)
     await tom.expect_message(timeout=TIMEOUT)
     t.note("Tom tries the same link: it worked once, for Nora only")
-    t.show([tom])
+    await t.show([tom])
 
     t.title("A new neighbour, Léa, joins the brigade")
     lea = world.add_user("Léa", language_code="fr", phone_number="+33 6 98 76 54 32")
@@ -266,54 +278,47 @@ async def _scenario(world: FakeTelegram, brigade: PollingBrigade, t: Transcript)
     summary = await lea.expect_message(timeout=TIMEOUT)
     lea.tap(summary, "J’accepte la charte")
     await lea.expect_message(timeout=TIMEOUT)
-    t.show([lea])
+    await t.show([lea])
 
     t.title("Claire receives the application and approves it")
     card = await claire.expect_message(timeout=TIMEOUT)
-    t.show([claire])
+    await t.show([claire])
     claire.tap(card, "Valider")
     await lea.expect_message(timeout=TIMEOUT)
     await world.wait_for(lambda: not card.labels, timeout=TIMEOUT)
-    t.show([lea])
+    await t.show([lea])
     t.note(
         "the card in Claire's chat now says who approved it: " + (card.text or "").splitlines()[-1]
     )
 
     t.title("Nora posts a request for Mme Martin, who has a leaking tap")
-    async with brigade.services.database.read() as session:
-        plumbing = (
-            await session.execute(select(Skill.id).where(Skill.code == "plumbing"))
-        ).scalar_one()
-    posted = await brigade.services.requests.post(
-        nora.id,
-        RequestDraft(
-            skill_id=plumbing,
-            description="Le robinet de la cuisine fuit depuis hier.",
-            latitude=45.5677,
-            longitude=5.9204,
-            area_label="Rue de Boigne",
-            beneficiary=BeneficiaryDetails(
-                name="Mme Jeanne Martin",
-                phone="04 79 00 00 00",
-                address="27 rue de Boigne, Chambéry",
-                latitude=45.5677,
-                longitude=5.9204,
-                access_notes="3e étage, code 1234",
-                consent=True,
-            ),
-        ),
-    )
-    assert posted is not None
-    t.note(
-        f"posted with /new (shown here through the service): request #{posted.request_id}, "
-        f"offered now to {posted.offered} volunteer(s), the Centre-Ville group too"
-    )
+    # /new as Nora types it: 8 actions for someone new (consent first, the name and phone in one
+    # message, the address with what helps to get in on the next line, defaults on the preview).
+    nora.send_command("new")
+    await nora.expect_message("Pour qui", timeout=TIMEOUT)
+    nora.tap("➕ Une nouvelle personne")
+    await nora.expect_message("accepte", timeout=TIMEOUT)
+    nora.tap("Oui, la personne est d’accord")
+    await nora.expect_message("nom et le numéro", timeout=TIMEOUT)
+    nora.send_text("Mme Jeanne Martin 04 79 00 00 00")
+    await nora.expect_message("Où habite", timeout=TIMEOUT)
+    nora.send_text("27 rue de Boigne, Chambéry\n3e étage, code 1234")
+    await nora.expect_message("type d’aide", timeout=TIMEOUT)
+    nora.tap("Plomberie")
+    await nora.expect_message("Décrivez", timeout=TIMEOUT)
+    nora.send_text("Le robinet de la cuisine fuit depuis hier.")
+    preview = await nora.expect_message("Vérifiez la demande", timeout=TIMEOUT)
+    nora.tap(preview, "✅ Publier la demande")
+    posted = await nora.expect_message("publiée", timeout=TIMEOUT)
+    request_id = int((posted.text or "").split("n°", 1)[1].split()[0].strip(".,"))
+    await t.show([nora])
+    t.note(f"{world.actions[nora.id] - 1} actions from /new to the posted request")
     plumbers = [v for v, spec in zip(volunteers, VOLUNTEERS, strict=True) if "plumbing" in spec[5]]
     marc, hugo = plumbers[0], plumbers[1]
-    marc_offer = await marc.expect_message(f"n° {posted.request_id}", timeout=TIMEOUT)
-    hugo_offer = await hugo.expect_message(f"#{posted.request_id}", timeout=TIMEOUT)
-    await groups[0].expect_message(f"n° {posted.request_id}", timeout=TIMEOUT)
-    t.show([marc, hugo, groups[0]])
+    marc_offer = await marc.expect_message(f"n° {request_id}", timeout=TIMEOUT)
+    hugo_offer = await hugo.expect_message(f"#{request_id}", timeout=TIMEOUT)
+    await groups[0].expect_message(f"n° {request_id}", timeout=TIMEOUT)
+    await t.show([marc, hugo, groups[0]])
 
     t.title("Marc and Hugo tap at the same moment: one place")
     marc.tap(marc_offer, "Je m’en occupe")
@@ -332,7 +337,8 @@ async def _scenario(world: FakeTelegram, brigade: PollingBrigade, t: Transcript)
     details = next(m for m in winner.inbox if "Jeanne Martin" in (m.text or ""))
     await world.wait_for(lambda: not marc_offer.labels and not hugo_offer.labels, timeout=TIMEOUT)
     await nora.expect_message(timeout=TIMEOUT)
-    t.show([winner, nora])
+    # Every copy edited (the group's too) before anyone says so: the outbox drained.
+    await t.show([winner, nora])
     t.note("every copy of the offer, in each chat and in the group, now says it is taken:")
     t.note((groups[0].last_message.text or "").splitlines()[-1])
 
@@ -342,9 +348,10 @@ async def _scenario(world: FakeTelegram, brigade: PollingBrigade, t: Transcript)
     await winner.expect_message(timeout=TIMEOUT)  # how long did it take?
     winner.tap(winner.last_message, "1")
     await world.wait_for(lambda: bool(winner.callback_answers), timeout=TIMEOUT)
+    await brigade.settle()
     nora.tap(nora.last_message, "✅")
     await winner.expect_message(timeout=TIMEOUT)
-    t.show([winner, nora])
+    await t.show([winner, nora])
 
     t.title("Bram, from Brussels, prefers Dutch")
     bram = volunteers[10]
@@ -354,7 +361,7 @@ async def _scenario(world: FakeTelegram, brigade: PollingBrigade, t: Transcript)
     await world.wait_for(lambda: "Taal" in (bram.last_message.text or ""), timeout=TIMEOUT)
     bram.send_command("help")
     await bram.expect_message("Uw opdrachten", timeout=TIMEOUT)
-    t.show([bram])
+    await t.show([bram])
 
     staff = await brigade.services.members.staff()
     referents = [m.display_name for m in staff if Role.REFERENT in m.roles]

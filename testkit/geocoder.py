@@ -87,6 +87,7 @@ class GazetteerEntry:
             district=self.suburb,
             city=self.city,
             postcode=self.postcode,
+            house_number=self.house_number,
         )
 
     def nominatim_json(

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import ClassVar
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import Action
 from bot.domain.lifecycle import CLAIMABLE
 from bot.domain.vocabulary import RequestStatus
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.messages.base import Delivery, Notice, Rendered, Town, button, keyboard
 from bot.skills import skill_label
 from bot.text import escaped, quoted
@@ -40,6 +40,8 @@ class RequestView:
     latitude: float
     longitude: float
     referent_id: int | None
+    # "morning", "afternoon" or "evening": a slot wanted in that part of the day, not at a time.
+    day_part: str | None = None
 
     @property
     def places_left(self) -> int:
@@ -52,12 +54,23 @@ def skill_of(view: RequestView, _: Translator) -> str:
     return skill_label(view.skill_label, _)
 
 
+# A slot wanted in a part of the day, after the day: "Tuesday 8 December, in the morning".
+DAY_PART_WORDS = {
+    "morning": N_("in the morning"),
+    "afternoon": N_("in the afternoon"),
+    "evening": N_("in the evening"),
+}
+
+
 def when_text(view: RequestView, _: Translator, tz: tzinfo) -> str:
-    """When the service is wanted, in words."""
+    """When the service is wanted, in words (a part of the day, not a time nobody set)."""
     if view.when_kind == "asap" or view.starts_at is None:
         return _("as soon as possible")
     if view.when_kind == "today":
         return _("today")
+    if view.day_part in DAY_PART_WORDS:
+        day = format_date(view.starts_at.astimezone(tz), "EEEE d MMMM", locale=_.language)
+        return f"{day}, {_(DAY_PART_WORDS[view.day_part])}"
     return format_datetime(view.starts_at, "EEEE d MMMM, HH:mm", tzinfo=tz, locale=_.language)
 
 

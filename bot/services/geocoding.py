@@ -54,6 +54,17 @@ class Place:
     district: str | None = None
     city: str | None = None
     postcode: str | None = None
+    house_number: str | None = None
+
+    @property
+    def short_label(self) -> str:
+        """Number, street and town ("27 Rue de Boigne, Chambéry"), as people write an address;
+        the full label when the geocoder gave no street."""
+        if not self.street:
+            return self.label
+        street = f"{self.house_number} {self.street}" if self.house_number else self.street
+        town = self.city or self.postcode
+        return f"{street}, {town}" if town else street
 
     @property
     def area_label(self) -> str:
@@ -80,6 +91,7 @@ class Place:
             "district": self.district,
             "city": self.city,
             "postcode": self.postcode,
+            "house_number": self.house_number,
         }
 
     @classmethod
@@ -89,7 +101,7 @@ class Place:
         if not isinstance(label, str):
             raise ValueError("cached place has no label")
         parts: dict[str, str | None] = {}
-        for name in ("street", "district", "city", "postcode"):
+        for name in ("street", "district", "city", "postcode", "house_number"):
             value = data.get(name)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"bad {name} in cached place: {value!r}")
@@ -181,6 +193,7 @@ def place_from_nominatim(raw: Mapping[str, Any]) -> Place | None:
         district=_first(address, _DISTRICT_KEYS),
         city=_first(address, _CITY_KEYS),
         postcode=(postcode.strip() or None) if isinstance(postcode, str) else None,
+        house_number=_first(address, ("house_number",)),
     )
 
 

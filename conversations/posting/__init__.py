@@ -1,10 +1,12 @@
 """/new: a referent posts a request on behalf of someone they support.
 
-Steps: who it is for (one of the referent's own beneficiaries, or someone new: name, phone,
-place, access notes, consent), the need, a description, where, when, how many volunteers, then a
-preview of what volunteers will see (and, apart, what only the claimer will see) with one edit
-button per field, and Post. ⬅ and /cancel work at every step, anything unexpected is asked again
-(conversations/base.py).
+Steps: who it is for (one of the referent's own beneficiaries, whose place is reused; or someone
+new: their consent first, then their name and phone in one message, their address with what
+helps to get in on the next lines), the need, a description, then a preview of what volunteers
+will see (and, apart, what only the claimer will see) with where, when and how many at their
+defaults (at home, as soon as possible, one volunteer), one edit button per field, and Post:
+8 actions for someone new, 5 for someone known. ⬅ and /cancel work at every step, anything
+unexpected is asked again (conversations/base.py).
 
 - `draft`: the steps, the `PostingDraft`, where ⬅ leads;
 - `questions`: the question of each step;
@@ -18,33 +20,30 @@ from telegram.ext import ConversationHandler
 
 from bot.context import BrigadeContext
 from conversations.posting.answers import (
-    BAD_NAME,
     BAD_NOTES,
-    MAX_NAME_LENGTH,
     MAX_NOTES_LENGTH,
     at_home,
     choose_day,
     elsewhere,
+    on_b_name,
     on_b_phone,
     on_beneficiary,
-    on_consent,
+    on_consent_typed,
     on_day,
-    on_description,
     on_edit,
     on_elsewhere_address,
-    on_elsewhere_confirmed,
     on_elsewhere_pin,
-    on_home_address,
-    on_home_confirmed,
     on_home_pin,
     on_need,
     on_part,
     on_places,
     on_post,
+    on_posting_consent,
+    on_posting_description,
+    on_typed_home,
     on_when,
-    retry_address,
-    skip_b_notes,
     skip_b_phone,
+    skip_notes_to_need,
     start_posting,
 )
 from conversations.posting.draft import (
@@ -60,42 +59,38 @@ __all__ = ["POSTING", "build_posting_conversation"]
 
 def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
     """/new, persistent across restarts."""
-    # A pin sent with 📎 while the address found is being confirmed replaces it.
-    home_pin, elsewhere_pin = POSTING.pin(on_home_pin), POSTING.pin(on_elsewhere_pin)
-    # Yes: the address found; no: the address again.
-    home_found = POSTING.on("place", on_home_confirmed, values=["yes"])
-    elsewhere_found = POSTING.on("place", on_elsewhere_confirmed, values=["yes"])
-    retry = POSTING.on("place", retry_address, values=["no"])
     return POSTING.build(
         entry_points=[POSTING.start_command("new", start_posting)],
         states={
             Step.BENEFICIARY: [POSTING.on("benef", on_beneficiary)],
-            Step.B_NAME: [
-                POSTING.keep_text("beneficiary.name", MAX_NAME_LENGTH, BAD_NAME, then=Step.B_PHONE)
+            # Asked before any detail of the person; "oui" typed is understood too.
+            Step.B_CONSENT: [
+                POSTING.on("consent", on_posting_consent, values=["yes", "no"]),
+                POSTING.text(on_consent_typed),
             ],
+            Step.NO_CONSENT: [],
+            # The name and phone in one message (or a shared contact).
+            Step.B_NAME: [POSTING.contact(on_b_name), POSTING.text(on_b_name)],
             Step.B_PHONE: [
                 POSTING.contact(on_b_phone),
                 POSTING.text(on_b_phone),
                 POSTING.on("skip", skip_b_phone),
             ],
-            Step.B_PLACE: [home_pin, POSTING.text(on_home_address)],
-            Step.B_CONFIRM: [home_found, retry, home_pin],
+            # The address and, on the next lines, what helps to get in; or a pin (then the
+            # access notes apart, since a pin carries no text).
+            Step.B_PLACE: [POSTING.pin(on_home_pin), POSTING.text(on_typed_home)],
             Step.B_NOTES: [
-                POSTING.keep_text(
-                    "beneficiary.notes", MAX_NOTES_LENGTH, BAD_NOTES, then=Step.B_CONSENT
-                ),
-                POSTING.on("skip", skip_b_notes),
+                POSTING.keep_text("beneficiary.notes", MAX_NOTES_LENGTH, BAD_NOTES, then=Step.NEED),
+                POSTING.on("skip", skip_notes_to_need),
             ],
-            Step.B_CONSENT: [POSTING.on("consent", on_consent, values=["yes", "no"])],
-            Step.NO_CONSENT: [],
             Step.NEED: [POSTING.on("skill", on_need)],
-            Step.DESCRIPTION: [POSTING.text(on_description)],
+            Step.DESCRIPTION: [POSTING.text(on_posting_description)],
+            # Where, when and how many: reached from the preview's buttons, back to it.
             Step.WHERE: [
                 POSTING.on("where", at_home, values=["home"]),
                 POSTING.on("where", elsewhere, values=["else"]),
             ],
-            Step.W_PLACE: [elsewhere_pin, POSTING.text(on_elsewhere_address)],
-            Step.W_CONFIRM: [elsewhere_found, retry, elsewhere_pin],
+            Step.W_PLACE: [POSTING.pin(on_elsewhere_pin), POSTING.text(on_elsewhere_address)],
             Step.WHEN: [
                 POSTING.on("when", on_when, values=["asap", "today"]),
                 POSTING.on("when", choose_day, values=["day"]),

@@ -7,6 +7,7 @@ the draft goes, so that a second tap on Post is told the request is already post
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from telegram import ReplyKeyboardRemove
@@ -14,8 +15,9 @@ from telegram import ReplyKeyboardRemove
 from bot.callbacks import Callback
 from bot.domain.vocabulary import Role
 from bot.i18n import N_
+from bot.services.profile import PHONE_PATTERN
 from bot.services.requests import RequestDraft
-from bot.text import several_lines
+from bot.text import one_line, several_lines
 from conversations.base import END, State, Turn
 from conversations.pickers import Again, PhoneTexts, phone_reply
 from conversations.places import AddressTexts, Spot, find_address, name_of, pin_of
@@ -44,6 +46,19 @@ PHONE_TEXTS = PhoneTexts(
     ),
 )
 MAX_NOTES_LENGTH = 300
+NAME_TOO = N_(
+    "I have the phone number. Please type the person's name too (at most {max} characters)."
+)
+UNREADABLE_PHONE = N_(
+    "I kept the name {name}, but I could not read a phone number in your message."
+)
+LONG_NOTES = N_(
+    "What helps to get in must stay under {max} characters. Please type the address and a "
+    "shorter note."
+)
+ADDRESS_KEPT = N_(
+    "📍 Address kept: {address}\nNot the right place? Tap “⬅ Back” below and type it again."
+)
 SLOT_PASSED = N_("This time has already passed. Choose a later one.")
 NOT_A_REFERENT = N_(
     "Only the brigade's referents — social workers, nurses and other professionals invited by "
@@ -76,11 +91,12 @@ async def start_posting(turn: PostingTurn) -> State:
 
 
 async def on_beneficiary(turn: PostingTurn, button: Callback) -> State:
-    """Someone new, or one of the referent's own: their place, phone and notes are reused."""
+    """Someone new (their consent first), or one of the referent's own: their place, phone and
+    notes are reused."""
     value = button.str_arg(1)
     if value == "new":
         turn.draft.beneficiary = Beneficiary()
-        return await turn.ask(Step.B_NAME)
+        return await turn.ask(Step.B_CONSENT)
     if not value.isdigit():
         return await turn.stale()
     details = await turn.services.requests.beneficiary_place(turn.user_id, int(value))
@@ -106,6 +122,78 @@ async def on_beneficiary(turn: PostingTurn, button: Callback) -> State:
     return await turn.ask(Step.NEED if details.consent else Step.B_CONSENT)
 
 
+async def on_posting_consent(turn: PostingTurn, button: Callback) -> State:
+    """Agreed: the person's name and phone (someone new) or the need; not: nothing is asked,
+    nothing is kept."""
+    return await _consented(turn, button.str_arg(1) == "yes")
+
+
+async def on_consent_typed(turn: PostingTurn) -> State:
+    """ "oui", "yes", "ja" (or no) typed instead of tapped: understood."""
+    agreed = turn.yes_or_no()
+    if agreed is None:
+        return await turn.not_understood()
+    return await _consented(turn, agreed)
+
+
+async def _consented(turn: PostingTurn, agreed: bool) -> State:
+    beneficiary = turn.draft.beneficiary
+    beneficiary.consent = agreed
+    if not agreed:
+        return await turn.ask(Step.NO_CONSENT)
+    return await turn.ask(Step.NEED if beneficiary.id is not None else Step.B_NAME)
+
+
+# A phone number inside a message ("Odette Martin 06 12 34 56 78", "+33 6 12 34 56 78, Odette").
+_PHONE_IN_TEXT = re.compile(r"\+?\d[\d .()/-]{4,}\d")
+_DIGITS = re.compile(r"\d")
+# What may separate the name from the number.
+_SEPARATORS = " ,;:/-–—()"
+
+
+def name_and_phone(text: str) -> tuple[str, str | None, bool]:
+    """The name and the phone number typed in one message: (name, phone or None, whether some
+    digits were typed that do not make a phone number)."""
+    found = _PHONE_IN_TEXT.search(text)
+    if found is not None:
+        phone = found.group().strip()
+        digits = len(_DIGITS.findall(phone))
+        if 6 <= digits <= 15 and PHONE_PATTERN.match(phone):
+            name = (text[: found.start()] + " " + text[found.end() :]).strip(_SEPARATORS)
+            return one_line(name), phone, False
+    if _DIGITS.search(text):
+        name = _DIGITS.sub(" ", text).strip(_SEPARATORS)
+        return one_line(name.replace("+", " ")), None, True
+    return one_line(text.strip(_SEPARATORS)), None, False
+
+
+async def on_b_name(turn: PostingTurn) -> State:
+    """The name and phone in one message (or a shared contact); the phone asked apart, the name
+    kept, when it is missing or cannot be read."""
+    _, beneficiary = turn._, turn.draft.beneficiary
+    contact = turn.message.contact
+    phone: str | None
+    if contact is not None:
+        name = one_line(f"{contact.first_name} {contact.last_name or ''}")
+        phone, unreadable = one_line(contact.phone_number), False
+    else:
+        name, phone, unreadable = name_and_phone(turn.text)
+    if not name and phone is not None:
+        beneficiary.phone = phone
+        await turn.say(_(NAME_TOO, max=MAX_NAME_LENGTH))
+        return None
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        await turn.say(_(BAD_NAME, max=MAX_NAME_LENGTH))
+        return None
+    beneficiary.name = name
+    beneficiary.phone = phone or beneficiary.phone
+    if beneficiary.phone is not None:
+        return await turn.ask(Step.B_PLACE)
+    if unreadable:
+        await turn.say(_(UNREADABLE_PHONE, name=name))
+    return await turn.ask(Step.B_PHONE)
+
+
 async def on_b_phone(turn: PostingTurn) -> State:
     """Keep a shared contact's or a typed number (not the referent's own)."""
     phone = await phone_reply(turn, PHONE_TEXTS, own=False, name=turn.draft.person(turn._))
@@ -122,19 +210,39 @@ async def skip_b_phone(turn: PostingTurn, button: Callback) -> State:
 
 
 async def _address_found(turn: PostingTurn, confirm: str) -> State:
-    """Geocode a typed address, then ask to confirm what was found."""
+    """Geocode a typed address, then ask to confirm what was found (/ask)."""
     place = await find_address(turn, ADDRESS)
     if place is None:
         return None
     turn.draft.found = Spot.of(place)
     # A text message, so that it can take the location keyboard away.
-    await turn.say(turn._("I found: {address}", address=place.label), ReplyKeyboardRemove())
+    await turn.say(turn._("I found: {address}", address=place.short_label), ReplyKeyboardRemove())
     return await turn.ask(confirm)
 
 
 async def on_home_address(turn: PostingTurn) -> State:
-    """The person's address, typed."""
+    """The person's address, typed (/ask: then confirmed)."""
     return await _address_found(turn, Step.B_CONFIRM)
+
+
+async def on_typed_home(turn: PostingTurn) -> State:
+    """/new: the person's address on the first line, what helps to get in on the next ones;
+    the address found is kept and said once (⬅ to type it again), then the need."""
+    first, *rest = several_lines(turn.message.text or "").split("\n")
+    notes = one_line(" ".join(rest))
+    if len(notes) > MAX_NOTES_LENGTH:
+        await turn.say(turn._(LONG_NOTES, max=MAX_NOTES_LENGTH))
+        return None
+    place = await find_address(turn, ADDRESS, one_line(first))
+    if place is None:
+        return None
+    beneficiary = turn.draft.beneficiary
+    beneficiary.home, beneficiary.notes = Spot.of(place), notes or None
+    await turn.say(
+        turn._(ADDRESS_KEPT, address=place.short_label),
+        ReplyKeyboardRemove(),
+    )
+    return await turn.ask(Step.NEED)
 
 
 async def on_home_pin(turn: PostingTurn) -> State:
@@ -144,7 +252,7 @@ async def on_home_pin(turn: PostingTurn) -> State:
     turn.draft.beneficiary.home = Spot(
         latitude,
         longitude,
-        place.label if place is not None else None,
+        place.short_label if place is not None else None,
         place.area_label if place is not None else "",
     )
     await turn.say(turn._("Location received."), ReplyKeyboardRemove())
@@ -161,19 +269,25 @@ async def on_home_confirmed(turn: PostingTurn, button: Callback) -> State:
 
 
 async def retry_address(turn: PostingTurn, button: Callback) -> State:
-    """No, try again: the address question of the step (the person's, or the service's)."""
+    """No, try again: the address question."""
     turn.draft.found = None
-    return await turn.ask(Step.W_PLACE if turn.state == Step.W_CONFIRM else Step.B_PLACE)
+    return await turn.ask(Step.B_PLACE)
 
 
 async def skip_b_notes(turn: PostingTurn, button: Callback) -> State:
-    """No access notes."""
+    """No access notes (/ask: then the consent)."""
     turn.draft.beneficiary.notes = None
     return await turn.ask(Step.B_CONSENT)
 
 
+async def skip_notes_to_need(turn: PostingTurn, button: Callback) -> State:
+    """/new, after a pin: no access notes, then the need."""
+    turn.draft.beneficiary.notes = None
+    return await turn.ask(Step.NEED)
+
+
 async def on_consent(turn: PostingTurn, button: Callback) -> State:
-    """Agreed: on to the need; not: nothing can be posted."""
+    """/ask: agreed, on to the need; not: nothing can be posted."""
     turn.draft.beneficiary.consent = button.str_arg(1) == "yes"
     return await turn.ask(Step.NEED if turn.draft.beneficiary.consent else Step.NO_CONSENT)
 
@@ -208,14 +322,24 @@ async def description_typed(turn: Turn[Any]) -> str | None:
 
 
 async def on_description(turn: PostingTurn) -> State:
-    """Keep the description, or ask for a shorter one."""
+    """Keep the description, or ask for a shorter one; then where (/ask)."""
+    return await _described(turn, Step.WHERE)
+
+
+async def on_posting_description(turn: PostingTurn) -> State:
+    """/new: keep the description, or ask for a shorter one; then the preview, where where, when
+    and how many show their defaults."""
+    return await _described(turn, Step.PREVIEW)
+
+
+async def _described(turn: PostingTurn, then: str) -> State:
     text = await description_typed(turn)
     if text is None:
         return None
     if not text:
         return await turn.ask(Step.DESCRIPTION)
     turn.draft.description = text
-    return await forward(turn, Step.WHERE)
+    return await forward(turn, then)
 
 
 async def at_home(turn: PostingTurn, button: Callback) -> State:
@@ -230,8 +354,13 @@ async def elsewhere(turn: PostingTurn, button: Callback) -> State:
 
 
 async def on_elsewhere_address(turn: PostingTurn) -> State:
-    """The place of the service, typed."""
-    return await _address_found(turn, Step.W_CONFIRM)
+    """The place of the service, typed: kept, said once, then the preview."""
+    place = await find_address(turn, ADDRESS)
+    if place is None:
+        return None
+    turn.draft.elsewhere = Spot(place.latitude, place.longitude, area=place.area_label)
+    await turn.say(turn._("📍 {address}", address=place.short_label), ReplyKeyboardRemove())
+    return await forward(turn, Step.WHEN)
 
 
 async def on_elsewhere_pin(turn: PostingTurn) -> State:
@@ -244,18 +373,10 @@ async def on_elsewhere_pin(turn: PostingTurn) -> State:
     return await forward(turn, Step.WHEN)
 
 
-async def on_elsewhere_confirmed(turn: PostingTurn, button: Callback) -> State:
-    """Yes: the address found is the place of the service (then when)."""
-    found, turn.draft.found = turn.draft.found, None
-    if found is None:
-        return await turn.ask(Step.W_PLACE)
-    turn.draft.elsewhere = Spot(found.latitude, found.longitude, area=found.area)
-    return await forward(turn, Step.WHEN)
-
-
 async def on_when(turn: PostingTurn, button: Callback) -> State:
     """As soon as possible or today: then how many."""
-    turn.draft.when, turn.draft.starts_at, turn.draft.day = button.str_arg(1), None, None
+    draft = turn.draft
+    draft.when, draft.starts_at, draft.day, draft.day_part = button.str_arg(1), None, None, None
     return await forward(turn, Step.PLACES)
 
 
@@ -284,6 +405,7 @@ async def on_part(turn: PostingTurn, button: Callback) -> State:
         await turn.answer(turn._(SLOT_PASSED))
         return None
     turn.draft.when, turn.draft.starts_at = "slot", starts_at.isoformat()
+    turn.draft.day_part = value
     return await forward(turn, Step.PLACES)
 
 

@@ -29,7 +29,6 @@ class Step(StrEnum):
     DESCRIPTION = "desc"
     WHERE = "where"
     W_PLACE = "wplace"
-    W_CONFIRM = "wconf"
     WHEN = "when"
     DAY = "day"
     PART = "part"
@@ -37,7 +36,8 @@ class Step(StrEnum):
     PREVIEW = "preview"
 
 
-# The preview's edit buttons: (step to jump to, label).
+# The preview's edit buttons: (step to jump to, label). Where, when and how many are not asked on
+# the way (at home, as soon as possible, one volunteer): the preview shows them on these buttons.
 EDIT_BUTTONS: tuple[tuple[str, str], ...] = (
     (Step.NEED, N_("✏️ Need")),
     (Step.DESCRIPTION, N_("✏️ Description")),
@@ -76,6 +76,7 @@ class PostingDraft:
     when: str | None = None  # "asap", "today" or "slot"
     day: str | None = None  # the ISO date chosen for a slot
     starts_at: str | None = None  # the slot's start, ISO, UTC
+    day_part: str | None = None  # the slot's part of the day ("morning"…)
     places: int = 1
     # Reached from a preview's edit button: the step leads back to the preview.
     editing: bool = False
@@ -121,6 +122,7 @@ class PostingDraft:
             places_needed=self.places,
             when_kind=when,
             starts_at=starts_at,
+            day_part=self.day_part if when == "slot" else None,
             beneficiary_id=beneficiary.id,
             beneficiary=details,
         )
@@ -143,23 +145,23 @@ POSTING = Conversation(
 )
 PostingTurn = Turn[PostingDraft]
 
-# Where ⬅ leads; the steps a preview edit jumps to go back to the preview instead.
+# Where ⬅ leads; the steps a preview edit jumps to go back to the preview instead (where, when
+# and how many are only reached from there).
 _PREVIOUS = {
-    Step.B_NAME: Step.BENEFICIARY,
-    Step.B_PHONE: Step.B_NAME,
-    Step.B_PLACE: Step.B_PHONE,
-    Step.B_CONFIRM: Step.B_PLACE,
-    Step.B_NOTES: Step.B_PLACE,
+    Step.B_CONSENT: Step.BENEFICIARY,
     Step.NO_CONSENT: Step.B_CONSENT,
+    Step.B_NAME: Step.B_CONSENT,
+    Step.B_PHONE: Step.B_NAME,
+    Step.B_PLACE: Step.B_NAME,
+    Step.B_NOTES: Step.B_PLACE,
     Step.DESCRIPTION: Step.NEED,
-    Step.WHERE: Step.DESCRIPTION,
+    Step.WHERE: Step.PREVIEW,
     Step.W_PLACE: Step.WHERE,
-    Step.W_CONFIRM: Step.W_PLACE,
-    Step.WHEN: Step.WHERE,
+    Step.WHEN: Step.PREVIEW,
     Step.DAY: Step.WHEN,
     Step.PART: Step.DAY,
-    Step.PLACES: Step.WHEN,
-    Step.PREVIEW: Step.PLACES,
+    Step.PLACES: Step.PREVIEW,
+    Step.PREVIEW: Step.DESCRIPTION,
 }
 
 
@@ -167,13 +169,12 @@ _PREVIOUS = {
 def previous(turn: PostingTurn) -> str:
     """Where ⬅ leads from the turn's step."""
     draft, state = turn.draft, Step(turn.state or Step.BENEFICIARY)
-    known = draft.beneficiary.id is not None
     if draft.editing and state in EDITABLE:
         return Step.PREVIEW
-    if state == Step.B_CONSENT:
-        return Step.BENEFICIARY if known else Step.B_NOTES
     if state == Step.NEED:
-        return Step.B_CONSENT if not known or draft.beneficiary.consent_asked else Step.BENEFICIARY
+        if draft.beneficiary.id is None:
+            return Step.B_PLACE
+        return Step.B_CONSENT if draft.beneficiary.consent_asked else Step.BENEFICIARY
     return _PREVIOUS.get(state, Step.BENEFICIARY)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.domain.vocabulary import RequestStatus
 from bot.i18n import Translator
-from bot.messages.offers import RequestView, offer_text
+from bot.messages.offers import RequestView, offer_text, when_text
 from bot.services.requests import Posted
 from bot.skills import skill_label
 from bot.text import escaped
@@ -46,6 +46,7 @@ async def preview_text(turn: PostingTurn) -> str:
         latitude=latitude,
         longitude=longitude,
         referent_id=None,
+        day_part=draft.day_part if when_kind == "slot" else None,
     )
     public = offer_text(view, _, services.settings.tz).split("\n")
     # The first line names the request by its number, which it only gets once posted.
@@ -59,6 +60,13 @@ async def preview_text(turn: PostingTurn) -> str:
     ]
     if beneficiary.notes:
         private.append(_("Access: {notes}", notes=beneficiary.notes))
+    where = (
+        _("📍 Somewhere else")
+        if draft.elsewhere is not None
+        else _("🏠 At {name}'s place", name=draft.person(_))
+    )
+    places = _.ngettext("{count} volunteer", "{count} volunteers", draft.places)
+    settings = " · ".join([where, when_text(view, _, services.settings.tz), places])
     return "\n".join(
         [
             escaped(_("Please check the request before posting it.")),
@@ -68,6 +76,9 @@ async def preview_text(turn: PostingTurn) -> str:
             "",
             escaped(_("🔒 What only the volunteer who takes it will see:")),
             *[escaped(line) for line in private],
+            "",
+            escaped(settings),
+            escaped(_("To change where, when or how many, use the ✏️ buttons below.")),
         ]
     )
 

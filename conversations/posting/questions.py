@@ -33,10 +33,12 @@ MAX_DESCRIPTION_LENGTH = 500
 PLACES_CHOICES = (1, 2, 3)
 DAYS_AHEAD = 7
 # Parts of the day a slot can start at, in the town's time zone.
+# A slot is a part of the day, never a time nobody set: it is kept as such ("in the morning"),
+# and its start is what reminders and the expiry count from.
 PARTS: dict[str, tuple[time, str]] = {
-    "morning": (time(9, 0), N_("Morning (9:00)")),
-    "afternoon": (time(14, 0), N_("Afternoon (14:00)")),
-    "evening": (time(18, 0), N_("Evening (18:00)")),
+    "morning": (time(9, 0), N_("In the morning")),
+    "afternoon": (time(14, 0), N_("In the afternoon")),
+    "evening": (time(18, 0), N_("In the evening")),
 }
 SEND_A_LOCATION = N_("📍 Send a location")
 # When the help is needed, and the pickers of a slot (also used to change a posted request).
@@ -70,11 +72,6 @@ def person(turn: PostingTurn) -> str:
     return turn.draft.person(turn._)
 
 
-def found(turn: PostingTurn) -> str:
-    """The address found for the one typed."""
-    return (turn.draft.found.label if turn.draft.found else None) or ""
-
-
 def _back_or_cancel_request(turn: PostingTurn) -> InlineKeyboardMarkup:
     """⬅, or cancel the request."""
     cancel = POSTING.button(turn._("✖ Cancel the request"), "cancel")
@@ -84,10 +81,12 @@ def _back_or_cancel_request(turn: PostingTurn) -> InlineKeyboardMarkup:
 POSTING.prompt(
     Step.B_NAME,
     N_(
-        "What is the person's first name, or their initials? Only the volunteer who takes "
-        "the request will see it."
+        "What are the person's name and phone number? In one message, e.g. “{example}”. "
+        "Only the volunteer who takes the request will see them. No phone? Type the name "
+        "alone."
     ),
     back,
+    example=lambda turn: turn._("Odette Martin 06 12 34 56 78"),
 )
 POSTING.prompt(
     Step.B_PHONE,
@@ -101,7 +100,8 @@ POSTING.prompt(
 POSTING.prompt(
     Step.B_PLACE,
     N_(
-        "Where does {name} live? Type the address (number, street, town).\n\n"
+        "Where does {name} live? Type the address (number, street, town). On the next lines, "
+        "if it helps to get in: floor, door code, name on the intercom…\n\n"
         "You can also send a pin: the “Send a location” button sends YOUR current position "
         "(use it if you are at their place now); to send any other point, use 📎 → Location "
         "and move the map.\n\n"
@@ -232,13 +232,12 @@ def request_questions(flow: Conversation[PostingDraft]) -> None:
     """Register the questions about the request itself — the place found for a typed address,
     the access notes, the need, the description, when — with a conversation whose draft is a
     `PostingDraft` (/new, and /ask, where the person asks for themselves)."""
-    for confirm in (Step.B_CONFIRM, Step.W_CONFIRM):
-        flow.prompt(
-            confirm,
-            N_("Is this the right place?\n{address}"),
-            choices("place", YES_NO_PLACE, per_row=2, with_back=False),
-            address=found,
-        )
+    # (The address found was just said: it is not repeated under the question.)
+    flow.prompt(
+        Step.B_CONFIRM,
+        N_("Is this the right place?"),
+        choices("place", YES_NO_PLACE, per_row=2, with_back=False),
+    )
     flow.prompt(
         Step.B_NOTES,
         N_(
@@ -259,7 +258,8 @@ request_questions(POSTING)
 
 @POSTING.question(Step.PREVIEW)
 async def ask_preview(turn: PostingTurn) -> None:
-    """The request as volunteers will see it, the private part apart, edit buttons, Post."""
+    """The request as volunteers will see it, the private part apart, where, when and how many
+    (their defaults) with the buttons that change them, Post."""
     _ = turn._
     turn.draft.editing = False
     edits = [POSTING.button(_(label), "edit", step) for step, label in EDIT_BUTTONS]

@@ -75,6 +75,11 @@ class FakeUser:
         return self.world.messages_in(self.id)
 
     @property
+    def actions(self) -> int:
+        """How many messages this user sent and buttons they tapped, on a phone's terms."""
+        return self.world.actions[self.id]
+
+    @property
     def last_message(self) -> StoredMessage:
         """The newest bot message in the private chat; fails the test when there is none."""
         inbox = self.inbox

@@ -7,10 +7,10 @@ request, HTTP server) only decode requests and hand them to `FakeTelegram.call`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -167,8 +167,6 @@ class FakeTelegram:
         self.webhook_params: JSONDict = {}
         self._chats: dict[int, ChatState] = {}
         self._updates: list[JSONDict] = []
-        # Messages sent and buttons tapped, per person: the actions a flow costs on a phone.
-        self._actions: Counter[int] = Counter()
         self._next_update_id = first_update_id
         self._queries: dict[str, PendingQuery] = {}
         self._user_ids = itertools.count(100_000_001)
@@ -176,6 +174,8 @@ class FakeTelegram:
         self._group_ids = itertools.count(4_000_000_001)
         self._file_ids = itertools.count(1)
         self._query_ids = itertools.count(4_200_000_000_000_000_001)
+        # What each person did, on a phone's terms: messages sent and buttons tapped (by user id).
+        self.actions: collections.Counter[int] = collections.Counter()
         self._changed = asyncio.Event()
         self._updates_changed = asyncio.Event()
         self._poll_generation = 0
@@ -364,11 +364,6 @@ class FakeTelegram:
         self._tick()
         return update
 
-    def actions_of(self, user: FakeUser) -> int:
-        """How many messages `user` sent (texts, commands, pins, contacts…) and buttons they
-        tapped (reply-keyboard presses are messages), in every chat."""
-        return self._actions[user.id]
-
     def post_user_message(
         self,
         user: FakeUser,
@@ -382,7 +377,7 @@ class FakeTelegram:
         """Store a message a user wrote and queue it; {} when privacy mode hides it from the bot."""
         if group is not None and all(m.id != user.id for m in group.members):
             raise AssertionError(f"{user} is not a member of {group}")
-        self._actions[user.id] += 1
+        self.actions[user.id] += 1
         state = self.chat_state(group.id if group else user.id)
         text = content.get("text")
         message = self._store_message(
@@ -411,7 +406,7 @@ class FakeTelegram:
         )
         if not visible:
             raise AssertionError(f"{user} cannot see message #{message.message_id}")
-        self._actions[user.id] += 1
+        self.actions[user.id] += 1
         query_id = str(next(self._query_ids))
         self._queries[query_id] = PendingQuery(query_id, user.id, data)
         payload = {

@@ -25,9 +25,14 @@ async def test_the_demo_plays_its_whole_scenario() -> None:
     )
     losses = transcript.count("plus rapides") + transcript.count("were quicker")
     assert (wins, losses) == (1, 1)
+    # /new played as Nora types it: someone new in 8 actions.
+    assert "8 actions from /new to the posted request" in transcript
+    posting, race = transcript.split("=== Marc and Hugo tap at the same moment")
+    assert "Personne : Mme Jeanne Martin" in posting  # Nora's preview
     assert (
-        transcript.count("Person: Mme Jeanne Martin")
-        + transcript.count("Personne : Mme Jeanne Martin")
-        == 1
+        race.count("Person: Mme Jeanne Martin") + race.count("Personne : Mme Jeanne Martin") == 1
     )  # only the winner saw the private details
+    # Narrated once the bot is idle: the group's copy has been edited by then.
+    taken = race.split("now says it is taken:)\n", 1)[1].splitlines()[0]
+    assert taken == "  (✅ Prise en charge. Merci !)"
     assert transcript.rstrip().endswith("every step above succeeded.")

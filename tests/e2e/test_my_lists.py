@@ -217,12 +217,13 @@ async def test_an_edit_before_any_claim_reaches_every_copy_and_is_refused_once_c
     days = await rita.expect_message("Which day?")
     rita.tap(days, days.labels[2])
     parts = await rita.expect_message("At what time of day")
-    rita.tap(parts, "Afternoon (14:00)")
+    rita.tap(parts, "In the afternoon")
     changed = await rita.expect_message("Changed: every volunteer")
     for offer in offers[:2]:
-        await _edited(world, offer, "14:00", what="an offer copy")
+        await _edited(world, offer, "in the afternoon", what="an offer copy")
     request = await _request(live, request_id)
     assert (request.when_kind, request.places_needed) == ("slot", 2)
+    assert request.day_part == "afternoon"
     assert request.expires_at == request.starts_at
 
     # Offer again (the escalation's own step): a volunteer who joined since receives it.

@@ -180,6 +180,8 @@ async def test_a_sticker_is_re_asked_and_cancel_changes_nothing(
 
     marc.tap(card, "✏️ Weekly limit")
     prompt = await marc.expect_message("At most how many requests a week")
+    two = prompt.button("2").callback_data
+    assert two is not None
     marc.send_sticker()
     await marc.expect_message("Sorry, I did not understand that answer.")
     await marc.expect_message("At most how many requests a week")
@@ -190,8 +192,10 @@ async def test_a_sticker_is_re_asked_and_cancel_changes_nothing(
     await marc.expect_message("Nothing was changed.")
     assert (await _member(live, marc)).weekly_cap is None
 
-    # The prompt's buttons are dead once the edit is over.
-    marc.tap(prompt, "2")
+    # The prompt's buttons were retired when it was asked again, and are dead once the edit is
+    # over (an old client may still show them).
+    assert prompt.labels == []
+    marc.tap_data(prompt, two)
     await world.wait_for(lambda: len(marc.callback_answers) >= 2)
     assert "no longer valid" in (marc.callback_answers[-1].text or "")
     assert (await _member(live, marc)).weekly_cap is None
@@ -244,9 +248,9 @@ async def test_name_phone_place_and_a_skill_to_verify(
     lina.send_text("nowhere at all")
     await lina.expect_message("I could not find this address")
     lina.send_text("12 rue de la Gare, Chambéry")
-    await lina.expect_message("I found: 12, Rue de la Gare")
+    await lina.expect_message("I found: 12 Rue de la Gare, Chambéry")
     lina.tap("Yes, that's it")
-    card = await lina.expect_message("Place: 12, Rue de la Gare")
+    card = await lina.expect_message("Place: 12 Rue de la Gare, Chambéry")
     stored = await _member(live, lina)
     assert stored.latitude == pytest.approx(45.5714)
     assert stored.longitude == pytest.approx(5.9188)

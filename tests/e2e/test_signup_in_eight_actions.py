@@ -4,7 +4,7 @@ all", the availability left for /profile, and the radius check at sign-up, on th
 cards and in /profile.
 
 An action is what a person does on their phone: a message sent (a command, a text, a pin, a
-contact, a reply-keyboard button) or an inline button tapped (`FakeTelegram.actions_of`).
+contact, a reply-keyboard button) or an inline button tapped (`FakeUser.actions`).
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ async def test_a_pin_and_two_skills_take_eight_actions(
     assert (summary.text or "").endswith("✅ Charter accepted, application sent.")
     assert summary.labels == []
 
-    assert world.actions_of(odette) <= MOST_ACTIONS
-    assert world.actions_of(odette) == 8
+    assert odette.actions <= MOST_ACTIONS
+    assert odette.actions == 8
 
     card = await claire.expect_message("New volunteer application")
     assert "Volunteer application: Odette Martin" in (card.text or "")
@@ -145,7 +145,7 @@ async def test_a_typed_address_takes_eight_actions_and_removes_the_location_keyb
     lina.tap(summary, "J’accepte la charte et j’envoie ma candidature")
     await lina.expect_message("Merci")
 
-    assert world.actions_of(lina) == 8
+    assert lina.actions == 8
     world.assert_sound()
 
 

@@ -100,6 +100,8 @@ async def test_a_posting_draft_in_an_older_shape_starts_again_at_the_next_tap(
     await brigade.deliver()
     rita.tap("➕ Someone new")
     await brigade.deliver()
+    rita.tap("Yes, they agree")
+    await brigade.deliver()
     rita.send_text("Jeanne M.")
     await brigade.deliver()
     question = rita.last_message

@@ -164,6 +164,8 @@ async def test_a_draft_left_48_hours_goes_from_the_database_and_from_memory(
     await town.deliver()
     rita.tap("➕ Someone new")
     await town.deliver()
+    rita.tap("Yes, they agree")
+    await town.deliver()
     rita.send_text("Zéphyrine Q.")
     await town.deliver()
     assert "What is Zéphyrine Q.'s phone number?" in (rita.last_message.text or "")

@@ -136,17 +136,11 @@ async def _post_for_zephyrine(town: InProcessBrigade, rita: FakeUser) -> None:
     rita.send_command("new")
     await town.deliver()
     await _tap(town, rita, "➕ Someone new")
-    await _say(town, rita, "Zephyrine Quillard")
-    await _say(town, rita, "+33 4 79 86 42 17")
-    await _say(town, rita, "27 rue de Boigne, Chambéry")
-    await _tap(town, rita, "Yes, that's the place")
-    await _say(town, rita, "3rd floor, door code 4817B")
     await _tap(town, rita, "Yes, they agree")
+    await _say(town, rita, "Zephyrine Quillard +33 4 79 86 42 17")
+    await _say(town, rita, "27 rue de Boigne, Chambéry\n3rd floor, door code 4817B")
     await _tap(town, rita, "Plumbing")
     await _say(town, rita, "The kitchen tap is leaking.")
-    await _tap(town, rita, "🏠 At Zephyrine Quillard's place")
-    await _tap(town, rita, "As soon as possible")
-    await _tap(town, rita, "1")
     await _tap(town, rita, "✅ Post the request")
     assert "is posted" in (rita.last_message.text or "")
 
@@ -191,6 +185,7 @@ async def test_nothing_purged_is_left_in_any_table_or_in_the_file(
     rita.send_command("new")
     await town.deliver()
     await _tap(town, rita, "➕ Someone new")
+    await _tap(town, rita, "Yes, they agree")
     await _say(town, rita, "Hortense Valmont")
 
     # Vince takes it: the details go to him, his name and phone to Rita. Done, confirmed.

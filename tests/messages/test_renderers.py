@@ -109,6 +109,21 @@ def test_the_english_offer_reads_in_full() -> None:
 
 
 @pytest.mark.parametrize(
+    ("language", "when"),
+    [
+        ("en", "When: Thursday 26 November, in the afternoon"),
+        ("fr", "Quand : jeudi 26 novembre, dans l’après-midi"),
+        ("nl", "Wanneer: donderdag 26 november, in de namiddag"),
+    ],
+)
+def test_a_part_of_the_day_reads_as_such_not_as_a_time(language: str, when: str) -> None:
+    afternoon = RequestView(**{**PLUMBING.__dict__, "day_part": "afternoon"})
+    text = _render(OfferCopy(afternoon, offer_id=11, direct=True), language).text
+    assert when in text.split("\n")
+    assert "14:00" not in text
+
+
+@pytest.mark.parametrize(
     ("language", "thanks", "person", "buttons"),
     [
         (

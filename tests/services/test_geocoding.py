@@ -25,6 +25,7 @@ from bot.services.geocoding import (
     build_geocoder,
     close_geocoder,
     normalise_query,
+    place_from_nominatim,
     reverse_cache_key,
     search_cache_key,
     search_cache_key_pattern,
@@ -108,6 +109,32 @@ def test_area_label_shows_street_and_district_never_the_house_number() -> None:
 def test_area_label_falls_back_on_what_is_known(parts: dict[str, str], expected: str) -> None:
     place = Place(latitude=45.0, longitude=5.0, label="12, somewhere", **parts)
     assert place.area_label == expected
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (
+            {"house_number": "27", "street": "Rue de Boigne", "city": "Chambéry"},
+            "27 Rue de Boigne, Chambéry",
+        ),
+        ({"street": "Rue de Boigne", "district": "Centre-Ville"}, "Rue de Boigne"),
+        ({"street": "Rue de Boigne", "postcode": "73000"}, "Rue de Boigne, 73000"),
+        ({"district": "Le Biollay", "city": "Chambéry"}, "12, somewhere"),
+    ],
+)
+def test_the_short_label_is_number_street_and_town(parts: dict[str, str], expected: str) -> None:
+    """What a person writes, not the geocoder's whole line (without a street: that line)."""
+    place = Place(latitude=45.0, longitude=5.0, label="12, somewhere", **parts)
+    assert place.short_label == expected
+
+
+def test_a_nominatim_answer_gives_the_short_label() -> None:
+    boigne = next(entry for entry in DEFAULT_GAZETTEER if entry.road == "Rue de Boigne")
+    place = place_from_nominatim(boigne.nominatim_json(place_id=1))
+    assert place is not None
+    assert "Savoie" in place.label
+    assert place.short_label == "27 Rue de Boigne, Chambéry"
 
 
 def test_place_survives_a_json_round_trip() -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role
 from bot.i18n import I18n
-from bot.messages.base import Notice
+from bot.messages.base import Notice, Town
 from bot.messages.claims import (
     AskDone,
     ClaimerSilent,
@@ -165,6 +166,34 @@ async def test_a_reminder_comes_before_a_scheduled_service(
     reminder = _to(service, 100)[-1]
     assert isinstance(reminder, ClaimReminder)
     assert (reminder.request.id, reminder.request.starts_at) == (posted.request_id, start)
+
+
+async def test_a_morning_is_kept_as_such_and_reminded_from_its_start(
+    clock: ManualClock, database: Database
+) -> None:
+    skill = await _town(database, 1)
+    service = await _service(database, reminder_before_minutes=60)
+    start = clock.now + timedelta(days=1)  # the morning's start, as /new computes it
+    draft = _draft(skill)
+    morning = RequestDraft(
+        **{**draft.__dict__, "when_kind": "slot", "starts_at": start, "day_part": "morning"}
+    )
+    posted = await service.post(REFERENT, morning)
+    assert posted is not None
+    async with database.read() as session:
+        request = await session.get(HelpRequest, posted.request_id)
+        assert request is not None
+        assert (request.day_part, request.starts_at) == ("morning", start)
+    await service.claim(100, posted.request_id)
+    clock.now = start - timedelta(minutes=61)
+    assert (await service.run_due())["reminders"] == 0
+    clock.advance(minutes=2)
+    assert (await service.run_due())["reminders"] == 1
+    reminder = _to(service, 100)[-1]
+    assert isinstance(reminder, ClaimReminder)
+    assert reminder.request.day_part == "morning"
+    text = reminder.render(I18n("fr").translator("fr"), Town("Chambéry", ZoneInfo("UTC"))).text
+    assert "dans la matinée" in text
 
 
 async def test_details_are_removed_after_closing_and_contact_data_purged_after_retention(

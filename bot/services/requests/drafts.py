@@ -33,6 +33,8 @@ class RequestDraft:
     places_needed: int = 1
     when_kind: str = "asap"  # asap / today / slot
     starts_at: datetime | None = None
+    # A slot wanted in a part of the day ("morning"…): `starts_at` is that part's start.
+    day_part: str | None = None
     beneficiary_id: int | None = None  # one of the referent's own
     beneficiary: BeneficiaryDetails | None = None  # or a new one
     neighbourhood_id: int | None = None

@@ -101,6 +101,7 @@ class RequestEdit:
     description: str | None = None
     when_kind: str | None = None  # asap / today / slot
     starts_at: datetime | None = None  # the slot's start, for "slot"
+    day_part: str | None = None  # the slot's part of the day ("morning"…), if not a time
     places_needed: int | None = None
 
     @property
@@ -222,6 +223,7 @@ class MyRequests(Posting, Closing, AdminActions):
             values |= {
                 "when_kind": edit.when_kind,
                 "starts_at": starts_at,
+                "day_part": edit.day_part if edit.when_kind == "slot" else None,
                 "expires_at": self._expiry(edit.when_kind, starts_at, now),
             }
         return values if len(values) > 1 else None

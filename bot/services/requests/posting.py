@@ -107,6 +107,7 @@ class Posting(Validating, Beneficiaries):
             area_label=draft.area_label[:200],
             when_kind=draft.when_kind,
             starts_at=draft.starts_at,
+            day_part=draft.day_part if draft.when_kind == "slot" else None,
             places_needed=max(1, min(20, draft.places_needed)),
             status=RequestStatus.TO_VALIDATE if held else RequestStatus.OPEN,
             expires_at=self._expiry(draft.when_kind, draft.starts_at, now),

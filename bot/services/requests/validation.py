@@ -157,6 +157,7 @@ class Validating(Waves):
                 # "today": volunteers then read "today" (no start time is shown for it).
                 values["when_kind"] = when_kind
                 values["starts_at"] = now if when_kind == "today" else None
+                values["day_part"] = None
             if when_kind in EDITABLE_WHEN or request.when_kind == "asap":
                 # It waited: "as soon as possible" runs from now on.
                 kind = when_kind or request.when_kind
