@@ -31,10 +31,9 @@ from bot.messages.claims import (
     CANCEL_DONE,
     CANCEL_NO,
     CANCEL_YES,
+    GIVE_BACK,
     PLAN_WORDS,
     RELEASE_ASKED,
-    RELEASE_BUTTON,
-    RELEASE_QUESTION,
     TOO_LATE_TO_UNDO,
     UNDO_LABEL,
     UNDONE,
@@ -129,10 +128,7 @@ async def on_undo_decline(
 def _claim_steps(requests: RequestService) -> dict[str, Step]:
     """The claimer's follow-up, by the button's word (Done starts the visit report instead:
     conversations/visit.py; Report a concern asks for a sentence: conversations/concern.py)."""
-    steps: dict[str, Step] = {
-        "failed": requests.could_not,
-        "notyet": requests.not_yet,
-    }
+    steps: dict[str, Step] = {"notyet": requests.not_yet}
     for verb, plan in PLAN_WORDS.items():
         steps[verb] = partial(requests.plan_visit, plan=plan)
     return steps
@@ -152,15 +148,16 @@ async def _step(
 async def on_claim_step(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """The claimer's follow-up: release (asked first), could not, not yet, when they will go."""
+    """The claimer's follow-up: release or could not (asked first), not yet, when they will go."""
     requests = context.services.requests
     query = query_of(update)
     verb, claim_id = button.str_arg(0), button.int_arg(1)
-    if verb in {"release", "releaseno"}:
-        await _ask_release(update, context, who, claim_id, asking=verb == "release")
+    family = verb.removesuffix("yes").removesuffix("no")
+    if family in GIVE_BACK and verb != family + "yes":
+        await _ask_give_back(update, context, who, claim_id, family, asking=verb == family)
         return
-    if verb == "releaseyes":
-        await _release(update, context, who, claim_id)
+    if family in GIVE_BACK:
+        await _give_back(update, context, who, claim_id, could_not=family == "failed")
         return
     verb, claim_id, outcome = await _step(update, who, button, _claim_steps(requests))
     message = query.message
@@ -182,41 +179,57 @@ async def on_claim_step(
                 )
 
 
-async def _release(update: Update, context: BrigadeContext, who: Speaker, claim_id: int) -> None:
-    """Yes, give it back: released; the details message says so at once, without the details
-    (the timer sweep's removal writes the same words)."""
-    requests, message = context.services.requests, query_of(update).message
-    seen = await requests.my_task(who.member.telegram_id, claim_id, TaskVerb.SHOW)
-    outcome = await requests.release(who.member.telegram_id, claim_id)
-    await _answer(update, step_answer("release", outcome, who._))
-    if outcome is StepOutcome.DONE and seen.card is not None and isinstance(message, Message):
-        gone = DetailsRemoved(seen.card.request.id, message.message_id, given_back=True)
-        text = gone.render(who._, Town.of(context.services.settings)).text
-        with contextlib.suppress(BadRequest):
-            await message.edit_text(text)
-
-
-async def _ask_release(
-    update: Update, context: BrigadeContext, who: Speaker, claim_id: int, *, asking: bool
+async def _give_back(
+    update: Update, context: BrigadeContext, who: Speaker, claim_id: int, *, could_not: bool
 ) -> None:
-    """↩️ Release on the details: the message asks first (Yes, give it back / No, keep it) in
-    place of the button, while the claim is theirs and active; "No" puts it back."""
+    """Yes, give it back: released (or could not do it); the message says so at once — the
+    details message without the details (the timer sweep's removal writes the same words)."""
+    requests, message, tapper = context.services.requests, query_of(update).message, who.member
+    seen = await requests.my_task(tapper.telegram_id, claim_id, TaskVerb.SHOW)
+    step = requests.could_not if could_not else requests.release
+    outcome = await step(tapper.telegram_id, claim_id)
+    await _answer(update, step_answer("release", outcome, who._))
+    if outcome is not StepOutcome.DONE or seen.card is None or not isinstance(message, Message):
+        return
+    request = seen.card.request
+    gone = DetailsRemoved(request.id, message.message_id, given_back=True)
+    text = gone.render(who._, Town.of(context.services.settings)).text
+    # "Is it done?" keeps its question above the answer; the details go.
+    question = who._(RELEASE_ASKED, id=request.id, skill=skill_of(request, who._))
+    asked = html.escape("\n\n" + question, quote=False)
+    kept = message.text_html.removesuffix(asked) + "\n\n" if could_not else ""
+    with contextlib.suppress(BadRequest):
+        await message.edit_text(kept + html.escape(text, quote=False), parse_mode=ParseMode.HTML)
+
+
+async def _ask_give_back(
+    update: Update,
+    context: BrigadeContext,
+    who: Speaker,
+    claim_id: int,
+    family: str,
+    *,
+    asking: bool,
+) -> None:
+    """↩️ Release on the details, "I could not do it" on "Is it done?": the message asks first
+    (Yes, give it back / No, keep it) in place of the button, while the claim is theirs and
+    active; "No" puts the button back."""
     query = query_of(update)
     seen = await context.services.requests.my_task(who.member.telegram_id, claim_id, TaskVerb.SHOW)
     if seen.card is None or not seen.card.active:
         refused = seen.outcome if seen.card is None else StepOutcome.STALE
-        await _answer(update, step_answer("release", refused, who._))
+        await _answer(update, step_answer(family, refused, who._))
         return
     await query.answer()
     request = seen.card.request
-    question = who._(RELEASE_ASKED, id=request.id, skill=skill_of(request, who._))
+    button_layout, question_layout = GIVE_BACK[family]
     await _swap(
         query,
-        question=question,
+        question=who._(RELEASE_ASKED, id=request.id, skill=skill_of(request, who._)),
         asking=asking,
-        ours={f"cs:{verb}:{claim_id}" for verb in ("release", "releaseyes", "releaseno")},
+        ours={f"cs:{family}{end}:{claim_id}" for end in ("", "yes", "no")},
         instead=buttons(
-            who._, Action.CLAIM_STEP, claim_id, RELEASE_QUESTION if asking else RELEASE_BUTTON
+            who._, Action.CLAIM_STEP, claim_id, question_layout if asking else button_layout
         )[0],
     )
 
@@ -262,6 +275,10 @@ async def on_referent_step(
         "conductok": requests.report_conduct,
     }
     _verb, _claim, outcome = await _step(update, who, button, steps)
+    if outcome is StepOutcome.STALE and verb in {"confirm", "notdoneyes"}:
+        # Answered on another copy (a reminder's): here too its answers are spent.
+        await _redraw(query, buttons(who._, *_referent_step(claim_id), (CONDUCT_BUTTON,)))
+        return
     if outcome is not StepOutcome.DONE or not isinstance(query.message, Message):
         return
     text = query.message.text or ""

@@ -358,4 +358,8 @@ async def on_verify_skill(
         texts.get(outcome, _(NO_LONGER_VALID)), show_alert=outcome is Outcome.NOT_ALLOWED
     )
     if outcome is Outcome.DONE:
-        await show_on_card(context, who, member_id, card_of(update), _("Skill verified."))
+        card = card_of(update)
+        await show_on_card(context, who, member_id, card, _("Skill verified."))
+        await show_on_every_card(
+            context, who, member_id, card, N_("Skill verified."), who.member.display_name
+        )

@@ -25,9 +25,10 @@ DETAILS_BUTTONS = (
     ((N_("✅ Done"), "done"), RELEASE_BUTTON[0][0]),
     ((N_("⚠️ Report a concern"), "concern"),),
 )
+COULD_NOT_BUTTON = (((N_("I could not do it"), "failed"),),)
 FOLLOW_UP_BUTTONS = (
     ((N_("✅ Done"), "done"), (N_("Not yet"), "notyet")),
-    ((N_("I could not do it"), "failed"),),
+    COULD_NOT_BUTTON[0],
 )
 # "When will you go?" (as-soon-as-possible requests): the button's word → the claimer's plan.
 PLAN_WORDS = {
@@ -50,6 +51,13 @@ RELEASE_ASKED = N_(
     "referent will be told."
 )
 RELEASE_QUESTION = (((N_("Yes, give it back"), "releaseyes"), (N_("No, keep it"), "releaseno")),)
+COULD_NOT_QUESTION = (((N_("Yes, give it back"), "failedyes"), (N_("No, keep it"), "failedno")),)
+# The buttons that give a claim back ("↩️ Release" on the details, "I could not do it" on "Is
+# it done?"), each with its question's Yes / No (their verbs: `<verb>yes`, `<verb>no`).
+GIVE_BACK = {
+    "release": (RELEASE_BUTTON, RELEASE_QUESTION),
+    "failed": (COULD_NOT_BUTTON, COULD_NOT_QUESTION),
+}
 # What the claimer's message says once a step is taken there (its spent buttons go).
 SAID_DONE = N_("✅ You said it is done: the referent is asked to confirm.")
 ASK_AGAIN_AT = N_("⏳ Not yet: I will ask you again on {when}.")

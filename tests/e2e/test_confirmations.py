@@ -168,7 +168,7 @@ async def test_report_a_concern_asks_what_the_problem_is_before_sending_it(
 # --- Not yet ------------------------------------------------------------------------------------
 
 
-async def test_not_yet_says_in_the_question_when_it_will_be_asked_again(
+async def test_not_yet_says_when_and_i_could_not_do_it_asks_first(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
     _claire, rita = await _town(live, world)
@@ -189,6 +189,26 @@ async def test_not_yet_says_in_the_question_when_it_will_be_asked_again(
     local = again.astimezone(live.services.settings.tz)
     # In the reader's language and the town's time: "on Tuesday 24 November, 12:00".
     assert f"on {local:%A} {local.day} {local:%B}, {local:%H:%M}." in (question.text or "")
+
+    # Asked again; "I could not do it" gives the claim back: asked first, in the question.
+    _clock(live).advance(hours=25)
+    await live.services.requests.run_due()
+    again = await nour.expect_message(f"Is request #{request_id} (Plumbing) done?")
+    nour.tap(again, "I could not do it")
+    await world.wait_for(lambda: "Yes, give it back" in again.labels, what="the question")
+    assert "back? It will be offered to other volunteers" in (again.text or "")
+    nour.tap(again, "No, keep it")
+    await world.wait_for(lambda: "I could not do it" in again.labels, what="kept")
+    await live.settle()
+    assert not any("could not do your request" in (m.text or "") for m in rita.inbox)
+    nour.tap(again, "I could not do it")
+    await world.wait_for(lambda: "Yes, give it back" in again.labels, what="asked again")
+    nour.tap(again, "Yes, give it back")
+    await rita.expect_message(f"Nour could not do your request #{request_id}")
+    await _shows(world, again, f"Request #{request_id} is no longer yours")
+    assert (again.text or "").startswith(f"Is request #{request_id} (Plumbing) done?")
+    assert "back?" not in (again.text or "")
+    assert again.labels == []
 
 
 # --- application cards decided elsewhere --------------------------------------------------------
