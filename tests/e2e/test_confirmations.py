@@ -258,3 +258,15 @@ async def test_every_copy_of_an_application_card_follows_the_decision(
     decision = await live.services.volunteers.decided(member_id)
     assert (decision.approved, decision.decided_by) == (True, "Claire")
     assert sum("Good news" in (m.text or "") for m in marc.inbox) == 1  # told once
+
+    # Turned down with a reason on Claire's card: Dora's copy says so too, and by whom.
+    lina = world.add_user("Lina", language_code="en")
+    lina_id = await enrol(live, lina, skills=("shopping",))
+    await send_card_to_coordinators(context, lina_id, [COORDINATOR_ID, dora.id], intro)
+    claire_lina = await claire.expect_message("Volunteer application: Lina")
+    dora_lina = await dora.expect_message("Candidature de bénévole : Lina")
+    claire.tap(claire_lina, "❌ Reject")
+    await claire.expect_message("Why is Lina's application not accepted?")
+    claire.send_text("No volunteer is needed in Le Biollay for now.")
+    await _shows(world, dora_lina, "Candidature non retenue par Claire.")
+    assert dora_lina.labels == ["Autoriser une nouvelle candidature"]
