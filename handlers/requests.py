@@ -277,7 +277,7 @@ async def on_referent_step(
     _verb, _claim, outcome = await _step(update, who, button, steps)
     if outcome is StepOutcome.STALE and verb in {"confirm", "notdoneyes"}:
         # Answered on another copy (a reminder's): here too its answers are spent.
-        await _redraw(query, buttons(who._, *_referent_step(claim_id), (CONDUCT_BUTTON,)))
+        await _redraw(query, _rows_without(query, _answer_data(claim_id)))
         return
     if outcome is not StepOutcome.DONE or not isinstance(query.message, Message):
         return
@@ -288,11 +288,12 @@ async def on_referent_step(
             text + "\n\n" + who._(CONDUCT_TOLD), reply_markup=keyboard(_other_rows(query))
         )
         return
-    # The outcome and who decided, in the question; only the conduct button still makes sense.
+    # The outcome and who decided, in the question; the answers are spent, the conduct button
+    # (if not used yet) still makes sense.
     name = who.member.display_name
     said = who._(CONFIRMED_BY, name=name) if verb == "confirm" else who._(NOT_DONE_BY, name=name)
     text = text.removesuffix("\n\n" + who._(NOT_DONE_ASKED))
-    rows = buttons(who._, *_referent_step(claim_id), (CONDUCT_BUTTON,))
+    rows = _rows_without(query, _answer_data(claim_id))
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(text + "\n\n" + said, reply_markup=keyboard(rows))
 
@@ -305,6 +306,17 @@ def _answer_data(claim_id: int) -> set[str]:
     """The callback data of the referent's answers (Confirmed, Not done, and its question)."""
     verbs = ("confirm", "notdone", "notdoneyes", "notdoneno")
     return {callbacks.encode(Action.REFERENT_STEP, verb, claim_id) for verb in verbs}
+
+
+def _rows_without(query: CallbackQuery, spent: set[str]) -> list[list[InlineKeyboardButton]]:
+    """The tapped message's buttons but those whose callback data is in `spent`."""
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    rows = [
+        [b for b in row if b.callback_data not in spent]
+        for row in (markup.inline_keyboard if markup else ())
+    ]
+    return [row for row in rows if row]
 
 
 def _other_rows(query: CallbackQuery) -> list[list[InlineKeyboardButton]]:
