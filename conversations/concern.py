@@ -44,7 +44,7 @@ CONCERN = Conversation(
     ConcernDraft,
     Texts(
         cancelled=N_("Nothing was sent."),
-        not_understood=DESCRIBE_CONCERN,
+        not_understood=N_("Please write what the problem is in a text message, or send /cancel."),
     ),
     # Release, Not yet… are buttons of their own (handlers/requests.py); Done is the visit's.
     owns_action=False,

@@ -147,9 +147,12 @@ async def test_report_a_concern_asks_what_the_problem_is_before_sending_it(
     await live.settle()
     assert not any("reports a concern" in (m.text or "") for m in [*rita.inbox, *claire.inbox])
 
-    # The sentence goes to the referent and the coordinators, in the volunteer's words.
+    # The sentence goes to the referent and the coordinators, in the volunteer's words (a
+    # sticker is not one).
     nour.tap(details, "⚠️ Report a concern")
     await nour.expect_message("What is the problem?")
+    nour.send_sticker()
+    await nour.expect_message("Please write what the problem is in a text message")
     nour.send_text("Nobody opens the door & the neighbour is worried")
     await nour.expect_message("The referent and the coordinators have been alerted")
     for reader in (rita, claire):
