@@ -12,12 +12,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.messages.claims import ConcernRaised
+from bot.messages.claims import ConcernRaised, DetailsRemoved
 from bot.messages.offers import OfferUpdate
 from bot.services.requests import StepOutcome
 from bot.services.requests.waves import UNDO_DECLINE
 from storage.database import Database
-from storage.models import Offer
+from storage.models import Claim, Offer, OutboxMessage, OutboxStatus
 from testkit.clock import ManualClock
 from tests.services.test_privacy import personal_traces
 from tests.services.test_requests import REFERENT, _draft, _recording, _town
@@ -109,3 +109,21 @@ async def test_not_yet_says_when_the_question_comes_back(
     nudge = timedelta(hours=service._settings.nudge_after_hours)
     assert await service.asks_again_at(MARC, claim_id) == NOW + nudge
     assert await service.asks_again_at(EVE, claim_id) is None  # not hers
+
+
+async def test_a_released_claims_details_are_replaced_by_words_that_say_so(
+    database: Database,
+) -> None:
+    service, sent, claim_id = await _claimed(database)
+    async with database.transaction() as session:
+        # As the sender would after delivering the details.
+        claim = await session.get(Claim, claim_id)
+        assert claim is not None
+        details = await session.get(OutboxMessage, claim.details_outbox_id)
+        assert details is not None
+        details.status, details.telegram_message_id = OutboxStatus.SENT, 555
+    assert await service.release(MARC, claim_id) is StepOutcome.DONE
+    assert (await service.run_due())["details_removed"] == 1
+    [removed] = sent.of(DetailsRemoved, to=MARC)
+    assert removed.given_back  # "no longer yours", not "the request is over"
+    assert removed.message_id == 555
