@@ -35,6 +35,7 @@ class Action(StrEnum):
     SKILL_ADMIN = "ska"  # skills catalogue admin: (verb, skill id)
     CLAIM = "cl"  # a volunteer takes a place on a request: (request id)
     DECLINE = "no"  # "not for me": (request id)
+    UNDO_DECLINE = "un"  # ↩️ Undo "not for me", for a minute: (request id)
     # The claimer's follow-up: (done|release|concern|notyet|failed|go<when>, claim id).
     CLAIM_STEP = "cs"
     VISIT = "vr"  # the visit report after Done: (answer, claim id)
@@ -109,6 +110,7 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.SKILL_ADMIN: (Arg.WORD, Arg.INT),
     Action.CLAIM: (Arg.INT,),
     Action.DECLINE: (Arg.INT,),
+    Action.UNDO_DECLINE: (Arg.INT,),
     Action.CLAIM_STEP: (Arg.WORD, Arg.INT),
     Action.VISIT: (Arg.WORD, Arg.INT),
     Action.REFERENT_STEP: (Arg.WORD, Arg.INT),

@@ -17,7 +17,15 @@ from bot.i18n import N_
 from bot.services.outcomes import Outcome
 from bot.text import several_lines
 from conversations.base import END, Conversation, State, Texts, Turn
-from handlers.vetting import answer_decision, card_of, show_on_card, tell_volunteer
+from handlers.vetting import (
+    NOT_ACCEPTED_BY,
+    answer_decision,
+    card_of,
+    decided_note,
+    show_on_card,
+    show_on_every_card,
+    tell_volunteer,
+)
 
 REASON = "reason"
 MAX_REASON_LENGTH = 500
@@ -52,8 +60,11 @@ async def on_reject(turn: Turn_, button: Callback) -> State:
     _, member_id = turn._, button.int_arg(1)
     view = await turn.services.volunteers.application(turn.user_id, member_id)
     if isinstance(view, Outcome) or view.status is not VolunteerStatus.PENDING:
-        await turn.answer(_("This application has already been decided."))
-        await show_on_card(turn.context, turn.who, member_id, card_of(turn.update), "")
+        # Decided elsewhere (another copy, /pending): who decided, and the card brought up to date.
+        decision = await turn.services.volunteers.decided(member_id)
+        await answer_decision(turn.update, Outcome.ALREADY_DONE, _, decision)
+        note = decided_note(decision, _)
+        await show_on_card(turn.context, turn.who, member_id, card_of(turn.update), note)
         return END
     turn.draft = Rejection(member_id, card_of(turn.update))
     await turn.answer()
@@ -83,10 +94,17 @@ async def _reject(turn: Turn_, reason: str | None) -> State:
     decision = await turn.services.volunteers.decide(
         turn.user_id, rejection.member_id, approve=False, reason=reason
     )
-    await answer_decision(turn.update, decision.outcome, _)
-    if decision.outcome is Outcome.DONE:
-        note = _("Not accepted by {name}.", name=turn.who.member.display_name)
+    await answer_decision(turn.update, decision.outcome, _, decision)
+    name = turn.who.member.display_name
+    if decision.outcome is Outcome.ALREADY_DONE:
+        note = decided_note(decision, _)
         await show_on_card(turn.context, turn.who, rejection.member_id, rejection.card, note)
+    if decision.outcome is Outcome.DONE:
+        note = _(NOT_ACCEPTED_BY, name=name)
+        await show_on_card(turn.context, turn.who, rejection.member_id, rejection.card, note)
+        await show_on_every_card(
+            turn.context, turn.who, rejection.member_id, rejection.card, NOT_ACCEPTED_BY, name
+        )
         await turn.say(
             _(
                 "{name}'s application is not accepted; they have been told.",

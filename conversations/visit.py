@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from telegram import InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ConversationHandler, filters
 
@@ -22,12 +23,13 @@ from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Wellbeing
 from bot.i18n import N_
-from bot.messages.claims import step_answer
+from bot.messages.claims import SAID_DONE, step_answer
 from bot.messages.visits import WELLBEING_LABELS
 from bot.money import MAX_EXPENSE_CENTS, money_text, parse_amount
 from bot.services.outcomes import StepOutcome
 from bot.services.requests import TaskVerb
 from bot.services.requests.visits import MAX_WORRY_LENGTH
+from bot.text import escaped
 from conversations.base import END, PRIVATE, SKIP_LABEL, Conversation, State, Texts, Turn
 from handlers.commitments import task_step
 
@@ -127,8 +129,28 @@ async def on_done(turn: Turn_, button: Callback) -> State:
     await turn.answer(toast.text, alert=toast.alert)
     if outcome is not StepOutcome.DONE:
         return END
+    await _said_done(turn)
     turn.draft = VisitDraft(claim_id)
     return await turn.ask(Step.TIME)
+
+
+async def _said_done(turn: Turn_) -> None:
+    """The tapped message (the details, or "Is it done?") says it was said done; its claim
+    buttons (Done, Release, Report a concern…) are spent, Write to the referent stays."""
+    message = turn.update.callback_query.message if turn.update.callback_query else None
+    if not isinstance(message, Message) or message.text is None:
+        return
+    rows = [
+        [b for b in row if not str(b.callback_data or "").startswith(f"{Action.CLAIM_STEP}:")]
+        for row in (message.reply_markup.inline_keyboard if message.reply_markup else ())
+    ]
+    kept = [row for row in rows if row]
+    with contextlib.suppress(TelegramError):  # an old message may refuse the edit
+        await message.edit_text(
+            message.text_html + "\n\n" + escaped(turn._(SAID_DONE)),
+            parse_mode=ParseMode.HTML,
+            reply_markup=InlineKeyboardMarkup(kept) if kept else None,
+        )
 
 
 async def on_task_done(turn: Turn_, button: Callback) -> State:

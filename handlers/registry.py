@@ -21,6 +21,7 @@ from conversations.admin import ADMIN, build_admin_conversation
 from conversations.announce import ANNOUNCE, build_announce_conversation, on_refresh
 from conversations.ask import ASK, build_ask_conversation
 from conversations.charter import CHARTER_EDIT, build_charter_conversation
+from conversations.concern import CONCERN, build_concern_conversation
 from conversations.posting import POSTING, build_posting_conversation
 from conversations.profile import card, pause
 from conversations.profile.edit import PROFILE, build_profile_conversation
@@ -124,6 +125,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_referent_phone_conversation())
     # ✅ Done and the visit report (before the claimer's other follow-up buttons, in 3).
     application.add_handler(build_visit_conversation())
+    # ⚠️ Report a concern, then the sentence (before the claimer's other follow-up buttons, in 3).
+    application.add_handler(build_concern_conversation())
     # (the town's charter: a coordinator replaces it, from /charter's buttons)
     application.add_handler(build_charter_conversation())
     # (privacy: /forget confirmation)
@@ -131,7 +134,8 @@ def register_handlers(application: BrigadeApplication) -> None:
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
     ended = (SIGNUP, ADMIN, POSTING, EDITING, ASK, VALIDATION, PROFILE, SIGNAL, ANNOUNCE)
-    for conversation in (*ended, WRITE, REFERENT_PHONE, VISIT, CHARTER_EDIT, STANDING, SEARCH):
+    enders = (WRITE, REFERENT_PHONE, VISIT, CONCERN, CHARTER_EDIT, STANDING, SEARCH)
+    for conversation in (*ended, *enders):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -196,6 +200,7 @@ def register_handlers(application: BrigadeApplication) -> None:
         # The request lifecycle: offers (in private chats and groups), follow-up, referent's steps.
         (pattern(Action.CLAIM), tap(requests.on_claim)),
         (pattern(Action.DECLINE), tap(requests.on_decline)),
+        (pattern(Action.UNDO_DECLINE), tap(requests.on_undo_decline)),
         (pattern(Action.CLAIM_STEP), tap(requests.on_claim_step)),
         (pattern(Action.REFERENT_STEP), tap(requests.on_referent_step)),
         (pattern(Action.REQUEST_ADMIN), tap(requests.on_request_admin)),

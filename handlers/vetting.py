@@ -17,10 +17,10 @@ from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.reach import Reach
 from bot.domain.vocabulary import VolunteerStatus
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.messages.reach import card_reach_line, reach_warning
 from bot.services.outcomes import Outcome
-from bot.services.volunteers import ApplicationView, SkillHeld, skills_summary
+from bot.services.volunteers import ApplicationView, Decision, SkillHeld, skills_summary
 from bot.skills import skill_label
 
 # NOT_A_COORDINATOR lives in handlers.common; handlers/reports.py still imports it from here.
@@ -31,6 +31,12 @@ from handlers.common import NOT_A_COORDINATOR as NOT_A_COORDINATOR
 log = logging.getLogger(__name__)
 
 MAX_CARDS = 10
+
+# What a card says once decided, and what a tap on a card decided elsewhere is answered.
+APPROVED_BY = N_("Approved by {name}.")
+NOT_ACCEPTED_BY = N_("Not accepted by {name}.")
+ALREADY_APPROVED = N_("This application has already been decided: approved by {name}.")
+ALREADY_NOT_ACCEPTED = N_("This application has already been decided: not accepted by {name}.")
 
 
 def skill_mark(skill: SkillHeld, _: Translator) -> str:
@@ -125,6 +131,7 @@ async def send_card_to_coordinators(
     """
     services = context.services
     targets = set(coordinator_telegram_ids)
+    copies: list[tuple[int, int]] = []
     for coordinator in await services.members.staff():
         if coordinator.telegram_id not in targets or not coordinator.is_coordinator:
             continue
@@ -133,17 +140,20 @@ async def send_card_to_coordinators(
         if isinstance(view, Outcome):
             continue
         try:
-            await context.bot.send_message(
+            sent = await context.bot.send_message(
                 coordinator.telegram_id,
                 _(intro, **values) + "\n\n" + application_card(view, _),
                 reply_markup=application_keyboard(view, _),
             )
+            copies.append((sent.chat.id, sent.message_id))
         except Forbidden:
             await services.members.mark_unreachable(coordinator.telegram_id)
         except TelegramError as error:
             # /pending lists the applications, and the card's buttons are on every card sent:
             # a lost notification loses nothing.
             log.warning("could not send a card to coordinator %s: %s", coordinator.id, error)
+    # Recorded after the sends (no transaction open during them): a decision edits them all.
+    await services.volunteers.cards_sent(member_id, copies)
 
 
 async def pending(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
@@ -164,8 +174,11 @@ async def pending(update: Update, context: BrigadeContext, who: Speaker, message
         )
     )
     for view in views[:MAX_CARDS]:
-        await message.reply_text(
+        sent = await message.reply_text(
             application_card(view, _), reply_markup=application_keyboard(view, _)
+        )
+        await context.services.volunteers.cards_sent(
+            view.member_id, [(sent.chat.id, sent.message_id)]
         )
     if len(views) > MAX_CARDS:
         await message.reply_text(
@@ -252,11 +265,53 @@ async def show_on_card(
     return view
 
 
-async def answer_decision(update: Update, outcome: Outcome, _: Translator) -> None:
-    """Say what a decision did: as the tap's answer, or in a message after a typed reason."""
+async def show_on_every_card(
+    context: BrigadeContext, who: Speaker, member_id: int, but: Card | None, note: str, name: str
+) -> None:
+    """Edit every other recorded copy of the card (sent at sign-up, or listed by /pending) to
+    the application as it now stands: `note` (a message id with {name}) in each reader's
+    language, only the buttons that still make sense."""
+    services = context.services
+    view = await services.volunteers.application(who.member.telegram_id, member_id)
+    if isinstance(view, Outcome):
+        return
+    for copy in await services.volunteers.card_copies(member_id):
+        if (copy.chat_id, copy.message_id) == but:
+            continue
+        _ = services.i18n.for_user(copy.language, copy.telegram_language)
+        try:
+            await context.bot.edit_message_text(
+                application_card(view, _) + "\n\n" + _(note, name=name),
+                chat_id=copy.chat_id,
+                message_id=copy.message_id,
+                reply_markup=application_keyboard(view, _),
+            )
+        except TelegramError as error:  # deleted by its reader, or already as it should be
+            log.debug("card copy not edited: %s", error)
+
+
+def decided_note(decision: Decision, _: Translator) -> str:
+    """Who decided an application, as its card says it (empty when unknown)."""
+    if decision.decided_by is None:
+        return ""
+    note = APPROVED_BY if decision.approved else NOT_ACCEPTED_BY
+    return _(note, name=decision.decided_by)
+
+
+async def answer_decision(
+    update: Update, outcome: Outcome, _: Translator, decision: Decision | None = None
+) -> None:
+    """Say what a decision did: as the tap's answer, or in a message after a typed reason; a
+    decision taken before says by whom."""
+    already = _("This application has already been decided.")
+    if decision is not None and decision.decided_by is not None:
+        already = _(
+            ALREADY_APPROVED if decision.approved else ALREADY_NOT_ACCEPTED,
+            name=decision.decided_by,
+        )
     text = {
         Outcome.DONE: _("Done."),
-        Outcome.ALREADY_DONE: _("This application has already been decided."),
+        Outcome.ALREADY_DONE: already,
         Outcome.NOT_FOUND: _("This application no longer exists."),
         Outcome.NOT_ALLOWED: _(NOT_A_COORDINATOR),
     }.get(outcome, _(NO_LONGER_VALID))
@@ -269,15 +324,19 @@ async def answer_decision(update: Update, outcome: Outcome, _: Translator) -> No
 async def on_approve(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """✅ Approve: the volunteer is told, the card shows who approved."""
+    """✅ Approve: the volunteer is told, every copy of the card shows who approved; on a card
+    decided elsewhere, who decided (and the card is brought up to date)."""
     member_id = button.int_arg(1)
     decision = await context.services.volunteers.decide(
         who.member.telegram_id, member_id, approve=True
     )
-    await answer_decision(update, decision.outcome, who._)
+    await answer_decision(update, decision.outcome, who._, decision)
+    card, name = card_of(update), who.member.display_name
+    if decision.outcome is Outcome.ALREADY_DONE:
+        await show_on_card(context, who, member_id, card, decided_note(decision, who._))
     if decision.outcome is Outcome.DONE:
-        note = who._("Approved by {name}.", name=who.member.display_name)
-        view = await show_on_card(context, who, member_id, card_of(update), note)
+        view = await show_on_card(context, who, member_id, card, who._(APPROVED_BY, name=name))
+        await show_on_every_card(context, who, member_id, card, APPROVED_BY, name)
         reach = view.reach if view is not None else None
         await tell_volunteer(context, decision.volunteer_telegram_id, True, None, reach)
 
@@ -318,4 +377,8 @@ async def on_verify_skill(
         texts.get(outcome, _(NO_LONGER_VALID)), show_alert=outcome is Outcome.NOT_ALLOWED
     )
     if outcome is Outcome.DONE:
-        await show_on_card(context, who, member_id, card_of(update), _("Skill verified."))
+        card = card_of(update)
+        await show_on_card(context, who, member_id, card, _("Skill verified."))
+        await show_on_every_card(
+            context, who, member_id, card, N_("Skill verified."), who.member.display_name
+        )

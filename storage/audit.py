@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent
@@ -58,3 +59,25 @@ async def record_each(
     """The same action of the bot on many rows (a purge), with one flush."""
     session.add_all(_event(entity, entity_id, action, None, None, None) for entity_id in entity_ids)
     await session.flush()
+
+
+async def last_by(
+    session: AsyncSession, entity: str, entity_id: int, actions: Iterable[str]
+) -> tuple[str, int] | None:
+    """The latest of these actions on an entity taken by a member: (action, member id)."""
+    found = (
+        await session.execute(
+            select(AuditEvent.action, AuditEvent.actor_member_id)
+            .where(
+                AuditEvent.entity == entity,
+                AuditEvent.entity_id == entity_id,
+                AuditEvent.action.in_(list(actions)),
+                AuditEvent.actor_member_id.is_not(None),
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if found is None or found[1] is None:
+        return None
+    return found[0], found[1]

@@ -133,6 +133,36 @@ async def enqueue_many(session: AsyncSession, calls: Iterable[Call]) -> list[Out
     return rows
 
 
+async def record_sent(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    message_id: int,
+    member_id: int | None,
+    batch_key: str,
+) -> OutboxMessage:
+    """Record a message the bot sent as the direct answer to someone (not queued), so that a
+    later change edits it like the outbox's own: a finished row, blank payload, its id."""
+    now = session_now(session)
+    row = OutboxMessage(
+        chat_id=chat_id,
+        member_id=member_id,
+        method="send_message",
+        payload={},
+        priority=INTERACTIVE,
+        status=OutboxStatus.SENT,
+        attempts=1,
+        not_before=now,
+        created_at=now,
+        sent_at=now,
+        telegram_message_id=message_id,
+        batch_key=batch_key,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
 def _row(call: Call, now: datetime) -> OutboxMessage:
     if call.method not in METHODS:
         raise ValueError(

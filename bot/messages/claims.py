@@ -16,17 +16,19 @@ from bot.messages.correspondence import Side, write_button
 from bot.messages.offers import RequestView, offer_text, places_text, skill_of, when_text
 from bot.services.outcomes import ClaimOutcome, StepOutcome
 from bot.skills import skill_label
-from bot.text import escaped
+from bot.text import escaped, quoted
 from storage import outbox
 
 # The keyboards of the lifecycle's messages: (label, verb) per button, row by row.
+RELEASE_BUTTON = (((N_("↩️ Release"), "release"),),)
 DETAILS_BUTTONS = (
-    ((N_("✅ Done"), "done"), (N_("↩️ Release"), "release")),
+    ((N_("✅ Done"), "done"), RELEASE_BUTTON[0][0]),
     ((N_("⚠️ Report a concern"), "concern"),),
 )
+COULD_NOT_BUTTON = (((N_("I could not do it"), "failed"),),)
 FOLLOW_UP_BUTTONS = (
     ((N_("✅ Done"), "done"), (N_("Not yet"), "notyet")),
-    ((N_("I could not do it"), "failed"),),
+    COULD_NOT_BUTTON[0],
 )
 # "When will you go?" (as-soon-as-possible requests): the button's word → the claimer's plan.
 PLAN_WORDS = {
@@ -42,6 +44,30 @@ CANCEL_YES = N_("Yes, cancel it")
 CANCEL_NO = N_("No, keep it")
 CANCEL_DONE = N_("❌ Request #{id} was cancelled.")
 MAKE_RECURRING_BUTTON = (((N_("🔁 Make it recurring"), "make"),),)
+# Giving a place back purges the details and tells the referent: the details message asks first
+# (handlers/requests.py); the same words as on a /tasks card.
+RELEASE_ASKED = N_(
+    "Give request #{id} ({skill}) back? It will be offered to other volunteers, and its "
+    "referent will be told."
+)
+RELEASE_QUESTION = (((N_("Yes, give it back"), "releaseyes"), (N_("No, keep it"), "releaseno")),)
+COULD_NOT_QUESTION = (((N_("Yes, give it back"), "failedyes"), (N_("No, keep it"), "failedno")),)
+# The buttons that give a claim back ("↩️ Release" on the details, "I could not do it" on "Is
+# it done?"), each with its question's Yes / No (their verbs: `<verb>yes`, `<verb>no`).
+GIVE_BACK = {
+    "release": (RELEASE_BUTTON, RELEASE_QUESTION),
+    "failed": (COULD_NOT_BUTTON, COULD_NOT_QUESTION),
+}
+# What the claimer's message says once a step is taken there (its spent buttons go).
+SAID_DONE = N_("✅ You said it is done: the referent is asked to confirm.")
+ASK_AGAIN_AT = N_("⏳ Not yet: I will ask you again on {when}.")
+ASK_AGAIN_FORMAT = "EEEE d MMMM, HH:mm"
+# "Not for me" can be undone for a minute (bot/services/requests/waves.py `UNDO_DECLINE`).
+UNDO_LABEL = N_("↩️ Undo")
+UNDONE = N_("Undone: the offer is back.")
+TOO_LATE_TO_UNDO = N_(
+    "Too late to undo. If you change your mind, /nearby lists the requests you may still take."
+)
 
 
 @dataclass(frozen=True)
@@ -307,9 +333,18 @@ class DetailsRemoved(Notice):
 
     request_id: int
     message_id: int
+    given_back: bool = False  # released, could not, or taken back: the request goes on
 
     def render(self, _: Translator, town: Town) -> Rendered:
         """The details are gone."""
+        if self.given_back:
+            return Rendered(
+                _(
+                    "↩️ Request #{id} is no longer yours: it is offered to other volunteers. "
+                    "Its private details have been removed from this chat.",
+                    id=self.request_id,
+                )
+            )
         return Rendered(
             _(
                 "🔒 The private details of request #{id} have been removed: the request is over. "
@@ -325,24 +360,24 @@ class DetailsRemoved(Notice):
 
 @dataclass(frozen=True)
 class ConcernRaised(Notice):
-    """To the referent and every coordinator: a claimer reports a concern."""
+    """To the referent and every coordinator: a claimer reports a concern, in their words."""
 
     request_id: int
     skill: str
     volunteer: Contact
+    sentence: str
 
     def render(self, _: Translator, town: Town) -> Rendered:
-        """Who worries, about which request: call them."""
-        return Rendered(
-            _(
-                "⚠️ {name} ({phone}) reports a concern about request #{id} ({skill}). Please "
-                "call them.",
-                name=self.volunteer.name,
-                phone=self.volunteer.phone or _("no phone given"),
-                id=self.request_id,
-                skill=skill_label(self.skill, _),
-            )
+        """Who worries, about which request, what the problem is: call them."""
+        text = _(
+            "⚠️ {name} ({phone}) reports a concern about request #{id} ({skill}). Please call them.",
+            name=self.volunteer.name,
+            phone=self.volunteer.phone or _("no phone given"),
+            id=self.request_id,
+            skill=skill_label(self.skill, _),
         )
+        lines = [escaped(text), escaped(_("The problem, in their words:")), quoted(self.sentence)]
+        return Rendered("\n".join(lines), html=True)
 
 
 # --- answers to the taps ---------------------------------------------------------------------

@@ -19,6 +19,17 @@ CONFIRM_BUTTONS = (
     ((N_("✅ Confirmed"), "confirm"), (N_("❌ Not done"), "notdone")),
     CONDUCT_BUTTON,
 )
+# "Not done" reopens the request and tells the volunteer: the question asks first, in place.
+NOT_DONE_ASKED = N_(
+    "Say it was not done? The request will be offered to volunteers again, and the volunteer "
+    "will be told."
+)
+NOT_DONE_QUESTION = (
+    ((N_("Yes, it was not done"), "notdoneyes"), (N_("No, go back"), "notdoneno")),
+)
+# What the question says once answered, and who answered it.
+CONFIRMED_BY = N_("✅ Confirmed by {name}. Thank you!")
+NOT_DONE_BY = N_("❌ {name} said it was not done: the request is offered again.")
 CONDUCT_QUESTION = (
     ((N_("⚠️ Yes, tell the coordinators"), "conductok"),),
     ((N_("✖ No"), "conductno"),),

@@ -18,10 +18,19 @@ from bot.pseudonyms import Pseudonyms
 from bot.services.base import Service
 from bot.services.neighbourhoods import centres
 from bot.services.outcomes import Outcome
-from storage import audit, limits
+from storage import audit, limits, outbox
 from storage import members as member_store
 from storage.database import Database
-from storage.models import Availability, Member, MemberRole, Neighbourhood, Skill, VolunteerSkill
+from storage.models import (
+    Availability,
+    Member,
+    MemberRole,
+    Neighbourhood,
+    OutboxMessage,
+    OutboxStatus,
+    Skill,
+    VolunteerSkill,
+)
 from storage.writes import changed, view_of
 
 # After an application is not accepted, the same person may apply again this much later, unless
@@ -91,11 +100,29 @@ class ApplicationView:
 
 @dataclass(frozen=True)
 class Decision:
-    """The result of approving or rejecting, with whom to tell."""
+    """The result of approving or rejecting, with whom to tell; once decided before, who
+    decided and how (`decided_by`, `approved`)."""
 
     outcome: Outcome
     volunteer_telegram_id: int | None = None
     volunteer_name: str = ""
+    decided_by: str | None = None
+    approved: bool | None = None
+
+
+@dataclass(frozen=True)
+class CardCopy:
+    """A copy of a volunteer's card in a coordinator's chat, and the language to write it in."""
+
+    chat_id: int
+    message_id: int
+    language: str | None
+    telegram_language: str | None
+
+
+def card_batch(member_id: int) -> str:
+    """The outbox batch that holds every copy of one volunteer's card sent to coordinators."""
+    return f"application:{member_id}"
 
 
 def _reach(member: Member, town: list[Centre]) -> Reach | None:
@@ -329,8 +356,7 @@ class VolunteerService(Service):
                 .returning(Member.telegram_id, Member.display_name),
             )
             if decided is None:
-                exists = await session.get(Member, member_id)
-                return Decision(Outcome.ALREADY_DONE if exists else Outcome.NOT_FOUND)
+                return await self._decided_before(session, member_id)
             if not approve and decided[0] is not None:
                 # Under a pseudonym: erasing oneself with /forget does not shorten the wait.
                 await limits.add(
@@ -349,6 +375,75 @@ class VolunteerService(Service):
                 detail={"reason": reason} if reason else None,
             )
             return Decision(Outcome.DONE, decided[0], decided[1])
+
+    async def decided(self, member_id: int) -> Decision:
+        """How an application that is no longer pending was decided, and by whom."""
+        async with self._db.read() as session:
+            return await self._decided_before(session, member_id)
+
+    async def _decided_before(self, session: AsyncSession, member_id: int) -> Decision:
+        """The application was decided already (or is gone): by whom, and how."""
+        member = await session.get(Member, member_id)
+        if member is None:
+            return Decision(Outcome.NOT_FOUND)
+        found = await audit.last_by(session, "member", member_id, ("approve", "reject"))
+        if found is None:
+            return Decision(Outcome.ALREADY_DONE, member.telegram_id, member.display_name)
+        action, by = found
+        decider = await member_store.by_id(session, by)
+        return Decision(
+            Outcome.ALREADY_DONE,
+            member.telegram_id,
+            member.display_name,
+            decided_by=decider.display_name if decider else None,
+            approved=action == "approve",
+        )
+
+    async def cards_sent(self, member_id: int, copies: Sequence[tuple[int, int]]) -> None:
+        """Remember the copies of a volunteer's card just sent to coordinators (chat, message
+        id), so that a decision taken anywhere edits them all."""
+        if not copies:
+            return
+        async with self._db.transaction() as session:
+            coordinators = {
+                member.telegram_id: member.id
+                for member in (
+                    await session.execute(
+                        select(Member).where(Member.telegram_id.in_([c for c, _ in copies]))
+                    )
+                ).scalars()
+            }
+            for chat_id, message_id in copies:
+                await outbox.record_sent(
+                    session,
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    member_id=coordinators.get(chat_id),
+                    batch_key=card_batch(member_id),
+                )
+
+    async def card_copies(self, member_id: int) -> list[CardCopy]:
+        """Every recorded copy of a volunteer's card, with its reader's language (one query)."""
+        async with self._db.read() as session:
+            rows = await session.execute(
+                select(OutboxMessage, Member)
+                .outerjoin(Member, Member.id == OutboxMessage.member_id)
+                .where(
+                    OutboxMessage.batch_key == card_batch(member_id),
+                    OutboxMessage.status == OutboxStatus.SENT,
+                    OutboxMessage.telegram_message_id.is_not(None),
+                )
+                .order_by(OutboxMessage.id)
+            )
+            return [
+                CardCopy(
+                    row.chat_id,
+                    row.telegram_message_id or 0,
+                    member.language if member else None,
+                    member.telegram_language if member else None,
+                )
+                for row, member in rows
+            ]
 
     async def verify_skill(
         self, coordinator_telegram_id: int, member_id: int, skill_id: int

@@ -127,7 +127,7 @@ async def test_stuck_shows_a_done_but_unconfirmed_claim_and_reminds_the_referent
     ana = await new_volunteer(live, world, "Ana", neighbourhood_id=town.centre)
     request_id = await _post(live, town)
     claim_id = await _claim_and_do(live, ana, request_id)
-    await town.rita.expect_message("Ana says your request")
+    question = await town.rita.expect_message("Ana says your request")
 
     town.claire.send_command("stuck")
     await town.claire.expect_message("No claim is waiting too long")
@@ -151,6 +151,15 @@ async def test_stuck_shows_a_done_but_unconfirmed_claim_and_reminds_the_referent
     assert town.claire.callback_answers[-1].text == "Reminder sent to the referent."
     town.rita.tap(reminder, "Confirmed")
     await ana.expect_message("Thank you for your help")
+    await world.wait_for(lambda: "✅ Confirmed by Rita." in (reminder.text or ""), what="shown")
+    # The first question, answered on the reminder: its answers are spent there too.
+    answers = len(town.rita.callback_answers)
+    town.rita.tap(question, "Confirmed")
+    await world.wait_for(lambda: len(town.rita.callback_answers) > answers, what="answered")
+    assert town.rita.callback_answers[-1].text == "This has already been dealt with."
+    await world.wait_for(
+        lambda: question.labels == ["⚠️ About the volunteer's conduct"], what="answers gone"
+    )
     town.claire.tap(listing, "🔄 Refresh")
     await world.wait_for(lambda: "No claim is waiting too long" in (listing.text or ""))
 

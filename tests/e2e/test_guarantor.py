@@ -208,6 +208,8 @@ async def test_a_referent_raises_a_volunteers_conduct_with_the_coordinators_only
 
     # Not done, then: it is about the volunteer's conduct (asked first, then told).
     rita.tap(asked, "Not done")
+    await world.wait_for(lambda: "Yes, it was not done" in asked.labels, what="asked first")
+    rita.tap(asked, "Yes, it was not done")
     await world.wait_for(
         lambda: asked.labels == ["⚠️ About the volunteer's conduct"], what="conduct button left"
     )

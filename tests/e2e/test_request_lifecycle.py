@@ -156,8 +156,29 @@ async def test_release_reoffers_cancel_tells_claimers(
     ana.tap(ana_offer, "I'll do it")
     details = await ana.expect_message("private details")
     await world.wait_for(lambda: bob_offer.labels == [])
+    # Releasing purges the details and tells the referent: the details message asks first, in
+    # place of its button; "No, keep it" puts the button back and changes nothing.
     ana.tap(details, "Release")
+    await world.wait_for(lambda: "Yes, give it back" in details.labels, what="the question")
+    assert "back? It will be offered to other volunteers" in (details.text or "")
+    assert "↩️ Release" not in details.labels
+    ana.tap(details, "No, keep it")
+    await world.wait_for(lambda: "↩️ Release" in details.labels, what="kept")
+    assert "back?" not in (details.text or "")
+    assert "Mme Jeanne Martin" in (details.text or "")
+    await live.settle()
+    assert not any("released your request" in (m.text or "") for m in rita.inbox)
+    ana.tap(details, "Release")
+    await world.wait_for(lambda: "Yes, give it back" in details.labels, what="asked again")
+    ana.tap(details, "Yes, give it back")
     await rita.expect_message("released your request")
+    # The details message says so at once, without the details and without buttons.
+    await world.wait_for(
+        lambda: f"Request #{request_id} is no longer yours" in (details.text or ""),
+        what="the details replaced",
+    )
+    assert "Jeanne" not in (details.text or "")
+    assert details.labels == []
     await world.wait_for(
         lambda: bob_offer.labels == ["✋ I'll do it", "Not for me"], what="re-offered"
     )
@@ -199,15 +220,36 @@ async def test_done_then_confirmed_closes_done_then_not_done_reopens(
     ana.tap(await ana.expect_message(f"#{request_id}"), "I'll do it")
     details = await ana.expect_message("private details")
     ana.tap(details, "Done")
+    # The details message now shows the outcome; Done / Release / Concern are spent.
+    await world.wait_for(lambda: "You said it is done" in (details.text or ""), what="shown")
+    assert details.labels == ["💬 Write to the referent"]
     ask = await rita.expect_message("says your request")
+    # "Not done" reopens and tells the volunteer: asked first; "No, go back" changes nothing.
     rita.tap(ask, "Not done")
+    await world.wait_for(lambda: "Yes, it was not done" in ask.labels, what="the question")
+    assert "Say it was not done?" in (ask.text or "")
+    rita.tap(ask, "No, go back")
+    await world.wait_for(lambda: "❌ Not done" in ask.labels, what="back")
+    assert "Say it was not done?" not in (ask.text or "")
+    await live.settle()
+    assert not any("was not done" in (m.text or "") for m in ana.inbox)
+    rita.tap(ask, "Not done")
+    await world.wait_for(lambda: "Yes, it was not done" in ask.labels, what="asked again")
+    rita.tap(ask, "Yes, it was not done")
     await ana.expect_message("was not done: it is offered again")
+    await world.wait_for(lambda: "Rita said it was not done" in (ask.text or ""), what="shown")
+    assert "Say it was not done?" not in (ask.text or "")
+    assert ask.labels == ["⚠️ About the volunteer's conduct"]
     bob_offer = await bob.expect_message(f"#{request_id}")
     await world.wait_for(lambda: bob_offer.labels[:1] == ["✋ I'll do it"])
     bob.tap(bob_offer, "I'll do it")
     bob.tap(await bob.expect_message("private details"), "Done")
-    rita.tap(await rita.expect_message("Bob says your request"), "Confirmed")
+    question = await rita.expect_message("Bob says your request")
+    rita.tap(question, "Confirmed")
     await bob.expect_message("Thank you for your help")
+    # The question says it was confirmed, and by whom; only the conduct button stays.
+    await world.wait_for(lambda: "✅ Confirmed by Rita." in (question.text or ""), what="shown")
+    assert question.labels == ["⚠️ About the volunteer's conduct"]
     async with live.services.database.read() as session:
         request = await session.get(HelpRequest, request_id)
     assert request is not None

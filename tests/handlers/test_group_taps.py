@@ -41,6 +41,7 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.NEIGHBOURHOOD: ["nbh:off:{neighbourhood}", "nbh:new:0"],
     Action.SKILL_ADMIN: ["ska:add:0", "ska:retire:{skill}"],
     Action.DECLINE: ["no:{request}"],
+    Action.UNDO_DECLINE: ["un:{request}"],
     Action.CLAIM_STEP: ["cs:release:{claim}", "cs:done:{claim}", "cs:gohour:{claim}"],
     Action.VISIT: ["vr:worried:{claim}", "vr:none:{claim}"],
     Action.REFERENT_STEP: ["rs:confirm:{claim}", "rs:notdone:{claim}"],

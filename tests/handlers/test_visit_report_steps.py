@@ -125,7 +125,9 @@ async def test_a_claim_said_not_done_takes_no_more_report(
 ) -> None:
     async with _running(world, database) as town:
         rita, marc, _eve = await _town(world, town)
-        rita.tap("❌ Not done")
+        rita.tap("❌ Not done")  # asked first, in the message
+        await town.deliver()
+        rita.tap("Yes, it was not done")
         await town.deliver()
         marc.tap("30 min")
         await town.deliver()

@@ -236,8 +236,12 @@ def test_a_place_given_back_is_told_to_the_referent(
     ],
 )
 def test_a_concern_names_the_volunteer_and_the_request(language: str, text: str) -> None:
-    rendered = _render(ConcernRaised(7, "Plumbing", Contact("Vince", "+33 6")), language)
+    notice = ConcernRaised(7, "Plumbing", Contact("Vince", "+33 6"), "Door <locked> & no answer")
+    rendered = _render(notice, language)
     assert text in rendered.text
+    # The volunteer's own words, quoted and escaped (the text is HTML).
+    assert rendered.text.endswith("<blockquote>Door &lt;locked&gt; &amp; no answer</blockquote>")
+    assert rendered.html
     assert rendered.keyboard is None
 
 

@@ -129,7 +129,9 @@ async def test_one_concern_per_claim_however_many_taps(database: Database) -> No
     claimed = await service.claim(100, posted.request_id)
     assert claimed.claim_id is not None
     claim_id = claimed.claim_id
-    outcomes = await asyncio.gather(*(service.concern(100, claim_id) for _ in range(5)))
+    outcomes = await asyncio.gather(
+        *(service.concern(100, claim_id, "The door is locked") for _ in range(5))
+    )
     assert sorted(outcomes) == sorted([StepOutcome.DONE] + [StepOutcome.ALREADY_DONE] * 4)
-    assert await service.concern(100, claim_id) is StepOutcome.ALREADY_DONE
+    assert await service.concern(100, claim_id, "The door is locked") is StepOutcome.ALREADY_DONE
     assert sent.readers(ConcernRaised) == [REFERENT]  # once, to the referent (no coordinator)

@@ -190,7 +190,7 @@ async def test_a_worried_report_alerts_the_referent_and_coordinators_at_once(
     assert claim.status is ClaimStatus.DONE  # nobody confirmed: the alert did not wait
     assert (claim.wellbeing, claim.concern_at) == (Wellbeing.WORRIED, NOW)
     # It is the claim's concern: "Report a concern" now says it was sent, and alerts nobody.
-    assert await service.concern(MARC, claim_id) is StepOutcome.ALREADY_DONE
+    assert await service.concern(MARC, claim_id, "The door is locked") is StepOutcome.ALREADY_DONE
     assert sent.of(ConcernRaised) == []
     # One report per claim: a second one (a double tap, a replay) tells nobody again.
     again = await service.record_wellbeing(MARC, claim_id, Wellbeing.WORRIED, "encore")
@@ -212,7 +212,7 @@ async def test_an_earlier_concern_does_not_hold_back_the_worried_sentence(
     database: Database,
 ) -> None:
     service, sent, claim_id = await _claimed(database)
-    assert await service.concern(MARC, claim_id) is StepOutcome.DONE
+    assert await service.concern(MARC, claim_id, "The door is locked") is StepOutcome.DONE
     assert await service.mark_done(MARC, claim_id) is StepOutcome.DONE
     outcome = await service.record_wellbeing(MARC, claim_id, Wellbeing.WORRIED, "Elle tombe.")
     assert outcome is StepOutcome.DONE

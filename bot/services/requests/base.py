@@ -159,8 +159,12 @@ class RequestsBase(Service):
         referent = await self._referent(session, request)
         await self._messenger.send(session, notice, Reader.of(referent))
 
-    async def _refresh_copies(self, session: AsyncSession, view: RequestView) -> int:
-        """Queue an edit of every copy of the offer (places left, Claim button or not)."""
+    async def _refresh_copies(
+        self, session: AsyncSession, view: RequestView, *, only: int | None = None
+    ) -> int:
+        """Queue an edit of every copy of the offer (places left, Claim button or not), or of
+        the one copy `only` names."""
+        chosen = Offer.id == only if only is not None else Offer.kind != offers.NEARBY
         rows = (
             await session.execute(
                 select(Offer, Member)
@@ -169,6 +173,7 @@ class RequestsBase(Service):
                     Offer.request_id == view.id,
                     Offer.declined_at.is_(None),
                     Offer.kind != offers.NEARBY,  # a line of a /nearby list, not a copy
+                    chosen,
                 )
             )
         ).all()
@@ -273,7 +278,8 @@ class RequestsBase(Service):
         if row.telegram_message_id is None:
             return 0
         volunteer = await member_store.by_id(session, claim.volunteer_id)
-        notice = DetailsRemoved(claim.request_id, row.telegram_message_id)
+        given_back = claim.status in GIVEN_BACK
+        notice = DetailsRemoved(claim.request_id, row.telegram_message_id, given_back)
         await self._messenger.send(session, notice, Reader.in_chat(row.chat_id, volunteer))
         return 1
 
@@ -321,13 +327,20 @@ class RequestsBase(Service):
     ) -> StepOutcome:
         """Run one of the claimer's steps in its transaction, if the claim is theirs."""
         async with self._transaction() as session:
-            claim = await session.get(Claim, claim_id)
-            if claim is None:
-                return StepOutcome.NOT_FOUND
-            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
-            if volunteer is None or claim.volunteer_id != volunteer.id:
-                return StepOutcome.NOT_ALLOWED
-            return await step(session, claim, volunteer)
+            return await self._claimer_check(session, volunteer_telegram_id, claim_id, step)
+
+    @staticmethod
+    async def _claimer_check(
+        session: AsyncSession, volunteer_telegram_id: int, claim_id: int, step: ClaimerStep
+    ) -> StepOutcome:
+        """Run `step` in this session if the claim is the volunteer's."""
+        claim = await session.get(Claim, claim_id)
+        if claim is None:
+            return StepOutcome.NOT_FOUND
+        volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+        if volunteer is None or claim.volunteer_id != volunteer.id:
+            return StepOutcome.NOT_ALLOWED
+        return await step(session, claim, volunteer)
 
     async def _manager_step(
         self, actor_telegram_id: int, request_id: int, step: ManagerStep

@@ -386,11 +386,37 @@ class Claims(RequestsBase):
         claim.ask_done_at = self._clock() + timedelta(hours=self._settings.nudge_after_hours)
         return StepOutcome.DONE
 
-    async def concern(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
-        """ "Report a concern": the referent and every coordinator are alerted, once per claim."""
-        return await self._claimer_step(volunteer_telegram_id, claim_id, self._alert)
+    async def asks_again_at(self, volunteer_telegram_id: int, claim_id: int) -> datetime | None:
+        """When "Is it done?" comes back to the claimer (None: it will not, or not theirs)."""
+        async with self._db.read() as session:
+            claim = await session.get(Claim, claim_id)
+            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
+            if claim is None or volunteer is None or claim.volunteer_id != volunteer.id:
+                return None
+            return claim.ask_done_at
 
-    async def _alert(self, session: AsyncSession, claim: Claim, volunteer: Member) -> StepOutcome:
+    async def may_report_concern(self, volunteer_telegram_id: int, claim_id: int) -> StepOutcome:
+        """Whether "Report a concern" may ask its question now (DONE), before any sentence."""
+
+        async def check(session: AsyncSession, claim: Claim, volunteer: Member) -> StepOutcome:
+            if claim.status not in HOLDING_PLACE:
+                return StepOutcome.STALE
+            return StepOutcome.DONE if claim.concern_at is None else StepOutcome.ALREADY_DONE
+
+        async with self._db.read() as session:
+            return await self._claimer_check(session, volunteer_telegram_id, claim_id, check)
+
+    async def concern(
+        self, volunteer_telegram_id: int, claim_id: int, sentence: str
+    ) -> StepOutcome:
+        """ "Report a concern", in the claimer's words: the referent and every coordinator are
+        alerted, once per claim. The sentence goes through the outbox and is never stored."""
+        step = partial(self._alert, sentence=sentence)
+        return await self._claimer_step(volunteer_telegram_id, claim_id, step)
+
+    async def _alert(
+        self, session: AsyncSession, claim: Claim, volunteer: Member, *, sentence: str
+    ) -> StepOutcome:
         # One conditional UPDATE: five taps (at once or not) make one alert, not five.
         first = await changed(
             session,
@@ -410,7 +436,7 @@ class Claims(RequestsBase):
         await audit.record(
             session, "claim", claim.id, "concern", by=volunteer.id, detail={"request_id": view.id}
         )
-        notice = ConcernRaised(view.id, view.skill_label, _contact(volunteer))
+        notice = ConcernRaised(view.id, view.skill_label, _contact(volunteer), sentence)
         people = await self._referent_and_coordinators(session, view)
         await self._messenger.send(session, notice, *map(Reader.of, people))
         return StepOutcome.DONE

@@ -91,6 +91,20 @@ class Closing(RequestsBase):
                 .values(status=RequestStatus.COMPLETED, updated_at=self._clock())
             )
 
+    async def may_confirm(self, referent_telegram_id: int, claim_id: int) -> StepOutcome:
+        """Whether the referent may still answer "Is it done?" for this claim (before asking
+        whether it really was not done)."""
+        async with self._db.read() as session:
+            referent = await member_store.get_by_telegram_id(session, referent_telegram_id)
+            claim = await session.get(Claim, claim_id)
+            if claim is None:
+                return StepOutcome.NOT_FOUND
+            request = await session.get(HelpRequest, claim.request_id)
+            if referent is None or request is None or request.referent_id != referent.id:
+                return StepOutcome.NOT_ALLOWED
+            waiting = claim.status in sources_of_claim(ClaimStatus.NOT_DONE)
+            return StepOutcome.DONE if waiting else StepOutcome.STALE
+
     async def confirm(self, referent_telegram_id: int, claim_id: int, *, done: bool) -> StepOutcome:
         """The referent confirms the service (closing the request when all are) or says not done."""
         now = self._clock()

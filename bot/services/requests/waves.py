@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.availability import wanted_slot
@@ -31,6 +31,10 @@ from bot.services.requests.base import RequestsBase
 from storage import audit
 from storage import members as member_store
 from storage.models import HelpRequest, Member, Neighbourhood, Offer
+from storage.writes import changed
+
+# How long "Not for me" can be undone from the offer it was tapped on.
+UNDO_DECLINE = timedelta(minutes=1)
 
 
 class Waves(RequestsBase):
@@ -216,21 +220,10 @@ class Waves(RequestsBase):
         """
         now = self._clock()
         async with self._transaction() as session:
-            volunteer = await member_store.get_by_telegram_id(session, volunteer_telegram_id)
-            if volunteer is None:
-                return StepOutcome.NOT_ALLOWED
-            offer = (
-                await session.execute(
-                    select(Offer).where(
-                        Offer.request_id == request_id,
-                        Offer.member_id == volunteer.id,
-                        Offer.chat_id == volunteer_telegram_id,
-                    )
-                )
-            ).scalar_one_or_none()
-            # A copy whose message id is not recorded yet (just sent) is taken on trust.
-            if offer is None or offer.message_id not in {None, message_id}:
-                return StepOutcome.NOT_FOUND
+            found = await self._own_copy(session, volunteer_telegram_id, request_id, message_id)
+            if isinstance(found, StepOutcome):
+                return found
+            volunteer, offer = found
             if offer.declined_at is not None:
                 return StepOutcome.STALE
             offer.declined_at = now
@@ -240,3 +233,54 @@ class Waves(RequestsBase):
                 # The regular passed: the others need not wait for the deadline.
                 request.next_wave_at = now
             return StepOutcome.DONE
+
+    async def undo_decline(
+        self, volunteer_telegram_id: int, request_id: int, *, message_id: int | None
+    ) -> StepOutcome:
+        """↩️ Undo a "Not for me" within `UNDO_DECLINE`: the copy is offered again as it now
+        stands (edited through the outbox); STALE once the minute is over."""
+        now = self._clock()
+        async with self._transaction() as session:
+            found = await self._own_copy(session, volunteer_telegram_id, request_id, message_id)
+            if isinstance(found, StepOutcome):
+                return found
+            volunteer, offer = found
+            if offer.declined_at is None:
+                return StepOutcome.ALREADY_DONE
+            # One conditional UPDATE: a late or repeated tap cannot bring it back.
+            undone = await changed(
+                session,
+                update(Offer)
+                .where(Offer.id == offer.id, Offer.declined_at >= now - UNDO_DECLINE)
+                .values(declined_at=None)
+                .returning(Offer.id),
+            )
+            if undone is None:
+                return StepOutcome.STALE
+            await audit.record(session, "offer", offer.id, "undo_decline", by=volunteer.id)
+            await self._refresh_copies(
+                session, await self._view(session, request_id), only=offer.id
+            )
+            return StepOutcome.DONE
+
+    @staticmethod
+    async def _own_copy(
+        session: AsyncSession, telegram_id: int, request_id: int, message_id: int | None
+    ) -> tuple[Member, Offer] | StepOutcome:
+        """The volunteer's own private copy of the offer, if the tap came from it."""
+        volunteer = await member_store.get_by_telegram_id(session, telegram_id)
+        if volunteer is None:
+            return StepOutcome.NOT_ALLOWED
+        offer = (
+            await session.execute(
+                select(Offer).where(
+                    Offer.request_id == request_id,
+                    Offer.member_id == volunteer.id,
+                    Offer.chat_id == telegram_id,
+                )
+            )
+        ).scalar_one_or_none()
+        # A copy whose message id is not recorded yet (just sent) is taken on trust.
+        if offer is None or offer.message_id not in {None, message_id}:
+            return StepOutcome.NOT_FOUND
+        return volunteer, offer
