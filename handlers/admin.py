@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot import deeplinks
+from bot import deeplinks, formats
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.i18n import N_, Translator
@@ -47,7 +47,7 @@ async def neighbourhoods_screen(
             + _(
                 "• {name} — {radius} km, volunteers: {count}, {group}, {posting}.",
                 name=view.name,
-                radius=f"{view.radius_km:g}",
+                radius=formats.number(view.radius_km, _),
                 count=counts.get(view.id, 0),
                 group=group,
                 posting=posting,

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import formats
 from bot.callbacks import Action
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import N_, Translator
@@ -349,7 +349,7 @@ def card_text(card: MemberCard, _: Translator, town: Town) -> str:
         e(
             _(
                 "Distance: up to {value} km",
-                value=format_decimal(card.radius_km, locale=_.language),
+                value=formats.number(card.radius_km, _),
             )
         ),
         e(_("Skills: {value}", value=skills or _("none"))),

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from telegram.ext import ConversationHandler
 
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
+from conversations.base import State
 from conversations.posting.answers import (
     BAD_NAME,
     BAD_NOTES,
@@ -50,12 +52,19 @@ from conversations.posting.answers import (
 from conversations.posting.draft import (
     EDITABLE,
     POSTING,
+    PostingTurn,
     Step,
 )
 from conversations.posting.questions import PARTS, PLACES_CHOICES
 
 # (Importing `answers` imports `questions`, which registers each step's question.)
 __all__ = ["POSTING", "build_posting_conversation"]
+
+
+async def start_from_menu(turn: PostingTurn, button: Callback) -> State:
+    """/start's "➕ New request" button: /new."""
+    await turn.answer()
+    return await start_posting(turn)
 
 
 def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
@@ -67,7 +76,10 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
     elsewhere_found = POSTING.on("place", on_elsewhere_confirmed, values=["yes"])
     retry = POSTING.on("place", retry_address, values=["no"])
     return POSTING.build(
-        entry_points=[POSTING.start_command("new", start_posting)],
+        entry_points=[
+            POSTING.start_command("new", start_posting),
+            POSTING.start_tap(start_from_menu, action=Action.MENU, verb="new"),
+        ],
         states={
             Step.BENEFICIARY: [POSTING.on("benef", on_beneficiary)],
             Step.B_NAME: [
