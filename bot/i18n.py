@@ -104,3 +104,9 @@ class I18n:
 
 
 Gettext = Callable[..., str]
+
+
+def with_town(_: Translator, town: str, named: str, unnamed: str, /, **values: object) -> str:
+    """`named` with `{town}` filled in, or `unnamed` while the town has no name of its own
+    (`Settings.town`): "the brigade" rather than "the brigade of Brigade". Mark both with N_."""
+    return _(named, town=town, **values) if town else _(unnamed, **values)

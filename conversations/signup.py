@@ -181,7 +181,7 @@ async def ask_charter(turn: Turn_) -> State:
     )
     # The town's own text in the reader's language once it published one; the catalogs' before.
     charter = await turn.services.charters.current()
-    text = charter_for(_, turn.services.settings.town_name, charter.by_language)
+    text = charter_for(_, turn.services.settings.town, charter.by_language)
     await turn.say(text + "\n\n" + _("Do you accept this charter?"), keyboard(turn))
     return None
 

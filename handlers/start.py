@@ -20,7 +20,7 @@ from bot.callbacks import Action, Callback
 from bot.commands import commands_for
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, VolunteerStatus
-from bot.i18n import Translator
+from bot.i18n import N_, Translator, with_town
 from bot.menus import set_member_menu
 from bot.messages.commitments import NOT_A_REFERENT, NOT_A_VOLUNTEER
 from bot.services.members import MemberProfile
@@ -45,10 +45,17 @@ def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
     lines: list[str] = []
     if Role.COORDINATOR in member.roles:
         lines.append(
-            _(
-                "You coordinate the brigade of {town}: you vet volunteers, invite referents, "
-                "link neighbourhood groups and follow the figures.",
-                town=town,
+            with_town(
+                _,
+                town,
+                N_(
+                    "You coordinate the brigade of {town}: you vet volunteers, invite referents, "
+                    "link neighbourhood groups and follow the figures."
+                ),
+                N_(
+                    "You coordinate the brigade: you vet volunteers, invite referents, link "
+                    "neighbourhood groups and follow the figures."
+                ),
             )
         )
     if Role.REFERENT in member.roles:
@@ -79,11 +86,19 @@ def _role_lines(member: MemberProfile, _: Translator, town: str) -> list[str]:
             lines.append(_("Your volunteer application is waiting for a coordinator's approval."))
     if not lines:
         lines.append(
-            _(
-                "You are not a member of the brigade of {town} yet. To help your neighbours, "
-                "tap “Become a volunteer”. Referents and coordinators join with an invitation "
-                "link.",
-                town=town,
+            with_town(
+                _,
+                town,
+                N_(
+                    "You are not a member of the brigade of {town} yet. To help your neighbours, "
+                    "tap “Become a volunteer”. Referents and coordinators join with an invitation "
+                    "link."
+                ),
+                N_(
+                    "You are not a member of the brigade yet. To help your neighbours, tap "
+                    "“Become a volunteer”. Referents and coordinators join with an invitation "
+                    "link."
+                ),
             )
         )
     return lines
@@ -102,7 +117,7 @@ async def start(update: Update, context: BrigadeContext, who: Speaker, message: 
         await message.reply_text(
             _("This link is not valid. Check that you copied it whole, or ask for a new one.")
         )
-    town = context.services.settings.town_name
+    town = context.services.settings.town
     text = "\n\n".join(
         [
             _("Hello {name}!", name=who.member.display_name),

@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import formats
 from bot.callbacks import Action
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, with_town
 from bot.messages.base import Rendered, Town, button, keyboard
 from bot.money import money_text
 from bot.services.outcomes import Outcome
@@ -263,9 +263,11 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
     rate = stats.completion_rate
     median = stats.median_first_claim
     lines = [
-        _(
-            "📊 {town} — {period} — {where}",
-            town=town.name,
+        with_town(
+            _,
+            town.name,
+            N_("📊 {town} — {period} — {where}"),
+            N_("📊 {period} — {where}"),
             period=period_text(stats.window, _),
             where=stats.neighbourhood or _("all neighbourhoods"),
         ),
