@@ -29,12 +29,14 @@ NBSP = "\u00a0"
 # A space (or none) before the high punctuation: the space becomes a narrow non-breaking one.
 # After a letter, a closing bracket or a placeholder, a missing space is added (only where the
 # mark ends a phrase: "14:30", "https://" and "?id=" are left alone).
-_SPACE_BEFORE_MARK = re.compile(r"[ \u00a0]+([;:!?])")
+_SPACE_BEFORE_MARK = re.compile(r"[ \u00a0\u202f]+([;:!?])")
 _MISSING_BEFORE_MARK = re.compile(r"(?<=[\w})»%])([;:!?])(?=\s|$|<|\)|»)")
-_OPENING_GUILLEMET = re.compile(r"«[ \u00a0]*")
-_CLOSING_GUILLEMET = re.compile(r"[ \u00a0]*»")
+_OPENING_GUILLEMET = re.compile(r"«[ \u00a0\u202f]*")
+_CLOSING_GUILLEMET = re.compile(r"[ \u00a0\u202f]*»")
 # A number or a placeholder, a space, a unit: the space must not break.
 _NUMBER_AND_UNIT = re.compile(r"(?<=[\d}]) (km|h|min|€|%)(?![\w’'])")
+# …and "12 h 05": the minutes stay with their hour.
+_HOUR_AND_MINUTES = re.compile(r"(?<=[\d}]\u00a0h) (?=[\d{])")
 
 
 def french_typography(text: str) -> str:
@@ -43,7 +45,8 @@ def french_typography(text: str) -> str:
     text = _MISSING_BEFORE_MARK.sub(NARROW_NBSP + r"\1", text)
     text = _OPENING_GUILLEMET.sub("«" + NARROW_NBSP, text)
     text = _CLOSING_GUILLEMET.sub(NARROW_NBSP + "»", text)
-    return _NUMBER_AND_UNIT.sub(NBSP + r"\1", text)
+    text = _NUMBER_AND_UNIT.sub(NBSP + r"\1", text)
+    return _HOUR_AND_MINUTES.sub(NBSP, text)
 
 
 # The typography each language's catalog entries get as they are loaded.

@@ -82,7 +82,7 @@ REQUEST_STATUSES: dict[str, str] = {
     RequestStatus.DECLINED: N_("declined at validation"),
 }
 CLAIM_STATUSES: dict[str, str] = {
-    ClaimStatus.ACTIVE: N_("taken"),
+    ClaimStatus.ACTIVE: N_("in progress"),
     ClaimStatus.RELEASED: N_("given back"),
     ClaimStatus.DONE: N_("done"),
     ClaimStatus.CONFIRMED: N_("confirmed"),

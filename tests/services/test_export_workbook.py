@@ -82,7 +82,7 @@ async def test_the_workbook_reads_in_french(database: Database) -> None:
     volunteers = book["Bénévoles"]
     assert [cell.value for cell in volunteers[1]][4] == "Statut"
     statuses = [row[4] for row in volunteers.iter_rows(min_row=2, values_only=True)]
-    assert statuses == ["validé·e", "validé·e", "validé·e", "en attente de validation"]
+    assert statuses == ["validée", "validée", "validée", "en attente de validation"]
 
     text = " ".join(
         str(value)
