@@ -70,6 +70,11 @@ def distance(km: float, _: Translator) -> str:
     return str(format_decimal(km, format="#,##0.0", locale=_.language))
 
 
+def kilometres(km: float, _: Translator) -> str:
+    """A distance with its unit, for a button: "0,5 km" (French, unbreakable), "0.5 km"."""
+    return typeset(_.language, f"{number(km, _)} km")
+
+
 def percent(ratio: float, _: Translator) -> str:
     """A ratio as a percentage: "73 %" (French), "73%" (English, Dutch)."""
     return str(format_percent(ratio, locale=_.language))

@@ -17,17 +17,17 @@ async def test_the_demo_plays_its_whole_scenario() -> None:
     transcript = out.getvalue()
     assert "Vous êtes désormais personne référente de la brigade (Chambéry)" in transcript
     assert "Cette invitation a déjà été utilisée" in transcript
-    assert "Bonne nouvelle : votre candidature a été validée" in transcript
+    assert "Bonne nouvelle\u202f: votre candidature a été validée" in transcript
     assert "Taal ingesteld: Nederlands." in transcript
     # The request lifecycle: one of the two simultaneous taps wins, the other is told.
-    wins = transcript.count("Elle est pour vous, merci !") + transcript.count(
+    wins = transcript.count("Elle est pour vous, merci\u202f!") + transcript.count(
         "It's yours, thank you!"
     )
     losses = transcript.count("plus rapides") + transcript.count("were quicker")
     assert (wins, losses) == (1, 1)
     assert (
         transcript.count("Person: Mme Jeanne Martin")
-        + transcript.count("Personne : Mme Jeanne Martin")
+        + transcript.count("Personne\u202f: Mme Jeanne Martin")
         == 1
     )  # only the winner saw the private details
     assert transcript.rstrip().endswith("every step above succeeded.")

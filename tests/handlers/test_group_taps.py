@@ -163,7 +163,7 @@ async def _town(world: FakeTelegram, brigade: InProcessBrigade) -> Town:
 
 def _offer_in(group: FakeGroup, request_id: int) -> StoredMessage:
     """The group's copy of an offer (in the town's language, French)."""
-    return next(m for m in group.messages if f"Demande n° {request_id} :" in (m.text or ""))
+    return next(m for m in group.messages if f"Demande n° {request_id}\u202f:" in (m.text or ""))
 
 
 def _look(message: StoredMessage) -> tuple[object, ...]:

@@ -70,7 +70,7 @@ def _buttons(rendered: Rendered) -> list[list[tuple[str, str]]]:
     [
         ("en", "🙋 Request #7: Plumbing", "(0.4 km from you)", "✋ I'll do it", "Not for me"),
         # The distance in the reader's locale.
-        ("fr", "Plomberie", "0,4 km de chez vous", "✋ Je m’en occupe", "Pas pour moi"),
+        ("fr", "Plomberie", "0,4\xa0km de chez vous", "✋ Je m’en occupe", "Pas pour moi"),
         ("nl", "Loodgieterswerk", "0,4 km van u vandaan", "✋ Ik doe het", "Niet voor mij"),
     ],
 )
@@ -236,7 +236,7 @@ def test_a_concern_names_the_volunteer_and_the_request(language: str, text: str)
         ),
         (
             "fr",
-            "Bénévoles contacté·es : 4 · vagues : 2",
+            "Bénévoles contacté·es\u202f: 4 · vagues\u202f: 2",
             ["Élargir la zone", "La proposer de nouveau", "Annuler la demande"],
         ),
         (
