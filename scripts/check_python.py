@@ -1,6 +1,6 @@
 """Say in one sentence what to do when the Python at hand cannot run Brigade: the Makefile runs
 this before it builds or uses .venv. Two cases: a Python older than 3.11, and a .venv built with
-another Python (upgraded, removed, or another PYTHON=…).
+another Python (upgraded, removed, or another PYTHON=...).
 
 Written so that even an old Python runs it (no f-strings, no annotations): the point is to
 answer with the sentence, not with a SyntaxError.
@@ -39,9 +39,12 @@ if here < NEEDED:
         "make again with PYTHON=python3.11 (or newer)." % (sys.executable, here[0], here[1])
     )
 built_with = venv_version(VENV)
-if os.path.isdir(VENV) and (
-    built_with != here or not os.access(os.path.join(VENV, "bin", "python"), os.X_OK)
-):
+if os.path.isdir(VENV) and not os.access(os.path.join(VENV, "bin", "python"), os.X_OK):
+    fail(
+        "The Python %s was built with is gone (removed or moved): run `make clean`, then make "  # noqa: UP031
+        "again to rebuild it." % VENV
+    )
+if os.path.isdir(VENV) and built_with != here:
     fail(
         "%s was built with another Python (%s) than %s (%d.%d): run `make clean`, then make "  # noqa: UP031
         "again to rebuild it."

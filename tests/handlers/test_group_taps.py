@@ -66,6 +66,7 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.CHECKIN: ["ci:yes", "ci:leave"],
     Action.MEMBERS: ["mb:card:{nour_member}", "mb:list:0_x_x_0_x_x", "mb:search:x"],
     Action.STANDING: ["st:suspend:{nour_member}", "st:yes:{nour_member}"],
+    Action.MENU: ["mn:new", "mn:pending", "mn:mine"],
 }
 
 

@@ -167,6 +167,7 @@ class Exports(ReportsBase):
         coordinator_telegram_id: int,
         columns: Sequence[tuple[str, Any]],
         query: Callable[[Any], Any],
+        what: str,
         filename: str,
         _: Translator,
         translate: dict[str, Callable[[Any], object]] | None = None,
@@ -180,7 +181,7 @@ class Exports(ReportsBase):
         changes = [(i, (translate or {}).get(header)) for i, header in enumerate(headers)]
         return _file(
             filename,
-            filename.split("-")[1],
+            what,
             headers,
             (
                 [self._cell(change(row[i]) if change else row[i]) for i, change in changes]
@@ -229,6 +230,7 @@ class Exports(ReportsBase):
                 .where(within(HelpRequest.created_at, window))
                 .order_by(HelpRequest.id)
             ),
+            "requests",
             self._filename("requests", window),
             _,
             {"skill": lambda label: skill_label(label, _), "first_claim_at": aware},
@@ -266,6 +268,7 @@ class Exports(ReportsBase):
                 .where(within(HelpRequest.created_at, window))
                 .order_by(Claim.id)
             ),
+            "claims",
             self._filename("claims", window),
             _,
         )
@@ -358,6 +361,7 @@ class Exports(ReportsBase):
                 .where(Member.volunteer_status.is_not(None))
                 .order_by(Member.id)
             ),
+            "volunteers",
             f"brigade-volunteers-{today:%Y-%m-%d}.csv",
             _,
             {"skills": lambda member_id: "; ".join(skills.get(member_id, []))},
