@@ -97,7 +97,7 @@ def minute_of_day(minute: int, _: Translator) -> str:
 
 
 def day(value: date | datetime, _: Translator, tz: tzinfo | None = None) -> str:
-    """A day in full: "jeudi 26 novembre", "Thursday, November 26", "donderdag 26 november"."""
+    """A day in full: "jeudi 26 novembre", "Thursday 26 November", "donderdag 26 november"."""
     if isinstance(value, datetime) and tz is not None:
         value = value.astimezone(tz)
     return str(format_date(value, "EEEE d MMMM", locale=_.language))
@@ -109,13 +109,6 @@ def day_and_time(moment: datetime, _: Translator, tz: tzinfo) -> str:
 
 
 def short_date_and_time(moment: datetime, _: Translator, tz: tzinfo) -> str:
-    """A moment in short: "26 nov. 14 h 30", "26 nov 14:30"."""
+    """A moment in short: "26 nov. 14 h 30" (French), "26 Nov 14:30"."""
     short_day = format_datetime(moment, "d MMM", tzinfo=tz, locale=_.language)
     return f"{short_day} {clock(moment, _, tz)}"
-
-
-def short_date(value: date | datetime, _: Translator, tz: tzinfo | None = None) -> str:
-    """A date as the reader's locale writes it in a table: "26/11/2026", "26-11-2026"."""
-    if isinstance(value, datetime) and tz is not None:
-        value = value.astimezone(tz)
-    return str(format_date(value, "short", locale=_.language))

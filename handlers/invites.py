@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from babel.dates import format_datetime
 from telegram import InlineKeyboardMarkup, Message, Update
 
-from bot import deeplinks
+from bot import deeplinks, formats
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
@@ -45,12 +44,7 @@ async def create_invite(
         return
     await query.answer()
     link = deeplinks.url(context.bot.username, deeplinks.Invitation(created.token))
-    until = format_datetime(
-        created.expires_at,
-        "medium",
-        tzinfo=context.services.settings.tz,
-        locale=_.language,
-    )
+    until = formats.day_and_time(created.expires_at, _, context.services.settings.tz)
     role_name = _("referent") if created.role is Role.REFERENT else _("coordinator")
     await query.edit_message_text(
         _(
