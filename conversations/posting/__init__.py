@@ -121,5 +121,9 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
             ],
         },
         # /new mid-way starts over.
-        fallbacks=[POSTING.command("new", start_posting, restart=True)],
+        fallbacks=[
+            POSTING.command("new", start_posting, restart=True),
+            # /start's "➕ New request" mid-way starts over, as /new does.
+            POSTING.restart_tap(start_from_menu, action=Action.MENU, verb="new"),
+        ],
     )

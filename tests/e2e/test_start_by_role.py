@@ -46,6 +46,12 @@ async def test_a_referent_posts_and_lists_from_the_greeting(
     rita.tap(greeting, "➕ New request")
     question = await rita.expect_message("Who is the request for?")
     assert "➕ Someone new" in question.labels
+    # Half-way, the same button starts over, as /new does.
+    rita.tap(question, "➕ Someone new")
+    await rita.expect_message("name")
+    rita.tap(greeting, "➕ New request")
+    await rita.expect_message("Who is the request for?")
+    assert rita.callback_answers[-1].text is None  # answered, and not as a stale button
 
 
 async def test_a_volunteer_sees_what_is_near_and_their_tasks(
