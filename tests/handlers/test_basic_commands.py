@@ -37,6 +37,8 @@ async def test_start_greets_the_coordinator_from_settings_by_role(
     claire.send_command("start")
     await brigade.deliver()
     assert "Vous coordonnez la brigade (Chambéry)" in claire.last_message.text
+    # Nobody waits: the applications' button has no count; no "Become a volunteer" here.
+    assert claire.last_message.labels == ["📝 Candidatures", "📋 Demandes ouvertes", "📊 Chiffres"]
     # The coordinator's own menu lists coordinator commands, in French.
     names = [command["command"] for command in claire.menu]
     assert {"pending", "invite"} <= set(names)
