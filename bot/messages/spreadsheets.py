@@ -159,6 +159,8 @@ def workbook(files: Sequence[ExportFile], _: Translator) -> bytes:
             header = str(sheet.cell(row=1, column=index).value)
             sheet.column_dimensions[letter].width = max(10, len(header) + 2)
             for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                if cell.data_type == "f":
+                    cell.data_type = "s"  # typed text, never a formula ("=HYPERLINK(…)")
                 if isinstance(cell.value, datetime):
                     cell.number_format = date_format
                 elif isinstance(cell.value, Decimal) or key == "expenses_total":

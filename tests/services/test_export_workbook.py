@@ -6,15 +6,18 @@ read as a coordinator would read it.
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import datetime
 
 from openpyxl import load_workbook
+from sqlalchemy import update
 
 from bot.i18n import I18n
 from bot.messages.spreadsheets import workbook, workbook_name
 from bot.services.reports import ExportFile, Period
 from storage.database import Database
+from storage.models import Neighbourhood
 from tests.services.test_reports import COORDINATOR, SECRETS, seed, service
 
 FRENCH = I18n("fr").translator("fr")
@@ -108,3 +111,21 @@ def test_the_workbook_is_named_after_the_period(database: Database) -> None:
     assert workbook_name(reports.window(Period.THIS_MONTH)) == "brigade-2026-11.xlsx"
     assert workbook_name(reports.window(Period.THIS_YEAR)) == "brigade-2026.xlsx"
     assert workbook_name(reports.window(Period.ALL_TIME)) == "brigade-all.xlsx"
+
+
+async def test_a_name_that_looks_like_a_formula_stays_text(database: Database) -> None:
+    await seed(database)
+    trap = '=HYPERLINK("http://example.invalid","Centre")'
+    async with database.transaction() as session:
+        await session.execute(
+            update(Neighbourhood).where(Neighbourhood.name == "Centre-Ville").values(name=trap)
+        )
+    files = await _files(database, "fr")
+    requests = files[0]
+    rows = list(csv.reader(io.StringIO(requests.content.decode("utf-8-sig")), delimiter=";"))
+    names = {row[6] for row in rows[1:]}
+    assert names == {"'" + trap, "Biollay"}  # an apostrophe keeps it text in a spreadsheet
+    book = load_workbook(io.BytesIO(workbook(files, FRENCH)))
+    cells = [row[6] for row in book["Demandes"].iter_rows(min_row=2) if row[6].value != "Biollay"]
+    assert cells
+    assert all((cell.value, cell.data_type) == (trap, "s") for cell in cells)

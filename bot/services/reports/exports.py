@@ -39,6 +39,9 @@ CSV_ENCODING = "utf-8-sig"
 CSV_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Where the decimal separator is a comma, spreadsheets split CSV columns on ";".
 CSV_DELIMITERS = {"fr": ";", "nl": ";"}
+# A text cell starting with one of these is a formula to a spreadsheet: a street or a name typed
+# as "=HYPERLINK(…)" must stay text, so it gets a leading apostrophe (OWASP's advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Signals columns exported: numbers, dates, booleans, and strings from a closed vocabulary only.
 _SIGNAL_VOCABULARY_SUFFIXES = ("status", "kind", "outcome", "state", "category", "type", "code")
 _SIGNAL_PERSONAL_WORDS = (
@@ -97,6 +100,8 @@ def _csv_cell(value: object, language: str) -> object:
         return format_decimal(value, "0.00", locale=language)
     if isinstance(value, StrEnum):
         return value.value
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 
