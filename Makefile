@@ -2,20 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps, one venv: what the bot needs to run (run, demo, migrate), then the test and lint
+# tools on top (test, lint, bench, messages). `make run` on a fresh clone installs no test tool.
+RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
 LOCALES := bot/locales
 export BRIGADE_TEST_POSTGRES_URL ?=
 
-.PHONY: run test test-clock lint migrate demo messages bench bench-quick clean
+.PHONY: run test test-clock lint migrate demo messages bench bench-quick clean python-check
 
-$(STAMP): pyproject.toml
+# Every target checks the Python first: too old, or not the one .venv was built with, gets one
+# sentence saying what to do (scripts/check_python.py) instead of a failure further down.
+python-check:
+	@$(PYTHON) scripts/check_python.py $(VENV)
+
+$(RUNTIME): pyproject.toml | python-check
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 ## Start the bot (SQLite by default; configure with .env, see .env.example).
-run: $(STAMP)
+run: $(RUNTIME)
 	$(BIN)/python -m bot
 
 ## Run the whole test suite (PostgreSQL tests too when BRIGADE_TEST_POSTGRES_URL is set).
@@ -42,11 +54,11 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m bench all --quick
 
 ## Offline demo: the real bot against a fake Telegram, a seeded town, a printed transcript.
-demo: $(STAMP)
+demo: $(RUNTIME)
 	$(BIN)/python -m testkit.demo
 
 ## Apply database migrations without starting the bot.
-migrate: $(STAMP)
+migrate: $(RUNTIME)
 	$(BIN)/python -m bot migrate
 
 ## Re-extract translatable strings and merge them into every catalog.

@@ -14,6 +14,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.context import SERVICES_KEY, BrigadeApplication, BrigadeContext, OutboxWaker, Services
+from bot.domain.vocabulary import Role
 from bot.i18n import I18n
 from bot.menus import set_default_menus, set_member_menu
 from bot.messages.messenger import Messenger
@@ -42,6 +43,7 @@ from bot.services.skills import SkillService
 from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
 from bot.settings import RunMode, Settings
+from bot.setup_checks import log_setup_warnings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
 from bot.webhook import use_strict_webhook_handler
 from handlers.drafts import drop_expired_drafts
@@ -218,9 +220,11 @@ def build_application(
     )
 
     async def post_init(application: BrigadeApplication) -> None:
+        staff = await services.members.staff()
+        log_setup_warnings(settings, any(Role.COORDINATOR in m.roles for m in staff))
         if set_menus:
             await set_default_menus(application.bot, services.i18n)
-            for member in await services.members.staff():
+            for member in staff:
                 await set_member_menu(application.bot, services.i18n, member)
         await sender_bot.initialize()
         sender.start()

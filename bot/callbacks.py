@@ -64,6 +64,7 @@ class Action(StrEnum):
     CHECKIN = "ci"  # "Still with us?": (yes|pause|leave)
     MEMBERS = "mb"  # the directory: (list, filter word) | (card, member id) | (search, x)
     STANDING = "st"  # a coordinator on a member: (suspend|reinstate|unref|uncoord|yes|no, id)
+    MENU = "mn"  # a /start button: the command it opens (new|mine|pending|open|stats|nearby|tasks)
 
 
 class Arg(StrEnum):
@@ -136,6 +137,7 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.CHECKIN: (Arg.WORD,),
     Action.MEMBERS: (Arg.WORD, Arg.WORD),
     Action.STANDING: (Arg.WORD, Arg.INT),
+    Action.MENU: (Arg.WORD,),
 }
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, with_town
 
 # The version of the default text below, accepted while the town has published none of its own.
 CHARTER_VERSION = "2026-11"
 
+# The title, with the town's name and without (while it has none).
+_TITLE = N_("Charter of the volunteers of the brigade of {town}")
+_TITLE_UNNAMED = N_("Charter of the brigade's volunteers")
 _CHARTER_PARTS = (
-    N_("Charter of the volunteers of the brigade of {town}"),
     N_(
         "1. I help for free. I accept no money, no gift of value and no tip, and I sell nothing "
         "to the people I visit."
@@ -47,8 +49,8 @@ _CHARTER_PARTS = (
 
 def charter_text(_: Translator, town: str) -> str:
     """The whole charter in the reader's language."""
-    title, *articles = _CHARTER_PARTS
-    return "\n\n".join([_(title, town=town), *(_(article) for article in articles)])
+    title = with_town(_, town, _TITLE, _TITLE_UNNAMED)
+    return "\n\n".join([title, *(_(article) for article in _CHARTER_PARTS)])
 
 
 def charter_for(_: Translator, town: str, texts: Mapping[str, str]) -> str:

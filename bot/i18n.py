@@ -15,6 +15,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from bot.formats import typeset
 from bot.settings import SUPPORTED_LANGUAGES
 
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -30,10 +31,18 @@ def N_(message: str) -> str:
 
 
 def load_catalog(language: str, locales_dir: Path = LOCALES_DIR) -> gettext.GNUTranslations:
-    """Compile one language's `.po` file into a gettext translations object."""
+    """Compile one language's `.po` file into a gettext translations object, each entry with its
+    language's typography (French non-breaking spaces: `bot.formats`)."""
     po_path = locales_dir / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     with po_path.open("rb") as po_file:
         catalog = read_po(po_file, locale=language)
+    for message in catalog:
+        if not message.id:
+            continue  # the header
+        if isinstance(message.string, tuple):
+            message.string = tuple(typeset(language, form) for form in message.string)
+        elif isinstance(message.string, str) and message.string:
+            message.string = typeset(language, message.string)
     buffer = BytesIO()
     # Fuzzy entries are drafts: they must not reach users.
     write_mo(buffer, catalog, use_fuzzy=False)
@@ -95,3 +104,9 @@ class I18n:
 
 
 Gettext = Callable[..., str]
+
+
+def with_town(_: Translator, town: str, named: str, unnamed: str, /, **values: object) -> str:
+    """`named` with `{town}` filled in, or `unnamed` while the town has no name of its own
+    (`Settings.town`): "the brigade" rather than "the brigade of Brigade". Mark both with N_."""
+    return _(named, town=town, **values) if town else _(unnamed, **values)

@@ -37,6 +37,11 @@ class GeocoderKind(StrEnum):
     NONE = "none"
 
 
+# The town name a fresh install has: not a town, so the texts do not name it ("la brigade de
+# Brigade"), and the bot warns at start (bot/setup_checks.py).
+DEFAULT_TOWN_NAME = "Brigade"
+
+
 class Settings(BaseSettings):
     """Everything Brigade needs to know about its deployment."""
 
@@ -60,7 +65,8 @@ class Settings(BaseSettings):
 
     default_language: str = "fr"
     timezone: str = "Europe/Paris"
-    town_name: str = "Brigade"
+    # The town's name in the texts; left at the default, the texts leave the town out (`town`).
+    town_name: str = DEFAULT_TOWN_NAME
     # The currency of money volunteers advance (ISO 4217), shown in each reader's locale.
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     # An address written the way people write it in the town ("rue de la Gare 12, Ixelles"),
@@ -155,6 +161,12 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The town's time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def town(self) -> str:
+        """The town's name for the texts; "" while it is unset or the default (see above)."""
+        name = self.town_name.strip()
+        return "" if name == DEFAULT_TOWN_NAME else name
 
     @property
     def api_base_url(self) -> str:

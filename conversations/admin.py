@@ -5,6 +5,7 @@ whether a coordinator checks each volunteer). Entered from the ➕ buttons of /n
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -13,6 +14,7 @@ from telegram import (
 )
 from telegram.ext import ConversationHandler
 
+from bot import formats
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
@@ -84,7 +86,10 @@ ADMIN.prompt(
     N_("How large is the neighbourhood (radius around its centre)?"),
     choices(
         "radius",
-        [(tenths, f"{km} km") for km, tenths in zip(RADII_KM, RADII_TENTHS, strict=True)],
+        [
+            (tenths, functools.partial(formats.kilometres, float(km)))
+            for km, tenths in zip(RADII_KM, RADII_TENTHS, strict=True)
+        ],
         per_row=len(RADII_KM),
         with_back=False,
     ),

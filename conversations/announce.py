@@ -132,7 +132,7 @@ async def _preview(turn: Turn_) -> State:
         audience=audience_name(audience, _),
         count=audience.volunteers,
     )
-    header = announcement_header(_, turn.services.settings.town_name)
+    header = announcement_header(_, turn.services.settings.town)
     await turn.say(f"{heading}\n\n{header}\n\n{draft.text or ''}", keyboard)
     return Step.PREVIEW
 

@@ -391,11 +391,25 @@ class Conversation(Generic[D]):
         values: Sequence[str] = (),
     ) -> Handler:
         """An entry point: a button (of `verb`, with one of `values`) starts the conversation."""
+        return self.restart_tap(step, action=action, verb=verb, values=values).make(None)
+
+    def restart_tap(
+        self,
+        step: TapStep[D],
+        *,
+        action: Action | None = None,
+        verb: str = "",
+        values: Sequence[str] = (),
+    ) -> Spec:
+        """A button that starts the conversation over, fresh draft: an entry point (`start_tap`)
+        or, among the fallbacks, the button's answer mid-way (as `command(restart=True)`)."""
         action = action or self._action()
         if verb:
             self._verbs.setdefault(action, set()).add(verb)
         regex = callbacks.pattern(action, *([verb] if verb else []), values=values)
-        return CallbackQueryHandler(self._tapped(step, None, fresh=True), pattern=regex)
+        return Spec(
+            lambda state: CallbackQueryHandler(self._tapped(step, state, fresh=True), pattern=regex)
+        )
 
     def build(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup
 
 from bot.callbacks import Action
+from bot.i18n import Translator
 from conversations.turn import Markup, Turn
 
 
@@ -33,7 +34,7 @@ def back_or_cancel(turn: Turn[Any]) -> InlineKeyboardMarkup:
 
 def choices(
     verb: str,
-    options: Sequence[tuple[str | int, str]],
+    options: Sequence[tuple[str | int, str | Callable[[Translator], str]]],
     *,
     per_row: int | tuple[int, ...] = 1,
     with_back: bool = True,
@@ -42,6 +43,8 @@ def choices(
 ) -> Buttons:
     """One button per (value, label) of `verb`, then ⬅; ✅ on the `ticked` one.
 
+    A label is a msgid, or a function of the reader's translator (a number in their format).
+
     `per_row`: buttons a row, or the sizes of the rows in turn (the last size repeats).
     """
 
@@ -49,7 +52,10 @@ def choices(
         _, current = turn._, ticked(turn) if ticked else None
         buttons = [
             turn.flow.button(
-                ("✅ " if value == current else "") + _(label), verb, value, action=action
+                ("✅ " if value == current else "") + (label(_) if callable(label) else _(label)),
+                verb,
+                value,
+                action=action,
             )
             for value, label in options
         ]

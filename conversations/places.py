@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
+from bot import formats
 from bot.i18n import N_
 from bot.services.geocoding import GeocoderUnavailable, Place
 from conversations.base import BACK_LABEL, Buttons, Conversation, State, Turn, choices
@@ -158,7 +159,10 @@ async def neighbourhood_rows(
     service = turn.services.neighbourhoods
     if near is not None:
         ranked = [
-            (view, _("{name} ({distance} km)", name=view.name, distance=f"{distance:.1f}"))
+            (
+                view,
+                _("{name} ({distance} km)", name=view.name, distance=formats.distance(distance, _)),
+            )
             for view, distance in await service.nearest(near.latitude, near.longitude)
         ]
     else:

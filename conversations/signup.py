@@ -29,7 +29,7 @@ from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRem
 from telegram.error import TelegramError
 from telegram.ext import ConversationHandler, filters
 
-from bot import deeplinks
+from bot import deeplinks, formats
 from bot.callbacks import Action, Callback
 from bot.charter import CHARTER_VERSION, charter_for, charter_summary
 from bot.context import BrigadeContext
@@ -229,7 +229,7 @@ async def _summary(turn: Turn_) -> tuple[str, InlineKeyboardMarkup]:
         _("Phone: {value}", value=draft.phone or _("not given")),
         _("Place: {value}", value=_place_label(turn) or _("location pin")),
         _("Neighbourhood: {value}", value=draft.neighbourhood_name or _("none")),
-        _("Distance: up to {value} km", value=f"{draft.radius_km:g}"),
+        _("Distance: up to {value} km", value=formats.number(draft.radius_km, _)),
         *filter(None, [reach_line(reach, _)]),
         _("Skills: {value}", value=", ".join(skills[s] for s in draft.skill_ids if s in skills)),
         _("Availability: {value}", value=availability),
@@ -440,7 +440,7 @@ async def on_read_charter(turn: Turn_, button: Callback) -> State:
     await turn.answer()
     # The town's own text in the reader's language once it published one; the catalogs' before.
     charter = await turn.services.charters.current()
-    text = charter_for(_, turn.services.settings.town_name, charter.by_language)
+    text = charter_for(_, turn.services.settings.town, charter.by_language)
     keyboard = InlineKeyboardMarkup([[turn.flow.button(_(SEND_LABEL), "confirm", "yes")]])
     await turn.say(text, keyboard)
     return None

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot import deeplinks
+from bot import deeplinks, formats
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, with_town
 from bot.services.outcomes import Outcome
 from bot.skills import skill_label
 from handlers.buttons import inline_button, query_of
@@ -37,7 +37,9 @@ async def neighbourhoods_screen(
     services = context.services
     views = await services.neighbourhoods.all()
     counts = await services.neighbourhoods.volunteer_counts()
-    lines = [_("Neighbourhoods of {town}:", town=services.settings.town_name)]
+    lines = [
+        with_town(_, services.settings.town, N_("Neighbourhoods of {town}:"), N_("Neighbourhoods:"))
+    ]
     rows: list[list[InlineKeyboardButton]] = []
     for view in views:
         group = _("group linked") if view.group_chat_id else _("no group yet (send /link in it)")
@@ -47,7 +49,7 @@ async def neighbourhoods_screen(
             + _(
                 "• {name} — {radius} km, volunteers: {count}, {group}, {posting}.",
                 name=view.name,
-                radius=f"{view.radius_km:g}",
+                radius=formats.number(view.radius_km, _),
                 count=counts.get(view.id, 0),
                 group=group,
                 posting=posting,

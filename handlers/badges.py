@@ -6,7 +6,7 @@ from babel.dates import format_date
 from telegram import Message, Update
 
 from bot.context import BrigadeContext
-from bot.i18n import N_
+from bot.i18n import N_, with_town
 from bot.services.outcomes import Outcome
 from handlers.common import Speaker
 
@@ -30,7 +30,12 @@ async def badge(update: Update, context: BrigadeContext, who: Speaker, message: 
     await message.reply_text(
         "\n".join(
             [
-                _("🪪 Brigade card — {town}", town=context.services.settings.town_name),
+                with_town(
+                    _,
+                    context.services.settings.town,
+                    N_("🪪 Brigade card — {town}"),
+                    N_("🪪 Brigade card"),
+                ),
                 "",
                 _("Volunteer: {name}", name=card.display_name),
                 _("Volunteer since: {date}", date=approved),

@@ -11,6 +11,7 @@ from typing import Any
 
 from telegram.ext import Application, ConversationHandler
 
+from bot import formats
 from bot.context import SERVICES_KEY, BrigadeContext, Services
 from bot.i18n import Translator
 
@@ -69,6 +70,6 @@ def expired_notice(context: BrigadeContext, user_id: int, _: Translator) -> str 
     return _(
         "This conversation expired after {hours} hours without an answer: your answers were "
         "deleted. Start again with {commands}.",
-        hours=f"{context.services.settings.draft_ttl_hours:g}",
+        hours=formats.number(context.services.settings.draft_ttl_hours, _),
         commands=", ".join(commands),
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from babel.dates import format_datetime
 from telegram import InlineKeyboardMarkup, Message, Update
 
-from bot import deeplinks
+from bot import deeplinks, formats
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
+from bot.i18n import N_, with_town
 from bot.menus import set_member_menu
 from bot.services.invites import INVITABLE_ROLES
 from bot.services.outcomes import Outcome
@@ -44,12 +44,7 @@ async def create_invite(
         return
     await query.answer()
     link = deeplinks.url(context.bot.username, deeplinks.Invitation(created.token))
-    until = format_datetime(
-        created.expires_at,
-        "medium",
-        tzinfo=context.services.settings.tz,
-        locale=_.language,
-    )
+    until = formats.day_and_time(created.expires_at, _, context.services.settings.tz)
     role_name = _("referent") if created.role is Role.REFERENT else _("coordinator")
     await query.edit_message_text(
         _(
@@ -68,16 +63,26 @@ async def redeem(update: Update, context: BrigadeContext, who: Speaker, token: s
     assert message is not None
     _ = who._
     result = await context.services.invites.redeem(token, who.member.telegram_id)
+    town = context.services.settings.town
     if result.outcome is Outcome.DONE and result.role is not None:
         role_text = {
-            Role.REFERENT: _(
-                "You are now a referent of the brigade of {town}. You can post requests on "
-                "behalf of the people you support.",
-                town=context.services.settings.town_name,
+            Role.REFERENT: with_town(
+                _,
+                town,
+                N_(
+                    "You are now a referent of the brigade of {town}. You can post requests on "
+                    "behalf of the people you support."
+                ),
+                N_(
+                    "You are now a referent of the brigade. You can post requests on behalf of "
+                    "the people you support."
+                ),
             ),
-            Role.COORDINATOR: _(
-                "You are now a coordinator of the brigade of {town}.",
-                town=context.services.settings.town_name,
+            Role.COORDINATOR: with_town(
+                _,
+                town,
+                N_("You are now a coordinator of the brigade of {town}."),
+                N_("You are now a coordinator of the brigade."),
             ),
         }.get(result.role, "")
         text = role_text + "\n\n" + _("Send /help to see your commands.")

@@ -211,6 +211,9 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.MINE), tap(commitments.on_mine_button)),
         (pattern(Action.TASK), tap(commitments.on_task_button)),
         (pattern(Action.NEARBY), tap(commitments.on_nearby_button)),
+        # /start's buttons (the command each opens checks the role again; ➕ New request is
+        # the posting conversation's entry point, above).
+        (pattern(Action.MENU, *start.MENU), tap(start.on_menu)),
         # (coordinator views and figures)
         (pattern(Action.REPORT), tap(reports.on_report_button, role=COORDINATOR)),
         # An announcement's delivery count (outside the /announce conversation).

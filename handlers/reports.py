@@ -21,6 +21,7 @@ from telegram.error import BadRequest
 from bot.callbacks import Callback
 from bot.context import BrigadeContext
 from bot.messages import reports as screens
+from bot.messages import spreadsheets
 from bot.messages.base import Rendered, Town
 from bot.services.outcomes import Outcome
 from bot.services.reports import ExportFile, Period, ReportService, signals_table
@@ -145,15 +146,16 @@ async def _send_export(
     window = service.window(period)
     builders: list[Callable[[], Awaitable[ExportFile | Outcome | None]]] = [
         lambda: service.export_requests(telegram_id, period, _),
-        lambda: service.export_claims(telegram_id, period),
+        lambda: service.export_claims(telegram_id, period, _),
         lambda: service.export_visits(telegram_id, period, _),
         lambda: service.export_volunteers(telegram_id, _),
     ]
     if signals_table() is not None:
-        builders.append(lambda: service.export_signals(telegram_id, period))
-    steps = len(builders) + 1  # the files, then the chart
+        builders.append(lambda: service.export_signals(telegram_id, period, _))
+    steps = len(builders) + 2  # the files, the workbook, then the chart
     progress = await context.bot.send_message(telegram_id, screens.export_progress(0, steps, _))
     sent = 0
+    built: list[ExportFile] = []
     for done, build in enumerate(builders, start=1):
         file = await build()  # its transaction has ended when it returns
         if isinstance(file, Outcome):
@@ -167,7 +169,16 @@ async def _send_export(
                 caption=screens.file_caption(file.filename, file.rows, _),
             )
             sent += 1
+            built.append(file)
         await _progress(progress, screens.export_progress(done, steps, _))
+    # The same tables in one workbook, in the reader's words (the CSV files keep stable names).
+    await context.bot.send_document(
+        telegram_id,
+        spreadsheets.workbook(built, _),
+        filename=spreadsheets.workbook_name(window),
+        caption=screens.workbook_caption(_),
+    )
+    await _progress(progress, screens.export_progress(len(builders) + 1, steps, _))
     chart = await service.monthly_chart(telegram_id, period, _)
     if isinstance(chart, Outcome):
         await _progress(progress, _(NOT_A_COORDINATOR))

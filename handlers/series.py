@@ -16,10 +16,11 @@ import contextlib
 import logging
 import re
 
-from babel.dates import format_datetime, get_day_names
+from babel.dates import get_day_names
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
+from bot import formats
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
@@ -62,12 +63,7 @@ def _button(label: str, word: str, value: int) -> InlineKeyboardButton:
 
 
 def _when(view: SeriesView, context: BrigadeContext, _: Translator) -> str:
-    return format_datetime(
-        view.next_occurrence_at,
-        "EEEE d MMMM, HH:mm",
-        tzinfo=context.services.settings.tz,
-        locale=_.language,
-    )
+    return formats.day_and_time(view.next_occurrence_at, _, context.services.settings.tz)
 
 
 def series_line(view: SeriesView, context: BrigadeContext, _: Translator) -> str:
@@ -224,7 +220,13 @@ async def _ask_hour(
 ) -> None:
     _ = who._
     rows = [
-        [_button(f"{hour:02d}:00", f"f{interval}d{weekday}h{hour}", source.request_id)]
+        [
+            _button(
+                formats.minute_of_day(hour * 60, _),
+                f"f{interval}d{weekday}h{hour}",
+                source.request_id,
+            )
+        ]
         for hour in HOURS
     ]
     day = get_day_names("wide", locale=_.language)[weekday]

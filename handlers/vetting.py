@@ -12,6 +12,7 @@ from babel.dates import format_date
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import Forbidden, TelegramError
 
+from bot import formats
 from bot.availability import availability_text
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
@@ -67,7 +68,7 @@ def application_card(view: ApplicationView, _: Translator) -> str:
         _("Phone: {value}", value=view.phone or _("not given")),
         _("Place: {value}", value=view.address or _("location pin")),
         _("Neighbourhood: {value}", value=view.neighbourhood or _("none")),
-        _("Distance: up to {value} km", value=f"{view.radius_km:g}"),
+        _("Distance: up to {value} km", value=formats.number(view.radius_km, _)),
         card_reach_line(view.reach, _),
         _("Skills: {value}", value=", ".join(skills)),
         _("Availability: {value}", value=slots or _("to be agreed each time")),

@@ -318,7 +318,8 @@ def test_the_most_read_texts_use_the_key_terms() -> None:
     """The offer, the claim card and /stats (docs/language.md, "Before / after") as rendered."""
     text = samples()
     french, dutch = text.split("### nl — offer")
-    for expected in ("[↩️ Me désister]", "Heures données : 123 h 05 — services rendus : 1"):
+    hours = "Heures données\u202f: 123\xa0h\xa005 — services rendus\u202f: 1"
+    for expected in ("[↩️ Me désister]", hours):
         assert expected in french
     for expected in (
         "🙋 Hulpvraag nr. 7: Loodgieterswerk",

@@ -84,8 +84,9 @@ def test_catalog_translates_every_message_with_the_same_placeholders(language: s
 
 def test_french_really_is_french() -> None:
     translator = I18n("fr").translator("fr")
-    assert translator("Choose your language:") == "Choisissez votre langue :"
-    assert translator("Hello {name}!", name="Zoé") == "Bonjour Zoé !"
+    # French punctuation: a narrow non-breaking space before ":" and "!" (bot/formats.py).
+    assert translator("Choose your language:") == "Choisissez votre langue\u202f:"
+    assert translator("Hello {name}!", name="Zoé") == "Bonjour Zoé\u202f!"
 
 
 def test_no_stray_braces_in_translations() -> None:

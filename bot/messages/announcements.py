@@ -5,14 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator, with_town
 from bot.messages.base import Notice, Rendered, Town
 from storage import outbox
 
 
 def announcement_header(_: Translator, town_name: str) -> str:
     """The line above an announcement, in the reader's language."""
-    return _("📣 A message from the coordinators of {town}:", town=town_name)
+    return with_town(
+        _,
+        town_name,
+        N_("📣 A message from the coordinators of {town}:"),
+        N_("📣 A message from the coordinators:"),
+    )
 
 
 @dataclass(frozen=True)

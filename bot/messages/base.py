@@ -30,6 +30,7 @@ Layout = Sequence[Sequence[tuple[str, str]]]
 class Town:
     """What renderers need of the settings: the town's name and time zone."""
 
+    # "" while the town has no name of its own: the texts then leave it out (`with_town`).
     name: str
     tz: tzinfo
     currency: str = "EUR"
@@ -37,7 +38,7 @@ class Town:
     @classmethod
     def of(cls, settings: Settings) -> Town:
         """The town the settings describe."""
-        return cls(settings.town_name, settings.tz, settings.currency)
+        return cls(settings.town, settings.tz, settings.currency)
 
 
 @dataclass(frozen=True)

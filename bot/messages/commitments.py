@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import TypeVar
 
-from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import formats
 from bot.callbacks import Action
 from bot.i18n import N_, Translator
 from bot.messages.base import Rendered, Town, button
@@ -284,7 +284,7 @@ UNUSUAL_TIME = N_("🕓 At a time you are usually not free")
 def nearby_page(found: NearbyPage, number: int, _: Translator, town: Town) -> Rendered:
     """Open requests a volunteer may take now, nearest first, each with ✋."""
     page = found.page
-    radius = format_decimal(found.radius_km, locale=_.language)
+    radius = formats.number(found.radius_km, _)
     if page.total == 0:
         return Rendered(
             _(

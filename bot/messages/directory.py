@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import formats
 from bot.availability import availability_text
 from bot.callbacks import Action
 from bot.domain.vocabulary import Role, VolunteerStatus
@@ -351,7 +351,7 @@ def card_text(card: MemberCard, _: Translator, town: Town) -> str:
         e(
             _(
                 "Distance: up to {value} km",
-                value=format_decimal(card.radius_km, locale=_.language),
+                value=formats.number(card.radius_km, _),
             )
         ),
         *([e(line)] if (line := card_reach_line(card.reach, _)) else []),

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import ClassVar
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
 from telegram import InlineKeyboardMarkup
 
+from bot import formats
 from bot.callbacks import Action
 from bot.domain.lifecycle import CLAIMABLE
 from bot.domain.vocabulary import RequestStatus
@@ -69,9 +68,8 @@ def when_text(view: RequestView, _: Translator, tz: tzinfo) -> str:
     if view.when_kind == "today":
         return _("today")
     if view.day_part in DAY_PART_WORDS:
-        day = format_date(view.starts_at.astimezone(tz), "EEEE d MMMM", locale=_.language)
-        return f"{day}, {_(DAY_PART_WORDS[view.day_part])}"
-    return format_datetime(view.starts_at, "EEEE d MMMM, HH:mm", tzinfo=tz, locale=_.language)
+        return f"{formats.day(view.starts_at, _, tz)}, {_(DAY_PART_WORDS[view.day_part])}"
+    return formats.day_and_time(view.starts_at, _, tz)
 
 
 def places_text(view: RequestView, _: Translator) -> str:
@@ -101,8 +99,7 @@ def offer_text(
         area = f"{area}, {view.neighbourhood}" if area else view.neighbourhood
     where = _("Where: {area}", area=area)
     if distance_km is not None:
-        distance = format_decimal(distance_km, format="0.0", locale=_.language)
-        where += " " + _("({distance} km from you)", distance=distance)
+        where += " " + _("({distance} km from you)", distance=formats.distance(distance_km, _))
     lines = [escaped(_("🙋 Request #{id}: {skill}", id=view.id, skill=skill_of(view, _)))]
     if view.description:
         lines.append(quoted(view.description))

@@ -3,8 +3,7 @@ the line the coordinators' cards show (bot/domain/reach.py decides)."""
 
 from __future__ import annotations
 
-from babel.numbers import format_decimal
-
+from bot import formats
 from bot.domain.reach import Reach
 from bot.i18n import N_, Translator
 
@@ -28,7 +27,7 @@ CARD_OUT_OF_REACH = N_(
 
 def km(value: float, _: Translator) -> str:
     """A distance in km as the reader writes numbers ("13,7" in French), to 0.1 km."""
-    return str(format_decimal(round(value, 1), format="#,##0.#", locale=_.language))
+    return formats.number(round(value, 1), _)
 
 
 def _values(reach: Reach, _: Translator) -> dict[str, object]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 
-from babel.dates import format_date, format_datetime, format_timedelta
-from babel.numbers import format_percent
+from babel.dates import format_date, format_timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import formats
 from bot.callbacks import Action
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, with_town
 from bot.messages.base import Rendered, Town, button, keyboard
 from bot.money import money_text
 from bot.services.outcomes import Outcome
@@ -92,7 +92,7 @@ def open_card(item: OpenRequest, now: datetime, tz: tzinfo, _: Translator) -> st
         _(
             "Posted {age} ago ({date}) · places left: {left}/{needed}",
             age=_age(item.created_at, now, _),
-            date=format_datetime(item.created_at, "d MMM HH:mm", tzinfo=tz, locale=_.language),
+            date=formats.short_date_and_time(item.created_at, _, tz),
             left=item.places_left,
             needed=item.places_needed,
         ),
@@ -263,9 +263,11 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
     rate = stats.completion_rate
     median = stats.median_first_claim
     lines = [
-        _(
-            "📊 {town} — {period} — {where}",
-            town=town.name,
+        with_town(
+            _,
+            town.name,
+            N_("📊 {town} — {period} — {where}"),
+            N_("📊 {period} — {where}"),
             period=period_text(stats.window, _),
             where=stats.neighbourhood or _("all neighbourhoods"),
         ),
@@ -283,8 +285,8 @@ def stats_text(stats: Stats, _: Translator, town: Town) -> str:
             value=duration_text(median, _) if median is not None else "—",
         ),
         _(
-            "Completion rate: {value} (confirmed ÷ (created − cancelled))",
-            value=format_percent(rate, locale=_.language) if rate is not None else "—",
+            "Completion rate: {value} (requests confirmed done, cancelled ones left out)",
+            value=formats.percent(rate, _) if rate is not None else "—",
         ),
         _("Active volunteers: {count}", count=stats.active_volunteers),
         _(
@@ -394,6 +396,11 @@ def file_caption(filename: str, rows: int, _: Translator) -> str:
     return _.ngettext("{name}: {count} row", "{name}: {count} rows", rows, name=filename)
 
 
+def workbook_caption(_: Translator) -> str:
+    """Under the .xlsx workbook."""
+    return _("The same tables in one workbook, in your language (Excel, LibreOffice).")
+
+
 def chart_caption(window: Window, _: Translator) -> str:
     """Under the chart."""
     return _(
@@ -406,8 +413,10 @@ def export_ready(window: Window, files: int, timezone: str, _: Translator) -> st
     """The last word of an export."""
     period = period_text(window, _)
     return _.ngettext(
-        "Export ready ({period}): {count} CSV file and the monthly chart (times: {tz}).",
-        "Export ready ({period}): {count} CSV files and the monthly chart (times: {tz}).",
+        "Export ready ({period}): {count} CSV file, the workbook and the monthly chart "
+        "(times: {tz}).",
+        "Export ready ({period}): {count} CSV files, the workbook and the monthly chart "
+        "(times: {tz}).",
         files,
         period=period,
         tz=timezone,

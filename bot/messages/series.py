@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from babel.dates import format_datetime, get_day_names
+from babel.dates import get_day_names
 
+from bot import formats
 from bot.i18n import N_, Translator
 from bot.messages.base import Notice, Rendered, Town
 from bot.skills import skill_label
@@ -26,7 +27,7 @@ def schedule_text(interval_days: int, weekday: int, local_minute: int, _: Transl
         "{frequency}, on {day} at {time}",
         frequency=frequency,
         day=day,
-        time=f"{local_minute // 60:02d}:{local_minute % 60:02d}",
+        time=formats.minute_of_day(local_minute, _),
     )
 
 
@@ -104,11 +105,7 @@ class RegularUnavailable(Notice):
 
     def render(self, _: Translator, town: Town) -> Rendered:
         """Who, which occurrence, and that the others get it."""
-        when = (
-            format_datetime(self.starts_at, "EEEE d MMMM, HH:mm", tzinfo=town.tz, locale=_.language)
-            if self.starts_at
-            else ""
-        )
+        when = formats.day_and_time(self.starts_at, _, town.tz) if self.starts_at else ""
         return Rendered(
             _(
                 "{name}, the usual volunteer, cannot be offered the next {skill} ({when}) right "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain.vocabulary import Role
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, with_town
 from bot.messages.base import Notice, Rendered, Town
 from bot.text import escaped, quoted
 
@@ -36,11 +36,19 @@ class VolunteerSuspended(Notice):
     def render(self, _: Translator, town: Town) -> Rendered:
         """Suspended: no requests for now, the ones held are offered again."""
         text = escaped(
-            _(
-                "⛔ A coordinator of the brigade of {town} has suspended your participation. "
-                "You will receive no requests for now, and the requests you had taken are "
-                "offered to other volunteers. To talk about it, contact a coordinator.",
-                town=town.name,
+            with_town(
+                _,
+                town.name,
+                N_(
+                    "⛔ A coordinator of the brigade of {town} has suspended your participation. "
+                    "You will receive no requests for now, and the requests you had taken are "
+                    "offered to other volunteers. To talk about it, contact a coordinator."
+                ),
+                N_(
+                    "⛔ A coordinator of the brigade has suspended your participation. "
+                    "You will receive no requests for now, and the requests you had taken are "
+                    "offered to other volunteers. To talk about it, contact a coordinator."
+                ),
             )
         )
         return _with_reason(text, self.reason, _)
@@ -73,10 +81,12 @@ class RoleRevoked(Notice):
     def render(self, _: Translator, town: Town) -> Rendered:
         """Which role is gone."""
         text = escaped(
-            _(
-                "A coordinator has withdrawn your role of {role} in the brigade of {town}.",
+            with_town(
+                _,
+                town.name,
+                N_("A coordinator has withdrawn your role of {role} in the brigade of {town}."),
+                N_("A coordinator has withdrawn your role of {role} in the brigade."),
                 role=_(ROLE_NAMES[self.role]),
-                town=town.name,
             )
         )
         return _with_reason(text, self.reason, _)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from telegram.ext import ConversationHandler
 
+from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
+from conversations.base import State
 from conversations.posting.answers import (
     BAD_NOTES,
     MAX_NOTES_LENGTH,
@@ -49,6 +51,7 @@ from conversations.posting.answers import (
 from conversations.posting.draft import (
     EDITABLE,
     POSTING,
+    PostingTurn,
     Step,
 )
 from conversations.posting.questions import PARTS, PLACES_CHOICES
@@ -57,10 +60,19 @@ from conversations.posting.questions import PARTS, PLACES_CHOICES
 __all__ = ["POSTING", "build_posting_conversation"]
 
 
+async def start_from_menu(turn: PostingTurn, button: Callback) -> State:
+    """/start's "➕ New request" button: /new."""
+    await turn.answer()
+    return await start_posting(turn)
+
+
 def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
     """/new, persistent across restarts."""
     return POSTING.build(
-        entry_points=[POSTING.start_command("new", start_posting)],
+        entry_points=[
+            POSTING.start_command("new", start_posting),
+            POSTING.start_tap(start_from_menu, action=Action.MENU, verb="new"),
+        ],
         states={
             Step.BENEFICIARY: [POSTING.on("benef", on_beneficiary)],
             # Asked before any detail of the person; "oui" typed is understood too.
@@ -104,5 +116,9 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
             ],
         },
         # /new mid-way starts over.
-        fallbacks=[POSTING.command("new", start_posting, restart=True)],
+        fallbacks=[
+            POSTING.command("new", start_posting, restart=True),
+            # /start's "➕ New request" mid-way starts over, as /new does.
+            POSTING.restart_tap(start_from_menu, action=Action.MENU, verb="new"),
+        ],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot import formats
 from bot.domain.vocabulary import RequestStatus
 from bot.i18n import Translator
 from bot.messages.offers import RequestView, offer_text, when_text
@@ -116,7 +117,7 @@ def posted_text(posted: Posted, wave_delay_minutes: float, _: Translator) -> str
                     "If nobody takes it within {minutes} minutes, {count} more volunteers will "
                     "receive it.",
                     posted.remaining_candidates,
-                    minutes=f"{wave_delay_minutes:g}",
+                    minutes=formats.number(wave_delay_minutes, _),
                 )
             )
     lines.append(

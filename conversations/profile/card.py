@@ -13,6 +13,7 @@ from telegram import (
     Update,
 )
 
+from bot import formats
 from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import VolunteerStatus
@@ -58,15 +59,11 @@ EDIT_BUTTONS: tuple[tuple[Field, str], ...] = (
 NOT_A_VOLUNTEER = N_("This is for the brigade's volunteers. To become one, send /join.")
 
 
-def _clock(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
-
-
 def quiet_hours_label(start: int | None, end: int | None, _: Translator) -> str:
-    """Quiet hours as "22:00–08:00", or "none"."""
+    """Quiet hours as "22 h–8 h" (French), "22:00–08:00", or "none"."""
     if start is None or end is None:
         return _("none")
-    return f"{_clock(start)}–{_clock(end)}"
+    return f"{formats.minute_of_day(start, _)}–{formats.minute_of_day(end, _)}"
 
 
 def long_date(moment: datetime, _: Translator, tz: tzinfo) -> str:
@@ -107,7 +104,7 @@ def profile_card(view: ProfileView, _: Translator, tz: tzinfo) -> str:
         _("Phone: {value}", value=view.phone or _("not given")),
         _("Place: {value}", value=place),
         _("Neighbourhood: {value}", value=view.neighbourhood or _("none")),
-        _("Distance: up to {value} km", value=f"{view.radius_km:g}"),
+        _("Distance: up to {value} km", value=formats.number(view.radius_km, _)),
         *filter(None, [reach_line(view.reach, _)]),
         _("Skills: {value}", value=", ".join(skills)),
         _(

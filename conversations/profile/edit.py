@@ -200,7 +200,8 @@ PROFILE.prompt(
         "Which quiet hours do you want?"
     ),
     _quiet_keyboard,
-    town=lambda turn: turn.services.settings.town_name,
+    # Without a town name of its own, its time zone ("Europe/Paris") says which times.
+    town=lambda turn: turn.services.settings.town or turn.services.settings.timezone,
 )
 
 

@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from bot.domain.vocabulary import Role
@@ -247,6 +248,13 @@ async def test_export_sends_csv_documents_and_a_png_chart(
     assert [(c["id"], c["status"], c["minutes_spent"]) for c in claims] == [
         (str(claim_id), "done", "30")
     ]
+    # The same tables in one workbook, headers and statuses in words.
+    workbook = files["brigade-all.xlsx"].file
+    assert workbook is not None
+    book = load_workbook(io.BytesIO(workbook.content))
+    assert book.sheetnames[:4] == ["Requests", "Claims", "Visit reports", "Volunteers"]
+    [header, row] = list(book["Requests"].iter_rows(values_only=True))
+    assert (header[0], header[2], row[0], row[2]) == ("No.", "Status", request_id, "done")
     photos = [m for m in town.claire.inbox if "photo" in m.content]
     assert len(photos) == 1
     assert photos[0].file is not None

@@ -17,10 +17,10 @@ async def test_the_demo_plays_its_whole_scenario() -> None:
     transcript = out.getvalue()
     assert "Vous êtes désormais personne référente de la brigade (Chambéry)" in transcript
     assert "Cette invitation a déjà été utilisée" in transcript
-    assert "Bonne nouvelle : votre candidature a été validée" in transcript
+    assert "Bonne nouvelle\u202f: votre candidature a été validée" in transcript
     assert "Taal ingesteld: Nederlands." in transcript
     # The request lifecycle: one of the two simultaneous taps wins, the other is told.
-    wins = transcript.count("Elle est pour vous, merci !") + transcript.count(
+    wins = transcript.count("Elle est pour vous, merci\u202f!") + transcript.count(
         "It's yours, thank you!"
     )
     losses = transcript.count("plus rapides") + transcript.count("were quicker")
@@ -30,7 +30,8 @@ async def test_the_demo_plays_its_whole_scenario() -> None:
     posting, race = transcript.split("=== Marc and Hugo tap at the same moment")
     assert "Personne : Mme Jeanne Martin" in posting  # Nora's preview
     assert (
-        race.count("Person: Mme Jeanne Martin") + race.count("Personne : Mme Jeanne Martin") == 1
+        race.count("Person: Mme Jeanne Martin") + race.count("Personne\u202f: Mme Jeanne Martin")
+        == 1
     )  # only the winner saw the private details
     # Narrated once the bot is idle: the group's copy has been edited by then.
     taken = race.split("now says it is taken:)\n", 1)[1].splitlines()[0]

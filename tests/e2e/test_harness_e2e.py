@@ -22,7 +22,7 @@ async def test_three_people_at_once_each_get_only_their_own_answer(
     for person in people:
         person.send_command("start")
     replies = await asyncio.gather(*(person.expect_message() for person in people))
-    assert replies[0].text.startswith("Bonjour Ana !")
+    assert replies[0].text.startswith("Bonjour Ana\u202f!")
     assert replies[1].text.startswith("Dag Bram!")
     assert replies[2].text.startswith("Hello Tom!")
     for person in people:

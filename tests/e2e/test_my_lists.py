@@ -393,7 +393,7 @@ async def test_nearby_in_french_and_a_claim_elsewhere_is_not_offered(
     fr = await new_volunteer(live, world, "Françoise", km=4.0, radius=1.5)
     await live.services.members.set_language(fr.id, "fr")
     fr.send_command("nearby")
-    await fr.expect_message("Rien d’ouvert près de chez vous pour l’instant (à moins de 1,5 km)")
+    await fr.expect_message("Rien d’ouvert près de chez vous pour l’instant (à moins de 1,5\xa0km)")
 
 
 # --- forged and stale taps, wrong people -------------------------------------------------------

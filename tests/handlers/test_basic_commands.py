@@ -14,7 +14,7 @@ async def test_start_greets_a_newcomer_in_french_with_a_join_button(
     zoe.send_command("start")
     await brigade.deliver()
     reply = zoe.last_message
-    assert reply.text.startswith("Bonjour Zoé !")
+    assert reply.text.startswith("Bonjour Zoé\u202f!")
     assert "pas encore membre de la brigade (Chambéry)" in reply.text
     assert reply.labels == ["🙋 Devenir bénévole"]
     assert world.unsupported_calls == []
@@ -37,6 +37,8 @@ async def test_start_greets_the_coordinator_from_settings_by_role(
     claire.send_command("start")
     await brigade.deliver()
     assert "Vous coordonnez la brigade (Chambéry)" in claire.last_message.text
+    # Nobody waits: the applications' button has no count; no "Become a volunteer" here.
+    assert claire.last_message.labels == ["📝 Candidatures", "📋 Demandes ouvertes", "📊 Chiffres"]
     # The coordinator's own menu lists coordinator commands, in French.
     names = [command["command"] for command in claire.menu]
     assert {"pending", "invite"} <= set(names)
@@ -50,7 +52,7 @@ async def test_help_lists_only_the_commands_of_the_role(
     newcomer.send_command("help")
     coordinator.send_command("help")
     await brigade.deliver()
-    assert newcomer.last_message.text.startswith("Vos commandes :")
+    assert newcomer.last_message.text.startswith("Vos commandes\u202f:")
     assert "/join" in newcomer.last_message.text
     assert "/pending" not in newcomer.last_message.text
     assert coordinator.last_message.text.startswith("Your commands:")
@@ -63,7 +65,7 @@ async def test_language_switch_changes_every_later_answer(
     ana = world.add_user("Ana", language_code="fr")
     ana.send_command("language")
     await brigade.deliver()
-    assert ana.last_message.text == "Choisissez votre langue :"
+    assert ana.last_message.text == "Choisissez votre langue\u202f:"
     ana.tap("English")
     await brigade.deliver()
     assert ana.callback_answers  # the tap was answered: no endless spinner

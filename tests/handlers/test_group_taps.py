@@ -67,6 +67,7 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.CHECKIN: ["ci:yes", "ci:leave"],
     Action.MEMBERS: ["mb:card:{nour_member}", "mb:list:0_x_x_0_x_x", "mb:search:x"],
     Action.STANDING: ["st:suspend:{nour_member}", "st:yes:{nour_member}"],
+    Action.MENU: ["mn:new", "mn:pending", "mn:mine"],
 }
 
 
@@ -164,7 +165,7 @@ async def _town(world: FakeTelegram, brigade: InProcessBrigade) -> Town:
 
 def _offer_in(group: FakeGroup, request_id: int) -> StoredMessage:
     """The group's copy of an offer (in the town's language, French)."""
-    return next(m for m in group.messages if f"Demande n° {request_id} :" in (m.text or ""))
+    return next(m for m in group.messages if f"Demande n° {request_id}\u202f:" in (m.text or ""))
 
 
 def _look(message: StoredMessage) -> tuple[object, ...]:

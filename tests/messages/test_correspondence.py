@@ -38,7 +38,7 @@ TOWN = Town.of(SETTINGS)
             "fr",
             "💬 Écrire à la personne référente",
             "💬 Écrire à Nour",
-            "💬 Rita vous écrit au sujet de la demande n° 7 :",
+            "💬 Rita vous écrit au sujet de la demande n° 7\u202f:",
             "La conversation sur la demande n° 7 est close",
         ),
         (

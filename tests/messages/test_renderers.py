@@ -70,7 +70,7 @@ def _buttons(rendered: Rendered) -> list[list[tuple[str, str]]]:
     [
         ("en", "🙋 Request #7: Plumbing", "(0.4 km from you)", "✋ I'll do it", "Not for me"),
         # The distance in the reader's locale.
-        ("fr", "Plomberie", "0,4 km de chez vous", "✋ Je m’en occupe", "Pas pour moi"),
+        ("fr", "Plomberie", "0,4\xa0km de chez vous", "✋ Je m’en occupe", "Pas pour moi"),
         ("nl", "Loodgieterswerk", "0,4 km van u vandaan", "✋ Ik doe het", "Niet voor mij"),
     ],
 )
@@ -81,7 +81,7 @@ def test_an_offer_copy_shows_the_public_side_and_the_claim_buttons(
     assert rendered.parse_mode == "HTML"
     assert head in rendered.text
     assert where in rendered.text
-    assert "14:00" in rendered.text
+    assert ("14\xa0h" if language == "fr" else "14:00") in rendered.text  # French: "14 h"
     # The referent's words are quoted and escaped: no line of them passes for the bot's own.
     assert "<blockquote>Fuite sous l'évier &lt;b&gt;vite&lt;/b&gt;</blockquote>" in rendered.text
     assert _buttons(rendered) == [[(claim, "cl:7"), (decline, "no:7")]]
@@ -255,7 +255,7 @@ def test_a_concern_names_the_volunteer_and_the_request(language: str, text: str)
         ),
         (
             "fr",
-            "Bénévoles contacté·es : 4 · vagues : 2",
+            "Bénévoles contacté·es\u202f: 4 · vagues\u202f: 2",
             ["Élargir la zone", "La proposer de nouveau", "Annuler la demande"],
         ),
         (

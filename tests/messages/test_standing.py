@@ -70,7 +70,7 @@ def test_requests_handed_over_count_in_the_readers_language() -> None:
 
 def test_the_card_uses_the_readers_dates_and_numbers_and_offers_what_applies() -> None:
     french = member_card(_card(), I18N.for_user("fr", None), TOWN)
-    assert "2,5 km" in french.text
+    assert "2,5\xa0km" in french.text
     assert "22 nov. 2026" in french.text
     assert "Nour &lt;b&gt;B&lt;/b&gt;" in french.text  # names are escaped in the HTML card
     assert "1 inquiétude" in french.text

@@ -402,7 +402,7 @@ async def test_this_month_figures_for_every_neighbourhood(database: Database) ->
     assert "• 😊 fine: 1 · 🙂 would like more visits: 1 · 😟 worried: 1 · no answer: 0" in text
     assert "• November 2026: €20.80 (visits: 2)" in text
     french = stats_text(stats, I18n("fr").translator("fr"), TOWN)
-    assert "• novembre 2026 : 20,80\xa0€ (visites : 2)" in french
+    assert "• novembre 2026\u202f: 20,80\xa0€ (visites\u202f: 2)" in french
 
 
 async def test_last_month_this_year_and_all_time(database: Database) -> None:
@@ -480,7 +480,7 @@ async def test_everything_is_refused_to_anyone_but_a_coordinator(database: Datab
         assert await reports_.export_requests(telegram_id, Period.ALL_TIME, _) is (
             Outcome.NOT_ALLOWED
         )
-        assert await reports_.export_claims(telegram_id, Period.ALL_TIME) is Outcome.NOT_ALLOWED
+        assert await reports_.export_claims(telegram_id, Period.ALL_TIME, _) is Outcome.NOT_ALLOWED
         assert await reports_.export_volunteers(telegram_id, _) is Outcome.NOT_ALLOWED
         assert await reports_.monthly_chart(telegram_id, Period.ALL_TIME, _) is (
             Outcome.NOT_ALLOWED
@@ -565,13 +565,13 @@ async def test_stuck_claims_and_the_reminder(database: Database) -> None:
 # --- exports -------------------------------------------------------------------------------------
 
 
-def _parse(file: ExportFile | Outcome | None) -> list[dict[str, str]]:
+def _parse(file: ExportFile | Outcome | None, delimiter: str = ",") -> list[dict[str, str]]:
     assert isinstance(file, ExportFile)
     assert file.content.startswith(b"\xef\xbb\xbf")  # UTF-8 byte order mark
     text = file.content.decode("utf-8-sig")
     for secret in SECRETS:
         assert secret not in text, (file.filename, secret)
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
     assert len(rows) == file.rows
     return rows
 
@@ -611,7 +611,7 @@ async def test_exports_parse_and_hold_no_personal_data(database: Database) -> No
     november = _parse(await reports_.export_requests(COORDINATOR, Period.THIS_MONTH, _))
     assert len(november) == 5
 
-    claims = _parse(await reports_.export_claims(COORDINATOR, Period.ALL_TIME))
+    claims = _parse(await reports_.export_claims(COORDINATOR, Period.ALL_TIME, _))
     assert len(claims) == 8
     c1 = next(c for c in claims if int(c["id"]) == ids["C1"])
     assert c1 == {
@@ -655,7 +655,8 @@ async def test_exports_parse_and_hold_no_personal_data(database: Database) -> No
     ]
     # In the reader's number format; only the period's months.
     french = _parse(
-        await reports_.export_visits(COORDINATOR, Period.THIS_MONTH, I18n("fr").translator("fr"))
+        await reports_.export_visits(COORDINATOR, Period.THIS_MONTH, I18n("fr").translator("fr")),
+        delimiter=";",
     )
     assert [(v["month"], v["expenses_total"]) for v in french] == [("2026-11", "20,80")]
     assert await reports_.export_visits(REFERENT, Period.ALL_TIME, _) is Outcome.NOT_ALLOWED
@@ -676,8 +677,10 @@ async def test_without_a_signals_table_there_is_no_signals_file(
 ) -> None:
     await seed(database)
     monkeypatch.setattr(exports, "signals_table", lambda: None)
-    assert await service(database).export_signals(COORDINATOR, Period.ALL_TIME) is None
-    assert await service(database).export_signals(REFERENT, Period.ALL_TIME) is Outcome.NOT_ALLOWED
+    assert await service(database).export_signals(COORDINATOR, Period.ALL_TIME, _) is None
+    assert (
+        await service(database).export_signals(REFERENT, Period.ALL_TIME, _) is Outcome.NOT_ALLOWED
+    )
 
 
 async def test_the_signals_of_the_models_are_exported_without_personal_data(
@@ -705,7 +708,7 @@ async def test_the_signals_of_the_models_are_exported_without_personal_data(
             values[column.name] = at("2026-11-03 09:00")
     async with database.transaction() as session:
         await session.execute(table.insert(), [values])
-    rows = _parse(await service(database).export_signals(COORDINATOR, Period.THIS_MONTH))
+    rows = _parse(await service(database).export_signals(COORDINATOR, Period.THIS_MONTH, _))
     assert len(rows) == 1
     assert "id" in rows[0]
 
@@ -760,7 +763,7 @@ async def test_a_signals_table_is_exported_without_its_personal_columns(
             ],
         )
     monkeypatch.setattr(exports, "signals_table", lambda: signals)
-    rows = _parse(await service(database).export_signals(COORDINATOR, Period.THIS_MONTH))
+    rows = _parse(await service(database).export_signals(COORDINATOR, Period.THIS_MONTH, _))
     assert rows == [
         {
             "id": "1",

@@ -13,7 +13,7 @@ from babel.dates import format_date
 from sqlalchemy import and_, or_, select
 
 from bot.domain.vocabulary import RequestStatus
-from bot.i18n import Translator
+from bot.i18n import N_, Translator, with_town
 from bot.services.outcomes import Outcome
 from bot.services.reports.base import ReportsBase
 from bot.services.reports.periods import Period, aware, in_window, month_start, within
@@ -127,7 +127,12 @@ class Chart(ReportsBase):
                 )
             )
         labels = ChartLabels(
-            title=_("Requests per month and neighbourhood — {town}", town=self._settings.town_name),
+            title=with_town(
+                _,
+                self._settings.town,
+                N_("Requests per month and neighbourhood — {town}"),
+                N_("Requests per month and neighbourhood"),
+            ),
             created=_("Created"),
             completed=_("Completed (confirmed)"),
             empty=_("No request in this period."),

@@ -1,4 +1,9 @@
-"""CSV exports for the town: requests, claims, volunteers, and cases without personal columns.
+"""Exports for the town: requests, claims, visits, volunteers, and cases without personal columns.
+
+Each export is a CSV file (UTF-8 with a byte order mark; `;`-separated in French and Dutch, where
+Excel expects it, `,` in English; stable English column names that scripts can rely on) and a
+typed table (`ExportFile.keys` / `values`: local times, numbers, statuses) from which
+`bot/messages/spreadsheets.py` writes the workbook a town opens, in the reader's language.
 
 Exports never contain a beneficiary's name, phone, address, position or the free texts that
 could name them (descriptions, notes, reasons); volunteers appear by member id only.
@@ -32,6 +37,11 @@ from storage.models import Base, Claim, HelpRequest, Member, Neighbourhood, Skil
 # Spreadsheets recognise UTF-8 by its byte order mark.
 CSV_ENCODING = "utf-8-sig"
 CSV_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Where the decimal separator is a comma, spreadsheets split CSV columns on ";".
+CSV_DELIMITERS = {"fr": ";", "nl": ";"}
+# A text cell starting with one of these is a formula to a spreadsheet: a street or a name typed
+# as "=HYPERLINK(…)" must stay text, so it gets a leading apostrophe (OWASP's advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Signals columns exported: numbers, dates, booleans, and strings from a closed vocabulary only.
 _SIGNAL_VOCABULARY_SUFFIXES = ("status", "kind", "outcome", "state", "category", "type", "code")
 _SIGNAL_PERSONAL_WORDS = (
@@ -61,25 +71,52 @@ _SIGNAL_PERSONAL_WORDS = (
 
 @dataclass(frozen=True)
 class ExportFile:
-    """One CSV file built in memory."""
+    """One export built in memory: the CSV file and the typed table it was written from."""
 
     filename: str
     content: bytes = field(repr=False)
     rows: int
+    # What it holds ("requests", "claims"…): the sheet of the workbook it becomes.
+    what: str = ""
+    keys: tuple[str, ...] = ()
+    # Local (naive) datetimes, numbers, enumerations, text: the workbook's cells.
+    values: tuple[tuple[object, ...], ...] = field(default=(), repr=False)
 
 
 # --- CSV -------------------------------------------------------------------------------------
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> tuple[bytes, int]:
+def csv_delimiter(language: str) -> str:
+    """The separator a spreadsheet in this language splits CSV columns on."""
+    return CSV_DELIMITERS.get(language, ",")
+
+
+def _csv_cell(value: object, language: str) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime(CSV_TIME_FORMAT)
+    if isinstance(value, Decimal):
+        return format_decimal(value, "0.00", locale=language)
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _file(
+    filename: str, what: str, keys: Sequence[str], rows: Iterable[Sequence[object]], language: str
+) -> ExportFile:
+    """The CSV of `rows` under `keys` in the reader's separator, and the typed table."""
+    values = tuple(tuple(row) for row in rows)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    count = 0
-    for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
-        count += 1
-    return buffer.getvalue().encode(CSV_ENCODING), count
+    writer = csv.writer(buffer, delimiter=csv_delimiter(language), lineterminator="\r\n")
+    writer.writerow(keys)
+    for row in values:
+        writer.writerow([_csv_cell(value, language) for value in row])
+    content = buffer.getvalue().encode(CSV_ENCODING)
+    return ExportFile(filename, content, len(values), what, tuple(keys), values)
 
 
 def _signal_column_exported(table: Table, name: str) -> bool:
@@ -110,9 +147,10 @@ def signals_table() -> Table | None:
 class Exports(ReportsBase):
     """/export's files."""
 
-    def _local(self, value: datetime | None) -> str | None:
+    def _local(self, value: datetime | None) -> datetime | None:
+        """A time in the town's zone, without its zone (as spreadsheets keep times)."""
         value = aware(value)
-        return value.astimezone(self.tz).strftime(CSV_TIME_FORMAT) if value else None
+        return value.astimezone(self.tz).replace(tzinfo=None) if value else None
 
     def _filename(self, what: str, window: Window) -> str:
         if window.first_day is None:
@@ -124,11 +162,9 @@ class Exports(ReportsBase):
         return f"brigade-{what}-{suffix}.csv"
 
     def _cell(self, value: object) -> object:
-        """A CSV cell: times in the town's zone, statuses by value, the rest as is."""
+        """A cell: times in the town's zone, the rest as is."""
         if isinstance(value, datetime):
             return self._local(value)
-        if isinstance(value, StrEnum):
-            return value.value
         return value
 
     async def _export(
@@ -136,7 +172,9 @@ class Exports(ReportsBase):
         coordinator_telegram_id: int,
         columns: Sequence[tuple[str, Any]],
         query: Callable[[Any], Any],
+        what: str,
         filename: str,
+        _: Translator,
         translate: dict[str, Callable[[Any], object]] | None = None,
     ) -> ExportFile | Outcome:
         """Run `query(select(columns…))` and write its rows under the columns' headers."""
@@ -146,14 +184,16 @@ class Exports(ReportsBase):
             rows = (await session.execute(query(select(*(c for _h, c in columns))))).all()
         headers = [header for header, _c in columns]
         changes = [(i, (translate or {}).get(header)) for i, header in enumerate(headers)]
-        content, count = _csv(
+        return _file(
+            filename,
+            what,
             headers,
             (
                 [self._cell(change(row[i]) if change else row[i]) for i, change in changes]
                 for row in rows
             ),
+            _.language,
         )
-        return ExportFile(filename, content, count)
 
     async def export_requests(
         self, coordinator_telegram_id: int, period: Period, _: Translator
@@ -195,12 +235,14 @@ class Exports(ReportsBase):
                 .where(within(HelpRequest.created_at, window))
                 .order_by(HelpRequest.id)
             ),
+            "requests",
             self._filename("requests", window),
+            _,
             {"skill": lambda label: skill_label(label, _), "first_claim_at": aware},
         )
 
     async def export_claims(
-        self, coordinator_telegram_id: int, period: Period
+        self, coordinator_telegram_id: int, period: Period, _: Translator
     ) -> ExportFile | Outcome:
         """The claims on the requests created in the period (so both files join on request_id).
 
@@ -231,7 +273,9 @@ class Exports(ReportsBase):
                 .where(within(HelpRequest.created_at, window))
                 .order_by(Claim.id)
             ),
+            "claims",
             self._filename("claims", window),
+            _,
         )
 
     async def export_visits(
@@ -249,7 +293,9 @@ class Exports(ReportsBase):
                 return Outcome.NOT_ALLOWED
             months = await visit_months(session, window, true(), self.tz)
         currency = self._settings.currency
-        content, count = _csv(
+        return _file(
+            self._filename("visits", window),
+            "visits",
             [
                 "month",
                 "visits",
@@ -270,13 +316,13 @@ class Exports(ReportsBase):
                     month.worried,
                     month.unanswered,
                     month.expenses,
-                    format_decimal(Decimal(month.expense_cents) / 100, "0.00", locale=_.language),
+                    Decimal(month.expense_cents) / 100,
                     currency,
                 ]
                 for month in months
             ),
+            _.language,
         )
-        return ExportFile(self._filename("visits", window), content, count)
 
     async def export_volunteers(
         self, coordinator_telegram_id: int, _: Translator
@@ -320,12 +366,14 @@ class Exports(ReportsBase):
                 .where(Member.volunteer_status.is_not(None))
                 .order_by(Member.id)
             ),
+            "volunteers",
             f"brigade-volunteers-{today:%Y-%m-%d}.csv",
+            _,
             {"skills": lambda member_id: "; ".join(skills.get(member_id, []))},
         )
 
     async def export_signals(
-        self, coordinator_telegram_id: int, period: Period
+        self, coordinator_telegram_id: int, period: Period, _: Translator
     ) -> ExportFile | Outcome | None:
         """The `signals` table, if there is one (None otherwise), without any personal column.
 
@@ -352,8 +400,10 @@ class Exports(ReportsBase):
                 rows = (await session.execute(query)).all()
         except DBAPIError:
             return None  # declared by a model but not migrated here yet
-        content, count = _csv(
+        return _file(
+            self._filename("signals", window),
+            "signals",
             columns,
             ([self._cell(value) for value in row] for row in rows),
+            _.language,
         )
-        return ExportFile(self._filename("signals", window), content, count)
