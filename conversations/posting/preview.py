@@ -110,6 +110,7 @@ def posted_text(posted: Posted, wave_delay_minutes: float, _: Translator) -> str
             )
         )
         if posted.remaining_candidates:
+            minutes = formats.number(wave_delay_minutes, _)
             lines.append(
                 _.ngettext(
                     "If nobody takes it within {minutes} minutes, {count} more volunteer will "
@@ -117,7 +118,7 @@ def posted_text(posted: Posted, wave_delay_minutes: float, _: Translator) -> str
                     "If nobody takes it within {minutes} minutes, {count} more volunteers will "
                     "receive it.",
                     posted.remaining_candidates,
-                    minutes=formats.number(wave_delay_minutes, _),
+                    minutes=minutes,
                 )
             )
     lines.append(
