@@ -41,6 +41,7 @@ from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
+from bot.services.watch import RegisterService
 from bot.settings import RunMode, Settings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
 from bot.webhook import use_strict_webhook_handler
@@ -176,6 +177,7 @@ def build_services(
         standing=StandingService(
             database, messenger, settings, pseudonyms=pseudonyms, after_commit=waker
         ),
+        register=RegisterService(database),
         waker=waker,
     )
 

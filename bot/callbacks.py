@@ -63,6 +63,10 @@ class Action(StrEnum):
     CHECKIN = "ci"  # "Still with us?": (yes|pause|leave)
     MEMBERS = "mb"  # the directory: (list, filter word) | (card, member id) | (search, x)
     STANDING = "st"  # a coordinator on a member: (suspend|reinstate|unref|uncoord|yes|no, id)
+    # The watch register (/register): (page, page) | (card|edit|remove|removeyes, person id) |
+    # (add, 0); referents see their own people, coordinators everyone.
+    REGISTER = "wg"
+    REGISTER_STEP = "wgs"  # a step of adding a person or changing a record: (step, value)
 
 
 class Arg(StrEnum):
@@ -134,6 +138,8 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.CHECKIN: (Arg.WORD,),
     Action.MEMBERS: (Arg.WORD, Arg.WORD),
     Action.STANDING: (Arg.WORD, Arg.INT),
+    Action.REGISTER: (Arg.WORD, Arg.INT),
+    Action.REGISTER_STEP: (Arg.WORD, Arg.WORD),
 }
 
 

@@ -40,6 +40,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("verify", N_("Check a volunteer's brigade card code"), REFERENTS_AND_COORDINATORS),
     Command("cases", N_("People reported as isolated"), REFERENTS_AND_COORDINATORS),
     Command("series", N_("Recurring care: weekly calls and visits"), REFERENTS_AND_COORDINATORS),
+    Command("register", N_("The watch register: heat, cold"), REFERENTS_AND_COORDINATORS),
     Command("badge", N_("Show your brigade card"), VOLUNTEERS),
     Command("tasks", N_("The requests you took"), VOLUNTEERS),
     Command("nearby", N_("Open requests near you that you can take"), VOLUNTEERS),

@@ -29,6 +29,7 @@ from conversations.referent_phone import (
     REFERENT_PHONE,
     build_referent_phone_conversation,
 )
+from conversations.register import REGISTER, build_register_conversation
 from conversations.rejection import build_rejection_conversation
 from conversations.request_edit import EDITING, build_request_edit_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
@@ -62,6 +63,7 @@ from handlers import (
     start,
     validation,
     vetting,
+    watch,
 )
 from handlers.badges import badge
 from handlers.buttons import tap
@@ -126,12 +128,23 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_visit_conversation())
     # (the town's charter: a coordinator replaces it, from /charter's buttons)
     application.add_handler(build_charter_conversation())
+    # (the watch register: ➕ Add a person, ✏️ Change a record, from /register's buttons)
+    application.add_handler(build_register_conversation())
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
     ended = (SIGNUP, ADMIN, POSTING, EDITING, ASK, VALIDATION, PROFILE, SIGNAL, ANNOUNCE)
-    for conversation in (*ended, WRITE, REFERENT_PHONE, VISIT, CHARTER_EDIT, STANDING, SEARCH):
+    for conversation in (
+        *ended,
+        WRITE,
+        REFERENT_PHONE,
+        VISIT,
+        CHARTER_EDIT,
+        STANDING,
+        SEARCH,
+        REGISTER,
+    ):
         application.add_handler(conversation.ended_taps())
 
     # 2. Commands, private chats only; `said` identifies the sender and checks the role.
@@ -153,6 +166,8 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("badge", said(badge)),
         ("cases", said(cases.cases_command)),
         ("series", said(series_command)),
+        # The watch register (the service checks: a referent or a coordinator).
+        ("register", said(watch.register_command)),
         # Everyone's own commitments (each use case checks the role in the database).
         ("mine", said(commitments.mine)),
         ("tasks", said(commitments.tasks)),
@@ -217,6 +232,8 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.SERIES, "stop"), tap(on_stop)),
         (pattern(Action.SERIES, "make"), tap(on_make)),
         (pattern(Action.SERIES), tap(on_schedule)),
+        # The watch register's pages, records and removals (➕ and ✏️ are a conversation, above).
+        (pattern(Action.REGISTER), tap(watch.on_register_button)),
         # (self-service: ⏸ and ▶️ on the profile card, the pause durations)
         (pattern(Action.PAUSE, "menu"), tap(pause.on_pause_menu)),
         (pattern(Action.PAUSE, "resume"), tap(pause.on_resume)),

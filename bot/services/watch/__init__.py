@@ -1,0 +1,5 @@
+"""Watch campaigns (issue 18): the register of people called during a heat or cold alert."""
+
+from bot.services.watch.register import RegisterService
+
+__all__ = ["RegisterService"]
