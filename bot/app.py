@@ -41,7 +41,7 @@ from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
-from bot.services.watch import RegisterService
+from bot.services.watch import RegisterService, WatchService
 from bot.settings import RunMode, Settings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
 from bot.webhook import use_strict_webhook_handler
@@ -92,6 +92,8 @@ async def sweep(application: Application[Any, Any, Any, Any, Any, Any]) -> dict[
     done["signals_purged"] = await services.signals.purge(services.settings.retention_days)
     # Before retention: a volunteer asked "Still with us?" is seen again when they answer.
     done |= await services.checkins.run_due()
+    # Watch campaigns: the day's lists at the window's start, retries, escalations.
+    done |= await services.watch.run_due()
     done |= await services.retention.run_due()
     done["drafts_expired"] = await drop_expired_drafts(application)
     return done
@@ -178,6 +180,7 @@ def build_services(
             database, messenger, settings, pseudonyms=pseudonyms, after_commit=waker
         ),
         register=RegisterService(database),
+        watch=WatchService(database, messenger, settings, after_commit=waker),
         waker=waker,
     )
 

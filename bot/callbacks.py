@@ -67,6 +67,11 @@ class Action(StrEnum):
     # (add, 0); referents see their own people, coordinators everyone.
     REGISTER = "wg"
     REGISTER_STEP = "wgs"  # a step of adding a person or changing a record: (step, value)
+    # Watch campaigns (/watch, coordinators): (stop|stopyes|show, campaign id) | (start, 0).
+    WATCH = "wt"
+    WATCH_STEP = "wts"  # a step of starting a campaign: (step, value)
+    WATCH_CALL = "wc"  # a caller's outcome on their list: (well|needs|none|sos, call id)
+    WATCH_ALERT = "wa"  # on a person nobody reached: (go|police|reached, call id)
 
 
 class Arg(StrEnum):
@@ -90,6 +95,8 @@ COORDINATOR_ACTIONS = frozenset(
         Action.CHARTER_ADMIN,
         Action.MEMBERS,
         Action.STANDING,
+        Action.WATCH,
+        Action.WATCH_STEP,
     }
 )
 
@@ -140,6 +147,10 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.STANDING: (Arg.WORD, Arg.INT),
     Action.REGISTER: (Arg.WORD, Arg.INT),
     Action.REGISTER_STEP: (Arg.WORD, Arg.WORD),
+    Action.WATCH: (Arg.WORD, Arg.INT),
+    Action.WATCH_STEP: (Arg.WORD, Arg.WORD),
+    Action.WATCH_CALL: (Arg.WORD, Arg.INT),
+    Action.WATCH_ALERT: (Arg.WORD, Arg.INT),
 }
 
 

@@ -60,6 +60,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("stats", N_("Figures for the town's evaluation"), COORDINATORS),
     Command("export", N_("Export the figures as CSV files"), COORDINATORS),
     Command("announce", N_("Send a message to the volunteers"), COORDINATORS),
+    Command("watch", N_("Heat or cold: call the register daily"), COORDINATORS),
     Command("neighbourhoods", N_("Neighbourhoods, their groups and links"), COORDINATORS),
     Command("skills", N_("The skills catalogue"), COORDINATORS),
     Command("language", N_("Choose your language"), EVERYONE),

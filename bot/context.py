@@ -29,7 +29,7 @@ from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
-from bot.services.watch import RegisterService
+from bot.services.watch import RegisterService, WatchService
 from bot.settings import Settings
 from storage.clock import Clock
 from storage.database import Database
@@ -80,6 +80,7 @@ class Services:
     directory: DirectoryService
     standing: StandingService
     register: RegisterService
+    watch: WatchService
     waker: OutboxWaker
 
     @property

@@ -43,6 +43,7 @@ from conversations.standing import (
 from conversations.validation import VALIDATION, build_validation_conversation
 from conversations.verify import build_verify_conversation
 from conversations.visit import VISIT, build_visit_conversation
+from conversations.watch import build_watch_conversation
 from conversations.write import WRITE, build_write_conversation
 from handlers import (
     admin,
@@ -64,6 +65,7 @@ from handlers import (
     validation,
     vetting,
     watch,
+    watch_calls,
 )
 from handlers.badges import badge
 from handlers.buttons import tap
@@ -130,6 +132,8 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_charter_conversation())
     # (the watch register: ➕ Add a person, ✏️ Change a record, from /register's buttons)
     application.add_handler(build_register_conversation())
+    # (a watch campaign: ▶️ Start on /watch)
+    application.add_handler(build_watch_conversation())
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
@@ -168,6 +172,7 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("series", said(series_command)),
         # The watch register (the service checks: a referent or a coordinator).
         ("register", said(watch.register_command)),
+        ("watch", said(watch_calls.watch_command, role=COORDINATOR)),
         # Everyone's own commitments (each use case checks the role in the database).
         ("mine", said(commitments.mine)),
         ("tasks", said(commitments.tasks)),
@@ -234,6 +239,14 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.SERIES), tap(on_schedule)),
         # The watch register's pages, records and removals (➕ and ✏️ are a conversation, above).
         (pattern(Action.REGISTER), tap(watch.on_register_button)),
+        # Watch campaigns: the card (▶️ Start is a conversation, above), a caller's outcomes, and
+        # what a referent or coordinator does about a person nobody reached.
+        (
+            pattern(Action.WATCH, "show", "stop", "stopyes"),
+            tap(watch_calls.on_watch_button, role=COORDINATOR),
+        ),
+        (pattern(Action.WATCH_CALL), tap(watch_calls.on_call_button)),
+        (pattern(Action.WATCH_ALERT), tap(watch_calls.on_alert_button)),
         # (self-service: ⏸ and ▶️ on the profile card, the pause durations)
         (pattern(Action.PAUSE, "menu"), tap(pause.on_pause_menu)),
         (pattern(Action.PAUSE, "resume"), tap(pause.on_resume)),

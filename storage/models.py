@@ -39,7 +39,6 @@ from bot.domain.vocabulary import (
     VolunteerStatus,
     Wellbeing,
 )
-from bot.domain.watch import Consent, RegisteredBy
 from storage.clock import clock_default
 from storage.types import UTCDateTime
 
@@ -630,33 +629,6 @@ class RequestSeries(Base):
     )
 
 
-class WatchPerson(Base):
-    """A person on the town's watch register, called during a heat or cold alert (issue 18).
-
-    Kept while the person is registered (the request retention does not touch it) and deleted,
-    not blanked, when they are removed: nothing of them is left but the audit events' ids.
-    """
-
-    __tablename__ = "watch_register"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Who added them and follows them (told when they need something or cannot be reached).
-    referent_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
-    # The beneficiary they were registered from, if any (a plain integer: a purge of the
-    # beneficiary's contact data leaves the register entry as it is).
-    beneficiary_id: Mapped[int | None] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(120))
-    phone: Mapped[str] = mapped_column(String(32))
-    address: Mapped[str] = mapped_column(String(256))
-    registered_by: Mapped[RegisteredBy] = mapped_column(_str_enum(RegisteredBy))
-    consent: Mapped[Consent] = mapped_column(_str_enum(Consent))
-    best_time: Mapped[str | None] = mapped_column(String(64))
-    language: Mapped[str] = mapped_column(String(8))
-    notes: Mapped[str | None] = mapped_column(Text)
-    emergency_contact: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=clock_default, onupdate=clock_default
-    )
-
-    __table_args__ = (Index("ix_watch_register_referent", "referent_id"),)
+# The watch campaigns' tables (issue 18) live in their own module; importing it here puts them
+# in `Base.metadata` wherever the models are loaded (Alembic, the tests).
+from storage import watch_models as watch_models  # noqa: E402

@@ -45,3 +45,35 @@ MAX_ADDRESS = 256
 MAX_BEST_TIME = 64
 MAX_NOTES = 500
 MAX_EMERGENCY = 200
+
+
+class CampaignKind(StrEnum):
+    """Why the town calls its register: the prefecture's alert, or another reason."""
+
+    HEAT = "heat"
+    COLD = "cold"
+    OTHER = "other"
+
+
+class CallOutcome(StrEnum):
+    """Where one person's call of the day stands (the values are button words)."""
+
+    PENDING = "pending"  # not called yet
+    WELL = "well"  # ✅ reached, all well
+    NEEDS = "needs"  # 🙋 reached, needs something
+    NO_ANSWER = "none"  # 📵 no answer (asked again in an hour; a second one escalates)
+    EMERGENCY = "sos"  # 🚑 the emergency services were called
+
+
+class Acknowledgement(StrEnum):
+    """What a referent or coordinator did about a person nobody reached."""
+
+    GO = "go"  # I'll go to the door
+    POLICE = "police"  # I called the police municipale
+    REACHED = "reached"  # reached now
+
+
+# Outcomes that mean the person was reached (or help is on its way): nothing more to do today.
+SETTLED = frozenset({CallOutcome.WELL, CallOutcome.NEEDS, CallOutcome.EMERGENCY})
+# The skill a caller must hold (the default catalogue's code).
+CALL_SKILL = "phone_call"

@@ -1,4 +1,5 @@
-"""How the watch register reads: its pages, a person's record, the removal's question.
+"""How the watch register and /watch read: the register's pages, a person's record, the
+removal's question; the running campaign's card, its figures, the stop's question.
 
 Direct answers to /register and its buttons (nothing here goes through the outbox): a record is
 shown only to the referent or coordinator who opened it, in the message they tapped.
@@ -6,10 +7,14 @@ shown only to the referent or coordinator who opened it, in the message they tap
 
 from __future__ import annotations
 
+from babel.dates import format_date
+
 from bot.callbacks import Action
 from bot.domain.watch import Consent, RegisteredBy
 from bot.i18n import N_, Translator
 from bot.messages.base import Rendered, button, keyboard
+from bot.messages.watch_calls import KIND_NAMES, hhmm
+from bot.services.watch.campaigns import CampaignView, DayFigures
 from bot.services.watch.register import Entry, Record, RegisterPage
 
 NOT_REFERENT_OR_COORDINATOR = N_("This is for the brigade's referents and coordinators.")
@@ -97,3 +102,93 @@ def removed(_: Translator) -> Rendered:
     """The card once the person was removed: nothing of them is left to show."""
     rows = [[button(_("⬅ The register"), Action.REGISTER, "page", 0)]]
     return Rendered(_("Removed from the watch register: their details are erased."), keyboard(rows))
+
+
+# --- /watch: the campaign card -------------------------------------------------------------------
+
+NOT_A_COORDINATOR_WATCH = N_("This is for the brigade's coordinators.")
+FREQUENCIES = {
+    1: N_("every day"),
+    2: N_("every other day"),
+    3: N_("every three days"),
+}
+
+
+def campaign_lines(view: CampaignView, _: Translator) -> list[str]:
+    """What a campaign is: its kind, window, frequency and end."""
+    ends = (
+        format_date(view.ends_on, "EEEE d MMMM", locale=_.language)
+        if view.ends_on
+        else _("no end date")
+    )
+    return [
+        _("Campaign: {value}", value=_(KIND_NAMES[view.kind])),
+        _(
+            "Calls: {frequency}, between {start} and {end}",
+            frequency=_(FREQUENCIES.get(view.interval_days, FREQUENCIES[1])),
+            start=hhmm(view.window_start),
+            end=hhmm(view.window_end),
+        ),
+        _("Until: {value}", value=ends),
+    ]
+
+
+def campaign_card(view: CampaignView, figures: DayFigures, _: Translator) -> Rendered:
+    """The running campaign and today's figures, 🔄 to refresh them, ⏹ to stop it."""
+    lines = [
+        "🌡 " + _("A watch campaign is running."),
+        *campaign_lines(view, _),
+        "",
+        _("Today:"),
+        _("Registered: {count}", count=figures.registered),
+        _("✅ Reached, all well: {count}", count=figures.reached),
+        _("🙋 Reached, needs something: {count}", count=figures.needs),
+        _("🚑 Emergency called: {count}", count=figures.emergency),
+        _("📵 No answer yet: {count}", count=figures.no_answer),
+        _("⚠️ Escalated: {count}", count=figures.escalated),
+        _("⬜ Not called yet: {count}", count=figures.not_called),
+    ]
+    rows = [
+        [button(_("🔄 Refresh"), Action.WATCH, "show", view.id)],
+        [button(_("⏹ Stop the campaign"), Action.WATCH, "stop", view.id)],
+    ]
+    return Rendered("\n".join(lines), keyboard(rows))
+
+
+def no_campaign(_: Translator) -> Rendered:
+    """No campaign runs: ▶️ to start one."""
+    return Rendered(
+        _(
+            "No watch campaign is running. During a heat or cold alert, start one: every "
+            "person on the register (/register) is called every day by a volunteer."
+        ),
+        keyboard([[button(_("▶️ Start a campaign"), Action.WATCH, "start", 0)]]),
+    )
+
+
+def stop_question(view: CampaignView, _: Translator) -> Rendered:
+    """Asked in the card: stopping cannot be undone."""
+    text = "\n".join(
+        [
+            _(
+                "Stop the campaign? No more lists will be sent and nobody will be escalated. "
+                "This cannot be undone: you would have to start a new campaign."
+            ),
+            "",
+            *campaign_lines(view, _),
+        ]
+    )
+    rows = [
+        [
+            button(_("Yes, stop it"), Action.WATCH, "stopyes", view.id),
+            button(_("No, keep it"), Action.WATCH, "show", view.id),
+        ]
+    ]
+    return Rendered(text, keyboard(rows))
+
+
+def stopped(_: Translator) -> Rendered:
+    """The card once the campaign is stopped."""
+    return Rendered(
+        _("The campaign is stopped. Send /watch to start a new one."),
+    )

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from bot.domain.vocabulary import Role
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
-from storage.models import AuditEvent, WatchPerson
+from storage.models import AuditEvent
+from storage.watch_models import WatchPerson
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID

@@ -17,7 +17,8 @@ from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.watch.register import Entry, Record, RegisterPage
 from storage.database import Database
-from storage.models import AuditEvent, Beneficiary, WatchPerson
+from storage.models import AuditEvent, Beneficiary
+from storage.watch_models import WatchPerson
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from tests.conftest import COORDINATOR_ID

@@ -1,5 +1,6 @@
 """Watch campaigns (issue 18): the register of people called during a heat or cold alert."""
 
+from bot.services.watch.calls import WatchService
 from bot.services.watch.register import RegisterService
 
-__all__ = ["RegisterService"]
+__all__ = ["RegisterService", "WatchService"]

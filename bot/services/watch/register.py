@@ -27,7 +27,8 @@ from bot.services.base import Service
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage import members as member_store
-from storage.models import Beneficiary, Member, WatchPerson
+from storage.models import Beneficiary, Member
+from storage.watch_models import WatchPerson
 from storage.writes import created, view_of
 
 ENTITY = "watch_person"
