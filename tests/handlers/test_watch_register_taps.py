@@ -6,10 +6,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.domain.vocabulary import Role
+from bot.domain.watch import CallOutcome, CampaignKind, Consent, RegisteredBy
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
+from bot.services.watch.campaigns import CampaignPlan, CampaignView
+from bot.services.watch.register import Entry
 from storage.models import AuditEvent
-from storage.watch_models import WatchPerson
+from storage.watch_models import WatchCall, WatchPerson
+from testkit.clock import ManualClock
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
@@ -191,3 +195,77 @@ async def test_register_refused_to_the_wrong_role_person_and_data(
     # The phone reached nobody but Rita.
     for person in (vic, robin):
         assert all(PHONE not in (message.text or "") for message in person.inbox)
+
+
+async def test_call_and_alert_buttons_refuse_the_wrong_person_and_forged_data(
+    world: FakeTelegram, brigade: InProcessBrigade
+) -> None:
+    rita = await new_referent(brigade, world)
+    robin = await new_referent(brigade, world, "Robin")
+    ana = await new_volunteer(brigade, world, "Ana", skills=("phone_call",))
+    vic = await new_volunteer(brigade, world, "Vic", skills=("plumbing",))
+    entry = Entry(
+        name="Odette Vigilance",
+        phone=PHONE,
+        address="12 rue de la Canicule",
+        registered_by=RegisteredBy.SELF,
+        consent=Consent.ORAL,
+        language="fr",
+    )
+    person_id = await brigade.services.register.add(rita.id, entry)
+    assert isinstance(person_id, int)
+    clock = brigade.clock
+    assert isinstance(clock, ManualClock)
+    # A window that has begun (the test clock reads 10:00 in Paris).
+    plan = CampaignPlan(CampaignKind.COLD, window_start=9 * 60, window_end=12 * 60)
+    assert isinstance(await brigade.services.watch.start(COORDINATOR_ID, plan), CampaignView)
+    await brigade.run_timers()
+    listing = ana.last_message
+    assert PHONE in (listing.text or "")
+    async with brigade.services.database.read() as session:
+        call_id = (await session.execute(select(WatchCall.id))).scalar_one()
+
+    # Someone else's list: refused, and the phone is not shown to them.
+    for person in (vic, rita):
+        person.send_command("start")
+        await brigade.deliver()
+        person.tap_data(person.last_message, f"wc:well:{call_id}")
+        await brigade.deliver()
+        assert "not on your list" in (person.callback_answers[-1].text or "")
+    # Forged outcomes and actions: no longer valid.
+    for data in ("wc:zap:1", "wc:pending:{call}", "wa:zap:{call}", "wc:well:abc"):
+        ana.tap_data(listing, data.format(call=call_id))
+        await brigade.deliver()
+        assert "no longer valid" in (ana.callback_answers[-1].text or ""), data
+    # An alert's buttons before any escalation, by the caller or another referent: refused.
+    for person in (ana, robin):
+        person.tap_data(person.last_message, f"wa:go:{call_id}")
+        await brigade.deliver()
+        answer = person.callback_answers[-1].text or ""
+        assert "referents and coordinators" in answer or "no longer valid" in answer
+    async with brigade.services.database.read() as session:
+        call = (await session.execute(select(WatchCall))).scalar_one()
+    assert call.outcome is CallOutcome.PENDING
+    assert call.acknowledged_at is None
+
+    # Two no-answers escalate; Robin (not her referent) cannot act on it, Rita can, once.
+    ana.tap(listing, "1 📵")
+    await brigade.deliver()
+    assert "no answer" in (ana.callback_answers[-1].text or "")
+    ana.tap(world.message(ana.id, listing.message_id), "1 📵")
+    await brigade.deliver()
+    alert = next(m for m in rita.inbox if "Nobody has reached" in (m.text or ""))
+    assert PHONE not in (alert.text or "")
+    robin.tap_data(robin.last_message, f"wa:go:{call_id}")
+    await brigade.deliver()
+    assert "referents and coordinators" in (robin.callback_answers[-1].text or "")
+    rita.tap(alert, "🚶 I'll go")
+    await brigade.deliver()
+    assert "Rita — 🚶 I'll go" in (world.message(rita.id, alert.message_id).text or "")
+    rita.tap_data(alert, f"wa:reached:{call_id}")
+    await brigade.deliver()
+    assert "already said" in (rita.callback_answers[-1].text or "")
+    # Her list takes no more taps for her once escalated.
+    ana.tap_data(listing, f"wc:well:{call_id}")
+    await brigade.deliver()
+    assert "Already recorded" in (ana.callback_answers[-1].text or "")
