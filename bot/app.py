@@ -41,7 +41,7 @@ from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
-from bot.services.watch import RegisterService, WatchService
+from bot.services.watch import RegisterService, WatchReports, WatchService
 from bot.settings import RunMode, Settings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
 from bot.webhook import use_strict_webhook_handler
@@ -181,6 +181,7 @@ def build_services(
         ),
         register=RegisterService(database),
         watch=WatchService(database, messenger, settings, after_commit=waker),
+        watch_reports=WatchReports(database),
         waker=waker,
     )
 

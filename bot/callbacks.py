@@ -67,7 +67,8 @@ class Action(StrEnum):
     # (add, 0); referents see their own people, coordinators everyone.
     REGISTER = "wg"
     REGISTER_STEP = "wgs"  # a step of adding a person or changing a record: (step, value)
-    # Watch campaigns (/watch, coordinators): (stop|stopyes|show, campaign id) | (start, 0).
+    # Watch campaigns (/watch, coordinators): (stop|stopyes|show|report, campaign id) |
+    # (start, 0).
     WATCH = "wt"
     WATCH_STEP = "wts"  # a step of starting a campaign: (step, value)
     WATCH_CALL = "wc"  # a caller's outcome on their list: (well|needs|none|sos, call id)

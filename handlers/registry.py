@@ -242,7 +242,7 @@ def register_handlers(application: BrigadeApplication) -> None:
         # Watch campaigns: the card (▶️ Start is a conversation, above), a caller's outcomes, and
         # what a referent or coordinator does about a person nobody reached.
         (
-            pattern(Action.WATCH, "show", "stop", "stopyes"),
+            pattern(Action.WATCH, "show", "stop", "stopyes", "report"),
             tap(watch_calls.on_watch_button, role=COORDINATOR),
         ),
         (pattern(Action.WATCH_CALL), tap(watch_calls.on_call_button)),

@@ -1,10 +1,11 @@
 """/watch (coordinators) and the buttons of a campaign's days.
 
 `wt:show:<id>` refreshes the card's figures in place, `wt:stop:<id>` asks first in the card,
-`wt:stopyes:<id>` stops; ▶️ Start is the conversation in conversations/watch.py. A caller's
-`wc:<outcome>:<call id>` records an outcome and edits their list in place; a referent's or
-coordinator's `wa:<action>:<call id>` says what they do about a person nobody reached and edits
-the alert they tapped. Every service call checks, in the database, who pressed and the state.
+`wt:stopyes:<id>` stops and sends the campaign's report, as `wt:report:<id>` does; ▶️ Start
+is the conversation in conversations/watch.py. A caller's `wc:<outcome>:<call id>` records an
+outcome and edits their list in place; a referent's or coordinator's `wa:<action>:<call id>`
+says what they do about a person nobody reached and edits the alert they tapped. Every service
+call checks, in the database, who pressed and the state.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ async def card_screen(context: BrigadeContext, who: Speaker) -> Rendered:
     if isinstance(found, Outcome):
         return Rendered(who._(screens.NOT_A_COORDINATOR_WATCH))
     if found is None:
-        return screens.no_campaign(who._)
+        last = await context.services.watch_reports.last_campaign(who.member.telegram_id)
+        return screens.no_campaign(who._, last if isinstance(last, int) else None)
     return screens.campaign_card(*found, who._)
 
 
@@ -81,11 +83,36 @@ async def on_watch_button(
         if outcome is Outcome.DONE:
             await query.answer()
             await show(update, screens.stopped(_), edit=True)
+            await send_report(update, context, who, campaign_id)
             return
         await query.answer(_(NO_LONGER_VALID))
         await show(update, await card_screen(context, who), edit=True)
         return
+    if verb == "report":
+        await query.answer()
+        await send_report(update, context, who, campaign_id)
+        return
     await query.answer(_(NO_LONGER_VALID))
+
+
+async def send_report(
+    update: Update, context: BrigadeContext, who: Speaker, campaign_id: int
+) -> None:
+    """The campaign's report: its totals, and the CSV file of its days (no name, no phone)."""
+    report = await context.services.watch_reports.report(who.member.telegram_id, campaign_id)
+    message = update.effective_message
+    if message is None:
+        return
+    bot = message.get_bot()
+    if isinstance(report, Outcome):
+        await bot.send_message(message.chat.id, who._(NO_LONGER_VALID))
+        return
+    await bot.send_document(
+        message.chat.id,
+        report.csv(),
+        filename=report.filename,
+        caption=screens.report_summary(report, who._),
+    )
 
 
 async def on_call_button(

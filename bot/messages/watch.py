@@ -16,6 +16,7 @@ from bot.messages.base import Rendered, button, keyboard
 from bot.messages.watch_calls import KIND_NAMES, hhmm
 from bot.services.watch.campaigns import CampaignView, DayFigures
 from bot.services.watch.register import Entry, Record, RegisterPage
+from bot.services.watch.report import CampaignReport
 
 NOT_REFERENT_OR_COORDINATOR = N_("This is for the brigade's referents and coordinators.")
 PERSON_GONE = N_("This person is no longer on the register.")
@@ -155,14 +156,35 @@ def campaign_card(view: CampaignView, figures: DayFigures, _: Translator) -> Ren
     return Rendered("\n".join(lines), keyboard(rows))
 
 
-def no_campaign(_: Translator) -> Rendered:
-    """No campaign runs: ▶️ to start one."""
+def no_campaign(_: Translator, last_campaign: int | None = None) -> Rendered:
+    """No campaign runs: ▶️ to start one; the last one's report, if there was one."""
+    rows = [[button(_("▶️ Start a campaign"), Action.WATCH, "start", 0)]]
+    if last_campaign is not None:
+        rows.append(
+            [button(_("📊 The last campaign's report"), Action.WATCH, "report", last_campaign)]
+        )
     return Rendered(
         _(
             "No watch campaign is running. During a heat or cold alert, start one: every "
             "person on the register (/register) is called every day by a volunteer."
         ),
-        keyboard([[button(_("▶️ Start a campaign"), Action.WATCH, "start", 0)]]),
+        keyboard(rows),
+    )
+
+
+def report_summary(report: CampaignReport, _: Translator) -> str:
+    """The campaign's totals, above its file (counts only: no name, no phone)."""
+    rows = report.days
+    return "\n".join(
+        [
+            _("📊 The watch campaign's report (the file has one line a day):"),
+            _("Days: {count}", count=len(rows)),
+            _("Calls: {count}", count=sum(row.calls for row in rows)),
+            _("✅ Reached, all well: {count}", count=sum(row.well for row in rows)),
+            _("🙋 Reached, needs something: {count}", count=sum(row.needs for row in rows)),
+            _("🚑 Emergency called: {count}", count=sum(row.emergency for row in rows)),
+            _("⚠️ Escalated: {count}", count=sum(row.escalated for row in rows)),
+        ]
     )
 
 

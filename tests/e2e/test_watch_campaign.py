@@ -212,6 +212,22 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
     )
     assert names3 == names2
 
+    # Claire stops the campaign, asked first in the card; the report follows, counts only.
+    claire.send_command("watch")
+    card = await claire.expect_message("A watch campaign is running.")
+    claire.tap(card, "⏹ Stop the campaign")
+    await world.wait_for(lambda: "This cannot be undone" in (card.text or ""))
+    claire.tap(card, "Yes, stop it")
+    await world.wait_for(lambda: (card.text or "").startswith("The campaign is stopped."))
+    await world.wait_for(lambda: any(m.file is not None for m in claire.inbox))
+    report = next(m for m in claire.inbox if m.file is not None)
+    assert "Days: 3" in (report.caption or "")
+    assert f"Calls: {PEOPLE + 2 * (PEOPLE - 1)}" in (report.caption or "")
+    assert report.file is not None
+    assert "Personne" not in report.file.content.decode("utf-8-sig")
+    clock.advance(days=1)
+    assert (await _run(live))["watch_days"] == 0
+
     # A removed person's details are nowhere in the database.
     assert await personal_traces(live.services.database, [removed, _phone(39)]) == {}
     # Each phone reached its callers' chats, and no other chat (grep of every chat).

@@ -40,7 +40,7 @@ SAMPLE_TAPS: dict[Action, list[str]] = {
         "st:yes:{pending}",
         "st:no:{pending}",
     ],
-    Action.WATCH: ["wt:start:0", "wt:show:1", "wt:stop:1", "wt:stopyes:1"],
+    Action.WATCH: ["wt:start:0", "wt:show:1", "wt:stop:1", "wt:stopyes:1", "wt:report:1"],
     Action.WATCH_STEP: ["wts:kind:heat", "wts:start:x"],
 }
 COORDINATOR_COMMANDS = [c.name for c in COMMANDS if c.roles == frozenset({Role.COORDINATOR})]

@@ -24,6 +24,7 @@ from bot.services.watch import WatchService
 from bot.services.watch.calls import Acknowledged
 from bot.services.watch.campaigns import CampaignPlan, CampaignView
 from bot.services.watch.register import Entry
+from bot.services.watch.report import CampaignReport
 from storage.database import Database
 from storage.watch_models import WatchCall
 from testkit.clock import ManualClock
@@ -214,6 +215,33 @@ async def test_three_days_of_calls(town: Town, database: Database, clock: Manual
     clock.advance(days=1)
     assert (await watch.run_due())["watch_days"] == 0
     assert len(await _calls(database)) == 40 + 39 + 39
+
+    # The report's figures equal a count of the database's rows, and hold no name or phone.
+    reports = town.services.watch_reports
+    assert await reports.report(RITA, campaign.id) is Outcome.NOT_ALLOWED
+    report = await reports.report(COORDINATOR_ID, campaign.id)
+    assert isinstance(report, CampaignReport)
+    calls = await _calls(database)
+    days = sorted({call.day for call in calls})
+    assert [row.day for row in report.days] == days
+    for row in report.days:
+        of_day = [call for call in calls if call.day == row.day]
+        outcomes = Counter(call.outcome for call in of_day)
+        assert row.calls == len(of_day)
+        assert (row.well, row.needs, row.emergency, row.no_answer, row.not_called) == (
+            outcomes[CallOutcome.WELL],
+            outcomes[CallOutcome.NEEDS],
+            outcomes[CallOutcome.EMERGENCY],
+            outcomes[CallOutcome.NO_ANSWER],
+            outcomes[CallOutcome.PENDING],
+        )
+        assert row.escalated == sum(call.escalated_at is not None for call in of_day)
+        assert row.acknowledged == sum(call.acknowledged_at is not None for call in of_day)
+    assert (report.days[0].escalated, report.days[0].acknowledged) == (2, 1)
+    content = report.csv().decode("utf-8-sig")
+    assert content.splitlines()[-1].startswith("total,118,")
+    assert "Personne" not in content
+    assert "+33" not in content
 
 
 async def test_too_few_callers_tell_the_coordinators_who_is_uncovered(

@@ -2,5 +2,6 @@
 
 from bot.services.watch.calls import WatchService
 from bot.services.watch.register import RegisterService
+from bot.services.watch.report import WatchReports
 
-__all__ = ["RegisterService", "WatchService"]
+__all__ = ["RegisterService", "WatchReports", "WatchService"]
