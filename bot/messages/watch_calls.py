@@ -222,3 +222,20 @@ class Uncovered(Notice):
             len(self.names),
         )
         return Rendered(text + "\n" + "\n".join(f"• {name}" for name in self.names))
+
+
+@dataclass(frozen=True)
+class CampaignEnded(Notice):
+    """To the coordinators: a campaign reached its end date; its report is in /watch."""
+
+    days: int
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """Ended, after how many days, and where the report is."""
+        return Rendered(
+            _(
+                "The watch campaign has reached its end date (days of calls: {count}). Its "
+                "report is in /watch.",
+                count=self.days,
+            )
+        )

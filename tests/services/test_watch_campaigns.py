@@ -5,18 +5,25 @@ no longer called."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import build_services
 from bot.context import Services
 from bot.domain.vocabulary import Role
 from bot.domain.watch import Acknowledgement, CallOutcome, CampaignKind, Consent, RegisteredBy
-from bot.messages.watch_calls import CallerList, PersonNeeds, Uncovered, Unreached
+from bot.messages.watch_calls import (
+    CallerList,
+    CampaignEnded,
+    PersonNeeds,
+    Uncovered,
+    Unreached,
+)
 from bot.services.invites import CreatedInvite
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
@@ -26,6 +33,7 @@ from bot.services.watch.campaigns import CampaignPlan, CampaignView
 from bot.services.watch.register import Entry
 from bot.services.watch.report import CampaignReport
 from storage.database import Database
+from storage.models import OutboxMessage
 from storage.watch_models import WatchCall
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
@@ -256,3 +264,51 @@ async def test_too_few_callers_tell_the_coordinators_who_is_uncovered(
     assert Counter(call.caller_id for call in await _calls(database)) == dict.fromkeys(members, 8)
     uncovered = town.sent.of(Uncovered, to=COORDINATOR_ID)
     assert [len(notice.names) for notice in uncovered] == [2]
+
+
+async def test_two_sweeps_at_once_open_the_day_once(
+    town: Town, database: Database, clock: ManualClock
+) -> None:
+    await _callers(town)
+    await _register(town, 12)
+    assert isinstance(await town.services.watch.start(COORDINATOR_ID, PLAN), CampaignView)
+    clock.advance(hours=1)
+    # A second process: its own service on the same database.
+    other = WatchService(
+        database,
+        RecordingMessenger(town.services.i18n, town.services.settings),
+        town.services.settings,
+    )
+    first, second = await asyncio.gather(town.services.watch.run_due(), other.run_due())
+    assert first["watch_days"] + second["watch_days"] == 1
+    assert len(await _calls(database)) == 12
+    async with database.read() as session:
+        lists = (
+            await session.execute(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.chat_id.in_(CALLERS))
+            )
+        ).scalar_one()
+    assert lists == len({call.caller_id for call in await _calls(database)})
+
+
+async def test_a_campaign_past_its_end_date_stops_and_tells_the_coordinators(
+    town: Town, database: Database, clock: ManualClock
+) -> None:
+    await _callers(town)
+    await _register(town, 3)
+    today = clock().astimezone(town.services.settings.tz).date()
+    plan = replace(PLAN, ends_on=today + timedelta(days=1))
+    assert isinstance(await town.services.watch.start(COORDINATOR_ID, plan), CampaignView)
+    clock.advance(hours=1)
+    assert (await town.services.watch.run_due())["watch_days"] == 1
+    clock.advance(days=1)
+    assert (await town.services.watch.run_due())["watch_days"] == 1
+    clock.advance(days=1)
+    done = await town.services.watch.run_due()
+    assert (done["watch_days"], done["watch_ended"]) == (0, 1)
+    assert town.sent.readers(CampaignEnded) == [COORDINATOR_ID]
+    assert await town.services.watch.current(COORDINATOR_ID) is None
+    clock.advance(days=1)
+    assert (await town.services.watch.run_due())["watch_ended"] == 0

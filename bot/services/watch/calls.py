@@ -21,7 +21,7 @@ from bot.messages.base import Reader
 from bot.messages.messenger import Letter
 from bot.messages.watch_calls import CallerList, PersonNeeds, Unreached
 from bot.services.outcomes import Outcome
-from bot.services.watch.campaigns import CampaignService, caller_lines
+from bot.services.watch.campaigns import CampaignService, caller_lines, coordinator_readers
 from storage import audit
 from storage import members as member_store
 from storage.models import Member
@@ -295,7 +295,7 @@ class WatchService(CampaignService):
                 await session.execute(select(Member).where(Member.id.in_(member_ids)))
             ).scalars()
         }
-        coordinators = await self._coordinators(session)
+        coordinators = await coordinator_readers(session)
         letters: list[Letter] = []
         for call in calls:
             person = people.get(call.person_id or 0)
@@ -324,18 +324,9 @@ class WatchService(CampaignService):
         await audit.record_each(session, "watch_call", [call.id for call in calls], action)
         return letters
 
-    async def _coordinators(self, session: AsyncSession) -> list[Reader]:
-        """Every reachable coordinator, as readers (one query)."""
-        readers = []
-        for member, _roles in await member_store.members_with_any_role(session, [Role.COORDINATOR]):
-            reader = Reader.of(member)
-            if reader is not None and member.reachable:
-                readers.append(reader)
-        return readers
-
     async def _staff(self, session: AsyncSession, person: WatchPerson) -> list[Reader]:
         """The person's referent, then the coordinators."""
-        readers = await self._coordinators(session)
+        readers = await coordinator_readers(session)
         referent = (
             Reader.of(await session.get(Member, person.referent_id)) if person.referent_id else None
         )

@@ -22,7 +22,7 @@ from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.domain.watch import CALL_SKILL, SETTLED, CallOutcome, CampaignKind
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter, Messenger
-from bot.messages.watch_calls import CallerList, CallLine, Uncovered
+from bot.messages.watch_calls import CallerList, CallLine, CampaignEnded, Uncovered
 from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
 from bot.services.watch.assignment import Callee, Caller, assign
@@ -280,6 +280,17 @@ class CampaignService(Service):
                 await audit.record(
                     session, "watch_campaign", campaign_id, "end", moved=("running", "ended")
                 )
+                days = (
+                    await session.execute(
+                        select(func.count(func.distinct(WatchCall.day))).where(
+                            WatchCall.campaign_id == campaign_id
+                        )
+                    )
+                ).scalar_one()
+                notice = CampaignEnded(int(days))
+                await self._messenger.post(
+                    session, [(notice, reader) for reader in await coordinator_readers(session)]
+                )
                 return {"watch_ended": 1}
             calls, uncovered = await self._assign_day(session, campaign, day)
             return {"watch_days": 1, "watch_calls": calls, "watch_uncovered": uncovered}
@@ -327,12 +338,7 @@ class CampaignService(Service):
                 )
             ).scalars()
             notice_uncovered = Uncovered(tuple(names))
-            for coordinator, _roles in await member_store.members_with_any_role(
-                session, [Role.COORDINATOR]
-            ):
-                reader = Reader.of(coordinator)
-                if reader is not None and coordinator.reachable:
-                    letters.append((notice_uncovered, reader))
+            letters += [(notice_uncovered, reader) for reader in await coordinator_readers(session)]
         await self._messenger.post(session, letters)
         await audit.record(
             session,
@@ -346,6 +352,16 @@ class CampaignService(Service):
             },
         )
         return len(decided.callers), len(decided.uncovered)
+
+
+async def coordinator_readers(session: AsyncSession) -> list[Reader]:
+    """Every reachable coordinator, as readers (one query)."""
+    readers = []
+    for member, _roles in await member_store.members_with_any_role(session, [Role.COORDINATOR]):
+        reader = Reader.of(member)
+        if reader is not None and member.reachable:
+            readers.append(reader)
+    return readers
 
 
 async def _running(session: AsyncSession) -> WatchCampaign | None:
