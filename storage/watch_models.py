@@ -128,3 +128,20 @@ class WatchCall(Base):
         Index("ix_watch_calls_retry", "retry_at"),
         Index("ix_watch_calls_repeat", "repeat_at"),
     )
+
+
+class WatchList(Base):
+    """A caller's list as sent (the morning's, or again after a no-answer): the outbox row that
+    carried it says which message to edit when the day's window ends and its names, phones and
+    notes are removed from the caller's chat."""
+
+    __tablename__ = "watch_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("watch_campaigns.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    caller_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    outbox_id: Mapped[int] = mapped_column(Integer)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_watch_lists_campaign_day", "campaign_id", "day"),)

@@ -16,7 +16,7 @@ from babel.dates import format_date
 from bot.callbacks import Action
 from bot.domain.watch import Acknowledgement, CallOutcome, CampaignKind
 from bot.i18n import N_, Translator
-from bot.messages.base import Notice, Rendered, Town, button, keyboard
+from bot.messages.base import Delivery, Notice, Rendered, Town, button, keyboard
 from storage import outbox
 
 KIND_NAMES = {
@@ -239,3 +239,29 @@ class CampaignEnded(Notice):
                 count=self.days,
             )
         )
+
+
+@dataclass(frozen=True)
+class ListRemoved(Notice):
+    """An edit of a caller's list once the day's window has ended: names, phones and notes go."""
+
+    method: ClassVar[str] = "edit_message_text"
+    priority: ClassVar[int] = outbox.BULK
+
+    day: date
+    message_id: int
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """The calls are over; nothing personal is left in the chat."""
+        day = format_date(self.day, "EEEE d MMMM", locale=_.language)
+        return Rendered(
+            _(
+                "🔒 Your calls for {day} are over: thank you! The names, numbers and notes have "
+                "been removed from this chat.",
+                day=day,
+            )
+        )
+
+    def delivery(self) -> Delivery:
+        """Replaces the list."""
+        return Delivery(message_id=self.message_id)

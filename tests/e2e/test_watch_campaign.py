@@ -172,6 +172,12 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
     clock.advance(minutes=120)
     assert (await _run(live))["watch_escalated"] == 1
     await claire.expect_message(f"Nobody has reached {unanswered} today.")
+    # The day's lists leave the callers' chats: no name, phone or note left in them now.
+    for caller in callers:
+        for message in (m for m in caller.inbox if m.history or "Your calls" in (m.text or "")):
+            await world.wait_for(lambda message=message: "Personne" not in (message.text or ""))
+            assert "+33" not in (message.text or "")
+            assert message.labels == []
     # Nobody acts: an hour later, the coordinators are told again (about that one only).
     clock.advance(minutes=61)
     assert (await _run(live))["watch_repeated"] == 1
@@ -203,9 +209,11 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
         if first_caller[person] != paused.id:
             assert caller_id == first_caller[person]  # the regular caller kept
 
-    # Day 3: the same 39, one caller each.
+    # Day 3 (the sweep had not run since day 2's start): day 2 is closed first — nobody tapped,
+    # so all 39 are escalated — then day 3 opens for the same 39, one caller each.
     clock.advance(days=1)
-    assert (await _run(live))["watch_calls"] == PEOPLE - 1
+    done = await _run(live)
+    assert (done["watch_escalated"], done["watch_calls"]) == (PEOPLE - 1, PEOPLE - 1)
     day3 = "Wednesday 25 November"
     names3 = Counter(
         name for caller in callers for found in _lists(caller, day3) for name in _names(found)

@@ -10,7 +10,7 @@ way, so that two processes never send the same reminder or alert twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,13 +19,13 @@ from bot.domain.vocabulary import Role
 from bot.domain.watch import Acknowledgement, CallOutcome
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter
-from bot.messages.watch_calls import CallerList, PersonNeeds, Unreached
+from bot.messages.watch_calls import CallerList, ListRemoved, PersonNeeds, Unreached
 from bot.services.outcomes import Outcome
 from bot.services.watch.campaigns import CampaignService, caller_lines, coordinator_readers
-from storage import audit
+from storage import audit, outbox
 from storage import members as member_store
-from storage.models import Member
-from storage.watch_models import WatchCall, WatchCampaign, WatchPerson
+from storage.models import Member, OutboxMessage, OutboxStatus
+from storage.watch_models import WatchCall, WatchCampaign, WatchList, WatchPerson
 from storage.writes import changed
 
 RETRY_AFTER = timedelta(hours=1)
@@ -45,12 +45,18 @@ class WatchService(CampaignService):
     """Campaigns (start, stop, the day's window) and their calls."""
 
     async def run_due(self) -> dict[str, int]:
-        """Everything due now: windows to open, calls to try again, windows' ends, repeats."""
-        done = await self.open_due_windows()
+        """Everything due now: windows' ends (before a new day can open: after a long outage the
+        last day is still closed), repeats, calls to try again, windows to open."""
         now = self._clock()
-        done["watch_retries"] = await self._retries(now)
-        done["watch_escalated"] = await self._close_windows(now)
-        done["watch_repeated"] = await self._repeats(now)
+        escalated = await self._close_windows(now)
+        repeated = await self._repeats(now)
+        retries = await self._retries(now)
+        done = await self.open_due_windows()
+        done |= {
+            "watch_escalated": escalated,
+            "watch_repeated": repeated,
+            "watch_retries": retries,
+        }
         return done
 
     # --- the caller's taps -------------------------------------------------------------------
@@ -170,7 +176,6 @@ class WatchService(CampaignService):
                     WatchCampaign.day == WatchCall.day,
                 )
             )
-            letters: list[Letter] = []
             for call, campaign, name, caller in rows.all():
                 lines = await caller_lines(session, campaign.id, call.day, {caller.id})
                 reader = Reader.of(caller)
@@ -183,9 +188,10 @@ class WatchService(CampaignService):
                     lines.get(caller.id, ()),
                     again=name,
                 )
-                letters.append((notice, reader))
+                await self._send_lists(
+                    session, campaign.id, call.day, [(caller.id, (notice, reader))]
+                )
                 sent += 1
-            await self._messenger.post(session, letters)
         return sent
 
     async def _close_windows(self, now: datetime) -> int:
@@ -241,9 +247,40 @@ class WatchService(CampaignService):
                     ).scalars()
                 )
                 letters = await self._unreached(session, calls, now, repeated=False)
+                letters += await self._lists_removed(session, campaign_id, claimed[0], now)
                 await self._messenger.post(session, letters)
                 escalated += len(calls)
         return escalated
+
+    async def _lists_removed(
+        self, session: AsyncSession, campaign_id: int, day: date, now: datetime
+    ) -> list[Letter]:
+        """The day's lists leave the callers' chats: each sent one edited, an unsent one never
+        sent (names, phones and notes were for that day only)."""
+        rows = (
+            await session.execute(
+                select(WatchList, OutboxMessage, Member)
+                .join(OutboxMessage, OutboxMessage.id == WatchList.outbox_id)
+                .outerjoin(Member, Member.id == WatchList.caller_id)
+                .where(
+                    WatchList.campaign_id == campaign_id,
+                    WatchList.day == day,
+                    WatchList.removed_at.is_(None),
+                )
+            )
+        ).all()
+        letters: list[Letter] = []
+        for listed, row, caller in rows:
+            listed.removed_at = now
+            if row.status is OutboxStatus.PENDING:
+                for column, value in outbox.final_values(OutboxStatus.SKIPPED).items():
+                    setattr(row, column, value)
+                row.last_error = "list no longer needed"
+            elif row.telegram_message_id is not None:
+                reader = Reader.in_chat(row.chat_id, caller)
+                letters.append((ListRemoved(day, row.telegram_message_id), reader))
+        await session.flush()
+        return letters
 
     async def _repeats(self, now: datetime) -> int:
         """Escalations nobody acted on: told again to every coordinator, once."""

@@ -31,7 +31,7 @@ from storage import audit
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Beneficiary, Member, RequestSeries, Skill, VolunteerSkill
-from storage.watch_models import WatchCall, WatchCampaign, WatchPerson
+from storage.watch_models import WatchCall, WatchCampaign, WatchList, WatchPerson
 from storage.writes import changed, view_of
 
 MAX_INTERVAL_DAYS = 7
@@ -221,6 +221,25 @@ class CampaignService(Service):
             )
             return Outcome.DONE
 
+    async def _send_lists(
+        self, session: AsyncSession, campaign_id: int, day: date, sending: list[tuple[int, Letter]]
+    ) -> None:
+        """Queue callers' lists, remembering each one's outbox row (to remove it at day's end)."""
+        rows = await self._messenger.post(session, [letter for _caller, letter in sending])
+        if rows:
+            await session.execute(
+                insert(WatchList),
+                [
+                    {
+                        "campaign_id": campaign_id,
+                        "day": day,
+                        "caller_id": caller,
+                        "outbox_id": row.id,
+                    }
+                    for (caller, _letter), row in zip(sending, rows, strict=True)
+                ],
+            )
+
     # --- the day's window --------------------------------------------------------------------
 
     async def open_due_windows(self) -> dict[str, int]:
@@ -323,12 +342,14 @@ class CampaignService(Service):
                 await session.execute(select(Member).where(Member.id.in_(list(lists))))
             ).scalars()
         }
-        letters: list[Letter] = []
+        sending: list[tuple[int, Letter]] = []
         for caller_id, lines in lists.items():
             reader = Reader.of(members.get(caller_id))
             if reader is not None:
                 notice = CallerList(day, campaign.window_start, campaign.window_end, lines)
-                letters.append((notice, reader))
+                sending.append((caller_id, (notice, reader)))
+        await self._send_lists(session, campaign.id, day, sending)
+        letters: list[Letter] = []
         if decided.uncovered:
             names = (
                 await session.execute(

@@ -122,11 +122,36 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_watch_calls_caller_day", "watch_calls", ["caller_id", "day"])
+    op.create_table(
+        "watch_lists",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("caller_id", sa.Integer(), nullable=True),
+        sa.Column("outbox_id", sa.Integer(), nullable=False),
+        sa.Column("removed_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["caller_id"],
+            ["members.id"],
+            name=op.f("fk_watch_lists_caller_id_members"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["watch_campaigns.id"],
+            name=op.f("fk_watch_lists_campaign_id_watch_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_watch_lists")),
+    )
+    op.create_index("ix_watch_lists_campaign_day", "watch_lists", ["campaign_id", "day"])
     op.create_index("ix_watch_calls_retry", "watch_calls", ["retry_at"])
     op.create_index("ix_watch_calls_repeat", "watch_calls", ["repeat_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_watch_lists_campaign_day", table_name="watch_lists")
+    op.drop_table("watch_lists")
     op.drop_index("ix_watch_calls_repeat", table_name="watch_calls")
     op.drop_index("ix_watch_calls_retry", table_name="watch_calls")
     op.drop_index("ix_watch_calls_caller_day", table_name="watch_calls")
