@@ -176,22 +176,32 @@ class WatchService(CampaignService):
                     WatchCampaign.day == WatchCall.day,
                 )
             )
-            for call, campaign, name, caller in rows.all():
-                lines = await caller_lines(session, campaign.id, call.day, {caller.id})
+            due_rows = rows.all()
+            # One query per campaign day for the lists (not one per call), one insert for all.
+            wanted: dict[tuple[int, date], set[int]] = {}
+            for call, campaign, _name, caller in due_rows:
+                wanted.setdefault((campaign.id, call.day), set()).add(caller.id)
+            lists = {
+                key: await caller_lines(session, key[0], key[1], callers)
+                for key, callers in wanted.items()
+            }
+            sending: dict[tuple[int, date], list[tuple[int, Letter]]] = {}
+            for call, campaign, name, caller in due_rows:
                 reader = Reader.of(caller)
                 if reader is None:
                     continue
+                key = (campaign.id, call.day)
                 notice = CallerList(
                     call.day,
                     campaign.window_start,
                     campaign.window_end,
-                    lines.get(caller.id, ()),
+                    lists[key].get(caller.id, ()),
                     again=name,
                 )
-                await self._send_lists(
-                    session, campaign.id, call.day, [(caller.id, (notice, reader))]
-                )
+                sending.setdefault(key, []).append((caller.id, (notice, reader)))
                 sent += 1
+            for (campaign_id, day), letters in sending.items():
+                await self._send_lists(session, campaign_id, day, letters)
         return sent
 
     async def _close_windows(self, now: datetime) -> int:
