@@ -179,7 +179,7 @@ def build_services(
         standing=StandingService(
             database, messenger, settings, pseudonyms=pseudonyms, after_commit=waker
         ),
-        register=RegisterService(database),
+        register=RegisterService(database, messenger, after_commit=waker),
         watch=WatchService(database, messenger, settings, after_commit=waker),
         watch_reports=WatchReports(database),
         waker=waker,

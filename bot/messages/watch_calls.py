@@ -86,6 +86,24 @@ class CallerList(Notice):
         return caller_list(self, _, town)
 
 
+@dataclass(frozen=True)
+class CallerListChanged(Notice):
+    """An edit of a caller's list already sent: a person was removed from the register."""
+
+    method: ClassVar[str] = "edit_message_text"
+
+    updated: CallerList
+    message_id: int
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """The list as it now reads."""
+        return caller_list(self.updated, _, town)
+
+    def delivery(self) -> Delivery:
+        """Replaces the list."""
+        return Delivery(message_id=self.message_id)
+
+
 def caller_list(notice: CallerList, _: Translator, town: Town) -> Rendered:
     """A caller's list as they read it (also the edit after each tap)."""
     day = format_date(notice.day, "EEEE d MMMM", locale=_.language)

@@ -19,6 +19,7 @@ from bot.domain.vocabulary import Role
 from bot.domain.watch import Acknowledgement, CallOutcome, CampaignKind, Consent, RegisteredBy
 from bot.messages.watch_calls import (
     CallerList,
+    CallerListChanged,
     CampaignEnded,
     PersonNeeds,
     Uncovered,
@@ -27,13 +28,13 @@ from bot.messages.watch_calls import (
 from bot.services.invites import CreatedInvite
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
-from bot.services.watch import WatchService
+from bot.services.watch import RegisterService, WatchService
 from bot.services.watch.calls import Acknowledged
 from bot.services.watch.campaigns import CampaignPlan, CampaignView
 from bot.services.watch.register import Entry
 from bot.services.watch.report import CampaignReport
 from storage.database import Database
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, OutboxStatus
 from storage.watch_models import WatchCall
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
@@ -68,7 +69,11 @@ async def town(database: Database) -> Town:
     )
     built = build_services(settings, database)
     recording = RecordingMessenger(built.i18n, settings)
-    services = replace(built, watch=WatchService(database, recording, settings))
+    services = replace(
+        built,
+        watch=WatchService(database, recording, settings),
+        register=RegisterService(database, recording),
+    )
     await services.members.identify(TelegramIdentity(COORDINATOR_ID, "Claire"))
     await services.members.identify(TelegramIdentity(RITA, "Rita"))
     created = await services.invites.create(COORDINATOR_ID, Role.REFERENT)
@@ -312,3 +317,56 @@ async def test_a_campaign_past_its_end_date_stops_and_tells_the_coordinators(
     assert await town.services.watch.current(COORDINATOR_ID) is None
     clock.advance(days=1)
     assert (await town.services.watch.run_due())["watch_ended"] == 0
+
+
+async def test_a_person_removed_mid_day_leaves_the_lists_already_made(
+    town: Town, database: Database, clock: ManualClock
+) -> None:
+    await _callers(town)
+    people = await _register(town, 12)
+    assert isinstance(await town.services.watch.start(COORDINATOR_ID, PLAN), CampaignView)
+    clock.advance(hours=1)
+    await town.services.watch.run_due()
+    calls = {call.person_id: call for call in await _calls(database)}
+    async with database.transaction() as session:
+        rows = {
+            row.chat_id: row
+            for row in (
+                await session.execute(
+                    select(OutboxMessage).where(OutboxMessage.chat_id.in_(CALLERS))
+                )
+            ).scalars()
+        }
+        # One list was already delivered (message 77); the others still wait in the outbox.
+        delivered = next(iter(rows.values()))
+        delivered.status, delivered.telegram_message_id = OutboxStatus.SENT, 77
+    members = await _member_map(town)
+    caller_of = {person: members[calls[person].caller_id or 0] for person in people}
+    first = next(person for person in people if caller_of[person] == delivered.chat_id)
+    unsent = next(person for person in people if caller_of[person] != delivered.chat_id)
+
+    assert await town.services.register.remove(RITA, first) is Outcome.DONE
+    edits = town.sent.of(CallerListChanged, to=delivered.chat_id)
+    assert [edit.message_id for edit in edits] == [77]
+    assert calls[first].id not in {line.call_id for line in edits[0].updated.lines}
+
+    assert await town.services.register.remove(RITA, unsent) is Outcome.DONE
+    async with database.read() as session:
+        waiting = (
+            await session.execute(
+                select(OutboxMessage).where(OutboxMessage.chat_id == caller_of[unsent])
+            )
+        ).scalar_one()
+    index = people.index(unsent)
+    assert f"Personne {index:02d}" not in str(waiting.payload)
+    assert f"+33 2 35 00 {index:02d} {index:02d}" not in str(waiting.payload)
+
+
+async def _member_map(town: Town) -> dict[int, int]:
+    """Member id → Telegram id of the callers."""
+    found = {}
+    for telegram_id in CALLERS:
+        member = await town.services.members.find(telegram_id)
+        assert member is not None
+        found[member.id] = telegram_id
+    return found

@@ -7,9 +7,10 @@ never its value) and removals. A removal deletes the row: the person's details a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import Role
@@ -23,12 +24,17 @@ from bot.domain.watch import (
     RegisteredBy,
     WatchField,
 )
-from bot.services.base import Service
+from bot.messages.base import Reader
+from bot.messages.messenger import Letter, Messenger
+from bot.messages.watch_calls import CallerList, CallerListChanged
+from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
+from bot.services.watch.campaigns import caller_lines
 from storage import audit
 from storage import members as member_store
-from storage.models import Beneficiary, Member
-from storage.watch_models import WatchPerson
+from storage.database import Database
+from storage.models import Beneficiary, Member, OutboxMessage, OutboxStatus
+from storage.watch_models import WatchCall, WatchCampaign, WatchList, WatchPerson
 from storage.writes import created, view_of
 
 ENTITY = "watch_person"
@@ -110,6 +116,16 @@ def valid(field: WatchField, value: str | None) -> bool:
 
 class RegisterService(Service):
     """The watch register's use cases; each checks the actor's role in the database."""
+
+    def __init__(
+        self,
+        database: Database,
+        messenger: Messenger,
+        *,
+        after_commit: Callable[[], None] = no_wake,
+    ) -> None:
+        super().__init__(database, after_commit=after_commit)
+        self._messenger = messenger
 
     @staticmethod
     async def _actor(session: AsyncSession, telegram_id: int) -> tuple[Member, bool] | None:
@@ -257,12 +273,44 @@ class RegisterService(Service):
             return Outcome.DONE
 
     async def remove(self, telegram_id: int, person_id: int) -> Outcome:
-        """Take a person off the register: their row is deleted, their details erased at once."""
+        """Take a person off the register: their row is deleted, their details erased at once,
+        and today's lists that named them are edited without them."""
         async with self._transaction() as session:
             found = await self._person(session, telegram_id, person_id)
             if isinstance(found, Outcome):
                 return found
             actor, person = found
+            lists = (
+                await session.execute(
+                    select(WatchList, OutboxMessage, Member, WatchCampaign)
+                    .join(OutboxMessage, OutboxMessage.id == WatchList.outbox_id)
+                    .join(Member, Member.id == WatchList.caller_id)
+                    .join(WatchCampaign, WatchCampaign.id == WatchList.campaign_id)
+                    .join(
+                        WatchCall,
+                        (WatchCall.campaign_id == WatchList.campaign_id)
+                        & (WatchCall.day == WatchList.day)
+                        & (WatchCall.caller_id == WatchList.caller_id),
+                    )
+                    .where(WatchCall.person_id == person.id, WatchList.removed_at.is_(None))
+                )
+            ).all()
             await session.execute(delete(WatchPerson).where(WatchPerson.id == person.id))
+            await session.execute(
+                update(WatchCall).where(WatchCall.person_id == person.id).values(person_id=None)
+            )
             await audit.record(session, ENTITY, person_id, "remove", by=actor.id)
+            letters: list[Letter] = []
+            for listed, row, caller, campaign in lists:
+                reader = Reader.in_chat(row.chat_id, caller)
+                lines = await caller_lines(session, campaign.id, listed.day, {caller.id})
+                updated = CallerList(
+                    listed.day, campaign.window_start, campaign.window_end, lines.get(caller.id, ())
+                )
+                if row.status is OutboxStatus.PENDING and row.lease_owner is None:
+                    # Not sent yet (nor being sent): it goes out as it now reads.
+                    row.payload = dict(self._messenger.call(updated, reader).payload)
+                elif row.telegram_message_id is not None:
+                    letters.append((CallerListChanged(updated, row.telegram_message_id), reader))
+            await self._messenger.post(session, letters)
             return Outcome.DONE
