@@ -224,6 +224,19 @@ async def test_three_days_of_calls(town: Town, database: Database, clock: Manual
     assert (await watch.run_due())["watch_calls"] == 39
     assert await watch.stop(RITA, campaign.id) is Outcome.NOT_ALLOWED
     assert await watch.stop(COORDINATOR_ID, campaign.id) is Outcome.DONE
+    # The day's lists (still unsent here) will never be: the calls are over.
+    async with database.read() as session:
+        waiting = (
+            await session.execute(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(
+                    OutboxMessage.chat_id.in_(CALLERS),
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+            )
+        ).scalar_one()
+    assert waiting == 0
     assert await watch.stop(COORDINATOR_ID, campaign.id) is Outcome.ALREADY_DONE
     clock.advance(days=1)
     assert (await watch.run_due())["watch_days"] == 0

@@ -19,13 +19,13 @@ from bot.domain.vocabulary import Role
 from bot.domain.watch import Acknowledgement, CallOutcome
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter
-from bot.messages.watch_calls import CallerList, ListRemoved, PersonNeeds, Unreached
+from bot.messages.watch_calls import CallerList, PersonNeeds, Unreached
 from bot.services.outcomes import Outcome
 from bot.services.watch.campaigns import CampaignService, caller_lines, coordinator_readers
-from storage import audit, outbox
+from storage import audit
 from storage import members as member_store
-from storage.models import Member, OutboxMessage, OutboxStatus
-from storage.watch_models import WatchCall, WatchCampaign, WatchList, WatchPerson
+from storage.models import Member
+from storage.watch_models import WatchCall, WatchCampaign, WatchPerson
 from storage.writes import changed
 
 RETRY_AFTER = timedelta(hours=1)
@@ -261,36 +261,6 @@ class WatchService(CampaignService):
                 await self._messenger.post(session, letters)
                 escalated += len(calls)
         return escalated
-
-    async def _lists_removed(
-        self, session: AsyncSession, campaign_id: int, day: date, now: datetime
-    ) -> list[Letter]:
-        """The day's lists leave the callers' chats: each sent one edited, an unsent one never
-        sent (names, phones and notes were for that day only)."""
-        rows = (
-            await session.execute(
-                select(WatchList, OutboxMessage, Member)
-                .join(OutboxMessage, OutboxMessage.id == WatchList.outbox_id)
-                .outerjoin(Member, Member.id == WatchList.caller_id)
-                .where(
-                    WatchList.campaign_id == campaign_id,
-                    WatchList.day == day,
-                    WatchList.removed_at.is_(None),
-                )
-            )
-        ).all()
-        letters: list[Letter] = []
-        for listed, row, caller in rows:
-            listed.removed_at = now
-            if row.status is OutboxStatus.PENDING:
-                for column, value in outbox.final_values(OutboxStatus.SKIPPED).items():
-                    setattr(row, column, value)
-                row.last_error = "list no longer needed"
-            elif row.telegram_message_id is not None:
-                reader = Reader.in_chat(row.chat_id, caller)
-                letters.append((ListRemoved(day, row.telegram_message_id), reader))
-        await session.flush()
-        return letters
 
     async def _repeats(self, now: datetime) -> int:
         """Escalations nobody acted on: told again to every coordinator, once."""

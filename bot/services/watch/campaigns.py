@@ -22,15 +22,23 @@ from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.domain.watch import CALL_SKILL, SETTLED, CallOutcome, CampaignKind
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter, Messenger
-from bot.messages.watch_calls import CallerList, CallLine, CampaignEnded, Uncovered
+from bot.messages.watch_calls import CallerList, CallLine, CampaignEnded, ListRemoved, Uncovered
 from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
 from bot.services.watch.assignment import Callee, Caller, assign
 from bot.settings import Settings
-from storage import audit
+from storage import audit, outbox
 from storage import members as member_store
 from storage.database import Database
-from storage.models import Beneficiary, Member, RequestSeries, Skill, VolunteerSkill
+from storage.models import (
+    Beneficiary,
+    Member,
+    OutboxMessage,
+    OutboxStatus,
+    RequestSeries,
+    Skill,
+    VolunteerSkill,
+)
 from storage.watch_models import WatchCall, WatchCampaign, WatchList, WatchPerson
 from storage.writes import changed, view_of
 
@@ -211,6 +219,16 @@ class CampaignService(Service):
                 .where(WatchCall.campaign_id == campaign_id)
                 .values(retry_at=None, repeat_at=None)
             )
+            # The day's lists leave the callers' chats now: the calls are over.
+            day = (
+                await session.execute(
+                    select(WatchCampaign.day).where(WatchCampaign.id == campaign_id)
+                )
+            ).scalar_one()
+            if day is not None:
+                await self._messenger.post(
+                    session, await self._lists_removed(session, campaign_id, day, now)
+                )
             await audit.record(
                 session,
                 "watch_campaign",
@@ -239,6 +257,36 @@ class CampaignService(Service):
                     for (caller, _letter), row in zip(sending, rows, strict=True)
                 ],
             )
+
+    async def _lists_removed(
+        self, session: AsyncSession, campaign_id: int, day: date, now: datetime
+    ) -> list[Letter]:
+        """The day's lists leave the callers' chats: each sent one edited, an unsent one never
+        sent (names, phones and notes were for that day only)."""
+        rows = (
+            await session.execute(
+                select(WatchList, OutboxMessage, Member)
+                .join(OutboxMessage, OutboxMessage.id == WatchList.outbox_id)
+                .outerjoin(Member, Member.id == WatchList.caller_id)
+                .where(
+                    WatchList.campaign_id == campaign_id,
+                    WatchList.day == day,
+                    WatchList.removed_at.is_(None),
+                )
+            )
+        ).all()
+        letters: list[Letter] = []
+        for listed, row, caller in rows:
+            listed.removed_at = now
+            if row.status is OutboxStatus.PENDING:
+                for column, value in outbox.final_values(OutboxStatus.SKIPPED).items():
+                    setattr(row, column, value)
+                row.last_error = "list no longer needed"
+            elif row.telegram_message_id is not None:
+                reader = Reader.in_chat(row.chat_id, caller)
+                letters.append((ListRemoved(day, row.telegram_message_id), reader))
+        await session.flush()
+        return letters
 
     # --- the day's window --------------------------------------------------------------------
 
