@@ -24,6 +24,7 @@ from bot.messages.base import Rendered, Town
 from bot.messages.watch_calls import acknowledged, caller_list
 from bot.services.outcomes import Outcome
 from bot.services.watch.calls import Acknowledged
+from bot.services.watch.report import report_chart
 from handlers.buttons import query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 from handlers.directory import show
@@ -98,7 +99,8 @@ async def on_watch_button(
 async def send_report(
     update: Update, context: BrigadeContext, who: Speaker, campaign_id: int
 ) -> None:
-    """The campaign's report: its totals, and the CSV file of its days (no name, no phone)."""
+    """The campaign's report: its totals, the CSV file of its days and a chart (no name, no
+    phone)."""
     report = await context.services.watch_reports.report(who.member.telegram_id, campaign_id)
     message = update.effective_message
     if message is None:
@@ -113,6 +115,8 @@ async def send_report(
         filename=report.filename,
         caption=screens.report_summary(report, who._),
     )
+    chart = await report_chart(report, who._, context.services.settings.town_name)
+    await bot.send_photo(message.chat.id, chart, filename=report.filename.replace(".csv", ".png"))
 
 
 async def on_call_button(

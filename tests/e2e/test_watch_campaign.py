@@ -233,6 +233,7 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
     assert f"Calls: {PEOPLE + 2 * (PEOPLE - 1)}" in (report.caption or "")
     assert report.file is not None
     assert "Personne" not in report.file.content.decode("utf-8-sig")
+    await world.wait_for(lambda: any(m.content.get("photo") for m in claire.inbox))
     clock.advance(days=1)
     assert (await _run(live))["watch_days"] == 0
 

@@ -7,16 +7,20 @@ in memory for the coordinator who asks.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from dataclasses import dataclass
 from datetime import date
 
+from babel.dates import format_date
 from sqlalchemy import ColumnElement, case, func, select
 
 from bot.domain.watch import CallOutcome
+from bot.i18n import Translator
 from bot.services.base import Service
 from bot.services.outcomes import Outcome
+from bot.services.reports.chart import ChartLabels, draw_chart
 from storage.watch_models import WatchCall, WatchCampaign
 
 COLUMNS = (
@@ -87,6 +91,29 @@ def _counts(row: DayRow) -> list[int]:
 def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     """How many rows of the group meet `condition`."""
     return func.sum(case((condition, 1), else_=0))
+
+
+async def report_chart(report: CampaignReport, _: Translator, town: str) -> bytes:
+    """The campaign's chart: people reached and people escalated, per day (PNG)."""
+    labels = ChartLabels(
+        title=_("Watch campaign: reached and escalated per day — {town}", town=town),
+        created=_("Reached"),
+        completed=_("Escalated"),
+        empty=_("No day of calls yet."),
+        months=[format_date(row.day, "EEE d MMM", locale=_.language) for row in report.days],
+    )
+    panels = (
+        [
+            (
+                "",
+                [row.well + row.needs for row in report.days],
+                [row.escalated for row in report.days],
+            )
+        ]
+        if report.days
+        else []
+    )
+    return await asyncio.to_thread(draw_chart, panels, labels)
 
 
 class WatchReports(Service):
