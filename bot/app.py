@@ -42,6 +42,7 @@ from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
+from bot.services.watch import RegisterService, WatchReports, WatchService
 from bot.settings import RunMode, Settings
 from bot.setup_checks import log_setup_warnings
 from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
@@ -93,6 +94,8 @@ async def sweep(application: Application[Any, Any, Any, Any, Any, Any]) -> dict[
     done["signals_purged"] = await services.signals.purge(services.settings.retention_days)
     # Before retention: a volunteer asked "Still with us?" is seen again when they answer.
     done |= await services.checkins.run_due()
+    # Watch campaigns: the day's lists at the window's start, retries, escalations.
+    done |= await services.watch.run_due()
     done |= await services.retention.run_due()
     done["drafts_expired"] = await drop_expired_drafts(application)
     return done
@@ -178,6 +181,9 @@ def build_services(
         standing=StandingService(
             database, messenger, settings, pseudonyms=pseudonyms, after_commit=waker
         ),
+        register=RegisterService(database, messenger, after_commit=waker),
+        watch=WatchService(database, messenger, settings, after_commit=waker),
+        watch_reports=WatchReports(database),
         waker=waker,
     )
 

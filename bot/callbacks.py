@@ -65,6 +65,16 @@ class Action(StrEnum):
     MEMBERS = "mb"  # the directory: (list, filter word) | (card, member id) | (search, x)
     STANDING = "st"  # a coordinator on a member: (suspend|reinstate|unref|uncoord|yes|no, id)
     MENU = "mn"  # a /start button: the command it opens (new|mine|pending|open|stats|nearby|tasks)
+    # The watch register (/register): (page, page) | (card|edit|remove|removeyes, person id) |
+    # (add, 0); referents see their own people, coordinators everyone.
+    REGISTER = "wg"
+    REGISTER_STEP = "wgs"  # a step of adding a person or changing a record: (step, value)
+    # Watch campaigns (/watch, coordinators): (stop|stopyes|show|report, campaign id) |
+    # (start, 0).
+    WATCH = "wt"
+    WATCH_STEP = "wts"  # a step of starting a campaign: (step, value)
+    WATCH_CALL = "wc"  # a caller's outcome on their list: (well|needs|none|sos, call id)
+    WATCH_ALERT = "wa"  # on a person nobody reached: (go|police|reached, call id)
 
 
 class Arg(StrEnum):
@@ -88,6 +98,8 @@ COORDINATOR_ACTIONS = frozenset(
         Action.CHARTER_ADMIN,
         Action.MEMBERS,
         Action.STANDING,
+        Action.WATCH,
+        Action.WATCH_STEP,
     }
 )
 
@@ -138,6 +150,12 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.MEMBERS: (Arg.WORD, Arg.WORD),
     Action.STANDING: (Arg.WORD, Arg.INT),
     Action.MENU: (Arg.WORD,),
+    Action.REGISTER: (Arg.WORD, Arg.INT),
+    Action.REGISTER_STEP: (Arg.WORD, Arg.WORD),
+    Action.WATCH: (Arg.WORD, Arg.INT),
+    Action.WATCH_STEP: (Arg.WORD, Arg.WORD),
+    Action.WATCH_CALL: (Arg.WORD, Arg.INT),
+    Action.WATCH_ALERT: (Arg.WORD, Arg.INT),
 }
 
 

@@ -29,6 +29,7 @@ from bot.services.signals import SignalService
 from bot.services.skills import SkillService
 from bot.services.standing import StandingService
 from bot.services.volunteers import VolunteerService
+from bot.services.watch import RegisterService, WatchReports, WatchService
 from bot.settings import Settings
 from storage.clock import Clock
 from storage.database import Database
@@ -78,6 +79,9 @@ class Services:
     checkins: CheckinService
     directory: DirectoryService
     standing: StandingService
+    register: RegisterService
+    watch: WatchService
+    watch_reports: WatchReports
     waker: OutboxWaker
 
     @property

@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     # with us?"; unanswered for `checkin_silence_days`, they are paused until they come back.
     checkin_months: int = Field(default=6, ge=1, le=60)
     checkin_silence_days: float = Field(default=30, gt=0)
+    # Watch campaigns (/watch): at most this many people a caller is given a day; a person nobody
+    # reached is told again to every coordinator after this many minutes without an answer.
+    watch_calls_per_volunteer: int = Field(default=8, ge=1, le=100)
+    watch_escalation_minutes: float = Field(default=60, gt=0)
     # How often due timers (waves, reminders, expiry…) are looked for; they live in the database.
     timer_interval_seconds: float = Field(default=30, gt=0)
 

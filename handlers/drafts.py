@@ -30,6 +30,8 @@ RESTART_COMMANDS = {
     "visit": "/help",
     "request_edit": "/mine",
     "charter": "/charter",
+    "register": "/register",
+    "watch": "/watch",
 }
 
 

@@ -30,6 +30,7 @@ from conversations.referent_phone import (
     REFERENT_PHONE,
     build_referent_phone_conversation,
 )
+from conversations.register import REGISTER, build_register_conversation
 from conversations.rejection import build_rejection_conversation
 from conversations.request_edit import EDITING, build_request_edit_conversation
 from conversations.signal import SIGNAL, build_signal_conversation
@@ -43,6 +44,7 @@ from conversations.standing import (
 from conversations.validation import VALIDATION, build_validation_conversation
 from conversations.verify import build_verify_conversation
 from conversations.visit import VISIT, build_visit_conversation
+from conversations.watch import build_watch_conversation
 from conversations.write import WRITE, build_write_conversation
 from handlers import (
     admin,
@@ -63,6 +65,8 @@ from handlers import (
     start,
     validation,
     vetting,
+    watch,
+    watch_calls,
 )
 from handlers.badges import badge
 from handlers.buttons import tap
@@ -129,12 +133,16 @@ def register_handlers(application: BrigadeApplication) -> None:
     application.add_handler(build_concern_conversation())
     # (the town's charter: a coordinator replaces it, from /charter's buttons)
     application.add_handler(build_charter_conversation())
+    # (the watch register: ➕ Add a person, ✏️ Change a record, from /register's buttons)
+    application.add_handler(build_register_conversation())
+    # (a watch campaign: ▶️ Start on /watch)
+    application.add_handler(build_watch_conversation())
     # (privacy: /forget confirmation)
     # (not a conversation: the pending confirmation is a timestamp in user_data)
 
     # 1b. Taps on the buttons of a conversation that is over (or expired): said so.
     ended = (SIGNUP, ADMIN, POSTING, EDITING, ASK, VALIDATION, PROFILE, SIGNAL, ANNOUNCE)
-    enders = (WRITE, REFERENT_PHONE, VISIT, CONCERN, CHARTER_EDIT, STANDING, SEARCH)
+    enders = (WRITE, REFERENT_PHONE, VISIT, CONCERN, CHARTER_EDIT, STANDING, SEARCH, REGISTER)
     for conversation in (*ended, *enders):
         application.add_handler(conversation.ended_taps())
 
@@ -157,6 +165,9 @@ def register_handlers(application: BrigadeApplication) -> None:
         ("badge", said(badge)),
         ("cases", said(cases.cases_command)),
         ("series", said(series_command)),
+        # The watch register (the service checks: a referent or a coordinator).
+        ("register", said(watch.register_command)),
+        ("watch", said(watch_calls.watch_command, role=COORDINATOR)),
         # Everyone's own commitments (each use case checks the role in the database).
         ("mine", said(commitments.mine)),
         ("tasks", said(commitments.tasks)),
@@ -225,6 +236,16 @@ def register_handlers(application: BrigadeApplication) -> None:
         (pattern(Action.SERIES, "stop"), tap(on_stop)),
         (pattern(Action.SERIES, "make"), tap(on_make)),
         (pattern(Action.SERIES), tap(on_schedule)),
+        # The watch register's pages, records and removals (➕ and ✏️ are a conversation, above).
+        (pattern(Action.REGISTER), tap(watch.on_register_button)),
+        # Watch campaigns: the card (▶️ Start is a conversation, above), a caller's outcomes, and
+        # what a referent or coordinator does about a person nobody reached.
+        (
+            pattern(Action.WATCH, "show", "stop", "stopyes", "report"),
+            tap(watch_calls.on_watch_button, role=COORDINATOR),
+        ),
+        (pattern(Action.WATCH_CALL), tap(watch_calls.on_call_button)),
+        (pattern(Action.WATCH_ALERT), tap(watch_calls.on_alert_button)),
         # (self-service: ⏸ and ▶️ on the profile card, the pause durations)
         (pattern(Action.PAUSE, "menu"), tap(pause.on_pause_menu)),
         (pattern(Action.PAUSE, "resume"), tap(pause.on_resume)),

@@ -630,3 +630,8 @@ class RequestSeries(Base):
         CheckConstraint("places BETWEEN 1 AND 20", name="places_range"),
         Index("ix_request_series_due", "stopped_at", "next_occurrence_at"),
     )
+
+
+# The watch campaigns' tables (issue 18) live in their own module; importing it here puts them
+# in `Base.metadata` wherever the models are loaded (Alembic, the tests).
+from storage import watch_models as watch_models  # noqa: E402

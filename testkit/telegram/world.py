@@ -299,6 +299,19 @@ class FakeTelegram:
             if (include_users or m.from_bot) and (include_deleted or not m.deleted)
         ]
 
+    def chats_containing(self, needle: str) -> set[int]:
+        """Every chat where `needle` appears in a message's text or caption, now or in an earlier
+        version, deleted messages included (a negative check of who was shown something)."""
+        found = set()
+        for chat_id, state in self._chats.items():
+            for message in state.messages.values():
+                texts = [message.text, message.caption]
+                for version in message.history:
+                    texts += [version.text, version.caption]
+                if any(needle in text for text in texts if text):
+                    found.add(chat_id)
+        return found
+
     def message(self, chat: ChatRef, message_id: int) -> StoredMessage:
         """One message of a chat by id (whoever sent it)."""
         found = self.chat_state(chat).messages.get(message_id)

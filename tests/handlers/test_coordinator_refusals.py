@@ -40,6 +40,8 @@ SAMPLE_TAPS: dict[Action, list[str]] = {
         "st:yes:{pending}",
         "st:no:{pending}",
     ],
+    Action.WATCH: ["wt:start:0", "wt:show:1", "wt:stop:1", "wt:stopyes:1", "wt:report:1"],
+    Action.WATCH_STEP: ["wts:kind:heat", "wts:start:x"],
 }
 COORDINATOR_COMMANDS = [c.name for c in COMMANDS if c.roles == frozenset({Role.COORDINATOR})]
 
@@ -57,6 +59,7 @@ def test_the_walk_covers_every_coordinator_button_and_command() -> None:
         "export",
         "announce",
         "members",
+        "watch",
     }
 
 

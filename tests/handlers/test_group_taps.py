@@ -68,6 +68,12 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.MEMBERS: ["mb:card:{nour_member}", "mb:list:0_x_x_0_x_x", "mb:search:x"],
     Action.STANDING: ["st:suspend:{nour_member}", "st:yes:{nour_member}"],
     Action.MENU: ["mn:new", "mn:pending", "mn:mine"],
+    Action.REGISTER: ["wg:card:1", "wg:removeyes:1", "wg:add:0", "wg:edit:1"],
+    Action.REGISTER_STEP: ["wgs:save:x", "wgs:field:name"],
+    Action.WATCH: ["wt:start:0", "wt:stopyes:1"],
+    Action.WATCH_STEP: ["wts:start:x"],
+    Action.WATCH_CALL: ["wc:well:1", "wc:none:1"],
+    Action.WATCH_ALERT: ["wa:go:1"],
 }
 
 

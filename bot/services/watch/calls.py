@@ -1,0 +1,403 @@
+"""A campaign day's calls: the caller's taps, the hour before trying again, the escalation of
+those nobody reached, and its repetition to every coordinator until someone acts.
+
+Each tap is checked against the database: the call is the presser's own, of the campaign's
+current day, and still waiting for that outcome (one conditional UPDATE: a double tap or a stale
+list changes nothing). Timers (`retry_at`, `window_ends_at`, `repeat_at`) are claimed the same
+way, so that two processes never send the same reminder or alert twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.vocabulary import Role
+from bot.domain.watch import Acknowledgement, CallOutcome
+from bot.messages.base import Reader
+from bot.messages.messenger import Letter
+from bot.messages.watch_calls import CallerList, PersonNeeds, Unreached
+from bot.services.outcomes import Outcome
+from bot.services.watch.campaigns import CampaignService, caller_lines, coordinator_readers
+from storage import audit
+from storage import members as member_store
+from storage.models import Member
+from storage.watch_models import WatchCall, WatchCampaign, WatchPerson
+from storage.writes import changed
+
+RETRY_AFTER = timedelta(hours=1)
+OPEN = (CallOutcome.PENDING, CallOutcome.NO_ANSWER)
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """Someone said what they do about a person nobody reached."""
+
+    name: str
+    who: str
+    acknowledgement: Acknowledgement
+
+
+class WatchService(CampaignService):
+    """Campaigns (start, stop, the day's window) and their calls."""
+
+    async def run_due(self) -> dict[str, int]:
+        """Everything due now: windows' ends (before a new day can open: after a long outage the
+        last day is still closed), repeats, calls to try again, windows to open."""
+        now = self._clock()
+        escalated = await self._close_windows(now)
+        repeated = await self._repeats(now)
+        retries = await self._retries(now)
+        done = await self.open_due_windows()
+        done |= {
+            "watch_escalated": escalated,
+            "watch_repeated": repeated,
+            "watch_retries": retries,
+        }
+        return done
+
+    # --- the caller's taps -------------------------------------------------------------------
+
+    async def record(
+        self, telegram_id: int, call_id: int, outcome: CallOutcome
+    ) -> CallerList | Outcome:
+        """A caller's outcome on one person of their list; their list as it now reads.
+
+        NOT_ALLOWED: not their call; EXPIRED: not the campaign's current day (or stopped);
+        ALREADY_DONE: the call is no longer waiting for this (a double tap, an old list).
+        """
+        now = self._clock()
+        async with self._transaction() as session:
+            member = await member_store.get_by_telegram_id(session, telegram_id)
+            call = await session.get(WatchCall, call_id)
+            if member is None or call is None or call.caller_id != member.id:
+                return Outcome.NOT_ALLOWED
+            campaign = await session.get(WatchCampaign, call.campaign_id)
+            if campaign is None or not campaign.running or campaign.day != call.day:
+                return Outcome.EXPIRED
+            if call.person_id is None:
+                return Outcome.NOT_FOUND
+            was = call.outcome
+            moved = await self._move(session, call, outcome, now)
+            if moved is None:
+                return Outcome.ALREADY_DONE
+            await audit.record(
+                session, "watch_call", call.id, "outcome", by=member.id, moved=(was, moved)
+            )
+            person = await session.get(WatchPerson, call.person_id)
+            assert person is not None
+            letters: list[Letter] = []
+            if moved in (CallOutcome.NEEDS, CallOutcome.EMERGENCY):
+                notice = PersonNeeds(person.name, member.display_name, moved)
+                letters += [(notice, reader) for reader in await self._staff(session, person)]
+            elif moved is CallOutcome.NO_ANSWER and call.second_no_answer_at is not None:
+                letters += await self._unreached(session, [call], now, repeated=False)
+            await self._messenger.post(session, letters)
+            lines = await caller_lines(session, campaign.id, call.day, {member.id})
+            return CallerList(
+                call.day, campaign.window_start, campaign.window_end, lines.get(member.id, ())
+            )
+
+    async def _move(
+        self, session: AsyncSession, call: WatchCall, outcome: CallOutcome, now: datetime
+    ) -> CallOutcome | None:
+        """Record the outcome with a conditional UPDATE; the outcome stored, or None."""
+        waiting = [
+            WatchCall.id == call.id,
+            WatchCall.escalated_at.is_(None),
+            WatchCall.outcome.in_(OPEN),
+        ]
+        if outcome is CallOutcome.NO_ANSWER:
+            if call.outcome is CallOutcome.PENDING:
+                values = {
+                    "outcome": CallOutcome.NO_ANSWER,
+                    "first_no_answer_at": now,
+                    "retry_at": now + RETRY_AFTER,
+                }
+                waiting.append(WatchCall.outcome == CallOutcome.PENDING)
+            else:
+                # The second no-answer of the day: escalated at once.
+                values = {
+                    "second_no_answer_at": now,
+                    "retry_at": None,
+                    "escalated_at": now,
+                    "repeat_at": now + self._escalation_repeat,
+                }
+                waiting.append(WatchCall.second_no_answer_at.is_(None))
+        elif outcome in (CallOutcome.WELL, CallOutcome.NEEDS, CallOutcome.EMERGENCY):
+            values = {"outcome": outcome, "outcome_at": now, "retry_at": None}
+        else:
+            return None
+        moved = await changed(
+            session, update(WatchCall).where(*waiting).values(**values).returning(WatchCall.id)
+        )
+        if moved is None:
+            return None
+        await session.refresh(call)
+        return outcome
+
+    @property
+    def _escalation_repeat(self) -> timedelta:
+        """How long an escalation waits for someone to act before every coordinator is told."""
+        return timedelta(minutes=self._settings.watch_escalation_minutes)
+
+    # --- timers ------------------------------------------------------------------------------
+
+    async def _retries(self, now: datetime) -> int:
+        """An hour after a no-answer: the caller's list again, "time to call … again"."""
+        sent = 0
+        async with self._transaction() as session:
+            due = (
+                await session.execute(
+                    update(WatchCall)
+                    .where(
+                        WatchCall.retry_at <= now,
+                        WatchCall.outcome == CallOutcome.NO_ANSWER,
+                        WatchCall.escalated_at.is_(None),
+                    )
+                    .values(retry_at=None)
+                    .returning(WatchCall.id)
+                )
+            ).scalars()
+            due_ids = list(due)
+            if not due_ids:
+                return 0
+            rows = await session.execute(
+                select(WatchCall, WatchCampaign, WatchPerson.name, Member)
+                .join(WatchCampaign, WatchCampaign.id == WatchCall.campaign_id)
+                .join(WatchPerson, WatchPerson.id == WatchCall.person_id)
+                .join(Member, Member.id == WatchCall.caller_id)
+                .where(
+                    WatchCall.id.in_(due_ids),
+                    WatchCampaign.running.is_(True),
+                    WatchCampaign.day == WatchCall.day,
+                )
+            )
+            due_rows = rows.all()
+            # One query per campaign day for the lists (not one per call), one insert for all.
+            wanted: dict[tuple[int, date], set[int]] = {}
+            for call, campaign, _name, caller in due_rows:
+                wanted.setdefault((campaign.id, call.day), set()).add(caller.id)
+            lists = {
+                key: await caller_lines(session, key[0], key[1], callers)
+                for key, callers in wanted.items()
+            }
+            sending: dict[tuple[int, date], list[tuple[int, Letter]]] = {}
+            for call, campaign, name, caller in due_rows:
+                reader = Reader.of(caller)
+                if reader is None:
+                    continue
+                key = (campaign.id, call.day)
+                notice = CallerList(
+                    call.day,
+                    campaign.window_start,
+                    campaign.window_end,
+                    lists[key].get(caller.id, ()),
+                    again=name,
+                )
+                sending.setdefault(key, []).append((caller.id, (notice, reader)))
+                sent += 1
+            for (campaign_id, day), letters in sending.items():
+                await self._send_lists(session, campaign_id, day, letters)
+        return sent
+
+    async def _close_windows(self, now: datetime) -> int:
+        """At a window's end: everyone not reached is escalated to their referent and the
+        coordinators, with the day's tries."""
+        escalated = 0
+        async with self._db.read() as session:
+            ending = list(
+                (
+                    await session.execute(
+                        select(WatchCampaign.id).where(
+                            WatchCampaign.running.is_(True), WatchCampaign.window_ends_at <= now
+                        )
+                    )
+                ).scalars()
+            )
+        for campaign_id in ending:
+            async with self._transaction() as session:
+                claimed = await changed(
+                    session,
+                    update(WatchCampaign)
+                    .where(WatchCampaign.id == campaign_id, WatchCampaign.window_ends_at <= now)
+                    .values(window_ends_at=None)
+                    .returning(WatchCampaign.day),
+                )
+                if claimed is None:
+                    continue
+                ids = list(
+                    (
+                        await session.execute(
+                            update(WatchCall)
+                            .where(
+                                WatchCall.campaign_id == campaign_id,
+                                WatchCall.day == claimed[0],
+                                WatchCall.outcome.in_(OPEN),
+                                WatchCall.escalated_at.is_(None),
+                                WatchCall.person_id.is_not(None),
+                            )
+                            .values(
+                                escalated_at=now,
+                                retry_at=None,
+                                repeat_at=now + self._escalation_repeat,
+                            )
+                            .returning(WatchCall.id)
+                        )
+                    ).scalars()
+                )
+                calls = list(
+                    (
+                        await session.execute(
+                            select(WatchCall).where(WatchCall.id.in_(ids)).order_by(WatchCall.id)
+                        )
+                    ).scalars()
+                )
+                letters = await self._unreached(session, calls, now, repeated=False)
+                letters += await self._lists_removed(session, campaign_id, claimed[0], now)
+                await self._messenger.post(session, letters)
+                escalated += len(calls)
+        return escalated
+
+    async def _repeats(self, now: datetime) -> int:
+        """Escalations nobody acted on: told again to every coordinator, once."""
+        async with self._transaction() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        update(WatchCall)
+                        .where(WatchCall.repeat_at <= now, WatchCall.acknowledged_at.is_(None))
+                        .values(repeat_at=None)
+                        .returning(WatchCall.id)
+                    )
+                ).scalars()
+            )
+            if not ids:
+                return 0
+            calls = list(
+                (
+                    await session.execute(
+                        select(WatchCall).where(WatchCall.id.in_(ids)).order_by(WatchCall.id)
+                    )
+                ).scalars()
+            )
+            letters = await self._unreached(session, calls, now, repeated=True)
+            await self._messenger.post(session, letters)
+            return len(calls)
+
+    async def _unreached(
+        self, session: AsyncSession, calls: list[WatchCall], now: datetime, *, repeated: bool
+    ) -> list[Letter]:
+        """The alerts about people nobody reached: to their referent and the coordinators (a
+        repetition: to the coordinators), with few queries whatever the number of people."""
+        person_ids = [call.person_id for call in calls if call.person_id is not None]
+        if not person_ids:
+            return []
+        people = {
+            person.id: person
+            for person in (
+                await session.execute(select(WatchPerson).where(WatchPerson.id.in_(person_ids)))
+            ).scalars()
+        }
+        member_ids = {
+            *(person.referent_id for person in people.values() if person.referent_id),
+            *(call.caller_id for call in calls if call.caller_id),
+        }
+        members = {
+            member.id: member
+            for member in (
+                await session.execute(select(Member).where(Member.id.in_(member_ids)))
+            ).scalars()
+        }
+        coordinators = await coordinator_readers(session)
+        letters: list[Letter] = []
+        for call in calls:
+            person = people.get(call.person_id or 0)
+            if person is None:
+                continue
+            caller = members.get(call.caller_id or 0)
+            tries = tuple(
+                moment
+                for moment in (call.first_no_answer_at, call.second_no_answer_at)
+                if moment is not None
+            )
+            notice = Unreached(
+                call.id,
+                person.name,
+                person.address,
+                caller.display_name if caller else None,
+                tries,
+                repeated=repeated,
+            )
+            readers = list(coordinators)
+            referent = Reader.of(members.get(person.referent_id or 0))
+            if not repeated and referent is not None and referent not in readers:
+                readers.insert(0, referent)
+            letters += [(notice, reader) for reader in readers]
+        action = "repeated" if repeated else "escalated"
+        await audit.record_each(session, "watch_call", [call.id for call in calls], action)
+        return letters
+
+    async def _staff(self, session: AsyncSession, person: WatchPerson) -> list[Reader]:
+        """The person's referent, then the coordinators."""
+        readers = await coordinator_readers(session)
+        referent = (
+            Reader.of(await session.get(Member, person.referent_id)) if person.referent_id else None
+        )
+        if referent is not None and referent not in readers:
+            readers.insert(0, referent)
+        return readers
+
+    # --- acknowledging an escalation ---------------------------------------------------------
+
+    async def acknowledge(
+        self, telegram_id: int, call_id: int, acknowledgement: Acknowledgement
+    ) -> Acknowledged | Outcome:
+        """A referent (the person's) or a coordinator says what they do; the repetition stops.
+
+        ALREADY_DONE: someone said it first (nothing changes).
+        """
+        now = self._clock()
+        async with self._transaction() as session:
+            found = await self._member_roles(session, telegram_id)
+            call = await session.get(WatchCall, call_id)
+            if found is None or call is None or call.escalated_at is None:
+                return Outcome.NOT_ALLOWED if found is None else Outcome.NOT_FOUND
+            member, roles = found
+            person = await session.get(WatchPerson, call.person_id) if call.person_id else None
+            is_referent = person is not None and person.referent_id == member.id
+            if Role.COORDINATOR not in roles and not (Role.REFERENT in roles and is_referent):
+                return Outcome.NOT_ALLOWED
+            if person is None:
+                return Outcome.NOT_FOUND
+            taken = await changed(
+                session,
+                update(WatchCall)
+                .where(WatchCall.id == call_id, WatchCall.acknowledged_at.is_(None))
+                .values(
+                    acknowledged_at=now,
+                    acknowledged_by_id=member.id,
+                    acknowledgement=acknowledgement,
+                    repeat_at=None,
+                    **(
+                        {"outcome": CallOutcome.WELL, "outcome_at": now}
+                        if acknowledgement is Acknowledgement.REACHED
+                        else {}
+                    ),
+                )
+                .returning(WatchCall.id),
+            )
+            if taken is None:
+                return Outcome.ALREADY_DONE
+            await audit.record(
+                session,
+                "watch_call",
+                call_id,
+                "acknowledged",
+                by=member.id,
+                detail={"action": acknowledgement.value},
+            )
+            return Acknowledged(person.name, member.display_name, acknowledgement)
