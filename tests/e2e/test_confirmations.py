@@ -236,7 +236,7 @@ async def test_every_copy_of_an_application_card_follows_the_decision(
     claire_card = await claire.expect_message("New volunteer application.")
     dora_card = await dora.expect_message("Nouvelle candidature")
     dora.send_command("pending")
-    dora_listed = await dora.expect_message("Candidature de bénévole : Marc")
+    dora_listed = await dora.expect_message("Candidature de bénévole\u202f: Marc")
     assert dora_listed.labels == ["✅ Valider", "❌ Refuser"]
 
     # Claire approves from her card: every copy says so, and its Approve / Reject are gone.
@@ -267,7 +267,7 @@ async def test_every_copy_of_an_application_card_follows_the_decision(
     lina_id = await enrol(live, lina, skills=("shopping",))
     await send_card_to_coordinators(context, lina_id, [COORDINATOR_ID, dora.id], intro)
     claire_lina = await claire.expect_message("Volunteer application: Lina")
-    dora_lina = await dora.expect_message("Candidature de bénévole : Lina")
+    dora_lina = await dora.expect_message("Candidature de bénévole\u202f: Lina")
     claire.tap(claire_lina, "❌ Reject")
     await claire.expect_message("Why is Lina's application not accepted?")
     claire.send_text("No volunteer is needed in Le Biollay for now.")

@@ -204,13 +204,19 @@ async def test_once_the_claim_ends_writing_is_refused_and_nothing_is_sent(
     request_id, details, taken = await _claimed(live, world, rita, nour)
     # Rita starts writing; before she sends it, Nour gives the request back.
     await _write(rita, taken, "💬 Write to Nour", "Write your message to Nour")
-    nour.tap(details, "Release")
+    write_data = details.button(WRITE_TO_REFERENT).callback_data
+    assert write_data is not None
+    nour.tap(details, "Release")  # asked first, in the details message
+    await world.wait_for(lambda: "Yes, give it back" in details.labels, what="the question")
+    nour.tap(details, "Yes, give it back")
     await rita.expect_message("Nour released your request")
     rita.send_text("Are you still coming?")
     await rita.expect_message(CLOSED.format(id=request_id))
-    # A tap on the old buttons says the same, as an alert, and asks for nothing.
+    # The details message lost its buttons; a tap on the old write button (a stale copy) says
+    # the same, as an alert, and asks for nothing.
+    assert WRITE_TO_REFERENT not in details.labels
     answered = len(nour.callback_answers)
-    nour.tap(details, WRITE_TO_REFERENT)
+    nour.tap_data(details, write_data)
     await world.wait_for(lambda: len(nour.callback_answers) > answered)
     answer = nour.callback_answers[-1]
     assert answer.show_alert

@@ -28,12 +28,12 @@ async def test_the_demo_plays_its_whole_scenario() -> None:
     # /new played as Nora types it: someone new in 8 actions.
     assert "8 actions from /new to the posted request" in transcript
     posting, race = transcript.split("=== Marc and Hugo tap at the same moment")
-    assert "Personne : Mme Jeanne Martin" in posting  # Nora's preview
+    assert "Personne\u202f: Mme Jeanne Martin" in posting  # Nora's preview
     assert (
         race.count("Person: Mme Jeanne Martin") + race.count("Personne\u202f: Mme Jeanne Martin")
         == 1
     )  # only the winner saw the private details
     # Narrated once the bot is idle: the group's copy has been edited by then.
     taken = race.split("now says it is taken:)\n", 1)[1].splitlines()[0]
-    assert taken == "  (✅ Prise en charge. Merci !)"
+    assert taken == "  (✅ Prise en charge. Merci\u202f!)"
     assert transcript.rstrip().endswith("every step above succeeded.")

@@ -141,7 +141,7 @@ async def test_a_typed_address_takes_eight_actions_and_removes_the_location_keyb
     await _ticked(world, lina, "Courses")
     lina.tap("Terminé")
     summary = await lina.expect_message("Vérifiez vos réponses")
-    assert "Quartier : Le Biollay" in (summary.text or "")
+    assert "Quartier\u202f: Le Biollay" in (summary.text or "")
     lina.tap(summary, "J’accepte la charte et j’envoie ma candidature")
     await lina.expect_message("Merci")
 
