@@ -74,6 +74,6 @@ def test_the_application_card_and_the_member_card_say_presets() -> None:
     english = application_card(view, I18N.for_user("en", None))
     assert "Availability: weekends, weekday evenings\n" in english
     card = member_card(_card(availability=tuple(EVENINGS_AND_WEEKENDS)), french, TOWN).text
-    assert "Disponibilités : le week-end, le soir en semaine" in card
+    assert "Disponibilités\u202f: le week-end, le soir en semaine" in card
     none_given = member_card(_card(), I18N.for_user("en", None), TOWN).text
     assert "Availability: to be agreed each time" in none_given

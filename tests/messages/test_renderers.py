@@ -112,7 +112,7 @@ def test_the_english_offer_reads_in_full() -> None:
     ("language", "when"),
     [
         ("en", "When: Thursday 26 November, in the afternoon"),
-        ("fr", "Quand : jeudi 26 novembre, dans l’après-midi"),
+        ("fr", "Quand\u202f: jeudi 26 novembre, dans l’après-midi"),
         ("nl", "Wanneer: donderdag 26 november, in de namiddag"),
     ],
 )

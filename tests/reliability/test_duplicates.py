@@ -169,7 +169,7 @@ async def test_a_webhook_retry_is_handled_once(
         gate = _gate(app)
         await _eventually(lambda: gate.skipped == 2, "both copies skipped")
         await bea.expect_message("Bonjour Béa")
-        assert [(m.text or "").split("!")[0] for m in ana.inbox] == ["Bonjour Ana "]
+        assert [(m.text or "").split("!")[0] for m in ana.inbox] == ["Bonjour Ana\u202f"]
         assert len(bea.inbox) == 1
     finally:
         await app.updater.stop()
