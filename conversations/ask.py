@@ -43,9 +43,7 @@ from conversations.posting.answers import (
     MAX_NAME_LENGTH,
     MAX_NOTES_LENGTH,
     checked_request,
-    choose_day,
     on_consent,
-    on_day,
     on_description,
     on_edit,
     on_home_address,
@@ -56,10 +54,11 @@ from conversations.posting.answers import (
     on_when,
     retry_address,
     skip_b_notes,
+    when_states,
 )
 from conversations.posting.draft import PostingDraft, Step
 from conversations.posting.preview import preview_text
-from conversations.posting.questions import PARTS, SEND_A_LOCATION, request_questions
+from conversations.posting.questions import SEND_A_LOCATION, request_questions
 from handlers.common import NO_LONGER_VALID
 
 ASK = Conversation(
@@ -302,12 +301,7 @@ def build_ask_conversation() -> ConversationHandler[BrigadeContext]:
             Step.NO_CONSENT: [],
             Step.NEED: [ASK.on("skill", on_need)],
             Step.DESCRIPTION: [ASK.text(on_description)],
-            Step.WHEN: [
-                ASK.on("when", on_when, values=["asap", "today"]),
-                ASK.on("when", choose_day, values=["day"]),
-            ],
-            Step.DAY: [ASK.on("day", on_day)],
-            Step.PART: [ASK.on("part", on_part, values=list(PARTS))],
+            **when_states(ASK, on_when, on_part),
             Step.PREVIEW: [
                 ASK.on("edit", on_edit, values=sorted(EDITABLE)),
                 ASK.on("send", on_send),

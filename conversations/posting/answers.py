@@ -18,7 +18,7 @@ from bot.i18n import N_
 from bot.services.profile import PHONE_PATTERN
 from bot.services.requests import RequestDraft
 from bot.text import one_line, several_lines
-from conversations.base import END, State, Turn
+from conversations.base import END, Conversation, Spec, State, Turn
 from conversations.pickers import Again, PhoneTexts, phone_reply
 from conversations.places import AddressTexts, Spot, find_address, name_of, pin_of
 from conversations.posting.draft import (
@@ -30,9 +30,11 @@ from conversations.posting.draft import (
 from conversations.posting.preview import posted_text
 from conversations.posting.questions import (
     MAX_DESCRIPTION_LENGTH,
+    PARTS,
     offered_day,
     slot_start,
 )
+from conversations.turn import D, TapStep
 from handlers.common import NO_LONGER_VALID
 
 MAX_NAME_LENGTH = 64
@@ -380,19 +382,35 @@ async def on_when(turn: PostingTurn, button: Callback) -> State:
     return await forward(turn, Step.PLACES)
 
 
-async def choose_day(turn: PostingTurn, button: Callback) -> State:
+async def choose_day(turn: Turn[Any], button: Callback) -> State:
     """📅 Choose a day: the days offered."""
     return await turn.ask(Step.DAY)
 
 
-async def on_day(turn: PostingTurn, button: Callback) -> State:
-    """Keep the day (one of those offered), then the part of the day."""
+async def on_day(turn: Turn[Any], button: Callback) -> State:
+    """Keep the day (one of those offered) in the draft's `day`, then the part of the day."""
     day = offered_day(turn, button.str_arg(1))
     if day is None:
         await turn.answer(turn._(NO_LONGER_VALID))
         return await turn.ask(Step.DAY)
     turn.draft.day = day
     return await turn.ask(Step.PART)
+
+
+def when_states(
+    flow: Conversation[D], on_when: TapStep[D], on_part: TapStep[D]
+) -> dict[str, list[Spec]]:
+    """The handlers of the steps `when_questions` asks (when, which day, which part), for a
+    conversation's `states`: `on_when` keeps "as soon as possible" or "today", `on_part` the
+    slot; the day in between is kept by `on_day`."""
+    return {
+        Step.WHEN: [
+            flow.on("when", on_when, values=["asap", "today"]),
+            flow.on("when", choose_day, values=["day"]),
+        ],
+        Step.DAY: [flow.on("day", on_day)],
+        Step.PART: [flow.on("part", on_part, values=list(PARTS))],
+    }
 
 
 async def on_part(turn: PostingTurn, button: Callback) -> State:
