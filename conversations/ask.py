@@ -53,7 +53,7 @@ from conversations.posting.answers import (
     on_part,
     on_when,
     retry_address,
-    skip_b_notes,
+    skip_notes,
     when_states,
 )
 from conversations.posting.draft import PostingDraft, Step
@@ -295,7 +295,7 @@ def build_ask_conversation() -> ConversationHandler[BrigadeContext]:
                 ASK.keep_text(
                     "beneficiary.notes", MAX_NOTES_LENGTH, BAD_NOTES, then=Step.B_CONSENT
                 ),
-                ASK.on("skip", skip_b_notes),
+                ASK.on("skip", skip_notes(then=Step.B_CONSENT)),
             ],
             Step.B_CONSENT: [ASK.on("consent", on_consent, values=["yes", "no"])],
             Step.NO_CONSENT: [],

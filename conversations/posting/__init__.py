@@ -43,7 +43,7 @@ from conversations.posting.answers import (
     on_typed_home,
     on_when,
     skip_b_phone,
-    skip_notes_to_need,
+    skip_notes,
     start_posting,
     when_states,
 )
@@ -92,7 +92,7 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
             Step.B_PLACE: [POSTING.pin(on_home_pin), POSTING.text(on_typed_home)],
             Step.B_NOTES: [
                 POSTING.keep_text("beneficiary.notes", MAX_NOTES_LENGTH, BAD_NOTES, then=Step.NEED),
-                POSTING.on("skip", skip_notes_to_need),
+                POSTING.on("skip", skip_notes(then=Step.NEED)),
             ],
             Step.NEED: [POSTING.on("skill", on_need)],
             Step.DESCRIPTION: [POSTING.text(on_posting_description)],

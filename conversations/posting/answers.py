@@ -20,9 +20,10 @@ from bot.services.requests import RequestDraft
 from bot.text import one_line, several_lines
 from conversations.base import END, Conversation, Spec, State, Turn
 from conversations.pickers import Again, PhoneTexts, phone_reply
-from conversations.places import AddressTexts, Spot, find_address, name_of, pin_of
+from conversations.places import AddressTexts, Spot, address_said, find_address, name_of, pin_of
 from conversations.posting.draft import (
     Beneficiary,
+    PostingDraft,
     PostingTurn,
     Step,
     forward,
@@ -213,12 +214,10 @@ async def skip_b_phone(turn: PostingTurn, button: Callback) -> State:
 
 async def _address_found(turn: PostingTurn, confirm: str) -> State:
     """Geocode a typed address, then ask to confirm what was found (/ask)."""
-    place = await find_address(turn, ADDRESS)
+    place = await address_said(turn, ADDRESS, N_("I found: {address}"), short=True)
     if place is None:
         return None
     turn.draft.found = Spot.of(place)
-    # A text message, so that it can take the location keyboard away.
-    await turn.say(turn._("I found: {address}", address=place.short_label), ReplyKeyboardRemove())
     return await turn.ask(confirm)
 
 
@@ -276,16 +275,15 @@ async def retry_address(turn: PostingTurn, button: Callback) -> State:
     return await turn.ask(Step.B_PLACE)
 
 
-async def skip_b_notes(turn: PostingTurn, button: Callback) -> State:
-    """No access notes (/ask: then the consent)."""
-    turn.draft.beneficiary.notes = None
-    return await turn.ask(Step.B_CONSENT)
+def skip_notes(then: str) -> TapStep[PostingDraft]:
+    """“Skip” under the access notes: none, then the question of `then` (/ask: the consent;
+    /new, after a pin: the need)."""
 
+    async def skipped(turn: PostingTurn, button: Callback) -> State:
+        turn.draft.beneficiary.notes = None
+        return await turn.ask(then)
 
-async def skip_notes_to_need(turn: PostingTurn, button: Callback) -> State:
-    """/new, after a pin: no access notes, then the need."""
-    turn.draft.beneficiary.notes = None
-    return await turn.ask(Step.NEED)
+    return skipped
 
 
 async def on_consent(turn: PostingTurn, button: Callback) -> State:
@@ -357,11 +355,10 @@ async def elsewhere(turn: PostingTurn, button: Callback) -> State:
 
 async def on_elsewhere_address(turn: PostingTurn) -> State:
     """The place of the service, typed: kept, said once, then the preview."""
-    place = await find_address(turn, ADDRESS)
+    place = await address_said(turn, ADDRESS, N_("📍 {address}"), short=True)
     if place is None:
         return None
     turn.draft.elsewhere = Spot(place.latitude, place.longitude, area=place.area_label)
-    await turn.say(turn._("📍 {address}", address=place.short_label), ReplyKeyboardRemove())
     return await forward(turn, Step.WHEN)
 
 
