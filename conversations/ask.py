@@ -249,7 +249,6 @@ async def on_send(turn: AskTurn, button: Callback) -> State:
     request, elsewhere = await checked_request(turn)
     if request is None:
         return elsewhere
-    await turn.answer()
     # Nothing is committed if this raises: the stored answers stay, Send can be tapped again.
     asked = await turn.services.requests.ask(turn.user_id, request)
     if asked is Outcome.INVALID:

@@ -440,8 +440,9 @@ async def on_edit(turn: PostingTurn, button: Callback) -> State:
 
 
 async def checked_request(turn: PostingTurn) -> tuple[RequestDraft | None, State]:
-    """The draft's request once checked again (answers, consent, a slot still ahead); else
-    None and the step asked instead, the tap answered with what is wrong."""
+    """The draft's request once checked again (answers, consent, a slot still ahead), the tap
+    answered (the service call that follows may take a while); else None and the step asked
+    instead, the tap answered with what is wrong."""
     _, draft = turn._, turn.draft
     now = turn.services.clock()
     request = draft.request(now)
@@ -454,6 +455,7 @@ async def checked_request(turn: PostingTurn) -> tuple[RequestDraft | None, State
         draft.editing = True
         await turn.answer(_("The chosen time has passed. Please choose another."), alert=True)
         return None, await turn.ask(Step.WHEN)
+    await turn.answer()
     return request, None
 
 
@@ -463,7 +465,6 @@ async def on_post(turn: PostingTurn, button: Callback) -> State:
     request, elsewhere = await checked_request(turn)
     if request is None:
         return elsewhere
-    await turn.answer()
     # Nothing is committed if this raises: the stored answers stay, Post can be tapped again.
     posted = await turn.services.requests.post(turn.user_id, request)
     # The preview's buttons are spent (an old or unchanged message may refuse the edit).
