@@ -21,7 +21,7 @@ from bot.domain.vocabulary import Role
 from bot.i18n import N_
 from bot.services.outcomes import Outcome
 from conversations.base import END, Conversation, State, Texts, Turn, choices
-from conversations.places import AddressTexts, Spot, find_address, location
+from conversations.places import AddressTexts, Spot, address_said, location
 from handlers.admin import neighbourhoods_screen, skills_screen
 
 
@@ -128,11 +128,10 @@ async def on_centre_pin(turn: Turn_) -> State:
 
 async def on_centre_text(turn: Turn_) -> State:
     """Keep the place typed (geocoded) as the centre; ask for the radius."""
-    place = await find_address(turn, CENTRE)
+    place = await address_said(turn, CENTRE, N_("Found: {address}"))
     if place is None:
         return None
     turn.draft.centre = Spot.of(place)
-    await turn.say(turn._("Found: {address}", address=place.label), ReplyKeyboardRemove())
     return await turn.ask(Step.NB_RADIUS)
 
 

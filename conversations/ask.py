@@ -43,9 +43,7 @@ from conversations.posting.answers import (
     MAX_NAME_LENGTH,
     MAX_NOTES_LENGTH,
     checked_request,
-    choose_day,
     on_consent,
-    on_day,
     on_description,
     on_edit,
     on_home_address,
@@ -55,11 +53,12 @@ from conversations.posting.answers import (
     on_part,
     on_when,
     retry_address,
-    skip_b_notes,
+    skip_notes,
+    when_states,
 )
 from conversations.posting.draft import PostingDraft, Step
 from conversations.posting.preview import preview_text
-from conversations.posting.questions import PARTS, SEND_A_LOCATION, request_questions
+from conversations.posting.questions import SEND_A_LOCATION, request_questions
 from handlers.common import NO_LONGER_VALID
 
 ASK = Conversation(
@@ -250,7 +249,6 @@ async def on_send(turn: AskTurn, button: Callback) -> State:
     request, elsewhere = await checked_request(turn)
     if request is None:
         return elsewhere
-    await turn.answer()
     # Nothing is committed if this raises: the stored answers stay, Send can be tapped again.
     asked = await turn.services.requests.ask(turn.user_id, request)
     if asked is Outcome.INVALID:
@@ -296,18 +294,13 @@ def build_ask_conversation() -> ConversationHandler[BrigadeContext]:
                 ASK.keep_text(
                     "beneficiary.notes", MAX_NOTES_LENGTH, BAD_NOTES, then=Step.B_CONSENT
                 ),
-                ASK.on("skip", skip_b_notes),
+                ASK.on("skip", skip_notes(then=Step.B_CONSENT)),
             ],
             Step.B_CONSENT: [ASK.on("consent", on_consent, values=["yes", "no"])],
             Step.NO_CONSENT: [],
             Step.NEED: [ASK.on("skill", on_need)],
             Step.DESCRIPTION: [ASK.text(on_description)],
-            Step.WHEN: [
-                ASK.on("when", on_when, values=["asap", "today"]),
-                ASK.on("when", choose_day, values=["day"]),
-            ],
-            Step.DAY: [ASK.on("day", on_day)],
-            Step.PART: [ASK.on("part", on_part, values=list(PARTS))],
+            **when_states(ASK, on_when, on_part),
             Step.PREVIEW: [
                 ASK.on("edit", on_edit, values=sorted(EDITABLE)),
                 ASK.on("send", on_send),

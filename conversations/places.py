@@ -6,7 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 
 from bot import formats
 from bot.i18n import N_
@@ -116,6 +122,19 @@ async def find_address(
     if place is None:
         example = turn.services.settings.address_example or _(ADDRESS_EXAMPLE)
         await turn.say(_(texts.not_found, example=example))
+    return place
+
+
+async def address_said(
+    turn: Turn[Any], texts: AddressTexts, found: str, *, short: bool = False
+) -> Place | None:
+    """Geocode the typed address, as `find_address`; once found, say it (`found`, its
+    {address} the place's label, or its short label) in a text message, which takes the
+    location keyboard away."""
+    place = await find_address(turn, texts)
+    if place is not None:
+        address = place.short_label if short else place.label
+        await turn.say(turn._(found, address=address), ReplyKeyboardRemove())
     return place
 
 

@@ -9,7 +9,7 @@ the offer, and returns the card, shown anew with what changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from telegram.constants import ParseMode
@@ -23,21 +23,14 @@ from bot.messages.commitments import mine_card
 from bot.services.outcomes import StepOutcome
 from bot.services.requests import MineAnswer, RequestEdit
 from conversations.base import END, Conversation, State, Texts, Turn, back, choices
-from conversations.posting.answers import SLOT_PASSED, description_typed
+from conversations.posting.answers import SLOT_PASSED, description_typed, when_states
+from conversations.posting.draft import Step as PostingStep
 from conversations.posting.questions import (
     MAX_DESCRIPTION_LENGTH,
-    PART_CHOICES,
-    PARTS,
     PLACES_CHOICES,
     PLACES_NEEDED,
-    WHAT_TIME,
-    WHEN_CHOICES,
-    WHEN_NEEDED,
-    WHICH_DAY,
-    day_buttons,
-    offered_day,
     slot_start,
-    spelled,
+    when_questions,
 )
 from handlers.common import NO_LONGER_VALID
 
@@ -46,9 +39,10 @@ class Step(StrEnum):
     """The questions (stored between updates: keep the values)."""
 
     DESCRIPTION = "desc"
-    WHEN = "when"
-    DAY = "day"
-    PART = "part"
+    # When, and the slot's pickers, are /new's (`when_questions`, `when_states`): its steps.
+    WHEN = PostingStep.WHEN.value
+    DAY = PostingStep.DAY.value
+    PART = PostingStep.PART.value
     PLACES = "places"
 
 
@@ -95,11 +89,6 @@ async def leave(turn: EditTurn) -> State:
     return await turn.cancel()
 
 
-def _chosen_day(turn: EditTurn) -> str:
-    chosen = turn.draft.day
-    return spelled(date.fromisoformat(chosen), turn) if chosen else ""
-
-
 @EDITING.question(Step.DESCRIPTION)
 async def ask_description(turn: EditTurn) -> None:
     """The new description (the same rules as /new's)."""
@@ -111,9 +100,7 @@ async def ask_description(turn: EditTurn) -> None:
     await turn.say(text, back(turn))
 
 
-EDITING.prompt(Step.WHEN, WHEN_NEEDED, choices("when", WHEN_CHOICES))
-EDITING.prompt(Step.DAY, WHICH_DAY, day_buttons)
-EDITING.prompt(Step.PART, WHAT_TIME, choices("part", PART_CHOICES), day=_chosen_day)
+when_questions(EDITING)
 EDITING.prompt(
     Step.PLACES,
     PLACES_NEEDED,
@@ -169,21 +156,6 @@ async def on_when(turn: EditTurn, button: Callback) -> State:
     return await _save(turn, RequestEdit(when_kind=button.str_arg(1)))
 
 
-async def choose_day(turn: EditTurn, button: Callback) -> State:
-    """📅 Choose a day: the days offered."""
-    return await turn.ask(Step.DAY)
-
-
-async def on_day(turn: EditTurn, button: Callback) -> State:
-    """Keep the day (one of those offered), then the part of the day."""
-    day = offered_day(turn, button.str_arg(1))
-    if day is None:
-        await turn.answer(turn._(NO_LONGER_VALID))
-        return await turn.ask(Step.DAY)
-    turn.draft.day = day
-    return await turn.ask(Step.PART)
-
-
 async def on_part(turn: EditTurn, button: Callback) -> State:
     """The slot, unless it has already passed."""
     day = turn.draft.day
@@ -210,12 +182,7 @@ def build_request_edit_conversation() -> ConversationHandler[BrigadeContext]:
         ],
         states={
             Step.DESCRIPTION: [EDITING.text(on_description)],
-            Step.WHEN: [
-                EDITING.on("when", on_when, values=["asap", "today"]),
-                EDITING.on("when", choose_day, values=["day"]),
-            ],
-            Step.DAY: [EDITING.on("day", on_day)],
-            Step.PART: [EDITING.on("part", on_part, values=list(PARTS))],
+            **when_states(EDITING, on_when, on_part),
             Step.PLACES: [EDITING.on("places", on_places, values=[str(n) for n in PLACES_CHOICES])],
         },
     )

@@ -57,7 +57,7 @@ from conversations.places import (
     OWN_PLACE_QUESTION,
     SEND_MY_LOCATION,
     Spot,
-    find_address,
+    address_said,
     location,
     neighbourhood_named,
     offer_neighbourhoods,
@@ -358,12 +358,11 @@ async def on_location_pin(turn: Turn_) -> State:
 
 async def on_location_text(turn: Turn_) -> State:
     """Geocode a typed address and go on; the summary shows what was found (⬅ to change it)."""
-    found = await find_address(turn, OWN_ADDRESS)
+    # A typed address ends the step too: the location keyboard goes.
+    found = await address_said(turn, OWN_ADDRESS, N_("Address found: {address}"))
     if found is None:
         return None
     turn.draft.place = Spot.of(found)
-    # A typed address ends the step too: the location keyboard goes.
-    await turn.say(turn._("Address found: {address}", address=found.label), ReplyKeyboardRemove())
     return await _after_place(turn)
 
 

@@ -92,7 +92,7 @@ async def on_action(turn: Turn_, button: Callback) -> State:
         member_id, verb, None, (message.chat.id, message.message_id) if message else None
     )
     await turn.answer()
-    await turn.say(_(screens.ASK_REASON[verb], name=card.display_name))
+    await turn.say(_(screens.STANDING_WORDS[verb].ask_reason, name=card.display_name))
     return REASON
 
 
@@ -139,7 +139,7 @@ async def on_yes(turn: Turn_, button: Callback) -> State:
         result = await standing.revoke(turn.user_id, draft.member_id, role, draft.reason)
     await turn.answer(_answer(result, turn))
     note = (
-        _(screens.DONE_NOTES[draft.verb], name=turn.who.member.display_name)
+        _(screens.STANDING_WORDS[draft.verb].done, name=turn.who.member.display_name)
         if result.outcome is Standing.DONE
         else _answer(result, turn)
     )
@@ -165,10 +165,7 @@ async def on_no(turn: Turn_, button: Callback) -> State:
 def build_standing_conversation() -> ConversationHandler[BrigadeContext]:
     """A card's action, its reason, its confirmation; persisted across restarts."""
     return STANDING.build(
-        entry_points=[
-            STANDING.start_tap(on_action, verb=verb)
-            for verb in (screens.SUSPEND, screens.REINSTATE, screens.UNREF, screens.UNCOORD)
-        ],
+        entry_points=[STANDING.start_tap(on_action, verb=verb) for verb in screens.STANDING_WORDS],
         states={
             REASON: [STANDING.command("skip", on_skip), STANDING.text(on_reason)],
             CONFIRM: [STANDING.on("yes", on_yes), STANDING.on("no", on_no)],

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
 
 from telegram import Message, Update
 from telegram.constants import ParseMode
@@ -25,12 +27,13 @@ from bot.messages import commitments as screens
 from bot.messages.base import Rendered, Town
 from bot.messages.claims import STEP_ANSWERS
 from bot.services.outcomes import Outcome, StepOutcome
-from bot.services.requests import Directions, MineVerb, TaskVerb
+from bot.services.requests import Directions, MineVerb, RequestService, TaskVerb
 from handlers.buttons import query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 
 PAGE_SIZE = 5
 P = TypeVar("P")
+V = TypeVar("V", bound=StrEnum)
 
 
 def _town(context: BrigadeContext) -> Town:
@@ -53,32 +56,79 @@ async def _show(update: Update, screen: Rendered, *, edit: bool) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Listing(Generic[P]):
+    """One of the three lists: the service method that looks a page up, what answers someone who
+    has none (not a referent, not a volunteer), and how a page looks."""
+
+    found: Callable[[RequestService], Callable[..., Awaitable[P | Outcome]]]
+    refusal: str
+    render: Callable[[P, int, Translator, Town], Rendered]
+
+
+MINE = _Listing(lambda requests: requests.my_requests, screens.NOT_A_REFERENT, screens.mine_page)
+TASKS = _Listing(lambda requests: requests.my_tasks, screens.NOT_A_VOLUNTEER, screens.tasks_page)
+NEARBY = _Listing(lambda requests: requests.nearby, screens.NOT_A_VOLUNTEER, screens.nearby_page)
+
+
 async def _page(
-    context: BrigadeContext,
-    who: Speaker,
-    number: int,
-    found: Callable[..., Awaitable[P | Outcome]],
-    refusal: str,
-    render: Callable[[P, int, Translator, Town], Rendered],
+    context: BrigadeContext, who: Speaker, listing: _Listing[P], number: int
 ) -> Rendered:
     """Page `number` of one of the three lists, or why the caller has none."""
+    found = listing.found(context.services.requests)
     page = await found(who.member.telegram_id, offset=number * PAGE_SIZE, limit=PAGE_SIZE)
     if isinstance(page, Outcome):
-        return Rendered(who._(refusal))
-    return render(page, number, who._, _town(context))
+        return Rendered(who._(listing.refusal))
+    return listing.render(page, number, who._, _town(context))
+
+
+async def _list(
+    update: Update, context: BrigadeContext, who: Speaker, listing: _Listing[P]
+) -> None:
+    """The command's answer: the first page, in a new message."""
+    await _show(update, await _page(context, who, listing, 0), edit=False)
+
+
+async def _turn_page(
+    update: Update, context: BrigadeContext, who: Speaker, listing: _Listing[P], number: int
+) -> None:
+    """◀ / ▶: the page asked for (looked up again: it may have changed), in the message tapped."""
+    await query_of(update).answer()
+    await _show(update, await _page(context, who, listing, number), edit=True)
+
+
+async def _card_tap(
+    update: Update,
+    context: BrigadeContext,
+    who: Speaker,
+    button: Callback,
+    listing: _Listing[P],
+    verbs: type[V],
+    *,
+    asked_first: str,
+) -> tuple[V, int, bool] | None:
+    """A button of a list's page or card: a page is shown here (None), an unknown verb answered
+    (None); else the step, its target and whether it is the one asked first — that one only
+    shows the card (SHOW), where the question is then asked."""
+    verb, target = button.str_arg(0), button.int_arg(1)
+    if verb == "page":
+        await _turn_page(update, context, who, listing, target)
+        return None
+    asking = verb == asked_first
+    try:
+        step = verbs("show" if asking else verb)
+    except ValueError:
+        await query_of(update).answer(who._(NO_LONGER_VALID))
+        return None
+    return step, target, asking
 
 
 # --- /mine -------------------------------------------------------------------------------------
 
 
-async def _mine_screen(context: BrigadeContext, who: Speaker, number: int) -> Rendered:
-    found = context.services.requests.my_requests
-    return await _page(context, who, number, found, screens.NOT_A_REFERENT, screens.mine_page)
-
-
 async def mine(update: Update, context: BrigadeContext, who: Speaker, _message: Message) -> None:
     """/mine: the requests you posted, by state."""
-    await _show(update, await _mine_screen(context, who, 0), edit=False)
+    await _list(update, context, who, MINE)
 
 
 async def on_mine_button(
@@ -86,17 +136,10 @@ async def on_mine_button(
 ) -> None:
     """A button of /mine: a page, a card, cancel (asked first), then the step confirmed."""
     query, _ = query_of(update), who._
-    verb, target = button.str_arg(0), button.int_arg(1)
-    if verb == "page":
-        await query.answer()
-        await _show(update, await _mine_screen(context, who, target), edit=True)
+    tapped = await _card_tap(update, context, who, button, MINE, MineVerb, asked_first="cancel")
+    if tapped is None:
         return
-    asking = verb == "cancel"
-    try:
-        step = MineVerb.SHOW if asking else MineVerb(verb)
-    except ValueError:
-        await query.answer(_(NO_LONGER_VALID))
-        return
+    step, target, asking = tapped
     answer = await context.services.requests.my_request(who.member.telegram_id, target, step)
     if answer.card is None:
         await query.answer(_(STEP_ANSWERS[answer.outcome]), show_alert=True)
@@ -106,7 +149,7 @@ async def on_mine_button(
         await _show(update, screens.mine_cancel_question(answer.card, _), edit=True)
         return
     outcome = StepOutcome.STALE if asking else answer.outcome
-    note = screens.mine_step_note("cancelyes" if asking else verb, outcome, _)
+    note = screens.mine_step_note("cancelyes" if asking else step.value, outcome, _)
     await query.answer(note)
     await _show(update, screens.mine_card(answer.card, _, _town(context), note), edit=True)
 
@@ -114,14 +157,9 @@ async def on_mine_button(
 # --- /tasks ------------------------------------------------------------------------------------
 
 
-async def _tasks_screen(context: BrigadeContext, who: Speaker, number: int) -> Rendered:
-    found = context.services.requests.my_tasks
-    return await _page(context, who, number, found, screens.NOT_A_VOLUNTEER, screens.tasks_page)
-
-
 async def tasks(update: Update, context: BrigadeContext, who: Speaker, _message: Message) -> None:
     """/tasks: the requests you took, by state."""
-    await _show(update, await _tasks_screen(context, who, 0), edit=False)
+    await _list(update, context, who, TASKS)
 
 
 async def _directions(update: Update, context: BrigadeContext, who: Speaker, claim_id: int) -> None:
@@ -141,22 +179,13 @@ async def on_task_button(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
     """A button of /tasks: a page, a card, Done, Release (asked first), Directions."""
-    query, _ = query_of(update), who._
-    verb, target = button.str_arg(0), button.int_arg(1)
-    if verb == "page":
-        await query.answer()
-        await _show(update, await _tasks_screen(context, who, target), edit=True)
+    if button.str_arg(0) == "where":
+        await _directions(update, context, who, button.int_arg(1))
         return
-    if verb == "where":
-        await _directions(update, context, who, target)
-        return
-    asking = verb == "release"
-    try:
-        step = TaskVerb.SHOW if asking else TaskVerb(verb)
-    except ValueError:
-        await query.answer(_(NO_LONGER_VALID))
-        return
-    await task_step(update, context, who, target, step, asking=asking)
+    tapped = await _card_tap(update, context, who, button, TASKS, TaskVerb, asked_first="release")
+    if tapped is not None:
+        step, claim_id, asking = tapped
+        await task_step(update, context, who, claim_id, step, asking=asking)
 
 
 async def task_step(
@@ -189,23 +218,16 @@ async def task_step(
 # --- /nearby -----------------------------------------------------------------------------------
 
 
-async def _nearby_screen(context: BrigadeContext, who: Speaker, number: int) -> Rendered:
-    found = context.services.requests.nearby
-    return await _page(context, who, number, found, screens.NOT_A_VOLUNTEER, screens.nearby_page)
-
-
 async def nearby(update: Update, context: BrigadeContext, who: Speaker, _message: Message) -> None:
     """/nearby: open requests you may take now, nearest first."""
-    await _show(update, await _nearby_screen(context, who, 0), edit=False)
+    await _list(update, context, who, NEARBY)
 
 
 async def on_nearby_button(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """A page of /nearby (looked up again: it may have changed)."""
-    query = query_of(update)
+    """A page of /nearby."""
     if button.str_arg(0) != "page":
-        await query.answer(who._(NO_LONGER_VALID))
+        await query_of(update).answer(who._(NO_LONGER_VALID))
         return
-    await query.answer()
-    await _show(update, await _nearby_screen(context, who, button.int_arg(1)), edit=True)
+    await _turn_page(update, context, who, NEARBY, button.int_arg(1))

@@ -136,6 +136,18 @@ class RequestExpired(Notice):
         )
 
 
+def tried_line(offered: int, waves: int, groups: int, declined: int, _: Translator) -> str:
+    """What was tried to find volunteers for a request (the alert below, /open's cards)."""
+    return _(
+        "Volunteers contacted: {offers} · waves: {waves} · group posts: {groups} · "
+        "“Not for me”: {declined}.",
+        offers=offered,
+        waves=waves,
+        groups=groups,
+        declined=declined,
+    )
+
+
 @dataclass(frozen=True)
 class StillNotTaken(Notice):
     """To the referent and the coordinators: what was tried, and what to do now."""
@@ -151,16 +163,16 @@ class StillNotTaken(Notice):
 
     def render(self, _: Translator, town: Town) -> Rendered:
         """What was tried; Widen / Offer again / Cancel."""
-        text = _(
-            "⏰ Request #{id} ({skill}) is still not taken. Volunteers contacted: {offers} · "
-            "waves: {waves} · group posts: {groups} · “Not for me”: {declined}. What should we "
-            "do?",
-            id=self.request_id,
-            skill=skill_label(self.skill, _),
-            offers=self.offered,
-            waves=self.waves,
-            groups=self.groups,
-            declined=self.declined,
+        text = " ".join(
+            [
+                _(
+                    "⏰ Request #{id} ({skill}) is still not taken.",
+                    id=self.request_id,
+                    skill=skill_label(self.skill, _),
+                ),
+                tried_line(self.offered, self.waves, self.groups, self.declined, _),
+                _("What should we do?"),
+            ]
         )
         rows = buttons(_, Action.REQUEST_ADMIN, self.request_id, ESCALATION_BUTTONS)
         return Rendered(text, keyboard(rows))

@@ -78,6 +78,14 @@ def _nav(page: Page[T], number: int, action: Action, _: Translator) -> list[Inli
     return nav
 
 
+def _opening(
+    view: RequestView, action: Action, target: int, _: Translator
+) -> list[InlineKeyboardButton]:
+    """The row of a page that opens one item's card: its number and need."""
+    label = _("#{id}: {skill}", id=view.id, skill=skill_of(view, _))
+    return [button(label, action, "show", target)]
+
+
 def _grouped(
     items: Sequence[T],
     group_of: Callable[[T], K],
@@ -97,6 +105,19 @@ def _grouped(
             current = group
         lines.append(escaped(line(item)))
     return lines
+
+
+def _card(
+    lines: list[str],
+    note: str | None,
+    rows: list[list[InlineKeyboardButton]],
+    back: InlineKeyboardButton,
+) -> Rendered:
+    """A card of /mine or /tasks: its lines, what was just done under them, the buttons that fit
+    its state, then the way back to the list."""
+    if note:
+        lines = [*lines, "", escaped(note)]
+    return Rendered("\n".join(lines), InlineKeyboardMarkup([*rows, [back]]), html=True)
 
 
 # --- /mine -------------------------------------------------------------------------------------
@@ -120,17 +141,7 @@ def mine_page(page: Page[MyRequest], number: int, _: Translator, town: Town) -> 
         return text
 
     lines = _grouped(page.items, lambda item: item.group, MINE_HEADINGS, line, _)
-    rows = [
-        [
-            button(
-                _("#{id}: {skill}", id=item.request.id, skill=skill_of(item.request, _)),
-                Action.MINE,
-                "show",
-                item.request.id,
-            )
-        ]
-        for item in page.items
-    ]
+    rows = [_opening(item.request, Action.MINE, item.request.id, _) for item in page.items]
     rows.append(_nav(page, number, Action.MINE, _))
     return Rendered("\n".join([head, "", *lines]), InlineKeyboardMarkup(rows), html=True)
 
@@ -141,8 +152,6 @@ def mine_card(item: MyRequest, _: Translator, town: Town, note: str | None = Non
     lines = [offer_text(view, _, town.tz), escaped(_(MINE_HEADINGS[item.group]))]
     if item.claimers:
         lines.append(escaped(_("Taken by: {names}", names=", ".join(item.claimers))))
-    if note:
-        lines += ["", escaped(note)]
     rows: list[list[InlineKeyboardButton]] = []
     if item.editable:
         rows.append(
@@ -165,8 +174,7 @@ def mine_card(item: MyRequest, _: Translator, town: Town, note: str | None = Non
     )
     if item.may_cancel:
         rows.append([button(_("❌ Cancel the request"), Action.MINE, "cancel", view.id)])
-    rows.append([button(_(BACK_TO_MINE), Action.MINE, "page", 0)])
-    return Rendered("\n".join(lines), InlineKeyboardMarkup(rows), html=True)
+    return _card(lines, note, rows, button(_(BACK_TO_MINE), Action.MINE, "page", 0))
 
 
 def mine_cancel_question(item: MyRequest, _: Translator) -> Rendered:
@@ -210,17 +218,7 @@ def tasks_page(page: Page[MyTask], number: int, _: Translator, town: Town) -> Re
         lambda item: _short(item.request, _, town),
         _,
     )
-    rows = [
-        [
-            button(
-                _("#{id}: {skill}", id=item.request.id, skill=skill_of(item.request, _)),
-                Action.TASK,
-                "show",
-                item.claim_id,
-            )
-        ]
-        for item in page.items
-    ]
+    rows = [_opening(item.request, Action.TASK, item.claim_id, _) for item in page.items]
     rows.append(_nav(page, number, Action.TASK, _))
     return Rendered("\n".join([head, "", *lines]), InlineKeyboardMarkup(rows), html=True)
 
@@ -228,8 +226,6 @@ def tasks_page(page: Page[MyTask], number: int, _: Translator, town: Town) -> Re
 def task_card(item: MyTask, _: Translator, town: Town, note: str | None = None) -> Rendered:
     """One of a volunteer's claims: Done, Release and Directions while it is active."""
     lines = [offer_text(item.request, _, town.tz), escaped(_(TASK_HEADINGS[item.group]))]
-    if note:
-        lines += ["", escaped(note)]
     rows: list[list[InlineKeyboardButton]] = []
     if item.active:
         rows.append(
@@ -241,8 +237,7 @@ def task_card(item: MyTask, _: Translator, town: Town, note: str | None = None) 
         )
         rows.append([button(_("📍 Directions"), Action.TASK, "where", item.claim_id)])
         rows.append([write_button(_, item.claim_id, to=Side.REFERENT)])
-    rows.append([button(_(BACK_TO_TASKS), Action.TASK, "page", 0)])
-    return Rendered("\n".join(lines), InlineKeyboardMarkup(rows), html=True)
+    return _card(lines, note, rows, button(_(BACK_TO_TASKS), Action.TASK, "page", 0))
 
 
 def task_release_question(item: MyTask, _: Translator) -> Rendered:

@@ -45,42 +45,57 @@ STATUS_CODES = {
 ANY = "x"
 MAX_ID = 999_999  # six digits: the filter word stays within a callback argument (24 characters)
 
-# The card's actions: (verb, label) — the verb is also the confirmation's key.
+# The card's actions, by the verb of their buttons.
 SUSPEND, REINSTATE, UNREF, UNCOORD = "suspend", "reinstate", "unref", "uncoord"
-ACTION_LABELS = {
-    SUSPEND: N_("⛔ Suspend"),
-    REINSTATE: N_("✅ Reinstate"),
-    UNREF: N_("Withdraw the referent role"),
-    UNCOORD: N_("Withdraw the coordinator role"),
-}
-QUESTIONS = {
-    SUSPEND: N_("Suspend {name}?"),
-    REINSTATE: N_("Reinstate {name}?"),
-    UNREF: N_("Withdraw {name}'s referent role?"),
-    UNCOORD: N_("Withdraw {name}'s coordinator role?"),
-}
-ASK_REASON = {
-    SUSPEND: N_(
-        "Why is {name} suspended? Send the reason in one message: it will be passed on to them. "
-        "Or /skip to give none, /cancel to go back."
+
+
+@dataclass(frozen=True)
+class StandingWords:
+    """What a coordinator reads about one of the card's actions: its button, the question asked
+    before it, the reason asked for, and the card's note once it is done (by {name})."""
+
+    label: str
+    question: str
+    ask_reason: str
+    done: str
+
+
+STANDING_WORDS = {
+    SUSPEND: StandingWords(
+        label=N_("⛔ Suspend"),
+        question=N_("Suspend {name}?"),
+        ask_reason=N_(
+            "Why is {name} suspended? Send the reason in one message: it will be passed on to "
+            "them. Or /skip to give none, /cancel to go back."
+        ),
+        done=N_("Suspended by {name}."),
     ),
-    REINSTATE: N_(
-        "Why is {name} reinstated? Send a word for them in one message, or /skip, or /cancel."
+    REINSTATE: StandingWords(
+        label=N_("✅ Reinstate"),
+        question=N_("Reinstate {name}?"),
+        ask_reason=N_(
+            "Why is {name} reinstated? Send a word for them in one message, or /skip, or /cancel."
+        ),
+        done=N_("Reinstated by {name}."),
     ),
-    UNREF: N_(
-        "Why is {name}'s referent role withdrawn? Send the reason in one message (it will be "
-        "passed on to them), or /skip, or /cancel."
+    UNREF: StandingWords(
+        label=N_("Withdraw the referent role"),
+        question=N_("Withdraw {name}'s referent role?"),
+        ask_reason=N_(
+            "Why is {name}'s referent role withdrawn? Send the reason in one message (it will "
+            "be passed on to them), or /skip, or /cancel."
+        ),
+        done=N_("Referent role withdrawn by {name}."),
     ),
-    UNCOORD: N_(
-        "Why is {name}'s coordinator role withdrawn? Send the reason in one message (it will be "
-        "passed on to them), or /skip, or /cancel."
+    UNCOORD: StandingWords(
+        label=N_("Withdraw the coordinator role"),
+        question=N_("Withdraw {name}'s coordinator role?"),
+        ask_reason=N_(
+            "Why is {name}'s coordinator role withdrawn? Send the reason in one message (it "
+            "will be passed on to them), or /skip, or /cancel."
+        ),
+        done=N_("Coordinator role withdrawn by {name}."),
     ),
-}
-DONE_NOTES = {
-    SUSPEND: N_("Suspended by {name}."),
-    REINSTATE: N_("Reinstated by {name}."),
-    UNREF: N_("Referent role withdrawn by {name}."),
-    UNCOORD: N_("Coordinator role withdrawn by {name}."),
 }
 ANSWERS = {
     Standing.ALREADY_DONE: N_("This was already done."),
@@ -435,7 +450,7 @@ def card_actions(card: MemberCard) -> list[str]:
 def member_card(card: MemberCard, _: Translator, town: Town, note: str = "") -> Rendered:
     """The card with its actions and a way back to the list."""
     rows = [
-        [button(_(ACTION_LABELS[verb]), Action.STANDING, verb, card.member_id)]
+        [button(_(STANDING_WORDS[verb].label), Action.STANDING, verb, card.member_id)]
         for verb in card_actions(card)
     ]
     rows.append([_list_button(_("⬅ Members"), EVERYONE)])
@@ -449,7 +464,7 @@ def confirmation(
     verb: str, card: MemberCard, reason: str | None, _: Translator, town: Town
 ) -> Rendered:
     """The card turned into its question: the action, the reason, Yes / No."""
-    lines = [f"<b>{escaped(_(QUESTIONS[verb], name=card.display_name))}</b>"]
+    lines = [f"<b>{escaped(_(STANDING_WORDS[verb].question, name=card.display_name))}</b>"]
     if verb == SUSPEND:
         lines.append(
             escaped(

@@ -15,6 +15,7 @@ from bot import formats
 from bot.callbacks import Action
 from bot.i18n import N_, Translator, with_town
 from bot.messages.base import Rendered, Town, button, keyboard
+from bot.messages.closing import tried_line
 from bot.money import money_text
 from bot.services.outcomes import Outcome
 from bot.services.reports import (
@@ -96,14 +97,7 @@ def open_card(item: OpenRequest, now: datetime, tz: tzinfo, _: Translator) -> st
             left=item.places_left,
             needed=item.places_needed,
         ),
-        _(
-            "Volunteers contacted: {offers} · waves: {waves} · group posts: {groups} · "
-            "“Not for me”: {declined}.",
-            offers=item.offered,
-            waves=item.waves,
-            groups=item.group_posts,
-            declined=item.declined,
-        ),
+        tried_line(item.offered, item.waves, item.group_posts, item.declined, _),
     ]
     if item.escalated:
         lines.append(_("The referent and the coordinators were alerted."))

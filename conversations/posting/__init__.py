@@ -25,13 +25,11 @@ from conversations.posting.answers import (
     BAD_NOTES,
     MAX_NOTES_LENGTH,
     at_home,
-    choose_day,
     elsewhere,
     on_b_name,
     on_b_phone,
     on_beneficiary,
     on_consent_typed,
-    on_day,
     on_edit,
     on_elsewhere_address,
     on_elsewhere_pin,
@@ -45,8 +43,9 @@ from conversations.posting.answers import (
     on_typed_home,
     on_when,
     skip_b_phone,
-    skip_notes_to_need,
+    skip_notes,
     start_posting,
+    when_states,
 )
 from conversations.posting.draft import (
     EDITABLE,
@@ -54,7 +53,7 @@ from conversations.posting.draft import (
     PostingTurn,
     Step,
 )
-from conversations.posting.questions import PARTS, PLACES_CHOICES
+from conversations.posting.questions import PLACES_CHOICES
 
 # (Importing `answers` imports `questions`, which registers each step's question.)
 __all__ = ["POSTING", "build_posting_conversation"]
@@ -93,7 +92,7 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
             Step.B_PLACE: [POSTING.pin(on_home_pin), POSTING.text(on_typed_home)],
             Step.B_NOTES: [
                 POSTING.keep_text("beneficiary.notes", MAX_NOTES_LENGTH, BAD_NOTES, then=Step.NEED),
-                POSTING.on("skip", skip_notes_to_need),
+                POSTING.on("skip", skip_notes(then=Step.NEED)),
             ],
             Step.NEED: [POSTING.on("skill", on_need)],
             Step.DESCRIPTION: [POSTING.text(on_posting_description)],
@@ -103,12 +102,7 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
                 POSTING.on("where", elsewhere, values=["else"]),
             ],
             Step.W_PLACE: [POSTING.pin(on_elsewhere_pin), POSTING.text(on_elsewhere_address)],
-            Step.WHEN: [
-                POSTING.on("when", on_when, values=["asap", "today"]),
-                POSTING.on("when", choose_day, values=["day"]),
-            ],
-            Step.DAY: [POSTING.on("day", on_day)],
-            Step.PART: [POSTING.on("part", on_part, values=list(PARTS))],
+            **when_states(POSTING, on_when, on_part),
             Step.PLACES: [POSTING.on("places", on_places, values=PLACES_CHOICES)],
             Step.PREVIEW: [
                 POSTING.on("edit", on_edit, values=sorted(EDITABLE)),

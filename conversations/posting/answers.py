@@ -18,11 +18,12 @@ from bot.i18n import N_
 from bot.services.profile import PHONE_PATTERN
 from bot.services.requests import RequestDraft
 from bot.text import one_line, several_lines
-from conversations.base import END, State, Turn
+from conversations.base import END, Conversation, Spec, State, Turn
 from conversations.pickers import Again, PhoneTexts, phone_reply
-from conversations.places import AddressTexts, Spot, find_address, name_of, pin_of
+from conversations.places import AddressTexts, Spot, address_said, find_address, name_of, pin_of
 from conversations.posting.draft import (
     Beneficiary,
+    PostingDraft,
     PostingTurn,
     Step,
     forward,
@@ -30,9 +31,11 @@ from conversations.posting.draft import (
 from conversations.posting.preview import posted_text
 from conversations.posting.questions import (
     MAX_DESCRIPTION_LENGTH,
+    PARTS,
     offered_day,
     slot_start,
 )
+from conversations.turn import D, TapStep
 from handlers.common import NO_LONGER_VALID
 
 MAX_NAME_LENGTH = 64
@@ -211,12 +214,10 @@ async def skip_b_phone(turn: PostingTurn, button: Callback) -> State:
 
 async def _address_found(turn: PostingTurn, confirm: str) -> State:
     """Geocode a typed address, then ask to confirm what was found (/ask)."""
-    place = await find_address(turn, ADDRESS)
+    place = await address_said(turn, ADDRESS, N_("I found: {address}"), short=True)
     if place is None:
         return None
     turn.draft.found = Spot.of(place)
-    # A text message, so that it can take the location keyboard away.
-    await turn.say(turn._("I found: {address}", address=place.short_label), ReplyKeyboardRemove())
     return await turn.ask(confirm)
 
 
@@ -274,16 +275,15 @@ async def retry_address(turn: PostingTurn, button: Callback) -> State:
     return await turn.ask(Step.B_PLACE)
 
 
-async def skip_b_notes(turn: PostingTurn, button: Callback) -> State:
-    """No access notes (/ask: then the consent)."""
-    turn.draft.beneficiary.notes = None
-    return await turn.ask(Step.B_CONSENT)
+def skip_notes(then: str) -> TapStep[PostingDraft]:
+    """“Skip” under the access notes: none, then the question of `then` (/ask: the consent;
+    /new, after a pin: the need)."""
 
+    async def skipped(turn: PostingTurn, button: Callback) -> State:
+        turn.draft.beneficiary.notes = None
+        return await turn.ask(then)
 
-async def skip_notes_to_need(turn: PostingTurn, button: Callback) -> State:
-    """/new, after a pin: no access notes, then the need."""
-    turn.draft.beneficiary.notes = None
-    return await turn.ask(Step.NEED)
+    return skipped
 
 
 async def on_consent(turn: PostingTurn, button: Callback) -> State:
@@ -355,11 +355,10 @@ async def elsewhere(turn: PostingTurn, button: Callback) -> State:
 
 async def on_elsewhere_address(turn: PostingTurn) -> State:
     """The place of the service, typed: kept, said once, then the preview."""
-    place = await find_address(turn, ADDRESS)
+    place = await address_said(turn, ADDRESS, N_("📍 {address}"), short=True)
     if place is None:
         return None
     turn.draft.elsewhere = Spot(place.latitude, place.longitude, area=place.area_label)
-    await turn.say(turn._("📍 {address}", address=place.short_label), ReplyKeyboardRemove())
     return await forward(turn, Step.WHEN)
 
 
@@ -380,19 +379,35 @@ async def on_when(turn: PostingTurn, button: Callback) -> State:
     return await forward(turn, Step.PLACES)
 
 
-async def choose_day(turn: PostingTurn, button: Callback) -> State:
+async def choose_day(turn: Turn[Any], button: Callback) -> State:
     """📅 Choose a day: the days offered."""
     return await turn.ask(Step.DAY)
 
 
-async def on_day(turn: PostingTurn, button: Callback) -> State:
-    """Keep the day (one of those offered), then the part of the day."""
+async def on_day(turn: Turn[Any], button: Callback) -> State:
+    """Keep the day (one of those offered) in the draft's `day`, then the part of the day."""
     day = offered_day(turn, button.str_arg(1))
     if day is None:
         await turn.answer(turn._(NO_LONGER_VALID))
         return await turn.ask(Step.DAY)
     turn.draft.day = day
     return await turn.ask(Step.PART)
+
+
+def when_states(
+    flow: Conversation[D], on_when: TapStep[D], on_part: TapStep[D]
+) -> dict[str, list[Spec]]:
+    """The handlers of the steps `when_questions` asks (when, which day, which part), for a
+    conversation's `states`: `on_when` keeps "as soon as possible" or "today", `on_part` the
+    slot; the day in between is kept by `on_day`."""
+    return {
+        Step.WHEN: [
+            flow.on("when", on_when, values=["asap", "today"]),
+            flow.on("when", choose_day, values=["day"]),
+        ],
+        Step.DAY: [flow.on("day", on_day)],
+        Step.PART: [flow.on("part", on_part, values=list(PARTS))],
+    }
 
 
 async def on_part(turn: PostingTurn, button: Callback) -> State:
@@ -425,8 +440,9 @@ async def on_edit(turn: PostingTurn, button: Callback) -> State:
 
 
 async def checked_request(turn: PostingTurn) -> tuple[RequestDraft | None, State]:
-    """The draft's request once checked again (answers, consent, a slot still ahead); else
-    None and the step asked instead, the tap answered with what is wrong."""
+    """The draft's request once checked again (answers, consent, a slot still ahead), the tap
+    answered (the service call that follows may take a while); else None and the step asked
+    instead, the tap answered with what is wrong."""
     _, draft = turn._, turn.draft
     now = turn.services.clock()
     request = draft.request(now)
@@ -439,6 +455,7 @@ async def checked_request(turn: PostingTurn) -> tuple[RequestDraft | None, State
         draft.editing = True
         await turn.answer(_("The chosen time has passed. Please choose another."), alert=True)
         return None, await turn.ask(Step.WHEN)
+    await turn.answer()
     return request, None
 
 
@@ -448,7 +465,6 @@ async def on_post(turn: PostingTurn, button: Callback) -> State:
     request, elsewhere = await checked_request(turn)
     if request is None:
         return elsewhere
-    await turn.answer()
     # Nothing is committed if this raises: the stored answers stay, Post can be tapped again.
     posted = await turn.services.requests.post(turn.user_id, request)
     # The preview's buttons are spent (an old or unchanged message may refuse the edit).

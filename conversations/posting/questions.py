@@ -198,10 +198,19 @@ def spelled(day: date, turn: Turn[Any]) -> str:
     return str(format_date(day, "EEEE d MMMM", locale=turn._.language))
 
 
-def _chosen_day(turn: PostingTurn) -> str:
-    """The day chosen, spelled."""
+def _chosen_day(turn: Turn[Any]) -> str:
+    """The day chosen (the draft's `day`), spelled."""
     chosen = turn.draft.day
     return spelled(date.fromisoformat(chosen), turn) if chosen else ""
+
+
+def when_questions(flow: Conversation[Any]) -> None:
+    """Register when the help is needed and the pickers of a slot — which day, then which part
+    of it — with a conversation whose draft keeps the day chosen in `day` (/new, /ask, and
+    changing a posted request)."""
+    flow.prompt(Step.WHEN, WHEN_NEEDED, choices("when", WHEN_CHOICES))
+    flow.prompt(Step.DAY, WHICH_DAY, day_buttons)
+    flow.prompt(Step.PART, WHAT_TIME, choices("part", PART_CHOICES), day=_chosen_day)
 
 
 POSTING.prompt(
@@ -248,9 +257,7 @@ def request_questions(flow: Conversation[PostingDraft]) -> None:
     )
     flow.prompt(Step.NEED, N_("What kind of help is needed?"), _skills)
     flow.question(Step.DESCRIPTION)(ask_description)
-    flow.prompt(Step.WHEN, WHEN_NEEDED, choices("when", WHEN_CHOICES))
-    flow.prompt(Step.DAY, WHICH_DAY, day_buttons)
-    flow.prompt(Step.PART, WHAT_TIME, choices("part", PART_CHOICES), day=_chosen_day)
+    when_questions(flow)
 
 
 request_questions(POSTING)

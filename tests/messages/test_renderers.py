@@ -25,7 +25,7 @@ from bot.messages.claims import (
     claim_answer,
     step_answer,
 )
-from bot.messages.closing import StillNotTaken
+from bot.messages.closing import StillNotTaken, tried_line
 from bot.messages.messenger import Messenger
 from bot.messages.offers import OfferCopy, OfferUpdate, RequestView
 from bot.services.outcomes import ClaimOutcome, StepOutcome
@@ -273,6 +273,18 @@ def test_an_escalation_says_what_was_tried_and_offers_three_ways_out(
     rows = _buttons(rendered)
     assert [label for [(label, _data)] in rows] == labels
     assert [data for [(_label, data)] in rows] == ["ra:widen:7", "ra:resend:7", "ra:cancel:7"]
+
+
+def test_the_escalation_and_the_open_card_say_what_was_tried_in_the_same_words() -> None:
+    rendered = _render(StillNotTaken(7, "Plumbing", 4, 2, 1, 1), "fr")
+    assert rendered.text == (
+        "⏰ La demande n° 7 (Plomberie) n’est toujours pas prise en charge. Bénévoles "
+        "contacté·es\u202f: 4 · vagues\u202f: 2 · publications en groupe\u202f: 1 · "
+        "«\u202fPas pour moi\u202f»\u202f: 1. Que faire\u202f?"
+    )
+    english = _render(StillNotTaken(7, "Plumbing", 4, 2, 1, 1), "en").text
+    tried = tried_line(4, 2, 1, 1, I18N.translator("en"))
+    assert english == f"⏰ Request #7 (Plumbing) is still not taken. {tried} What should we do?"
 
 
 def test_a_case_reads_in_html_with_its_two_buttons() -> None:
