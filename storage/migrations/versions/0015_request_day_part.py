@@ -21,10 +21,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("requests") as batch:
-        batch.add_column(sa.Column("day_part", sa.String(length=16), nullable=True))
+    # Added and dropped in place (no batch rebuild): on SQLite a rebuild of `requests` drops the
+    # table, and its claims and offers would go with it (ON DELETE CASCADE).
+    op.add_column("requests", sa.Column("day_part", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("requests") as batch:
-        batch.drop_column("day_part")
+    op.execute(sa.text('ALTER TABLE "requests" DROP COLUMN "day_part"'))
