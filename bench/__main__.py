@@ -6,6 +6,7 @@
     python -m bench matching             # 4. find_candidates among 100,000 volunteers
     python -m bench throughput           # 5a. /help throughput vs a bare PTB echo bot
     python -m bench memory               # 5b. RSS of the bot with 100,000 volunteers
+    python -m bench soak --minutes 15    # 6. a steady mixed load: memory, latency, rows
     python -m bench all [--quick]        # every one of them, in that order
 
 Each prints a Markdown table; `--out FILE` also appends them to FILE. `NAME --help` lists the
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 
-from bench import broadcast, claim_latency, matching, memory, taps, throughput
+from bench import broadcast, claim_latency, matching, memory, soak, taps, throughput
 from bench.common import Table
 
 BENCHMARKS: dict[str, ModuleType] = {
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "matching": matching,
     "throughput": throughput,
     "memory": memory,
+    "soak": soak,
 }
 # `all --quick`: sizes that finish in a couple of minutes, to check the benchmarks still run.
 QUICK: dict[str, list[str]] = {
@@ -42,6 +44,7 @@ QUICK: dict[str, list[str]] = {
     "matching": ["--volunteers", "5000", "--queries", "10", "--naive-runs", "1"],
     "throughput": ["--messages", "200"],
     "memory": ["--volunteers", "5000"],
+    "soak": ["--quick"],
 }
 
 

@@ -1,0 +1,43 @@
+"""`python -m bot`, with tracemalloc snapshots on demand (the soak benchmark's child process).
+
+With BENCH_TRACEMALLOC_FRAMES set, tracemalloc starts before the bot is imported, and every
+SIGUSR1 dumps a snapshot to BENCH_SNAPSHOT_DIR/snapshot-N.tracemalloc (N = 1, 2, …). Without it,
+this is exactly `python -m bot`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tracemalloc
+from pathlib import Path
+from types import FrameType
+
+
+def _snapshots(folder: Path) -> None:
+    taken = 0
+
+    def dump(signum: int, frame: FrameType | None) -> None:
+        nonlocal taken
+        taken += 1
+        snapshot = tracemalloc.take_snapshot()
+        snapshot.dump(str(folder / f"snapshot-{taken}.tracemalloc"))
+        (folder / f"snapshot-{taken}.done").touch()
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
+def main() -> int:
+    """Start tracing if asked, then run the bot."""
+    frames = int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "0"))
+    if frames:
+        tracemalloc.start(frames)
+        _snapshots(Path(os.environ["BENCH_SNAPSHOT_DIR"]))
+    from bot.__main__ import main as bot_main
+
+    return bot_main([])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
