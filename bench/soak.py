@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import heapq
+import os
 import random
 import re
 import signal
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bench.broadcast import REFERENT_BASE_ID, draft
 from bench.common import (
@@ -62,6 +63,7 @@ from bench.common import (
     regional_volunteers,
     scratch,
     skill_ids,
+    wait_until,
 )
 from storage.clock import system_clock
 from storage.database import Database
@@ -422,9 +424,13 @@ async def _play(
             await _minute(load, result, database, path, child)
             if args.tracemalloc:
                 child_snapshot(child)
-                taken.append((time.monotonic(), snapshots / f"snapshot-{len(taken) + 1}.tracemalloc"))
+                taken.append(
+                    (time.monotonic(), snapshots / f"snapshot-{len(taken) + 1}.tracemalloc")
+                )
                 await _wait_files([p.with_suffix(".done") for _, p in taken])
-                result.growth = growth(taken[0][1], taken[-1][1], args.top, taken[-1][0] - taken[0][0])
+                result.growth = growth(
+                    taken[0][1], taken[-1][1], args.top, taken[-1][0] - taken[0][0]
+                )
             result.rows_end = await _table_rows(database)
             async with database.read() as session:
                 unsent = await session.execute(
@@ -443,15 +449,11 @@ async def _play(
 
 def child_snapshot(child: ChildBot) -> None:
     """Ask the bot process for a tracemalloc snapshot (SIGUSR1, see bench.soak_child)."""
-    import os
-
     os.kill(child.pid, signal.SIGUSR1)
 
 
 async def _wait_files(paths: list[Path]) -> None:
-    deadline = time.monotonic() + 120
-    while not all(p.exists() for p in paths) and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+    await wait_until(lambda: all(p.exists() for p in paths), 300, "the snapshots", interval=0.2)
 
 
 def growth(first: Path, last: Path, top: int, seconds: float) -> list[str]:
@@ -509,7 +511,9 @@ async def _minute(
     )
 
 
-def _quarter(values: list[tuple[float, float]], start: float, span: float, which: int) -> list[float]:
+def _quarter(
+    values: list[tuple[float, float]], start: float, span: float, which: int
+) -> list[float]:
     low, high = start + span * which / 4, start + span * (which + 1) / 4
     return [latency for at, latency in values if low <= at < high]
 

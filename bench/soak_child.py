@@ -7,12 +7,36 @@ this is exactly `python -m bot`.
 
 from __future__ import annotations
 
+import gc
+import json
 import os
 import signal
 import sys
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 from types import FrameType
+
+
+def _caches() -> dict[str, object]:
+    """SQLAlchemy's statement caches: their size, and the SQL texts cached under several keys
+    (a statement whose cache key varies while its SQL does not fills the cache for nothing)."""
+    from sqlalchemy.sql.compiler import Compiled
+    from sqlalchemy.util import LRUCache
+
+    report: dict[str, object] = {}
+    for index, cache in enumerate(o for o in gc.get_objects() if isinstance(o, LRUCache)):
+        texts: Counter[str] = Counter()
+        for value in list(cache.values()):
+            compiled = value[0] if isinstance(value, tuple) else value
+            if isinstance(compiled, Compiled):
+                texts[" ".join(compiled.string.split())[:300]] += 1
+        report[f"cache {index}"] = {
+            "entries": len(cache),
+            "capacity": cache.capacity,
+            "same SQL under several keys": [[n, t] for t, n in texts.most_common(15) if n > 1],
+        }
+    return report
 
 
 def _snapshots(folder: Path) -> None:
@@ -23,6 +47,7 @@ def _snapshots(folder: Path) -> None:
         taken += 1
         snapshot = tracemalloc.take_snapshot()
         snapshot.dump(str(folder / f"snapshot-{taken}.tracemalloc"))
+        (folder / f"snapshot-{taken}.caches.json").write_text(json.dumps(_caches()))
         (folder / f"snapshot-{taken}.done").touch()
 
     signal.signal(signal.SIGUSR1, dump)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent
@@ -58,3 +60,14 @@ async def record_each(
     """The same action of the bot on many rows (a purge), with one flush."""
     session.add_all(_event(entity, entity_id, action, None, None, None) for entity_id in entity_ids)
     await session.flush()
+
+
+async def prune(session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` events that occurred before `before` (read by their time index)."""
+    due = select(AuditEvent.id).where(AuditEvent.occurred_at < before).limit(limit)
+    result = await session.execute(
+        delete(AuditEvent)
+        .where(AuditEvent.id.in_(due))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
