@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import heapq
+import json
 import os
 import random
 import re
@@ -365,10 +366,10 @@ async def _play(
     child = brigade_child(server.base_url, url, folder, **settings)
     child.argv = [sys.executable, "-m", "bench.soak_child"]
     snapshots = folder / "snapshots"
+    snapshots.mkdir()
+    child.env["BENCH_SNAPSHOT_DIR"] = str(snapshots)
     if args.tracemalloc:
-        snapshots.mkdir()
         child.env["BENCH_TRACEMALLOC_FRAMES"] = str(args.tracemalloc)
-        child.env["BENCH_SNAPSHOT_DIR"] = str(snapshots)
     await child.start(world)
     load = Load(world, result, rng)
     taken: list[tuple[float, Path]] = []
@@ -409,7 +410,7 @@ async def _play(
                 if now >= next_minute:
                     await _minute(load, result, database, path, child)
                     next_minute += 60.0
-                if args.tracemalloc and now >= next_snapshot:
+                if now >= next_snapshot:
                     child_snapshot(child)
                     taken.append((now, snapshots / f"snapshot-{len(taken) + 1}.tracemalloc"))
                     next_snapshot += args.snapshot_every * 60
@@ -422,15 +423,16 @@ async def _play(
                 await asyncio.sleep(0.1)
             load.step()
             await _minute(load, result, database, path, child)
-            if args.tracemalloc:
+            if taken:
                 child_snapshot(child)
                 taken.append(
                     (time.monotonic(), snapshots / f"snapshot-{len(taken) + 1}.tracemalloc")
                 )
                 await _wait_files([p.with_suffix(".done") for _, p in taken])
-                result.growth = growth(
-                    taken[0][1], taken[-1][1], args.top, taken[-1][0] - taken[0][0]
-                )
+                seconds = taken[-1][0] - taken[0][0]
+                result.growth = caches(taken[0][1], taken[-1][1], seconds)
+                if args.tracemalloc:
+                    result.growth += growth(taken[0][1], taken[-1][1], args.top, seconds)
             result.rows_end = await _table_rows(database)
             async with database.read() as session:
                 unsent = await session.execute(
@@ -466,7 +468,8 @@ def growth(first: Path, last: Path, top: int, seconds: float) -> list[str]:
     before = tracemalloc.Snapshot.load(str(first)).filter_traces(filters)
     after = tracemalloc.Snapshot.load(str(last)).filter_traces(filters)
     lines = [
-        f"traced memory {sum(s.size for s in before.statistics('filename')) / 2**20:.1f} MB → "
+        "tracemalloc: traced memory "
+        f"{sum(s.size for s in before.statistics('filename')) / 2**20:.1f} MB → "
         f"{sum(s.size for s in after.statistics('filename')) / 2**20:.1f} MB over "
         f"{seconds / 60:.1f} minutes"
     ]
@@ -476,6 +479,31 @@ def growth(first: Path, last: Path, top: int, seconds: float) -> list[str]:
             f"{stat.size_diff / 1024:+.1f} KiB ({stat.count_diff:+d} blocks) at "
             + " ← ".join(reversed(frames[-6:]))
         )
+    return lines
+
+
+def caches(first: Path, last: Path, seconds: float) -> list[str]:
+    """What tracemalloc cannot see, first → last snapshot: SQLite's heap, threads, pools, and
+    SQLAlchemy's statement caches (see bench.soak_child)."""
+    before, after = (json.loads(p.with_suffix(".caches.json").read_text()) for p in (first, last))
+    lines = [
+        f"over {seconds / 60:.1f} minutes: "
+        f"SQLite heap {before['sqlite heap bytes'] / 2**20:.1f} → "
+        f"{after['sqlite heap bytes'] / 2**20:.1f} MB; threads {before['threads']} → "
+        f"{after['threads']}; pools {before['pools']} → {after['pools']}"
+    ]
+    for name, cache in after.items():
+        if name.startswith("statement cache") and cache["entries"]:
+            was = before.get(name, {}).get("entries", 0)
+            lines.append(
+                f"{name}: {was} → {cache['entries']} entries (of {cache['capacity']}); same SQL "
+                f"under several keys: {cache['same SQL under several keys'][:3]}"
+            )
+    counts_before = dict(before["objects by type"])
+    grown = sorted(
+        ((n - counts_before.get(t, 0), t) for t, n in after["objects by type"]), reverse=True
+    )
+    lines.append("objects by type, grown: " + ", ".join(f"{t} {d:+d}" for d, t in grown[:8]))
     return lines
 
 
@@ -586,6 +614,8 @@ def tables(result: SoakResult, args: argparse.Namespace) -> list[Table]:
     summary.add("lost", ", ".join(f"{k} {v}" for k, v in result.lost.items()) or "0")
     summary.add("errors", ", ".join(f"{k} {v}" for k, v in result.errors.items()) or "0")
     summary.add("bot warnings and errors logged", len(result.warnings))
+    for logged in sorted(set(result.warnings))[:5]:
+        summary.notes.append(f"logged: {logged[:200]}")
     summary.notes.append(result.load)
 
     rows = Table(
@@ -603,9 +633,12 @@ def tables(result: SoakResult, args: argparse.Namespace) -> list[Table]:
         rows.notes.append(f"database file + WAL: {first_mb:.1f} MB → {last_mb:.1f} MB")
     out = [minutes, summary, rows]
     if result.growth:
-        top = Table("6d. Soak: allocation sites that grew most (tracemalloc)", ["growth"])
-        for line in result.growth:
-            top.add(line)
+        top = Table(
+            "6d. Soak: memory outside and inside Python, first → last probe after the warm-up",
+            ["growth"],
+        )
+        for site in result.growth:
+            top.add(site)
         out.append(top)
     return out
 

@@ -1,8 +1,9 @@
 """`python -m bot`, with tracemalloc snapshots on demand (the soak benchmark's child process).
 
-With BENCH_TRACEMALLOC_FRAMES set, tracemalloc starts before the bot is imported, and every
-SIGUSR1 dumps a snapshot to BENCH_SNAPSHOT_DIR/snapshot-N.tracemalloc (N = 1, 2, …). Without it,
-this is exactly `python -m bot`.
+With BENCH_TRACEMALLOC_FRAMES set, tracemalloc starts before the bot is imported. With
+BENCH_SNAPSHOT_DIR set, every SIGUSR1 writes BENCH_SNAPSHOT_DIR/snapshot-N.caches.json (N = 1,
+2, …: SQLite's heap, threads, pools, SQLAlchemy's statement caches, objects by type) and, when
+tracing, snapshot-N.tracemalloc. Without either, this is exactly `python -m bot`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import tracemalloc
 from collections import Counter
 from pathlib import Path
@@ -31,12 +33,31 @@ def _caches() -> dict[str, object]:
             compiled = value[0] if isinstance(value, tuple) else value
             if isinstance(compiled, Compiled):
                 texts[" ".join(compiled.string.split())[:300]] += 1
-        report[f"cache {index}"] = {
+        report[f"statement cache {index}"] = {
             "entries": len(cache),
             "capacity": cache.capacity,
             "same SQL under several keys": [[n, t] for t, n in texts.most_common(15) if n > 1],
         }
+    report["sqlite heap bytes"] = _sqlite_memory_used()
+    report["threads"] = threading.active_count()
+    report["objects by type"] = Counter(type(o).__name__ for o in gc.get_objects()).most_common(40)
+    from sqlalchemy.pool import Pool
+
+    report["pools"] = [pool.status() for pool in gc.get_objects() if isinstance(pool, Pool)]
     return report
+
+
+def _sqlite_memory_used() -> int:
+    """SQLite's own heap (page caches, prepared statements), which tracemalloc cannot see."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return -1
+    library = ctypes.CDLL(name)
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(library.sqlite3_memory_used())
 
 
 def _snapshots(folder: Path) -> None:
@@ -45,8 +66,9 @@ def _snapshots(folder: Path) -> None:
     def dump(signum: int, frame: FrameType | None) -> None:
         nonlocal taken
         taken += 1
-        snapshot = tracemalloc.take_snapshot()
-        snapshot.dump(str(folder / f"snapshot-{taken}.tracemalloc"))
+        if tracemalloc.is_tracing():
+            snapshot = tracemalloc.take_snapshot()
+            snapshot.dump(str(folder / f"snapshot-{taken}.tracemalloc"))
         (folder / f"snapshot-{taken}.caches.json").write_text(json.dumps(_caches()))
         (folder / f"snapshot-{taken}.done").touch()
 
@@ -58,6 +80,7 @@ def main() -> int:
     frames = int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "0"))
     if frames:
         tracemalloc.start(frames)
+    if "BENCH_SNAPSHOT_DIR" in os.environ:
         _snapshots(Path(os.environ["BENCH_SNAPSHOT_DIR"]))
     from bot.__main__ import main as bot_main
 

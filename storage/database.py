@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 # Set on the read-only engine view so that SQLite readers start a plain (deferred) transaction.
 _READ_ONLY_OPTION = "brigade_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Each pooled connection keeps a private page cache (SQLite's default: 2 MiB). It fills slowly as
+# the bot touches pages, so a process's memory crept up for its first hours (measured with the
+# soak benchmark: SQLite's heap grew while Python's stayed flat). 1 MiB each, reached in minutes;
+# re-reads beyond it come from the operating system's file cache, shared by every connection.
+SQLITE_CACHE_KIB = 1024
 # PRAGMA auto_vacuum's value for INCREMENTAL.
 INCREMENTAL_VACUUM = 2
 
@@ -61,6 +66,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
