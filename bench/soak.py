@@ -490,7 +490,10 @@ def caches(first: Path, last: Path, seconds: float) -> list[str]:
         f"over {seconds / 60:.1f} minutes: "
         f"SQLite heap {before['sqlite heap bytes'] / 2**20:.1f} → "
         f"{after['sqlite heap bytes'] / 2**20:.1f} MB; threads {before['threads']} → "
-        f"{after['threads']}; pools {before['pools']} → {after['pools']}"
+        f"{after['threads']}; pools {before['pools']} → {after['pools']}",
+        f"Python blocks {before['python allocated blocks']:,} → "
+        f"{after['python allocated blocks']:,}; glibc malloc (bytes) "
+        f"{before['malloc']} → {after['malloc']}",
     ]
     for name, cache in after.items():
         if name.startswith("statement cache") and cache["entries"]:

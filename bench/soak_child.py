@@ -39,6 +39,8 @@ def _caches() -> dict[str, object]:
             "same SQL under several keys": [[n, t] for t, n in texts.most_common(15) if n > 1],
         }
     report["sqlite heap bytes"] = _sqlite_memory_used()
+    report["python allocated blocks"] = sys.getallocatedblocks()
+    report["malloc"] = _mallinfo()
     report["threads"] = threading.active_count()
     report["objects by type"] = Counter(type(o).__name__ for o in gc.get_objects()).most_common(40)
     from sqlalchemy.pool import Pool
@@ -58,6 +60,28 @@ def _sqlite_memory_used() -> int:
     library = ctypes.CDLL(name)
     library.sqlite3_memory_used.restype = ctypes.c_int64
     return int(library.sqlite3_memory_used())
+
+
+def _mallinfo() -> dict[str, int]:
+    """glibc's view of the C heap: bytes in use, free but kept, mmapped (mallinfo2)."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                "uordblks", "fordblks", "keepcost",
+            )
+        ]  # fmt: skip
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+    except (OSError, AttributeError):
+        return {}
+    info = libc.mallinfo2()
+    return {"in use": info.uordblks, "free kept": info.fordblks, "mmapped": info.hblkhd}
 
 
 def _snapshots(folder: Path) -> None:

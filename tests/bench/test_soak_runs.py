@@ -21,9 +21,9 @@ async def test_a_short_soak_plays_the_load_and_reports_every_figure() -> None:
     soak.add_arguments(parser)
     args = parser.parse_args(
         [
-            "--minutes", "1.1", "--warmup", "0.2", "--volunteers", "150", "--crowd", "6",
-            "--commands-per-second", "1", "--request-every", "6",
-            "--tracemalloc", "4", "--snapshot-every", "0.5", "--top", "3",
+            "--minutes", "0.7", "--warmup", "0.15", "--volunteers", "150", "--crowd", "6",
+            "--commands-per-second", "1", "--request-every", "4",
+            "--tracemalloc", "3", "--snapshot-every", "0.25", "--top", "3",
         ]
     )  # fmt: skip
     result = await soak.soak(args)
