@@ -445,6 +445,8 @@ async def _play(
         await child.stop()
         await database.dispose()
         result.warnings = child.warnings()
+        if result.warnings:
+            print(f"the bot logged warnings; the end of its log:\n{child.log_tail(60)}")
     for key in [k for k, v in result.lost.items() if not v]:
         del result.lost[key]
 
