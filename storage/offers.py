@@ -73,12 +73,19 @@ async def prune_finished(
     tap on an old copy is answered from the request ("this request is over"). The figures count
     requests and claims, not offers. Outbox rows that pointed at them keep their own lifetime.
     """
-    over = select(HelpRequest.id).where(
-        HelpRequest.status.in_(list(finished)),
-        HelpRequest.closed_at.is_not(None),
-        HelpRequest.closed_at <= ended_before,
+    # Driven from the offers (a few days' worth, bounded by this very prune), each one checking
+    # its request by primary key: the requests table is kept, and grows for ever.
+    over = (
+        select(HelpRequest.id)
+        .where(
+            HelpRequest.id == Offer.request_id,
+            HelpRequest.status.in_(list(finished)),
+            HelpRequest.closed_at.is_not(None),
+            HelpRequest.closed_at <= ended_before,
+        )
+        .exists()
     )
-    due = select(Offer.id).where(Offer.request_id.in_(over)).limit(limit)
+    due = select(Offer.id).where(over).limit(limit)
     result = await session.execute(
         delete(Offer).where(Offer.id.in_(due)).execution_options(synchronize_session=False)
     )
