@@ -7,6 +7,7 @@
     python -m bench throughput           # 5a. /help throughput vs a bare PTB echo bot
     python -m bench memory               # 5b. RSS of the bot with 100,000 volunteers
     python -m bench watch                # 6. a watch campaign's morning: 2,000 people, 250 callers
+    python -m bench soak --minutes 15    # 7. a steady mixed load: memory, latency, rows
     python -m bench all [--quick]        # every one of them, in that order
 
 Each prints a Markdown table; `--out FILE` also appends them to FILE. `NAME --help` lists the
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 
-from bench import broadcast, claim_latency, matching, memory, taps, throughput, watch
+from bench import broadcast, claim_latency, matching, memory, soak, taps, throughput, watch
 from bench.common import Table
 
 BENCHMARKS: dict[str, ModuleType] = {
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "throughput": throughput,
     "memory": memory,
     "watch": watch,
+    "soak": soak,
 }
 # `all --quick`: sizes that finish in a couple of minutes, to check the benchmarks still run.
 QUICK: dict[str, list[str]] = {
@@ -45,6 +47,7 @@ QUICK: dict[str, list[str]] = {
     "throughput": ["--messages", "200"],
     "memory": ["--volunteers", "5000"],
     "watch": ["--people", "200", "--callers", "30"],
+    "soak": ["--quick"],
 }
 
 

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     reapply_cooldown_days: int = Field(default=30, ge=0)
     # How long personal data lives elsewhere (see .env.example and docs/deployment.md).
     outbox_keep_days: float = Field(default=3, gt=0)
+    # Offers of a finished request (closed, cancelled, expired, declined) are deleted this long
+    # after it ended; the audit trail is kept for the town's evaluation period.
+    offers_keep_days: float = Field(default=3, gt=0)
+    audit_retention_months: int = Field(default=13, ge=1)
     draft_ttl_hours: float = Field(default=48, gt=0)
     # Messages one person may send to the coordinators in 24 hours (free text outside a
     # conversation, "Send this to the coordinators?"): a small inbox, not a flood.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEvent
@@ -81,3 +82,14 @@ async def last_by(
     if found is None or found[1] is None:
         return None
     return found[0], found[1]
+
+
+async def prune(session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete up to `limit` events that occurred before `before` (read by their time index)."""
+    due = select(AuditEvent.id).where(AuditEvent.occurred_at < before).limit(limit)
+    result = await session.execute(
+        delete(AuditEvent)
+        .where(AuditEvent.id.in_(due))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

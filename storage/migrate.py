@@ -49,9 +49,11 @@ def _run(connection: Connection, url: str, clock: Clock, action: str, revision: 
 
 
 async def upgrade(database: Database, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (the newest by default)."""
+    """Bring the schema up to `revision` (the newest by default); on SQLite, switch an older
+    file to incremental vacuum (the timer sweep then gives freed space back)."""
     async with database.engine.begin() as connection:
         await connection.run_sync(_run, database.url, database.clock, "upgrade", revision)
+    await database.switch_on_incremental_vacuum()
 
 
 async def downgrade(database: Database, revision: str) -> None:

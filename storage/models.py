@@ -484,7 +484,11 @@ class AuditEvent(Base):
     to_state: Mapped[str | None] = mapped_column(String(24))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_audit_events_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity", "entity_id"),
+        # The sweep deletes the oldest events first (BRIGADE_AUDIT_RETENTION_MONTHS).
+        Index("ix_audit_events_occurred_at", "occurred_at"),
+    )
 
 
 class Invite(Base):

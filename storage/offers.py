@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Offer, OutboxMessage, OutboxStatus
+from storage.models import HelpRequest, Offer, OutboxMessage, OutboxStatus
 from storage.outbox import final_values
 
 EDIT_METHODS = ("edit_message_text", "edit_message_reply_markup")
@@ -61,3 +62,31 @@ async def record_nearby(
     session.add_all(added)
     await session.flush()
     return len(added)
+
+
+async def prune_finished(
+    session: AsyncSession, *, ended_before: datetime, finished: Iterable[str], limit: int
+) -> int:
+    """Delete up to `limit` offers of requests that ended (`finished`) before `ended_before`.
+
+    Nothing needs them once the request is over and its copies were edited to say so: a late
+    tap on an old copy is answered from the request ("this request is over"). The figures count
+    requests and claims, not offers. Outbox rows that pointed at them keep their own lifetime.
+    """
+    # Driven from the offers (a few days' worth, bounded by this very prune), each one checking
+    # its request by primary key: the requests table is kept, and grows for ever.
+    over = (
+        select(HelpRequest.id)
+        .where(
+            HelpRequest.id == Offer.request_id,
+            HelpRequest.status.in_(list(finished)),
+            HelpRequest.closed_at.is_not(None),
+            HelpRequest.closed_at <= ended_before,
+        )
+        .exists()
+    )
+    due = select(Offer.id).where(over).limit(limit)
+    result = await session.execute(
+        delete(Offer).where(Offer.id.in_(due)).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

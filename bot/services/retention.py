@@ -7,25 +7,41 @@ signals), which know when a person's request or case is over.
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime, timedelta
 
-from bot.domain.lifecycle import HOLDING_PLACE
+from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE
 from bot.services.base import Service
 from bot.settings import Settings
+from storage import audit, limits, outbox
 from storage import conversations as conversation_store
 from storage import geocoding as cache_store
-from storage import limits, outbox
 from storage import members as member_store
+from storage import offers as offer_store
 from storage.database import Database
 
 # Rows deleted per sweep at most (the sweep runs every BRIGADE_TIMER_INTERVAL_SECONDS): a large
 # backlog, the first time, goes in slices rather than in one long write.
 OUTBOX_PRUNE_BATCH = 5000
+OFFER_PRUNE_BATCH = 5000
+AUDIT_PRUNE_BATCH = 5000
 MEMBER_PURGE_BATCH = 100
+# SQLite space given back per sweep at most (4 KiB pages: 8 MiB), once at least 1 MiB is free.
+VACUUM_PAGES_PER_SWEEP = 2048
+VACUUM_MIN_FREE_PAGES = 256
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months earlier (the 31st → the month's last)."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
 
 
 class RetentionService(Service):
-    """Finished messages, cached addresses, idle members, limit marks and abandoned drafts."""
+    """Finished messages, offers of finished requests, old audit events, cached addresses, idle
+    members, limit marks and abandoned drafts; then the space they took, on SQLite."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
         super().__init__(database)
@@ -55,11 +71,29 @@ class RetentionService(Service):
             )
             # Limit marks outlive /forget on purpose, not their own period.
             marks = await limits.prune(session, now)
+            offers = await offer_store.prune_finished(
+                session,
+                ended_before=now - timedelta(days=settings.offers_keep_days),
+                finished=FINISHED_REQUESTS,
+                limit=OFFER_PRUNE_BATCH,
+            )
+            events = await audit.prune(
+                session,
+                before=months_before(now, settings.audit_retention_months),
+                limit=AUDIT_PRUNE_BATCH,
+            )
+        # After the deletes' commit, in a transaction of its own (a few milliseconds).
+        pages = await self._db.give_back_space(
+            max_pages=VACUUM_PAGES_PER_SWEEP, min_pages=VACUUM_MIN_FREE_PAGES
+        )
         return {
             "outbox_pruned": pruned,
             "geocodes_purged": cached,
             "members_purged": idle,
             "limit_marks_pruned": marks,
+            "offers_pruned": offers,
+            "audit_events_pruned": events,
+            "pages_given_back": pages,
         }
 
     async def expire_drafts(self) -> dict[int, frozenset[str]]:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.domain.lifecycle import HOLDING_PLACE
+from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
 from bot.messages.base import Reader
 from bot.messages.claims import ClaimDetails, ClaimTaken, ConcernRaised, Contact, Person
@@ -282,7 +282,9 @@ class Claims(RequestsBase):
             return ClaimResult(ClaimOutcome.NOT_ALLOWED)
         if claim is not None and claim.status in HOLDING_PLACE:
             return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=claim.id)
-        if not offered:
+        if not offered and request.status not in FINISHED_REQUESTS:
+            # A finished request's offers are pruned after a few days (retention): a tap on an
+            # old copy is told the request is over, not that it was never offered.
             return ClaimResult(ClaimOutcome.NOT_OFFERED)
         if releases >= self._settings.releases_per_day:
             return ClaimResult(ClaimOutcome.RELEASING_TOO_OFTEN)

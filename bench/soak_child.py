@@ -1,0 +1,115 @@
+"""`python -m bot`, with tracemalloc snapshots on demand (the soak benchmark's child process).
+
+With BENCH_TRACEMALLOC_FRAMES set, tracemalloc starts before the bot is imported. With
+BENCH_SNAPSHOT_DIR set, every SIGUSR1 writes BENCH_SNAPSHOT_DIR/snapshot-N.caches.json (N = 1,
+2, …: SQLite's heap, threads, pools, SQLAlchemy's statement caches, objects by type) and, when
+tracing, snapshot-N.tracemalloc. Without either, this is exactly `python -m bot`.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+
+
+def _caches() -> dict[str, object]:
+    """SQLAlchemy's statement caches: their size, and the SQL texts cached under several keys
+    (a statement whose cache key varies while its SQL does not fills the cache for nothing)."""
+    from sqlalchemy.sql.compiler import Compiled
+    from sqlalchemy.util import LRUCache
+
+    report: dict[str, object] = {}
+    for index, cache in enumerate(o for o in gc.get_objects() if isinstance(o, LRUCache)):
+        texts: Counter[str] = Counter()
+        for value in list(cache.values()):
+            compiled = value[0] if isinstance(value, tuple) else value
+            if isinstance(compiled, Compiled):
+                texts[" ".join(compiled.string.split())[:300]] += 1
+        report[f"statement cache {index}"] = {
+            "entries": len(cache),
+            "capacity": cache.capacity,
+            "same SQL under several keys": [[n, t] for t, n in texts.most_common(15) if n > 1],
+        }
+    report["sqlite heap bytes"] = _sqlite_memory_used()
+    report["python allocated blocks"] = sys.getallocatedblocks()
+    report["malloc"] = _mallinfo()
+    report["threads"] = threading.active_count()
+    report["objects by type"] = Counter(type(o).__name__ for o in gc.get_objects()).most_common(40)
+    from sqlalchemy.pool import Pool
+
+    report["pools"] = [pool.status() for pool in gc.get_objects() if isinstance(pool, Pool)]
+    return report
+
+
+def _sqlite_memory_used() -> int:
+    """SQLite's own heap (page caches, prepared statements), which tracemalloc cannot see."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return -1
+    library = ctypes.CDLL(name)
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(library.sqlite3_memory_used())
+
+
+def _mallinfo() -> dict[str, int]:
+    """glibc's view of the C heap: bytes in use, free but kept, mmapped (mallinfo2)."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                "uordblks", "fordblks", "keepcost",
+            )
+        ]  # fmt: skip
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = MallInfo2
+    except (OSError, AttributeError):
+        return {}
+    info = libc.mallinfo2()
+    return {"in use": info.uordblks, "free kept": info.fordblks, "mmapped": info.hblkhd}
+
+
+def _snapshots(folder: Path) -> None:
+    taken = 0
+
+    def dump(signum: int, frame: FrameType | None) -> None:
+        nonlocal taken
+        taken += 1
+        if tracemalloc.is_tracing():
+            snapshot = tracemalloc.take_snapshot()
+            snapshot.dump(str(folder / f"snapshot-{taken}.tracemalloc"))
+        (folder / f"snapshot-{taken}.caches.json").write_text(json.dumps(_caches()))
+        (folder / f"snapshot-{taken}.done").touch()
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
+def main() -> int:
+    """Start tracing if asked, then run the bot."""
+    frames = int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "0"))
+    if frames:
+        tracemalloc.start(frames)
+    if "BENCH_SNAPSHOT_DIR" in os.environ:
+        _snapshots(Path(os.environ["BENCH_SNAPSHOT_DIR"]))
+    from bot.__main__ import main as bot_main
+
+    return bot_main([])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

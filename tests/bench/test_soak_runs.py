@@ -1,0 +1,46 @@
+"""The soak benchmark still runs (issue 20): a tiny town for a few seconds, tracemalloc on.
+
+No timing is asserted (2 shared cores): only that the load was played and answered, that the
+per-minute line, the summary, the rows per table and the allocation growth were produced, and
+that nothing was lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from bench import soak
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_short_soak_plays_the_load_and_reports_every_figure() -> None:
+    parser = argparse.ArgumentParser()
+    soak.add_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--minutes", "0.7", "--warmup", "0.15", "--volunteers", "150", "--crowd", "6",
+            "--commands-per-second", "1", "--request-every", "4",
+            "--tracemalloc", "3", "--snapshot-every", "0.25", "--top", "3",
+        ]
+    )  # fmt: skip
+    result = await soak.soak(args)
+
+    assert result.commands, "no command was answered"
+    assert result.activity["request posted"] >= 5
+    assert result.activity["claim"] >= 1
+    assert result.lines, "no per-minute line"
+    assert result.lines[0].rows["requests"] >= 1
+    assert result.rows_end["processed_updates"] > result.rows_start["processed_updates"]
+    # SQLite heap, threads, pools; caches; objects by type; the traced total; the top 3 sites
+    assert any(line.startswith("over ") and "SQLite heap" in line for line in result.growth)
+    assert sum(line.startswith("tracemalloc: traced memory") for line in result.growth) == 1
+    assert len([line for line in result.growth if " at " in line]) == 3
+    assert not result.lost, result.lost
+    assert result.warnings == []
+    rendered = "\n".join(table.render() for table in soak.tables(result, args))
+    for title in ("6. Soak", "6b. Soak", "6c. Soak", "6d. Soak"):
+        assert f"### {title}" in rendered
+    assert "MB/hour" in rendered

@@ -1,0 +1,171 @@
+"""Every table has a lifetime (issue 20): offers of finished requests, audit events, freed space.
+
+Each rule runs through `RetentionService.run_due`, as the timer sweep calls it, with the
+ManualClock: a row just inside its lifetime stays, a row just past it goes. On SQLite and
+PostgreSQL (the `database` fixture), except the vacuum steps, which are SQLite's own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import bot.services.retention as retention_module
+from bot.services.requests import ClaimOutcome, StepOutcome
+from bot.services.retention import RetentionService, months_before
+from storage import migrate
+from storage.database import INCREMENTAL_VACUUM, Database
+from storage.models import AuditEvent, Offer
+from testkit.clock import ManualClock
+from testkit.harness import brigade_settings
+from tests.services.test_requests import REFERENT, _draft, _recording, _town
+
+KEEP = timedelta(days=3)
+
+
+def _retention(database: Database, **settings: object) -> RetentionService:
+    return RetentionService(database, brigade_settings(database.url, **settings))
+
+
+async def _offers(database: Database, request_id: int) -> int:
+    async with database.read() as session:
+        query = select(func.count()).select_from(Offer).where(Offer.request_id == request_id)
+        return int((await session.execute(query)).scalar_one())
+
+
+async def test_offers_of_a_finished_request_go_once_it_ended_their_lifetime_ago(
+    database: Database, clock: ManualClock
+) -> None:
+    skill = await _town(database, 3)
+    service, _sent = _recording(database)
+    cancelled = await service.post(REFERENT, _draft(skill))
+    still_open = await service.post(REFERENT, _draft(skill))
+    assert cancelled is not None
+    assert still_open is not None
+    assert await _offers(database, cancelled.request_id) == 3
+    assert await service.cancel(REFERENT, cancelled.request_id) is StepOutcome.DONE
+    retention = _retention(database, offers_keep_days=3)
+
+    clock.advance(KEEP - timedelta(seconds=1))
+    assert (await retention.run_due())["offers_pruned"] == 0
+    assert await _offers(database, cancelled.request_id) == 3
+
+    clock.advance(timedelta(seconds=2))
+    assert (await retention.run_due())["offers_pruned"] == 3
+    assert await _offers(database, cancelled.request_id) == 0
+    # An open request keeps its offers, however old: its volunteers may still claim it.
+    assert await _offers(database, still_open.request_id) == 3
+    # A tap on an old copy of the cancelled request is told it is over, not "never offered".
+    late = await service.claim(100, cancelled.request_id)
+    assert late.outcome is ClaimOutcome.CLOSED
+
+
+async def test_offers_are_pruned_in_bounded_batches(
+    database: Database, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skill = await _town(database, 3)
+    service, _sent = _recording(database)
+    posted = await service.post(REFERENT, _draft(skill))
+    assert posted is not None
+    assert await service.cancel(REFERENT, posted.request_id) is StepOutcome.DONE
+    clock.advance(KEEP + timedelta(minutes=1))
+    monkeypatch.setattr(retention_module, "OFFER_PRUNE_BATCH", 2)
+    retention = _retention(database)
+    assert (await retention.run_due())["offers_pruned"] == 2
+    assert (await retention.run_due())["offers_pruned"] == 1
+    assert await _offers(database, posted.request_id) == 0
+
+
+async def _events(database: Database) -> list[str]:
+    async with database.read() as session:
+        found = await session.execute(select(AuditEvent.action).order_by(AuditEvent.id))
+        return list(found.scalars())
+
+
+async def test_audit_events_are_kept_for_the_towns_evaluation_period_then_deleted(
+    database: Database, clock: ManualClock
+) -> None:
+    started = clock()
+    async with database.transaction() as session:
+        session.add(AuditEvent(entity="request", entity_id=1, action="old"))
+    clock.advance(timedelta(days=40))
+    async with database.transaction() as session:
+        session.add(AuditEvent(entity="request", entity_id=2, action="newer"))
+    retention = _retention(database, audit_retention_months=13)
+    # 13 calendar months after the first event, less a minute: both stay.
+    clock.now = months_before(started, -13) - timedelta(minutes=1)
+    assert (await retention.run_due())["audit_events_pruned"] == 0
+    assert await _events(database) == ["old", "newer"]
+    clock.advance(timedelta(minutes=2))
+    assert (await retention.run_due())["audit_events_pruned"] == 1
+    assert await _events(database) == ["newer"]
+
+
+def test_months_are_counted_on_the_calendar() -> None:
+    assert months_before(datetime(2027, 12, 6, 12, 0, tzinfo=UTC), 13) == datetime(
+        2026, 11, 6, 12, 0, tzinfo=UTC
+    )
+    # The 31st of a month that has no 31st a year earlier: that month's last day.
+    assert months_before(datetime(2027, 3, 31, tzinfo=UTC), 13) == datetime(2026, 2, 28, tzinfo=UTC)
+    assert months_before(datetime(2027, 1, 15, tzinfo=UTC), 1) == datetime(2026, 12, 15, tzinfo=UTC)
+
+
+def _sqlite_file(database: Database) -> Path:
+    return Path(database.url.removeprefix("sqlite+aiosqlite:///"))
+
+
+def _pragma(path: Path, name: str) -> int:
+    with sqlite3.connect(path) as connection:
+        return int(connection.execute(f"PRAGMA {name}").fetchone()[0])
+
+
+async def test_the_sweep_gives_freed_pages_back_to_the_file_system(
+    sqlite_database: Database, clock: ManualClock
+) -> None:
+    database = sqlite_database
+    path = _sqlite_file(database)
+    assert _pragma(path, "auto_vacuum") == INCREMENTAL_VACUUM  # a new file starts with it
+    async with database.transaction() as session:
+        session.add_all(
+            AuditEvent(entity="request", entity_id=i, action="x" * 30, detail={"pad": "y" * 900})
+            for i in range(3000)
+        )
+    clock.advance(timedelta(days=500))
+    retention = _retention(database, audit_retention_months=13)
+    done = await retention.run_due()
+    assert done["audit_events_pruned"] == 3000
+    # One sweep gives back at most VACUUM_PAGES_PER_SWEEP pages; the rest follow.
+    assert done["pages_given_back"] > 0
+    while (await retention.run_due())["pages_given_back"]:
+        pass
+    assert _pragma(path, "freelist_count") < 256
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert path.stat().st_size < 1_000_000
+
+
+async def test_an_sqlite_file_made_before_incremental_vacuum_is_switched_on_once(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE made_by_an_older_version (x INTEGER)")
+    assert _pragma(path, "auto_vacuum") == 0
+    database = Database(f"sqlite+aiosqlite:///{path}", clock=clock)
+    try:
+        await migrate.upgrade(database)  # switches it on after migrating
+        assert _pragma(path, "auto_vacuum") == INCREMENTAL_VACUUM
+        assert await database.switch_on_incremental_vacuum() is False  # once only
+    finally:
+        await database.dispose()
+
+
+async def test_postgresql_leaves_freed_space_to_its_autovacuum(database: Database) -> None:
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL only")
+    assert await database.give_back_space(max_pages=10, min_pages=0) == 0
+    assert await database.switch_on_incremental_vacuum() is False
