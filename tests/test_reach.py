@@ -56,7 +56,7 @@ def test_the_warning_names_the_nearest_and_the_radius_that_reaches_it(
         "The nearest neighbourhood, Centre-Ville, is 13.7 km away: choose 15 km to receive "
         "its requests."
     )
-    assert "13,7 km" in reach_warning(reach, french)
+    assert "13,7\xa0km" in reach_warning(reach, french)
     assert card_reach_line(reach, english) == (
         "⚠️ Nearest neighbourhood: Centre-Ville, 13.7 km away, beyond their 2 km: "
         "no request can be offered to them"
