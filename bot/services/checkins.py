@@ -19,7 +19,7 @@ from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.messages.base import Reader
 from bot.messages.charters import LEAVE, PAUSE, STAY, CheckIn, PausedForSilence
 from bot.messages.messenger import Messenger
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying, no_wake
 from bot.services.outcomes import Outcome
 from bot.services.profile import INDEFINITE_PAUSE
 from bot.settings import Settings
@@ -47,7 +47,7 @@ def _readers(rows: object) -> list[Reader]:
     ]
 
 
-class CheckinService(Service):
+class CheckinService(Notifying):
     """Ask quiet volunteers whether they are still with the brigade; pause the silent ones."""
 
     def __init__(
@@ -55,10 +55,10 @@ class CheckinService(Service):
         database: Database,
         messenger: Messenger,
         settings: Settings,
+        *,
         after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
+        super().__init__(database, messenger, after_commit=after_commit)
         self._period = checkin_period(settings.checkin_months)
         self._silence = timedelta(days=settings.checkin_silence_days)
         self._question = CheckIn(settings.checkin_months, round(settings.checkin_silence_days))

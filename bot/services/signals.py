@@ -23,7 +23,7 @@ from bot.messages.base import Reader
 from bot.messages.cases import CaseClosed, CaseFollowedUp, CaseReported, CaseTaken, CaseView
 from bot.messages.messenger import Messenger
 from bot.pseudonyms import Pseudonyms
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying, no_wake
 from bot.text import one_line, several_lines
 from storage import audit, limits, neighbourhoods
 from storage import members as member_store
@@ -121,7 +121,7 @@ def _told_to_referent(referent: Member) -> ColumnElement[bool]:
     )
 
 
-class SignalService(Service):
+class SignalService(Notifying):
     """Record reports, tell the right people, assign and close cases."""
 
     def __init__(
@@ -132,8 +132,7 @@ class SignalService(Service):
         pseudonyms: Pseudonyms,
         after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
+        super().__init__(database, messenger, after_commit=after_commit)
         self._pseudonyms = pseudonyms
 
     # --- reporting -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from bot.messages.claims import (
 from bot.messages.messenger import Messenger
 from bot.messages.offers import OfferUpdate, RequestView
 from bot.messages.standing import ClaimWithdrawn
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying, no_wake
 from bot.services.outcomes import StepOutcome
 from bot.settings import Settings
 from storage import audit, offers, outbox
@@ -117,7 +117,7 @@ async def given_back_since(session: AsyncSession, volunteer_id: int, since: date
     )
 
 
-class RequestsBase(Service):
+class RequestsBase(Notifying):
     """The request lifecycle's shared state and steps; no Telegram here, only notices."""
 
     def __init__(
@@ -127,8 +127,7 @@ class RequestsBase(Service):
         settings: Settings,
         after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
+        super().__init__(database, messenger, after_commit=after_commit)
         self._settings = settings
 
     def _expiry(self, when_kind: str, starts_at: datetime | None, now: datetime) -> datetime:
