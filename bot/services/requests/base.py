@@ -347,16 +347,28 @@ class RequestsBase(Notifying):
         """Run a step on a request in its transaction, if the actor is its referent or a
         coordinator."""
         async with self._transaction() as session:
-            request = await session.get(HelpRequest, request_id)
-            if request is None:
-                return StepOutcome.NOT_FOUND
-            found = await self._member_roles(session, actor_telegram_id)
-            if found is None:
-                return StepOutcome.NOT_ALLOWED
-            actor, roles = found
+            found = await self._request_and_actor(session, actor_telegram_id, request_id)
+            if isinstance(found, StepOutcome):
+                return found
+            request, actor, roles = found
             if actor.id != request.referent_id and Role.COORDINATOR not in roles:
                 return StepOutcome.NOT_ALLOWED
             return await step(session, request, actor)
+
+    @classmethod
+    async def _request_and_actor(
+        cls, session: AsyncSession, actor_telegram_id: int, request_id: int
+    ) -> tuple[HelpRequest, Member, frozenset[Role]] | StepOutcome:
+        """The request, the member behind `actor_telegram_id` and their roles: NOT_FOUND when
+        the request is gone, NOT_ALLOWED when Brigade does not know the actor."""
+        request = await session.get(HelpRequest, request_id)
+        if request is None:
+            return StepOutcome.NOT_FOUND
+        found = await cls._member_roles(session, actor_telegram_id)
+        if found is None:
+            return StepOutcome.NOT_ALLOWED
+        actor, roles = found
+        return request, actor, roles
 
 
 def _from(view: RequestView, member: Member | None) -> float | None:

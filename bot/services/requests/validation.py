@@ -106,13 +106,10 @@ class Validating(Waves):
     ) -> tuple[HelpRequest, Member] | StepOutcome:
         """The request and the actor, if the actor may validate it: a coordinator, or a referent
         it was sent to for validation; never the person who posted it."""
-        request = await session.get(HelpRequest, request_id)
-        if request is None:
-            return StepOutcome.NOT_FOUND
-        found = await self._member_roles(session, telegram_id)
-        if found is None:
-            return StepOutcome.NOT_ALLOWED
-        actor, roles = found
+        found = await self._request_and_actor(session, telegram_id, request_id)
+        if isinstance(found, StepOutcome):
+            return found
+        request, actor, roles = found
         if actor.id == request.referent_id:
             return StepOutcome.NOT_ALLOWED
         if Role.COORDINATOR in roles:
@@ -146,9 +143,7 @@ class Validating(Waves):
                 return Decision(found)
             request, actor = found
             values: dict[str, object] = {
-                "status": RequestStatus.OPEN,
                 "validated_at": now,
-                "validated_by_id": actor.id,
                 "updated_at": now,
             }
             if description:
@@ -162,28 +157,12 @@ class Validating(Waves):
                 # It waited: "as soon as possible" runs from now on.
                 kind = when_kind or request.when_kind
                 values["expires_at"] = self._expiry(kind, request.starts_at, now)
-            # One statement: two validators approving at once post it once.
-            won = await changed(
-                session,
-                update(HelpRequest)
-                .where(
-                    HelpRequest.id == request_id, HelpRequest.status == RequestStatus.TO_VALIDATE
-                )
-                .values(**values)
-                .returning(HelpRequest.id),
+            edited: dict[str, object] = {"edited": bool(description or when_kind)}
+            lost = await self._decide(
+                session, request, actor, RequestStatus.OPEN, "validate", values, detail=edited
             )
-            if won is None:
-                return await self._decided_before(session, request)
-            await session.refresh(request)
-            await audit.record(
-                session,
-                "request",
-                request.id,
-                "validate",
-                by=actor.id,
-                moved=(RequestStatus.TO_VALIDATE, RequestStatus.OPEN),
-                detail={"edited": bool(description or when_kind)},
-            )
+            if lost is not None:
+                return lost
             view = await self._view(session, request.id)
             await self._post_in_group(session, view, request.neighbourhood_id)
             offered, _rest = await self._send_wave(session, request, view)
@@ -202,37 +181,59 @@ class Validating(Waves):
             if isinstance(found, StepOutcome):
                 return Decision(found)
             request, actor = found
-            won = await changed(
-                session,
-                update(HelpRequest)
-                .where(
-                    HelpRequest.id == request_id, HelpRequest.status == RequestStatus.TO_VALIDATE
-                )
-                .values(
-                    status=RequestStatus.DECLINED,
-                    cancel_reason=reason,
-                    validated_by_id=actor.id,
-                    closed_at=now,
-                    updated_at=now,
-                )
-                .returning(HelpRequest.id),
+            values: dict[str, object] = {
+                "cancel_reason": reason,
+                "closed_at": now,
+                "updated_at": now,
+            }
+            lost = await self._decide(
+                session, request, actor, RequestStatus.DECLINED, "decline", values
             )
-            if won is None:
-                return await self._decided_before(session, request)
-            await session.refresh(request)
-            await audit.record(
-                session,
-                "request",
-                request.id,
-                "decline",
-                by=actor.id,
-                moved=(RequestStatus.TO_VALIDATE, RequestStatus.DECLINED),
-            )
+            if lost is not None:
+                return lost
             view = await self._view(session, request.id)
             await self._edit_cards(session, view, actor.display_name, approved=False, reason=reason)
             notice = RequestDeclined(view.id, view.skill_label, reason)
             await self._tell_referent(session, view, notice)
             return Decision(StepOutcome.DONE)
+
+    async def _decide(
+        self,
+        session: AsyncSession,
+        request: HelpRequest,
+        actor: Member,
+        to: RequestStatus,
+        action: str,
+        values: dict[str, object],
+        *,
+        detail: dict[str, object] | None = None,
+    ) -> Decision | None:
+        """The actor moves the request out of validation to `to` (with `values`), audited as
+        `action`: None when this decision is the one that counts, the answer for the slower one
+        otherwise.
+
+        One statement: two validators deciding at once decide once.
+        """
+        won = await changed(
+            session,
+            update(HelpRequest)
+            .where(HelpRequest.id == request.id, HelpRequest.status == RequestStatus.TO_VALIDATE)
+            .values(status=to, validated_by_id=actor.id, **values)
+            .returning(HelpRequest.id),
+        )
+        if won is None:
+            return await self._decided_before(session, request)
+        await session.refresh(request)
+        await audit.record(
+            session,
+            "request",
+            request.id,
+            action,
+            by=actor.id,
+            moved=(RequestStatus.TO_VALIDATE, to),
+            detail=detail,
+        )
+        return None
 
     async def _decided_before(self, session: AsyncSession, request: HelpRequest) -> Decision:
         """Someone was quicker (or the request moved on): who, if a validator."""
