@@ -83,15 +83,17 @@ class StandingService(RequestsBase):
     ) -> StandingResult:
         """Suspend an approved volunteer at once: their claims given back, details removed."""
         async with self._transaction() as session:
-            found = await self._actor_and_member(session, coordinator_telegram_id, member_id)
+            found = await self._move(
+                session,
+                coordinator_telegram_id,
+                member_id,
+                VolunteerStatus.APPROVED,
+                VolunteerStatus.SUSPENDED,
+                reason,
+            )
             if isinstance(found, StandingResult):
                 return found
             actor, member = found
-            moved = await self._move(
-                session, member, VolunteerStatus.APPROVED, VolunteerStatus.SUSPENDED, reason
-            )
-            if moved is not None:
-                return moved
             active = list(
                 (
                     await session.execute(
@@ -141,15 +143,17 @@ class StandingService(RequestsBase):
     ) -> StandingResult:
         """Lift a suspension: approved again, without a new application."""
         async with self._transaction() as session:
-            found = await self._actor_and_member(session, coordinator_telegram_id, member_id)
+            found = await self._move(
+                session,
+                coordinator_telegram_id,
+                member_id,
+                VolunteerStatus.SUSPENDED,
+                VolunteerStatus.APPROVED,
+                reason,
+            )
             if isinstance(found, StandingResult):
                 return found
             actor, member = found
-            moved = await self._move(
-                session, member, VolunteerStatus.SUSPENDED, VolunteerStatus.APPROVED, reason
-            )
-            if moved is not None:
-                return moved
             if member.telegram_id is not None:
                 await limits.remove(
                     session, limits.SUSPENDED, self._pseudonyms.of(member.telegram_id)
@@ -257,13 +261,18 @@ class StandingService(RequestsBase):
     async def _move(
         self,
         session: AsyncSession,
-        member: Member,
+        coordinator_telegram_id: int,
+        member_id: int,
         source: VolunteerStatus,
         target: VolunteerStatus,
         reason: str | None,
-    ) -> StandingResult | None:
-        """Move the volunteer from `source` to `target` with one conditional UPDATE; None when
-        it moved."""
+    ) -> tuple[Member, Member] | StandingResult:
+        """The coordinator moves the volunteer from `source` to `target` with one conditional
+        UPDATE: the coordinator and the volunteer once moved, or why it did not happen."""
+        found = await self._actor_and_member(session, coordinator_telegram_id, member_id)
+        if isinstance(found, StandingResult):
+            return found
+        actor, member = found
         current = member.volunteer_status
         if current is target:
             return StandingResult(Standing.ALREADY_DONE, member.display_name)
@@ -280,4 +289,4 @@ class StandingService(RequestsBase):
         if moved is None:
             return StandingResult(Standing.ALREADY_DONE, member.display_name)
         await session.refresh(member)
-        return None
+        return actor, member
