@@ -21,7 +21,7 @@ from bot.services.neighbourhoods import centres
 from bot.services.outcomes import Outcome
 from bot.services.reports.periods import aware, count_if
 from bot.services.reports.views import Page
-from bot.services.volunteers import SkillHeld
+from bot.services.volunteers import SkillHeld, skills_held
 from storage.database import Database
 from storage.models import (
     AuditEvent,
@@ -340,17 +340,7 @@ class DirectoryService(Service):
         if row is None:
             return Outcome.NOT_FOUND
         member: Member = row.Member
-        skills = tuple(
-            SkillHeld(
-                skill.id, skill.label, skill.requires_verification, held.verified_at is not None
-            )
-            for held, skill in await session.execute(
-                select(VolunteerSkill, Skill)
-                .join(Skill, Skill.id == VolunteerSkill.skill_id)
-                .where(VolunteerSkill.member_id == member_id)
-                .order_by(Skill.id)
-            )
-        )
+        skills = await skills_held(session, member_id)
         availability = tuple(
             (day, period)
             for day, period in await session.execute(
