@@ -1,6 +1,6 @@
 """What every use case shares: its database and clock, a transaction that wakes the outbox
-sender once committed, the check that the caller holds a role, and the messenger of those that
-tell people."""
+sender once committed, and the check that the caller holds a role; and, for those that tell
+people, the messenger (with the town's settings for those that follow them)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.vocabulary import Role
 from bot.messages.messenger import Messenger
 from bot.services.outcomes import Outcome
+from bot.settings import Settings
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member
@@ -99,3 +100,18 @@ class Notifying(Service):
     ) -> None:
         super().__init__(database, after_commit=after_commit)
         self._messenger = messenger
+
+
+class Configured(Notifying):
+    """Notifying use cases that also follow the town's settings (delays, limits, time zone)."""
+
+    def __init__(
+        self,
+        database: Database,
+        messenger: Messenger,
+        settings: Settings,
+        *,
+        after_commit: Callable[[], None] = no_wake,
+    ) -> None:
+        super().__init__(database, messenger, after_commit=after_commit)
+        self._settings = settings
