@@ -39,6 +39,9 @@ REVOCABLE = (Role.REFERENT, Role.COORDINATOR)
 # How long a suspension is remembered under a pseudonym once the volunteer erased their data
 # (/forget): long enough that erasing oneself is not a way back in; reinstating lifts it.
 SUSPENSION_REMEMBERED = timedelta(days=365)
+# A volunteer's standing moves: (from, to).
+SUSPENSION = (VolunteerStatus.APPROVED, VolunteerStatus.SUSPENDED)
+REINSTATEMENT = (VolunteerStatus.SUSPENDED, VolunteerStatus.APPROVED)
 
 
 class Standing(StrEnum):
@@ -84,12 +87,7 @@ class StandingService(RequestsBase):
         """Suspend an approved volunteer at once: their claims given back, details removed."""
         async with self._transaction() as session:
             found = await self._move(
-                session,
-                coordinator_telegram_id,
-                member_id,
-                VolunteerStatus.APPROVED,
-                VolunteerStatus.SUSPENDED,
-                reason,
+                session, coordinator_telegram_id, member_id, SUSPENSION, reason
             )
             if isinstance(found, StandingResult):
                 return found
@@ -132,7 +130,7 @@ class StandingService(RequestsBase):
                 member.id,
                 "suspend",
                 by=actor.id,
-                moved=(VolunteerStatus.APPROVED, VolunteerStatus.SUSPENDED),
+                moved=SUSPENSION,
                 detail={"reason": reason, "claims_released": released} if reason else None,
             )
             await self._messenger.send(session, VolunteerSuspended(reason), Reader.of(member))
@@ -144,12 +142,7 @@ class StandingService(RequestsBase):
         """Lift a suspension: approved again, without a new application."""
         async with self._transaction() as session:
             found = await self._move(
-                session,
-                coordinator_telegram_id,
-                member_id,
-                VolunteerStatus.SUSPENDED,
-                VolunteerStatus.APPROVED,
-                reason,
+                session, coordinator_telegram_id, member_id, REINSTATEMENT, reason
             )
             if isinstance(found, StandingResult):
                 return found
@@ -164,7 +157,7 @@ class StandingService(RequestsBase):
                 member.id,
                 "reinstate",
                 by=actor.id,
-                moved=(VolunteerStatus.SUSPENDED, VolunteerStatus.APPROVED),
+                moved=REINSTATEMENT,
                 detail={"reason": reason} if reason else None,
             )
             await self._messenger.send(session, VolunteerReinstated(reason), Reader.of(member))
@@ -263,12 +256,12 @@ class StandingService(RequestsBase):
         session: AsyncSession,
         coordinator_telegram_id: int,
         member_id: int,
-        source: VolunteerStatus,
-        target: VolunteerStatus,
+        move: tuple[VolunteerStatus, VolunteerStatus],
         reason: str | None,
     ) -> tuple[Member, Member] | StandingResult:
-        """The coordinator moves the volunteer from `source` to `target` with one conditional
-        UPDATE: the coordinator and the volunteer once moved, or why it did not happen."""
+        """The coordinator moves the volunteer (from, to) with one conditional UPDATE: the
+        coordinator and the volunteer once moved, or why it did not happen."""
+        source, target = move
         found = await self._actor_and_member(session, coordinator_telegram_id, member_id)
         if isinstance(found, StandingResult):
             return found

@@ -135,9 +135,9 @@ class Views(ReportsBase):
                     HelpRequest,
                     Skill.label,
                     Neighbourhood.name,
-                    func.coalesce(offers.c.offered, 0).label("offered"),
-                    func.coalesce(offers.c.groups, 0).label("groups"),
-                    func.coalesce(offers.c.declined, 0).label("declined"),
+                    func.coalesce(offers.c.offered, 0),
+                    func.coalesce(offers.c.groups, 0),
+                    func.coalesce(offers.c.declined, 0),
                 )
                 .join(Skill, Skill.id == HelpRequest.skill_id)
                 .outerjoin(Neighbourhood, Neighbourhood.id == HelpRequest.neighbourhood_id)
@@ -252,19 +252,19 @@ class Views(ReportsBase):
 
 def _open_request(row: Row[*tuple[Any, ...]]) -> OpenRequest:
     """A row of /open: the request, its skill and neighbourhood, and what was tried."""
-    request = row.HelpRequest
+    request, label, name, offered, groups, declined = row
     return OpenRequest(
         id=request.id,
         created_at=request.created_at,
-        skill_label=row.label,
-        neighbourhood=row.name,
+        skill_label=label,
+        neighbourhood=name,
         area_label=request.area_label,
         places_needed=request.places_needed,
         places_taken=request.places_taken,
         waves=request.wave,
-        offered=int(row.offered),
-        group_posts=int(row.groups),
-        declined=int(row.declined),
+        offered=int(offered),
+        group_posts=int(groups),
+        declined=int(declined),
         escalated=request.escalated_at is not None,
     )
 
