@@ -8,7 +8,6 @@ batch's rows by status tells how far it went.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select, true, update
@@ -17,10 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.messages.announcements import Announcement
 from bot.messages.base import Reader
-from bot.messages.messenger import Messenger
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying
 from bot.services.outcomes import Outcome
-from storage.database import Database
 from storage.models import (
     AuditEvent,
     Member,
@@ -83,17 +80,8 @@ class Delivery:
     pending: int
 
 
-class AnnouncementService(Service):
+class AnnouncementService(Notifying):
     """Choose an audience, queue the announcement, follow its delivery."""
-
-    def __init__(
-        self,
-        database: Database,
-        messenger: Messenger,
-        after_commit: Callable[[], None] = no_wake,
-    ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
 
     async def audiences(self, coordinator_telegram_id: int) -> list[Audience] | Outcome:
         """Everybody first, then each active neighbourhood by name, with how many they reach."""

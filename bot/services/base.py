@@ -1,5 +1,6 @@
 """What every use case shares: its database and clock, a transaction that wakes the outbox
-sender once committed, and the check that the caller holds a role."""
+sender once committed, and the check that the caller holds a role; and, for those that tell
+people, the messenger (with the town's settings for those that follow them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import Role
+from bot.messages.messenger import Messenger
 from bot.services.outcomes import Outcome
+from bot.settings import Settings
 from storage import members as member_store
 from storage.database import Database
 from storage.models import Member
@@ -82,3 +85,33 @@ class Service:
         if member is None:
             return None
         return member, await member_store.roles_of(session, member.id)
+
+
+class Notifying(Service):
+    """A family of use cases that tell people: their notices are queued through the messenger,
+    in the same transaction as what they record."""
+
+    def __init__(
+        self,
+        database: Database,
+        messenger: Messenger,
+        *,
+        after_commit: Callable[[], None] = no_wake,
+    ) -> None:
+        super().__init__(database, after_commit=after_commit)
+        self._messenger = messenger
+
+
+class Configured(Notifying):
+    """Notifying use cases that also follow the town's settings (delays, limits, time zone)."""
+
+    def __init__(
+        self,
+        database: Database,
+        messenger: Messenger,
+        settings: Settings,
+        *,
+        after_commit: Callable[[], None] = no_wake,
+    ) -> None:
+        super().__init__(database, messenger, after_commit=after_commit)
+        self._settings = settings

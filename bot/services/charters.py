@@ -23,7 +23,7 @@ from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.messages.base import Reader
 from bot.messages.charters import CharterToAccept
 from bot.messages.messenger import Messenger
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying, no_wake
 from bot.services.outcomes import Outcome
 from bot.settings import SUPPORTED_LANGUAGES
 from storage import audit
@@ -102,7 +102,7 @@ def _volunteers(*statuses: VolunteerStatus) -> list[ColumnElement[bool]]:
     ]
 
 
-class CharterService(Service):
+class CharterService(Notifying):
     """Show, publish and accept the town's charter."""
 
     def __init__(
@@ -113,8 +113,7 @@ class CharterService(Service):
         grace: timedelta,
         after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
+        super().__init__(database, messenger, after_commit=after_commit)
         self._grace = grace
 
     async def current(self) -> CharterView:

@@ -9,7 +9,6 @@ bot/services/retention.py, as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import exists, func, or_, select, update
@@ -18,13 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.messages.base import Reader
 from bot.messages.charters import LEAVE, PAUSE, STAY, CheckIn, PausedForSilence
-from bot.messages.messenger import Messenger
-from bot.services.base import Service, no_wake
+from bot.services.base import Configured
 from bot.services.outcomes import Outcome
 from bot.services.profile import INDEFINITE_PAUSE
-from bot.settings import Settings
 from storage import audit
-from storage.database import Database
 from storage.models import Claim, Member, MemberRole
 
 # Volunteers asked (or paused) per sweep at most: a first run on an old brigade goes in slices.
@@ -47,21 +43,24 @@ def _readers(rows: object) -> list[Reader]:
     ]
 
 
-class CheckinService(Service):
+class CheckinService(Configured):
     """Ask quiet volunteers whether they are still with the brigade; pause the silent ones."""
 
-    def __init__(
-        self,
-        database: Database,
-        messenger: Messenger,
-        settings: Settings,
-        after_commit: Callable[[], None] = no_wake,
-    ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
-        self._period = checkin_period(settings.checkin_months)
-        self._silence = timedelta(days=settings.checkin_silence_days)
-        self._question = CheckIn(settings.checkin_months, round(settings.checkin_silence_days))
+    @property
+    def _period(self) -> timedelta:
+        """How long a volunteer may take nothing before they are asked."""
+        return checkin_period(self._settings.checkin_months)
+
+    @property
+    def _silence(self) -> timedelta:
+        """How long an asked volunteer may stay silent before they are paused."""
+        return timedelta(days=self._settings.checkin_silence_days)
+
+    @property
+    def _question(self) -> CheckIn:
+        """The question, naming both periods."""
+        settings = self._settings
+        return CheckIn(settings.checkin_months, round(settings.checkin_silence_days))
 
     async def run_due(self) -> dict[str, int]:
         """Ask those due, pause those silent since they were asked; safe to call often."""

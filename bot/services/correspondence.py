@@ -31,7 +31,7 @@ from bot.messages.correspondence import (
 )
 from bot.messages.messenger import Messenger
 from bot.pseudonyms import Pseudonyms
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying, no_wake
 from bot.services.outcomes import Outcome
 from bot.services.profile import PHONE_PATTERN
 from storage import audit, limits
@@ -44,7 +44,7 @@ SUPPORT_WINDOW = timedelta(hours=24)
 LIVE_REQUEST = frozenset({RequestStatus.OPEN, RequestStatus.FULL})
 
 
-class CorrespondenceService(Service):
+class CorrespondenceService(Notifying):
     """Messages between people who must reach each other, through the bot."""
 
     def __init__(
@@ -56,8 +56,7 @@ class CorrespondenceService(Service):
         support_per_day: int,
         after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
+        super().__init__(database, messenger, after_commit=after_commit)
         self._pseudonyms = pseudonyms
         self._support_per_day = support_per_day
 

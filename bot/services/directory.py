@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Subquery
@@ -20,8 +21,8 @@ from bot.services.base import Service
 from bot.services.neighbourhoods import centres
 from bot.services.outcomes import Outcome
 from bot.services.reports.periods import aware, count_if
-from bot.services.reports.views import Page
-from bot.services.volunteers import SkillHeld
+from bot.services.reports.views import Page, page_of
+from bot.services.volunteers import SkillHeld, skills_held
 from storage.database import Database
 from storage.models import (
     AuditEvent,
@@ -169,6 +170,19 @@ def _roles(row: object) -> frozenset[Role]:
     )
 
 
+def _member_row(row: Row[*tuple[Any, ...]]) -> MemberRow:
+    """A line of the directory: the member, their roles and how many claims they took."""
+    return MemberRow(
+        member_id=row.id,
+        display_name=row.display_name,
+        roles=_roles(row),
+        status=row.volunteer_status,
+        neighbourhood=row.neighbourhood,
+        claims_taken=int(row.taken),
+        last_seen=row.updated_at,
+    )
+
+
 def _digits(text: str) -> str:
     return "".join(character for character in text if character.isdigit() or character == "+")
 
@@ -225,48 +239,30 @@ class DirectoryService(Service):
                 return Outcome.NOT_ALLOWED
             counts, roles = _counts_subquery(), _roles_subquery()
             conditions = self._conditions(wanted, roles)
-            total = (
-                await session.execute(
-                    select(func.count(Member.id))
-                    .outerjoin(roles, roles.c.member_id == Member.id)
-                    .where(*conditions)
-                )
-            ).scalar_one()
             rows = (
-                await session.execute(
-                    select(
-                        Member.id,
-                        Member.display_name,
-                        Member.volunteer_status,
-                        Member.updated_at,
-                        Neighbourhood.name.label("neighbourhood"),
-                        func.coalesce(counts.c.taken, 0).label("taken"),
-                        func.coalesce(roles.c.coordinator, 0).label("coordinator"),
-                        func.coalesce(roles.c.referent, 0).label("referent"),
-                        func.coalesce(roles.c.volunteer, 0).label("volunteer"),
-                    )
-                    .outerjoin(roles, roles.c.member_id == Member.id)
-                    .outerjoin(counts, counts.c.member_id == Member.id)
-                    .outerjoin(Neighbourhood, Neighbourhood.id == Member.neighbourhood_id)
-                    .where(*conditions)
-                    .order_by(func.lower(Member.display_name), Member.id)
-                    .offset(max(0, offset))
-                    .limit(limit)
+                select(
+                    Member.id,
+                    Member.display_name,
+                    Member.volunteer_status,
+                    Member.updated_at,
+                    Neighbourhood.name.label("neighbourhood"),
+                    func.coalesce(counts.c.taken, 0).label("taken"),
+                    func.coalesce(roles.c.coordinator, 0).label("coordinator"),
+                    func.coalesce(roles.c.referent, 0).label("referent"),
+                    func.coalesce(roles.c.volunteer, 0).label("volunteer"),
                 )
-            ).all()
-        items = tuple(
-            MemberRow(
-                member_id=row.id,
-                display_name=row.display_name,
-                roles=_roles(row),
-                status=row.volunteer_status,
-                neighbourhood=row.neighbourhood,
-                claims_taken=int(row.taken),
-                last_seen=row.updated_at,
+                .outerjoin(roles, roles.c.member_id == Member.id)
+                .outerjoin(counts, counts.c.member_id == Member.id)
+                .outerjoin(Neighbourhood, Neighbourhood.id == Member.neighbourhood_id)
+                .where(*conditions)
+                .order_by(func.lower(Member.display_name), Member.id)
             )
-            for row in rows
-        )
-        return Page(items, int(total), max(0, offset))
+            total = (
+                select(func.count(Member.id))
+                .outerjoin(roles, roles.c.member_id == Member.id)
+                .where(*conditions)
+            )
+            return await page_of(session, rows, total, _member_row, offset=offset, limit=limit)
 
     async def choices(self) -> Choices:
         """The neighbourhoods (not archived) and skills (not retired) filters may name."""
@@ -340,17 +336,7 @@ class DirectoryService(Service):
         if row is None:
             return Outcome.NOT_FOUND
         member: Member = row.Member
-        skills = tuple(
-            SkillHeld(
-                skill.id, skill.label, skill.requires_verification, held.verified_at is not None
-            )
-            for held, skill in await session.execute(
-                select(VolunteerSkill, Skill)
-                .join(Skill, Skill.id == VolunteerSkill.skill_id)
-                .where(VolunteerSkill.member_id == member_id)
-                .order_by(Skill.id)
-            )
-        )
+        skills = await skills_held(session, member_id)
         availability = tuple(
             (day, period)
             for day, period in await session.execute(

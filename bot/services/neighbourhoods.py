@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,37 +110,46 @@ class NeighbourhoodService(Service):
             )
             return {nb_id: count for nb_id, count in rows.all() if nb_id is not None}
 
-    async def _active(
-        self, session: AsyncSession, coordinator_telegram_id: int, neighbourhood_id: int
-    ) -> tuple[Member, Neighbourhood] | Outcome:
-        """The coordinator and the neighbourhood they act on, if it is still in use."""
-        found = await self._coordinator_on(
-            session, coordinator_telegram_id, Neighbourhood, neighbourhood_id
-        )
-        if not isinstance(found, Outcome) and found[1].archived_at is not None:
-            return Outcome.NOT_FOUND
-        return found
+    async def _on_active(
+        self,
+        coordinator_telegram_id: int,
+        neighbourhood_id: int,
+        step: Callable[[AsyncSession, Member, Neighbourhood], Awaitable[Outcome]],
+    ) -> Outcome:
+        """Run a coordinator's change to a neighbourhood still in use, in its transaction."""
+        async with self._db.transaction() as session:
+            found = await self._coordinator_on(
+                session, coordinator_telegram_id, Neighbourhood, neighbourhood_id
+            )
+            if isinstance(found, Outcome):
+                return found
+            actor, row = found
+            if row.archived_at is not None:
+                return Outcome.NOT_FOUND
+            return await step(session, actor, row)
 
     async def set_post_to_group(
         self, coordinator_telegram_id: int, neighbourhood_id: int, enabled: bool
     ) -> Outcome:
         """Choose whether a neighbourhood's requests are also posted in its group."""
-        async with self._db.transaction() as session:
-            found = await self._active(session, coordinator_telegram_id, neighbourhood_id)
-            if isinstance(found, Outcome):
-                return found
-            actor, row = found
-            if row.post_to_group == enabled:
-                return Outcome.ALREADY_DONE
-            row.post_to_group = enabled
-            await audit.record(
-                session,
-                "neighbourhood",
-                row.id,
-                "post_to_group_on" if enabled else "post_to_group_off",
-                by=actor.id,
-            )
-            return Outcome.DONE
+        step = partial(self._set_post_to_group, enabled=enabled)
+        return await self._on_active(coordinator_telegram_id, neighbourhood_id, step)
+
+    @staticmethod
+    async def _set_post_to_group(
+        session: AsyncSession, actor: Member, row: Neighbourhood, *, enabled: bool
+    ) -> Outcome:
+        if row.post_to_group == enabled:
+            return Outcome.ALREADY_DONE
+        row.post_to_group = enabled
+        await audit.record(
+            session,
+            "neighbourhood",
+            row.id,
+            "post_to_group_on" if enabled else "post_to_group_off",
+            by=actor.id,
+        )
+        return Outcome.DONE
 
     async def by_group_chat(self, chat_id: int) -> NeighbourhoodView | None:
         """The neighbourhood whose group is this chat."""
@@ -154,28 +165,30 @@ class NeighbourhoodService(Service):
         self, coordinator_telegram_id: int, neighbourhood_id: int, chat_id: int
     ) -> Outcome:
         """Make `chat_id` the neighbourhood's group (moving it from another if it was linked)."""
-        async with self._db.transaction() as session:
-            found = await self._active(session, coordinator_telegram_id, neighbourhood_id)
-            if isinstance(found, Outcome):
-                return found
-            actor, target = found
-            if target.group_chat_id == chat_id:
-                return Outcome.ALREADY_DONE
-            previous = (
-                await session.execute(
-                    select(Neighbourhood).where(Neighbourhood.group_chat_id == chat_id)
-                )
-            ).scalar_one_or_none()
-            if previous is not None:
-                previous.group_chat_id = None
-                await session.flush()
-            target.group_chat_id = chat_id
-            await audit.record(
-                session,
-                "neighbourhood",
-                target.id,
-                "link_group",
-                by=actor.id,
-                detail={"chat_id": chat_id},
+        step = partial(self._link_group, chat_id=chat_id)
+        return await self._on_active(coordinator_telegram_id, neighbourhood_id, step)
+
+    @staticmethod
+    async def _link_group(
+        session: AsyncSession, actor: Member, target: Neighbourhood, *, chat_id: int
+    ) -> Outcome:
+        if target.group_chat_id == chat_id:
+            return Outcome.ALREADY_DONE
+        previous = (
+            await session.execute(
+                select(Neighbourhood).where(Neighbourhood.group_chat_id == chat_id)
             )
-            return Outcome.DONE
+        ).scalar_one_or_none()
+        if previous is not None:
+            previous.group_chat_id = None
+            await session.flush()
+        target.group_chat_id = chat_id
+        await audit.record(
+            session,
+            "neighbourhood",
+            target.id,
+            "link_group",
+            by=actor.id,
+            detail={"chat_id": chat_id},
+        )
+        return Outcome.DONE

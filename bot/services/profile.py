@@ -23,7 +23,7 @@ from bot.geo import valid_point
 from bot.services.base import Service
 from bot.services.neighbourhoods import centres
 from bot.services.outcomes import Outcome
-from bot.services.volunteers import PERIODS, SkillHeld
+from bot.services.volunteers import PERIODS, SkillHeld, skills_held
 from bot.text import one_line
 from storage import audit
 from storage import members as member_store
@@ -411,17 +411,7 @@ class ProfileService(Service):
             if member.neighbourhood_id is not None
             else None
         )
-        skills = tuple(
-            SkillHeld(
-                skill.id, skill.label, skill.requires_verification, held.verified_at is not None
-            )
-            for held, skill in await session.execute(
-                select(VolunteerSkill, Skill)
-                .join(Skill, Skill.id == VolunteerSkill.skill_id)
-                .where(VolunteerSkill.member_id == member.id)
-                .order_by(Skill.id)
-            )
-        )
+        skills = await skills_held(session, member.id)
         slots = (
             await session.execute(select(Availability).where(Availability.member_id == member.id))
         ).scalars()

@@ -37,7 +37,7 @@ from bot.messages.series import (
     SeriesStarted,
     SeriesStopped,
 )
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying, no_wake
 from bot.services.outcomes import Outcome
 from bot.services.requests import RequestDraft, RequestService
 from bot.settings import Settings
@@ -111,7 +111,7 @@ class _Occurrence:
     draft: RequestDraft
 
 
-class SeriesService(Service):
+class SeriesService(Notifying):
     """Create, list, stop series; post their occurrences when due."""
 
     def __init__(
@@ -125,9 +125,8 @@ class SeriesService(Service):
         lead_days: float = LEAD_DAYS,
         exclusive_hours: int = DEFAULT_EXCLUSIVE_HOURS,
     ) -> None:
-        super().__init__(database, after_commit=after_commit)
+        super().__init__(database, messenger, after_commit=after_commit)
         self._requests = requests
-        self._messenger = messenger
         self._settings = settings
         self._lead = timedelta(days=lead_days)
         self._exclusive_hours = exclusive_hours

@@ -9,10 +9,11 @@ closes it with an outcome.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import partial
 
 from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +24,7 @@ from bot.messages.base import Reader
 from bot.messages.cases import CaseClosed, CaseFollowedUp, CaseReported, CaseTaken, CaseView
 from bot.messages.messenger import Messenger
 from bot.pseudonyms import Pseudonyms
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying, no_wake
 from bot.text import one_line, several_lines
 from storage import audit, limits, neighbourhoods
 from storage import members as member_store
@@ -121,7 +122,11 @@ def _told_to_referent(referent: Member) -> ColumnElement[bool]:
     )
 
 
-class SignalService(Service):
+# A step of a referent or coordinator on a case: the actor and whether they coordinate.
+CaseStep = Callable[[AsyncSession, int, Member, bool], Awaitable["CaseResult"]]
+
+
+class SignalService(Notifying):
     """Record reports, tell the right people, assign and close cases."""
 
     def __init__(
@@ -132,8 +137,7 @@ class SignalService(Service):
         pseudonyms: Pseudonyms,
         after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
+        super().__init__(database, messenger, after_commit=after_commit)
         self._pseudonyms = pseudonyms
 
     # --- reporting -------------------------------------------------------------------------
@@ -254,47 +258,45 @@ class SignalService(Service):
 
     async def assign(self, actor_telegram_id: int, signal_id: int) -> CaseResult:
         """ "I'll follow up": the first referent or coordinator to tap takes the case."""
+        return await self._case_step(actor_telegram_id, signal_id, self._assign)
+
+    async def _assign(
+        self, session: AsyncSession, signal_id: int, actor: Member, _coordinates: bool
+    ) -> CaseResult:
         now = self._clock()
-        async with self._transaction() as session:
-            staff = await self._on_case(session, actor_telegram_id, signal_id)
-            if staff is None:
-                return CaseResult(CaseOutcome.NOT_ALLOWED)
-            actor, _coordinates = staff
-            taken = await changed(
-                session,
-                update(Signal)
-                .where(Signal.id == signal_id, Signal.status == SignalStatus.OPEN)
-                .values(
-                    status=SignalStatus.ASSIGNED,
-                    assigned_to_member_id=actor.id,
-                    assigned_at=now,
-                )
-                .returning(Signal.id),
+        taken = await changed(
+            session,
+            update(Signal)
+            .where(Signal.id == signal_id, Signal.status == SignalStatus.OPEN)
+            .values(
+                status=SignalStatus.ASSIGNED,
+                assigned_to_member_id=actor.id,
+                assigned_at=now,
             )
-            view = await self._view(session, signal_id)
-            if view is None or taken is None:
-                already = (
-                    CaseOutcome.ALREADY_YOURS if view and view.assignee_id == actor.id else None
-                )
-                return _unchanged(view, otherwise=already or CaseOutcome.TAKEN)
-            await audit.record(
-                session,
-                "signal",
-                signal_id,
-                "assign",
-                by=actor.id,
-                moved=(SignalStatus.OPEN, SignalStatus.ASSIGNED),
-            )
-            signal = await session.get(Signal, signal_id)
-            assert signal is not None
-            others = await self.recipients(
-                session, signal.neighbourhood_id, exclude={actor.id, signal.reporter_member_id or 0}
-            )
-            notice = CaseTaken(signal_id, actor.display_name)
-            await self._messenger.send(session, notice, *map(Reader.of, others))
-            reporter = await member_store.by_id(session, signal.reporter_member_id)
-            await self._messenger.send(session, CaseFollowedUp(signal_id), Reader.of(reporter))
-            return CaseResult(CaseOutcome.DONE, actor.display_name)
+            .returning(Signal.id),
+        )
+        view = await self._view(session, signal_id)
+        if view is None or taken is None:
+            already = CaseOutcome.ALREADY_YOURS if view and view.assignee_id == actor.id else None
+            return _unchanged(view, otherwise=already or CaseOutcome.TAKEN)
+        await audit.record(
+            session,
+            "signal",
+            signal_id,
+            "assign",
+            by=actor.id,
+            moved=(SignalStatus.OPEN, SignalStatus.ASSIGNED),
+        )
+        signal = await session.get(Signal, signal_id)
+        assert signal is not None
+        others = await self.recipients(
+            session, signal.neighbourhood_id, exclude={actor.id, signal.reporter_member_id or 0}
+        )
+        notice = CaseTaken(signal_id, actor.display_name)
+        await self._messenger.send(session, notice, *map(Reader.of, others))
+        reporter = await member_store.by_id(session, signal.reporter_member_id)
+        await self._messenger.send(session, CaseFollowedUp(signal_id), Reader.of(reporter))
+        return CaseResult(CaseOutcome.DONE, actor.display_name)
 
     async def close(
         self, actor_telegram_id: int, signal_id: int, outcome: SignalOutcome
@@ -304,49 +306,67 @@ class SignalService(Service):
         An open case (nobody follows it up yet) may be closed by any referent or coordinator,
         e.g. when they already know the person.
         """
+        step = partial(self._close, outcome=outcome)
+        return await self._case_step(actor_telegram_id, signal_id, step)
+
+    async def _close(
+        self,
+        session: AsyncSession,
+        signal_id: int,
+        actor: Member,
+        coordinates: bool,
+        *,
+        outcome: SignalOutcome,
+    ) -> CaseResult:
         now = self._clock()
+        conditions = [
+            Signal.id == signal_id,
+            Signal.status.in_([SignalStatus.OPEN, SignalStatus.ASSIGNED]),
+        ]
+        if not coordinates:
+            # In the UPDATE itself: a case taken meanwhile by someone else stays theirs.
+            conditions.append(
+                or_(
+                    Signal.assigned_to_member_id.is_(None),
+                    Signal.assigned_to_member_id == actor.id,
+                )
+            )
+        closed = await changed(
+            session,
+            update(Signal)
+            .where(*conditions)
+            .values(status=SignalStatus.CLOSED, outcome=outcome, closed_at=now)
+            .returning(Signal.assigned_to_member_id),
+        )
+        view = await self._view(session, signal_id)
+        if view is None or closed is None:
+            return _unchanged(view, otherwise=CaseOutcome.NOT_ALLOWED)
+        await audit.record(
+            session,
+            "signal",
+            signal_id,
+            "close",
+            by=actor.id,
+            moved=(None, SignalStatus.CLOSED),
+            detail={"outcome": outcome.value},
+        )
+        assignee_id = closed[0]
+        if assignee_id is not None and assignee_id != actor.id:
+            assignee = await member_store.by_id(session, assignee_id)
+            notice = CaseClosed(signal_id, actor.display_name, outcome)
+            await self._messenger.send(session, notice, Reader.of(assignee))
+        return CaseResult(CaseOutcome.DONE, view.assignee_name)
+
+    async def _case_step(
+        self, actor_telegram_id: int, signal_id: int, step: CaseStep
+    ) -> CaseResult:
+        """Run a step on a case in its transaction, if the actor may act on it."""
         async with self._transaction() as session:
             staff = await self._on_case(session, actor_telegram_id, signal_id)
             if staff is None:
                 return CaseResult(CaseOutcome.NOT_ALLOWED)
             actor, coordinates = staff
-            conditions = [
-                Signal.id == signal_id,
-                Signal.status.in_([SignalStatus.OPEN, SignalStatus.ASSIGNED]),
-            ]
-            if not coordinates:
-                # In the UPDATE itself: a case taken meanwhile by someone else stays theirs.
-                conditions.append(
-                    or_(
-                        Signal.assigned_to_member_id.is_(None),
-                        Signal.assigned_to_member_id == actor.id,
-                    )
-                )
-            closed = await changed(
-                session,
-                update(Signal)
-                .where(*conditions)
-                .values(status=SignalStatus.CLOSED, outcome=outcome, closed_at=now)
-                .returning(Signal.assigned_to_member_id),
-            )
-            view = await self._view(session, signal_id)
-            if view is None or closed is None:
-                return _unchanged(view, otherwise=CaseOutcome.NOT_ALLOWED)
-            await audit.record(
-                session,
-                "signal",
-                signal_id,
-                "close",
-                by=actor.id,
-                moved=(None, SignalStatus.CLOSED),
-                detail={"outcome": outcome.value},
-            )
-            assignee_id = closed[0]
-            if assignee_id is not None and assignee_id != actor.id:
-                assignee = await member_store.by_id(session, assignee_id)
-                notice = CaseClosed(signal_id, actor.display_name, outcome)
-                await self._messenger.send(session, notice, Reader.of(assignee))
-            return CaseResult(CaseOutcome.DONE, view.assignee_name)
+            return await step(session, signal_id, actor, coordinates)
 
     # --- retention and erasure --------------------------------------------------------------
 

@@ -39,6 +39,9 @@ REVOCABLE = (Role.REFERENT, Role.COORDINATOR)
 # How long a suspension is remembered under a pseudonym once the volunteer erased their data
 # (/forget): long enough that erasing oneself is not a way back in; reinstating lifts it.
 SUSPENSION_REMEMBERED = timedelta(days=365)
+# A volunteer's standing moves: (from, to).
+SUSPENSION = (VolunteerStatus.APPROVED, VolunteerStatus.SUSPENDED)
+REINSTATEMENT = (VolunteerStatus.SUSPENDED, VolunteerStatus.APPROVED)
 
 
 class Standing(StrEnum):
@@ -83,15 +86,12 @@ class StandingService(RequestsBase):
     ) -> StandingResult:
         """Suspend an approved volunteer at once: their claims given back, details removed."""
         async with self._transaction() as session:
-            found = await self._actor_and_member(session, coordinator_telegram_id, member_id)
+            found = await self._move(
+                session, coordinator_telegram_id, member_id, SUSPENSION, reason
+            )
             if isinstance(found, StandingResult):
                 return found
             actor, member = found
-            moved = await self._move(
-                session, member, VolunteerStatus.APPROVED, VolunteerStatus.SUSPENDED, reason
-            )
-            if moved is not None:
-                return moved
             active = list(
                 (
                     await session.execute(
@@ -130,7 +130,7 @@ class StandingService(RequestsBase):
                 member.id,
                 "suspend",
                 by=actor.id,
-                moved=(VolunteerStatus.APPROVED, VolunteerStatus.SUSPENDED),
+                moved=SUSPENSION,
                 detail={"reason": reason, "claims_released": released} if reason else None,
             )
             await self._messenger.send(session, VolunteerSuspended(reason), Reader.of(member))
@@ -141,15 +141,12 @@ class StandingService(RequestsBase):
     ) -> StandingResult:
         """Lift a suspension: approved again, without a new application."""
         async with self._transaction() as session:
-            found = await self._actor_and_member(session, coordinator_telegram_id, member_id)
+            found = await self._move(
+                session, coordinator_telegram_id, member_id, REINSTATEMENT, reason
+            )
             if isinstance(found, StandingResult):
                 return found
             actor, member = found
-            moved = await self._move(
-                session, member, VolunteerStatus.SUSPENDED, VolunteerStatus.APPROVED, reason
-            )
-            if moved is not None:
-                return moved
             if member.telegram_id is not None:
                 await limits.remove(
                     session, limits.SUSPENDED, self._pseudonyms.of(member.telegram_id)
@@ -160,7 +157,7 @@ class StandingService(RequestsBase):
                 member.id,
                 "reinstate",
                 by=actor.id,
-                moved=(VolunteerStatus.SUSPENDED, VolunteerStatus.APPROVED),
+                moved=REINSTATEMENT,
                 detail={"reason": reason} if reason else None,
             )
             await self._messenger.send(session, VolunteerReinstated(reason), Reader.of(member))
@@ -257,13 +254,18 @@ class StandingService(RequestsBase):
     async def _move(
         self,
         session: AsyncSession,
-        member: Member,
-        source: VolunteerStatus,
-        target: VolunteerStatus,
+        coordinator_telegram_id: int,
+        member_id: int,
+        move: tuple[VolunteerStatus, VolunteerStatus],
         reason: str | None,
-    ) -> StandingResult | None:
-        """Move the volunteer from `source` to `target` with one conditional UPDATE; None when
-        it moved."""
+    ) -> tuple[Member, Member] | StandingResult:
+        """The coordinator moves the volunteer (from, to) with one conditional UPDATE: the
+        coordinator and the volunteer once moved, or why it did not happen."""
+        source, target = move
+        found = await self._actor_and_member(session, coordinator_telegram_id, member_id)
+        if isinstance(found, StandingResult):
+            return found
+        actor, member = found
         current = member.volunteer_status
         if current is target:
             return StandingResult(Standing.ALREADY_DONE, member.display_name)
@@ -280,4 +282,4 @@ class StandingService(RequestsBase):
         if moved is None:
             return StandingResult(Standing.ALREADY_DONE, member.display_name)
         await session.refresh(member)
-        return None
+        return actor, member

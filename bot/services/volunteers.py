@@ -74,6 +74,19 @@ class SkillHeld:
     verified: bool
 
 
+async def skills_held(session: AsyncSession, member_id: int) -> tuple[SkillHeld, ...]:
+    """The skills on a volunteer's profile, in the catalogue's order (one query)."""
+    return tuple(
+        SkillHeld(skill.id, skill.label, skill.requires_verification, held.verified_at is not None)
+        for held, skill in await session.execute(
+            select(VolunteerSkill, Skill)
+            .join(Skill, Skill.id == VolunteerSkill.skill_id)
+            .where(VolunteerSkill.member_id == member_id)
+            .order_by(Skill.id)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class ApplicationView:
     """A volunteer's application as a coordinator reviews it."""

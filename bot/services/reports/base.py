@@ -8,13 +8,13 @@ from datetime import tzinfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages.messenger import Messenger
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying, no_wake
 from bot.services.reports.periods import Period, Window, period_window
 from bot.settings import Settings
 from storage.database import Database
 
 
-class ReportsBase(Service):
+class ReportsBase(Notifying):
     """Coordinators' views and figures: each checks the role in its own short transaction."""
 
     def __init__(
@@ -24,9 +24,8 @@ class ReportsBase(Service):
         messenger: Messenger,
         after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        super().__init__(database, after_commit=after_commit)
+        super().__init__(database, messenger, after_commit=after_commit)
         self._settings = settings
-        self._messenger = messenger
 
     @property
     def tz(self) -> tzinfo:

@@ -3,12 +3,14 @@ the reminder a coordinator sends to the referent of a stuck claim."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus
@@ -40,6 +42,23 @@ class Page(Generic[T]):
     def remaining(self) -> int:
         """How many come after this page."""
         return max(0, self.total - self.offset - len(self.items))
+
+
+async def page_of(
+    session: AsyncSession,
+    rows: Select[*tuple[Any, ...]],
+    total: Select[int],
+    item: Callable[[Row[*tuple[Any, ...]]], T],
+    *,
+    offset: int,
+    limit: int,
+) -> Page[T]:
+    """The page of `rows` (already in order) from `offset`, each made an item, with how many
+    there are in all (`total`, a count)."""
+    start = max(0, offset)
+    count = (await session.execute(total)).scalar_one()
+    found = (await session.execute(rows.offset(start).limit(limit))).all()
+    return Page(tuple(item(row) for row in found), int(count), start)
 
 
 @dataclass(frozen=True)
@@ -100,9 +119,6 @@ class Views(ReportsBase):
             if not await self._is_coordinator(session, coordinator_telegram_id):
                 return Outcome.NOT_ALLOWED
             is_open = HelpRequest.status == RequestStatus.OPEN
-            total = (
-                await session.execute(select(func.count()).select_from(HelpRequest).where(is_open))
-            ).scalar_one()
             offers = (
                 select(
                     Offer.request_id.label("request_id"),
@@ -115,42 +131,22 @@ class Views(ReportsBase):
                 .subquery()
             )
             rows = (
-                await session.execute(
-                    select(
-                        HelpRequest,
-                        Skill.label,
-                        Neighbourhood.name,
-                        func.coalesce(offers.c.offered, 0),
-                        func.coalesce(offers.c.groups, 0),
-                        func.coalesce(offers.c.declined, 0),
-                    )
-                    .join(Skill, Skill.id == HelpRequest.skill_id)
-                    .outerjoin(Neighbourhood, Neighbourhood.id == HelpRequest.neighbourhood_id)
-                    .outerjoin(offers, offers.c.request_id == HelpRequest.id)
-                    .where(is_open)
-                    .order_by(HelpRequest.created_at, HelpRequest.id)
-                    .offset(max(0, offset))
-                    .limit(limit)
+                select(
+                    HelpRequest,
+                    Skill.label,
+                    Neighbourhood.name,
+                    func.coalesce(offers.c.offered, 0),
+                    func.coalesce(offers.c.groups, 0),
+                    func.coalesce(offers.c.declined, 0),
                 )
-            ).all()
-            items = tuple(
-                OpenRequest(
-                    id=request.id,
-                    created_at=request.created_at,
-                    skill_label=label,
-                    neighbourhood=name,
-                    area_label=request.area_label,
-                    places_needed=request.places_needed,
-                    places_taken=request.places_taken,
-                    waves=request.wave,
-                    offered=int(offered),
-                    group_posts=int(groups),
-                    declined=int(declined),
-                    escalated=request.escalated_at is not None,
-                )
-                for request, label, name, offered, groups, declined in rows
+                .join(Skill, Skill.id == HelpRequest.skill_id)
+                .outerjoin(Neighbourhood, Neighbourhood.id == HelpRequest.neighbourhood_id)
+                .outerjoin(offers, offers.c.request_id == HelpRequest.id)
+                .where(is_open)
+                .order_by(HelpRequest.created_at, HelpRequest.id)
             )
-            return Page(items, int(total), max(0, offset))
+            total = select(func.count()).select_from(HelpRequest).where(is_open)
+            return await page_of(session, rows, total, _open_request, offset=offset, limit=limit)
 
     # --- /stuck ------------------------------------------------------------------------------
 
@@ -179,50 +175,27 @@ class Views(ReportsBase):
         async with self._db.read() as session:
             if not await self._is_coordinator(session, coordinator_telegram_id):
                 return Outcome.NOT_ALLOWED
-            total = (
-                await session.execute(
-                    select(func.count()).select_from(Claim).where(or_(unconfirmed, silent))
-                )
-            ).scalar_one()
             rows = (
-                await session.execute(
-                    select(
-                        Claim.id,
-                        Claim.request_id,
-                        Claim.status,
-                        Claim.claimed_at,
-                        Claim.done_at,
-                        Skill.label,
-                        volunteer.display_name.label("volunteer"),
-                        referent.display_name.label("referent"),
-                        referent.telegram_id.label("referent_telegram_id"),
-                    )
-                    .join(HelpRequest, HelpRequest.id == Claim.request_id)
-                    .join(Skill, Skill.id == HelpRequest.skill_id)
-                    .outerjoin(volunteer, volunteer.id == Claim.volunteer_id)
-                    .outerjoin(referent, referent.id == HelpRequest.referent_id)
-                    .where(or_(unconfirmed, silent))
-                    .order_by(func.coalesce(Claim.done_at, Claim.claimed_at), Claim.id)
-                    .offset(max(0, offset))
-                    .limit(limit)
+                select(
+                    Claim.id,
+                    Claim.request_id,
+                    Claim.status,
+                    Claim.claimed_at,
+                    Claim.done_at,
+                    Skill.label,
+                    volunteer.display_name.label("volunteer"),
+                    referent.display_name.label("referent"),
+                    referent.telegram_id.label("referent_telegram_id"),
                 )
-            ).all()
-        items = tuple(
-            StuckClaim(
-                claim_id=row.id,
-                request_id=row.request_id,
-                kind=StuckKind.UNCONFIRMED if row.status is ClaimStatus.DONE else StuckKind.SILENT,
-                since=row.done_at
-                if row.status is ClaimStatus.DONE and row.done_at
-                else row.claimed_at,
-                skill_label=row.label,
-                volunteer_name=row.volunteer or None,
-                referent_name=row.referent or None,
-                can_remind=row.referent_telegram_id is not None,
+                .join(HelpRequest, HelpRequest.id == Claim.request_id)
+                .join(Skill, Skill.id == HelpRequest.skill_id)
+                .outerjoin(volunteer, volunteer.id == Claim.volunteer_id)
+                .outerjoin(referent, referent.id == HelpRequest.referent_id)
+                .where(or_(unconfirmed, silent))
+                .order_by(func.coalesce(Claim.done_at, Claim.claimed_at), Claim.id)
             )
-            for row in rows
-        )
-        return Page(items, int(total), max(0, offset))
+            total = select(func.count()).select_from(Claim).where(or_(unconfirmed, silent))
+            return await page_of(session, rows, total, _stuck_claim, offset=offset, limit=limit)
 
     async def remind_referent(self, coordinator_telegram_id: int, claim_id: int) -> Outcome:
         """Queue a reminder to the referent of a stuck claim (with Confirm / Not done if done).
@@ -275,3 +248,36 @@ class Views(ReportsBase):
                 detail={"request_id": request.id},
             )
         return Outcome.DONE
+
+
+def _open_request(row: Row[*tuple[Any, ...]]) -> OpenRequest:
+    """A row of /open: the request, its skill and neighbourhood, and what was tried."""
+    request, label, name, offered, groups, declined = row
+    return OpenRequest(
+        id=request.id,
+        created_at=request.created_at,
+        skill_label=label,
+        neighbourhood=name,
+        area_label=request.area_label,
+        places_needed=request.places_needed,
+        places_taken=request.places_taken,
+        waves=request.wave,
+        offered=int(offered),
+        group_posts=int(groups),
+        declined=int(declined),
+        escalated=request.escalated_at is not None,
+    )
+
+
+def _stuck_claim(row: Row[*tuple[Any, ...]]) -> StuckClaim:
+    """A row of /stuck: the claim, how it is stuck and since when, and who is involved."""
+    return StuckClaim(
+        claim_id=row.id,
+        request_id=row.request_id,
+        kind=StuckKind.UNCONFIRMED if row.status is ClaimStatus.DONE else StuckKind.SILENT,
+        since=row.done_at if row.status is ClaimStatus.DONE and row.done_at else row.claimed_at,
+        skill_label=row.label,
+        volunteer_name=row.volunteer or None,
+        referent_name=row.referent or None,
+        can_remind=row.referent_telegram_id is not None,
+    )

@@ -20,15 +20,12 @@ from bot.messages.claims import (
     ReleaseLimitReached,
     YourClaimReleased,
 )
-from bot.messages.messenger import Messenger
 from bot.messages.offers import OfferUpdate, RequestView
 from bot.messages.standing import ClaimWithdrawn
-from bot.services.base import Service, no_wake
+from bot.services.base import Configured
 from bot.services.outcomes import StepOutcome
-from bot.settings import Settings
 from storage import audit, offers, outbox
 from storage import members as member_store
-from storage.database import Database
 from storage.models import (
     Claim,
     HelpRequest,
@@ -117,19 +114,8 @@ async def given_back_since(session: AsyncSession, volunteer_id: int, since: date
     )
 
 
-class RequestsBase(Service):
+class RequestsBase(Configured):
     """The request lifecycle's shared state and steps; no Telegram here, only notices."""
-
-    def __init__(
-        self,
-        database: Database,
-        messenger: Messenger,
-        settings: Settings,
-        after_commit: Callable[[], None] = no_wake,
-    ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
-        self._settings = settings
 
     def _expiry(self, when_kind: str, starts_at: datetime | None, now: datetime) -> datetime:
         """When an unclaimed request stops waiting: its slot, the day's end, or after a while."""
@@ -348,16 +334,28 @@ class RequestsBase(Service):
         """Run a step on a request in its transaction, if the actor is its referent or a
         coordinator."""
         async with self._transaction() as session:
-            request = await session.get(HelpRequest, request_id)
-            if request is None:
-                return StepOutcome.NOT_FOUND
-            found = await self._member_roles(session, actor_telegram_id)
-            if found is None:
-                return StepOutcome.NOT_ALLOWED
-            actor, roles = found
+            found = await self._request_and_actor(session, actor_telegram_id, request_id)
+            if isinstance(found, StepOutcome):
+                return found
+            request, actor, roles = found
             if actor.id != request.referent_id and Role.COORDINATOR not in roles:
                 return StepOutcome.NOT_ALLOWED
             return await step(session, request, actor)
+
+    @classmethod
+    async def _request_and_actor(
+        cls, session: AsyncSession, actor_telegram_id: int, request_id: int
+    ) -> tuple[HelpRequest, Member, frozenset[Role]] | StepOutcome:
+        """The request, the member behind `actor_telegram_id` and their roles: NOT_FOUND when
+        the request is gone, NOT_ALLOWED when Brigade does not know the actor."""
+        request = await session.get(HelpRequest, request_id)
+        if request is None:
+            return StepOutcome.NOT_FOUND
+        found = await cls._member_roles(session, actor_telegram_id)
+        if found is None:
+            return StepOutcome.NOT_ALLOWED
+        actor, roles = found
+        return request, actor, roles
 
 
 def _from(view: RequestView, member: Member | None) -> float | None:

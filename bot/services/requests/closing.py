@@ -95,13 +95,10 @@ class Closing(RequestsBase):
         """Whether the referent may still answer "Is it done?" for this claim (before asking
         whether it really was not done)."""
         async with self._db.read() as session:
-            referent = await member_store.get_by_telegram_id(session, referent_telegram_id)
-            claim = await session.get(Claim, claim_id)
-            if claim is None:
-                return StepOutcome.NOT_FOUND
-            request = await session.get(HelpRequest, claim.request_id)
-            if referent is None or request is None or request.referent_id != referent.id:
-                return StepOutcome.NOT_ALLOWED
+            found = await _referents_claim(session, referent_telegram_id, claim_id)
+            if isinstance(found, StepOutcome):
+                return found
+            _referent, claim, _request = found
             waiting = claim.status in sources_of_claim(ClaimStatus.NOT_DONE)
             return StepOutcome.DONE if waiting else StepOutcome.STALE
 
@@ -110,13 +107,10 @@ class Closing(RequestsBase):
         now = self._clock()
         target = ClaimStatus.CONFIRMED if done else ClaimStatus.NOT_DONE
         async with self._transaction() as session:
-            referent = await member_store.get_by_telegram_id(session, referent_telegram_id)
-            claim = await session.get(Claim, claim_id)
-            if claim is None:
-                return StepOutcome.NOT_FOUND
-            request = await session.get(HelpRequest, claim.request_id)
-            if referent is None or request is None or request.referent_id != referent.id:
-                return StepOutcome.NOT_ALLOWED
+            found = await _referents_claim(session, referent_telegram_id, claim_id)
+            if isinstance(found, StepOutcome):
+                return found
+            referent, claim, request = found
             confirmed = await changed(
                 session,
                 update(Claim)
@@ -229,3 +223,18 @@ class Closing(RequestsBase):
         await self._messenger.send(session, RequestCancelled(view.id, view.skill_label), *readers)
         await self._refresh_copies(session, view)
         return StepOutcome.DONE
+
+
+async def _referents_claim(
+    session: AsyncSession, referent_telegram_id: int, claim_id: int
+) -> tuple[Member, Claim, HelpRequest] | StepOutcome:
+    """The referent, a claim on their request and the request: NOT_FOUND when the claim is
+    gone, NOT_ALLOWED when the request is not theirs."""
+    referent = await member_store.get_by_telegram_id(session, referent_telegram_id)
+    claim = await session.get(Claim, claim_id)
+    if claim is None:
+        return StepOutcome.NOT_FOUND
+    request = await session.get(HelpRequest, claim.request_id)
+    if referent is None or request is None or request.referent_id != referent.id:
+        return StepOutcome.NOT_ALLOWED
+    return referent, claim, request

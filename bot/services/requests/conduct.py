@@ -15,9 +15,9 @@ from bot.messages.base import Reader
 from bot.messages.standing import ConductConcernRaised
 from bot.services.outcomes import StepOutcome
 from bot.services.requests.base import RequestsBase
-from storage import audit
 from storage import members as member_store
 from storage.models import Claim, ConductConcern, HelpRequest, Member
+from storage.writes import created
 
 
 class Conduct(RequestsBase):
@@ -52,14 +52,12 @@ class Conduct(RequestsBase):
                     raised_by_id=referent.id,
                     raised_at=self._clock(),
                 )
-                session.add(concern)
-                await session.flush()
                 # Audited as the concern itself: the coordinators' matter, not an event of the
                 # volunteer's own record (which /mydata gives them).
-                await audit.record(
+                await created(
                     session,
+                    concern,
                     "conduct_concern",
-                    concern.id,
                     "raise",
                     by=referent.id,
                     detail={"request_id": claim.request_id, "volunteer_id": volunteer.id},

@@ -9,8 +9,10 @@ once someone decides.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,13 +108,10 @@ class Validating(Waves):
     ) -> tuple[HelpRequest, Member] | StepOutcome:
         """The request and the actor, if the actor may validate it: a coordinator, or a referent
         it was sent to for validation; never the person who posted it."""
-        request = await session.get(HelpRequest, request_id)
-        if request is None:
-            return StepOutcome.NOT_FOUND
-        found = await self._member_roles(session, telegram_id)
-        if found is None:
-            return StepOutcome.NOT_ALLOWED
-        actor, roles = found
+        found = await self._request_and_actor(session, telegram_id, request_id)
+        if isinstance(found, StepOutcome):
+            return found
+        request, actor, roles = found
         if actor.id == request.referent_id:
             return StepOutcome.NOT_ALLOWED
         if Role.COORDINATOR in roles:
@@ -139,100 +138,125 @@ class Validating(Waves):
         """Approve (with an edited description, or "as soon as possible" / "today" instead of
         what was asked, if given): the request is offered as if just posted; the cards are
         edited; the poster is told."""
+        step = partial(self._approve_request, description=description, when_kind=when_kind)
+        return await self._validation_step(validator_telegram_id, request_id, step)
+
+    async def _approve_request(
+        self,
+        session: AsyncSession,
+        request: HelpRequest,
+        actor: Member,
+        *,
+        description: str | None,
+        when_kind: str | None,
+    ) -> Decision:
         now = self._clock()
-        async with self._transaction() as session:
-            found = await self._validator(session, validator_telegram_id, request_id)
-            if isinstance(found, StepOutcome):
-                return Decision(found)
-            request, actor = found
-            values: dict[str, object] = {
-                "status": RequestStatus.OPEN,
-                "validated_at": now,
-                "validated_by_id": actor.id,
-                "updated_at": now,
-            }
-            if description:
-                values["description"] = description.strip()[:1000]
-            if when_kind in EDITABLE_WHEN:
-                # "today": volunteers then read "today" (no start time is shown for it).
-                values["when_kind"] = when_kind
-                values["starts_at"] = now if when_kind == "today" else None
-                values["day_part"] = None
-            if when_kind in EDITABLE_WHEN or request.when_kind == "asap":
-                # It waited: "as soon as possible" runs from now on.
-                kind = when_kind or request.when_kind
-                values["expires_at"] = self._expiry(kind, request.starts_at, now)
-            # One statement: two validators approving at once post it once.
-            won = await changed(
-                session,
-                update(HelpRequest)
-                .where(
-                    HelpRequest.id == request_id, HelpRequest.status == RequestStatus.TO_VALIDATE
-                )
-                .values(**values)
-                .returning(HelpRequest.id),
-            )
-            if won is None:
-                return await self._decided_before(session, request)
-            await session.refresh(request)
-            await audit.record(
-                session,
-                "request",
-                request.id,
-                "validate",
-                by=actor.id,
-                moved=(RequestStatus.TO_VALIDATE, RequestStatus.OPEN),
-                detail={"edited": bool(description or when_kind)},
-            )
-            view = await self._view(session, request.id)
-            await self._post_in_group(session, view, request.neighbourhood_id)
-            offered, _rest = await self._send_wave(session, request, view)
-            await self._edit_cards(session, view, actor.display_name, approved=True)
-            await self._tell_referent(session, view, RequestApproved(view))
-            return Decision(StepOutcome.DONE, offered=offered)
+        values: dict[str, object] = {
+            "validated_at": now,
+            "updated_at": now,
+        }
+        if description:
+            values["description"] = description.strip()[:1000]
+        if when_kind in EDITABLE_WHEN:
+            # "today": volunteers then read "today" (no start time is shown for it).
+            values["when_kind"] = when_kind
+            values["starts_at"] = now if when_kind == "today" else None
+            values["day_part"] = None
+        if when_kind in EDITABLE_WHEN or request.when_kind == "asap":
+            # It waited: "as soon as possible" runs from now on.
+            kind = when_kind or request.when_kind
+            values["expires_at"] = self._expiry(kind, request.starts_at, now)
+        edited: dict[str, object] = {"edited": bool(description or when_kind)}
+        lost = await self._decide(
+            session, request, actor, RequestStatus.OPEN, "validate", values, detail=edited
+        )
+        if lost is not None:
+            return lost
+        view = await self._view(session, request.id)
+        await self._post_in_group(session, view, request.neighbourhood_id)
+        offered, _rest = await self._send_wave(session, request, view)
+        await self._edit_cards(session, view, actor.display_name, approved=True)
+        await self._tell_referent(session, view, RequestApproved(view))
+        return Decision(StepOutcome.DONE, offered=offered)
 
     async def decline_request(
         self, validator_telegram_id: int, request_id: int, reason: str
     ) -> Decision:
         """Decline with a reason: the poster is told it in their language; the cards are edited."""
+        step = partial(self._decline_request, reason=reason.strip()[:MAX_DECLINE_REASON])
+        return await self._validation_step(validator_telegram_id, request_id, step)
+
+    async def _decline_request(
+        self, session: AsyncSession, request: HelpRequest, actor: Member, *, reason: str
+    ) -> Decision:
         now = self._clock()
-        reason = reason.strip()[:MAX_DECLINE_REASON]
+        values: dict[str, object] = {
+            "cancel_reason": reason,
+            "closed_at": now,
+            "updated_at": now,
+        }
+        lost = await self._decide(
+            session, request, actor, RequestStatus.DECLINED, "decline", values
+        )
+        if lost is not None:
+            return lost
+        view = await self._view(session, request.id)
+        await self._edit_cards(session, view, actor.display_name, approved=False, reason=reason)
+        notice = RequestDeclined(view.id, view.skill_label, reason)
+        await self._tell_referent(session, view, notice)
+        return Decision(StepOutcome.DONE)
+
+    async def _validation_step(
+        self,
+        validator_telegram_id: int,
+        request_id: int,
+        step: Callable[[AsyncSession, HelpRequest, Member], Awaitable[Decision]],
+    ) -> Decision:
+        """Run a decision on a request in its transaction, if this person may validate it."""
         async with self._transaction() as session:
             found = await self._validator(session, validator_telegram_id, request_id)
             if isinstance(found, StepOutcome):
                 return Decision(found)
             request, actor = found
-            won = await changed(
-                session,
-                update(HelpRequest)
-                .where(
-                    HelpRequest.id == request_id, HelpRequest.status == RequestStatus.TO_VALIDATE
-                )
-                .values(
-                    status=RequestStatus.DECLINED,
-                    cancel_reason=reason,
-                    validated_by_id=actor.id,
-                    closed_at=now,
-                    updated_at=now,
-                )
-                .returning(HelpRequest.id),
-            )
-            if won is None:
-                return await self._decided_before(session, request)
-            await session.refresh(request)
-            await audit.record(
-                session,
-                "request",
-                request.id,
-                "decline",
-                by=actor.id,
-                moved=(RequestStatus.TO_VALIDATE, RequestStatus.DECLINED),
-            )
-            view = await self._view(session, request.id)
-            await self._edit_cards(session, view, actor.display_name, approved=False, reason=reason)
-            notice = RequestDeclined(view.id, view.skill_label, reason)
-            await self._tell_referent(session, view, notice)
-            return Decision(StepOutcome.DONE)
+            return await step(session, request, actor)
+
+    async def _decide(
+        self,
+        session: AsyncSession,
+        request: HelpRequest,
+        actor: Member,
+        to: RequestStatus,
+        action: str,
+        values: dict[str, object],
+        *,
+        detail: dict[str, object] | None = None,
+    ) -> Decision | None:
+        """The actor moves the request out of validation to `to` (with `values`), audited as
+        `action`: None when this decision is the one that counts, the answer for the slower one
+        otherwise.
+
+        One statement: two validators deciding at once decide once.
+        """
+        won = await changed(
+            session,
+            update(HelpRequest)
+            .where(HelpRequest.id == request.id, HelpRequest.status == RequestStatus.TO_VALIDATE)
+            .values(status=to, validated_by_id=actor.id, **values)
+            .returning(HelpRequest.id),
+        )
+        if won is None:
+            return await self._decided_before(session, request)
+        await session.refresh(request)
+        await audit.record(
+            session,
+            "request",
+            request.id,
+            action,
+            by=actor.id,
+            moved=(RequestStatus.TO_VALIDATE, to),
+            detail=detail,
+        )
+        return None
 
     async def _decided_before(self, session: AsyncSession, request: HelpRequest) -> Decision:
         """Someone was quicker (or the request moved on): who, if a validator."""

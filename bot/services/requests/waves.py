@@ -15,6 +15,7 @@ those are deliberate choices of a person.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -218,50 +219,68 @@ class Waves(RequestsBase):
         Only on the volunteer's own copy of this request's offer: DONE lets the caller edit the
         tapped message, so a button forged on another message must not get that far.
         """
-        now = self._clock()
-        async with self._transaction() as session:
-            found = await self._own_copy(session, volunteer_telegram_id, request_id, message_id)
-            if isinstance(found, StepOutcome):
-                return found
-            volunteer, offer = found
-            if offer.declined_at is not None:
-                return StepOutcome.STALE
-            offer.declined_at = now
-            await audit.record(session, "offer", offer.id, "decline", by=volunteer.id)
-            request = await session.get(HelpRequest, request_id)
-            if request is not None and request.wave == 0 and request.status is RequestStatus.OPEN:
-                # The regular passed: the others need not wait for the deadline.
-                request.next_wave_at = now
-            return StepOutcome.DONE
+        return await self._own_copy_step(
+            volunteer_telegram_id, request_id, message_id, self._decline
+        )
+
+    async def _decline(
+        self, session: AsyncSession, volunteer: Member, offer: Offer, now: datetime
+    ) -> StepOutcome:
+        if offer.declined_at is not None:
+            return StepOutcome.STALE
+        offer.declined_at = now
+        await audit.record(session, "offer", offer.id, "decline", by=volunteer.id)
+        request = await session.get(HelpRequest, offer.request_id)
+        if request is not None and request.wave == 0 and request.status is RequestStatus.OPEN:
+            # The regular passed: the others need not wait for the deadline.
+            request.next_wave_at = now
+        return StepOutcome.DONE
 
     async def undo_decline(
         self, volunteer_telegram_id: int, request_id: int, *, message_id: int | None
     ) -> StepOutcome:
         """↩️ Undo a "Not for me" within `UNDO_DECLINE`: the copy is offered again as it now
         stands (edited through the outbox); STALE once the minute is over."""
+        return await self._own_copy_step(
+            volunteer_telegram_id, request_id, message_id, self._undo_decline
+        )
+
+    async def _undo_decline(
+        self, session: AsyncSession, volunteer: Member, offer: Offer, now: datetime
+    ) -> StepOutcome:
+        if offer.declined_at is None:
+            return StepOutcome.ALREADY_DONE
+        # One conditional UPDATE: a late or repeated tap cannot bring it back.
+        undone = await changed(
+            session,
+            update(Offer)
+            .where(Offer.id == offer.id, Offer.declined_at >= now - UNDO_DECLINE)
+            .values(declined_at=None)
+            .returning(Offer.id),
+        )
+        if undone is None:
+            return StepOutcome.STALE
+        await audit.record(session, "offer", offer.id, "undo_decline", by=volunteer.id)
+        await self._refresh_copies(
+            session, await self._view(session, offer.request_id), only=offer.id
+        )
+        return StepOutcome.DONE
+
+    async def _own_copy_step(
+        self,
+        telegram_id: int,
+        request_id: int,
+        message_id: int | None,
+        step: Callable[[AsyncSession, Member, Offer, datetime], Awaitable[StepOutcome]],
+    ) -> StepOutcome:
+        """Run one of the volunteer's steps on their own copy of the offer, in its transaction."""
         now = self._clock()
         async with self._transaction() as session:
-            found = await self._own_copy(session, volunteer_telegram_id, request_id, message_id)
+            found = await self._own_copy(session, telegram_id, request_id, message_id)
             if isinstance(found, StepOutcome):
                 return found
             volunteer, offer = found
-            if offer.declined_at is None:
-                return StepOutcome.ALREADY_DONE
-            # One conditional UPDATE: a late or repeated tap cannot bring it back.
-            undone = await changed(
-                session,
-                update(Offer)
-                .where(Offer.id == offer.id, Offer.declined_at >= now - UNDO_DECLINE)
-                .values(declined_at=None)
-                .returning(Offer.id),
-            )
-            if undone is None:
-                return StepOutcome.STALE
-            await audit.record(session, "offer", offer.id, "undo_decline", by=volunteer.id)
-            await self._refresh_copies(
-                session, await self._view(session, request_id), only=offer.id
-            )
-            return StepOutcome.DONE
+            return await step(session, volunteer, offer, now)
 
     @staticmethod
     async def _own_copy(
