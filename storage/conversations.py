@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CompoundSelect, delete, select, union
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.clock import session_now
 from storage.models import ConversationState, UserData
@@ -18,6 +18,22 @@ async def load_states(session: AsyncSession, conversation: str) -> list[Conversa
         select(ConversationState).where(ConversationState.conversation == conversation)
     )
     return list(result.scalars())
+
+
+async def load_person(
+    connection: AsyncConnection | AsyncSession, telegram_id: int
+) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+    """One person's stored states (conversation, key, state) and drafts ({}: none)."""
+    rows = await connection.execute(
+        select(
+            ConversationState.conversation, ConversationState.key, ConversationState.state
+        ).where(ConversationState.telegram_id == telegram_id)
+    )
+    states = [(str(conversation), str(key), str(state)) for conversation, key, state in rows]
+    drafts = await connection.execute(
+        select(UserData.data).where(UserData.telegram_id == telegram_id)
+    )
+    return states, dict(drafts.scalar_one_or_none() or {})
 
 
 async def save_state(
