@@ -57,7 +57,7 @@ class PersonLocks:
     def __init__(self, database: Database, size: int = DEFAULT_CONCURRENCY) -> None:
         # As many connections as updates run at once (each holds one while it runs), opened
         # only when needed: a quiet bot keeps two.
-        self._engine: AsyncEngine = create_async_engine(
+        self.engine: AsyncEngine = create_async_engine(
             database.engine.url,
             pool_pre_ping=True,
             pool_size=2,
@@ -70,7 +70,7 @@ class PersonLocks:
     async def hold(self, user_id: int) -> AsyncIterator[AsyncConnection]:
         """Hold the person's lock; the connection holding it may read meanwhile."""
         key = lock_key(user_id)
-        async with self._engine.connect() as connection:
+        async with self.engine.connect() as connection:
             await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             try:
                 yield connection
@@ -84,7 +84,7 @@ class PersonLocks:
 
     async def dispose(self) -> None:
         """Close the lock connections."""
-        await self._engine.dispose()
+        await self.engine.dispose()
 
 
 class SharedState:
