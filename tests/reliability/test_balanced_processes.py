@@ -28,7 +28,7 @@ from conversations.posting.draft import Step
 from storage.models import ConversationState, Member, MemberRole, Neighbourhood, VolunteerSkill
 from testkit.balancer import RoundRobinProxy, WebhookDelivery
 from testkit.telegram import FakeBotApiServer, FakeTelegram, FakeUser
-from tests.conftest import fresh_database_url
+from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, fresh_database_url
 from tests.factories import east
 from tests.reliability.support import (
     PATIENCE,
@@ -41,6 +41,7 @@ from tests.reliability.support import (
     free_port,
     new_services,
     offer_counts,
+    outbox_summary,
     post_request,
     seed_town,
     settings_for,
@@ -64,6 +65,11 @@ async def server(world: FakeTelegram) -> AsyncIterator[FakeBotApiServer]:
 async def postgres_url(tmp_path: Path) -> AsyncIterator[str]:
     """A fresh PostgreSQL database (skipped without BRIGADE_TEST_POSTGRES_URL: SQLite is one
     process only, there is nothing to balance)."""
+    if not POSTGRES_URL and not REQUIRE_POSTGRES:
+        pytest.skip(
+            "several processes share conversations on PostgreSQL only (SQLite is one process); "
+            "set BRIGADE_TEST_POSTGRES_URL"
+        )
     async for url in fresh_database_url("postgres", tmp_path):
         yield url
 
@@ -275,6 +281,13 @@ async def _announce(claire: FakeUser, text: str, audience: str) -> None:
     await claire.expect_message("Queued for", timeout=WAIT)
 
 
+async def _stop_while_sending(c: Cluster, name: str) -> None:
+    """Stop a process while the broadcast is still being sent."""
+    summary = await outbox_summary(c.services)
+    assert summary.get("pending", 0) > 0, summary
+    await c.stop(name)
+
+
 async def _more_volunteers(c: Cluster, count: int) -> list[FakeUser]:
     """`count` more approved plumbers within reach of the town centre."""
     people = [c.world.add_user(f"More{i:03d}", language_code="en") for i in range(count)]
@@ -422,7 +435,7 @@ async def test_a_rolling_restart_during_a_broadcast_and_a_sign_up_loses_and_repe
         await _sign_up(
             world,
             odette,
-            [c.stop("A"), c.start("A2"), c.stop("B"), c.start("B2")],
+            [_stop_while_sending(c, "A"), c.start("A2"), c.stop("B"), c.start("B2")],
         )
         card = await c.claire.expect_message("New volunteer application", timeout=WAIT)
         assert "Odette Martin" in (card.text or "")

@@ -18,7 +18,7 @@ from bot.shared_state import PersonLocks, SharedState, SharedStateUpdateProcesso
 from storage.models import Neighbourhood
 from testkit.harness import InProcessBrigade, brigade_settings, settle, sqlite_url
 from testkit.telegram import FakeTelegram, FakeUser
-from tests.conftest import fresh_database_url
+from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, fresh_database_url
 
 CENTRE = (45.5667, 5.9208)
 
@@ -27,6 +27,11 @@ CENTRE = (45.5667, 5.9208)
 async def postgres_url(tmp_path: Path) -> AsyncIterator[str]:
     """A fresh PostgreSQL database (skipped without BRIGADE_TEST_POSTGRES_URL: on SQLite one
     process holds every conversation, nothing is shared)."""
+    if not POSTGRES_URL and not REQUIRE_POSTGRES:
+        pytest.skip(
+            "several processes share conversations on PostgreSQL only (SQLite is one process); "
+            "set BRIGADE_TEST_POSTGRES_URL"
+        )
     async for url in fresh_database_url("postgres", tmp_path):
         yield url
 
