@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from telegram import Update
 from telegram.ext import Application
@@ -56,10 +56,9 @@ class PersonLocks:
 
     def __init__(self, database: Database, size: int = DEFAULT_CONCURRENCY) -> None:
         # As many connections as updates run at once (each holds one while it runs), opened
-        # only when needed: a quiet bot keeps two.
+        # only when needed: a quiet bot keeps two. No pre-ping: see `_locked`.
         self.engine: AsyncEngine = create_async_engine(
             database.engine.url,
-            pool_pre_ping=True,
             pool_size=2,
             max_overflow=max(size - 2, 0),
             isolation_level="AUTOCOMMIT",
@@ -70,17 +69,39 @@ class PersonLocks:
     async def hold(self, user_id: int) -> AsyncIterator[AsyncConnection]:
         """Hold the person's lock; the connection holding it may read meanwhile."""
         key = lock_key(user_id)
-        async with self.engine.connect() as connection:
-            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        connection = await self._locked(key)
+        try:
+            yield connection
+        finally:
             try:
-                yield connection
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            except (SQLAlchemyError, OSError):
+                # Closing the session is what releases the lock then: never pool it again.
+                log.warning("could not release a person's lock: connection dropped")
+                await connection.invalidate()
             finally:
-                try:
-                    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                except (SQLAlchemyError, OSError):
-                    # Closing the session is what releases the lock then: never pool it again.
-                    log.warning("could not release a person's lock: connection dropped")
-                    await connection.invalidate()
+                await connection.close()
+
+    async def _locked(self, key: int) -> AsyncConnection:
+        """A connection holding the lock. Pooled connections are not pinged before use (a round
+        trip per update): one found dead (PostgreSQL restarted) is replaced once."""
+        for attempt in (1, 2):
+            connection = await self.engine.connect()
+            try:
+                await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            except DBAPIError as error:
+                await connection.close()
+                if attempt == 2 or not error.connection_invalidated:
+                    raise
+                continue
+            except BaseException:
+                # Cancelled while waiting (a shutdown): the lock may have been granted meanwhile,
+                # and only ending the session releases it for sure.
+                await connection.invalidate()
+                await connection.close()
+                raise
+            return connection
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def dispose(self) -> None:
         """Close the lock connections."""

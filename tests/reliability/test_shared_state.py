@@ -142,6 +142,25 @@ async def test_a_persons_lock_excludes_another_process_and_only_that_person(
             await first.dispose()
             await second.dispose()
     assert lock_key(1001) != lock_key(1002)
+
+
+async def test_a_lock_connection_found_dead_is_replaced(
+    world: FakeTelegram, postgres_url: str
+) -> None:
+    settings = brigade_settings(postgres_url)
+    async with InProcessBrigade(world, settings) as brigade:
+        locks = PersonLocks(brigade.services.database)
+        try:
+            async with locks.hold(1001) as connection:
+                backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            # PostgreSQL restarted, or the connection cut: the pooled connection is dead.
+            async with brigade.services.database.transaction() as session:
+                await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            async with locks.hold(1001) as connection:
+                again = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            assert again != backend
+        finally:
+            await locks.dispose()
     assert lock_key(1001) == lock_key(1001)
 
 
