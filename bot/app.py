@@ -45,7 +45,8 @@ from bot.services.volunteers import VolunteerService
 from bot.services.watch import RegisterService, WatchReports, WatchService
 from bot.settings import RunMode, Settings
 from bot.setup_checks import log_setup_warnings
-from bot.updates import DEFAULT_CONCURRENCY, PerPersonUpdateProcessor
+from bot.shared_state import SharedState, SharedStateUpdateProcessor
+from bot.updates import DEFAULT_CONCURRENCY
 from bot.webhook import use_strict_webhook_handler
 from handlers.drafts import drop_expired_drafts
 from handlers.registry import register_handlers
@@ -224,6 +225,10 @@ def build_application(
         sender_bot,
         owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:64],
     )
+    persistence = DatabasePersistence(services.database)
+    # On PostgreSQL each person's updates are handled under their lock, from the states and
+    # drafts in the database: several processes may serve one bot (docs/deployment.md).
+    shared = SharedState(services.database, persistence)
 
     async def post_init(application: BrigadeApplication) -> None:
         staff = await services.members.staff()
@@ -250,6 +255,7 @@ def build_application(
         await sender.stop()
         await sender_bot.shutdown()
         await close_geocoder(services.geocoder)
+        await shared.dispose()
         await services.database.dispose()
 
     builder = (
@@ -264,9 +270,10 @@ def build_application(
         # together they stay under Telegram's ~30/s, and an answer never queues behind a
         # broadcast. 429s are waited out (retry_after).
         .rate_limiter(SharedBudgetLimiter(sender.limiter, max_retries=3))
-        # Different people at once, one person's updates in order (conversations, double taps).
-        .concurrent_updates(PerPersonUpdateProcessor(DEFAULT_CONCURRENCY))
-        .persistence(DatabasePersistence(services.database))
+        # Different people at once, one person's updates in order (conversations, double taps),
+        # and on PostgreSQL one process at a time for a person.
+        .concurrent_updates(SharedStateUpdateProcessor(shared, DEFAULT_CONCURRENCY))
+        .persistence(persistence)
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
@@ -280,4 +287,5 @@ def build_application(
     application.bot_data[SERVICES_KEY] = services
     application.bot_data[SENDER_KEY] = sender
     register_handlers(application)
+    shared.attach(application)
     return application

@@ -5,6 +5,12 @@ chat and bot data are not stored (bot_data holds live services, never serialisab
 PTB writes persistence on a timer; `flush_persistence` in handlers/registry.py writes it after
 every update instead, so a crash loses at most the update being handled, and a person's step and
 drafts are committed together.
+
+PTB reads conversation states once, when the application starts, and never again (PTB issues
+#4452 and #5225: no refresh hook exists for ConversationHandler). With several processes on one
+PostgreSQL database, `refresh_person` reads a person's states and drafts back before each of their
+updates (bot/shared_state.py calls it under the person's advisory lock) and puts them in PTB's
+memory without marking them as changed.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from telegram.ext import BasePersistence, PersistenceInput
+from sqlalchemy.ext.asyncio import AsyncConnection
+from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 
 from bot.batching import GroupCommit
 from storage import conversations as store
@@ -65,6 +72,22 @@ def _person_of(key: ConversationKey) -> int | None:
     """The user id in a conversation key (PTB puts it last for per-user conversations)."""
     last = key[-1] if key else None
     return last if isinstance(last, int) else None
+
+
+def _replace_person(
+    handler: ConversationHandler[Any], user_id: int, stored: dict[ConversationKey, object]
+) -> None:
+    """Put one person's stored states in a ConversationHandler's memory, untracked."""
+    # After initialize() this is PTB's TrackingDict (issues #4452/#5225: no public way in).
+    # Writes through `.data` and `update_no_track` are not reported as changes to persistence.
+    conversations = handler._conversations
+    tracked = getattr(conversations, "data", conversations)
+    for key in [key for key in tracked if key and key[-1] == user_id and key not in stored]:
+        del tracked[key]
+    if hasattr(conversations, "update_no_track"):
+        conversations.update_no_track(stored)
+    else:  # not initialised with persistence (cannot happen once the application started)
+        tracked.update(stored)
 
 
 class DatabasePersistence(BasePersistence[UserDataDict, dict[Any, Any], dict[Any, Any]]):
@@ -175,8 +198,33 @@ class DatabasePersistence(BasePersistence[UserDataDict, dict[Any, Any], dict[Any
         else:
             self._stored[user_id] = text
 
+    async def refresh_person(
+        self,
+        connection: AsyncConnection,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        user_id: int,
+    ) -> None:
+        """Make PTB's memory of one person what the database holds (another process may have
+        moved them on): their step in every conversation and their drafts.
+
+        The caller holds the person's lock, so nobody writes them meanwhile. Nothing is marked
+        as changed: a person whose update changes nothing costs no write.
+        """
+        rows, data = await store.load_person(connection, user_id)
+        states: dict[str, dict[ConversationKey, object]] = {}
+        for conversation, key, state in rows:
+            states.setdefault(conversation, {})[_decode_key(key.split("|", 1)[1])] = state
+        for handlers in application.handlers.values():
+            for handler in handlers:
+                if isinstance(handler, ConversationHandler) and handler.persistent:
+                    _replace_person(handler, user_id, states.get(handler.name or "", {}))
+        in_memory = application.user_data[user_id]  # PTB's defaultdict makes one if needed
+        in_memory.clear()
+        in_memory.update(data)
+        self._remember(user_id, _canonical(data) if data else _NOTHING)
+
     async def refresh_user_data(self, user_id: int, user_data: UserDataDict) -> None:
-        """Nothing to refresh: this process is the only writer of a person's drafts."""
+        """Nothing here: `refresh_person` reads drafts back, with the states, under a lock."""
 
     async def refresh_chat_data(self, chat_id: int, chat_data: dict[Any, Any]) -> None:
         """Chat data is not stored."""

@@ -5,8 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, delete, select, union
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    JSON,
+    CompoundSelect,
+    String,
+    delete,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.clock import session_now
 from storage.models import ConversationState, UserData
@@ -18,6 +29,35 @@ async def load_states(session: AsyncSession, conversation: str) -> list[Conversa
         select(ConversationState).where(ConversationState.conversation == conversation)
     )
     return list(result.scalars())
+
+
+async def load_person(
+    connection: AsyncConnection | AsyncSession, telegram_id: int
+) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+    """One person's stored states (conversation, key, state) and drafts ({}: none), read in one
+    statement (it runs before every update of the person when several processes share them)."""
+    nothing = literal(None, String)
+    rows = await connection.execute(
+        union_all(
+            select(
+                ConversationState.conversation,
+                ConversationState.key,
+                ConversationState.state,
+                type_coerce(null(), JSON).label("data"),
+            ).where(ConversationState.telegram_id == telegram_id),
+            select(nothing, nothing, nothing, UserData.data).where(
+                UserData.telegram_id == telegram_id
+            ),
+        )
+    )
+    states: list[tuple[str, str, str]] = []
+    drafts: dict[str, Any] = {}
+    for conversation, key, state, data in rows:
+        if conversation is None:
+            drafts = dict(data or {})
+        else:
+            states.append((str(conversation), str(key), str(state)))
+    return states, drafts
 
 
 async def save_state(

@@ -281,3 +281,18 @@ async def drained(services: Services, timeout: float = PATIENCE) -> dict[str, in
             if not summary.get("pending"):
                 return summary
             await asyncio.sleep(0.2)
+
+
+async def until_listening(port: int, bot: BotProcess) -> None:
+    """Wait until a webhook process accepts connections on its port."""
+    async with asyncio.timeout(PATIENCE):
+        while True:
+            assert bot.alive, bot_status(bot)
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
