@@ -11,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -51,6 +52,14 @@ class WatchPerson(Base):
     language: Mapped[str] = mapped_column(String(8))
     notes: Mapped[str | None] = mapped_column(Text)
     emergency_contact: Mapped[str | None] = mapped_column(String(200))
+    # Where they live (found from the address, or their beneficiary's place) and the
+    # neighbourhood whose centre is nearest (their beneficiary's when registered from one):
+    # /watch counts by neighbourhood, and the nearest caller is picked from the place.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    neighbourhood_id: Mapped[int | None] = mapped_column(
+        ForeignKey("neighbourhoods.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=clock_default, onupdate=clock_default

@@ -7,11 +7,13 @@ reaches nobody but their callers."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.domain.watch import Consent, RegisteredBy
@@ -111,6 +113,9 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
     assert "Calls: every day, between 11:00 and 14:00" in (summary.text or "")
     claire.tap(summary, "▶️ Start")
     card = await claire.expect_message("A watch campaign is running.")
+    # By neighbourhood: these entries were registered without a place the geocoder found.
+    assert "By neighbourhood" in (card.text or "")
+    assert re.search(r"\nno neighbourhood: \d+ · \d+ · ", card.text or "")
     assert "Registered: 40" in (card.text or "")
 
     # Day 1, 11:00: each of the 40 on exactly one list; at most 8 a list.
@@ -223,6 +228,9 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
     # Claire stops the campaign, asked first in the card; the report follows, counts only.
     claire.send_command("watch")
     card = await claire.expect_message("A watch campaign is running.")
+    # By neighbourhood: these entries were registered without a place the geocoder found.
+    assert "By neighbourhood" in (card.text or "")
+    assert re.search(r"\nno neighbourhood: \d+ · \d+ · ", card.text or "")
     claire.tap(card, "⏹ Stop the campaign")
     await world.wait_for(lambda: "This cannot be undone" in (card.text or ""))
     claire.tap(card, "Yes, stop it")
@@ -233,6 +241,17 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
     assert f"Calls: {PEOPLE + 2 * (PEOPLE - 1)}" in (report.caption or "")
     assert report.file is not None
     assert "Personne" not in report.file.content.decode("utf-8-sig")
+    # The same days as an .xlsx workbook, headers in Claire's language, counts only.
+    await world.wait_for(lambda: sum(m.file is not None for m in claire.inbox) >= 2)
+    sheet_message = [m for m in claire.inbox if m.file is not None][1]
+    assert sheet_message.file is not None
+    assert sheet_message.file.filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(sheet_message.file.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("Day", "Calls", "Reached, all well")
+    assert [row[1] for row in rows[1:]] == [PEOPLE, PEOPLE - 1, PEOPLE - 1]
+    assert not any("Personne" in str(cell) or "+33" in str(cell) for row in rows for cell in row)
     await world.wait_for(lambda: any(m.content.get("photo") for m in claire.inbox))
     clock.advance(days=1)
     assert (await _run(live))["watch_days"] == 0

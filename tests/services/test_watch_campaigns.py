@@ -16,7 +16,14 @@ from sqlalchemy import func, select
 from bot.app import build_services
 from bot.context import Services
 from bot.domain.vocabulary import Role
-from bot.domain.watch import Acknowledgement, CallOutcome, CampaignKind, Consent, RegisteredBy
+from bot.domain.watch import (
+    Acknowledgement,
+    CallOutcome,
+    CampaignKind,
+    Consent,
+    RegisteredBy,
+    WatchField,
+)
 from bot.messages.watch_calls import (
     CallerList,
     CallerListChanged,
@@ -40,7 +47,7 @@ from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from testkit.messages import RecordingMessenger
 from tests.conftest import COORDINATOR_ID
-from tests.factories import approve_application, enrol
+from tests.factories import CENTRE, approve_application, east, enrol
 
 RITA = 5_001
 CALLERS = [6_001 + index for index in range(6)]
@@ -383,3 +390,61 @@ async def _member_map(town: Town) -> dict[int, int]:
         assert member is not None
         found[member.id] = telegram_id
     return found
+
+
+async def test_coverage_by_neighbourhood(
+    town: Town, database: Database, clock: ManualClock
+) -> None:
+    """Each entry counts in the neighbourhood whose centre is nearest its place; an entry
+    without a place counts apart; the neighbourhoods add up to the town's figures."""
+    services = town.services
+    for name, (latitude, longitude) in (("Centre-Ville", CENTRE), ("Biollay", east(5))):
+        created = await services.neighbourhoods.create(
+            COORDINATOR_ID, name, latitude, longitude, 1.0
+        )
+        assert not isinstance(created, Outcome)
+    members = await _callers(town)
+    places = [east(0.2), east(0.4), east(4.8), None]
+    ids = []
+    for index, place in enumerate(places):
+        entry = Entry(
+            name=f"Personne {index}",
+            phone=f"+33 2 35 00 00 {index:02d}",
+            address=f"{index} rue du Quartier",
+            registered_by=RegisteredBy.SELF,
+            consent=Consent.ORAL,
+            language="fr",
+            latitude=None if place is None else place[0],
+            longitude=None if place is None else place[1],
+        )
+        added = await services.register.add(RITA, entry)
+        assert isinstance(added, int)
+        ids.append(added)
+    # A new address moves the entry to its own nearest neighbourhood.
+    assert (
+        await services.register.edit(
+            RITA, ids[1], WatchField.ADDRESS, "2 avenue du Biollay", place=east(5.1)
+        )
+        is Outcome.DONE
+    )
+
+    await services.watch.start(COORDINATOR_ID, PLAN)
+    clock.advance(hours=1)
+    assert (await services.watch.run_due())["watch_calls"] == 4
+    calls = {call.person_id: call for call in await _calls(database)}
+    first = calls[ids[0]]
+    assert first.caller_id is not None
+    recorded = await services.watch.record(members[first.caller_id], first.id, CallOutcome.WELL)
+    assert not isinstance(recorded, Outcome)
+
+    found = await services.watch.figures(COORDINATOR_ID)
+    assert isinstance(found, tuple)
+    figures = found[1]
+    by_name = {area.name: area.figures for area in figures.areas}
+    assert list(by_name) == ["Biollay", "Centre-Ville", None]
+    assert (by_name["Centre-Ville"].registered, by_name["Centre-Ville"].reached) == (1, 1)
+    assert (by_name["Biollay"].registered, by_name["Biollay"].not_called) == (2, 2)
+    assert (by_name[None].registered, by_name[None].not_called) == (1, 1)
+    assert sum(area.registered for area in by_name.values()) == figures.registered == 4
+    assert sum(area.not_called for area in by_name.values()) == figures.not_called == 3
+    assert await services.watch.figures(RITA) is Outcome.NOT_ALLOWED

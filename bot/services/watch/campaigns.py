@@ -11,7 +11,7 @@ escalations at the window's end and their repetition.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -33,6 +33,7 @@ from storage.database import Database
 from storage.models import (
     Beneficiary,
     Member,
+    Neighbourhood,
     OutboxMessage,
     OutboxStatus,
     RequestSeries,
@@ -82,6 +83,36 @@ class DayFigures:
     emergency: int
     escalated: int
     not_called: int
+    # The same, by neighbourhood (by name; None: no neighbourhood known), for the whole town.
+    areas: tuple[AreaFigures, ...] = ()
+
+
+@dataclass(frozen=True)
+class AreaFigures:
+    """A neighbourhood's share of the day's figures."""
+
+    name: str | None
+    figures: DayFigures
+
+
+def day_figures(registered: int, calls: list[tuple[CallOutcome, bool, int]]) -> DayFigures:
+    """The figures of (outcome, escalated, count) groups of the day's calls: an escalation
+    counts while the person is still unreached."""
+    counts: dict[CallOutcome, int] = {}
+    escalated = 0
+    for outcome, is_escalated, count in calls:
+        counts[outcome] = counts.get(outcome, 0) + count
+        if is_escalated and outcome not in SETTLED:
+            escalated += count
+    return DayFigures(
+        registered=registered,
+        reached=counts.get(CallOutcome.WELL, 0),
+        needs=counts.get(CallOutcome.NEEDS, 0),
+        no_answer=counts.get(CallOutcome.NO_ANSWER, 0),
+        emergency=counts.get(CallOutcome.EMERGENCY, 0),
+        escalated=escalated,
+        not_called=counts.get(CallOutcome.PENDING, 0),
+    )
 
 
 def window_at(day: date, minute: int, tz: tzinfo) -> datetime:
@@ -135,33 +166,44 @@ class CampaignService(Service):
             row = await _running(session)
             if row is None:
                 return None
-            registered = int(
-                (await session.execute(select(func.count(WatchPerson.id)))).scalar_one()
-            )
-            counts: dict[str, int] = {}
-            rows = await session.execute(
-                select(WatchCall.outcome, WatchCall.escalated_at.is_not(None), func.count())
-                .where(
-                    WatchCall.campaign_id == row.id,
-                    WatchCall.day == row.day,
-                    WatchCall.person_id.is_not(None),
+            registered: dict[int | None, int] = {
+                area: count
+                for area, count in await session.execute(
+                    select(WatchPerson.neighbourhood_id, func.count()).group_by(
+                        WatchPerson.neighbourhood_id
+                    )
                 )
-                .group_by(WatchCall.outcome, WatchCall.escalated_at.is_not(None))
+            }
+            escalated = WatchCall.escalated_at.is_not(None)
+            calls = (
+                await session.execute(
+                    select(WatchPerson.neighbourhood_id, WatchCall.outcome, escalated, func.count())
+                    .join(WatchPerson, WatchPerson.id == WatchCall.person_id)
+                    .where(WatchCall.campaign_id == row.id, WatchCall.day == row.day)
+                    .group_by(WatchPerson.neighbourhood_id, WatchCall.outcome, escalated)
+                )
+            ).all()
+            by_area: dict[int | None, list[tuple[CallOutcome, bool, int]]] = {}
+            for area, outcome, is_escalated, count in calls:
+                by_area.setdefault(area, []).append((outcome, is_escalated, count))
+            names = {
+                area: name
+                for area, name in await session.execute(
+                    select(Neighbourhood.id, Neighbourhood.name)
+                )
+            }
+            areas = sorted(
+                (
+                    AreaFigures(
+                        names.get(area) if area is not None else None,
+                        day_figures(registered.get(area, 0), by_area.get(area, [])),
+                    )
+                    for area in set(registered) | set(by_area)
+                ),
+                key=lambda found: (found.name is None, found.name or ""),
             )
-            escalated = 0
-            for outcome, is_escalated, count in rows.all():
-                counts[outcome] = counts.get(outcome, 0) + count
-                if is_escalated and outcome not in SETTLED:
-                    escalated += count
-            figures = DayFigures(
-                registered=registered,
-                reached=counts.get(CallOutcome.WELL, 0),
-                needs=counts.get(CallOutcome.NEEDS, 0),
-                no_answer=counts.get(CallOutcome.NO_ANSWER, 0),
-                emergency=counts.get(CallOutcome.EMERGENCY, 0),
-                escalated=escalated,
-                not_called=counts.get(CallOutcome.PENDING, 0),
-            )
+            every_call = [call for area_calls in by_area.values() for call in area_calls]
+            figures = replace(day_figures(sum(registered.values()), every_call), areas=tuple(areas))
             return view_of(CampaignView, row), figures
 
     async def start(self, telegram_id: int, plan: CampaignPlan) -> CampaignView | Outcome:
@@ -464,8 +506,8 @@ async def _people(session: AsyncSession) -> list[Callee]:
     rows = await session.execute(
         select(
             WatchPerson.id,
-            Beneficiary.latitude,
-            Beneficiary.longitude,
+            func.coalesce(Beneficiary.latitude, WatchPerson.latitude),
+            func.coalesce(Beneficiary.longitude, WatchPerson.longitude),
             last_caller.c.caller_id,
             series_regular.c.rid,
         )
