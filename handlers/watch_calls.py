@@ -153,7 +153,8 @@ async def on_call_button(
 async def on_alert_button(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """`wa:<go|police|reached>:<call id>`: who acts about a person nobody reached (edited)."""
+    """`wa:<go|police|reached>:<call id>`: who acts about a person nobody reached: the alert
+    tapped is edited here, every other copy by the service, through the outbox."""
     query = query_of(update)
     _ = who._
     try:
@@ -161,8 +162,10 @@ async def on_alert_button(
     except ValueError:
         await query.answer(_(NO_LONGER_VALID))
         return
+    message = query.message
+    tapped = None if message is None else (message.chat.id, message.message_id)
     result = await context.services.watch.acknowledge(
-        who.member.telegram_id, button.int_arg(1), action
+        who.member.telegram_id, button.int_arg(1), action, tapped=tapped
     )
     if result is Outcome.NOT_ALLOWED:
         await query.answer(_(screens.NOT_REFERENT_OR_COORDINATOR), show_alert=True)

@@ -225,6 +225,27 @@ def acknowledged(name: str, who: str, ack: Acknowledgement, _: Translator) -> Re
 
 
 @dataclass(frozen=True)
+class AlertAnswered(Notice):
+    """Every other copy of an alert, once someone said what they do: edited to say who, with
+    no button left (nobody acts twice)."""
+
+    method: ClassVar[str] = "edit_message_text"
+
+    name: str
+    who: str
+    acknowledgement: Acknowledgement
+    message_id: int
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """Who acts, and how."""
+        return acknowledged(self.name, self.who, self.acknowledgement, _)
+
+    def delivery(self) -> Delivery:
+        """Replaces the alert."""
+        return Delivery(message_id=self.message_id)
+
+
+@dataclass(frozen=True)
 class Uncovered(Notice):
     """To the coordinators: people no caller could take today (too few callers)."""
 

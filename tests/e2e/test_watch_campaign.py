@@ -173,6 +173,12 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
         lambda: "Claire — 👮 I called the police municipale" in (claire_alert.text or ""),
         what="the acknowledgement shown in the alert",
     )
+    # Rita's copy of the alert says it too, with no button left (edited through the outbox).
+    await world.wait_for(
+        lambda: "Claire — 👮 I called the police municipale" in (alert.text or ""),
+        what="every copy of the alert edited",
+    )
+    assert "I'll go" not in str(alert.reply_markup)
     # 14:01: the window's end escalates the one nobody tapped for.
     clock.advance(minutes=120)
     assert (await _run(live))["watch_escalated"] == 1

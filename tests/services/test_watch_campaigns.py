@@ -25,6 +25,7 @@ from bot.domain.watch import (
     WatchField,
 )
 from bot.messages.watch_calls import (
+    AlertAnswered,
     CallerList,
     CallerListChanged,
     CampaignEnded,
@@ -36,7 +37,7 @@ from bot.services.invites import CreatedInvite
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.watch import RegisterService, WatchService
-from bot.services.watch.calls import Acknowledged
+from bot.services.watch.calls import Acknowledged, alert_batch
 from bot.services.watch.campaigns import CampaignPlan, CampaignView
 from bot.services.watch.register import Entry
 from bot.services.watch.report import CampaignReport
@@ -190,8 +191,30 @@ async def test_three_days_of_calls(town: Town, database: Database, clock: Manual
     assert await watch.acknowledge(CALLERS[0], third.id, Acknowledgement.GO) is (
         Outcome.NOT_ALLOWED
     )
-    acknowledged = await watch.acknowledge(COORDINATOR_ID, third.id, Acknowledgement.POLICE)
+    # Rita's copy was delivered, the coordinator's is the one tapped: Rita's is edited, not the
+    # tapped one (its handler edits it).
+    async with database.transaction() as session:
+        copies = list(
+            (
+                await session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.batch_key == alert_batch(third.id))
+                    .order_by(OutboxMessage.id)
+                )
+            ).scalars()
+        )
+        assert [copy.chat_id for copy in copies] == [RITA, COORDINATOR_ID]
+        for copy in copies:
+            copy.status, copy.telegram_message_id = OutboxStatus.SENT, 900 + copy.id
+        tapped = (COORDINATOR_ID, 900 + copies[1].id)
+    acknowledged = await watch.acknowledge(
+        COORDINATOR_ID, third.id, Acknowledgement.POLICE, tapped=tapped
+    )
     assert isinstance(acknowledged, Acknowledged)
+    edits = sent.of(AlertAnswered)
+    assert [(edit.message_id, edit.who) for edit in edits] == [(900 + copies[0].id, "Claire")]
+    assert sent.readers(AlertAnswered) == [RITA]
+    assert sent.rendered(edits[0], sent.sent[-1][1]).keyboard is None
     assert await watch.acknowledge(RITA, third.id, Acknowledgement.GO) is Outcome.ALREADY_DONE
     # The window ends: the one nobody tapped for is escalated too.
     clock.advance(hours=2)
@@ -204,6 +227,24 @@ async def test_three_days_of_calls(town: Town, database: Database, clock: Manual
     repeated = [notice for notice in sent.of(Unreached) if notice.repeated]
     assert [notice.call_id for notice in repeated] == [fourth.id]
     assert sent.readers(Unreached)[-1] == COORDINATOR_ID
+    # Rita goes: the first alert and its repetition, not sent yet, go out saying so, without
+    # buttons.
+    assert isinstance(await watch.acknowledge(RITA, fourth.id, Acknowledgement.GO), Acknowledged)
+    async with database.read() as session:
+        payloads = [
+            row.payload
+            for row in (
+                await session.execute(
+                    select(OutboxMessage).where(OutboxMessage.batch_key == alert_batch(fourth.id))
+                )
+            ).scalars()
+        ]
+    assert len(payloads) == 3  # Rita and the coordinator, then the coordinator again
+    assert all(payload["reply_markup"] is None for payload in payloads)
+    name = f"Personne {people.index(fourth.person_id or 0):02d}"
+    assert all(
+        payload["text"].startswith(name) and "Rita — " in payload["text"] for payload in payloads
+    ), payloads
 
     # Day 2: a caller paused; everyone else keeps their regular caller.
     paused_tid = owner[rest[0].id]
@@ -270,7 +311,7 @@ async def test_three_days_of_calls(town: Town, database: Database, clock: Manual
         )
         assert row.escalated == sum(call.escalated_at is not None for call in of_day)
         assert row.acknowledged == sum(call.acknowledged_at is not None for call in of_day)
-    assert (report.days[0].escalated, report.days[0].acknowledged) == (2, 1)
+    assert (report.days[0].escalated, report.days[0].acknowledged) == (2, 2)
     content = report.csv().decode("utf-8-sig")
     assert content.splitlines()[-1].startswith("total,118,")
     assert "Personne" not in content
