@@ -16,8 +16,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.domain.watch import Consent, RegisteredBy
+from bot.domain.watch import CampaignKind, Consent, RegisteredBy
 from bot.services.outcomes import Outcome
+from bot.services.watch.campaigns import CampaignPlan
 from bot.services.watch.register import Entry
 from storage.models import Member
 from storage.watch_models import WatchCall
@@ -25,6 +26,7 @@ from testkit.clock import ManualClock
 from testkit.harness import PollingBrigade
 from testkit.telegram import FakeTelegram, FakeUser
 from testkit.telegram.models import StoredMessage
+from tests.conftest import COORDINATOR_ID
 from tests.factories import new_referent, new_volunteer, the_coordinator
 from tests.services.test_privacy import personal_traces
 
@@ -274,3 +276,62 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
             if person in caller
         }
         assert world.chats_containing(_phone(index)) == expected, name
+
+
+async def test_a_silent_caller_is_replaced(world: FakeTelegram, live: PollingBrigade) -> None:
+    """Two callers, four people: by 12:30 one has tapped, the other nothing. The silent one's
+    people go to the other (a list with them added); the silent one is told, and their list no
+    longer names them; the next day they are nobody's regular. (The service test counts the
+    calls moved; here the bot's own timer job may be the one that moves them.)"""
+    clock = live.clock
+    assert isinstance(clock, ManualClock)
+    await the_coordinator(world)
+    rita = await new_referent(live, world)
+    callers = [
+        await new_volunteer(live, world, f"Caller{index}", km=0.1 * index, skills=("phone_call",))
+        for index in range(2)
+    ]
+    for index in range(4):
+        added = await live.services.register.add(
+            rita.id,
+            Entry(
+                name=f"Personne{index:02d}",
+                phone=_phone(index),
+                address=f"{index} rue de la Canicule",
+                registered_by=RegisteredBy.SELF,
+                consent=Consent.WRITTEN,
+                language="fr",
+            ),
+        )
+        assert isinstance(added, int)
+    plan = CampaignPlan(CampaignKind.HEAT, window_start=11 * 60, window_end=14 * 60)
+    assert not isinstance(await live.services.watch.start(COORDINATOR_ID, plan), Outcome)
+    clock.advance(hours=1)
+    await _run(live)  # (the bot's own timer job may have run it: the state is what counts)
+    assert len(await _caller_of(live, 0)) == 4
+    day1 = "Monday 23 November"
+    active, silent = callers
+    first = _lists(active, day1)[0]
+    silent_list = _lists(silent, day1)[0]
+    given_away = _names(silent_list)
+    assert len(given_away) == 2
+    active.tap(first, "1 ✅")
+    await world.wait_for(lambda: "\n✅ 1. " in (first.text or ""), what="the tap recorded")
+
+    clock.advance(minutes=91)  # 12:31
+    await _run(live)
+    told = await silent.expect_message("Nothing was recorded on your list by 12:30")
+    assert "2 people still to call were given to other volunteers" in (told.text or "")
+    await world.wait_for(lambda: not any(name in (silent_list.text or "") for name in given_away))
+    added = await active.expect_message("➕ 2 people were added to your list")
+    assert set(given_away) <= set(_names(added))
+    # The phones of the people given away reached both callers' chats, nobody else's.
+    for index in range(4):
+        assert world.chats_containing(_phone(index)) <= {active.id, silent.id}
+
+    # Day 2: everyone goes to the caller who called; the silent one only if nobody else can.
+    clock.advance(hours=23)
+    await _run(live)
+    day2 = await _caller_of(live, 1)
+    assert len(day2) == 4
+    assert set(day2.values()) == {active.id}

@@ -28,6 +28,7 @@ from bot.messages.watch_calls import (
     AlertAnswered,
     CallerList,
     CallerListChanged,
+    CallsPassedOn,
     CampaignEnded,
     PersonNeeds,
     Uncovered,
@@ -43,7 +44,7 @@ from bot.services.watch.register import Entry
 from bot.services.watch.report import CampaignReport
 from storage.database import Database
 from storage.models import OutboxMessage, OutboxStatus
-from storage.watch_models import WatchCall
+from storage.watch_models import WatchCall, WatchList
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from testkit.messages import RecordingMessenger
@@ -489,3 +490,80 @@ async def test_coverage_by_neighbourhood(
     assert sum(area.registered for area in by_name.values()) == figures.registered == 4
     assert sum(area.not_called for area in by_name.values()) == figures.not_called == 3
     assert await services.watch.figures(RITA) is Outcome.NOT_ALLOWED
+
+
+async def test_a_silent_caller_is_replaced(
+    town: Town, database: Database, clock: ManualClock
+) -> None:
+    """By the middle of the window (12:30), a caller who recorded nothing has the people still
+    to call given to the callers with the fewest calls, both told; a caller who tapped keeps
+    theirs; the next day the silent caller is given people after everyone else."""
+    watch, sent = town.services.watch, town.sent
+    members = await _callers(town)
+    people = await _register(town, 12)
+    await watch.start(COORDINATOR_ID, PLAN)
+    clock.advance(hours=1)
+    assert (await watch.run_due())["watch_calls"] == 12
+    day1 = await _calls(database, 0)
+    by_caller: dict[int, list[WatchCall]] = {}
+    for call in day1:
+        assert call.caller_id is not None
+        by_caller.setdefault(call.caller_id, []).append(call)
+    silent_member = min(by_caller)
+    silent = members[silent_member]
+    silent_calls = by_caller[silent_member]
+    assert len(silent_calls) == 2
+    for member_id, calls in by_caller.items():
+        if member_id != silent_member:
+            await watch.record(members[member_id], calls[0].id, CallOutcome.WELL)
+
+    clock.advance(minutes=89)  # 12:29: not yet
+    assert (await watch.run_due())["watch_replaced"] == 0
+    clock.advance(minutes=2)
+    assert (await watch.run_due())["watch_replaced"] == 2
+    assert (await watch.run_due())["watch_replaced"] == 0  # claimed once
+    moved = {call.id: call.caller_id for call in await _calls(database, 0)}
+    receivers = {moved[call.id] for call in silent_calls}
+    assert silent_member not in receivers
+    assert all(len([c for c in moved.values() if c == r]) <= 3 for r in receivers)
+    # Both told: the silent caller why, the others their list with the people added.
+    passed = sent.of(CallsPassedOn, to=silent)
+    assert [(notice.count, notice.by) for notice in passed] == [(2, 12 * 60 + 30)]
+    added = [notice for notice in sent.of(CallerList) if notice.added]
+    assert sum(notice.added for notice in added) == 2
+    assert {line.call_id for notice in added for line in notice.lines} >= {
+        call.id for call in silent_calls
+    }
+    # The silent caller's old buttons no longer record anything; their list (not sent yet in
+    # this test) goes out without the people given away.
+    assert await watch.record(silent, silent_calls[0].id, CallOutcome.WELL) is Outcome.NOT_ALLOWED
+    async with database.read() as session:
+        lists = (
+            await session.execute(
+                select(OutboxMessage)
+                .join(WatchList, WatchList.outbox_id == OutboxMessage.id)
+                .where(WatchList.caller_id == silent_member)
+            )
+        ).scalars()
+        for row in lists:
+            assert "Personne" not in row.payload["text"]
+
+    # Day 2: a newly registered person goes to someone else than yesterday's silent caller,
+    # although they have the fewest calls.
+    newcomer = await town.services.register.add(
+        RITA,
+        Entry(
+            name="Personne nouvelle",
+            phone="+33 2 35 00 99 99",
+            address="99 rue de la Canicule",
+            registered_by=RegisteredBy.RELATIVE,
+            consent=Consent.WRITTEN,
+            language="fr",
+        ),
+    )
+    clock.advance(hours=23)
+    assert (await watch.run_due())["watch_calls"] == 13
+    day2 = {call.person_id: call.caller_id for call in await _calls(database, 1)}
+    assert day2[newcomer] != silent_member
+    assert silent_member not in day2.values()
+    assert len(people) == 12

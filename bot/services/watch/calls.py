@@ -27,7 +27,8 @@ from bot.messages.watch_calls import (
     acknowledged,
 )
 from bot.services.outcomes import Outcome
-from bot.services.watch.campaigns import CampaignService, caller_lines, coordinator_readers
+from bot.services.watch.campaigns import caller_lines, coordinator_readers
+from bot.services.watch.silence import SilentCallers
 from storage import audit
 from storage import members as member_store
 from storage.models import Member, OutboxMessage, OutboxStatus
@@ -53,7 +54,7 @@ class Acknowledged:
     acknowledgement: Acknowledgement
 
 
-class WatchService(CampaignService):
+class WatchService(SilentCallers):
     """Campaigns (start, stop, the day's window) and their calls."""
 
     async def run_due(self) -> dict[str, int]:
@@ -61,6 +62,7 @@ class WatchService(CampaignService):
         last day is still closed), repeats, calls to try again, windows to open."""
         now = self._clock()
         escalated = await self._close_windows(now)
+        replaced = await self._silences(now)
         repeated = await self._repeats(now)
         retries = await self._retries(now)
         done = await self.open_due_windows()
@@ -68,6 +70,7 @@ class WatchService(CampaignService):
             "watch_escalated": escalated,
             "watch_repeated": repeated,
             "watch_retries": retries,
+            "watch_replaced": replaced,
         }
         return done
 

@@ -115,6 +115,11 @@ def day_figures(registered: int, calls: list[tuple[CallOutcome, bool, int]]) -> 
     )
 
 
+def silence_minute(campaign: WatchCampaign) -> int:
+    """The middle of the window: a caller who recorded nothing by then is replaced."""
+    return (campaign.window_start + campaign.window_end) // 2
+
+
 def window_at(day: date, minute: int, tz: tzinfo) -> datetime:
     """The moment (UTC) of `minute` after local midnight on a local `day`."""
     local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=tz)
@@ -250,7 +255,13 @@ class CampaignService(Service):
                 session,
                 update(WatchCampaign)
                 .where(WatchCampaign.id == campaign_id, WatchCampaign.running.is_(True))
-                .values(running=None, stopped_at=now, stopped_by_id=actor.id, window_ends_at=None)
+                .values(
+                    running=None,
+                    stopped_at=now,
+                    stopped_by_id=actor.id,
+                    window_ends_at=None,
+                    silence_at=None,
+                )
                 .returning(WatchCampaign.id),
             )
             if stopped is None:
@@ -370,7 +381,12 @@ class CampaignService(Service):
             values: dict[str, object] = (
                 {"running": None, "stopped_at": now, "window_ends_at": None}
                 if over
-                else {"next_window_at": following, "window_ends_at": end, "day": day}
+                else {
+                    "next_window_at": following,
+                    "window_ends_at": end,
+                    "day": day,
+                    "silence_at": window_at(day, silence_minute(campaign), self._tz),
+                }
             )
             claimed = await changed(
                 session,
@@ -408,9 +424,30 @@ class CampaignService(Service):
         self, session: AsyncSession, campaign: WatchCampaign, day: date
     ) -> tuple[int, int]:
         """Give each registered person a caller for `day`; queue the lists; tell who is left."""
-        people = await _people(session)
-        callers = await _callers(session, self._clock())
-        decided = assign(people, list(callers.values()), self._settings.watch_calls_per_volunteer)
+        people = await registered_people(session)
+        callers = await available_callers(session, self._clock())
+        # Callers replaced for silence on the campaign's previous day come last.
+        previous = (
+            select(func.max(WatchCall.day))
+            .where(WatchCall.campaign_id == campaign.id, WatchCall.day < day)
+            .scalar_subquery()
+        )
+        silent = set(
+            (
+                await session.execute(
+                    select(WatchList.caller_id).where(
+                        WatchList.campaign_id == campaign.id,
+                        WatchList.day == previous,
+                        WatchList.replaced_at.is_not(None),
+                    )
+                )
+            ).scalars()
+        )
+        decided = assign(
+            people,
+            [replace(caller, silent=caller.id in silent) for caller in callers.values()],
+            self._settings.watch_calls_per_volunteer,
+        )
         if decided.callers:
             await session.execute(
                 insert(WatchCall),
@@ -482,7 +519,7 @@ async def _running(session: AsyncSession) -> WatchCampaign | None:
     ).scalar_one_or_none()
 
 
-async def _people(session: AsyncSession) -> list[Callee]:
+async def registered_people(session: AsyncSession) -> list[Callee]:
     """Everyone on the register, where they live (from their beneficiary) and their regular."""
     last_call = (
         select(WatchCall.person_id, func.max(WatchCall.id).label("last_id"))
@@ -522,7 +559,7 @@ async def _people(session: AsyncSession) -> list[Callee]:
     ]
 
 
-async def _callers(session: AsyncSession, now: datetime) -> dict[int, Caller]:
+async def available_callers(session: AsyncSession, now: datetime) -> dict[int, Caller]:
     """Approved, reachable, unpaused volunteers holding the phone-calls skill (one query)."""
     rows = await session.execute(
         select(Member.id, Member.latitude, Member.longitude)
