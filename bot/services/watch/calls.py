@@ -223,17 +223,7 @@ class WatchService(SilentCallers):
         """At a window's end: everyone not reached is escalated to their referent and the
         coordinators, with the day's tries."""
         escalated = 0
-        async with self._db.read() as session:
-            ending = list(
-                (
-                    await session.execute(
-                        select(WatchCampaign.id).where(
-                            WatchCampaign.running.is_(True), WatchCampaign.window_ends_at <= now
-                        )
-                    )
-                ).scalars()
-            )
-        for campaign_id in ending:
+        for campaign_id in await self._due(WatchCampaign.window_ends_at, now):
             async with self._transaction() as session:
                 claimed = await changed(
                     session,

@@ -11,18 +11,26 @@ escalations at the window's end and their repetition.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.domain.watch import CALL_SKILL, SETTLED, CallOutcome, CampaignKind
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter, Messenger
-from bot.messages.watch_calls import CallerList, CallLine, CampaignEnded, ListRemoved, Uncovered
+from bot.messages.watch_calls import (
+    CallerList,
+    CallerListChanged,
+    CallLine,
+    CampaignEnded,
+    ListRemoved,
+    Uncovered,
+)
 from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
 from bot.services.watch.assignment import Callee, Caller, assign
@@ -113,6 +121,18 @@ def day_figures(registered: int, calls: list[tuple[CallOutcome, bool, int]]) -> 
         escalated=escalated,
         not_called=counts.get(CallOutcome.PENDING, 0),
     )
+
+
+def restated(
+    messenger: Messenger, row: OutboxMessage, reader: Reader, updated: CallerList
+) -> Letter | None:
+    """A caller's list as it now reads: one not sent yet (nor being sent) rewritten before it
+    goes, a sent one edited (the letter to post; None: nothing to post)."""
+    if row.status is OutboxStatus.PENDING and row.lease_owner is None:
+        row.payload = dict(messenger.call(updated, reader).payload)
+    elif row.telegram_message_id is not None:
+        return CallerListChanged(updated, row.telegram_message_id), reader
+    return None
 
 
 def silence_minute(campaign: WatchCampaign) -> int:
@@ -225,11 +245,7 @@ class CampaignService(Service):
                 if await _running(session) is not None:
                     return Outcome.ALREADY_DONE
                 row = WatchCampaign(
-                    kind=plan.kind,
-                    window_start=plan.window_start,
-                    window_end=plan.window_end,
-                    interval_days=plan.interval_days,
-                    ends_on=plan.ends_on,
+                    **asdict(plan),
                     next_window_at=window_at(first, plan.window_start, self._tz),
                     running=True,
                     started_by_id=actor.id,
@@ -292,6 +308,14 @@ class CampaignService(Service):
             )
             return Outcome.DONE
 
+    async def _due(self, timer: InstrumentedAttribute[datetime | None], now: datetime) -> list[int]:
+        """The running campaigns whose `timer` (a column of theirs) has come, to claim each."""
+        async with self._db.read() as session:
+            due = await session.execute(
+                select(WatchCampaign.id).where(WatchCampaign.running.is_(True), timer <= now)
+            )
+            return list(due.scalars())
+
     async def _send_lists(
         self, session: AsyncSession, campaign_id: int, day: date, sending: list[tuple[int, Letter]]
     ) -> None:
@@ -347,16 +371,7 @@ class CampaignService(Service):
         """Assign the day of every campaign whose window has come; safe to call often."""
         now = self._clock()
         done = {"watch_days": 0, "watch_calls": 0, "watch_uncovered": 0, "watch_ended": 0}
-        async with self._db.read() as session:
-            due = (
-                await session.execute(
-                    select(WatchCampaign.id).where(
-                        WatchCampaign.running.is_(True), WatchCampaign.next_window_at <= now
-                    )
-                )
-            ).scalars()
-            due_ids = list(due)
-        for campaign_id in due_ids:
+        for campaign_id in await self._due(WatchCampaign.next_window_at, now):
             for key, value in (await self._open_window(campaign_id, now)).items():
                 done[key] += value
         return done

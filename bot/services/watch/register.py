@@ -8,7 +8,7 @@ never its value) and removals. A removal deletes the row: the person's details a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,10 +27,10 @@ from bot.domain.watch import (
 )
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter, Messenger
-from bot.messages.watch_calls import CallerList, CallerListChanged
+from bot.messages.watch_calls import CallerList
 from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
-from bot.services.watch.campaigns import caller_lines
+from bot.services.watch.campaigns import caller_lines, restated
 from storage import audit
 from storage import members as member_store
 from storage.database import Database
@@ -40,7 +40,6 @@ from storage.models import (
     Member,
     Neighbourhood,
     OutboxMessage,
-    OutboxStatus,
 )
 from storage.watch_models import WatchCall, WatchCampaign, WatchList, WatchPerson
 from storage.writes import created, view_of
@@ -267,20 +266,11 @@ class RegisterService(Service):
                     latitude, longitude = known.latitude, known.longitude
             if neighbourhood_id is None:
                 neighbourhood_id = await nearest_neighbourhood(session, latitude, longitude)
+            # An empty optional answer is stored as nothing.
+            optional = {COLUMNS[field][0]: fields[field] or None for field in OPTIONAL}
             row = WatchPerson(
+                **{**asdict(entry), **optional, "latitude": latitude, "longitude": longitude},
                 referent_id=member.id,
-                beneficiary_id=entry.beneficiary_id,
-                name=entry.name,
-                phone=entry.phone,
-                address=entry.address,
-                registered_by=entry.registered_by,
-                consent=entry.consent,
-                best_time=entry.best_time or None,
-                language=entry.language,
-                notes=entry.notes or None,
-                emergency_contact=entry.emergency_contact or None,
-                latitude=latitude,
-                longitude=longitude,
                 neighbourhood_id=neighbourhood_id,
             )
             await created(session, row, ENTITY, "register", by=member.id)
@@ -371,10 +361,8 @@ class RegisterService(Service):
                 updated = CallerList(
                     listed.day, campaign.window_start, campaign.window_end, lines.get(caller.id, ())
                 )
-                if row.status is OutboxStatus.PENDING and row.lease_owner is None:
-                    # Not sent yet (nor being sent): it goes out as it now reads.
-                    row.payload = dict(self._messenger.call(updated, reader).payload)
-                elif row.telegram_message_id is not None:
-                    letters.append((CallerListChanged(updated, row.telegram_message_id), reader))
+                letter = restated(self._messenger, row, reader, updated)
+                if letter is not None:
+                    letters.append(letter)
             await self._messenger.post(session, letters)
             return Outcome.DONE

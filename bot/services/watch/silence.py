@@ -20,17 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.watch import CallOutcome
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter
-from bot.messages.watch_calls import CallerList, CallerListChanged, CallsPassedOn
+from bot.messages.watch_calls import CallerList, CallsPassedOn
 from bot.services.watch.assignment import assign
 from bot.services.watch.campaigns import (
     CampaignService,
     available_callers,
     caller_lines,
     registered_people,
+    restated,
     silence_minute,
 )
 from storage import audit
-from storage.models import Member, OutboxMessage, OutboxStatus
+from storage.models import Member, OutboxMessage
 from storage.watch_models import WatchCall, WatchCampaign, WatchList
 from storage.writes import changed
 
@@ -40,18 +41,8 @@ class SilentCallers(CampaignService):
 
     async def _silences(self, now: datetime) -> int:
         """Every running campaign whose window's middle has come; how many calls moved."""
-        async with self._db.read() as session:
-            due = list(
-                (
-                    await session.execute(
-                        select(WatchCampaign.id).where(
-                            WatchCampaign.running.is_(True), WatchCampaign.silence_at <= now
-                        )
-                    )
-                ).scalars()
-            )
         moved = 0
-        for campaign_id in due:
+        for campaign_id in await self._due(WatchCampaign.silence_at, now):
             async with self._transaction() as session:
                 claimed = await changed(
                     session,
@@ -188,10 +179,9 @@ class SilentCallers(CampaignService):
             updated = CallerList(
                 day, campaign.window_start, campaign.window_end, lines.get(owner, ())
             )
-            if row.status is OutboxStatus.PENDING and row.lease_owner is None:
-                row.payload = dict(self._messenger.call(updated, in_chat).payload)
-            elif row.telegram_message_id is not None:
-                letters.append((CallerListChanged(updated, row.telegram_message_id), in_chat))
+            letter = restated(self._messenger, row, in_chat, updated)
+            if letter is not None:
+                letters.append(letter)
         by = silence_minute(campaign)
         for caller_id, count in lost.items():
             reader = Reader.of(members.get(caller_id or 0))
