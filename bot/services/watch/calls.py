@@ -225,14 +225,10 @@ class WatchService(SilentCallers):
         escalated = 0
         for campaign_id in await self._due(WatchCampaign.window_ends_at, now):
             async with self._transaction() as session:
-                claimed = await changed(
-                    session,
-                    update(WatchCampaign)
-                    .where(WatchCampaign.id == campaign_id, WatchCampaign.window_ends_at <= now)
-                    .values(window_ends_at=None)
-                    .returning(WatchCampaign.day),
+                campaign = await self._claim(
+                    session, campaign_id, WatchCampaign.window_ends_at, now
                 )
-                if claimed is None:
+                if campaign is None or campaign.day is None:
                     continue
                 ids = list(
                     (
@@ -240,7 +236,7 @@ class WatchService(SilentCallers):
                             update(WatchCall)
                             .where(
                                 WatchCall.campaign_id == campaign_id,
-                                WatchCall.day == claimed[0],
+                                WatchCall.day == campaign.day,
                                 WatchCall.outcome.in_(OPEN),
                                 WatchCall.escalated_at.is_(None),
                                 WatchCall.person_id.is_not(None),
@@ -262,7 +258,7 @@ class WatchService(SilentCallers):
                     ).scalars()
                 )
                 await self._unreached(session, calls, repeated=False)
-                removed = await self._lists_removed(session, campaign_id, claimed[0], now)
+                removed = await self._lists_removed(session, campaign_id, campaign.day, now)
                 await self._messenger.post(session, removed)
                 escalated += len(calls)
         return escalated

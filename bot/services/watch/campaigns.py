@@ -316,6 +316,24 @@ class CampaignService(Service):
             )
             return list(due.scalars())
 
+    @staticmethod
+    async def _claim(
+        session: AsyncSession,
+        campaign_id: int,
+        timer: InstrumentedAttribute[datetime | None],
+        now: datetime,
+    ) -> WatchCampaign | None:
+        """Claim a campaign's due `timer` by clearing it (a conditional UPDATE): the campaign,
+        or None when another process took it first."""
+        claimed = await changed(
+            session,
+            update(WatchCampaign)
+            .where(WatchCampaign.id == campaign_id, timer <= now)
+            .values({timer: None})
+            .returning(WatchCampaign.id),
+        )
+        return None if claimed is None else await session.get(WatchCampaign, campaign_id)
+
     async def _send_lists(
         self, session: AsyncSession, campaign_id: int, day: date, sending: list[tuple[int, Letter]]
     ) -> None:

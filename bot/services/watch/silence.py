@@ -33,7 +33,6 @@ from bot.services.watch.campaigns import (
 from storage import audit
 from storage.models import Member, OutboxMessage
 from storage.watch_models import WatchCall, WatchCampaign, WatchList
-from storage.writes import changed
 
 
 class SilentCallers(CampaignService):
@@ -44,17 +43,16 @@ class SilentCallers(CampaignService):
         moved = 0
         for campaign_id in await self._due(WatchCampaign.silence_at, now):
             async with self._transaction() as session:
-                claimed = await changed(
-                    session,
-                    update(WatchCampaign)
-                    .where(WatchCampaign.id == campaign_id, WatchCampaign.silence_at <= now)
-                    .values(silence_at=None)
-                    .returning(WatchCampaign.window_ends_at),
-                )
-                campaign = await session.get(WatchCampaign, campaign_id)
-                if claimed is None or campaign is None or campaign.day is None:
+                # The end of the window, read before the claim clears the middle.
+                ends = (
+                    await session.execute(
+                        select(WatchCampaign.window_ends_at).where(WatchCampaign.id == campaign_id)
+                    )
+                ).scalar_one_or_none()
+                campaign = await self._claim(session, campaign_id, WatchCampaign.silence_at, now)
+                if campaign is None or campaign.day is None:
                     continue
-                if claimed[0] is None or claimed[0] <= now:
+                if ends is None or ends <= now:
                     continue  # the window is over (the bot was down): nothing to move now
                 moved += await self._replace(session, campaign, campaign.day, now)
         return moved
