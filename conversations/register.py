@@ -11,7 +11,7 @@ they change is theirs (a coordinator's: any).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from telegram import InlineKeyboardMarkup
@@ -31,6 +31,7 @@ from bot.domain.watch import (
 )
 from bot.i18n import N_
 from bot.messages import watch as screens
+from bot.services.geocoding import GeocoderUnavailable
 from bot.services.outcomes import Outcome
 from bot.services.profile import PHONE_PATTERN
 from bot.services.watch.register import COLUMNS, LANGUAGES, Entry
@@ -272,13 +273,26 @@ def _entry(draft: RegisterDraft) -> Entry | None:
     )
 
 
+async def _place(turn: Turn_, address: str) -> tuple[float, float] | None:
+    """Where the address is, for the counts by neighbourhood and the nearest caller (None: not
+    found, or the geocoder is away: the entry is saved all the same, counted without one)."""
+    try:
+        found = await turn.services.geocoder.search(address, language=turn._.language)
+    except GeocoderUnavailable:
+        return None
+    return None if found is None else (found.latitude, found.longitude)
+
+
 async def _next(turn: Turn_, field: WatchField, value: str | None) -> State:
     """Keep an answer: saved at once when changing a record, else the next question."""
     draft = turn.draft
     if draft.person_id is None:
         setattr(draft, _ATTRIBUTE[field], value)
         return await turn.ask(ORDER[ORDER.index(STEP_OF[field]) + 1])
-    outcome = await turn.services.register.edit(turn.user_id, draft.person_id, field, value)
+    place = await _place(turn, value) if field is WatchField.ADDRESS and value else None
+    outcome = await turn.services.register.edit(
+        turn.user_id, draft.person_id, field, value, place=place
+    )
     if outcome is Outcome.INVALID:
         await turn.say(turn._(TOO_LONG, max=COLUMNS[field][1] or MAX_NAME))
         return None
@@ -401,6 +415,10 @@ async def on_save(turn: Turn_, button: Callback) -> State:
     entry = _entry(turn.draft)
     if entry is None:
         return await turn.ask(Step.NAME)
+    if entry.beneficiary_id is None:  # a beneficiary's place is known already
+        place = await _place(turn, entry.address)
+        if place is not None:
+            entry = replace(entry, latitude=place[0], longitude=place[1])
     added = await turn.services.register.add(turn.user_id, entry)
     await turn.answer()
     await turn.drop_buttons()

@@ -19,6 +19,7 @@ from bot.callbacks import Callback
 from bot.context import BrigadeContext
 from bot.domain.watch import Acknowledgement, CallOutcome
 from bot.i18n import N_
+from bot.messages import spreadsheets
 from bot.messages import watch as screens
 from bot.messages.base import Rendered, Town
 from bot.messages.watch_calls import acknowledged, caller_list
@@ -99,8 +100,8 @@ async def on_watch_button(
 async def send_report(
     update: Update, context: BrigadeContext, who: Speaker, campaign_id: int
 ) -> None:
-    """The campaign's report: its totals, the CSV file of its days and a chart (no name, no
-    phone)."""
+    """The campaign's report: its totals, the CSV file of its days, the same as an .xlsx workbook
+    (headers in the reader's language) and a chart (no name, no phone)."""
     report = await context.services.watch_reports.report(who.member.telegram_id, campaign_id)
     message = update.effective_message
     if message is None:
@@ -114,6 +115,11 @@ async def send_report(
         report.csv(),
         filename=report.filename,
         caption=screens.report_summary(report, who._),
+    )
+    await bot.send_document(
+        message.chat.id,
+        spreadsheets.workbook([report.sheet()], who._),
+        filename=report.workbook_name,
     )
     chart = await report_chart(report, who._, context.services.settings.town_name)
     await bot.send_photo(message.chat.id, chart, filename=report.filename.replace(".csv", ".png"))
@@ -147,7 +153,8 @@ async def on_call_button(
 async def on_alert_button(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """`wa:<go|police|reached>:<call id>`: who acts about a person nobody reached (edited)."""
+    """`wa:<go|police|reached>:<call id>`: who acts about a person nobody reached: the alert
+    tapped is edited here, every other copy by the service, through the outbox."""
     query = query_of(update)
     _ = who._
     try:
@@ -155,8 +162,10 @@ async def on_alert_button(
     except ValueError:
         await query.answer(_(NO_LONGER_VALID))
         return
+    message = query.message
+    tapped = None if message is None else (message.chat.id, message.message_id)
     result = await context.services.watch.acknowledge(
-        who.member.telegram_id, button.int_arg(1), action
+        who.member.telegram_id, button.int_arg(1), action, tapped=tapped
     )
     if result is Outcome.NOT_ALLOWED:
         await query.answer(_(screens.NOT_REFERENT_OR_COORDINATOR), show_alert=True)

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -51,6 +52,14 @@ class WatchPerson(Base):
     language: Mapped[str] = mapped_column(String(8))
     notes: Mapped[str | None] = mapped_column(Text)
     emergency_contact: Mapped[str | None] = mapped_column(String(200))
+    # Where they live (found from the address, or their beneficiary's place) and the
+    # neighbourhood whose centre is nearest (their beneficiary's when registered from one):
+    # /watch counts by neighbourhood, and the nearest caller is picked from the place.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # No foreign key: neighbourhoods are archived, never deleted, and a key would make the
+    # column impossible to add in place on SQLite (a rebuild of the register unlinks the calls).
+    neighbourhood_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=clock_default, onupdate=clock_default
@@ -78,6 +87,8 @@ class WatchCampaign(Base):
     # The start of the next window not yet assigned; the end of the window under way.
     next_window_at: Mapped[datetime] = mapped_column(UTCDateTime)
     window_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The middle of the window under way: callers who recorded nothing by then are replaced.
+    silence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The local date of the window under way (or last run): the callers' lists are for it.
     day: Mapped[date | None] = mapped_column(Date)
     # True while it runs, NULL once stopped: the unique index lets one campaign run at a time.
@@ -131,9 +142,9 @@ class WatchCall(Base):
 
 
 class WatchList(Base):
-    """A caller's list as sent (the morning's, or again after a no-answer): the outbox row that
-    carried it says which message to edit when the day's window ends and its names, phones and
-    notes are removed from the caller's chat."""
+    """A caller's list as sent (the morning's, again after a no-answer, or with people added):
+    the outbox row that carried it says which message to edit when the day's window ends and its
+    names, phones and notes are removed from the caller's chat."""
 
     __tablename__ = "watch_lists"
 
@@ -143,5 +154,8 @@ class WatchList(Base):
     caller_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     outbox_id: Mapped[int] = mapped_column(Integer)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The caller recorded nothing by the middle of the window: their people went to others
+    # (and the next day they are not given anyone first).
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_watch_lists_campaign_day", "campaign_id", "day"),)

@@ -27,6 +27,7 @@ SHEET_TITLES = {
     "visits": N_("Visit reports"),
     "volunteers": N_("Volunteers"),
     "signals": N_("People reported as isolated"),
+    "watch": N_("Watch campaign"),
 }
 
 HEADERS = {
@@ -69,6 +70,15 @@ HEADERS = {
     "skills": N_("Skills"),
     "approved_at": N_("Approved on"),
     "signed_up_at": N_("Signed up on"),
+    # The watch campaign's report (bot/services/watch/report.py).
+    "day": N_("Day"),
+    "calls": N_("Calls"),
+    "reached_all_well": N_("Reached, all well"),
+    "reached_needs_something": N_("Reached, needs something"),
+    "emergency_called": N_("Emergency services called"),
+    "not_called": N_("Not called"),
+    "escalated": N_("Escalated"),
+    "escalations_acknowledged": N_("Escalations acknowledged"),
 }
 
 REQUEST_STATUSES: dict[str, str] = {

@@ -149,6 +149,23 @@ def campaign_card(view: CampaignView, figures: DayFigures, _: Translator) -> Ren
         _("⚠️ Escalated: {count}", count=figures.escalated),
         _("⬜ Not called yet: {count}", count=figures.not_called),
     ]
+    if figures.areas:
+        lines += ["", _("By neighbourhood (registered · ✅ · 🙋 · 🚑 · 📵 · ⚠️ · ⬜):")]
+        lines += [
+            _(
+                "{name}: {registered} · {reached} · {needs} · {emergency} · {no_answer} · "
+                "{escalated} · {not_called}",
+                name=area.name or _("no neighbourhood"),
+                registered=area.figures.registered,
+                reached=area.figures.reached,
+                needs=area.figures.needs,
+                emergency=area.figures.emergency,
+                no_answer=area.figures.no_answer,
+                escalated=area.figures.escalated,
+                not_called=area.figures.not_called,
+            )
+            for area in figures.areas
+        ]
     rows = [
         [button(_("🔄 Refresh"), Action.WATCH, "show", view.id)],
         [button(_("⏹ Stop the campaign"), Action.WATCH, "stop", view.id)],

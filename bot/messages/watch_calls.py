@@ -77,6 +77,8 @@ class CallerList(Notice):
     lines: tuple[CallLine, ...]
     # "Time to call again": the list sent once more an hour after a no-answer.
     again: str | None = None
+    # People given to this caller during the window (their caller had not started).
+    added: int = 0
 
     # The morning's lists go out together: after people acting now, before broadcasts.
     priority: ClassVar[int] = outbox.NOTICE
@@ -117,6 +119,15 @@ def caller_list(notice: CallerList, _: Translator, town: Town) -> Rendered:
     ]
     if notice.again:
         text.insert(0, _("🔁 Time to call {name} again.", name=notice.again))
+    if notice.added:
+        text.insert(
+            0,
+            _.ngettext(
+                "➕ {count} person was added to your list: their caller has not started.",
+                "➕ {count} people were added to your list: their caller has not started.",
+                notice.added,
+            ),
+        )
     rows = []
     for number, line in enumerate(notice.lines, start=1):
         text.append("")
@@ -222,6 +233,51 @@ def acknowledged(name: str, who: str, ack: Acknowledgement, _: Translator) -> Re
     return Rendered(
         _("{name}: {who} — {action}", name=name, who=who, action=_(ACKNOWLEDGEMENTS[ack]))
     )
+
+
+@dataclass(frozen=True)
+class CallsPassedOn(Notice):
+    """To a caller who recorded nothing by the middle of the window: the people still to call
+    were given to other callers (their list is edited without them)."""
+
+    count: int
+    by: int  # the moment checked, in minutes after local midnight
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """How many, and why."""
+        return Rendered(
+            _.ngettext(
+                "Nothing was recorded on your list by {time}: {count} person still to call "
+                "was given to another volunteer. Thank you all the same; if something kept "
+                "you, tell a coordinator.",
+                "Nothing was recorded on your list by {time}: {count} people still to call "
+                "were given to other volunteers. Thank you all the same; if something kept "
+                "you, tell a coordinator.",
+                self.count,
+                time=hhmm(self.by),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class AlertAnswered(Notice):
+    """Every other copy of an alert, once someone said what they do: edited to say who, with
+    no button left (nobody acts twice)."""
+
+    method: ClassVar[str] = "edit_message_text"
+
+    name: str
+    who: str
+    acknowledgement: Acknowledgement
+    message_id: int
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """Who acts, and how."""
+        return acknowledged(self.name, self.who, self.acknowledgement, _)
+
+    def delivery(self) -> Delivery:
+        """Replaces the alert."""
+        return Delivery(message_id=self.message_id)
 
 
 @dataclass(frozen=True)

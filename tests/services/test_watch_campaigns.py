@@ -16,10 +16,19 @@ from sqlalchemy import func, select
 from bot.app import build_services
 from bot.context import Services
 from bot.domain.vocabulary import Role
-from bot.domain.watch import Acknowledgement, CallOutcome, CampaignKind, Consent, RegisteredBy
+from bot.domain.watch import (
+    Acknowledgement,
+    CallOutcome,
+    CampaignKind,
+    Consent,
+    RegisteredBy,
+    WatchField,
+)
 from bot.messages.watch_calls import (
+    AlertAnswered,
     CallerList,
     CallerListChanged,
+    CallsPassedOn,
     CampaignEnded,
     PersonNeeds,
     Uncovered,
@@ -29,18 +38,18 @@ from bot.services.invites import CreatedInvite
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.watch import RegisterService, WatchService
-from bot.services.watch.calls import Acknowledged
+from bot.services.watch.calls import Acknowledged, alert_batch
 from bot.services.watch.campaigns import CampaignPlan, CampaignView
 from bot.services.watch.register import Entry
 from bot.services.watch.report import CampaignReport
 from storage.database import Database
 from storage.models import OutboxMessage, OutboxStatus
-from storage.watch_models import WatchCall
+from storage.watch_models import WatchCall, WatchList
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from testkit.messages import RecordingMessenger
 from tests.conftest import COORDINATOR_ID
-from tests.factories import approve_application, enrol
+from tests.factories import CENTRE, approve_application, east, enrol
 
 RITA = 5_001
 CALLERS = [6_001 + index for index in range(6)]
@@ -183,8 +192,30 @@ async def test_three_days_of_calls(town: Town, database: Database, clock: Manual
     assert await watch.acknowledge(CALLERS[0], third.id, Acknowledgement.GO) is (
         Outcome.NOT_ALLOWED
     )
-    acknowledged = await watch.acknowledge(COORDINATOR_ID, third.id, Acknowledgement.POLICE)
+    # Rita's copy was delivered, the coordinator's is the one tapped: Rita's is edited, not the
+    # tapped one (its handler edits it).
+    async with database.transaction() as session:
+        copies = list(
+            (
+                await session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.batch_key == alert_batch(third.id))
+                    .order_by(OutboxMessage.id)
+                )
+            ).scalars()
+        )
+        assert [copy.chat_id for copy in copies] == [RITA, COORDINATOR_ID]
+        for copy in copies:
+            copy.status, copy.telegram_message_id = OutboxStatus.SENT, 900 + copy.id
+        tapped = (COORDINATOR_ID, 900 + copies[1].id)
+    acknowledged = await watch.acknowledge(
+        COORDINATOR_ID, third.id, Acknowledgement.POLICE, tapped=tapped
+    )
     assert isinstance(acknowledged, Acknowledged)
+    edits = sent.of(AlertAnswered)
+    assert [(edit.message_id, edit.who) for edit in edits] == [(900 + copies[0].id, "Claire")]
+    assert sent.readers(AlertAnswered) == [RITA]
+    assert sent.rendered(edits[0], sent.sent[-1][1]).keyboard is None
     assert await watch.acknowledge(RITA, third.id, Acknowledgement.GO) is Outcome.ALREADY_DONE
     # The window ends: the one nobody tapped for is escalated too.
     clock.advance(hours=2)
@@ -197,6 +228,24 @@ async def test_three_days_of_calls(town: Town, database: Database, clock: Manual
     repeated = [notice for notice in sent.of(Unreached) if notice.repeated]
     assert [notice.call_id for notice in repeated] == [fourth.id]
     assert sent.readers(Unreached)[-1] == COORDINATOR_ID
+    # Rita goes: the first alert and its repetition, not sent yet, go out saying so, without
+    # buttons.
+    assert isinstance(await watch.acknowledge(RITA, fourth.id, Acknowledgement.GO), Acknowledged)
+    async with database.read() as session:
+        payloads = [
+            row.payload
+            for row in (
+                await session.execute(
+                    select(OutboxMessage).where(OutboxMessage.batch_key == alert_batch(fourth.id))
+                )
+            ).scalars()
+        ]
+    assert len(payloads) == 3  # Rita and the coordinator, then the coordinator again
+    assert all(payload["reply_markup"] is None for payload in payloads)
+    name = f"Personne {people.index(fourth.person_id or 0):02d}"
+    assert all(
+        payload["text"].startswith(name) and "Rita — " in payload["text"] for payload in payloads
+    ), payloads
 
     # Day 2: a caller paused; everyone else keeps their regular caller.
     paused_tid = owner[rest[0].id]
@@ -263,7 +312,7 @@ async def test_three_days_of_calls(town: Town, database: Database, clock: Manual
         )
         assert row.escalated == sum(call.escalated_at is not None for call in of_day)
         assert row.acknowledged == sum(call.acknowledged_at is not None for call in of_day)
-    assert (report.days[0].escalated, report.days[0].acknowledged) == (2, 1)
+    assert (report.days[0].escalated, report.days[0].acknowledged) == (2, 2)
     content = report.csv().decode("utf-8-sig")
     assert content.splitlines()[-1].startswith("total,118,")
     assert "Personne" not in content
@@ -383,3 +432,138 @@ async def _member_map(town: Town) -> dict[int, int]:
         assert member is not None
         found[member.id] = telegram_id
     return found
+
+
+async def test_coverage_by_neighbourhood(
+    town: Town, database: Database, clock: ManualClock
+) -> None:
+    """Each entry counts in the neighbourhood whose centre is nearest its place; an entry
+    without a place counts apart; the neighbourhoods add up to the town's figures."""
+    services = town.services
+    for name, (latitude, longitude) in (("Centre-Ville", CENTRE), ("Biollay", east(5))):
+        created = await services.neighbourhoods.create(
+            COORDINATOR_ID, name, latitude, longitude, 1.0
+        )
+        assert not isinstance(created, Outcome)
+    members = await _callers(town)
+    places = [east(0.2), east(0.4), east(4.8), None]
+    ids = []
+    for index, place in enumerate(places):
+        entry = Entry(
+            name=f"Personne {index}",
+            phone=f"+33 2 35 00 00 {index:02d}",
+            address=f"{index} rue du Quartier",
+            registered_by=RegisteredBy.SELF,
+            consent=Consent.ORAL,
+            language="fr",
+            latitude=None if place is None else place[0],
+            longitude=None if place is None else place[1],
+        )
+        added = await services.register.add(RITA, entry)
+        assert isinstance(added, int)
+        ids.append(added)
+    # A new address moves the entry to its own nearest neighbourhood.
+    assert (
+        await services.register.edit(
+            RITA, ids[1], WatchField.ADDRESS, "2 avenue du Biollay", place=east(5.1)
+        )
+        is Outcome.DONE
+    )
+
+    await services.watch.start(COORDINATOR_ID, PLAN)
+    clock.advance(hours=1)
+    assert (await services.watch.run_due())["watch_calls"] == 4
+    calls = {call.person_id: call for call in await _calls(database)}
+    first = calls[ids[0]]
+    assert first.caller_id is not None
+    recorded = await services.watch.record(members[first.caller_id], first.id, CallOutcome.WELL)
+    assert not isinstance(recorded, Outcome)
+
+    found = await services.watch.figures(COORDINATOR_ID)
+    assert isinstance(found, tuple)
+    figures = found[1]
+    by_name = {area.name: area.figures for area in figures.areas}
+    assert list(by_name) == ["Biollay", "Centre-Ville", None]
+    assert (by_name["Centre-Ville"].registered, by_name["Centre-Ville"].reached) == (1, 1)
+    assert (by_name["Biollay"].registered, by_name["Biollay"].not_called) == (2, 2)
+    assert (by_name[None].registered, by_name[None].not_called) == (1, 1)
+    assert sum(area.registered for area in by_name.values()) == figures.registered == 4
+    assert sum(area.not_called for area in by_name.values()) == figures.not_called == 3
+    assert await services.watch.figures(RITA) is Outcome.NOT_ALLOWED
+
+
+async def test_a_silent_caller_is_replaced(
+    town: Town, database: Database, clock: ManualClock
+) -> None:
+    """By the middle of the window (12:30), a caller who recorded nothing has the people still
+    to call given to the callers with the fewest calls, both told; a caller who tapped keeps
+    theirs; the next day the silent caller is given people after everyone else."""
+    watch, sent = town.services.watch, town.sent
+    members = await _callers(town)
+    people = await _register(town, 12)
+    await watch.start(COORDINATOR_ID, PLAN)
+    clock.advance(hours=1)
+    assert (await watch.run_due())["watch_calls"] == 12
+    day1 = await _calls(database, 0)
+    by_caller: dict[int, list[WatchCall]] = {}
+    for call in day1:
+        assert call.caller_id is not None
+        by_caller.setdefault(call.caller_id, []).append(call)
+    silent_member = min(by_caller)
+    silent = members[silent_member]
+    silent_calls = by_caller[silent_member]
+    assert len(silent_calls) == 2
+    for member_id, calls in by_caller.items():
+        if member_id != silent_member:
+            await watch.record(members[member_id], calls[0].id, CallOutcome.WELL)
+
+    clock.advance(minutes=89)  # 12:29: not yet
+    assert (await watch.run_due())["watch_replaced"] == 0
+    clock.advance(minutes=2)
+    assert (await watch.run_due())["watch_replaced"] == 2
+    assert (await watch.run_due())["watch_replaced"] == 0  # claimed once
+    moved = {call.id: call.caller_id for call in await _calls(database, 0)}
+    receivers = {moved[call.id] for call in silent_calls}
+    assert silent_member not in receivers
+    assert all(len([c for c in moved.values() if c == r]) <= 3 for r in receivers)
+    # Both told: the silent caller why, the others their list with the people added.
+    passed = sent.of(CallsPassedOn, to=silent)
+    assert [(notice.count, notice.by) for notice in passed] == [(2, 12 * 60 + 30)]
+    added = [notice for notice in sent.of(CallerList) if notice.added]
+    assert sum(notice.added for notice in added) == 2
+    assert {line.call_id for notice in added for line in notice.lines} >= {
+        call.id for call in silent_calls
+    }
+    # The silent caller's old buttons no longer record anything; their list (not sent yet in
+    # this test) goes out without the people given away.
+    assert await watch.record(silent, silent_calls[0].id, CallOutcome.WELL) is Outcome.NOT_ALLOWED
+    async with database.read() as session:
+        lists = (
+            await session.execute(
+                select(OutboxMessage)
+                .join(WatchList, WatchList.outbox_id == OutboxMessage.id)
+                .where(WatchList.caller_id == silent_member)
+            )
+        ).scalars()
+        for row in lists:
+            assert "Personne" not in row.payload["text"]
+
+    # Day 2: a newly registered person goes to someone else than yesterday's silent caller,
+    # although they have the fewest calls.
+    newcomer = await town.services.register.add(
+        RITA,
+        Entry(
+            name="Personne nouvelle",
+            phone="+33 2 35 00 99 99",
+            address="99 rue de la Canicule",
+            registered_by=RegisteredBy.RELATIVE,
+            consent=Consent.WRITTEN,
+            language="fr",
+        ),
+    )
+    clock.advance(hours=23)
+    assert (await watch.run_due())["watch_calls"] == 13
+    day2 = {call.person_id: call.caller_id for call in await _calls(database, 1)}
+    assert day2[newcomer] != silent_member
+    assert silent_member not in day2.values()
+    assert len(people) == 12

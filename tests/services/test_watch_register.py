@@ -22,6 +22,7 @@ from storage.watch_models import WatchPerson
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from tests.conftest import COORDINATOR_ID
+from tests.factories import CENTRE, east
 from tests.services.test_privacy import personal_traces
 
 RITA, ROBIN, VOLUNTEER = 5_001, 5_002, 5_003
@@ -163,8 +164,17 @@ async def test_from_a_beneficiary_and_kept_past_the_request_retention(
     services: Services, database: Database, clock: ManualClock
 ) -> None:
     rita = await _member_id(services, RITA)
+    centre = await services.neighbourhoods.create(COORDINATOR_ID, "Centre-Ville", *CENTRE, 1.0)
+    assert not isinstance(centre, Outcome)
+    latitude, longitude = east(0.3)
     async with database.transaction() as session:
-        known = Beneficiary(referent_id=rita, name="Odette Vigilance", phone=ODETTE.phone)
+        known = Beneficiary(
+            referent_id=rita,
+            name="Odette Vigilance",
+            phone=ODETTE.phone,
+            latitude=latitude,
+            longitude=longitude,
+        )
         other = Beneficiary(referent_id=await _member_id(services, ROBIN), name="Gaston")
         session.add_all([known, other])
         await session.flush()
@@ -180,6 +190,11 @@ async def test_from_a_beneficiary_and_kept_past_the_request_retention(
     )
     odette = await register.add(RITA, replace(ODETTE, beneficiary_id=known_id))
     assert isinstance(odette, int)
+    # She is counted where her beneficiary's place is: the nearest neighbourhood centre.
+    async with database.read() as session:
+        entry = await session.get(WatchPerson, odette)
+        assert entry is not None
+        assert (entry.latitude, entry.neighbourhood_id) == (latitude, centre.id)
 
     # Years later, the retention purges the requests' people: not the register.
     clock.advance(days=3 * 365)

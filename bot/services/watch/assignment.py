@@ -3,8 +3,10 @@
 Each person keeps their regular caller when that caller is still available and below the day's
 limit (the caller of their last campaign day, else the regular volunteer of one of their
 recurring series); the others go to the caller with the fewest calls so far that day, the
-nearest first among equals. Nobody gets more than `limit` people; a person no caller can take
-is reported as uncovered (the coordinators are told), never silently dropped.
+nearest first among equals. A caller replaced for silence on the previous day is nobody's
+regular and is chosen only when no one else can take the person. Nobody gets more than `limit`
+people; a person no caller can take is reported as uncovered (the coordinators are told), never
+silently dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ class Caller:
     id: int
     latitude: float | None
     longitude: float | None
+    # Replaced for silence on the campaign's previous day: given people after everyone else.
+    silent: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,21 @@ def _distance(person: Callee, caller: Caller) -> float:
     return distance_km(person.latitude, person.longitude, caller.latitude, caller.longitude)
 
 
-def assign(people: list[Callee], callers: list[Caller], limit: int) -> Assignment:
-    """Give each person one caller (see the module's docstring)."""
-    load = {caller.id: 0 for caller in callers}
+def assign(
+    people: list[Callee],
+    callers: list[Caller],
+    limit: int,
+    load: dict[int, int] | None = None,
+) -> Assignment:
+    """Give each person one caller (see the module's docstring); `load`: the calls each caller
+    already has that day (a silent caller's people given to others mid-window)."""
+    load = {caller.id: (load or {}).get(caller.id, 0) for caller in callers}
     chosen: dict[int, int] = {}
+    silent = {caller.id for caller in callers if caller.silent}
     for person in people:
         regular = person.regular_id
+        if regular in silent:
+            continue  # kept for the end: someone else first
         if regular is not None and regular in load and load[regular] < limit:
             chosen[person.id] = regular
             load[regular] += 1
@@ -70,7 +83,15 @@ def assign(people: list[Callee], callers: list[Caller], limit: int) -> Assignmen
         if not free:
             uncovered.append(person.id)
             continue
-        best = min(free, key=lambda caller: (load[caller.id], _distance(person, caller), caller.id))
+        best = min(
+            free,
+            key=lambda caller: (
+                caller.silent,
+                load[caller.id],
+                _distance(person, caller),
+                caller.id,
+            ),
+        )
         chosen[person.id] = best.id
         load[best.id] += 1
     return Assignment(chosen, tuple(uncovered))

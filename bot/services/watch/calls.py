@@ -19,17 +19,30 @@ from bot.domain.vocabulary import Role
 from bot.domain.watch import Acknowledgement, CallOutcome
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter
-from bot.messages.watch_calls import CallerList, PersonNeeds, Unreached
+from bot.messages.watch_calls import (
+    AlertAnswered,
+    CallerList,
+    PersonNeeds,
+    Unreached,
+    acknowledged,
+)
 from bot.services.outcomes import Outcome
-from bot.services.watch.campaigns import CampaignService, caller_lines, coordinator_readers
+from bot.services.watch.campaigns import caller_lines, coordinator_readers
+from bot.services.watch.silence import SilentCallers
 from storage import audit
 from storage import members as member_store
-from storage.models import Member
+from storage.models import Member, OutboxMessage, OutboxStatus
 from storage.watch_models import WatchCall, WatchCampaign, WatchPerson
 from storage.writes import changed
 
 RETRY_AFTER = timedelta(hours=1)
 OPEN = (CallOutcome.PENDING, CallOutcome.NO_ANSWER)
+
+
+def alert_batch(call_id: int) -> str:
+    """The outbox batch holding every copy of the alerts about one call (first and repeated):
+    all are edited when someone says what they do."""
+    return f"watch-alert:{call_id}"
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,7 @@ class Acknowledged:
     acknowledgement: Acknowledgement
 
 
-class WatchService(CampaignService):
+class WatchService(SilentCallers):
     """Campaigns (start, stop, the day's window) and their calls."""
 
     async def run_due(self) -> dict[str, int]:
@@ -49,6 +62,7 @@ class WatchService(CampaignService):
         last day is still closed), repeats, calls to try again, windows to open."""
         now = self._clock()
         escalated = await self._close_windows(now)
+        replaced = await self._silences(now)
         repeated = await self._repeats(now)
         retries = await self._retries(now)
         done = await self.open_due_windows()
@@ -56,6 +70,7 @@ class WatchService(CampaignService):
             "watch_escalated": escalated,
             "watch_repeated": repeated,
             "watch_retries": retries,
+            "watch_replaced": replaced,
         }
         return done
 
@@ -94,7 +109,7 @@ class WatchService(CampaignService):
                 notice = PersonNeeds(person.name, member.display_name, moved)
                 letters += [(notice, reader) for reader in await self._staff(session, person)]
             elif moved is CallOutcome.NO_ANSWER and call.second_no_answer_at is not None:
-                letters += await self._unreached(session, [call], now, repeated=False)
+                await self._unreached(session, [call], repeated=False)
             await self._messenger.post(session, letters)
             lines = await caller_lines(session, campaign.id, call.day, {member.id})
             return CallerList(
@@ -208,26 +223,12 @@ class WatchService(CampaignService):
         """At a window's end: everyone not reached is escalated to their referent and the
         coordinators, with the day's tries."""
         escalated = 0
-        async with self._db.read() as session:
-            ending = list(
-                (
-                    await session.execute(
-                        select(WatchCampaign.id).where(
-                            WatchCampaign.running.is_(True), WatchCampaign.window_ends_at <= now
-                        )
-                    )
-                ).scalars()
-            )
-        for campaign_id in ending:
+        for campaign_id in await self._due(WatchCampaign.window_ends_at, now):
             async with self._transaction() as session:
-                claimed = await changed(
-                    session,
-                    update(WatchCampaign)
-                    .where(WatchCampaign.id == campaign_id, WatchCampaign.window_ends_at <= now)
-                    .values(window_ends_at=None)
-                    .returning(WatchCampaign.day),
+                campaign = await self._claim(
+                    session, campaign_id, WatchCampaign.window_ends_at, now
                 )
-                if claimed is None:
+                if campaign is None or campaign.day is None:
                     continue
                 ids = list(
                     (
@@ -235,7 +236,7 @@ class WatchService(CampaignService):
                             update(WatchCall)
                             .where(
                                 WatchCall.campaign_id == campaign_id,
-                                WatchCall.day == claimed[0],
+                                WatchCall.day == campaign.day,
                                 WatchCall.outcome.in_(OPEN),
                                 WatchCall.escalated_at.is_(None),
                                 WatchCall.person_id.is_not(None),
@@ -256,9 +257,9 @@ class WatchService(CampaignService):
                         )
                     ).scalars()
                 )
-                letters = await self._unreached(session, calls, now, repeated=False)
-                letters += await self._lists_removed(session, campaign_id, claimed[0], now)
-                await self._messenger.post(session, letters)
+                await self._unreached(session, calls, repeated=False)
+                removed = await self._lists_removed(session, campaign_id, campaign.day, now)
+                await self._messenger.post(session, removed)
                 escalated += len(calls)
         return escalated
 
@@ -284,18 +285,18 @@ class WatchService(CampaignService):
                     )
                 ).scalars()
             )
-            letters = await self._unreached(session, calls, now, repeated=True)
-            await self._messenger.post(session, letters)
+            await self._unreached(session, calls, repeated=True)
             return len(calls)
 
     async def _unreached(
-        self, session: AsyncSession, calls: list[WatchCall], now: datetime, *, repeated: bool
-    ) -> list[Letter]:
+        self, session: AsyncSession, calls: list[WatchCall], *, repeated: bool
+    ) -> None:
         """The alerts about people nobody reached: to their referent and the coordinators (a
-        repetition: to the coordinators), with few queries whatever the number of people."""
+        repetition: to the coordinators), with few queries whatever the number of people. Each
+        copy is kept in its call's batch (`alert_batch`), to be edited once someone acts."""
         person_ids = [call.person_id for call in calls if call.person_id is not None]
         if not person_ids:
-            return []
+            return
         people = {
             person.id: person
             for person in (
@@ -313,7 +314,7 @@ class WatchService(CampaignService):
             ).scalars()
         }
         coordinators = await coordinator_readers(session)
-        letters: list[Letter] = []
+        alerts: list[tuple[Unreached, Reader]] = []
         for call in calls:
             person = people.get(call.person_id or 0)
             if person is None:
@@ -336,10 +337,12 @@ class WatchService(CampaignService):
             referent = Reader.of(members.get(person.referent_id or 0))
             if not repeated and referent is not None and referent not in readers:
                 readers.insert(0, referent)
-            letters += [(notice, reader) for reader in readers]
+            alerts += [(notice, reader) for reader in readers]
         action = "repeated" if repeated else "escalated"
         await audit.record_each(session, "watch_call", [call.id for call in calls], action)
-        return letters
+        rows = await self._messenger.post(session, alerts)
+        for (sent, _reader), row in zip(alerts, rows, strict=True):
+            row.batch_key = alert_batch(sent.call_id)
 
     async def _staff(self, session: AsyncSession, person: WatchPerson) -> list[Reader]:
         """The person's referent, then the coordinators."""
@@ -354,9 +357,16 @@ class WatchService(CampaignService):
     # --- acknowledging an escalation ---------------------------------------------------------
 
     async def acknowledge(
-        self, telegram_id: int, call_id: int, acknowledgement: Acknowledgement
+        self,
+        telegram_id: int,
+        call_id: int,
+        acknowledgement: Acknowledgement,
+        *,
+        tapped: tuple[int, int] | None = None,
     ) -> Acknowledged | Outcome:
-        """A referent (the person's) or a coordinator says what they do; the repetition stops.
+        """A referent (the person's) or a coordinator says what they do; the repetition stops,
+        and every other copy of the alert (`tapped`: the chat and message id of the one tapped,
+        edited by the handler) says who acts, without buttons.
 
         ALREADY_DONE: someone said it first (nothing changes).
         """
@@ -400,4 +410,43 @@ class WatchService(CampaignService):
                 by=member.id,
                 detail={"action": acknowledgement.value},
             )
-            return Acknowledged(person.name, member.display_name, acknowledgement)
+            done = Acknowledged(person.name, member.display_name, acknowledgement)
+            await self._answer_copies(session, call_id, done, tapped)
+            return done
+
+    async def _answer_copies(
+        self,
+        session: AsyncSession,
+        call_id: int,
+        done: Acknowledged,
+        tapped: tuple[int, int] | None,
+    ) -> None:
+        """Every copy of the call's alerts but the tapped one, as it now stands: a sent one
+        edited through the outbox, one not sent yet (nor being sent) rewritten before it goes."""
+        copies = await session.execute(
+            select(OutboxMessage, Member)
+            .outerjoin(Member, Member.id == OutboxMessage.member_id)
+            .where(OutboxMessage.batch_key == alert_batch(call_id))
+            .order_by(OutboxMessage.id)
+        )
+        letters: list[Letter] = []
+        for row, reader_member in copies:
+            reader = Reader.in_chat(row.chat_id, reader_member)
+            if row.status is OutboxStatus.PENDING and row.lease_owner is None:
+                rendered = acknowledged(
+                    done.name, done.who, done.acknowledgement, self._messenger.translator(reader)
+                )
+                row.payload = {"text": rendered.text, "reply_markup": None}
+            elif (
+                row.telegram_message_id is not None
+                and (
+                    row.chat_id,
+                    row.telegram_message_id,
+                )
+                != tapped
+            ):
+                notice = AlertAnswered(
+                    done.name, done.who, done.acknowledgement, row.telegram_message_id
+                )
+                letters.append((notice, reader))
+        await self._messenger.post(session, letters)

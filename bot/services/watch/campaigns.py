@@ -11,18 +11,26 @@ escalations at the window's end and their repetition.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.domain.watch import CALL_SKILL, SETTLED, CallOutcome, CampaignKind
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter, Messenger
-from bot.messages.watch_calls import CallerList, CallLine, CampaignEnded, ListRemoved, Uncovered
+from bot.messages.watch_calls import (
+    CallerList,
+    CallerListChanged,
+    CallLine,
+    CampaignEnded,
+    ListRemoved,
+    Uncovered,
+)
 from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
 from bot.services.watch.assignment import Callee, Caller, assign
@@ -33,6 +41,7 @@ from storage.database import Database
 from storage.models import (
     Beneficiary,
     Member,
+    Neighbourhood,
     OutboxMessage,
     OutboxStatus,
     RequestSeries,
@@ -82,6 +91,53 @@ class DayFigures:
     emergency: int
     escalated: int
     not_called: int
+    # The same, by neighbourhood (by name; None: no neighbourhood known), for the whole town.
+    areas: tuple[AreaFigures, ...] = ()
+
+
+@dataclass(frozen=True)
+class AreaFigures:
+    """A neighbourhood's share of the day's figures."""
+
+    name: str | None
+    figures: DayFigures
+
+
+def day_figures(registered: int, calls: list[tuple[CallOutcome, bool, int]]) -> DayFigures:
+    """The figures of (outcome, escalated, count) groups of the day's calls: an escalation
+    counts while the person is still unreached."""
+    counts: dict[CallOutcome, int] = {}
+    escalated = 0
+    for outcome, is_escalated, count in calls:
+        counts[outcome] = counts.get(outcome, 0) + count
+        if is_escalated and outcome not in SETTLED:
+            escalated += count
+    return DayFigures(
+        registered=registered,
+        reached=counts.get(CallOutcome.WELL, 0),
+        needs=counts.get(CallOutcome.NEEDS, 0),
+        no_answer=counts.get(CallOutcome.NO_ANSWER, 0),
+        emergency=counts.get(CallOutcome.EMERGENCY, 0),
+        escalated=escalated,
+        not_called=counts.get(CallOutcome.PENDING, 0),
+    )
+
+
+def restated(
+    messenger: Messenger, row: OutboxMessage, reader: Reader, updated: CallerList
+) -> Letter | None:
+    """A caller's list as it now reads: one not sent yet (nor being sent) rewritten before it
+    goes, a sent one edited (the letter to post; None: nothing to post)."""
+    if row.status is OutboxStatus.PENDING and row.lease_owner is None:
+        row.payload = dict(messenger.call(updated, reader).payload)
+    elif row.telegram_message_id is not None:
+        return CallerListChanged(updated, row.telegram_message_id), reader
+    return None
+
+
+def silence_minute(campaign: WatchCampaign) -> int:
+    """The middle of the window: a caller who recorded nothing by then is replaced."""
+    return (campaign.window_start + campaign.window_end) // 2
 
 
 def window_at(day: date, minute: int, tz: tzinfo) -> datetime:
@@ -135,33 +191,44 @@ class CampaignService(Service):
             row = await _running(session)
             if row is None:
                 return None
-            registered = int(
-                (await session.execute(select(func.count(WatchPerson.id)))).scalar_one()
-            )
-            counts: dict[str, int] = {}
-            rows = await session.execute(
-                select(WatchCall.outcome, WatchCall.escalated_at.is_not(None), func.count())
-                .where(
-                    WatchCall.campaign_id == row.id,
-                    WatchCall.day == row.day,
-                    WatchCall.person_id.is_not(None),
+            registered: dict[int | None, int] = {
+                area: count
+                for area, count in await session.execute(
+                    select(WatchPerson.neighbourhood_id, func.count()).group_by(
+                        WatchPerson.neighbourhood_id
+                    )
                 )
-                .group_by(WatchCall.outcome, WatchCall.escalated_at.is_not(None))
+            }
+            escalated = WatchCall.escalated_at.is_not(None)
+            calls = (
+                await session.execute(
+                    select(WatchPerson.neighbourhood_id, WatchCall.outcome, escalated, func.count())
+                    .join(WatchPerson, WatchPerson.id == WatchCall.person_id)
+                    .where(WatchCall.campaign_id == row.id, WatchCall.day == row.day)
+                    .group_by(WatchPerson.neighbourhood_id, WatchCall.outcome, escalated)
+                )
+            ).all()
+            by_area: dict[int | None, list[tuple[CallOutcome, bool, int]]] = {}
+            for area, outcome, is_escalated, count in calls:
+                by_area.setdefault(area, []).append((outcome, is_escalated, count))
+            names = {
+                area: name
+                for area, name in await session.execute(
+                    select(Neighbourhood.id, Neighbourhood.name)
+                )
+            }
+            areas = sorted(
+                (
+                    AreaFigures(
+                        names.get(area) if area is not None else None,
+                        day_figures(registered.get(area, 0), by_area.get(area, [])),
+                    )
+                    for area in set(registered) | set(by_area)
+                ),
+                key=lambda found: (found.name is None, found.name or ""),
             )
-            escalated = 0
-            for outcome, is_escalated, count in rows.all():
-                counts[outcome] = counts.get(outcome, 0) + count
-                if is_escalated and outcome not in SETTLED:
-                    escalated += count
-            figures = DayFigures(
-                registered=registered,
-                reached=counts.get(CallOutcome.WELL, 0),
-                needs=counts.get(CallOutcome.NEEDS, 0),
-                no_answer=counts.get(CallOutcome.NO_ANSWER, 0),
-                emergency=counts.get(CallOutcome.EMERGENCY, 0),
-                escalated=escalated,
-                not_called=counts.get(CallOutcome.PENDING, 0),
-            )
+            every_call = [call for area_calls in by_area.values() for call in area_calls]
+            figures = replace(day_figures(sum(registered.values()), every_call), areas=tuple(areas))
             return view_of(CampaignView, row), figures
 
     async def start(self, telegram_id: int, plan: CampaignPlan) -> CampaignView | Outcome:
@@ -178,11 +245,7 @@ class CampaignService(Service):
                 if await _running(session) is not None:
                     return Outcome.ALREADY_DONE
                 row = WatchCampaign(
-                    kind=plan.kind,
-                    window_start=plan.window_start,
-                    window_end=plan.window_end,
-                    interval_days=plan.interval_days,
-                    ends_on=plan.ends_on,
+                    **asdict(plan),
                     next_window_at=window_at(first, plan.window_start, self._tz),
                     running=True,
                     started_by_id=actor.id,
@@ -208,7 +271,13 @@ class CampaignService(Service):
                 session,
                 update(WatchCampaign)
                 .where(WatchCampaign.id == campaign_id, WatchCampaign.running.is_(True))
-                .values(running=None, stopped_at=now, stopped_by_id=actor.id, window_ends_at=None)
+                .values(
+                    running=None,
+                    stopped_at=now,
+                    stopped_by_id=actor.id,
+                    window_ends_at=None,
+                    silence_at=None,
+                )
                 .returning(WatchCampaign.id),
             )
             if stopped is None:
@@ -238,6 +307,32 @@ class CampaignService(Service):
                 moved=("running", "stopped"),
             )
             return Outcome.DONE
+
+    async def _due(self, timer: InstrumentedAttribute[datetime | None], now: datetime) -> list[int]:
+        """The running campaigns whose `timer` (a column of theirs) has come, to claim each."""
+        async with self._db.read() as session:
+            due = await session.execute(
+                select(WatchCampaign.id).where(WatchCampaign.running.is_(True), timer <= now)
+            )
+            return list(due.scalars())
+
+    @staticmethod
+    async def _claim(
+        session: AsyncSession,
+        campaign_id: int,
+        timer: InstrumentedAttribute[datetime | None],
+        now: datetime,
+    ) -> WatchCampaign | None:
+        """Claim a campaign's due `timer` by clearing it (a conditional UPDATE): the campaign,
+        or None when another process took it first."""
+        claimed = await changed(
+            session,
+            update(WatchCampaign)
+            .where(WatchCampaign.id == campaign_id, timer <= now)
+            .values({timer: None})
+            .returning(WatchCampaign.id),
+        )
+        return None if claimed is None else await session.get(WatchCampaign, campaign_id)
 
     async def _send_lists(
         self, session: AsyncSession, campaign_id: int, day: date, sending: list[tuple[int, Letter]]
@@ -294,16 +389,7 @@ class CampaignService(Service):
         """Assign the day of every campaign whose window has come; safe to call often."""
         now = self._clock()
         done = {"watch_days": 0, "watch_calls": 0, "watch_uncovered": 0, "watch_ended": 0}
-        async with self._db.read() as session:
-            due = (
-                await session.execute(
-                    select(WatchCampaign.id).where(
-                        WatchCampaign.running.is_(True), WatchCampaign.next_window_at <= now
-                    )
-                )
-            ).scalars()
-            due_ids = list(due)
-        for campaign_id in due_ids:
+        for campaign_id in await self._due(WatchCampaign.next_window_at, now):
             for key, value in (await self._open_window(campaign_id, now)).items():
                 done[key] += value
         return done
@@ -328,7 +414,12 @@ class CampaignService(Service):
             values: dict[str, object] = (
                 {"running": None, "stopped_at": now, "window_ends_at": None}
                 if over
-                else {"next_window_at": following, "window_ends_at": end, "day": day}
+                else {
+                    "next_window_at": following,
+                    "window_ends_at": end,
+                    "day": day,
+                    "silence_at": window_at(day, silence_minute(campaign), self._tz),
+                }
             )
             claimed = await changed(
                 session,
@@ -366,9 +457,30 @@ class CampaignService(Service):
         self, session: AsyncSession, campaign: WatchCampaign, day: date
     ) -> tuple[int, int]:
         """Give each registered person a caller for `day`; queue the lists; tell who is left."""
-        people = await _people(session)
-        callers = await _callers(session, self._clock())
-        decided = assign(people, list(callers.values()), self._settings.watch_calls_per_volunteer)
+        people = await registered_people(session)
+        callers = await available_callers(session, self._clock())
+        # Callers replaced for silence on the campaign's previous day come last.
+        previous = (
+            select(func.max(WatchCall.day))
+            .where(WatchCall.campaign_id == campaign.id, WatchCall.day < day)
+            .scalar_subquery()
+        )
+        silent = set(
+            (
+                await session.execute(
+                    select(WatchList.caller_id).where(
+                        WatchList.campaign_id == campaign.id,
+                        WatchList.day == previous,
+                        WatchList.replaced_at.is_not(None),
+                    )
+                )
+            ).scalars()
+        )
+        decided = assign(
+            people,
+            [replace(caller, silent=caller.id in silent) for caller in callers.values()],
+            self._settings.watch_calls_per_volunteer,
+        )
         if decided.callers:
             await session.execute(
                 insert(WatchCall),
@@ -440,7 +552,7 @@ async def _running(session: AsyncSession) -> WatchCampaign | None:
     ).scalar_one_or_none()
 
 
-async def _people(session: AsyncSession) -> list[Callee]:
+async def registered_people(session: AsyncSession) -> list[Callee]:
     """Everyone on the register, where they live (from their beneficiary) and their regular."""
     last_call = (
         select(WatchCall.person_id, func.max(WatchCall.id).label("last_id"))
@@ -464,8 +576,8 @@ async def _people(session: AsyncSession) -> list[Callee]:
     rows = await session.execute(
         select(
             WatchPerson.id,
-            Beneficiary.latitude,
-            Beneficiary.longitude,
+            func.coalesce(Beneficiary.latitude, WatchPerson.latitude),
+            func.coalesce(Beneficiary.longitude, WatchPerson.longitude),
             last_caller.c.caller_id,
             series_regular.c.rid,
         )
@@ -480,7 +592,7 @@ async def _people(session: AsyncSession) -> list[Callee]:
     ]
 
 
-async def _callers(session: AsyncSession, now: datetime) -> dict[int, Caller]:
+async def available_callers(session: AsyncSession, now: datetime) -> dict[int, Caller]:
     """Approved, reachable, unpaused volunteers holding the phone-calls skill (one query)."""
     rows = await session.execute(
         select(Member.id, Member.latitude, Member.longitude)

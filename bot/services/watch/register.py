@@ -8,11 +8,12 @@ never its value) and removals. A removal deletes the row: the person's details a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.reach import Centre, reach_of
 from bot.domain.vocabulary import Role
 from bot.domain.watch import (
     MAX_ADDRESS,
@@ -26,14 +27,20 @@ from bot.domain.watch import (
 )
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter, Messenger
-from bot.messages.watch_calls import CallerList, CallerListChanged
+from bot.messages.watch_calls import CallerList
 from bot.services.base import Service, no_wake
 from bot.services.outcomes import Outcome
-from bot.services.watch.campaigns import caller_lines
+from bot.services.watch.campaigns import caller_lines, restated
 from storage import audit
 from storage import members as member_store
 from storage.database import Database
-from storage.models import Beneficiary, Member, OutboxMessage, OutboxStatus
+from storage.models import (
+    Beneficiary,
+    HelpRequest,
+    Member,
+    Neighbourhood,
+    OutboxMessage,
+)
 from storage.watch_models import WatchCall, WatchCampaign, WatchList, WatchPerson
 from storage.writes import created, view_of
 
@@ -69,6 +76,9 @@ class Entry:
     notes: str | None = None
     emergency_contact: str | None = None
     beneficiary_id: int | None = None
+    # Where the address was found (None: not found, or the geocoder was away).
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,29 @@ class Known:
     name: str
     phone: str | None
     address: str | None
+
+
+async def nearest_neighbourhood(
+    session: AsyncSession, latitude: float | None, longitude: float | None
+) -> int | None:
+    """The active neighbourhood whose centre is nearest the place, as sign-up finds a
+    volunteer's (bot/domain/reach.py); None without a place or a neighbourhood."""
+    if latitude is None or longitude is None:
+        return None
+    rows = (
+        await session.execute(
+            select(
+                Neighbourhood.id,
+                Neighbourhood.name,
+                Neighbourhood.latitude,
+                Neighbourhood.longitude,
+            ).where(Neighbourhood.archived_at.is_(None))
+        )
+    ).all()
+    reach = reach_of(
+        latitude, longitude, 0.0, (Centre(name, lat, lon) for _, name, lat, lon in rows)
+    )
+    return None if reach is None else next(id_ for id_, name, *_ in rows if name == reach.nearest)
 
 
 def valid(field: WatchField, value: str | None) -> bool:
@@ -214,22 +247,31 @@ class RegisterService(Service):
             if actor is None:
                 return Outcome.NOT_ALLOWED
             member = actor[0]
+            latitude, longitude = entry.latitude, entry.longitude
+            neighbourhood_id: int | None = None
             if entry.beneficiary_id is not None:
                 known = await session.get(Beneficiary, entry.beneficiary_id)
                 if known is None or known.referent_id != member.id:
                     return Outcome.NOT_ALLOWED
+                # Their neighbourhood: the one their latest request was posted in.
+                neighbourhood_id = (
+                    await session.execute(
+                        select(HelpRequest.neighbourhood_id)
+                        .where(HelpRequest.beneficiary_id == known.id)
+                        .order_by(HelpRequest.id.desc())
+                        .limit(1)
+                    )
+                ).scalar_one_or_none()
+                if latitude is None and known.latitude is not None:
+                    latitude, longitude = known.latitude, known.longitude
+            if neighbourhood_id is None:
+                neighbourhood_id = await nearest_neighbourhood(session, latitude, longitude)
+            # An empty optional answer is stored as nothing.
+            optional = {COLUMNS[field][0]: fields[field] or None for field in OPTIONAL}
             row = WatchPerson(
+                **{**asdict(entry), **optional, "latitude": latitude, "longitude": longitude},
                 referent_id=member.id,
-                beneficiary_id=entry.beneficiary_id,
-                name=entry.name,
-                phone=entry.phone,
-                address=entry.address,
-                registered_by=entry.registered_by,
-                consent=entry.consent,
-                best_time=entry.best_time or None,
-                language=entry.language,
-                notes=entry.notes or None,
-                emergency_contact=entry.emergency_contact or None,
+                neighbourhood_id=neighbourhood_id,
             )
             await created(session, row, ENTITY, "register", by=member.id)
             return row.id
@@ -250,9 +292,16 @@ class RegisterService(Service):
             )
 
     async def edit(
-        self, telegram_id: int, person_id: int, field: WatchField, value: str | None
+        self,
+        telegram_id: int,
+        person_id: int,
+        field: WatchField,
+        value: str | None,
+        *,
+        place: tuple[float, float] | None = None,
     ) -> Outcome:
-        """Change one part of a record (the audit log says which, not what it became)."""
+        """Change one part of a record (the audit log says which, not what it became); a new
+        address brings its `place` (None: not found), and so its neighbourhood."""
         if not valid(field, value):
             return Outcome.INVALID
         async with self._transaction() as session:
@@ -266,6 +315,11 @@ class RegisterService(Service):
             elif field is WatchField.CONSENT and stored:
                 stored = Consent(stored)
             setattr(person, COLUMNS[field][0], stored)
+            if field is WatchField.ADDRESS:
+                person.latitude, person.longitude = place or (None, None)
+                person.neighbourhood_id = await nearest_neighbourhood(
+                    session, person.latitude, person.longitude
+                )
             await session.flush()
             await audit.record(
                 session, ENTITY, person.id, "edit", by=actor.id, detail={"field": field.value}
@@ -307,10 +361,8 @@ class RegisterService(Service):
                 updated = CallerList(
                     listed.day, campaign.window_start, campaign.window_end, lines.get(caller.id, ())
                 )
-                if row.status is OutboxStatus.PENDING and row.lease_owner is None:
-                    # Not sent yet (nor being sent): it goes out as it now reads.
-                    row.payload = dict(self._messenger.call(updated, reader).payload)
-                elif row.telegram_message_id is not None:
-                    letters.append((CallerListChanged(updated, row.telegram_message_id), reader))
+                letter = restated(self._messenger, row, reader, updated)
+                if letter is not None:
+                    letters.append(letter)
             await self._messenger.post(session, letters)
             return Outcome.DONE

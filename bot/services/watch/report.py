@@ -20,6 +20,7 @@ from bot.domain.watch import CallOutcome
 from bot.i18n import Translator
 from bot.services.base import Service
 from bot.services.outcomes import Outcome
+from bot.services.reports import ExportFile
 from bot.services.reports.chart import ChartLabels, draw_chart
 from storage.watch_models import WatchCall, WatchCampaign
 
@@ -73,6 +74,18 @@ class CampaignReport:
         totals = [sum(values) for values in zip(*(_counts(row) for row in self.days), strict=True)]
         writer.writerow(["total", *(totals or [0] * (len(COLUMNS) - 1))])
         return buffer.getvalue().encode("utf-8-sig")
+
+    def sheet(self) -> ExportFile:
+        """The days as a table for the workbook (bot/messages/spreadsheets.py writes it, headers
+        in the reader's language): the same columns as the CSV file, a date cell per day."""
+        content = self.csv()
+        values = tuple((row.day, *_counts(row)) for row in self.days)
+        return ExportFile(self.filename, content, len(self.days), "watch", COLUMNS, values)
+
+    @property
+    def workbook_name(self) -> str:
+        """The workbook's file name."""
+        return self.filename.removesuffix(".csv") + ".xlsx"
 
 
 def _counts(row: DayRow) -> list[int]:
