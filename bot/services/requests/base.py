@@ -130,6 +130,10 @@ class RequestsBase(Service):
         super().__init__(database, after_commit=after_commit)
         self._messenger = messenger
         self._settings = settings
+        # Requests read in a finished state (closed, cancelled, expired, declined): no state
+        # leaves those (bot/domain/lifecycle.py), so what this process read stays true whatever
+        # other processes do. A tap on one is answered without the database (Claims.claim).
+        self._finished_requests: set[int] = set()
 
     def _expiry(self, when_kind: str, starts_at: datetime | None, now: datetime) -> datetime:
         """When an unclaimed request stops waiting: its slot, the day's end, or after a while."""

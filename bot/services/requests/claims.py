@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.domain.lifecycle import HOLDING_PLACE
+from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
 from bot.messages.base import Reader
 from bot.messages.claims import ClaimDetails, ClaimTaken, ConcernRaised, Contact, Person
@@ -43,6 +43,10 @@ from storage.models import (
 )
 from storage.offers import PERSONAL
 from storage.writes import changed
+
+# How many finished requests a process remembers (a set of ints: ~0.5 MB at most); past it the
+# memory starts again, and a tap on a forgotten one is answered from a read, as before.
+FINISHED_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class Claims(RequestsBase):
         volunteer's own, or the group's — never through a request id sent from anywhere.
         """
         chat_id = volunteer_telegram_id if in_chat is None else in_chat
+        if request_id in self._finished_requests:
+            # No state leaves a finished request: no need to ask the database again.
+            return ClaimResult(ClaimOutcome.CLOSED)
         try:
             return await self._claim(volunteer_telegram_id, request_id, chat_id)
         except IntegrityError:
@@ -271,6 +278,12 @@ class Claims(RequestsBase):
             offered,
             releases,
         ) = row
+        if request.status in FINISHED_REQUESTS:
+            # Over for everyone, whoever taps: the same answer the memory gives next time.
+            if len(self._finished_requests) >= FINISHED_REMEMBERED:
+                self._finished_requests.clear()
+            self._finished_requests.add(request_id)
+            return ClaimResult(ClaimOutcome.CLOSED)
         may_take = (
             volunteer is not None
             and volunteer.volunteer_status is VolunteerStatus.APPROVED
