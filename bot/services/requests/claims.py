@@ -13,7 +13,7 @@ from functools import partial
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, load_only
 
 from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
@@ -99,7 +99,7 @@ class Claims(RequestsBase):
         now = self._clock()
         async with self._db.read() as session:
             early = await self._claim_checks(
-                session, volunteer_telegram_id, request_id, chat_id, now
+                session, volunteer_telegram_id, request_id, chat_id, now, lean=True
             )
         if not isinstance(early, _MayClaim) or early.request.status is not RequestStatus.OPEN:
             return _early_answer(early)
@@ -207,10 +207,13 @@ class Claims(RequestsBase):
         request_id: int,
         chat_id: int,
         now: datetime,
+        *,
+        lean: bool = False,
     ) -> ClaimResult | _MayClaim:
         """What stops this volunteer from claiming this request, or what the claim starts from.
 
-        One statement: every tap of a crowd runs it, once or twice.
+        One statement: every tap of a crowd runs it, once or twice. `lean` (the read before the
+        write) loads only the columns the checks use: its objects serve no write.
         """
         # The offer tapped: the volunteer's own in their private chat, or the group's copy in
         # the group (a neighbourhood group is the neighbourhood: no radius there).
@@ -264,6 +267,17 @@ class Claims(RequestsBase):
                     ),
                 )
                 .where(HelpRequest.id == request_id)
+                .options(
+                    *(
+                        (
+                            load_only(HelpRequest.id, HelpRequest.status, HelpRequest.referent_id),
+                            load_only(Member.id, Member.volunteer_status),
+                            load_only(existing.id, existing.status),
+                        )
+                        if lean
+                        else ()
+                    )
+                )
             )
         ).one_or_none()
         if row is None:
