@@ -529,6 +529,11 @@ class ChildBot:
                 values[key] = int(rest.split()[0])
         return values
 
+    def profile(self, on: bool) -> None:
+        """Start (True) or stop and save (False) the profile of a `profiled` child."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGUSR1 if on else signal.SIGUSR2)
+
     def cpu_seconds(self) -> float:
         """User + system CPU time the child has used so far."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -577,9 +582,17 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def brigade_child(server_base_url: str, url: str, workdir: Path, **settings: object) -> ChildBot:
+def brigade_child(
+    server_base_url: str,
+    url: str,
+    workdir: Path,
+    *,
+    profile: Path | None = None,
+    **settings: object,
+) -> ChildBot:
     """`python -m bot` as deployed, configured by BRIGADE_* variables only (no .env: its cwd is
-    a scratch folder)."""
+    a scratch folder). With `profile`, run through `bench.profiled`: `ChildBot.profile(True)`
+    starts cProfile, `profile(False)` writes it to that file."""
     extra = {
         "BRIGADE_BOT_TOKEN": TEST_TOKEN,
         "BRIGADE_DATABASE_URL": url,
@@ -590,7 +603,11 @@ def brigade_child(server_base_url: str, url: str, workdir: Path, **settings: obj
         "BRIGADE_TOWN_NAME": "Chambéry",
     }
     extra.update({f"BRIGADE_{key.upper()}": str(value) for key, value in settings.items()})
-    return ChildBot("brigade", [sys.executable, "-m", "bot"], child_env(extra), workdir)
+    argv = [sys.executable, "-m", "bot"]
+    if profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "bench.profiled", str(profile.resolve())]
+    return ChildBot("brigade", argv, child_env(extra), workdir)
 
 
 @contextlib.contextmanager

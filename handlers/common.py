@@ -66,16 +66,27 @@ def _speaking(context: BrigadeContext, member: MemberProfile) -> Speaker:
     return Speaker(member, translator)
 
 
+# Where an update's sender, once identified, is kept for the update's later handlers (the
+# command, then the charter reminder after it): one identity read per update. The context is
+# PTB's, built once per update and shared by every handler group.
+_SPEAKER = "_brigade_speaker"
+_KNOWN = "_brigade_known_speaker"
+
+
 async def speaker(update: Update, context: BrigadeContext) -> Speaker | None:
     """Identify the sender and pick their language.
 
     In a private chat the sender becomes a member (talking to the bot is how one starts). In a
     group, someone Brigade does not know is answered as a guest and nothing is stored: anyone
     in a neighbourhood's group can tap its offers, and most of them never become anything.
+    Identified once per update: a second call returns the first one's answer.
     """
     user = update.effective_user
     if user is None or user.is_bot:
         return None
+    cached: Speaker | None = getattr(context, _SPEAKER, None)
+    if cached is not None:
+        return cached
     members = context.services.members
     chat = update.effective_chat
     who = identity_of(user)
@@ -83,19 +94,27 @@ async def speaker(update: Update, context: BrigadeContext) -> Speaker | None:
         member = await members.identify(who)
     else:
         member = await members.identify_known(who) or MemberProfile.guest(who)
-    return _speaking(context, member)
+    found = _speaking(context, member)
+    setattr(context, _SPEAKER, found)
+    return found
 
 
 async def known_speaker(update: Update, context: BrigadeContext) -> Speaker | None:
     """The sender as Brigade knows them, stranger as a guest (id None): nothing is written.
 
     For /mydata and /forget: asking what is stored, or erasing it, must not store anything new.
+    Within one update, the sender `speaker` identified already is the one Brigade knows.
     """
     user = update.effective_user
     if user is None or user.is_bot:
         return None
+    cached: Speaker | None = getattr(context, _SPEAKER, None) or getattr(context, _KNOWN, None)
+    if cached is not None:
+        return cached
     member = await context.services.members.find(user.id)
-    return _speaking(context, member or MemberProfile.guest(identity_of(user)))
+    found = _speaking(context, member or MemberProfile.guest(identity_of(user)))
+    setattr(context, _KNOWN, found)
+    return found
 
 
 SaidHandler = Callable[[Update, BrigadeContext, Speaker, Message], Awaitable[R]]

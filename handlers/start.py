@@ -9,6 +9,7 @@ role again in the database: the greeting may be old.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -190,10 +191,16 @@ async def help_command(
     update: Update, context: BrigadeContext, who: Speaker, message: Message
 ) -> None:
     """List the commands of the person's roles."""
-    _ = who._
+    await message.reply_text(_help_text(who._, who.member.roles), parse_mode=ParseMode.MARKDOWN_V2)
+
+
+@functools.lru_cache(maxsize=64)
+def _help_text(_: Translator, roles: frozenset[Role]) -> str:
+    """The /help text of a language and a set of roles: built once, then reused (languages ×
+    role combinations are few; translators live as long as the application)."""
     title = escape_markdown(_("Your commands:"), version=2)
     lines = [f"*{title}*"]
-    for command in commands_for(who.member.roles):
+    for command in commands_for(roles):
         description = escape_markdown(_(command.description), version=2)
         lines.append(f"/{escape_markdown(command.name, version=2)} — {description}")
-    await message.reply_text("\n".join(lines), parse_mode=ParseMode.MARKDOWN_V2)
+    return "\n".join(lines)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import Role, VolunteerStatus
@@ -16,6 +17,63 @@ async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member 
     """The member with this Telegram id, if any."""
     result = await session.execute(select(Member).where(Member.telegram_id == telegram_id))
     return result.scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class MemberIdentity:
+    """What identifying a member needs of their row and roles, read in one statement."""
+
+    id: int
+    telegram_id: int | None
+    display_name: str
+    username: str | None
+    language: str | None
+    telegram_language: str | None
+    volunteer_status: VolunteerStatus | None
+    reachable: bool
+    updated_at: datetime
+    roles: frozenset[Role]
+
+
+_IDENTITY = (
+    select(
+        Member.id,
+        Member.telegram_id,
+        Member.display_name,
+        Member.username,
+        Member.language,
+        Member.telegram_language,
+        Member.volunteer_status,
+        Member.reachable,
+        Member.updated_at,
+        MemberRole.role,
+    )
+    .outerjoin(MemberRole, MemberRole.member_id == Member.id)
+    .where(Member.telegram_id == bindparam("telegram_id"))
+)
+
+
+async def identity_of(session: AsyncSession, telegram_id: int) -> MemberIdentity | None:
+    """The member with this Telegram id and their roles: one round trip, no ORM objects.
+
+    Every update identifies its sender: this is the hottest read of the bot.
+    """
+    rows = (await session.execute(_IDENTITY, {"telegram_id": telegram_id})).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return MemberIdentity(
+        id=first.id,
+        telegram_id=first.telegram_id,
+        display_name=first.display_name,
+        username=first.username,
+        language=first.language,
+        telegram_language=first.telegram_language,
+        volunteer_status=first.volunteer_status,
+        reachable=first.reachable,
+        updated_at=first.updated_at,
+        roles=frozenset(row.role for row in rows if row.role is not None),
+    )
 
 
 async def add_member(session: AsyncSession, member: Member) -> Member:

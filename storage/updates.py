@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,11 +33,13 @@ async def claim_updates(
     if not rows:
         return set()
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # On the Core table: the ORM's bulk-insert machinery cost more than the statement itself.
+    table = cast(Table, ProcessedUpdate.__table__)
     statement = (
-        insert(ProcessedUpdate)
+        insert(table)
         .values(rows)
-        .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-        .returning(ProcessedUpdate.update_id)
+        .on_conflict_do_nothing(index_elements=[table.c.update_id])
+        .returning(table.c.update_id)
     )
     # RETURNING yields a row only for the ids inserted now, on both backends.
     return set((await session.execute(statement)).scalars())

@@ -10,6 +10,7 @@ from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.services.base import Service
 from storage import members as member_store
 from storage.database import Database
+from storage.members import MemberIdentity
 from storage.models import Member
 from storage.writes import view_of
 
@@ -65,7 +66,7 @@ class MemberProfile:
         )
 
 
-def _profile(member: Member, roles: frozenset[Role]) -> MemberProfile:
+def _profile(member: Member | MemberIdentity, roles: frozenset[Role]) -> MemberProfile:
     assert member.telegram_id is not None  # forgotten members never reach a handler
     return view_of(MemberProfile, member, chosen_language=member.language, roles=roles)
 
@@ -104,9 +105,9 @@ class MemberService(Service):
         # Most updates come from known, unchanged members: a read answers them without taking
         # SQLite's write lock (every tap would otherwise queue behind every other writer).
         async with self._db.read() as session:
-            known = await member_store.get_by_telegram_id(session, who.telegram_id)
-            if known is not None and self._unchanged(known, who):
-                return _profile(known, await member_store.roles_of(session, known.id))
+            known = await member_store.identity_of(session, who.telegram_id)
+        if known is not None and self._unchanged(known, who):
+            return _profile(known, known.roles)
         return None
 
     async def _refresh(self, who: TelegramIdentity) -> MemberProfile:
@@ -138,7 +139,7 @@ class MemberService(Service):
             roles = await member_store.roles_of(session, member.id)
             return _profile(member, roles)
 
-    def _unchanged(self, member: Member, who: TelegramIdentity) -> bool:
+    def _unchanged(self, member: MemberIdentity, who: TelegramIdentity) -> bool:
         """Whether identifying `who` would change nothing stored about `member`."""
         return (
             member.updated_at > self._db.clock() - SEEN_RESOLUTION
@@ -146,7 +147,8 @@ class MemberService(Service):
             and bool(member.display_name)
             and member.telegram_language == who.language_code
             and member.username == who.username
-            and who.telegram_id not in self._coordinator_ids
+            # A coordinator named in the settings holds the role already: nothing to grant.
+            and (who.telegram_id not in self._coordinator_ids or Role.COORDINATOR in member.roles)
         )
 
     async def set_language(self, telegram_id: int, language: str) -> MemberProfile | None:
@@ -170,10 +172,8 @@ class MemberService(Service):
     async def find(self, telegram_id: int) -> MemberProfile | None:
         """The member with this Telegram id, without changing anything."""
         async with self._db.read() as session:
-            member = await member_store.get_by_telegram_id(session, telegram_id)
-            if member is None:
-                return None
-            return _profile(member, await member_store.roles_of(session, member.id))
+            member = await member_store.identity_of(session, telegram_id)
+        return None if member is None else _profile(member, member.roles)
 
     async def staff(self) -> list[MemberProfile]:
         """Coordinators and referents, who get their own command menus."""

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from bot.services.members import MemberService
+from storage import members as member_store
 from testkit.harness import InProcessBrigade
 from testkit.telegram import FakeTelegram
 from tests.conftest import COORDINATOR_ID
@@ -143,3 +149,33 @@ async def test_a_failing_handler_apologises_in_the_persons_language(
     assert tom.last_message.text == (
         "Sorry, something went wrong on our side. Please try again in a moment."
     )
+
+
+async def test_a_command_reads_its_sender_once_and_a_known_coordinator_writes_nothing(
+    world: FakeTelegram, brigade: InProcessBrigade, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claire = world.add_user("Claire", user_id=COORDINATOR_ID, language_code="en")
+    claire.send_command("help")  # the first time: her row and her role are written
+    await brigade.deliver()
+    reads: list[int] = []
+    refreshes: list[int] = []
+    read_identity = member_store.identity_of
+    refresh = MemberService._refresh
+
+    async def counted_read(session: Any, telegram_id: int) -> Any:
+        reads.append(telegram_id)
+        return await read_identity(session, telegram_id)
+
+    async def counted_refresh(self: MemberService, who: Any) -> Any:
+        refreshes.append(who.telegram_id)
+        return await refresh(self, who)
+
+    monkeypatch.setattr(member_store, "identity_of", counted_read)
+    monkeypatch.setattr(MemberService, "_refresh", counted_refresh)
+    claire.send_command("help")
+    await brigade.deliver()
+    assert claire.last_message.text.startswith("Your commands:")
+    # /help, then the charter reminder after every command: one read for both handlers, and
+    # the coordinator named in the settings, who holds the role already, is not written again.
+    assert reads == [COORDINATOR_ID]
+    assert refreshes == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -222,6 +223,44 @@ async def test_taps_on_a_full_request_are_answered_without_a_write_transaction(
     monkeypatch.setattr(database, "transaction", counting_transaction)
     assert (await service.claim(101, posted.request_id)).outcome is ClaimOutcome.CLAIMED
     assert writes == 1
+
+
+async def test_taps_on_a_finished_request_are_answered_without_the_database(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skill = await _town(database, 3)
+    service = _service(database)
+    posted = await service.post(REFERENT, _draft(skill, 2))
+    assert posted is not None
+    assert (await service.claim(100, posted.request_id)).outcome is ClaimOutcome.CLAIMED
+    assert await service.cancel(REFERENT, posted.request_id) is StepOutcome.DONE
+    # The first tap after the end reads it (and says so, whoever taps: even the claimer)...
+    assert (await service.claim(101, posted.request_id)).outcome is ClaimOutcome.CLOSED
+    sessions = 0
+    opened = (database.read, database.transaction)
+
+    def counting(open_session: Any) -> Any:
+        def counted(*args: object, **kwargs: object) -> object:
+            nonlocal sessions
+            sessions += 1
+            return open_session(*args, **kwargs)
+
+        return counted
+
+    monkeypatch.setattr(database, "read", counting(opened[0]))
+    monkeypatch.setattr(database, "transaction", counting(opened[1]))
+    # ...then no state leaves a cancelled request: the crowd after it costs no round trip.
+    for volunteer in (100, 101, 102, 999):
+        assert (await service.claim(volunteer, posted.request_id)).outcome is ClaimOutcome.CLOSED
+    assert sessions == 0
+    # A full request is not remembered: a released place reopens it, from any process.
+    other = await service.post(REFERENT, _draft(skill, 1))
+    assert other is not None
+    claimed = await service.claim(100, other.request_id)
+    assert claimed.claim_id is not None
+    assert (await service.claim(101, other.request_id)).outcome is ClaimOutcome.FULL
+    assert await service.release(100, claimed.claim_id) is StepOutcome.DONE
+    assert (await service.claim(101, other.request_id)).outcome is ClaimOutcome.CLAIMED
 
 
 async def test_only_approved_volunteers_holding_the_skill_may_claim(database: Database) -> None:

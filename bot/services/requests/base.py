@@ -20,12 +20,15 @@ from bot.messages.claims import (
     ReleaseLimitReached,
     YourClaimReleased,
 )
+from bot.messages.messenger import Messenger
 from bot.messages.offers import OfferUpdate, RequestView
 from bot.messages.standing import ClaimWithdrawn
-from bot.services.base import Configured
+from bot.services.base import Configured, no_wake
 from bot.services.outcomes import StepOutcome
+from bot.settings import Settings
 from storage import audit, offers, outbox
 from storage import members as member_store
+from storage.database import Database
 from storage.models import (
     Claim,
     HelpRequest,
@@ -116,6 +119,20 @@ async def given_back_since(session: AsyncSession, volunteer_id: int, since: date
 
 class RequestsBase(Configured):
     """The request lifecycle's shared state and steps; no Telegram here, only notices."""
+
+    def __init__(
+        self,
+        database: Database,
+        messenger: Messenger,
+        settings: Settings,
+        *,
+        after_commit: Callable[[], None] = no_wake,
+    ) -> None:
+        super().__init__(database, messenger, settings, after_commit=after_commit)
+        # Requests read in a finished state (closed, cancelled, expired, declined): no state
+        # leaves those (bot/domain/lifecycle.py), so what this process read stays true whatever
+        # other processes do. A tap on one is answered without the database (Claims.claim).
+        self._finished_requests: set[int] = set()
 
     def _expiry(self, when_kind: str, starts_at: datetime | None, now: datetime) -> datetime:
         """When an unclaimed request stops waiting: its slot, the day's end, or after a while."""
