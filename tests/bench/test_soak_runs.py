@@ -39,7 +39,9 @@ async def test_a_short_soak_plays_the_load_and_reports_every_figure() -> None:
     assert sum(line.startswith("tracemalloc: traced memory") for line in result.growth) == 1
     assert len([line for line in result.growth if " at " in line]) == 3
     assert not result.lost, result.lost
-    assert result.warnings == []
+    # A scheduler run started late says how busy the machine was, not what the bot did.
+    late = "apscheduler.executors.default: Run time of job"
+    assert [line for line in result.warnings if late not in line] == []
     rendered = "\n".join(table.render() for table in soak.tables(result, args))
     for title in ("6. Soak", "6b. Soak", "6c. Soak", "6d. Soak"):
         assert f"### {title}" in rendered
