@@ -7,12 +7,21 @@ per-minute line, the summary, the rows per table and the allocation growth were 
 from __future__ import annotations
 
 import argparse
+import os
 
 import pytest
 
 from bench import soak
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    # A wall-clock benchmark with a bot in a child process: under libfaketime (`make
+    # test-clock`) every clock read of both processes goes through the faker and the run measures
+    # it, not the bot. `make test` runs it; nothing in it depends on the date.
+    pytest.mark.skipif(
+        "FAKETIME" in os.environ, reason="a wall-clock benchmark: not under faketime"
+    ),
+]
 
 
 async def test_a_short_soak_plays_the_load_and_reports_every_figure() -> None:
