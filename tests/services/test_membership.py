@@ -17,7 +17,7 @@ from bot.services.outcomes import Outcome
 from bot.services.volunteers import VolunteerApplication
 from storage import migrate
 from storage.database import Database
-from storage.models import AuditEvent, Invite, Skill
+from storage.models import AuditEvent, Invite, OutboxMessage, Skill
 from testkit.clock import ManualClock
 from tests.factories import vetting_service
 
@@ -286,3 +286,36 @@ async def test_links_sent_before_the_upgrade_keep_working(database_url: str) -> 
         assert (redeemed.outcome, redeemed.role) == (Outcome.DONE, Role.COORDINATOR)
     finally:
         await database.dispose()
+
+
+async def test_a_verified_skill_queues_an_edit_of_every_other_copy_of_the_card(
+    database: Database,
+) -> None:
+    await _people(database, COORDINATOR, 7200)
+    member_id = await _apply(database, 7200)
+    vetting = vetting_service(database)
+    approved = await vetting.decide(COORDINATOR, member_id, approve=True)
+    assert approved.outcome is Outcome.DONE
+    await vetting.cards_sent(member_id, [(COORDINATOR, 501), (COORDINATOR, 502)])
+    electricity = (await _skill_ids(database, "electricity"))[0]
+
+    outcome = await vetting.verify_skill(
+        COORDINATOR, member_id, electricity, tapped=(COORDINATOR, 501)
+    )
+
+    assert outcome is Outcome.DONE
+    async with database.read() as session:
+        edits = (
+            (
+                await session.execute(
+                    select(OutboxMessage).where(OutboxMessage.method == "edit_message_text")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    # The tapped copy is the handler's to edit; the other one is queued, verified, no button left.
+    assert [(edit.chat_id, edit.payload["message_id"]) for edit in edits] == [(COORDINATOR, 502)]
+    assert "Small electrical work (verified)" in edits[0].payload["text"]
+    assert edits[0].payload["text"].endswith("Skill verified.")
+    assert edits[0].payload["reply_markup"] is None
