@@ -152,8 +152,10 @@ def build_services(
         skills=SkillService(database),
         volunteers=VolunteerService(
             database,
+            messenger,
             pseudonyms=pseudonyms,
             reapply_cooldown=timedelta(days=settings.reapply_cooldown_days),
+            after_commit=waker,
         ),
         requests=requests,
         profile=ProfileService(database),

@@ -14,18 +14,11 @@ from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.i18n import N_
+from bot.messages.applications import NOT_ACCEPTED_BY
 from bot.services.outcomes import Outcome
 from bot.text import several_lines
 from conversations.base import END, Conversation, State, Texts, Turn
-from handlers.vetting import (
-    NOT_ACCEPTED_BY,
-    answer_decision,
-    card_of,
-    decided_note,
-    show_on_card,
-    show_on_every_card,
-    tell_volunteer,
-)
+from handlers.vetting import answer_decision, card_of, decided_note, show_on_card, tell_volunteer
 
 REASON = "reason"
 MAX_REASON_LENGTH = 500
@@ -89,10 +82,11 @@ async def on_skip(turn: Turn_) -> State:
 
 
 async def _reject(turn: Turn_, reason: str | None) -> State:
-    """Reject the application, tell the volunteer, show it on the card tapped."""
+    """Reject the application (every other copy of the card is edited through the outbox), tell
+    the volunteer, show it on the card tapped."""
     _, rejection = turn._, turn.draft
     decision = await turn.services.volunteers.decide(
-        turn.user_id, rejection.member_id, approve=False, reason=reason
+        turn.user_id, rejection.member_id, approve=False, reason=reason, tapped=rejection.card
     )
     await answer_decision(turn.update, decision.outcome, _, decision)
     name = turn.who.member.display_name
@@ -102,9 +96,6 @@ async def _reject(turn: Turn_, reason: str | None) -> State:
     if decision.outcome is Outcome.DONE:
         note = _(NOT_ACCEPTED_BY, name=name)
         await show_on_card(turn.context, turn.who, rejection.member_id, rejection.card, note)
-        await show_on_every_card(
-            turn.context, turn.who, rejection.member_id, rejection.card, NOT_ACCEPTED_BY, name
-        )
         await turn.say(
             _(
                 "{name}'s application is not accepted; they have been told.",

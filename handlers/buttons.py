@@ -23,12 +23,13 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from telegram import CallbackQuery, InlineKeyboardButton, Update
+from telegram import CallbackQuery, Update
 
 from bot import callbacks
-from bot.callbacks import Action, Callback
+from bot.callbacks import Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
+from bot.messages.base import button
 from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Identify, Speaker, may, speaker
 
 R = TypeVar("R")
@@ -68,6 +69,5 @@ def query_of(update: Update) -> CallbackQuery:
     return update.callback_query
 
 
-def inline_button(label: str, action: Action, *args: int | str) -> InlineKeyboardButton:
-    """An inline button whose data is `callbacks.encode(action, *args)`."""
-    return InlineKeyboardButton(label, callback_data=callbacks.encode(action, *args))
+# A button from its label and callback arguments: the renderers' own, under the edge's name.
+inline_button = button

@@ -8,24 +8,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from babel.dates import format_date
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 from telegram.error import Forbidden, TelegramError
 
-from bot import formats
-from bot.availability import availability_text
-from bot.callbacks import Action, Callback
+from bot.callbacks import Callback
 from bot.context import BrigadeContext
 from bot.domain.reach import Reach
-from bot.domain.vocabulary import VolunteerStatus
 from bot.i18n import N_, Translator
-from bot.messages.reach import card_reach_line, reach_warning
+from bot.messages.applications import (
+    APPROVED_BY,
+    NOT_ACCEPTED_BY,
+    SKILL_VERIFIED,
+    application_card,
+    application_keyboard,
+)
+from bot.messages.reach import reach_warning
 from bot.services.outcomes import Outcome
-from bot.services.volunteers import ApplicationView, Decision, SkillHeld, skills_summary
-from bot.skills import skill_label
+from bot.services.volunteers import ApplicationView, Card, Decision
 
 # NOT_A_COORDINATOR lives in handlers.common; handlers/reports.py still imports it from here.
-from handlers.buttons import inline_button, query_of
+from handlers.buttons import query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 from handlers.common import NOT_A_COORDINATOR as NOT_A_COORDINATOR
 
@@ -33,90 +35,9 @@ log = logging.getLogger(__name__)
 
 MAX_CARDS = 10
 
-# What a card says once decided, and what a tap on a card decided elsewhere is answered.
-APPROVED_BY = N_("Approved by {name}.")
-NOT_ACCEPTED_BY = N_("Not accepted by {name}.")
+# What a tap on a card decided elsewhere is answered.
 ALREADY_APPROVED = N_("This application has already been decided: approved by {name}.")
 ALREADY_NOT_ACCEPTED = N_("This application has already been decided: not accepted by {name}.")
-
-
-def skill_mark(skill: SkillHeld, _: Translator) -> str:
-    """A skill's name, with "(to verify)" or "(verified)" where a coordinator checks it."""
-    if skill.requires_verification and not skill.verified:
-        return skill_label(skill.label, _) + " " + _("(to verify)")
-    return skill_label(skill.label, _) + (" " + _("(verified)") if skill.verified else "")
-
-
-def application_card(view: ApplicationView, _: Translator) -> str:
-    """The text a coordinator reads to decide on an application."""
-    skills = [skill_mark(skill, _) for skill in skills_summary(view.skills)]
-    slots = availability_text(view.availability, _)
-    accepted = (
-        format_date(view.charter_accepted_at, "medium", locale=_.language)
-        if view.charter_accepted_at
-        else "—"
-    )
-    status = {
-        VolunteerStatus.PENDING: _("waiting for a decision"),
-        VolunteerStatus.APPROVED: _("approved"),
-        VolunteerStatus.REJECTED: _("not accepted"),
-        VolunteerStatus.SUSPENDED: _("suspended"),
-    }.get(view.status or VolunteerStatus.PENDING, "")
-    lines = [
-        _("Volunteer application: {name}", name=view.display_name),
-        _("Status: {value}", value=status),
-        _("Phone: {value}", value=view.phone or _("not given")),
-        _("Place: {value}", value=view.address or _("location pin")),
-        _("Neighbourhood: {value}", value=view.neighbourhood or _("none")),
-        _("Distance: up to {value} km", value=formats.number(view.radius_km, _)),
-        card_reach_line(view.reach, _),
-        _("Skills: {value}", value=", ".join(skills)),
-        _("Availability: {value}", value=slots or _("to be agreed each time")),
-        _(
-            "Charter version {version} accepted on {date}",
-            version=view.charter_version or "—",
-            date=accepted,
-        ),
-    ]
-    return "\n".join(line for line in lines if line)
-
-
-def application_keyboard(view: ApplicationView, _: Translator) -> InlineKeyboardMarkup | None:
-    """Approve/Reject while pending; once approved, a Verify button per unverified skill."""
-    if view.status is VolunteerStatus.PENDING:
-        return InlineKeyboardMarkup(
-            [
-                [
-                    inline_button(_("✅ Approve"), Action.VET, "approve", view.member_id),
-                    inline_button(_("❌ Reject"), Action.VET, "reject", view.member_id),
-                ]
-            ]
-        )
-    rows = [
-        [
-            inline_button(
-                _("Verify: {skill}", skill=skill_label(skill.label, _)),
-                Action.VERIFY_SKILL,
-                view.member_id,
-                skill.skill_id,
-            )
-        ]
-        for skill in view.skills
-        if skill.requires_verification and not skill.verified
-    ]
-    if view.status is VolunteerStatus.APPROVED and rows:
-        return InlineKeyboardMarkup(rows)
-    if view.status is VolunteerStatus.REJECTED and view.reapply_from is not None:
-        return InlineKeyboardMarkup(
-            [
-                [
-                    inline_button(
-                        _("Allow a new application now"), Action.VET, "reapply", view.member_id
-                    )
-                ]
-            ]
-        )
-    return None
 
 
 async def send_card_to_coordinators(
@@ -234,9 +155,6 @@ async def tell_volunteer(
         log.warning("could not tell volunteer of the decision: %s", error)
 
 
-Card = tuple[int, int]  # (chat id, message id) of a card a coordinator tapped
-
-
 def card_of(update: Update) -> Card | None:
     """The card a tap came from."""
     query = update.callback_query
@@ -264,31 +182,6 @@ async def show_on_card(
     except TelegramError as error:
         log.debug("card not edited: %s", error)
     return view
-
-
-async def show_on_every_card(
-    context: BrigadeContext, who: Speaker, member_id: int, but: Card | None, note: str, name: str
-) -> None:
-    """Edit every other recorded copy of the card (sent at sign-up, or listed by /pending) to
-    the application as it now stands: `note` (a message id with {name}) in each reader's
-    language, only the buttons that still make sense."""
-    services = context.services
-    view = await services.volunteers.application(who.member.telegram_id, member_id)
-    if isinstance(view, Outcome):
-        return
-    for copy in await services.volunteers.card_copies(member_id):
-        if (copy.chat_id, copy.message_id) == but:
-            continue
-        _ = services.i18n.for_user(copy.language, copy.telegram_language)
-        try:
-            await context.bot.edit_message_text(
-                application_card(view, _) + "\n\n" + _(note, name=name),
-                chat_id=copy.chat_id,
-                message_id=copy.message_id,
-                reply_markup=application_keyboard(view, _),
-            )
-        except TelegramError as error:  # deleted by its reader, or already as it should be
-            log.debug("card copy not edited: %s", error)
 
 
 def decided_note(decision: Decision, _: Translator) -> str:
@@ -325,19 +218,19 @@ async def answer_decision(
 async def on_approve(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """✅ Approve: the volunteer is told, every copy of the card shows who approved; on a card
-    decided elsewhere, who decided (and the card is brought up to date)."""
-    member_id = button.int_arg(1)
+    """✅ Approve: the volunteer is told, every copy of the card shows who approved (the other
+    copies through the outbox); on a card decided elsewhere, who decided (and the card is
+    brought up to date)."""
+    member_id, card = button.int_arg(1), card_of(update)
     decision = await context.services.volunteers.decide(
-        who.member.telegram_id, member_id, approve=True
+        who.member.telegram_id, member_id, approve=True, tapped=card
     )
     await answer_decision(update, decision.outcome, who._, decision)
-    card, name = card_of(update), who.member.display_name
+    name = who.member.display_name
     if decision.outcome is Outcome.ALREADY_DONE:
         await show_on_card(context, who, member_id, card, decided_note(decision, who._))
     if decision.outcome is Outcome.DONE:
         view = await show_on_card(context, who, member_id, card, who._(APPROVED_BY, name=name))
-        await show_on_every_card(context, who, member_id, card, APPROVED_BY, name)
         reach = view.reach if view is not None else None
         await tell_volunteer(context, decision.volunteer_telegram_id, True, None, reach)
 
@@ -364,12 +257,12 @@ async def on_verify_skill(
     """Mark a sensitive skill as verified for one volunteer."""
     query = query_of(update)
     _ = who._
-    member_id, skill_id = button.int_arg(0), button.int_arg(1)
+    member_id, skill_id, card = button.int_arg(0), button.int_arg(1), card_of(update)
     outcome = await context.services.volunteers.verify_skill(
-        who.member.telegram_id, member_id, skill_id
+        who.member.telegram_id, member_id, skill_id, tapped=card
     )
     texts = {
-        Outcome.DONE: _("Skill verified."),
+        Outcome.DONE: _(SKILL_VERIFIED),
         Outcome.ALREADY_DONE: _("This skill was already verified."),
         Outcome.NOT_FOUND: _("This volunteer does not offer this skill."),
         Outcome.NOT_ALLOWED: _(NOT_A_COORDINATOR),
@@ -378,8 +271,4 @@ async def on_verify_skill(
         texts.get(outcome, _(NO_LONGER_VALID)), show_alert=outcome is Outcome.NOT_ALLOWED
     )
     if outcome is Outcome.DONE:
-        card = card_of(update)
-        await show_on_card(context, who, member_id, card, _("Skill verified."))
-        await show_on_every_card(
-            context, who, member_id, card, N_("Skill verified."), who.member.display_name
-        )
+        await show_on_card(context, who, member_id, card, _(SKILL_VERIFIED))

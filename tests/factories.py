@@ -15,12 +15,15 @@ from sqlalchemy import select
 
 from bot.context import Services
 from bot.domain.vocabulary import Role
+from bot.i18n import I18n
 from bot.services.invites import CreatedInvite
 from bot.services.members import TelegramIdentity
 from bot.services.outcomes import Outcome
-from bot.services.volunteers import VolunteerApplication
+from bot.services.volunteers import VolunteerApplication, VolunteerService
 from storage.database import Database
 from storage.models import Skill
+from testkit.harness import TEST_PSEUDONYMS, brigade_settings
+from testkit.messages import RecordingMessenger
 from testkit.telegram import FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
 
@@ -35,6 +38,12 @@ class Running(Protocol):
     def services(self) -> Services:
         """Its services."""
         ...
+
+
+def vetting_service(database: Database, **options: object) -> VolunteerService:
+    """The vetting use cases on a bare database, their card edits queued by a real messenger."""
+    messenger = RecordingMessenger(I18n("en"), brigade_settings(database.url))
+    return VolunteerService(database, messenger, pseudonyms=TEST_PSEUDONYMS, **options)  # type: ignore[arg-type]
 
 
 def east(km: float, of: tuple[float, float] = CENTRE) -> tuple[float, float]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -14,8 +14,11 @@ from bot.domain.availability import PERIODS as PERIODS  # where the services imp
 from bot.domain.reach import Centre, Reach, reach_of
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
+from bot.messages.applications import APPROVED_BY, NOT_ACCEPTED_BY, SKILL_VERIFIED, CardUpdated
+from bot.messages.base import Reader
+from bot.messages.messenger import Letter, Messenger
 from bot.pseudonyms import Pseudonyms
-from bot.services.base import Service
+from bot.services.base import Notifying, no_wake
 from bot.services.neighbourhoods import centres
 from bot.services.outcomes import Outcome
 from storage import audit, limits, outbox
@@ -123,14 +126,8 @@ class Decision:
     approved: bool | None = None
 
 
-@dataclass(frozen=True)
-class CardCopy:
-    """A copy of a volunteer's card in a coordinator's chat, and the language to write it in."""
-
-    chat_id: int
-    message_id: int
-    language: str | None
-    telegram_language: str | None
+# A copy of a card in a coordinator's chat: (chat id, message id).
+Card = tuple[int, int]
 
 
 def card_batch(member_id: int) -> str:
@@ -155,17 +152,19 @@ def _valid(application: VolunteerApplication) -> bool:
     )
 
 
-class VolunteerService(Service):
+class VolunteerService(Notifying):
     """Sign-up submission, the pending queue, approval, rejection and skill verification."""
 
     def __init__(
         self,
         database: Database,
+        messenger: Messenger,
         *,
         pseudonyms: Pseudonyms,
         reapply_cooldown: timedelta = DEFAULT_REAPPLY_COOLDOWN,
+        after_commit: Callable[[], None] = no_wake,
     ) -> None:
-        super().__init__(database)
+        super().__init__(database, messenger, after_commit=after_commit)
         self._pseudonyms = pseudonyms
         self._reapply_cooldown = reapply_cooldown
 
@@ -276,16 +275,21 @@ class VolunteerService(Service):
         async with self._db.read() as session:
             if not await self._require(session, coordinator_telegram_id):
                 return Outcome.NOT_ALLOWED
-            views = await self._views(session, Member.id == member_id)
-            if not views:
-                return Outcome.NOT_FOUND
-            view = views[0]
-            if view.status is VolunteerStatus.REJECTED and view.telegram_id is not None:
-                until = await limits.active_until(
-                    session, limits.REJECTED, self._pseudonyms.of(view.telegram_id), self._clock()
-                )
-                view = replace(view, reapply_from=until)
-            return view
+            return await self._application(session, member_id) or Outcome.NOT_FOUND
+
+    async def _application(self, session: AsyncSession, member_id: int) -> ApplicationView | None:
+        """One volunteer's application as it now stands (None: gone), with when a volunteer not
+        accepted may apply again."""
+        views = await self._views(session, Member.id == member_id)
+        if not views:
+            return None
+        view = views[0]
+        if view.status is VolunteerStatus.REJECTED and view.telegram_id is not None:
+            until = await limits.active_until(
+                session, limits.REJECTED, self._pseudonyms.of(view.telegram_id), self._clock()
+            )
+            view = replace(view, reapply_from=until)
+        return view
 
     async def _views(
         self, session: AsyncSession, condition: ColumnElement[bool]
@@ -346,11 +350,13 @@ class VolunteerService(Service):
         *,
         approve: bool,
         reason: str | None = None,
+        tapped: Card | None = None,
     ) -> Decision:
-        """Approve or reject a pending volunteer; a second decision finds ALREADY_DONE."""
+        """Approve or reject a pending volunteer, and show it on every copy of their card but the
+        one tapped; a second decision finds ALREADY_DONE."""
         new_status = VolunteerStatus.APPROVED if approve else VolunteerStatus.REJECTED
         now = self._clock()
-        async with self._db.transaction() as session:
+        async with self._transaction() as session:
             actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Decision(Outcome.NOT_ALLOWED)
@@ -387,6 +393,8 @@ class VolunteerService(Service):
                 moved=(VolunteerStatus.PENDING, new_status),
                 detail={"reason": reason} if reason else None,
             )
+            note = APPROVED_BY if approve else NOT_ACCEPTED_BY
+            await self._update_copies(session, member_id, tapped, note, actor.display_name)
             return Decision(Outcome.DONE, decided[0], decided[1])
 
     async def decided(self, member_id: int) -> Decision:
@@ -435,34 +443,46 @@ class VolunteerService(Service):
                     batch_key=card_batch(member_id),
                 )
 
-    async def card_copies(self, member_id: int) -> list[CardCopy]:
-        """Every recorded copy of a volunteer's card, with its reader's language (one query)."""
-        async with self._db.read() as session:
-            rows = await session.execute(
-                select(OutboxMessage, Member)
-                .outerjoin(Member, Member.id == OutboxMessage.member_id)
-                .where(
-                    OutboxMessage.batch_key == card_batch(member_id),
-                    OutboxMessage.status == OutboxStatus.SENT,
-                    OutboxMessage.telegram_message_id.is_not(None),
-                )
-                .order_by(OutboxMessage.id)
+    async def _update_copies(
+        self, session: AsyncSession, member_id: int, tapped: Card | None, note: str, name: str
+    ) -> None:
+        """Queue the edit of every sent copy of a volunteer's card but the tapped one (the
+        handler edits that one in its answer): the application as it now stands, `note` (a
+        message id with {name}) in each reader's language."""
+        view = await self._application(session, member_id)
+        if view is None:
+            return
+        copies = await session.execute(
+            select(OutboxMessage, Member)
+            .outerjoin(Member, Member.id == OutboxMessage.member_id)
+            .where(
+                OutboxMessage.batch_key == card_batch(member_id),
+                OutboxMessage.status == OutboxStatus.SENT,
+                OutboxMessage.telegram_message_id.is_not(None),
             )
-            return [
-                CardCopy(
-                    row.chat_id,
-                    row.telegram_message_id or 0,
-                    member.language if member else None,
-                    member.telegram_language if member else None,
-                )
-                for row, member in rows
-            ]
+            .order_by(OutboxMessage.id)
+        )
+        letters: list[Letter] = [
+            (
+                CardUpdated(view, note, name, row.telegram_message_id),
+                Reader.in_chat(row.chat_id, reader),
+            )
+            for row, reader in copies
+            if row.telegram_message_id is not None
+            and (row.chat_id, row.telegram_message_id) != tapped
+        ]
+        await self._messenger.post(session, letters)
 
     async def verify_skill(
-        self, coordinator_telegram_id: int, member_id: int, skill_id: int
+        self,
+        coordinator_telegram_id: int,
+        member_id: int,
+        skill_id: int,
+        tapped: Card | None = None,
     ) -> Outcome:
-        """Confirm that a volunteer may take requests needing a skill that requires verification."""
-        async with self._db.transaction() as session:
+        """Confirm that a volunteer may take requests needing a skill that requires verification,
+        and show it on every copy of their card but the one tapped."""
+        async with self._transaction() as session:
             actor = await self._require(session, coordinator_telegram_id)
             if actor is None:
                 return Outcome.NOT_ALLOWED
@@ -488,11 +508,7 @@ class VolunteerService(Service):
                 by=actor.id,
                 detail={"skill_id": skill_id},
             )
+            await self._update_copies(
+                session, member_id, tapped, SKILL_VERIFIED, actor.display_name
+            )
             return Outcome.DONE
-
-
-def skills_summary(skills: Sequence[SkillHeld]) -> list[SkillHeld]:
-    """Skills with those awaiting verification first, so a coordinator sees them."""
-    return sorted(
-        skills, key=lambda s: (not (s.requires_verification and not s.verified), s.skill_id)
-    )

@@ -18,6 +18,7 @@ from bot.callbacks import Action
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import VolunteerStatus
 from bot.i18n import N_, Translator
+from bot.messages.applications import skill_mark
 from bot.messages.reach import reach_line
 from bot.services.outcomes import Outcome
 from bot.services.profile import ProfileView
@@ -25,7 +26,6 @@ from conversations.base import chunks
 from conversations.pickers import slots_text
 from handlers.buttons import inline_button
 from handlers.common import Speaker
-from handlers.vetting import skill_mark
 
 
 class Field(StrEnum):

@@ -11,9 +11,9 @@ from bot.availability import availability_text
 from bot.domain.availability import PERIODS
 from bot.domain.vocabulary import VolunteerStatus
 from bot.i18n import I18n
+from bot.messages.applications import application_card
 from bot.messages.directory import member_card
 from bot.services.volunteers import ApplicationView
-from handlers.vetting import application_card
 from tests.messages.test_standing import TOWN, _card
 
 I18N = I18n("fr")

@@ -18,11 +18,12 @@ from bot.services.outcomes import Outcome
 from bot.services.privacy import PrivacyService
 from bot.services.requests import StepOutcome
 from bot.services.signals import MAX_REPORTS_PER_DAY, Reported, ReportRefusal, SignalService
-from bot.services.volunteers import VolunteerApplication, VolunteerService
+from bot.services.volunteers import VolunteerApplication
 from storage.database import Database
 from storage.models import LimitMark, Member
 from testkit.clock import ManualClock
 from testkit.harness import TEST_PSEUDONYMS
+from tests.factories import vetting_service
 from tests.services.test_membership import COORDINATOR, _people, _skill_ids
 from tests.services.test_requests import REFERENT, _draft, _recording, _town
 from tests.services.test_signals_badges_series import _draft as _report
@@ -81,9 +82,7 @@ async def test_a_rejected_applicant_waits_even_after_forgetting_unless_a_coordin
     clock: ManualClock, database: Database
 ) -> None:
     await _people(database, COORDINATOR, APPLICANT)
-    vetting = VolunteerService(
-        database, pseudonyms=TEST_PSEUDONYMS, reapply_cooldown=timedelta(days=30)
-    )
+    vetting = vetting_service(database, reapply_cooldown=timedelta(days=30))
     submitted = await vetting.submit(APPLICANT, await _application(database))
     assert not isinstance(submitted, Outcome)
     rejected = await vetting.decide(
@@ -106,7 +105,7 @@ async def test_a_rejected_applicant_waits_even_after_forgetting_unless_a_coordin
 
 async def test_a_coordinator_may_allow_a_new_application_sooner(database: Database) -> None:
     await _people(database, COORDINATOR, APPLICANT, 8000)
-    vetting = VolunteerService(database, pseudonyms=TEST_PSEUDONYMS)
+    vetting = vetting_service(database)
     submitted = await vetting.submit(APPLICANT, await _application(database))
     assert not isinstance(submitted, Outcome)
     await vetting.decide(COORDINATOR, submitted.member_id, approve=False)

@@ -14,12 +14,12 @@ from bot.services.invites import InviteService
 from bot.services.members import MemberService, TelegramIdentity
 from bot.services.neighbourhoods import NeighbourhoodService
 from bot.services.outcomes import Outcome
-from bot.services.volunteers import VolunteerApplication, VolunteerService
+from bot.services.volunteers import VolunteerApplication
 from storage import migrate
 from storage.database import Database
-from storage.models import AuditEvent, Invite, Skill
+from storage.models import AuditEvent, Invite, OutboxMessage, Skill
 from testkit.clock import ManualClock
-from testkit.harness import TEST_PSEUDONYMS
+from tests.factories import vetting_service
 
 COORDINATOR = 1000
 REFERENT = 2000
@@ -55,7 +55,7 @@ async def _apply(database: Database, telegram_id: int, **overrides: object) -> i
         "charter_version": "2026-11",
     }
     values.update(overrides)
-    result = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).submit(
+    result = await vetting_service(database).submit(
         telegram_id,
         VolunteerApplication(**values),  # type: ignore[arg-type]
     )
@@ -158,7 +158,7 @@ async def test_an_application_is_pending_with_its_charter_then_approved_once(
 ) -> None:
     await _people(database, COORDINATOR, 7000, 8000)
     member_id = await _apply(database, 7000)
-    vetting = VolunteerService(database, pseudonyms=TEST_PSEUDONYMS)
+    vetting = vetting_service(database)
     queue = await vetting.pending(COORDINATOR)
     assert not isinstance(queue, Outcome)
     assert [view.member_id for view in queue] == [member_id]
@@ -205,13 +205,11 @@ async def test_an_application_is_pending_with_its_charter_then_approved_once(
 async def test_a_rejected_volunteer_is_told_the_reason(database: Database) -> None:
     await _people(database, COORDINATOR, 7100)
     member_id = await _apply(database, 7100)
-    decision = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).decide(
+    decision = await vetting_service(database).decide(
         COORDINATOR, member_id, approve=False, reason="Pas de quartier couvert"
     )
     assert (decision.outcome, decision.volunteer_telegram_id) == (Outcome.DONE, 7100)
-    view = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).application(
-        COORDINATOR, member_id
-    )
+    view = await vetting_service(database).application(COORDINATOR, member_id)
     assert not isinstance(view, Outcome)
     assert view.status is VolunteerStatus.REJECTED
 
@@ -240,7 +238,7 @@ async def test_an_impossible_application_is_refused(
         "availability": (),
         "charter_version": "2026-11",
     } | overrides
-    result = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).submit(
+    result = await vetting_service(database).submit(
         7200,
         VolunteerApplication(**values),  # type: ignore[arg-type]
     )
@@ -288,3 +286,36 @@ async def test_links_sent_before_the_upgrade_keep_working(database_url: str) -> 
         assert (redeemed.outcome, redeemed.role) == (Outcome.DONE, Role.COORDINATOR)
     finally:
         await database.dispose()
+
+
+async def test_a_verified_skill_queues_an_edit_of_every_other_copy_of_the_card(
+    database: Database,
+) -> None:
+    await _people(database, COORDINATOR, 7200)
+    member_id = await _apply(database, 7200)
+    vetting = vetting_service(database)
+    approved = await vetting.decide(COORDINATOR, member_id, approve=True)
+    assert approved.outcome is Outcome.DONE
+    await vetting.cards_sent(member_id, [(COORDINATOR, 501), (COORDINATOR, 502)])
+    electricity = (await _skill_ids(database, "electricity"))[0]
+
+    outcome = await vetting.verify_skill(
+        COORDINATOR, member_id, electricity, tapped=(COORDINATOR, 501)
+    )
+
+    assert outcome is Outcome.DONE
+    async with database.read() as session:
+        edits = (
+            (
+                await session.execute(
+                    select(OutboxMessage).where(OutboxMessage.method == "edit_message_text")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    # The tapped copy is the handler's to edit; the other one is queued, verified, no button left.
+    assert [(edit.chat_id, edit.payload["message_id"]) for edit in edits] == [(COORDINATOR, 502)]
+    assert "Small electrical work (verified)" in edits[0].payload["text"]
+    assert edits[0].payload["text"].endswith("Skill verified.")
+    assert edits[0].payload["reply_markup"] is None

@@ -19,11 +19,11 @@ from bot.services.profile import (
     pause_end,
 )
 from bot.services.skills import SkillService
-from bot.services.volunteers import VolunteerApplication, VolunteerService
+from bot.services.volunteers import VolunteerApplication
 from storage.database import Database
 from storage.models import AuditEvent, Member, Skill
 from testkit.clock import ManualClock
-from testkit.harness import TEST_PSEUDONYMS
+from tests.factories import vetting_service
 
 COORDINATOR = 1000
 VOLUNTEER = 7000
@@ -53,7 +53,7 @@ async def _volunteer(
     members = MemberService(database, coordinator_ids=[COORDINATOR])
     for person in (COORDINATOR, telegram_id):
         await members.identify(TelegramIdentity(person, f"User {person}"))
-    volunteers = VolunteerService(database, pseudonyms=TEST_PSEUDONYMS)
+    volunteers = vetting_service(database)
     submitted = await volunteers.submit(
         telegram_id,
         VolunteerApplication(
@@ -107,9 +107,7 @@ async def test_only_approved_and_pending_volunteers_have_a_profile(database: Dat
     await _volunteer(database)
     await _volunteer(database, 7100, approve=False)
     rejected_id = await _volunteer(database, 7200, approve=False)
-    await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).decide(
-        COORDINATOR, rejected_id, approve=False
-    )
+    await vetting_service(database).decide(COORDINATOR, rejected_id, approve=False)
     profiles = ProfileService(database)
 
     approved = _view(await profiles.view(VOLUNTEER))
@@ -226,9 +224,9 @@ async def test_kept_skills_keep_their_verification_and_added_ones_start_unverifi
     member_id = await _volunteer(database)
     plumbing, electricity = [await _skill_id(database, c) for c in ("plumbing", "electricity")]
     shopping = await _skill_id(database, "shopping")
-    assert await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).verify_skill(
-        COORDINATOR, member_id, electricity
-    ) is (Outcome.DONE)
+    assert await vetting_service(database).verify_skill(COORDINATOR, member_id, electricity) is (
+        Outcome.DONE
+    )
     profiles = ProfileService(database)
 
     saved = await profiles.set_skills(VOLUNTEER, [electricity, shopping])

@@ -12,10 +12,10 @@ from bot.services.members import MemberService, TelegramIdentity
 from bot.services.neighbourhoods import NeighbourhoodService
 from bot.services.outcomes import Outcome
 from bot.services.profile import ProfileService
-from bot.services.volunteers import VolunteerApplication, VolunteerService
+from bot.services.volunteers import VolunteerApplication
 from storage.database import Database
 from storage.models import Skill
-from testkit.harness import TEST_PSEUDONYMS
+from tests.factories import vetting_service
 
 COORDINATOR = 1000
 NEAR, FAR = 3001, 3002
@@ -29,7 +29,7 @@ async def _apply(database: Database, telegram_id: int, place: tuple[float, float
         plumbing = (
             await session.execute(select(Skill.id).where(Skill.code == "plumbing"))
         ).scalar_one()
-    result = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).submit(
+    result = await vetting_service(database).submit(
         telegram_id,
         VolunteerApplication(
             display_name=f"Volunteer {telegram_id}",
@@ -63,7 +63,7 @@ async def test_applications_cards_and_profiles_say_how_far_the_radius_reaches(
     near_id = await _apply(database, NEAR, IN_TOWN)
     far_id = await _apply(database, FAR, FAR_NORTH)
 
-    pending = await VolunteerService(database, pseudonyms=TEST_PSEUDONYMS).pending(COORDINATOR)
+    pending = await vetting_service(database).pending(COORDINATOR)
     assert not isinstance(pending, Outcome)
     reaches = {view.member_id: view.reach for view in pending}
     near, far = reaches[near_id], reaches[far_id]

@@ -10,7 +10,6 @@ escalations at the window's end and their repetition.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
@@ -31,13 +30,11 @@ from bot.messages.watch_calls import (
     ListRemoved,
     Uncovered,
 )
-from bot.services.base import Service, no_wake
+from bot.services.base import Configured
 from bot.services.outcomes import Outcome
 from bot.services.watch.assignment import Callee, Caller, assign
-from bot.settings import Settings
 from storage import audit, outbox
 from storage import members as member_store
-from storage.database import Database
 from storage.models import (
     Beneficiary,
     Member,
@@ -155,21 +152,13 @@ def valid_plan(plan: CampaignPlan, today: date) -> bool:
     return plan.ends_on is None or today <= plan.ends_on <= today + timedelta(MAX_CAMPAIGN_DAYS)
 
 
-class CampaignService(Service):
+class CampaignService(Configured):
     """Starting and stopping campaigns, and opening each day's window."""
 
-    def __init__(
-        self,
-        database: Database,
-        messenger: Messenger,
-        settings: Settings,
-        *,
-        after_commit: Callable[[], None] = no_wake,
-    ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
-        self._settings = settings
-        self._tz = settings.tz
+    @property
+    def _tz(self) -> tzinfo:
+        """The town's time zone: windows open and close in local time."""
+        return self._settings.tz
 
     def _today(self) -> date:
         """The town's local date now."""

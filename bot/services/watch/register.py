@@ -7,7 +7,6 @@ never its value) and removals. A removal deletes the row: the person's details a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -26,14 +25,13 @@ from bot.domain.watch import (
     WatchField,
 )
 from bot.messages.base import Reader
-from bot.messages.messenger import Letter, Messenger
+from bot.messages.messenger import Letter
 from bot.messages.watch_calls import CallerList
-from bot.services.base import Service, no_wake
+from bot.services.base import Notifying
 from bot.services.outcomes import Outcome
 from bot.services.watch.campaigns import caller_lines, restated
 from storage import audit
 from storage import members as member_store
-from storage.database import Database
 from storage.models import (
     Beneficiary,
     HelpRequest,
@@ -147,18 +145,8 @@ def valid(field: WatchField, value: str | None) -> bool:
     return width is not None and len(value) <= width
 
 
-class RegisterService(Service):
+class RegisterService(Notifying):
     """The watch register's use cases; each checks the actor's role in the database."""
-
-    def __init__(
-        self,
-        database: Database,
-        messenger: Messenger,
-        *,
-        after_commit: Callable[[], None] = no_wake,
-    ) -> None:
-        super().__init__(database, after_commit=after_commit)
-        self._messenger = messenger
 
     @staticmethod
     async def _actor(session: AsyncSession, telegram_id: int) -> tuple[Member, bool] | None:
