@@ -18,7 +18,7 @@ from bot.messages.applications import NOT_ACCEPTED_BY
 from bot.services.outcomes import Outcome
 from bot.text import several_lines
 from conversations.base import END, Conversation, State, Texts, Turn
-from handlers.vetting import answer_decision, card_of, decided_note, show_on_card, tell_volunteer
+from handlers.vetting import answer_decision, card_of, decided_note, show_on_card
 
 REASON = "reason"
 MAX_REASON_LENGTH = 500
@@ -102,7 +102,7 @@ async def _reject(turn: Turn_, reason: str | None) -> State:
                 name=decision.volunteer_name,
             )
         )
-        await tell_volunteer(turn.context, decision.volunteer_telegram_id, False, reason)
+        await turn.services.volunteers.tell_decision(rejection.member_id)
     return END
 
 

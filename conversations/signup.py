@@ -65,7 +65,6 @@ from conversations.places import (
 )
 from handlers.buttons import query_of
 from handlers.common import StartLink
-from handlers.vetting import send_card_to_coordinators
 
 SUSPENDED_CANNOT_APPLY = N_(
     "Your participation in the brigade is suspended: you cannot apply again. To talk about it, "
@@ -494,6 +493,7 @@ async def on_send(turn: Turn_, button: Callback) -> State:
         turn.draft.skill_ids = []
         return await turn.ask(Step.SKILLS)
     await _show_sent(turn)
+    await turn.services.volunteers.send_card(result.member_id)
     reach = await turn.services.neighbourhoods.reach(
         draft.place.latitude, draft.place.longitude, draft.radius_km
     )
@@ -509,12 +509,6 @@ async def on_send(turn: Turn_, button: Callback) -> State:
             "Thank you! Your application has been sent to the coordinators. "
             "You will receive requests once a coordinator has approved it."
         )
-    )
-    await send_card_to_coordinators(
-        turn.context,
-        result.member_id,
-        result.coordinator_telegram_ids,
-        N_("New volunteer application."),
     )
     return END
 

@@ -6,14 +6,12 @@ A rejection asks for its reason: conversations/rejection.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 from telegram import Message, Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import TelegramError
 
 from bot.callbacks import Callback
 from bot.context import BrigadeContext
-from bot.domain.reach import Reach
 from bot.i18n import N_, Translator
 from bot.messages.applications import (
     APPROVED_BY,
@@ -22,7 +20,6 @@ from bot.messages.applications import (
     application_card,
     application_keyboard,
 )
-from bot.messages.reach import reach_warning
 from bot.services.outcomes import Outcome
 from bot.services.volunteers import ApplicationView, Card, Decision
 
@@ -38,44 +35,6 @@ MAX_CARDS = 10
 # What a tap on a card decided elsewhere is answered.
 ALREADY_APPROVED = N_("This application has already been decided: approved by {name}.")
 ALREADY_NOT_ACCEPTED = N_("This application has already been decided: not accepted by {name}.")
-
-
-async def send_card_to_coordinators(
-    context: BrigadeContext,
-    member_id: int,
-    coordinator_telegram_ids: Iterable[int],
-    intro: str,
-    **values: object,
-) -> None:
-    """Send a volunteer's card (with its buttons) to these coordinators, each in their language.
-
-    `intro` (a message id, with `values`) says why: a new application, a skill to verify.
-    """
-    services = context.services
-    targets = set(coordinator_telegram_ids)
-    copies: list[tuple[int, int]] = []
-    for coordinator in await services.members.staff():
-        if coordinator.telegram_id not in targets or not coordinator.is_coordinator:
-            continue
-        _ = services.i18n.for_user(coordinator.chosen_language, coordinator.telegram_language)
-        view = await services.volunteers.application(coordinator.telegram_id, member_id)
-        if isinstance(view, Outcome):
-            continue
-        try:
-            sent = await context.bot.send_message(
-                coordinator.telegram_id,
-                _(intro, **values) + "\n\n" + application_card(view, _),
-                reply_markup=application_keyboard(view, _),
-            )
-            copies.append((sent.chat.id, sent.message_id))
-        except Forbidden:
-            await services.members.mark_unreachable(coordinator.telegram_id)
-        except TelegramError as error:
-            # /pending lists the applications, and the card's buttons are on every card sent:
-            # a lost notification loses nothing.
-            log.warning("could not send a card to coordinator %s: %s", coordinator.id, error)
-    # Recorded after the sends (no transaction open during them): a decision edits them all.
-    await services.volunteers.cards_sent(member_id, copies)
 
 
 async def pending(update: Update, context: BrigadeContext, who: Speaker, message: Message) -> None:
@@ -110,49 +69,6 @@ async def pending(update: Update, context: BrigadeContext, who: Speaker, message
                 len(views) - MAX_CARDS,
             )
         )
-
-
-async def tell_volunteer(
-    context: BrigadeContext,
-    telegram_id: int | None,
-    approved: bool,
-    reason: str | None,
-    reach: Reach | None = None,
-) -> None:
-    """Tell the volunteer of the decision on their application (with the reason, if given; when
-    approved, with why no request can reach them if their distance reaches no neighbourhood)."""
-    if telegram_id is None:
-        return
-    services = context.services
-    volunteer = await services.members.find(telegram_id)
-    _ = services.i18n.for_user(
-        volunteer.chosen_language if volunteer else None,
-        volunteer.telegram_language if volunteer else None,
-    )
-    warning = reach_warning(reach, _) if approved else ""
-    if approved and warning:
-        text = (
-            _("Good news: your application was approved. Welcome to the brigade!")
-            + "\n\n"
-            + warning
-            + "\n"
-            + _("You can change your distance with /profile.")
-        )
-    elif approved:
-        text = _(
-            "Good news: your application was approved. Welcome to the brigade! You will now "
-            "receive the requests near you that match your skills."
-        )
-    else:
-        text = _("Your volunteer application was not accepted.")
-        if reason:
-            text += "\n" + _("The coordinator's reason: {reason}", reason=reason)
-    try:
-        await context.bot.send_message(telegram_id, text)
-    except Forbidden:
-        await services.members.mark_unreachable(telegram_id)
-    except TelegramError as error:
-        log.warning("could not tell volunteer of the decision: %s", error)
 
 
 def card_of(update: Update) -> Card | None:
@@ -218,9 +134,9 @@ async def answer_decision(
 async def on_approve(
     update: Update, context: BrigadeContext, who: Speaker, button: Callback
 ) -> None:
-    """✅ Approve: the volunteer is told, every copy of the card shows who approved (the other
-    copies through the outbox); on a card decided elsewhere, who decided (and the card is
-    brought up to date)."""
+    """✅ Approve: the volunteer is told and every copy of the card shows who approved (the
+    other copies and the volunteer through the outbox); on a card decided elsewhere, who decided
+    (and the card is brought up to date)."""
     member_id, card = button.int_arg(1), card_of(update)
     decision = await context.services.volunteers.decide(
         who.member.telegram_id, member_id, approve=True, tapped=card
@@ -230,9 +146,8 @@ async def on_approve(
     if decision.outcome is Outcome.ALREADY_DONE:
         await show_on_card(context, who, member_id, card, decided_note(decision, who._))
     if decision.outcome is Outcome.DONE:
-        view = await show_on_card(context, who, member_id, card, who._(APPROVED_BY, name=name))
-        reach = view.reach if view is not None else None
-        await tell_volunteer(context, decision.volunteer_telegram_id, True, None, reach)
+        await show_on_card(context, who, member_id, card, who._(APPROVED_BY, name=name))
+        await context.services.volunteers.tell_decision(member_id)
 
 
 async def on_reapply(

@@ -3,7 +3,7 @@ of it edited once someone decided or verified a skill."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -16,17 +16,21 @@ from bot.callbacks import Action
 from bot.domain.vocabulary import VolunteerStatus
 from bot.i18n import N_, Translator
 from bot.messages.base import Delivery, Notice, Rendered, Town, button, keyboard
-from bot.messages.reach import card_reach_line
+from bot.messages.reach import card_reach_line, reach_warning
 from bot.skills import skill_label
 from storage import outbox
 
 if TYPE_CHECKING:
+    from bot.domain.reach import Reach
     from bot.services.volunteers import ApplicationView, SkillHeld
 
 # What a card says once decided or verified ({name}: who did it).
 APPROVED_BY = N_("Approved by {name}.")
 NOT_ACCEPTED_BY = N_("Not accepted by {name}.")
 SKILL_VERIFIED = N_("Skill verified.")
+# Why a card is sent to the coordinators.
+NEW_APPLICATION = N_("New volunteer application.")
+SKILL_TO_CHECK = N_("{name} added a skill that needs your check.")
 
 
 def skills_summary(skills: Sequence[SkillHeld]) -> list[SkillHeld]:
@@ -131,3 +135,53 @@ class CardUpdated(Notice):
     def delivery(self) -> Delivery:
         """Replaces the copy."""
         return Delivery(message_id=self.message_id)
+
+
+@dataclass(frozen=True)
+class CardSent(Notice):
+    """A volunteer's card sent to a coordinator: why (`intro`, a message id with `values`: a new
+    application, a skill to check), the card and its buttons."""
+
+    priority: ClassVar[int] = outbox.NOTICE
+
+    view: ApplicationView
+    intro: str
+    values: Mapping[str, object]
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """Why, then the card."""
+        text = _(self.intro, **self.values) + "\n\n" + application_card(self.view, _)
+        return Rendered(text, application_keyboard(self.view, _))
+
+
+@dataclass(frozen=True)
+class ApplicationDecided(Notice):
+    """To the volunteer: their application approved (with why no request can reach them, if
+    their distance reaches no neighbourhood) or not accepted (with the reason, if given)."""
+
+    approved: bool
+    reason: str | None
+    reach: Reach | None
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """The decision in the volunteer's language."""
+        if not self.approved:
+            text = _("Your volunteer application was not accepted.")
+            if self.reason:
+                text += "\n" + _("The coordinator's reason: {reason}", reason=self.reason)
+            return Rendered(text)
+        warning = reach_warning(self.reach, _)
+        if not warning:
+            return Rendered(
+                _(
+                    "Good news: your application was approved. Welcome to the brigade! You will "
+                    "now receive the requests near you that match your skills."
+                )
+            )
+        return Rendered(
+            _("Good news: your application was approved. Welcome to the brigade!")
+            + "\n\n"
+            + warning
+            + "\n"
+            + _("You can change your distance with /profile.")
+        )

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import Role
+from bot.messages.base import Reader
 from bot.messages.messenger import Messenger
 from bot.services.outcomes import Outcome
 from bot.settings import Settings
@@ -25,6 +26,16 @@ R = TypeVar("R", bound=Identified)
 
 def no_wake() -> None:
     """No outbox sender to wake (a use case that queues no message, or a test)."""
+
+
+async def coordinator_readers(session: AsyncSession) -> list[Reader]:
+    """Every reachable coordinator, as readers (one query)."""
+    readers = []
+    for member, _roles in await member_store.members_with_any_role(session, [Role.COORDINATOR]):
+        reader = Reader.of(member)
+        if reader is not None and member.reachable:
+            readers.append(reader)
+    return readers
 
 
 class Service:

@@ -14,11 +14,19 @@ from bot.domain.availability import PERIODS as PERIODS  # where the services imp
 from bot.domain.reach import Centre, Reach, reach_of
 from bot.domain.vocabulary import Role, VolunteerStatus
 from bot.geo import valid_point
-from bot.messages.applications import APPROVED_BY, NOT_ACCEPTED_BY, SKILL_VERIFIED, CardUpdated
+from bot.messages.applications import (
+    APPROVED_BY,
+    NEW_APPLICATION,
+    NOT_ACCEPTED_BY,
+    SKILL_VERIFIED,
+    ApplicationDecided,
+    CardSent,
+    CardUpdated,
+)
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter, Messenger
 from bot.pseudonyms import Pseudonyms
-from bot.services.base import Notifying, no_wake
+from bot.services.base import Notifying, coordinator_readers, no_wake
 from bot.services.neighbourhoods import centres
 from bot.services.outcomes import Outcome
 from storage import audit, limits, outbox
@@ -61,10 +69,9 @@ class VolunteerApplication:
 
 @dataclass(frozen=True)
 class Submitted:
-    """An application stored as pending, and the coordinators to tell."""
+    """An application stored as pending (its card queued to the coordinators)."""
 
     member_id: int
-    coordinator_telegram_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -258,8 +265,7 @@ class VolunteerService(Notifying):
                 moved=(previous_status.value if previous_status else None, VolunteerStatus.PENDING),
                 detail={"charter_version": application.charter_version},
             )
-            coordinators = await member_store.telegram_ids_with_role(session, Role.COORDINATOR)
-            return Submitted(member.id, coordinators)
+            return Submitted(member.id)
 
     async def pending(self, coordinator_telegram_id: int) -> list[ApplicationView] | Outcome:
         """Applications waiting for a decision, oldest first (three queries, whatever the count)."""
@@ -443,35 +449,77 @@ class VolunteerService(Notifying):
                     batch_key=card_batch(member_id),
                 )
 
+    async def send_card(
+        self, member_id: int, intro: str = NEW_APPLICATION, **values: object
+    ) -> None:
+        """Send a volunteer's card to every reachable coordinator in their language, through the
+        outbox and under the card's batch key (why: `intro`, a message id with `values`), so
+        that a decision taken on any copy edits them all."""
+        async with self._transaction() as session:
+            view = await self._application(session, member_id)
+            if view is None:
+                return
+            card = CardSent(view, intro, values)
+            readers = await coordinator_readers(session)
+            for row in await self._messenger.post(session, [(card, reader) for reader in readers]):
+                row.batch_key = card_batch(member_id)
+
+    async def tell_decision(self, member_id: int) -> None:
+        """Tell the volunteer, through the outbox, how their application was decided (with the
+        reason given; when approved, why no request can reach them if their distance reaches no
+        neighbourhood)."""
+        async with self._transaction() as session:
+            view = await self._application(session, member_id)
+            member = await session.get(Member, member_id)
+            if view is None or member is None or view.status is VolunteerStatus.PENDING:
+                return
+            approved = view.status is VolunteerStatus.APPROVED
+            notice = ApplicationDecided(approved, member.status_reason, view.reach)
+            await self._messenger.send(session, notice, Reader.of(member))
+
     async def _update_copies(
         self, session: AsyncSession, member_id: int, tapped: Card | None, note: str, name: str
-    ) -> None:
+    ) -> ApplicationView | None:
         """Queue the edit of every sent copy of a volunteer's card but the tapped one (the
         handler edits that one in its answer): the application as it now stands, `note` (a
-        message id with {name}) in each reader's language."""
+        message id with {name}) in each reader's language. A copy not delivered yet is not sent
+        any more. Returns the application as it now stands."""
         view = await self._application(session, member_id)
         if view is None:
-            return
+            return None
         copies = await session.execute(
             select(OutboxMessage, Member)
             .outerjoin(Member, Member.id == OutboxMessage.member_id)
             .where(
                 OutboxMessage.batch_key == card_batch(member_id),
-                OutboxMessage.status == OutboxStatus.SENT,
-                OutboxMessage.telegram_message_id.is_not(None),
+                OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.PENDING)),
+                OutboxMessage.method == "send_message",
             )
             .order_by(OutboxMessage.id)
         )
-        letters: list[Letter] = [
-            (
-                CardUpdated(view, note, name, row.telegram_message_id),
-                Reader.in_chat(row.chat_id, reader),
-            )
-            for row, reader in copies
-            if row.telegram_message_id is not None
-            and (row.chat_id, row.telegram_message_id) != tapped
-        ]
+        letters: list[Letter] = []
+        for row, reader in copies:
+            if row.status is OutboxStatus.PENDING:
+                # Not delivered yet: its buttons would offer a decision already taken.
+                for column, value in outbox.final_values(OutboxStatus.SKIPPED).items():
+                    setattr(row, column, value)
+                row.last_error = "card decided before delivery"
+            elif (
+                row.telegram_message_id is not None
+                and (
+                    row.chat_id,
+                    row.telegram_message_id,
+                )
+                != tapped
+            ):
+                letters.append(
+                    (
+                        CardUpdated(view, note, name, row.telegram_message_id),
+                        Reader.in_chat(row.chat_id, reader),
+                    )
+                )
         await self._messenger.post(session, letters)
+        return view
 
     async def verify_skill(
         self,

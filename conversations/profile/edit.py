@@ -17,6 +17,7 @@ from telegram.ext import ConversationHandler
 from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.i18n import N_
+from bot.messages.applications import SKILL_TO_CHECK
 from bot.messages.reach import reach_warning
 from bot.services.outcomes import Outcome
 from bot.services.profile import (
@@ -53,7 +54,6 @@ from conversations.profile.card import (
     profile_message,
     quiet_hours_label,
 )
-from handlers.vetting import send_card_to_coordinators
 
 REMOVE_PHONE_LABEL = N_("Remove my number")
 
@@ -321,12 +321,8 @@ async def on_skills_done(turn: Turn_, button: Callback) -> State:
         note = turn._("A coordinator will check your new skill before you receive such requests.")
     next_state = await _saved(turn, saved.view, note)
     if saved.coordinator_telegram_ids:
-        await send_card_to_coordinators(
-            turn.context,
-            saved.view.member_id,
-            saved.coordinator_telegram_ids,
-            N_("{name} added a skill that needs your check."),
-            name=saved.view.display_name,
+        await turn.services.volunteers.send_card(
+            saved.view.member_id, SKILL_TO_CHECK, name=saved.view.display_name
         )
     return next_state
 

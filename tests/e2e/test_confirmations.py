@@ -15,7 +15,6 @@ from bot.domain.vocabulary import Role
 from bot.services.invites import CreatedInvite
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
-from handlers.vetting import send_card_to_coordinators
 from storage.models import Claim, Offer
 from testkit.clock import ManualClock
 from testkit.harness import PollingBrigade
@@ -229,10 +228,9 @@ async def test_every_copy_of_an_application_card_follows_the_decision(
     marc = world.add_user("Marc", language_code="en")
     member_id = await enrol(live, marc, skills=("shopping",))
 
-    # The cards sent at sign-up (one per coordinator), and Dora's copy from /pending.
-    context = live.app.context_types.context(live.app)
-    intro = "New volunteer application."
-    await send_card_to_coordinators(context, member_id, [COORDINATOR_ID, dora.id], intro)
+    # The cards sent at sign-up (one per coordinator, through the outbox), and Dora's copy
+    # from /pending.
+    await live.services.volunteers.send_card(member_id)
     claire_card = await claire.expect_message("New volunteer application.")
     dora_card = await dora.expect_message("Nouvelle candidature")
     dora.send_command("pending")
@@ -264,8 +262,7 @@ async def test_every_copy_of_an_application_card_follows_the_decision(
 
     # Turned down with a reason on Claire's card: Dora's copy says so too, and by whom.
     lina = world.add_user("Lina", language_code="en")
-    lina_id = await enrol(live, lina, skills=("shopping",))
-    await send_card_to_coordinators(context, lina_id, [COORDINATOR_ID, dora.id], intro)
+    await live.services.volunteers.send_card(await enrol(live, lina, skills=("shopping",)))
     claire_lina = await claire.expect_message("Volunteer application: Lina")
     dora_lina = await dora.expect_message("Candidature de bénévole\u202f: Lina")
     claire.tap(claire_lina, "❌ Reject")

@@ -14,10 +14,10 @@ from bot.services.invites import InviteService
 from bot.services.members import MemberService, TelegramIdentity
 from bot.services.neighbourhoods import NeighbourhoodService
 from bot.services.outcomes import Outcome
-from bot.services.volunteers import VolunteerApplication
+from bot.services.volunteers import VolunteerApplication, card_batch
 from storage import migrate
 from storage.database import Database
-from storage.models import AuditEvent, Invite, OutboxMessage, Skill
+from storage.models import AuditEvent, Invite, OutboxMessage, OutboxStatus, Skill
 from testkit.clock import ManualClock
 from tests.factories import vetting_service
 
@@ -60,7 +60,6 @@ async def _apply(database: Database, telegram_id: int, **overrides: object) -> i
         VolunteerApplication(**values),  # type: ignore[arg-type]
     )
     assert not isinstance(result, Outcome), result
-    assert result.coordinator_telegram_ids == [COORDINATOR]
     return result.member_id
 
 
@@ -319,3 +318,51 @@ async def test_a_verified_skill_queues_an_edit_of_every_other_copy_of_the_card(
     assert "Small electrical work (verified)" in edits[0].payload["text"]
     assert edits[0].payload["text"].endswith("Skill verified.")
     assert edits[0].payload["reply_markup"] is None
+
+
+async def test_an_application_queues_its_card_to_coordinators_and_the_decision_to_the_volunteer(
+    database: Database,
+) -> None:
+    await _people(database, COORDINATOR, 7300)
+    member_id = await _apply(database, 7300)
+    vetting = vetting_service(database)
+    await vetting.send_card(member_id)
+    async with database.read() as session:
+        cards = (
+            (
+                await session.execute(
+                    select(OutboxMessage).where(OutboxMessage.batch_key.is_not(None))
+                )
+            )
+            .scalars()
+            .all()
+        )
+    # One card, to the one coordinator, through the outbox, under the card's batch key.
+    assert [(card.chat_id, card.status, card.batch_key) for card in cards] == [
+        (COORDINATOR, OutboxStatus.PENDING, card_batch(member_id))
+    ]
+    assert cards[0].payload["text"].startswith("New volunteer application.\n\n")
+    assert [
+        b["text"] for row in cards[0].payload["reply_markup"]["inline_keyboard"] for b in row
+    ] == [
+        "✅ Approve",
+        "❌ Reject",
+    ]
+
+    decided = await vetting.decide(COORDINATOR, member_id, approve=False, reason="Not in our town")
+    await vetting.tell_decision(member_id)
+
+    assert decided.outcome is Outcome.DONE
+    async with database.read() as session:
+        card = await session.get(OutboxMessage, cards[0].id)
+        told = (
+            (await session.execute(select(OutboxMessage).where(OutboxMessage.chat_id == 7300)))
+            .scalars()
+            .all()
+        )
+    # The card not delivered yet is not sent any more (its buttons offer a decision taken).
+    assert card is not None
+    assert card.status is OutboxStatus.SKIPPED
+    assert [row.payload["text"] for row in told] == [
+        "Your volunteer application was not accepted.\nThe coordinator's reason: Not in our town"
+    ]

@@ -26,8 +26,9 @@ from bot.messages.watch_calls import (
     Unreached,
     acknowledged,
 )
+from bot.services.base import coordinator_readers
 from bot.services.outcomes import Outcome
-from bot.services.watch.campaigns import caller_lines, coordinator_readers
+from bot.services.watch.campaigns import caller_lines
 from bot.services.watch.silence import SilentCallers
 from storage import audit
 from storage import members as member_store

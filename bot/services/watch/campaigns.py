@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.domain.vocabulary import Role, VolunteerStatus
+from bot.domain.vocabulary import VolunteerStatus
 from bot.domain.watch import CALL_SKILL, SETTLED, CallOutcome, CampaignKind
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter, Messenger
@@ -30,11 +30,10 @@ from bot.messages.watch_calls import (
     ListRemoved,
     Uncovered,
 )
-from bot.services.base import Configured
+from bot.services.base import Configured, coordinator_readers
 from bot.services.outcomes import Outcome
 from bot.services.watch.assignment import Callee, Caller, assign
 from storage import audit, outbox
-from storage import members as member_store
 from storage.models import (
     Beneficiary,
     Member,
@@ -522,16 +521,6 @@ class CampaignService(Configured):
             },
         )
         return len(decided.callers), len(decided.uncovered)
-
-
-async def coordinator_readers(session: AsyncSession) -> list[Reader]:
-    """Every reachable coordinator, as readers (one query)."""
-    readers = []
-    for member, _roles in await member_store.members_with_any_role(session, [Role.COORDINATOR]):
-        reader = Reader.of(member)
-        if reader is not None and member.reachable:
-            readers.append(reader)
-    return readers
 
 
 async def _running(session: AsyncSession) -> WatchCampaign | None:
