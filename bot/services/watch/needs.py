@@ -85,17 +85,17 @@ async def check_draft(
         return Outcome.NOT_ALLOWED
     if call is None or call.outcome is not CallOutcome.NEEDS or call.need_skill_id is None:
         return Outcome.NOT_FOUND
-    roles = await member_store.roles_of(session, member.id)
     person = await session.get(WatchPerson, call.person_id) if call.person_id else None
-    is_referent = person is not None and person.referent_id == member.id
+    if person is None or call.draft_decision is DraftDecision.WITHDRAWN:
+        return Outcome.NOT_FOUND
+    roles = await member_store.roles_of(session, member.id)
+    is_referent = person.referent_id == member.id
     if Role.COORDINATOR not in roles and not (Role.REFERENT in roles and is_referent):
         return Outcome.NOT_ALLOWED
     if to_post and Role.REFERENT not in roles:
         return Outcome.NOT_ALLOWED
     if call.draft_decision is not None:
         return Outcome.ALREADY_DONE
-    if person is None:
-        return Outcome.NOT_FOUND
     return DraftTaken(member, roles, call, person)
 
 
