@@ -153,9 +153,10 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
                 needs = name
                 caller.tap(message, f"{number} 🙋")
                 # What do they need? asked in the list's place; a tap records it.
-                await world.wait_for(lambda: f"What does {name} need?" in (message.text or ""))
+                asked = f"What does {name} need?"
+                await world.wait_for(lambda m=message, a=asked: a in (m.text or ""))
                 caller.tap(message, "Shopping")
-                await world.wait_for(lambda: "🙋 needs: Shopping" in (message.text or ""))
+                await world.wait_for(lambda m=message: "🙋 needs: Shopping" in (m.text or ""))
             else:
                 caller.tap(message, f"{number} ✅")
             await live.settle()
