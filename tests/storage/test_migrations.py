@@ -74,17 +74,16 @@ async def test_0025_keeps_a_running_campaigns_calls_and_their_people(database_ur
     (a batch rebuild of watch_calls on SQLite would have dropped and recreated the table), and
     the downgrade keeps them too."""
     db = Database(database_url, clock=ManualClock())
-    moment = "2026-12-06 10:00:00"
     try:
         await migrate.upgrade(db, "0024")
         async with db.engine.begin() as connection:
             for statement in (
                 "INSERT INTO watch_register (id, name, phone, address, registered_by, consent,"
                 " language, created_at, updated_at) VALUES (1, 'Odette', '0235', '3 rue',"
-                f" 'self', 'oral', 'fr', '{moment}', '{moment}')",
+                " 'self', 'oral', 'fr', '2026-12-06 10:00:00', '2026-12-06 10:00:00')",
                 "INSERT INTO watch_campaigns (id, kind, window_start, window_end, interval_days,"
-                f" next_window_at, started_at, running) VALUES (1, 'heat', 540, 720, 1,"
-                f" '{moment}', '{moment}', true)",
+                " next_window_at, started_at, running) VALUES (1, 'heat', 540, 720, 1,"
+                " '2026-12-06 10:00:00', '2026-12-06 10:00:00', true)",
                 "INSERT INTO watch_calls (id, campaign_id, day, person_id, outcome)"
                 " VALUES (1, 1, '2026-12-06', 1, 'pending')",
             ):
