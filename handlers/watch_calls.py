@@ -48,7 +48,6 @@ DRAFT_GONE = N_("This draft is withdrawn: the person is no longer on the watch r
 NO_PLACE = N_("Their address has no place on the map: tap ✏️ Edit first.")
 OUTCOME_TOASTS = {
     CallOutcome.WELL: N_("Noted: reached, all well. Thank you!"),
-    CallOutcome.NEEDS: N_("Noted: their referent and the coordinators are told."),
     CallOutcome.NO_ANSWER: N_("Noted: no answer. I will remind you to call again."),
     CallOutcome.EMERGENCY: N_("Noted: their referent and the coordinators are told."),
 }

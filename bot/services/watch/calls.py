@@ -111,8 +111,11 @@ class WatchService(SilentCallers):
         """A caller's outcome on one person of their list; their list as it now reads.
 
         NOT_ALLOWED: not their call; EXPIRED: not the campaign's current day (or stopped);
-        ALREADY_DONE: the call is no longer waiting for this (a double tap, an old list).
+        ALREADY_DONE: the call is no longer waiting for this (a double tap, an old list);
+        INVALID: NEEDS, which comes with what is needed (`record_need`).
         """
+        if outcome is CallOutcome.NEEDS:
+            return Outcome.INVALID
         now = self._clock()
         async with self._transaction() as session:
             found = await self._callers(session, telegram_id, call_id)
@@ -127,7 +130,7 @@ class WatchService(SilentCallers):
                 session, "watch_call", call.id, "outcome", by=member.id, moved=(was, moved)
             )
             letters: list[Letter] = []
-            if moved in (CallOutcome.NEEDS, CallOutcome.EMERGENCY):
+            if moved is CallOutcome.EMERGENCY:
                 notice = PersonNeeds(person.name, member.display_name, moved)
                 letters += [(notice, reader) for reader in await self._staff(session, person)]
             elif moved is CallOutcome.NO_ANSWER and call.second_no_answer_at is not None:
