@@ -73,8 +73,10 @@ class Action(StrEnum):
     # (start, 0).
     WATCH = "wt"
     WATCH_STEP = "wts"  # a step of starting a campaign: (step, value)
-    WATCH_CALL = "wc"  # a caller's outcome on their list: (well|needs|none|sos, call id)
+    WATCH_CALL = "wc"  # a caller's outcome on their list: (well|needs|none|sos|list, call id)
     WATCH_ALERT = "wa"  # on a person nobody reached: (go|police|reached, call id)
+    WATCH_NEED = "wn"  # a caller says what a person needs: (skill id, or 0 for a worry; call id)
+    WATCH_DRAFT = "wd"  # the request draft of a 🙋: (post|edit|dismiss, call id)
 
 
 class Arg(StrEnum):
@@ -156,6 +158,8 @@ _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.WATCH_STEP: (Arg.WORD, Arg.WORD),
     Action.WATCH_CALL: (Arg.WORD, Arg.INT),
     Action.WATCH_ALERT: (Arg.WORD, Arg.INT),
+    Action.WATCH_NEED: (Arg.INT, Arg.INT),
+    Action.WATCH_DRAFT: (Arg.WORD, Arg.INT),
 }
 
 

@@ -246,6 +246,9 @@ def register_handlers(application: BrigadeApplication) -> None:
         ),
         (pattern(Action.WATCH_CALL), tap(watch_calls.on_call_button)),
         (pattern(Action.WATCH_ALERT), tap(watch_calls.on_alert_button)),
+        # 🙋's need, and the request draft it makes (✏️ Edit first is /new's entry, above).
+        (pattern(Action.WATCH_NEED), tap(watch_calls.on_need_button)),
+        (pattern(Action.WATCH_DRAFT, "post", "dismiss"), tap(watch_calls.on_draft_button)),
         # (self-service: ⏸ and ▶️ on the profile card, the pause durations)
         (pattern(Action.PAUSE, "menu"), tap(pause.on_pause_menu)),
         (pattern(Action.PAUSE, "resume"), tap(pause.on_resume)),

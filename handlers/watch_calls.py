@@ -3,29 +3,33 @@
 `wt:show:<id>` refreshes the card's figures in place, `wt:stop:<id>` asks first in the card,
 `wt:stopyes:<id>` stops and sends the campaign's report, as `wt:report:<id>` does; ▶️ Start
 is the conversation in conversations/watch.py. A caller's `wc:<outcome>:<call id>` records an
-outcome and edits their list in place; a referent's or coordinator's `wa:<action>:<call id>`
-says what they do about a person nobody reached and edits the alert they tapped. Every service
-call checks, in the database, who pressed and the state.
+outcome and edits their list in place (🙋 first asks what is needed: `wn:<skill>:<call id>`,
+⬅ `wc:list:<call id>`); `wd:<post|dismiss>:<call id>` decides a 🙋's request draft; a
+referent's or coordinator's `wa:<action>:<call id>` says what they do about a person nobody
+reached and edits the alert they tapped. Every service call checks, in the database, who
+pressed and the state.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest
 
 from bot.callbacks import Callback
 from bot.context import BrigadeContext
-from bot.domain.watch import Acknowledgement, CallOutcome
-from bot.i18n import N_
+from bot.domain.watch import CONCERN, Acknowledgement, CallOutcome, DraftDecision
+from bot.i18n import N_, Translator
 from bot.messages import spreadsheets
 from bot.messages import watch as screens
 from bot.messages.base import Rendered, Town
-from bot.messages.watch_calls import acknowledged, caller_list
+from bot.messages.watch_calls import acknowledged, caller_list, draft_decided, need_picker
 from bot.services.outcomes import Outcome
-from bot.services.watch.calls import Acknowledged
+from bot.services.requests import DraftPosted
+from bot.services.watch.calls import Acknowledged, DraftAnswer, WatchService
 from bot.services.watch.report import report_chart
+from conversations.posting.preview import posted_text
 from handlers.buttons import query_of
 from handlers.common import NO_LONGER_VALID, Speaker
 from handlers.directory import show
@@ -34,9 +38,16 @@ NOT_YOUR_CALL = N_("This person is not on your list.")
 LIST_OVER = N_("This list is over: the day's calls have ended.")
 ALREADY_RECORDED = N_("Already recorded.")
 ALREADY_ACTING = N_("Someone has already said they are acting.")
+NOT_ON_REGISTER = N_("This person is no longer on the watch register.")
+DRAFT_SENT = N_("Noted: a draft request goes to their referent.")
+WORRY_SENT = N_("Noted: their referent and the coordinators are told.")
+NOT_THEIR_DRAFT = N_(
+    "Only the person's referent or a coordinator may do this; only referents post."
+)
+DRAFT_GONE = N_("This draft is withdrawn: the person is no longer on the watch register.")
+NO_PLACE = N_("Their address has no place on the map: tap ✏️ Edit first.")
 OUTCOME_TOASTS = {
     CallOutcome.WELL: N_("Noted: reached, all well. Thank you!"),
-    CallOutcome.NEEDS: N_("Noted: their referent and the coordinators are told."),
     CallOutcome.NO_ANSWER: N_("Noted: no answer. I will remind you to call again."),
     CallOutcome.EMERGENCY: N_("Noted: their referent and the coordinators are told."),
 }
@@ -131,23 +142,118 @@ async def on_call_button(
     """`wc:<outcome>:<call id>`: a caller's outcome, shown in their list (edited)."""
     query = query_of(update)
     _ = who._
-    outcome = next((kind for kind in OUTCOME_TOASTS if kind.value == button.str_arg(0)), None)
-    if outcome is None:  # a word the list never offers (forged)
-        await query.answer(_(NO_LONGER_VALID))
+    watch, verb, call_id = context.services.watch, button.str_arg(0), button.int_arg(1)
+    if verb == CallOutcome.NEEDS.value:
+        # What do they need? Asked in place of the list; nothing recorded yet.
+        choices = await watch.need_choices(who.member.telegram_id, call_id)
+        if isinstance(choices, Outcome):
+            await refuse(query, choices, _)
+            return
+        await query.answer()
+        await edit(query, need_picker(choices.name, choices.call_id, choices.skills, _))
         return
-    result = await context.services.watch.record(who.member.telegram_id, button.int_arg(1), outcome)
+    if verb == "list":  # ⬅ from "what do they need?"
+        result = await watch.caller_list(who.member.telegram_id, call_id)
+        toast = None
+    else:
+        outcome = next((kind for kind in OUTCOME_TOASTS if kind.value == verb), None)
+        if outcome is None:  # a word the list never offers (forged)
+            await query.answer(_(NO_LONGER_VALID))
+            return
+        result = await watch.record(who.member.telegram_id, call_id, outcome)
+        toast = OUTCOME_TOASTS[outcome]
     if isinstance(result, Outcome):
-        refusal = {
-            Outcome.NOT_ALLOWED: NOT_YOUR_CALL,
-            Outcome.EXPIRED: LIST_OVER,
-            Outcome.ALREADY_DONE: ALREADY_RECORDED,
-        }.get(result, NO_LONGER_VALID)
-        await query.answer(_(refusal), show_alert=result is not Outcome.ALREADY_DONE)
+        await refuse(query, result, _)
         return
-    await query.answer(_(OUTCOME_TOASTS[outcome]))
-    rendered = caller_list(result, _, Town.of(context.services.settings))
+    await query.answer(_(toast) if toast else None)
+    await edit(query, caller_list(result, _, Town.of(context.services.settings)))
+
+
+async def on_need_button(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
+    """`wn:<skill id, or 0 for a worry>:<call id>`: what the person needs; recorded, then the
+    caller's list again (edited)."""
+    query = query_of(update)
+    _ = who._
+    skill_id, call_id = button.int_arg(0), button.int_arg(1)
+    result = await context.services.watch.record_need(who.member.telegram_id, call_id, skill_id)
+    if isinstance(result, Outcome):
+        await refuse(query, result, _)
+        return
+    await query.answer(_(DRAFT_SENT if skill_id != CONCERN else WORRY_SENT))
+    await edit(query, caller_list(result, _, Town.of(context.services.settings)))
+
+
+async def refuse(query: CallbackQuery, result: Outcome, _: Translator) -> None:
+    """A caller's tap refused: whose list, the day over, already recorded, or stale."""
+    refusal = {
+        Outcome.NOT_ALLOWED: NOT_YOUR_CALL,
+        Outcome.EXPIRED: LIST_OVER,
+        Outcome.ALREADY_DONE: ALREADY_RECORDED,
+        Outcome.NOT_FOUND: NOT_ON_REGISTER,
+    }.get(result, NO_LONGER_VALID)
+    await query.answer(_(refusal), show_alert=result is not Outcome.ALREADY_DONE)
+
+
+async def edit(query: CallbackQuery, rendered: Rendered) -> None:
+    """The message tapped, edited (an unchanged one refuses the edit: harmless)."""
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(rendered.text, reply_markup=rendered.keyboard)
+
+
+async def on_draft_button(
+    update: Update, context: BrigadeContext, who: Speaker, button: Callback
+) -> None:
+    """`wd:<post|dismiss>:<call id>`: the referent (or a coordinator) posts a watch call's
+    request draft, or says it is not needed; the draft tapped is edited here, every other copy
+    by the service (✏️ Edit first is /new's: conversations/posting)."""
+    query = query_of(update)
+    _ = who._
+    message = query.message
+    tapped = None if message is None else (message.chat.id, message.message_id)
+    verb, call_id = button.str_arg(0), button.int_arg(1)
+    services = context.services
+    result: DraftPosted | DraftAnswer | Outcome
+    if verb == DraftDecision.POST.value:
+        result = await services.requests.post_watch_draft(
+            who.member.telegram_id, call_id, tapped=tapped
+        )
+    elif verb == DraftDecision.DISMISS.value:
+        result = await services.watch.decide_draft(
+            who.member.telegram_id, call_id, DraftDecision.DISMISS, tapped=tapped
+        )
+    else:
+        await query.answer(_(NO_LONGER_VALID))
+        return
+    if isinstance(result, Outcome):
+        await refuse_draft(query, services.watch, call_id, result, _)
+        return
+    await query.answer()
+    text = draft_decided(result.done.name, result.done.who, result.done.decision, _).text
+    if isinstance(result, DraftPosted):
+        text += "\n\n" + posted_text(result.posted, services.settings.wave_delay_minutes, _)
+    await edit(query, Rendered(text))
+
+
+async def refuse_draft(
+    query: CallbackQuery, watch: WatchService, call_id: int, result: Outcome, _: Translator
+) -> None:
+    """A tap on a draft refused: not theirs, decided already (by whom), gone, or no place."""
+    if result is Outcome.ALREADY_DONE:
+        done = await watch.draft_decided(call_id)
+        if done is not None:
+            await query.answer(
+                draft_decided(done.name, done.who, done.decision, _).text, show_alert=True
+            )
+            await edit(query, draft_decided(done.name, done.who, done.decision, _))
+            return
+    refusal = {
+        Outcome.NOT_ALLOWED: NOT_THEIR_DRAFT,
+        Outcome.NOT_FOUND: DRAFT_GONE,
+        Outcome.INVALID: NO_PLACE,
+    }.get(result, NO_LONGER_VALID)
+    await query.answer(_(refusal), show_alert=True)
 
 
 async def on_alert_button(

@@ -22,7 +22,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.domain.watch import Acknowledgement, CallOutcome, CampaignKind, Consent, RegisteredBy
+from bot.domain.watch import (
+    Acknowledgement,
+    CallOutcome,
+    CampaignKind,
+    Consent,
+    DraftDecision,
+    RegisteredBy,
+)
 from storage.clock import clock_default
 from storage.models import Base, _str_enum
 from storage.types import UTCDateTime
@@ -132,6 +139,15 @@ class WatchCall(Base):
         ForeignKey("members.id", ondelete="SET NULL")
     )
     acknowledgement: Mapped[Acknowledgement | None] = mapped_column(_str_enum(Acknowledgement))
+    # 🙋 reached, needs something: the kind of help tapped (a request draft for the referent);
+    # NULL with that outcome: something else or a worry (a concern for the referent). Plain
+    # integers, no foreign keys: the columns were added in place (migration 0025).
+    need_skill_id: Mapped[int | None] = mapped_column(Integer)
+    # What the referent or a coordinator did with the draft (first decision wins), and the
+    # request it became.
+    draft_decision: Mapped[DraftDecision | None] = mapped_column(_str_enum(DraftDecision))
+    draft_decided_by_id: Mapped[int | None] = mapped_column(Integer)
+    request_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "day", "person_id", name="uq_watch_calls_day_person"),

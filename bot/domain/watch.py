@@ -73,6 +73,18 @@ class Acknowledgement(StrEnum):
     REACHED = "reached"  # reached now
 
 
+class DraftDecision(StrEnum):
+    """What became of the request draft a 🙋 made for the person's referent (button words)."""
+
+    POST = "post"  # ✅ posted as it was
+    EDIT = "edit"  # ✏️ opened in /new's preview, posted (or not) from there
+    DISMISS = "dismiss"  # ✖ not needed
+    WITHDRAWN = "gone"  # the person left the register before anyone decided
+
+
+# The need a 🙋 records when the caller taps "Something else / a worry" (a concern).
+CONCERN = 0
+
 # Outcomes that mean the person was reached (or help is on its way): nothing more to do today.
 SETTLED = frozenset({CallOutcome.WELL, CallOutcome.NEEDS, CallOutcome.EMERGENCY})
 # The skill a caller must hold (the default catalogue's code).

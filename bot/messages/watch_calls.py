@@ -14,9 +14,10 @@ from typing import ClassVar
 from babel.dates import format_date
 
 from bot.callbacks import Action
-from bot.domain.watch import Acknowledgement, CallOutcome, CampaignKind
+from bot.domain.watch import CONCERN, Acknowledgement, CallOutcome, CampaignKind, DraftDecision
 from bot.i18n import N_, Translator
 from bot.messages.base import Delivery, Notice, Rendered, Town, button, keyboard
+from bot.skills import skill_label
 from storage import outbox
 
 KIND_NAMES = {
@@ -36,6 +37,7 @@ OUTCOME_NAMES = {
     CallOutcome.NEEDS: N_("reached, needs something"),
     CallOutcome.EMERGENCY: N_("emergency services called"),
 }
+SOMETHING_ELSE = N_("something else / a worry")
 ACKNOWLEDGEMENTS = {
     Acknowledgement.GO: N_("🚶 I'll go"),
     Acknowledgement.POLICE: N_("👮 I called the police municipale"),
@@ -65,6 +67,8 @@ class CallLine:
     notes: str | None
     outcome: CallOutcome
     first_no_answer_at: datetime | None
+    # 🙋: the kind of help tapped (a skill's label), None for something else or a worry.
+    need: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,9 @@ def caller_list(notice: CallerList, _: Translator, town: Town) -> Rendered:
                     time=local_time(line.first_no_answer_at, town),
                 )
             )
+        elif line.outcome is CallOutcome.NEEDS:
+            need = skill_label(line.need, _) if line.need else _(SOMETHING_ELSE)
+            text.append("   " + _("🙋 needs: {need}", need=need))
         elif line.outcome in OUTCOME_NAMES:
             text.append("   " + _(OUTCOME_NAMES[line.outcome]))
         if line.outcome in (CallOutcome.PENDING, CallOutcome.NO_ANSWER):
@@ -187,8 +194,8 @@ class PersonNeeds(Notice):
             )
         else:
             text = _(
-                "🙋 {caller} reached {name} (watch register), who needs something: ask the "
-                "caller, then post a request with /new if the brigade can help.",
+                "💬 {caller} reached {name} (watch register): something else or a worry. Call "
+                "the caller to know more; /new posts a request if the brigade can help.",
                 caller=self.caller,
                 name=self.name,
             )
@@ -338,4 +345,98 @@ class ListRemoved(Notice):
 
     def delivery(self) -> Delivery:
         """Replaces the list."""
+        return Delivery(message_id=self.message_id)
+
+
+def need_picker(name: str, call_id: int, skills: list[tuple[int, str]], _: Translator) -> Rendered:
+    """🙋 tapped: what the person needs, in place of the caller's list (⬅ brings it back)."""
+    buttons = [
+        button(skill_label(label, _), Action.WATCH_NEED, skill_id, call_id)
+        for skill_id, label in skills
+    ]
+    rows = [
+        *(buttons[index : index + 2] for index in range(0, len(buttons), 2)),
+        [button(_("💬 Something else / a worry"), Action.WATCH_NEED, CONCERN, call_id)],
+        [button(_("⬅ Back"), Action.WATCH_CALL, "list", call_id)],
+    ]
+    return Rendered(_("🙋 What does {name} need?", name=name), keyboard(rows))
+
+
+DRAFT_ACTIONS = (
+    (DraftDecision.POST, N_("✅ Post it")),
+    (DraftDecision.EDIT, N_("✏️ Edit first")),
+    (DraftDecision.DISMISS, N_("✖ Not needed")),
+)
+
+
+@dataclass(frozen=True)
+class NeedDraft(Notice):
+    """To the person's referent (or, without one, the coordinators): a request drafted from a
+    caller's 🙋, to post in one tap, edit first, or drop. Name and address only: the phone goes
+    to the volunteer who takes the request, with the claim's details."""
+
+    call_id: int
+    name: str
+    address: str
+    caller: str
+    at: datetime
+    need: str
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """The draft as volunteers would get it, and what posting it means."""
+        text = [
+            _(
+                "📋 Draft request for {name} (watch call, {time} by {caller}):",
+                name=self.name,
+                time=local_time(self.at, town),
+                caller=self.caller,
+            ),
+            _(
+                "{need} — as soon as possible — 1 volunteer",
+                need=skill_label(self.need, _),
+            ),
+            _("Address: {value}", value=self.address),
+            "",
+            _(
+                "Post it only if {name} agreed to be helped by a volunteer: posting records "
+                "their consent, as /new does.",
+                name=self.name,
+            ),
+        ]
+        rows = [
+            [button(_(label), Action.WATCH_DRAFT, decision.value, self.call_id)]
+            for decision, label in DRAFT_ACTIONS
+        ]
+        return Rendered("\n".join(text), keyboard(rows))
+
+
+def draft_decided(name: str, who: str, decision: DraftDecision, _: Translator) -> Rendered:
+    """The draft once someone decided (every copy, edited; no button left)."""
+    if decision is DraftDecision.POST:
+        return Rendered(_("📋 {name}: request posted by {who}.", name=name, who=who))
+    if decision is DraftDecision.EDIT:
+        return Rendered(_("📋 {name}: {who} is editing the request.", name=name, who=who))
+    if decision is DraftDecision.DISMISS:
+        return Rendered(_("📋 {name}: not needed, said {who}.", name=name, who=who))
+    return Rendered(_("📋 This draft was withdrawn: the person left the watch register."))
+
+
+@dataclass(frozen=True)
+class DraftDecided(Notice):
+    """Every other copy of a draft, once someone decided (or the person left the register:
+    then a neutral text, with no name)."""
+
+    method: ClassVar[str] = "edit_message_text"
+
+    name: str
+    who: str
+    decision: DraftDecision
+    message_id: int
+
+    def render(self, _: Translator, town: Town) -> Rendered:
+        """Who decided what."""
+        return draft_decided(self.name, self.who, self.decision, _)
+
+    def delivery(self) -> Delivery:
+        """Replaces the draft."""
         return Delivery(message_id=self.message_id)

@@ -11,7 +11,8 @@ unexpected is asked again (conversations/base.py).
 - `draft`: the steps, the `PostingDraft`, where ⬅ leads;
 - `questions`: the question of each step;
 - `answers`: the handler of each step and verb;
-- `preview`: the preview and the answer once posted.
+- `preview`: the preview and the answer once posted;
+- `from_watch`: ✏️ Edit first on a watch call's request draft opens the preview, answers in.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from conversations.posting.draft import (
     PostingTurn,
     Step,
 )
+from conversations.posting.from_watch import from_watch_draft
 from conversations.posting.questions import PLACES_CHOICES
 
 # (Importing `answers` imports `questions`, which registers each step's question.)
@@ -71,6 +73,8 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
         entry_points=[
             POSTING.start_command("new", start_posting),
             POSTING.start_tap(start_from_menu, action=Action.MENU, verb="new"),
+            # ✏️ Edit first, on a watch call's request draft: the preview, its answers in.
+            POSTING.start_tap(from_watch_draft, action=Action.WATCH_DRAFT, verb="edit"),
         ],
         states={
             Step.BENEFICIARY: [POSTING.on("benef", on_beneficiary)],
@@ -114,5 +118,6 @@ def build_posting_conversation() -> ConversationHandler[BrigadeContext]:
             POSTING.command("new", start_posting, restart=True),
             # /start's "➕ New request" mid-way starts over, as /new does.
             POSTING.restart_tap(start_from_menu, action=Action.MENU, verb="new"),
+            POSTING.restart_tap(from_watch_draft, action=Action.WATCH_DRAFT, verb="edit"),
         ],
     )

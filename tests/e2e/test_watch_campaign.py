@@ -152,6 +152,11 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
             elif needs is None:
                 needs = name
                 caller.tap(message, f"{number} 🙋")
+                # What do they need? asked in the list's place; a tap records it.
+                asked = f"What does {name} need?"
+                await world.wait_for(lambda m=message, a=asked: a in (m.text or ""))
+                caller.tap(message, "Shopping")
+                await world.wait_for(lambda m=message: "🙋 needs: Shopping" in (m.text or ""))
             else:
                 caller.tap(message, f"{number} ✅")
             await live.settle()
@@ -163,7 +168,11 @@ async def test_a_three_day_heat_campaign(world: FakeTelegram, live: PollingBriga
     assert unreached
     assert unanswered
     assert needs
-    await rita.expect_message(f"reached {needs} (watch register), who needs something")
+    # Rita, their referent, has a draft request to post in one tap (her own test: e2e
+    # test_watch_needs.py).
+    draft = await rita.expect_message(f"📋 Draft request for {needs} (watch call, 11:00 by ")
+    assert "Shopping — as soon as possible — 1 volunteer" in (draft.text or "")
+    assert "+33" not in (draft.text or "")
     clock.advance(minutes=61)
     assert (await _run(live))["watch_retries"] == 1
     unreached_caller = by_id[first_caller[people[unreached]]]

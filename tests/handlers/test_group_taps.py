@@ -72,8 +72,10 @@ PRIVATE_TAPS: dict[Action, list[str]] = {
     Action.REGISTER_STEP: ["wgs:save:x", "wgs:field:name"],
     Action.WATCH: ["wt:start:0", "wt:stopyes:1"],
     Action.WATCH_STEP: ["wts:start:x"],
-    Action.WATCH_CALL: ["wc:well:1", "wc:none:1"],
+    Action.WATCH_CALL: ["wc:well:1", "wc:none:1", "wc:needs:1", "wc:list:1"],
     Action.WATCH_ALERT: ["wa:go:1"],
+    Action.WATCH_NEED: ["wn:1:1", "wn:0:1"],
+    Action.WATCH_DRAFT: ["wd:post:1", "wd:edit:1", "wd:dismiss:1"],
 }
 
 

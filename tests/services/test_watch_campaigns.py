@@ -17,6 +17,7 @@ from bot.app import build_services
 from bot.context import Services
 from bot.domain.vocabulary import Role
 from bot.domain.watch import (
+    CONCERN,
     Acknowledgement,
     CallOutcome,
     CampaignKind,
@@ -166,12 +167,10 @@ async def test_three_days_of_calls(town: Town, database: Database, clock: Manual
     listed = await watch.record(owner[first.id], first.id, CallOutcome.WELL)
     assert isinstance(listed, CallerList)
     assert {line.call_id: line.outcome for line in listed.lines}[first.id] is CallOutcome.WELL
-    assert await watch.record(owner[first.id], first.id, CallOutcome.NEEDS) is (
-        Outcome.ALREADY_DONE
-    )
-    assert isinstance(
-        await watch.record(owner[second.id], second.id, CallOutcome.NEEDS), CallerList
-    )
+    assert await watch.record_need(owner[first.id], first.id, CONCERN) is Outcome.ALREADY_DONE
+    # 🙋 comes with what is needed (here a worry: told to the referent and the coordinators).
+    assert await watch.record(owner[second.id], second.id, CallOutcome.NEEDS) is Outcome.INVALID
+    assert isinstance(await watch.record_need(owner[second.id], second.id, CONCERN), CallerList)
     assert sent.readers(PersonNeeds) == [RITA, COORDINATOR_ID]
     # Two no-answers: escalated at once to the referent and the coordinators.
     await watch.record(owner[third.id], third.id, CallOutcome.NO_ANSWER)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 
 from storage import migrate
 from storage.database import Database
@@ -67,3 +67,34 @@ async def test_the_skills_catalogue_is_seeded_and_electricity_needs_verification
         skills = (await session.execute(select(Skill))).scalars().all()
     assert {skill.label for skill in skills} == set(SEEDED_LABELS)
     assert {skill.code for skill in skills if skill.requires_verification} == {"electricity"}
+
+
+async def test_0025_keeps_a_running_campaigns_calls_and_their_people(database_url: str) -> None:
+    """The need's columns are added in place: a call of the day keeps its person and campaign
+    (a batch rebuild of watch_calls on SQLite would have dropped and recreated the table), and
+    the downgrade keeps them too."""
+    db = Database(database_url, clock=ManualClock())
+    try:
+        await migrate.upgrade(db, "0024")
+        async with db.engine.begin() as connection:
+            for statement in (
+                "INSERT INTO watch_register (id, name, phone, address, registered_by, consent,"
+                " language, created_at, updated_at) VALUES (1, 'Odette', '0235', '3 rue',"
+                " 'self', 'oral', 'fr', '2026-12-06 10:00:00', '2026-12-06 10:00:00')",
+                "INSERT INTO watch_campaigns (id, kind, window_start, window_end, interval_days,"
+                " next_window_at, started_at, running) VALUES (1, 'heat', 540, 720, 1,"
+                " '2026-12-06 10:00:00', '2026-12-06 10:00:00', true)",
+                "INSERT INTO watch_calls (id, campaign_id, day, person_id, outcome)"
+                " VALUES (1, 1, '2026-12-06', 1, 'pending')",
+            ):
+                await connection.execute(text(statement))
+        await migrate.upgrade(db, "0025")
+        query = "SELECT campaign_id, person_id, need_skill_id, draft_decision FROM watch_calls"
+        async with db.engine.connect() as connection:
+            assert (await connection.execute(text(query))).all() == [(1, 1, None, None)]
+        await migrate.downgrade(db, "0024")
+        async with db.engine.connect() as connection:
+            rows = await connection.execute(text("SELECT campaign_id, person_id FROM watch_calls"))
+            assert rows.all() == [(1, 1)]
+    finally:
+        await db.dispose()

@@ -15,6 +15,7 @@ per stage; `RequestService` gathers them for the handlers:
 - `mine`, `tasks`, `nearby`: what each person sees of their own commitments — a referent's
   requests (/mine, and their edits before any claim), a volunteer's claims (/tasks), the open
   requests a volunteer may take now (/nearby);
+- `watch_drafts`: ✅ on a watch call's request draft, posted as /new posts;
 - `base`: what they share, among which the one way a place is given back (`_give_back`).
 """
 
@@ -40,15 +41,24 @@ from bot.services.requests.mine import (
     RequestEdit,
 )
 from bot.services.requests.nearby import Nearby, NearbyPage, NearbyRequest
-from bot.services.requests.posting import Posting
 from bot.services.requests.tasks import Directions, MyTask, MyTasks, TaskAnswer, TaskGroup, TaskVerb
 from bot.services.requests.timers import Timers
 from bot.services.requests.validation import Decision
 from bot.services.requests.visits import Visits
+from bot.services.requests.watch_drafts import DraftPosted, WatchDrafts
 
 
 class RequestService(
-    MyRequests, MyTasks, Nearby, Timers, Posting, Claims, Closing, Conduct, Visits, AdminActions
+    MyRequests,
+    MyTasks,
+    Nearby,
+    Timers,
+    WatchDrafts,
+    Claims,
+    Closing,
+    Conduct,
+    Visits,
+    AdminActions,
 ):
     """Use cases of the request lifecycle; no Telegram here, only notices."""
 
@@ -61,6 +71,7 @@ __all__ = [
     "ClaimResult",
     "Decision",
     "Directions",
+    "DraftPosted",
     "GiveBack",
     "MineAnswer",
     "MineGroup",

@@ -30,25 +30,32 @@ class Posting(Validating, Beneficiaries):
             referent = await self._require(session, referent_telegram_id, Role.REFERENT)
             if referent is None:
                 return None
-            beneficiary_id = await self._beneficiary(session, referent, draft)
-            if beneficiary_id is None:
-                return None
-            held = self._settings.requests_need_validation
-            request = await self._new_request(session, referent, beneficiary_id, draft, now, held)
-            if held:
-                await self._hold_for_validation(session, request, referent, for_themselves=False)
-                return Posted(request.id, 0, 0, False, awaiting_validation=True)
-            neighbourhood_id = request.neighbourhood_id
-            view = await self._view(session, request.id)
-            regular = draft.preferred_volunteer_id
-            if regular is not None and await self._offer_to_regular(
-                session, request, view, regular, draft.exclusive_minutes
-            ):
-                # The regular's turn: others (and the group) hear of it only if they pass.
-                return Posted(request.id, 1, 0, False)
-            group_posted = await self._post_in_group(session, view, neighbourhood_id)
-            offered, remaining = await self._send_wave(session, request, view)
-            return Posted(request.id, offered, remaining, group_posted)
+            return await self._post_in(session, referent, draft, now)
+
+    async def _post_in(
+        self, session: AsyncSession, referent: Member, draft: RequestDraft, now: datetime
+    ) -> Posted | None:
+        """`post` in an open transaction (also a watch call's draft, posted with ✅); None if
+        the beneficiary is not the referent's own."""
+        beneficiary_id = await self._beneficiary(session, referent, draft)
+        if beneficiary_id is None:
+            return None
+        held = self._settings.requests_need_validation
+        request = await self._new_request(session, referent, beneficiary_id, draft, now, held)
+        if held:
+            await self._hold_for_validation(session, request, referent, for_themselves=False)
+            return Posted(request.id, 0, 0, False, awaiting_validation=True)
+        neighbourhood_id = request.neighbourhood_id
+        view = await self._view(session, request.id)
+        regular = draft.preferred_volunteer_id
+        if regular is not None and await self._offer_to_regular(
+            session, request, view, regular, draft.exclusive_minutes
+        ):
+            # The regular's turn: others (and the group) hear of it only if they pass.
+            return Posted(request.id, 1, 0, False)
+        group_posted = await self._post_in_group(session, view, neighbourhood_id)
+        offered, remaining = await self._send_wave(session, request, view)
+        return Posted(request.id, offered, remaining, group_posted)
 
     async def ask(self, asker_telegram_id: int, draft: RequestDraft) -> Asked | Outcome:
         """A member asks for themselves: held for validation, the validators are sent a card.

@@ -16,12 +16,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import Role
-from bot.domain.watch import Acknowledgement, CallOutcome
+from bot.domain.watch import CONCERN, Acknowledgement, CallOutcome, DraftDecision
 from bot.messages.base import Reader
 from bot.messages.messenger import Letter
 from bot.messages.watch_calls import (
     AlertAnswered,
     CallerList,
+    NeedDraft,
     PersonNeeds,
     Unreached,
     acknowledged,
@@ -29,10 +30,20 @@ from bot.messages.watch_calls import (
 from bot.services.base import coordinator_readers
 from bot.services.outcomes import Outcome
 from bot.services.watch.campaigns import caller_lines
+from bot.services.watch.needs import (
+    DraftOutcome,
+    DraftPrefill,
+    check_draft,
+    claim_draft,
+    decider_of,
+    draft_batch,
+    edit_copies,
+    prefill,
+)
 from bot.services.watch.silence import SilentCallers
 from storage import audit
 from storage import members as member_store
-from storage.models import Member, OutboxMessage, OutboxStatus
+from storage.models import Member, OutboxMessage, OutboxStatus, Skill
 from storage.watch_models import WatchCall, WatchCampaign, WatchPerson
 from storage.writes import changed
 
@@ -44,6 +55,24 @@ def alert_batch(call_id: int) -> str:
     """The outbox batch holding every copy of the alerts about one call (first and repeated):
     all are edited when someone says what they do."""
     return f"watch-alert:{call_id}"
+
+
+@dataclass(frozen=True)
+class NeedChoices:
+    """🙋 tapped: the person, and the kinds of help the caller may say they need (/new's)."""
+
+    call_id: int
+    name: str
+    skills: list[tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class DraftAnswer:
+    """A decision about a draft (✏️ or ✖): the tapped copy's new text, and for ✏️ the request
+    as /new's answers."""
+
+    done: DraftOutcome
+    prefill: DraftPrefill | None = None
 
 
 @dataclass(frozen=True)
@@ -83,19 +112,17 @@ class WatchService(SilentCallers):
         """A caller's outcome on one person of their list; their list as it now reads.
 
         NOT_ALLOWED: not their call; EXPIRED: not the campaign's current day (or stopped);
-        ALREADY_DONE: the call is no longer waiting for this (a double tap, an old list).
+        ALREADY_DONE: the call is no longer waiting for this (a double tap, an old list);
+        INVALID: NEEDS, which comes with what is needed (`record_need`).
         """
+        if outcome is CallOutcome.NEEDS:
+            return Outcome.INVALID
         now = self._clock()
         async with self._transaction() as session:
-            member = await member_store.get_by_telegram_id(session, telegram_id)
-            call = await session.get(WatchCall, call_id)
-            if member is None or call is None or call.caller_id != member.id:
-                return Outcome.NOT_ALLOWED
-            campaign = await session.get(WatchCampaign, call.campaign_id)
-            if campaign is None or not campaign.running or campaign.day != call.day:
-                return Outcome.EXPIRED
-            if call.person_id is None:
-                return Outcome.NOT_FOUND
+            found = await self._callers(session, telegram_id, call_id)
+            if isinstance(found, Outcome):
+                return found
+            member, call, campaign, person = found
             was = call.outcome
             moved = await self._move(session, call, outcome, now)
             if moved is None:
@@ -103,22 +130,174 @@ class WatchService(SilentCallers):
             await audit.record(
                 session, "watch_call", call.id, "outcome", by=member.id, moved=(was, moved)
             )
-            person = await session.get(WatchPerson, call.person_id)
-            assert person is not None
             letters: list[Letter] = []
-            if moved in (CallOutcome.NEEDS, CallOutcome.EMERGENCY):
+            if moved is CallOutcome.EMERGENCY:
                 notice = PersonNeeds(person.name, member.display_name, moved)
                 letters += [(notice, reader) for reader in await self._staff(session, person)]
             elif moved is CallOutcome.NO_ANSWER and call.second_no_answer_at is not None:
                 await self._unreached(session, [call], repeated=False)
             await self._messenger.post(session, letters)
-            lines = await caller_lines(session, campaign.id, call.day, {member.id})
-            return CallerList(
-                call.day, campaign.window_start, campaign.window_end, lines.get(member.id, ())
+            return await self._list_of(session, member, campaign, call)
+
+    async def _callers(
+        self, session: AsyncSession, telegram_id: int, call_id: int
+    ) -> tuple[Member, WatchCall, WatchCampaign, WatchPerson] | Outcome:
+        """The presser's own call of the campaign's current day, and its person.
+
+        NOT_ALLOWED: not their call; EXPIRED: not the current day (or stopped); NOT_FOUND: the
+        person left the register.
+        """
+        member = await member_store.get_by_telegram_id(session, telegram_id)
+        call = await session.get(WatchCall, call_id)
+        if member is None or call is None or call.caller_id != member.id:
+            return Outcome.NOT_ALLOWED
+        campaign = await session.get(WatchCampaign, call.campaign_id)
+        if campaign is None or not campaign.running or campaign.day != call.day:
+            return Outcome.EXPIRED
+        person = await session.get(WatchPerson, call.person_id) if call.person_id else None
+        if person is None:
+            return Outcome.NOT_FOUND
+        return member, call, campaign, person
+
+    @staticmethod
+    async def _list_of(
+        session: AsyncSession, member: Member, campaign: WatchCampaign, call: WatchCall
+    ) -> CallerList:
+        """The caller's list of the call's day, as it now reads."""
+        lines = await caller_lines(session, campaign.id, call.day, {member.id})
+        return CallerList(
+            call.day, campaign.window_start, campaign.window_end, lines.get(member.id, ())
+        )
+
+    async def caller_list(self, telegram_id: int, call_id: int) -> CallerList | Outcome:
+        """⬅ from "what do they need?": the caller's list again, nothing recorded."""
+        async with self._db.read() as session:
+            found = await self._callers(session, telegram_id, call_id)
+            if isinstance(found, Outcome):
+                return found
+            member, call, campaign, _person = found
+            return await self._list_of(session, member, campaign, call)
+
+    async def need_choices(self, telegram_id: int, call_id: int) -> NeedChoices | Outcome:
+        """🙋 tapped: what the person may need (the skills /new offers), nothing recorded yet.
+
+        Refused as `record` refuses; ALREADY_DONE: the call is no longer waiting."""
+        async with self._db.read() as session:
+            found = await self._callers(session, telegram_id, call_id)
+            if isinstance(found, Outcome):
+                return found
+            _member, call, _campaign, person = found
+            if call.outcome not in OPEN or call.escalated_at is not None:
+                return Outcome.ALREADY_DONE
+            skills = await session.execute(
+                select(Skill.id, Skill.label).where(Skill.retired_at.is_(None)).order_by(Skill.id)
             )
+            return NeedChoices(call.id, person.name, [(row.id, row.label) for row in skills])
+
+    async def record_need(
+        self, telegram_id: int, call_id: int, skill_id: int
+    ) -> CallerList | Outcome:
+        """🙋 then what is needed: the outcome NEEDS with the need; a request draft for the
+        person's referent (the coordinators without one), or, for `CONCERN` (something else, a
+        worry), a concern notice to the referent and the coordinators. The list as it now reads.
+
+        Refused as `record` refuses; INVALID: a skill that is not offered (retired, forged).
+        """
+        now = self._clock()
+        async with self._transaction() as session:
+            found = await self._callers(session, telegram_id, call_id)
+            if isinstance(found, Outcome):
+                return found
+            member, call, campaign, person = found
+            skill = None
+            if skill_id != CONCERN:
+                skill = await session.get(Skill, skill_id)
+                if skill is None or skill.retired_at is not None:
+                    return Outcome.INVALID
+            was = call.outcome
+            moved = await self._move(
+                session, call, CallOutcome.NEEDS, now, need=skill.id if skill else None
+            )
+            if moved is None:
+                return Outcome.ALREADY_DONE
+            await audit.record(
+                session, "watch_call", call.id, "outcome", by=member.id, moved=(was, moved)
+            )
+            if skill is None:
+                notice = PersonNeeds(person.name, member.display_name, CallOutcome.NEEDS)
+                letters: list[Letter] = [
+                    (notice, reader) for reader in await self._staff(session, person)
+                ]
+                await self._messenger.post(session, letters)
+            else:
+                draft = NeedDraft(
+                    call.id, person.name, person.address, member.display_name, now, skill.label
+                )
+                referent = (
+                    Reader.of(await session.get(Member, person.referent_id))
+                    if person.referent_id
+                    else None
+                )
+                readers = [referent] if referent else await coordinator_readers(session)
+                rows = await self._messenger.post(session, [(draft, r) for r in readers])
+                for row in rows:
+                    row.batch_key = draft_batch(call.id)
+            return await self._list_of(session, member, campaign, call)
+
+    # --- the referent's draft ----------------------------------------------------------------
+
+    async def decide_draft(
+        self,
+        telegram_id: int,
+        call_id: int,
+        decision: DraftDecision,
+        *,
+        tapped: tuple[int, int] | None = None,
+    ) -> DraftAnswer | Outcome:
+        """✖ Not needed, or ✏️ Edit first (then the request as /new's answers, for its
+        preview): first decision wins; every other copy of the draft says who decided.
+        (✅ is the posting service's: bot/services/requests/watch_drafts.py.)
+
+        Refused as `check_draft` refuses; ✏️ only for referents (who post).
+        """
+        if decision not in (DraftDecision.DISMISS, DraftDecision.EDIT):
+            return Outcome.INVALID
+        async with self._transaction() as session:
+            found = await check_draft(
+                session, telegram_id, call_id, to_post=decision is DraftDecision.EDIT
+            )
+            if isinstance(found, Outcome):
+                return found
+            answers = None
+            if decision is DraftDecision.EDIT:
+                reader = Reader.of(found.member)
+                assert reader is not None
+                answers = await prefill(session, found, self._messenger.translator(reader))
+            if not await claim_draft(session, found, decision):
+                return Outcome.ALREADY_DONE
+            done = DraftOutcome(found.person.name, found.member.display_name, decision)
+            await edit_copies(session, self._messenger, call_id, done, tapped)
+            return DraftAnswer(done, answers)
+
+    async def draft_decided(self, call_id: int) -> DraftOutcome | None:
+        """A draft already decided: who decided what (for a late tap)."""
+        async with self._db.read() as session:
+            call = await session.get(WatchCall, call_id)
+            if call is None or call.draft_decision is None:
+                return None
+            person = await session.get(WatchPerson, call.person_id) if call.person_id else None
+            if person is None:
+                return None
+            return DraftOutcome(person.name, await decider_of(session, call), call.draft_decision)
 
     async def _move(
-        self, session: AsyncSession, call: WatchCall, outcome: CallOutcome, now: datetime
+        self,
+        session: AsyncSession,
+        call: WatchCall,
+        outcome: CallOutcome,
+        now: datetime,
+        *,
+        need: int | None = None,
     ) -> CallOutcome | None:
         """Record the outcome with a conditional UPDATE; the outcome stored, or None."""
         waiting = [
@@ -145,6 +324,8 @@ class WatchService(SilentCallers):
                 waiting.append(WatchCall.second_no_answer_at.is_(None))
         elif outcome in (CallOutcome.WELL, CallOutcome.NEEDS, CallOutcome.EMERGENCY):
             values = {"outcome": outcome, "outcome_at": now, "retry_at": None}
+            if outcome is CallOutcome.NEEDS:
+                values["need_skill_id"] = need
         else:
             return None
         moved = await changed(

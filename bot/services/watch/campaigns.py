@@ -595,8 +595,9 @@ async def caller_lines(
     if not caller_ids:
         return {}
     rows = await session.execute(
-        select(WatchCall, WatchPerson)
+        select(WatchCall, WatchPerson, Skill.label)
         .join(WatchPerson, WatchPerson.id == WatchCall.person_id)
+        .outerjoin(Skill, Skill.id == WatchCall.need_skill_id)
         .where(
             WatchCall.campaign_id == campaign_id,
             WatchCall.day == day,
@@ -605,7 +606,7 @@ async def caller_lines(
         .order_by(WatchCall.id)
     )
     lists: dict[int, list[CallLine]] = {}
-    for call, person in rows.all():
+    for call, person, need in rows.all():
         assert call.caller_id is not None
         lists.setdefault(call.caller_id, []).append(
             CallLine(
@@ -616,6 +617,7 @@ async def caller_lines(
                 person.notes,
                 call.outcome,
                 call.first_no_answer_at,
+                need,
             )
         )
     return {caller_id: tuple(lines) for caller_id, lines in lists.items()}

@@ -30,6 +30,7 @@ from bot.messages.watch_calls import CallerList
 from bot.services.base import Notifying
 from bot.services.outcomes import Outcome
 from bot.services.watch.campaigns import caller_lines, restated
+from bot.services.watch.needs import withdraw_drafts
 from storage import audit
 from storage import members as member_store
 from storage.models import (
@@ -316,7 +317,8 @@ class RegisterService(Notifying):
 
     async def remove(self, telegram_id: int, person_id: int) -> Outcome:
         """Take a person off the register: their row is deleted, their details erased at once,
-        and today's lists that named them are edited without them."""
+        today's lists that named them are edited without them, and their request drafts not
+        decided yet are withdrawn."""
         async with self._transaction() as session:
             found = await self._person(session, telegram_id, person_id)
             if isinstance(found, Outcome):
@@ -337,6 +339,8 @@ class RegisterService(Notifying):
                     .where(WatchCall.person_id == person.id, WatchList.removed_at.is_(None))
                 )
             ).all()
+            # Their request drafts not decided yet name them: withdrawn, every copy neutral.
+            await withdraw_drafts(session, self._messenger, person.id)
             await session.execute(delete(WatchPerson).where(WatchPerson.id == person.id))
             await session.execute(
                 update(WatchCall).where(WatchCall.person_id == person.id).values(person_id=None)
