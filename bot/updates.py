@@ -130,7 +130,9 @@ class UpdateGate:
         prune = self._next_prune is None or now >= self._next_prune
         if prune:
             self._next_prune = now + self._prune_every
-        async with database.transaction() as session:
+        # A Core connection: nothing here loads ORM objects, and a session cost more than the
+        # statements themselves.
+        async with database.core_transaction() as session:
             if prune:
                 # Before the insert: an old row must never make a new update look handled.
                 pruned = await store.prune(session, now - self._keep)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.domain.vocabulary import Role, VolunteerStatus
 from storage.models import Claim, HelpRequest, Member, MemberRole, OutboxMessage, Signal
@@ -84,7 +84,7 @@ _IDENTITIES = (
 
 
 async def identities_of(
-    session: AsyncSession, telegram_ids: Iterable[int]
+    session: AsyncSession | AsyncConnection, telegram_ids: Iterable[int]
 ) -> dict[int, MemberIdentity]:
     """`identity_of` for several people in one statement (the update gate's batch): only the
     ids of known members are keys."""

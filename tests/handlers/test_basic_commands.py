@@ -164,7 +164,7 @@ async def test_a_command_reads_its_sender_once_and_a_known_coordinator_writes_no
     read_identities = member_store.identities_of
     refresh = MemberService._refresh
     database = brigade.services.database
-    transaction = database.transaction
+    transaction, core_transaction = database.transaction, database.core_transaction
 
     async def counted_read(session: Any, telegram_id: int) -> Any:
         reads.append(telegram_id)
@@ -180,12 +180,17 @@ async def test_a_command_reads_its_sender_once_and_a_known_coordinator_writes_no
         return await refresh(self, who)
 
     def counted_transaction(*args: Any, **kwargs: Any) -> Any:
-        transactions.append(args)
+        transactions.append("session")
         return transaction(*args, **kwargs)
+
+    def counted_core_transaction() -> Any:
+        transactions.append("core")
+        return core_transaction()
 
     monkeypatch.setattr(member_store, "identity_of", counted_read)
     monkeypatch.setattr(member_store, "identities_of", counted_reads)
     monkeypatch.setattr(MemberService, "_refresh", counted_refresh)
+    monkeypatch.setattr(database, "core_transaction", counted_core_transaction)
     monkeypatch.setattr(database, "transaction", counted_transaction)
     claire.send_command("help")
     await brigade.deliver()
@@ -197,4 +202,4 @@ async def test_a_command_reads_its_sender_once_and_a_known_coordinator_writes_no
     assert refreshes == []
     # The gate's insert and the identity read share one transaction; no read session follows
     # (`identity_of`, which opens one, was not called).
-    assert len(transactions) == 1
+    assert transactions == ["core"]
