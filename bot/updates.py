@@ -119,9 +119,7 @@ class UpdateGate:
         log.info("update %s was already handled (re-delivered): skipped", update.update_id)
         raise ApplicationHandlerStop
 
-    async def _record(
-        self, database: Database, arrivals: Sequence[_Arrival]
-    ) -> list[_Admission]:
+    async def _record(self, database: Database, arrivals: Sequence[_Arrival]) -> list[_Admission]:
         """Record a batch of update ids; for each, whether it is seen for the first time and
         its sender's identity."""
         update_ids = [arrival.update_id for arrival in arrivals]
