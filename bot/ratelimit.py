@@ -46,6 +46,10 @@ class SharedBudgetLimiter(BaseRateLimiter[int]):
         self._limiter = limiter
         self._max_retries = max_retries
         self._clock = clock
+        # Waiters take turns, first come first served: only the first polls the buckets, the
+        # others sleep on the lock. Without it every waiting answer woke at each refill (16
+        # updates at once: ~16 wake-ups of a deep coroutine chain per answer sent, profiled).
+        self._turn = asyncio.Lock()
 
     async def initialize(self) -> None:
         """Nothing to set up: the buckets belong to the sender."""
@@ -70,9 +74,7 @@ class SharedBudgetLimiter(BaseRateLimiter[int]):
         retries = self._max_retries if rate_limit_args is None else rate_limit_args
         attempt = 0
         while True:
-            # The buckets refill with time, not on an event: sleep exactly until they allow it.
-            while (wait := self._limiter.acquire_direct(chat, self._clock())) > 0:  # noqa: ASYNC110
-                await asyncio.sleep(wait)
+            await self._acquire(chat)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -84,3 +86,23 @@ class SharedBudgetLimiter(BaseRateLimiter[int]):
                 if chat is not None:
                     self._limiter.refused(chat, seconds, self._clock())
                 await asyncio.sleep(seconds)
+
+    async def _acquire(self, chat: int | None) -> None:
+        """Spend one send from the budget, waiting for it in turn."""
+        if not self._turn.locked() and self._limiter.acquire_direct(chat, self._clock()) == 0:
+            return  # nobody waiting and the budget allows it: the common case
+        while True:
+            # A pause Telegram imposed on this chat is waited out apart: it must not hold up
+            # the answers to other chats queued behind.
+            pause = self._limiter.chat_pause(chat, self._clock())
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
+            async with self._turn:
+                # The buckets refill with time, not on an event: sleep exactly until they allow.
+                while (wait := self._limiter.acquire_direct(chat, self._clock())) > 0:
+                    if self._limiter.chat_pause(chat, self._clock()) > 0:
+                        break
+                    await asyncio.sleep(wait)
+                else:
+                    return

@@ -18,6 +18,7 @@ from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
 from bot.services.members import MemberProfile, TelegramIdentity
 from bot.text import one_line
+from bot.updates import PREFETCHED_SENDER
 
 R = TypeVar("R")
 
@@ -90,10 +91,17 @@ async def speaker(update: Update, context: BrigadeContext) -> Speaker | None:
     members = context.services.members
     chat = update.effective_chat
     who = identity_of(user)
-    if chat is None or chat.type == ChatType.PRIVATE:
-        member = await members.identify(who)
-    else:
-        member = await members.identify_known(who) or MemberProfile.guest(who)
+    # The update gate read the sender's identity in its own transaction (bot/updates.py): a
+    # known, unchanged member costs no second read.
+    prefetched = getattr(context, PREFETCHED_SENDER, None)
+    member = None
+    if prefetched is not None and prefetched[0] == user.id:
+        member = members.known_from(prefetched[1], who)
+    if member is None:
+        if chat is None or chat.type == ChatType.PRIVATE:
+            member = await members.identify(who)
+        else:
+            member = await members.identify_known(who) or MemberProfile.guest(who)
     found = _speaking(context, member)
     setattr(context, _SPEAKER, found)
     return found

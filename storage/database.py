@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -130,6 +131,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         stamped = self.engine.execution_options(**{CLOCK_OPTION: clock})
+        self._stamped = stamped
         info = {CLOCK_OPTION: clock}
         self._writers = async_sessionmaker(stamped, expire_on_commit=False, info=info)
         self._readers = async_sessionmaker(
@@ -150,6 +152,13 @@ class Database:
             yield session
         if on_commit is not None:
             on_commit()
+
+    @asynccontextmanager
+    async def core_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on a Core connection, without an ORM session: for the hottest
+        statements (the update gate's), which load no objects. Commits on success."""
+        async with self._stamped.begin() as connection:
+            yield connection
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.domain.vocabulary import Role, VolunteerStatus
 from storage.models import Claim, HelpRequest, Member, MemberRole, OutboxMessage, Signal
@@ -74,6 +74,47 @@ async def identity_of(session: AsyncSession, telegram_id: int) -> MemberIdentity
         updated_at=first.updated_at,
         roles=frozenset(row.role for row in rows if row.role is not None),
     )
+
+
+_IDENTITIES = (
+    select(*_IDENTITY.selected_columns)
+    .outerjoin(MemberRole, MemberRole.member_id == Member.id)
+    .where(Member.telegram_id.in_(bindparam("telegram_ids", expanding=True)))
+)
+
+
+async def identities_of(
+    session: AsyncSession | AsyncConnection, telegram_ids: Iterable[int]
+) -> dict[int, MemberIdentity]:
+    """`identity_of` for several people in one statement (the update gate's batch): only the
+    ids of known members are keys."""
+    wanted = list(dict.fromkeys(telegram_ids))
+    if not wanted:
+        return {}
+    rows = (await session.execute(_IDENTITIES, {"telegram_ids": wanted})).all()
+    found: dict[int, MemberIdentity] = {}
+    roles: dict[int, set[Role]] = {}
+    for row in rows:
+        if row.telegram_id not in found:
+            roles[row.telegram_id] = set()
+            found[row.telegram_id] = MemberIdentity(
+                id=row.id,
+                telegram_id=row.telegram_id,
+                display_name=row.display_name,
+                username=row.username,
+                language=row.language,
+                telegram_language=row.telegram_language,
+                volunteer_status=row.volunteer_status,
+                reachable=row.reachable,
+                updated_at=row.updated_at,
+                roles=frozenset(),
+            )
+        if row.role is not None:
+            roles[row.telegram_id].add(row.role)
+    return {
+        telegram_id: replace(identity, roles=frozenset(roles[telegram_id]))
+        for telegram_id, identity in found.items()
+    }
 
 
 async def add_member(session: AsyncSession, member: Member) -> Member:

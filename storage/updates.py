@@ -9,7 +9,7 @@ from typing import cast
 from sqlalchemy import Table, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import ProcessedUpdate
 
@@ -19,8 +19,20 @@ async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> 
     return update_id in await claim_updates(session, [update_id], now)
 
 
+_TABLE = cast(Table, ProcessedUpdate.__table__)
+# Built once per dialect, parameters apart: compiled once, then taken from SQLAlchemy's cache (a
+# multi-row `.values(rows)` was compiled again for every batch). Executed with a list of
+# parameters, SQLAlchemy sends it as one multi-row INSERT ("insertmanyvalues").
+_CLAIM = {
+    name: insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=[_TABLE.c.update_id])
+    .returning(_TABLE.c.update_id)
+    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+
+
 async def claim_updates(
-    session: AsyncSession, update_ids: Iterable[int], now: datetime
+    session: AsyncSession | AsyncConnection, update_ids: Iterable[int], now: datetime
 ) -> set[int]:
     """Record updates as handled; returns those that were not recorded yet.
 
@@ -32,20 +44,13 @@ async def claim_updates(
     ]
     if not rows:
         return set()
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # On the Core table: the ORM's bulk-insert machinery cost more than the statement itself.
-    table = cast(Table, ProcessedUpdate.__table__)
-    statement = (
-        insert(table)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[table.c.update_id])
-        .returning(table.c.update_id)
-    )
+    dialect = session.get_bind().dialect if isinstance(session, AsyncSession) else session.dialect
+    statement = _CLAIM["postgresql" if dialect.name == "postgresql" else "sqlite"]
     # RETURNING yields a row only for the ids inserted now, on both backends.
-    return set((await session.execute(statement)).scalars())
+    return set((await session.execute(statement, rows)).scalars())
 
 
-async def prune(session: AsyncSession, older_than: datetime) -> int:
+async def prune(session: AsyncSession | AsyncConnection, older_than: datetime) -> int:
     """Forget updates handled before `older_than`; returns how many."""
     result = await session.execute(
         delete(ProcessedUpdate)

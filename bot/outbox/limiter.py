@@ -159,6 +159,12 @@ class SendLimiter:
         self._overall.take(now)
         return 0.0
 
+    def chat_pause(self, chat_id: int | None, now: float) -> float:
+        """Seconds left of a pause Telegram imposed on this chat (0.0: none)."""
+        if chat_id is None:
+            return 0.0
+        return max(self._chat_paused_until.get(chat_id, -math.inf) - now, 0.0)
+
     def pause_all(self, seconds: float, now: float) -> None:
         """Send nothing for `seconds`."""
         self._paused_until = max(self._paused_until, now + seconds)

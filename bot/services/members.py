@@ -100,6 +100,15 @@ class MemberService(Service):
             return None
         return await self._refresh(who)
 
+    def known_from(
+        self, identity: MemberIdentity | None, who: TelegramIdentity
+    ) -> MemberProfile | None:
+        """The member from an identity read already (the update gate's), when nothing about
+        them needs writing; None otherwise (then `identify` reads and writes as usual)."""
+        if identity is not None and self._unchanged(identity, who):
+            return _profile(identity, identity.roles)
+        return None
+
     async def _known(self, who: TelegramIdentity) -> MemberProfile | None:
         """The member, when nothing about them needs writing."""
         # Most updates come from known, unchanged members: a read answers them without taking

@@ -159,23 +159,47 @@ async def test_a_command_reads_its_sender_once_and_a_known_coordinator_writes_no
     await brigade.deliver()
     reads: list[int] = []
     refreshes: list[int] = []
+    transactions: list[object] = []
     read_identity = member_store.identity_of
+    read_identities = member_store.identities_of
     refresh = MemberService._refresh
+    database = brigade.services.database
+    transaction, core_transaction = database.transaction, database.core_transaction
 
     async def counted_read(session: Any, telegram_id: int) -> Any:
         reads.append(telegram_id)
         return await read_identity(session, telegram_id)
 
+    async def counted_reads(session: Any, telegram_ids: Any) -> Any:
+        telegram_ids = list(telegram_ids)
+        reads.extend(telegram_ids)
+        return await read_identities(session, telegram_ids)
+
     async def counted_refresh(self: MemberService, who: Any) -> Any:
         refreshes.append(who.telegram_id)
         return await refresh(self, who)
 
+    def counted_transaction(*args: Any, **kwargs: Any) -> Any:
+        transactions.append("session")
+        return transaction(*args, **kwargs)
+
+    def counted_core_transaction() -> Any:
+        transactions.append("core")
+        return core_transaction()
+
     monkeypatch.setattr(member_store, "identity_of", counted_read)
+    monkeypatch.setattr(member_store, "identities_of", counted_reads)
     monkeypatch.setattr(MemberService, "_refresh", counted_refresh)
+    monkeypatch.setattr(database, "core_transaction", counted_core_transaction)
+    monkeypatch.setattr(database, "transaction", counted_transaction)
     claire.send_command("help")
     await brigade.deliver()
     assert claire.last_message.text.startswith("Your commands:")
-    # /help, then the charter reminder after every command: one read for both handlers, and
-    # the coordinator named in the settings, who holds the role already, is not written again.
+    # /help, then the charter reminder after every command: one read for both handlers, made
+    # by the update gate in its own transaction, and the coordinator named in the settings,
+    # who holds the role already, is not written again.
     assert reads == [COORDINATOR_ID]
     assert refreshes == []
+    # The gate's insert and the identity read share one transaction; no read session follows
+    # (`identity_of`, which opens one, was not called).
+    assert transactions == ["core"]

@@ -78,6 +78,21 @@ async def test_an_update_id_is_claimed_once_even_by_concurrent_sessions(
     assert sum(await asyncio.gather(*(claim(2) for _ in range(20)))) == 1
 
 
+async def test_a_batch_on_a_core_connection_returns_exactly_the_new_ids(
+    database: Database,
+) -> None:
+    now = database.clock()
+    async with database.core_transaction() as connection:
+        assert await store.claim_updates(connection, [1, 2], now) == {1, 2}
+    # Twice in a batch (a retry racing its original), known already, new: only the new ones.
+    async with database.core_transaction() as connection:
+        assert await store.claim_updates(connection, [3, 2, 3, 4, 1], now) == {3, 4}
+        assert await store.claim_updates(connection, [5], now) == {5}
+    async with database.read() as session:
+        count = await session.execute(select(func.count()).select_from(ProcessedUpdate))
+        assert count.scalar_one() == 5
+
+
 async def test_the_gate_prunes_old_rows_before_it_claims(database: Database) -> None:
     now = database.clock()
     async with database.transaction() as session:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain.vocabulary import Role
 from bot.services.members import MemberService, TelegramIdentity
+from storage import members as member_store
 from storage import migrate
 from storage.database import Database
 from storage.models import HelpRequest, Member, MemberRole, Skill
@@ -156,3 +157,27 @@ def test_files_left_readable_by_an_older_version_are_closed(tmp_path: Path) -> N
     Database(f"sqlite+aiosqlite:///{path}", clock=ManualClock())  # connects lazily: no dispose
     assert _mode(path) == 0o600
     assert _mode(tmp_path) == 0o755  # someone else's folder: only warned about
+
+
+async def test_identities_of_reads_several_members_and_their_roles_in_one_statement(
+    database: Database,
+) -> None:
+    async with database.transaction() as session:
+        ana = Member(telegram_id=11, display_name="Ana")
+        bob = Member(telegram_id=12, display_name="Bob")
+        session.add_all([ana, bob])
+        await session.flush()
+        session.add_all(
+            [
+                MemberRole(member_id=ana.id, role=Role.COORDINATOR),
+                MemberRole(member_id=ana.id, role=Role.REFERENT),
+            ]
+        )
+    async with database.core_transaction() as connection:
+        found = await member_store.identities_of(connection, [11, 12, 13, 11])
+    assert set(found) == {11, 12}  # 13 is nobody: no key
+    assert found[11].roles == {Role.COORDINATOR, Role.REFERENT}
+    assert found[11].display_name == "Ana"
+    assert found[12].roles == frozenset()
+    async with database.read() as session:
+        assert await member_store.identity_of(session, 11) == found[11]

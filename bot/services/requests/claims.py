@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, load_only
@@ -221,66 +222,15 @@ class Claims(RequestsBase):
         One statement: every tap of a crowd runs it, once or twice. `lean` (the read before the
         write) loads only the columns the checks use: its objects serve no write.
         """
-        offer, existing = _TAPPED_OFFER, _EXISTING_CLAIM
-        recent_releases = (
-            select(func.count(Claim.id))
-            .where(
-                Claim.volunteer_id == Member.id,
-                Claim.status.in_(GIVEN_BACK),
-                Claim.released_at > now - RELEASE_WINDOW,
-            )
-            .correlate(Member)
-            .scalar_subquery()
-        )
         row = (
             await session.execute(
-                select(
-                    HelpRequest,
-                    Member,
-                    existing,
-                    VolunteerSkill.member_id.is_not(None),
-                    VolunteerSkill.verified_at.is_not(None),
-                    Skill.requires_verification,
-                    offer.id.is_not(None),
-                    recent_releases,
-                )
-                .select_from(HelpRequest)
-                .outerjoin(Member, Member.telegram_id == volunteer_telegram_id)
-                .outerjoin(
-                    VolunteerSkill,
-                    and_(
-                        VolunteerSkill.member_id == Member.id,
-                        VolunteerSkill.skill_id == HelpRequest.skill_id,
-                    ),
-                )
-                .outerjoin(Skill, Skill.id == HelpRequest.skill_id)
-                .outerjoin(
-                    existing,
-                    and_(existing.request_id == HelpRequest.id, existing.volunteer_id == Member.id),
-                )
-                .outerjoin(
-                    offer,
-                    and_(
-                        offer.request_id == HelpRequest.id,
-                        offer.chat_id == chat_id,
-                        or_(
-                            and_(offer.kind.in_(PERSONAL), offer.member_id == Member.id),
-                            offer.kind == "group",
-                        ),
-                    ),
-                )
-                .where(HelpRequest.id == request_id)
-                .options(
-                    *(
-                        (
-                            load_only(HelpRequest.id, HelpRequest.status, HelpRequest.referent_id),
-                            load_only(Member.id, Member.volunteer_status),
-                            load_only(existing.id, existing.status),
-                        )
-                        if lean
-                        else ()
-                    )
-                )
+                _claim_check_statement(lean),
+                {
+                    "telegram_id": volunteer_telegram_id,
+                    "chat_id": chat_id,
+                    "released_since": now - RELEASE_WINDOW,
+                    "request_id": request_id,
+                },
             )
         ).one_or_none()
         if row is None:
@@ -495,3 +445,71 @@ def _contact(member: Member) -> Contact:
 def _referent_contact(member: Member) -> Contact:
     """The referent as the claimer sees them: their phone only if they chose to show it."""
     return Contact(member.display_name, member.phone if member.phone_shared else None)
+
+
+@cache
+def _claim_check_statement(lean: bool) -> Select[Any]:
+    """The claim's checks in one statement, built once per shape: every tap of a crowd runs
+    it, and building it (joins, comparisons, its cache key's parts) cost more than compiling
+    it, which SQLAlchemy caches anyway. Parameters: telegram_id, chat_id, released_since,
+    request_id. `lean` loads only the columns the checks use."""
+    offer, existing = _TAPPED_OFFER, _EXISTING_CLAIM
+    recent_releases = (
+        select(func.count(Claim.id))
+        .where(
+            Claim.volunteer_id == Member.id,
+            Claim.status.in_(GIVEN_BACK),
+            Claim.released_at > bindparam("released_since"),
+        )
+        .correlate(Member)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            HelpRequest,
+            Member,
+            existing,
+            VolunteerSkill.member_id.is_not(None),
+            VolunteerSkill.verified_at.is_not(None),
+            Skill.requires_verification,
+            offer.id.is_not(None),
+            recent_releases,
+        )
+        .select_from(HelpRequest)
+        .outerjoin(Member, Member.telegram_id == bindparam("telegram_id"))
+        .outerjoin(
+            VolunteerSkill,
+            and_(
+                VolunteerSkill.member_id == Member.id,
+                VolunteerSkill.skill_id == HelpRequest.skill_id,
+            ),
+        )
+        .outerjoin(Skill, Skill.id == HelpRequest.skill_id)
+        .outerjoin(
+            existing,
+            and_(existing.request_id == HelpRequest.id, existing.volunteer_id == Member.id),
+        )
+        .outerjoin(
+            offer,
+            and_(
+                offer.request_id == HelpRequest.id,
+                offer.chat_id == bindparam("chat_id"),
+                or_(
+                    and_(offer.kind.in_(PERSONAL), offer.member_id == Member.id),
+                    offer.kind == "group",
+                ),
+            ),
+        )
+        .where(HelpRequest.id == bindparam("request_id"))
+        .options(
+            *(
+                (
+                    load_only(HelpRequest.id, HelpRequest.status, HelpRequest.referent_id),
+                    load_only(Member.id, Member.volunteer_status),
+                    load_only(existing.id, existing.status),
+                )
+                if lean
+                else ()
+            )
+        )
+    )
