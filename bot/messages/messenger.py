@@ -6,16 +6,17 @@ together with the change that caused it, and the outbox sender delivers it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import I18n, Translator
 from bot.messages.base import Notice, Reader, Town
 from bot.settings import Settings
 from storage import outbox
-from storage.models import OutboxMessage
+from storage.models import Member, OutboxMessage, OutboxStatus
 
 # One message: a notice and the reader it is rendered for.
 Letter = tuple[Notice, Reader]
@@ -41,6 +42,36 @@ class Messenger:
     async def post(self, session: AsyncSession, letters: Iterable[Letter]) -> list[OutboxMessage]:
         """Queue many messages with one flush (a wave of offers, the edits of every copy)."""
         return await outbox.enqueue_many(session, [self.call(*letter) for letter in letters])
+
+    async def follow_copies(
+        self,
+        session: AsyncSession,
+        batch_key: str,
+        tapped: tuple[int, int] | None,
+        edit: Callable[[int], Notice],
+    ) -> None:
+        """Bring every copy of one message (its outbox rows share `batch_key`) but the tapped
+        one (chat, message id: the handler edits it in its answer) up to date: a sent copy is
+        edited through the outbox by `edit(its message id)`, one not sent yet (nor being sent)
+        is rewritten to the same text and buttons before it goes."""
+        copies = await session.execute(
+            select(OutboxMessage, Member)
+            .outerjoin(Member, Member.id == OutboxMessage.member_id)
+            .where(OutboxMessage.batch_key == batch_key)
+            .order_by(OutboxMessage.id)
+        )
+        letters: list[Letter] = []
+        for row, member in copies:
+            reader = Reader.in_chat(row.chat_id, member)
+            if row.status is OutboxStatus.PENDING and row.lease_owner is None:
+                payload = dict(self.call(edit(0), reader).payload)
+                del payload["message_id"]
+                row.payload = payload
+            elif row.telegram_message_id is not None and (
+                (row.chat_id, row.telegram_message_id) != tapped
+            ):
+                letters.append((edit(row.telegram_message_id), reader))
+        await self.post(session, letters)
 
     def call(self, notice: Notice, reader: Reader) -> outbox.Call:
         """The Bot API call that delivers `notice` to `reader`."""

@@ -24,7 +24,7 @@ from bot.messages.applications import (
     CardUpdated,
 )
 from bot.messages.base import Reader
-from bot.messages.messenger import Letter, Messenger
+from bot.messages.messenger import Messenger
 from bot.pseudonyms import Pseudonyms
 from bot.services.base import Notifying, coordinator_readers, no_wake
 from bot.services.neighbourhoods import centres
@@ -37,8 +37,6 @@ from storage.models import (
     Member,
     MemberRole,
     Neighbourhood,
-    OutboxMessage,
-    OutboxStatus,
     Skill,
     VolunteerSkill,
 )
@@ -482,43 +480,17 @@ class VolunteerService(Notifying):
     ) -> ApplicationView | None:
         """Queue the edit of every sent copy of a volunteer's card but the tapped one (the
         handler edits that one in its answer): the application as it now stands, `note` (a
-        message id with {name}) in each reader's language. A copy not delivered yet is not sent
-        any more. Returns the application as it now stands."""
+        message id with {name}) in each reader's language; a copy not delivered yet goes out
+        decided. Returns the application as it now stands."""
         view = await self._application(session, member_id)
         if view is None:
             return None
-        copies = await session.execute(
-            select(OutboxMessage, Member)
-            .outerjoin(Member, Member.id == OutboxMessage.member_id)
-            .where(
-                OutboxMessage.batch_key == card_batch(member_id),
-                OutboxMessage.status.in_((OutboxStatus.SENT, OutboxStatus.PENDING)),
-                OutboxMessage.method == "send_message",
-            )
-            .order_by(OutboxMessage.id)
+        await self._messenger.follow_copies(
+            session,
+            card_batch(member_id),
+            tapped,
+            lambda message_id: CardUpdated(view, note, name, message_id),
         )
-        letters: list[Letter] = []
-        for row, reader in copies:
-            if row.status is OutboxStatus.PENDING:
-                # Not delivered yet: its buttons would offer a decision already taken.
-                for column, value in outbox.final_values(OutboxStatus.SKIPPED).items():
-                    setattr(row, column, value)
-                row.last_error = "card decided before delivery"
-            elif (
-                row.telegram_message_id is not None
-                and (
-                    row.chat_id,
-                    row.telegram_message_id,
-                )
-                != tapped
-            ):
-                letters.append(
-                    (
-                        CardUpdated(view, note, name, row.telegram_message_id),
-                        Reader.in_chat(row.chat_id, reader),
-                    )
-                )
-        await self._messenger.post(session, letters)
         return view
 
     async def verify_skill(

@@ -360,9 +360,11 @@ async def test_an_application_queues_its_card_to_coordinators_and_the_decision_t
             .scalars()
             .all()
         )
-    # The card not delivered yet is not sent any more (its buttons offer a decision taken).
+    # The card not delivered yet goes out decided: no Approve / Reject left on it.
     assert card is not None
-    assert card.status is OutboxStatus.SKIPPED
+    assert card.status is OutboxStatus.PENDING
+    assert card.payload["text"].endswith(f"\n\nNot accepted by User {COORDINATOR}.")
+    assert "✅ Approve" not in str(card.payload["reply_markup"])
     assert [row.payload["text"] for row in told] == [
         "Your volunteer application was not accepted.\nThe coordinator's reason: Not in our town"
     ]

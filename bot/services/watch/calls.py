@@ -25,7 +25,6 @@ from bot.messages.watch_calls import (
     NeedDraft,
     PersonNeeds,
     Unreached,
-    acknowledged,
 )
 from bot.services.base import coordinator_readers
 from bot.services.outcomes import Outcome
@@ -43,7 +42,7 @@ from bot.services.watch.needs import (
 from bot.services.watch.silence import SilentCallers
 from storage import audit
 from storage import members as member_store
-from storage.models import Member, OutboxMessage, OutboxStatus, Skill
+from storage.models import Member, Skill
 from storage.watch_models import WatchCall, WatchCampaign, WatchPerson
 from storage.writes import changed
 
@@ -603,32 +602,10 @@ class WatchService(SilentCallers):
         done: Acknowledged,
         tapped: tuple[int, int] | None,
     ) -> None:
-        """Every copy of the call's alerts but the tapped one, as it now stands: a sent one
-        edited through the outbox, one not sent yet (nor being sent) rewritten before it goes."""
-        copies = await session.execute(
-            select(OutboxMessage, Member)
-            .outerjoin(Member, Member.id == OutboxMessage.member_id)
-            .where(OutboxMessage.batch_key == alert_batch(call_id))
-            .order_by(OutboxMessage.id)
+        """Every copy of the call's alerts but the tapped one, as it now stands."""
+        await self._messenger.follow_copies(
+            session,
+            alert_batch(call_id),
+            tapped,
+            lambda message_id: AlertAnswered(done.name, done.who, done.acknowledgement, message_id),
         )
-        letters: list[Letter] = []
-        for row, reader_member in copies:
-            reader = Reader.in_chat(row.chat_id, reader_member)
-            if row.status is OutboxStatus.PENDING and row.lease_owner is None:
-                rendered = acknowledged(
-                    done.name, done.who, done.acknowledgement, self._messenger.translator(reader)
-                )
-                row.payload = {"text": rendered.text, "reply_markup": None}
-            elif (
-                row.telegram_message_id is not None
-                and (
-                    row.chat_id,
-                    row.telegram_message_id,
-                )
-                != tapped
-            ):
-                notice = AlertAnswered(
-                    done.name, done.who, done.acknowledgement, row.telegram_message_id
-                )
-                letters.append((notice, reader))
-        await self._messenger.post(session, letters)

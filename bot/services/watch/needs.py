@@ -13,19 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import Role
 from bot.domain.watch import CallOutcome, DraftDecision
 from bot.i18n import Translator
-from bot.messages.base import Reader
-from bot.messages.messenger import Letter, Messenger
-from bot.messages.watch_calls import DraftDecided, draft_decided
+from bot.messages.messenger import Messenger
+from bot.messages.watch_calls import DraftDecided
 from bot.services.outcomes import Outcome
 from storage import audit
 from storage import members as member_store
-from storage.models import Beneficiary, Member, Neighbourhood, OutboxMessage, OutboxStatus
+from storage.models import Beneficiary, Member, Neighbourhood
 from storage.watch_models import WatchCall, WatchPerson
 from storage.writes import changed
 
@@ -171,34 +170,13 @@ async def edit_copies(
     done: DraftOutcome,
     tapped: tuple[int, int] | None,
 ) -> None:
-    """Every copy of the call's draft but the tapped one, as it now stands: a sent one edited
-    through the outbox, one not sent yet (nor being sent) rewritten before it goes."""
-    copies = await session.execute(
-        select(OutboxMessage, Member)
-        .outerjoin(Member, Member.id == OutboxMessage.member_id)
-        .where(OutboxMessage.batch_key == draft_batch(call_id))
-        .order_by(OutboxMessage.id)
+    """Every copy of the call's draft but the tapped one, as it now stands."""
+    await messenger.follow_copies(
+        session,
+        draft_batch(call_id),
+        tapped,
+        lambda message_id: DraftDecided(done.name, done.who, done.decision, message_id),
     )
-    letters: list[Letter] = []
-    for row, reader_member in copies:
-        reader = Reader.in_chat(row.chat_id, reader_member)
-        if row.status is OutboxStatus.PENDING and row.lease_owner is None:
-            rendered = draft_decided(
-                done.name, done.who, done.decision, messenger.translator(reader)
-            )
-            row.payload = {"text": rendered.text, "reply_markup": None}
-        elif (
-            row.telegram_message_id is not None
-            and (
-                row.chat_id,
-                row.telegram_message_id,
-            )
-            != tapped
-        ):
-            letters.append(
-                (DraftDecided(done.name, done.who, done.decision, row.telegram_message_id), reader)
-            )
-    await messenger.post(session, letters)
 
 
 async def withdraw_drafts(session: AsyncSession, messenger: Messenger, person_id: int) -> None:
