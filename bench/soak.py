@@ -505,6 +505,7 @@ def caches(first: Path, last: Path, seconds: float) -> list[str]:
         f"Python blocks {before['python allocated blocks']:,} → "
         f"{after['python allocated blocks']:,}; glibc malloc (bytes) "
         f"{before['malloc']} → {after['malloc']}",
+        f"pymalloc {before.get('pymalloc')} → {after.get('pymalloc')}",
         f"malloc_trim after each sweep: {after.get('malloc_trim calls')}",
     ]
     for name, cache in after.items():

@@ -42,6 +42,7 @@ def _caches() -> dict[str, object]:
         }
     report["sqlite heap bytes"] = _sqlite_memory_used()
     report["python allocated blocks"] = sys.getallocatedblocks()
+    report["pymalloc"] = _pymalloc()
     report["malloc"] = _mallinfo()
     report["malloc_trim calls"] = _trims
     report["threads"] = threading.active_count()
@@ -53,6 +54,38 @@ def _caches() -> dict[str, object]:
 
     report["pools"] = [pool.status() for pool in gc.get_objects() if isinstance(pool, Pool)]
     return report
+
+
+def _pymalloc() -> dict[str, int]:
+    """Python's own allocator (obmalloc): its 1 MiB arenas are mmapped, outside glibc's counts;
+    one is returned to the system only once every block in it is free."""
+    import re
+    import tempfile
+
+    with tempfile.TemporaryFile() as file:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(file.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        file.seek(0)
+        text = file.read().decode(errors="replace")
+    wanted = {
+        "arenas allocated current": r"# arenas allocated current\s*=\s*([\d,]+)",
+        "arenas highwater mark": r"# arenas highwater mark\s*=\s*([\d,]+)",
+        "bytes in allocated blocks": r"# bytes in allocated blocks\s*=\s*([\d,]+)",
+        "bytes in available blocks": r"# bytes in available blocks\s*=\s*([\d,]+)",
+        "bytes in arenas total": r"Total\s*=\s*([\d,]+)",
+    }
+    found: dict[str, int] = {}
+    for name, pattern in wanted.items():
+        match = re.search(pattern, text)
+        if match:
+            found[name] = int(match.group(1).replace(",", ""))
+    return found
 
 
 def _sqlite_memory_used() -> int:
