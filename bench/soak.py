@@ -130,6 +130,8 @@ class Sample:
     at: float
     rss_mb: float
     cpu_s: float
+    anon_mb: float = 0.0  # heaps and arenas
+    file_mb: float = 0.0  # code and libraries paged in
 
 
 @dataclass
@@ -274,7 +276,14 @@ class Load:
 
 
 def _rss_cpu(child: ChildBot) -> Sample:
-    return Sample(time.monotonic(), child.memory_kb()["VmRSS"] / 1024, child.cpu_seconds())
+    memory = child.memory_kb()
+    return Sample(
+        time.monotonic(),
+        memory["VmRSS"] / 1024,
+        child.cpu_seconds(),
+        memory.get("RssAnon", 0) / 1024,
+        memory.get("RssFile", 0) / 1024,
+    )
 
 
 async def _table_rows(database: Database) -> dict[str, int]:
@@ -611,6 +620,18 @@ def tables(result: SoakResult, args: argparse.Namespace) -> list[Table]:
         f"RSS slope after {warmup / 60:g} min of warm-up (least squares, {len(fitted)} samples)",
         f"{slope:+.2f} MB/hour (R² {r2:.2f})",
     )
+    for part in ("anon", "file"):
+        values = [
+            ((s.at - result.started) / 3600, getattr(s, f"{part}_mb"))
+            for s in result.samples
+            if s.at - result.started >= warmup
+        ]
+        part_slope, part_r2 = _fit(values)
+        summary.add(
+            f"of which Rss{part.capitalize()} slope after the warm-up",
+            f"{part_slope:+.2f} MB/hour (R² {part_r2:.2f}); "
+            f"{values[0][1] if values else 0:.1f} → {values[-1][1] if values else 0:.1f} MB",
+        )
     if result.samples:
         summary.add(
             "RSS first → last sample",
