@@ -520,12 +520,13 @@ class ChildBot:
             await asyncio.sleep(0.05)
 
     def memory_kb(self) -> dict[str, int]:
-        """VmRSS (resident now) and VmHWM (peak resident) of the child, in kB."""
+        """VmRSS (resident now), VmHWM (peak resident), and the resident split into anonymous
+        memory (heaps, arenas) and file pages (code, libraries) of the child, in kB."""
         values: dict[str, int] = {}
         status = Path(f"/proc/{self.pid}/status").read_text()
         for line in status.splitlines():
             key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 values[key] = int(rest.split()[0])
         return values
 

@@ -101,6 +101,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lifetimes", choices=["short", "default"], default="short", help="(short)"
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a bot setting, e.g. malloc_trim=false (BRIGADE_MALLOC_TRIM); repeatable",
+    )
     parser.add_argument("--tracemalloc", type=int, default=0, help="frames traced (0: off)")
     parser.add_argument("--snapshot-every", type=float, default=3.0, help="minutes (3)")
     parser.add_argument("--top", type=int, default=12, help="growth sites listed (12)")
@@ -123,6 +130,8 @@ class Sample:
     at: float
     rss_mb: float
     cpu_s: float
+    anon_mb: float = 0.0  # heaps and arenas
+    file_mb: float = 0.0  # code and libraries paged in
 
 
 @dataclass
@@ -267,7 +276,14 @@ class Load:
 
 
 def _rss_cpu(child: ChildBot) -> Sample:
-    return Sample(time.monotonic(), child.memory_kb()["VmRSS"] / 1024, child.cpu_seconds())
+    memory = child.memory_kb()
+    return Sample(
+        time.monotonic(),
+        memory["VmRSS"] / 1024,
+        child.cpu_seconds(),
+        memory.get("RssAnon", 0) / 1024,
+        memory.get("RssFile", 0) / 1024,
+    )
 
 
 async def _table_rows(database: Database) -> dict[str, int]:
@@ -362,6 +378,7 @@ async def _play(
         world.add_user(f"Neighbour {person - CROWD_BASE_ID}", user_id=person, language_code="fr")
     skills = await skill_ids(database)
     settings: dict[str, object] = dict(SHORT_LIFETIMES) if args.lifetimes == "short" else {}
+    settings |= dict(setting.split("=", 1) for setting in args.setting)
     world.faults.enable_limits()
     child = brigade_child(server.base_url, url, folder, **settings)
     child.argv = [sys.executable, "-m", "bench.soak_child"]
@@ -492,10 +509,13 @@ def caches(first: Path, last: Path, seconds: float) -> list[str]:
         f"over {seconds / 60:.1f} minutes: "
         f"SQLite heap {before['sqlite heap bytes'] / 2**20:.1f} → "
         f"{after['sqlite heap bytes'] / 2**20:.1f} MB; threads {before['threads']} → "
-        f"{after['threads']}; pools {before['pools']} → {after['pools']}",
+        f"{after['threads']} (started since launch {before.get('threads started', '?')} → "
+        f"{after.get('threads started', '?')}); pools {before['pools']} → {after['pools']}",
         f"Python blocks {before['python allocated blocks']:,} → "
         f"{after['python allocated blocks']:,}; glibc malloc (bytes) "
         f"{before['malloc']} → {after['malloc']}",
+        f"pymalloc {before.get('pymalloc')} → {after.get('pymalloc')}",
+        f"malloc_trim after each sweep: {after.get('malloc_trim calls')}",
     ]
     for name, cache in after.items():
         if name.startswith("statement cache") and cache["entries"]:
@@ -600,6 +620,18 @@ def tables(result: SoakResult, args: argparse.Namespace) -> list[Table]:
         f"RSS slope after {warmup / 60:g} min of warm-up (least squares, {len(fitted)} samples)",
         f"{slope:+.2f} MB/hour (R² {r2:.2f})",
     )
+    for part in ("anon", "file"):
+        values = [
+            ((s.at - result.started) / 3600, getattr(s, f"{part}_mb"))
+            for s in result.samples
+            if s.at - result.started >= warmup
+        ]
+        part_slope, part_r2 = _fit(values)
+        summary.add(
+            f"of which Rss{part.capitalize()} slope after the warm-up",
+            f"{part_slope:+.2f} MB/hour (R² {part_r2:.2f}); "
+            f"{values[0][1] if values else 0:.1f} → {values[-1][1] if values else 0:.1f} MB",
+        )
     if result.samples:
         summary.add(
             "RSS first → last sample",
@@ -615,6 +647,11 @@ def tables(result: SoakResult, args: argparse.Namespace) -> list[Table]:
             summary.add(
                 f"{label} p{q}, first → last quarter", f"{a:.0f} → {b:.0f} ms (× {b / a:.2f})"
             )
+    summary.add(
+        "allocator",
+        f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}; settings: "
+        + (", ".join(args.setting) or "the defaults"),
+    )
     summary.add("activity", ", ".join(f"{k} {v}" for k, v in sorted(result.activity.items())))
     summary.add("lost", ", ".join(f"{k} {v}" for k, v in result.lost.items()) or "0")
     summary.add("errors", ", ".join(f"{k} {v}" for k, v in result.errors.items()) or "0")

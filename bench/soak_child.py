@@ -8,12 +8,14 @@ tracing, snapshot-N.tracemalloc. Without either, this is exactly `python -m bot`
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
 import os
 import signal
 import sys
 import threading
+import time
 import tracemalloc
 from collections import Counter
 from pathlib import Path
@@ -40,8 +42,13 @@ def _caches() -> dict[str, object]:
         }
     report["sqlite heap bytes"] = _sqlite_memory_used()
     report["python allocated blocks"] = sys.getallocatedblocks()
+    report["pymalloc"] = _pymalloc()
     report["malloc"] = _mallinfo()
+    report["malloc_trim calls"] = _trims
     report["threads"] = threading.active_count()
+    # Threads started since the process began (every Thread() draws the next number of its
+    # default name, "Thread-N"; this draw skips one): aiosqlite starts one per connection.
+    report["threads started"] = threading._counter()  # type: ignore[attr-defined]
     report["objects by type"] = Counter(type(o).__name__ for o in gc.get_objects()).most_common(40)
     from sqlalchemy.pool import Pool
 
@@ -49,9 +56,40 @@ def _caches() -> dict[str, object]:
     return report
 
 
+def _pymalloc() -> dict[str, int]:
+    """Python's own allocator (obmalloc): its 1 MiB arenas are mmapped, outside glibc's counts;
+    one is returned to the system only once every block in it is free."""
+    import re
+    import tempfile
+
+    with tempfile.TemporaryFile() as file:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(file.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        file.seek(0)
+        text = file.read().decode(errors="replace")
+    wanted = {
+        "arenas allocated current": r"# arenas allocated current\s*=\s*([\d,]+)",
+        "arenas highwater mark": r"# arenas highwater mark\s*=\s*([\d,]+)",
+        "bytes in allocated blocks": r"# bytes in allocated blocks\s*=\s*([\d,]+)",
+        "bytes in available blocks": r"# bytes in available blocks\s*=\s*([\d,]+)",
+        "bytes in arenas total": r"Total\s*=\s*([\d,]+)",
+    }
+    found: dict[str, int] = {}
+    for name, pattern in wanted.items():
+        match = re.search(pattern, text)
+        if match:
+            found[name] = int(match.group(1).replace(",", ""))
+    return found
+
+
 def _sqlite_memory_used() -> int:
     """SQLite's own heap (page caches, prepared statements), which tracemalloc cannot see."""
-    import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("sqlite3")
@@ -63,8 +101,8 @@ def _sqlite_memory_used() -> int:
 
 
 def _mallinfo() -> dict[str, int]:
-    """glibc's view of the C heap: bytes in use, free but kept, mmapped (mallinfo2)."""
-    import ctypes
+    """glibc's view of the C heap: bytes in use, free but kept, mmapped (mallinfo2, all arenas
+    summed), and the number of arenas."""
 
     class MallInfo2(ctypes.Structure):
         _fields_ = [
@@ -81,7 +119,54 @@ def _mallinfo() -> dict[str, int]:
     except (OSError, AttributeError):
         return {}
     info = libc.mallinfo2()
-    return {"in use": info.uordblks, "free kept": info.fordblks, "mmapped": info.hblkhd}
+    return {
+        "in use": info.uordblks,
+        "free kept": info.fordblks,
+        "mmapped": info.hblkhd,
+        "arenas": _arena_count(libc),
+    }
+
+
+def _arena_count(libc: ctypes.CDLL) -> int:
+    """How many malloc arenas glibc has made (malloc_info's <heap nr=…> elements)."""
+    import re
+    import tempfile
+
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    with tempfile.NamedTemporaryFile(suffix=".xml") as file:
+        stream = libc.fopen(file.name.encode(), b"w")
+        if not stream:
+            return -1
+        libc.malloc_info(0, stream)
+        libc.fclose(stream)
+        return len(re.findall(r"<heap nr=", Path(file.name).read_text()))
+
+
+# How long each malloc_trim of the timer sweep took (seconds), and how much RSS it gave back.
+_trims: dict[str, float] = {"count": 0, "total s": 0.0, "max s": 0.0, "last s": 0.0}
+
+
+def _time_trims() -> None:
+    """Wrap bot.memory.trim to time it (it walks every arena's free lists)."""
+    from bot import memory
+
+    untimed = memory.trim
+
+    def timed() -> bool:
+        started = time.perf_counter()
+        try:
+            return untimed()
+        finally:
+            took = time.perf_counter() - started
+            _trims["count"] += 1
+            _trims["total s"] += took
+            _trims["last s"] = took
+            _trims["max s"] = max(_trims["max s"], took)
+
+    memory.trim = timed  # type: ignore[assignment]
 
 
 def _snapshots(folder: Path) -> None:
@@ -106,6 +191,7 @@ def main() -> int:
         tracemalloc.start(frames)
     if "BENCH_SNAPSHOT_DIR" in os.environ:
         _snapshots(Path(os.environ["BENCH_SNAPSHOT_DIR"]))
+        _time_trims()
     from bot.__main__ import main as bot_main
 
     return bot_main([])

@@ -63,6 +63,10 @@ async def _preflight(settings: Settings) -> None:
 
 
 def _run(settings: Settings) -> int:
+    from bot import memory
+
+    # Before any thread starts (the preflight's name lookup runs in one): caps every arena.
+    memory.limit_arenas(settings.malloc_arena_max)
     from bot.app import build_application, webhook_arguments
 
     try:

@@ -13,6 +13,7 @@ from telegram import Bot
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import memory
 from bot.context import SERVICES_KEY, BrigadeApplication, BrigadeContext, OutboxWaker, Services
 from bot.domain.vocabulary import Role
 from bot.i18n import I18n
@@ -83,6 +84,10 @@ async def run_due_timers(context: BrigadeContext) -> None:
     done = await sweep(context.application)
     if any(done.values()):
         log.info("timers: %s", done)
+    if context.application.bot_data[SERVICES_KEY].settings.malloc_trim:
+        # What the sweep and the updates since the last one freed goes back to the system
+        # (a few milliseconds; see bot/memory.py and docs/deployment.md).
+        memory.trim()
 
 
 async def sweep(application: Application[Any, Any, Any, Any, Any, Any]) -> dict[str, int]:
@@ -172,7 +177,7 @@ def build_services(
             support_per_day=settings.support_messages_per_day,
             after_commit=waker,
         ),
-        retention=RetentionService(database, settings),
+        retention=RetentionService(database, messenger, settings, after_commit=waker),
         charters=CharterService(
             database,
             messenger,

@@ -14,10 +14,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_decimal, format_percent
 
 if TYPE_CHECKING:
@@ -63,6 +63,11 @@ def number(value: float, _: Translator, *, decimals: int = 1) -> str:
     """A number with at most `decimals` decimals: "0,8", "12", "1 250,5" (French)."""
     pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
     return str(format_decimal(value, format=pattern, locale=_.language))
+
+
+def duration(span: timedelta, _: Translator) -> str:
+    """A length of time in its largest whole unit, rounded: "2 jours", "36 hours", "90 minuten"."""
+    return str(format_timedelta(span, threshold=2, locale=_.language))
 
 
 def distance(km: float, _: Translator) -> str:

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     watch_escalation_minutes: float = Field(default=60, gt=0)
     # How often due timers (waves, reminders, expiry…) are looked for; they live in the database.
     timer_interval_seconds: float = Field(default=30, gt=0)
+    # glibc's allocator (bot/memory.py): at most this many malloc arenas (0: glibc's default,
+    # 8 per core), and the free memory handed back to the system after each timer sweep.
+    malloc_arena_max: int = Field(default=2, ge=0)
+    malloc_trim: bool = True
 
     log_level: str = "INFO"
     # Let the Telegram and database libraries log message texts and SQL parameters (DEBUG).

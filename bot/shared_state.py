@@ -22,7 +22,6 @@ in-memory states are the truth, as before.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable
@@ -37,6 +36,7 @@ from telegram.ext import Application
 
 from bot.persistence import DatabasePersistence
 from bot.updates import DEFAULT_CONCURRENCY, DEFAULT_MAX_WAITING, PerPersonUpdateProcessor
+from storage.conversations import person_lock_key
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,8 @@ AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 def lock_key(user_id: int) -> int:
-    """The advisory lock's 64-bit key for a person (a namespace of its own: no other lock of the
-    database may collide with it, and two people sharing one would only wait for each other)."""
-    digest = hashlib.blake2b(f"brigade.person:{user_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """The advisory lock's 64-bit key for a person (the draft sweep takes it too)."""
+    return person_lock_key(user_id)
 
 
 class PersonLocks:

@@ -63,6 +63,7 @@ from bot.callbacks import Action, Callback
 from bot.context import BrigadeContext
 from bot.domain.vocabulary import Role
 from bot.i18n import N_, Translator
+from bot.messages.drafts import RESTART_COMMANDS
 from conversations import codec
 from conversations.keyboards import (
     Buttons,
@@ -89,7 +90,6 @@ from conversations.turn import (
 )
 from handlers.buttons import inline_button, query_of, tap
 from handlers.common import NO_LONGER_VALID, NOT_A_COORDINATOR, Speaker, said
-from handlers.drafts import RESTART_COMMANDS, expired_notice
 
 # The conversations read these from here (the base); they live in `turn` and `keyboards`.
 __all__ = [
@@ -569,11 +569,8 @@ class Conversation(Generic[D]):
         """A tap on a button of this conversation once it is over."""
         query = query_of(update)
         _ = who._
-        expired = expired_notice(context, who.member.telegram_id, _)
         verb = button.str_arg(0) if button.args and isinstance(button.args[0], str) else ""
-        if expired is not None:
-            await query.answer(expired, show_alert=True)
-        elif verb in self.texts.finished:
+        if verb in self.texts.finished:
             await query.answer(_(self.texts.finished[verb]))
         else:
             await query.answer(" ".join(_(text) for text in self.texts.ended))

@@ -2,7 +2,8 @@
 
 PTB loads conversation states and drafts (`user_data`) once, at start, and writes its own copy
 back after every update: deleting the rows alone would not do, the next update would bring them
-back. `/forget` and the expiry of abandoned drafts both go through `forget_in_memory`.
+back. `/forget` and the expiry of abandoned drafts both go through `forget_in_memory`. The person
+whose conversation expired is told at once, through the outbox (`RetentionService.expire_drafts`).
 """
 
 from __future__ import annotations
@@ -11,28 +12,7 @@ from typing import Any
 
 from telegram.ext import Application, ConversationHandler
 
-from bot import formats
-from bot.context import SERVICES_KEY, BrigadeContext, Services
-from bot.i18n import Translator
-
-# The command that starts each (persistent) conversation again, by the conversation's name.
-RESTART_COMMANDS = {
-    "posting": "/new",
-    "ask": "/ask",
-    "signup": "/join",
-    "profile": "/profile",
-    "signal": "/signal",
-    "announce": "/announce",
-    "verify": "/verify",
-    "admin": "/neighbourhoods",
-    "rejection": "/pending",
-    # The visit report's answers are stored as they are given: nothing to start again.
-    "visit": "/help",
-    "request_edit": "/mine",
-    "charter": "/charter",
-    "register": "/register",
-    "watch": "/watch",
-}
+from bot.context import SERVICES_KEY, Services
 
 
 def forget_in_memory(application: Application[Any, Any, Any, Any, Any, Any], user_id: int) -> None:
@@ -61,17 +41,3 @@ async def drop_expired_drafts(application: Application[Any, Any, Any, Any, Any, 
         # Written at once, so that the person's next update starts from nothing.
         await application.update_persistence()
     return len(expired)
-
-
-def expired_notice(context: BrigadeContext, user_id: int, _: Translator) -> str | None:
-    """What to tell someone whose conversation expired while they were away, once; else None."""
-    conversations = context.services.retention.take_expired(user_id)
-    if not conversations:
-        return None
-    commands = sorted({RESTART_COMMANDS.get(name, "/help") for name in conversations})
-    return _(
-        "This conversation expired after {hours} hours without an answer: your answers were "
-        "deleted. Start again with {commands}.",
-        hours=formats.number(context.services.settings.draft_ttl_hours, _),
-        commands=", ".join(commands),
-    )

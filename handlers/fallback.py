@@ -9,7 +9,6 @@ from bot.context import BrigadeContext
 from bot.messages.correspondence import support_question
 from handlers.buttons import query_of
 from handlers.common import Speaker
-from handlers.drafts import expired_notice
 
 # What may go to the coordinators (a sticker or a contact gets the plain answer).
 WRITABLE_KINDS = ("text", "photo", "voice", "location")
@@ -27,10 +26,7 @@ async def unexpected_message(
 ) -> None:
     """Answer a message sent outside a conversation: offer to send it to the coordinators."""
     _ = who._
-    expired = expired_notice(context, who.member.telegram_id, _)
-    if expired is not None:
-        await message.reply_text(expired)
-    elif any(getattr(message, kind) for kind in WRITABLE_KINDS):
+    if any(getattr(message, kind) for kind in WRITABLE_KINDS):
         # The message stays in the person's chat: the buttons name it by its id only.
         question = support_question(message.message_id, _)
         await message.reply_text(question.text, reply_markup=question.keyboard)
@@ -45,7 +41,4 @@ async def unrouted_button(
 ) -> None:
     """Answer a well-formed tap no handler took (the route answers forged or stale data)."""
     query = query_of(update)
-    await query.answer(
-        expired_notice(context, who.member.telegram_id, who._)
-        or who._("This action is not available to you.")
-    )
+    await query.answer(who._("This action is not available to you."))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -10,9 +11,11 @@ from sqlalchemy import (
     CompoundSelect,
     String,
     delete,
+    func,
     literal,
     null,
     select,
+    text,
     type_coerce,
     union,
     union_all,
@@ -109,12 +112,27 @@ async def delete_person(session: AsyncSession, telegram_id: int) -> None:
     await session.flush()
 
 
-async def expire(session: AsyncSession, before: datetime) -> dict[int, set[str]]:
-    """Delete the drafts and states of people not heard from since `before`.
+def person_lock_key(telegram_id: int) -> int:
+    """The 64-bit key of a person's PostgreSQL advisory lock (bot/shared_state.py), in a
+    namespace of its own: no other lock of the database may collide with it, and two people
+    sharing one would only wait for each other."""
+    digest = hashlib.blake2b(f"brigade.person:{telegram_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def expire(
+    session: AsyncSession, before: datetime, *, limit: int, lock_people: bool = False
+) -> dict[int, set[str]]:
+    """Delete the drafts and states of people not heard from since `before` (`limit` people at
+    most, the longest silent first).
 
     A person's drafts and states go together, and only once all of them are that old: a state
     left without its draft (or the reverse) would make a conversation ask its questions out of
-    order. Returns each person's Telegram id with the conversations they were in.
+    order. With `lock_people` (PostgreSQL, several processes), a person is expired only if their
+    advisory lock is free, and it stays taken until the transaction ends: a process handling an
+    update of theirs right now keeps them (they are not silent), and the next one waits, then
+    reads that nothing is left. Returns each person's Telegram id with the conversations they
+    were in.
     """
     fresh: CompoundSelect[int] = union(
         select(UserData.telegram_id).where(UserData.updated_at > before),
@@ -122,25 +140,51 @@ async def expire(session: AsyncSession, before: datetime) -> dict[int, set[str]]
             ConversationState.updated_at > before, ConversationState.telegram_id.is_not(None)
         ),
     )
+    stale = union(
+        select(UserData.telegram_id.label("telegram_id"), UserData.updated_at.label("at")).where(
+            UserData.updated_at <= before
+        ),
+        select(ConversationState.telegram_id, ConversationState.updated_at).where(
+            ConversationState.updated_at <= before, ConversationState.telegram_id.is_not(None)
+        ),
+    ).subquery()
+    candidates = list(
+        (
+            await session.execute(
+                select(stale.c.telegram_id)
+                .where(stale.c.telegram_id.not_in(fresh))
+                .group_by(stale.c.telegram_id)
+                .order_by(func.min(stale.c.at))
+                .limit(limit)
+            )
+        ).scalars()
+    )
+    if lock_people and candidates:
+        keys = {person_lock_key(telegram_id): telegram_id for telegram_id in candidates}
+        taken = await session.execute(
+            text(
+                "SELECT key FROM unnest(CAST(:keys AS BIGINT[])) AS key "
+                "WHERE pg_try_advisory_xact_lock(key)"
+            ),
+            {"keys": list(keys)},
+        )
+        candidates = [keys[key] for key in taken.scalars()]
+    expired: dict[int, set[str]] = {telegram_id: set() for telegram_id in candidates}
     states = await session.execute(
         delete(ConversationState)
         .where(
             ConversationState.updated_at <= before,
-            ConversationState.telegram_id.is_(None) | ConversationState.telegram_id.not_in(fresh),
+            ConversationState.telegram_id.is_(None) | ConversationState.telegram_id.in_(candidates),
         )
         .returning(ConversationState.telegram_id, ConversationState.conversation)
         .execution_options(synchronize_session=False)
     )
-    expired: dict[int, set[str]] = {}
     for telegram_id, conversation in states:
         if telegram_id is not None:
-            expired.setdefault(telegram_id, set()).add(conversation)
-    drafts = await session.execute(
+            expired[telegram_id].add(conversation)
+    await session.execute(
         delete(UserData)
-        .where(UserData.updated_at <= before, UserData.telegram_id.not_in(fresh))
-        .returning(UserData.telegram_id)
+        .where(UserData.telegram_id.in_(candidates))
         .execution_options(synchronize_session=False)
     )
-    for telegram_id in drafts.scalars():
-        expired.setdefault(telegram_id, set())
     return expired

@@ -53,6 +53,15 @@ _IDENTITY = (
 )
 
 
+async def by_telegram_ids(session: AsyncSession, telegram_ids: Iterable[int]) -> dict[int, Member]:
+    """The members behind these Telegram ids (those Brigade knows), in one statement."""
+    wanted = list(telegram_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Member).where(Member.telegram_id.in_(wanted)))
+    return {m.telegram_id: m for m in rows.scalars() if m.telegram_id is not None}
+
+
 async def identity_of(session: AsyncSession, telegram_id: int) -> MemberIdentity | None:
     """The member with this Telegram id and their roles: one round trip, no ORM objects.
 

@@ -11,14 +11,14 @@ import calendar
 from datetime import datetime, timedelta
 
 from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE
-from bot.services.base import Service
-from bot.settings import Settings
+from bot.messages.base import Reader
+from bot.messages.drafts import ConversationPutAway
+from bot.services.base import Configured
 from storage import audit, limits, outbox
 from storage import conversations as conversation_store
 from storage import geocoding as cache_store
 from storage import members as member_store
 from storage import offers as offer_store
-from storage.database import Database
 
 # Rows deleted per sweep at most (the sweep runs every BRIGADE_TIMER_INTERVAL_SECONDS): a large
 # backlog, the first time, goes in slices rather than in one long write.
@@ -26,6 +26,10 @@ OUTBOX_PRUNE_BATCH = 5000
 OFFER_PRUNE_BATCH = 5000
 AUDIT_PRUNE_BATCH = 5000
 MEMBER_PURGE_BATCH = 100
+DRAFT_EXPIRY_BATCH = 500
+# Conversations that end without a word: the visit report keeps each answer as it is given, so
+# nothing is lost when its last questions go unanswered.
+SILENT_CONVERSATIONS = frozenset({"visit"})
 # SQLite space given back per sweep at most (4 KiB pages: 8 MiB), once at least 1 MiB is free.
 VACUUM_PAGES_PER_SWEEP = 2048
 VACUUM_MIN_FREE_PAGES = 256
@@ -39,16 +43,9 @@ def months_before(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month + 1, day=day)
 
 
-class RetentionService(Service):
+class RetentionService(Configured):
     """Finished messages, offers of finished requests, old audit events, cached addresses, idle
     members, limit marks and abandoned drafts; then the space they took, on SQLite."""
-
-    def __init__(self, database: Database, settings: Settings) -> None:
-        super().__init__(database)
-        self._settings = settings
-        # Who had a conversation expire, and when: told so if they come back (this process only,
-        # like the conversations themselves).
-        self._expired: dict[int, tuple[frozenset[str], datetime]] = {}
 
     async def run_due(self) -> dict[str, int]:
         """Delete what has outlived its period; safe to call often."""
@@ -97,26 +94,32 @@ class RetentionService(Service):
         }
 
     async def expire_drafts(self) -> dict[int, frozenset[str]]:
-        """Delete the drafts and conversation states of people silent for the draft TTL.
+        """Delete the drafts and conversation states of people silent for the draft TTL, and
+        tell each of them, in the same transaction, that what they had started was put away.
 
-        Returns each person's Telegram id with the conversations they were in: the caller drops
-        PTB's copy in memory, which would otherwise write them back.
+        Told once, at expiry, whichever process sweeps: the notice is an outbox row, not a
+        memory of this process. Returns each person's Telegram id with the conversations they
+        were in: the caller drops PTB's copy in memory, which would otherwise write them back.
         """
-        now = self._clock()
-        async with self._db.transaction() as session:
+        ttl = timedelta(hours=self._settings.draft_ttl_hours)
+        async with self._transaction() as session:
             expired = await conversation_store.expire(
-                session, now - timedelta(hours=self._settings.draft_ttl_hours)
+                session,
+                self._clock() - ttl,
+                limit=DRAFT_EXPIRY_BATCH,
+                lock_people=not self._db.is_sqlite,
             )
-        kept_until = now - timedelta(days=self._settings.retention_days)
-        self._expired = {
-            person: told for person, told in self._expired.items() if told[1] > kept_until
-        }
-        for person, conversations in expired.items():
-            if conversations:
-                self._expired[person] = (frozenset(conversations), now)
+            told = {
+                person: frozenset(names - SILENT_CONVERSATIONS)
+                for person, names in expired.items()
+                if names - SILENT_CONVERSATIONS
+            }
+            members = await member_store.by_telegram_ids(session, told)
+            await self._messenger.post(
+                session,
+                [
+                    (ConversationPutAway(names, ttl), Reader.in_chat(person, members.get(person)))
+                    for person, names in told.items()
+                ],
+            )
         return {person: frozenset(conversations) for person, conversations in expired.items()}
-
-    def take_expired(self, telegram_id: int) -> frozenset[str]:
-        """The conversations that expired while this person was away (told once, then empty)."""
-        told = self._expired.pop(telegram_id, None)
-        return told[0] if told is not None else frozenset()

@@ -263,8 +263,13 @@ async def test_a_write_left_waiting_expires_with_the_drafts(
     assert isinstance(town.clock, ManualClock)
     town.clock.advance(hours=49)
     await town.run_timers()
+    await town.deliver()
+    assert nour.last_message.text == (
+        "What you had started was put away after 2 days without an answer; your answers were "
+        "deleted. To start again: /help."
+    )
     nour.send_text("Two days later")
     await town.deliver()
-    assert "This conversation expired after 48 hours" in (nour.last_message.text or "")
+    assert "put away" not in (nour.last_message.text or "")
     assert not any("Two days later" in text for text in _texts(rita))
     assert "write" not in town.app.user_data.get(nour.id, {})

@@ -39,9 +39,9 @@ from testkit.telegram import FakeGroup, FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
 
 BOIGNE = (45.5677, 5.9204)  # 27 rue de Boigne, Chambéry, in the fake gazetteer
-EXPIRED = (
-    "This conversation expired after 48 hours without an answer: your answers were deleted. "
-    "Start again with /new."
+PUT_AWAY = (
+    "Your request in progress was put away after 2 days without an answer; nothing was posted. "
+    "Send /new to start again."
 )
 
 
@@ -188,12 +188,18 @@ async def test_a_draft_left_48_hours_goes_from_the_database_and_from_memory(
     assert not town.app.user_data.get(rita.id)
     assert not _in_conversation(town, "posting", rita.id)
     assert _in_conversation(town, "signup", bob.id)
+    # Rita is told at once, through the outbox, in her language; Bob hears nothing.
+    await _drain(town)
+    assert rita.last_message.text == PUT_AWAY
+    assert "put away" not in (bob.last_message.text or "")
+    told = len(rita.inbox)
 
-    # Rita comes back with the answer to the last question: she is told, and nothing returns.
+    # Rita comes back with the answer to the last question: no second notice, nothing returns.
     rita.send_text("+33 6 98 76 54 32")
     await town.deliver()
-    assert rita.last_message.text == EXPIRED
-    rita.tap("Skip")  # a button of the old question
+    assert len(rita.inbox) == told + 1
+    assert "coordinators" in (rita.last_message.text or "")  # outside any conversation now
+    rita.tap(rita.inbox[told - 2], "Skip")  # a button of the old question
     await town.deliver()
     assert rita.callback_answers[-1].text == (
         "This button is no longer valid. Send /new to post a request."
@@ -204,6 +210,38 @@ async def test_a_draft_left_48_hours_goes_from_the_database_and_from_memory(
     bob.press("Share my number")
     await town.deliver()
     assert "Where are you based?" in (bob.last_message.text or "")
+
+    # Two days later Bob's sign-up is put away in turn, and Rita is not told a second time.
+    clock.advance(hours=49)
+    await town.run_timers()
+    await _drain(town)
+    assert len(rita.inbox) == told + 1
+    assert bob.last_message.text == (
+        "What you had started was put away after 2 days without an answer; your answers were "
+        "deleted. To start again: /join."
+    )
+    assert await _rows(town, UserData.telegram_id) == set()
+    assert await _rows(town, ConversationState.telegram_id) == set()
+
+
+async def test_a_draft_put_away_is_told_in_the_persons_language(
+    world: FakeTelegram, town: InProcessBrigade, clock: ManualClock
+) -> None:
+    rita = await _referent(world, town, "Rita")
+    rita.send_command("language")
+    await town.deliver()
+    rita.tap("Nederlands")
+    await town.deliver()
+    rita.send_command("new")
+    await town.deliver()
+    clock.advance(hours=49)
+    await town.run_timers()
+    await _drain(town)
+    assert rita.last_message.text == (
+        "Uw hulpvraag in behandeling is na 2 dagen zonder antwoord opgeborgen; er is niets "
+        "geplaatst. Stuur /new om opnieuw te beginnen."
+    )
+    assert await _rows(town, UserData.telegram_id) == set()
 
 
 # --- the geocoder cache ------------------------------------------------------------------------

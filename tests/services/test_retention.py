@@ -15,20 +15,25 @@ import pytest
 from sqlalchemy import func, select
 
 import bot.services.retention as retention_module
+from bot.i18n import I18n
+from bot.messages.drafts import ConversationPutAway
 from bot.services.requests import ClaimOutcome, StepOutcome
 from bot.services.retention import RetentionService, months_before
+from bot.shared_state import PersonLocks
 from storage import migrate
 from storage.database import INCREMENTAL_VACUUM, Database
-from storage.models import AuditEvent, Offer
+from storage.models import AuditEvent, ConversationState, Offer, OutboxMessage, UserData
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
+from testkit.messages import RecordingMessenger
 from tests.services.test_requests import REFERENT, _draft, _recording, _town
 
 KEEP = timedelta(days=3)
 
 
 def _retention(database: Database, **settings: object) -> RetentionService:
-    return RetentionService(database, brigade_settings(database.url, **settings))
+    config = brigade_settings(database.url, **settings)
+    return RetentionService(database, RecordingMessenger(I18n("fr"), config), config)
 
 
 async def _offers(database: Database, request_id: int) -> int:
@@ -169,3 +174,88 @@ async def test_postgresql_leaves_freed_space_to_its_autovacuum(database: Databas
         pytest.skip("PostgreSQL only")
     assert await database.give_back_space(max_pages=10, min_pages=0) == 0
     assert await database.switch_on_incremental_vacuum() is False
+
+
+# --- abandoned conversations -------------------------------------------------------------------
+
+
+async def _converse(database: Database, telegram_id: int, conversation: str) -> None:
+    """A person in the middle of a conversation, with a draft (as PTB's persistence saves it)."""
+    async with database.transaction() as session:
+        session.add(
+            ConversationState(
+                key=f"[{telegram_id}, {telegram_id}]",
+                conversation=conversation,
+                telegram_id=telegram_id,
+                state="PHONE",
+            )
+        )
+        session.add(UserData(telegram_id=telegram_id, data={"name": "Zéphyrine Q."}))
+
+
+async def _people_with_drafts(database: Database) -> set[int]:
+    async with database.read() as session:
+        drafts = await session.execute(select(UserData.telegram_id))
+        states = await session.execute(select(ConversationState.telegram_id))
+        return set(drafts.scalars()) | {t for t in states.scalars() if t is not None}
+
+
+async def test_a_conversation_put_away_is_told_once_in_the_sweeps_transaction(
+    database: Database, clock: ManualClock
+) -> None:
+    config = brigade_settings(database.url, draft_ttl_hours=48)
+    messenger = RecordingMessenger(I18n("fr"), config)
+    retention = RetentionService(database, messenger, config)
+    await _converse(database, 501, "posting")
+    await _converse(database, 502, "visit")
+    clock.advance(hours=47)
+    await _converse(database, 503, "signup")
+    assert await retention.expire_drafts() == {}
+    clock.advance(hours=2)  # 501 and 502 silent for 49 hours, 503 for 2
+
+    assert await retention.expire_drafts() == {
+        501: frozenset({"posting"}),
+        502: frozenset({"visit"}),
+    }
+    assert await _people_with_drafts(database) == {503}
+    # 502's visit report ends without a word; 501 is told, once, in an outbox row.
+    assert messenger.readers(ConversationPutAway) == [501]
+    assert messenger.of(ConversationPutAway) == [
+        ConversationPutAway(frozenset({"posting"}), timedelta(hours=48))
+    ]
+    async with database.read() as session:
+        rows = (await session.execute(select(OutboxMessage.chat_id, OutboxMessage.payload))).all()
+    assert [(chat, payload["text"]) for chat, payload in rows] == [
+        (
+            501,
+            "Votre demande en cours a été rangée après 2\u00a0jours sans réponse\u202f; rien n’a "
+            "été publié. Envoyez /new pour recommencer.",
+        )
+    ]
+    assert await retention.expire_drafts() == {}
+    assert messenger.readers(ConversationPutAway) == [501]
+
+
+async def test_a_person_whose_update_is_being_handled_elsewhere_is_not_expired(
+    database: Database, clock: ManualClock
+) -> None:
+    """PostgreSQL, several processes: the sweep skips a person whose advisory lock another
+    process holds (it is handling their update, and will write their state back)."""
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL only: one process on SQLite")
+    config = brigade_settings(database.url, draft_ttl_hours=48)
+    messenger = RecordingMessenger(I18n("fr"), config)
+    retention = RetentionService(database, messenger, config)
+    await _converse(database, 601, "posting")
+    await _converse(database, 602, "posting")
+    clock.advance(hours=49)
+    locks = PersonLocks(database)
+    try:
+        async with locks.hold(601):
+            assert await retention.expire_drafts() == {602: frozenset({"posting"})}
+            assert await _people_with_drafts(database) == {601}
+        assert await retention.expire_drafts() == {601: frozenset({"posting"})}
+    finally:
+        await locks.dispose()
+    assert await _people_with_drafts(database) == set()
+    assert messenger.readers(ConversationPutAway) == [602, 601]
