@@ -477,21 +477,20 @@ class VolunteerService(Notifying):
 
     async def _update_copies(
         self, session: AsyncSession, member_id: int, tapped: Card | None, note: str, name: str
-    ) -> ApplicationView | None:
+    ) -> None:
         """Queue the edit of every sent copy of a volunteer's card but the tapped one (the
         handler edits that one in its answer): the application as it now stands, `note` (a
         message id with {name}) in each reader's language; a copy not delivered yet goes out
-        decided. Returns the application as it now stands."""
+        decided."""
         view = await self._application(session, member_id)
         if view is None:
-            return None
+            return
         await self._messenger.follow_copies(
             session,
             card_batch(member_id),
             tapped,
             lambda message_id: CardUpdated(view, note, name, message_id),
         )
-        return view
 
     async def verify_skill(
         self,
