@@ -240,6 +240,27 @@ class FakeUser:
         self.blocked = False
         return self.world.post_my_chat_member(self, "kicked", "member")
 
+    async def answer_to(
+        self,
+        tap: JSONDict,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline argument reads best in tests
+    ) -> str:
+        """Wait for the bot's answer to this very tap (the update `tap` returned) and give its text.
+
+        Waiting on "some answer arrived" races when the person tapped before: an earlier tap's
+        answer already satisfies it.
+        """
+        query_id = tap["callback_query"]["id"]
+
+        def answered() -> CallbackAnswer | None:
+            return next((a for a in self.callback_answers if a.query_id == query_id), None)
+
+        await self.world.wait_for(lambda: answered() is not None, timeout, what=f"answer to {tap}")
+        answer = answered()
+        assert answer is not None
+        return answer.text or ""
+
     async def expect_message(
         self,
         contains: str | None = None,

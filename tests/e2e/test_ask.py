@@ -58,10 +58,6 @@ async def _offers(live: PollingBrigade) -> int:
         return int((await session.execute(select(func.count()).select_from(Offer))).scalar_one())
 
 
-def _answer(person: FakeUser) -> str:
-    return person.callback_answers[-1].text or ""
-
-
 async def test_a_volunteer_asks_and_nothing_is_offered_before_a_referent_approves(
     world: FakeTelegram, live: PollingBrigade
 ) -> None:
@@ -121,18 +117,16 @@ async def test_a_volunteer_asks_and_nothing_is_offered_before_a_referent_approve
     # A volunteer and the asker herself cannot approve it (forged taps on their own messages).
     nour.send_command("start")
     await nour.expect_message()
-    nour.tap_data(nour.last_message, f"va:approve:{request.id}")
-    vera.tap_data(vera.last_message, f"va:approve:{request.id}")
-    await world.wait_for(lambda: bool(nour.callback_answers and vera.callback_answers))
-    assert "never the person who asked" in _answer(nour)
-    assert "never the person who asked" in _answer(vera)
+    nour_tap = nour.tap_data(nour.last_message, f"va:approve:{request.id}")
+    vera_tap = vera.tap_data(vera.last_message, f"va:approve:{request.id}")
+    assert "never the person who asked" in await nour.answer_to(nour_tap)
+    assert "never the person who asked" in await vera.answer_to(vera_tap)
     await live.settle()
     assert await _offers(live) == 0
 
     # Rita approves: offered now; every card says who approved; the asker is told.
-    rita.tap(rita_card, APPROVE)
-    await world.wait_for(lambda: bool(rita.callback_answers))
-    assert "Approved: 1 volunteer received it now." in _answer(rita)
+    approval = rita.tap(rita_card, APPROVE)
+    assert "Approved: 1 volunteer received it now." in await rita.answer_to(approval)
     offer = await nour.expect_message(f"Request #{request.id}")
     assert "code 4711" not in (offer.text or "")
     assert "Vera" not in (offer.text or "")
@@ -143,9 +137,10 @@ async def test_a_volunteer_asks_and_nothing_is_offered_before_a_referent_approve
     )
     assert world.message(claire.id, claire_card.message_id).labels == []
     # A late second approval is told who was quicker.
-    claire.tap_data(world.message(claire.id, claire_card.message_id), f"va:approve:{request.id}")
-    await world.wait_for(lambda: bool(claire.callback_answers))
-    assert "Rita decided on this request already." in _answer(claire)
+    late = claire.tap_data(
+        world.message(claire.id, claire_card.message_id), f"va:approve:{request.id}"
+    )
+    assert "Rita decided on this request already." in await claire.answer_to(late)
 
     # Nour claims: the private details are Vera's own.
     nour.tap(offer, "✋ I'll do it")
@@ -210,12 +205,10 @@ async def test_someone_new_registers_by_asking_and_a_decline_reaches_them_in_fre
     assert "The town's plumber comes tomorrow" in (told.text or "")
     await world.wait_for(lambda: "Declined by Claire" in (rita.last_message.text or ""))
     # The old card's buttons, or a forged request id, are answered without acting.
-    claire.tap_data(card, f"va:decline:{request_id}")
-    await world.wait_for(lambda: len(claire.callback_answers) == 2)
-    assert _answer(claire) == "This request was already decided."
-    claire.tap_data(card, "va:approve:99999")
-    await world.wait_for(lambda: len(claire.callback_answers) == 3)
-    assert _answer(claire) == "This request no longer exists."
+    stale = claire.tap_data(card, f"va:decline:{request_id}")
+    assert await claire.answer_to(stale) == "This request was already decided."
+    forged = claire.tap_data(card, "va:approve:99999")
+    assert await claire.answer_to(forged) == "This request no longer exists."
     await live.settle()
     assert await _offers(live) == 0
     assert not [m for m in nour.inbox if "Request #" in (m.text or "")]
@@ -243,10 +236,9 @@ async def test_two_validators_approving_at_once_post_it_once(
     rita_card = await rita.expect_message("asks for help")
     claire_card = await claire.expect_message("asks for help")
     # Both taps are queued before the bot fetches either.
-    rita.tap(rita_card, APPROVE)
-    claire.tap(claire_card, APPROVE)
-    await world.wait_for(lambda: bool(rita.callback_answers and claire.callback_answers))
-    answers = sorted([_answer(rita), _answer(claire)])
+    rita_tap = rita.tap(rita_card, APPROVE)
+    claire_tap = claire.tap(claire_card, APPROVE)
+    answers = sorted([await rita.answer_to(rita_tap), await claire.answer_to(claire_tap)])
     assert sum(answer.startswith("Approved:") for answer in answers) == 1
     assert sum("decided on this request already" in answer for answer in answers) == 1
     await live.settle()
@@ -282,9 +274,8 @@ async def test_with_the_setting_a_referents_request_waits_for_a_coordinator(
     assert not [m for m in rita.inbox if "posted a request" in (m.text or "")]
     assert await _offers(live) == 0
     # The referent who posted it may not validate it herself.
-    rita.tap_data(rita.last_message, f"va:approve:{posted.request_id}")
-    await world.wait_for(lambda: bool(rita.callback_answers))
-    assert "never the person who asked" in _answer(rita)
+    own = rita.tap_data(rita.last_message, f"va:approve:{posted.request_id}")
+    assert "never the person who asked" in await rita.answer_to(own)
 
     # The coordinator edits the description, which approves it.
     claire.tap(card, "✏️ Edit, then approve")

@@ -144,12 +144,11 @@ async def test_stuck_shows_a_done_but_unconfirmed_claim_and_reminds_the_referent
     text = listing.text or ""
     assert f"#{request_id} (Plumbing): Ana → referent Rita" in text
     assert "Said done 2 days ago, not confirmed by the referent." in text
-    town.claire.tap(listing, f"Remind the referent of #{request_id}")
+    remind = town.claire.tap(listing, f"Remind the referent of #{request_id}")
     reminder = await town.rita.expect_message("Reminder from the coordinators")
     assert f"Ana said request #{request_id} (Plumbing) was done" in (reminder.text or "")
     assert reminder.labels == ["✅ Confirmed", "❌ Not done", "⚠️ About the volunteer's conduct"]
-    await world.wait_for(lambda: bool(town.claire.callback_answers))
-    assert town.claire.callback_answers[-1].text == "Reminder sent to the referent."
+    assert await town.claire.answer_to(remind) == "Reminder sent to the referent."
     town.rita.tap(reminder, "Confirmed")
     await ana.expect_message("Thank you for your help")
     await world.wait_for(lambda: "✅ Confirmed by Rita." in (reminder.text or ""), what="shown")

@@ -201,14 +201,12 @@ async def test_a_relays_report_reaches_the_neighbourhoods_referents_and_no_volun
         assert not _has(outsider, "Case #"), f"{outsider.first_name} heard of the case"
 
     # Rita follows it up; Claire's tap comes second; Sam hears someone is on it.
-    rita.tap(case, "I'll follow up")
-    await world.wait_for(lambda: bool(rita.callback_answers), what="Rita's tap answered")
-    assert (rita.callback_answers[-1].text or "").startswith("It's yours")
+    follow = rita.tap(case, "I'll follow up")
+    assert (await rita.answer_to(follow)).startswith("It's yours")
     await claire.expect_message("is followed up by Rita")
     await sam.expect_message("a member of the brigade is now following it up")
-    claire.tap(claire_copy, "I'll follow up")
-    await world.wait_for(lambda: bool(claire.callback_answers), what="Claire's tap answered")
-    assert claire.callback_answers[-1].text == "Rita already follows this case up."
+    second = claire.tap(claire_copy, "I'll follow up")
+    assert await claire.answer_to(second) == "Rita already follows this case up."
     await world.wait_for(lambda: case.labels == ["Close the case"], what="Rita's copy refreshed")
     rita.tap(case, "Close the case")
     await world.wait_for(lambda: "Helped" in case.labels, what="the outcomes")

@@ -43,6 +43,24 @@ async def test_tap_edits_the_right_message_over_http(
     world.assert_sound()
 
 
+async def test_answer_to_waits_for_that_tap_not_an_earlier_one(
+    world: FakeTelegram, polling_app: DemoApp
+) -> None:
+    alice = world.add_user("Alice")
+    alice.start()
+    first = await alice.expect_message("Bienvenue")
+    alice.start()
+    second = await alice.expect_message("Bienvenue")
+    yes = alice.tap(first, "Oui")
+    assert await alice.answer_to(yes) == "Noté : yes"
+    # The earlier answer is there already; the helper still waits for the new tap's own.
+    no = alice.tap(second, "Non")
+    assert await alice.answer_to(no) == "Noté : no"
+    assert [a.text for a in alice.callback_answers] == ["Noté : yes", "Noté : no"]
+    with pytest.raises(AssertionError, match="timed out"):
+        await alice.answer_to({"callback_query": {"id": "never-sent"}}, timeout=0.2)
+
+
 @pytest.mark.parametrize("app_options", [{"rate_limiter": True}])
 async def test_forced_429_is_retried_once_over_http(
     world: FakeTelegram, polling_app: DemoApp
