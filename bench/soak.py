@@ -77,11 +77,23 @@ NEWCOMER_BASE_ID = 920_000_000
 COMMANDS = ("start", "help", "profile", "mydata")
 ANSWER_TIMEOUT = 30.0
 SAMPLE_SECONDS = 10.0
-# Lifetimes short enough to be seen pruning within a run (`--lifetimes short`).
+# Lifetimes short enough to be seen pruning within a run (`--lifetimes short`): every period
+# docs/deployment.md lists, in minutes. The request lifecycle is shortened too, so that a
+# request whose claimer goes silent is released and expires within the run (its offers are
+# pruned once it has ended); one done but never confirmed waits for a coordinator (/stuck).
+_MINUTE_IN_DAYS = 1 / (24 * 60)
 SHORT_LIFETIMES = {
-    "outbox_keep_days": 3 / (24 * 60),  # 3 minutes
-    "offers_keep_days": 3 / (24 * 60),
+    "outbox_keep_days": 3 * _MINUTE_IN_DAYS,
+    "offers_keep_days": 3 * _MINUTE_IN_DAYS,
     "draft_ttl_hours": 3 / 60,
+    "retention_days": 10 * _MINUTE_IN_DAYS,
+    "audit_retention_months": 10 * _MINUTE_IN_DAYS / (365.2425 / 12),
+    "processed_updates_keep_hours": 10 / 60,
+    "asap_expiry_hours": 10 / 60,
+    "ask_done_after_minutes": 3,
+    "nudge_after_hours": 3 / 60,
+    "auto_release_after_hours": 8 / 60,
+    "details_removal_hours": 5 / 60,
     "timer_interval_seconds": 10,
 }
 _OFFER = re.compile(r'"cl:(\d+)"')
@@ -662,14 +674,36 @@ def tables(result: SoakResult, args: argparse.Namespace) -> list[Table]:
 
     rows = Table(
         f"6c. Soak, {args.minutes:g} minutes: rows per table (lifetimes: {args.lifetimes})",
-        ["table", "at start", "max during", "at end", "per hour (end − start)"],
+        [
+            "table",
+            "at start",
+            "max during",
+            "at half time",
+            "at end",
+            "per hour (end − start)",
+            "per hour, second half",
+        ],
     )
     hours = args.minutes / 60
+    # A table with a lifetime shorter than half the run stops growing in the second half.
+    half = result.lines[len(result.lines) // 2] if result.lines else None
     for name, end in sorted(result.rows_end.items()):
         start = result.rows_start.get(name, 0)
         peak = max([line.rows.get(name, 0) for line in result.lines] or [end])
+        middle = half.rows.get(name, 0) if half else start
+        half_hours = (args.minutes - half.index) / 60 if half else hours
         if start or end or peak:
-            rows.add(name, start, peak, end, round((end - start) / hours))
+            rows.add(
+                name,
+                start,
+                peak,
+                middle,
+                end,
+                round((end - start) / hours),
+                round((end - middle) / half_hours) if half_hours > 0 else "—",
+            )
+    if half:
+        rows.notes.append(f"half time: the line of minute {half.index}")
     if result.lines:
         first_mb, last_mb = result.lines[0].database_mb, result.lines[-1].database_mb
         rows.notes.append(f"database file + WAL: {first_mb:.1f} MB → {last_mb:.1f} MB")

@@ -293,6 +293,8 @@ def build_application(
     application = cast(BrigadeApplication, builder.build())
     application.bot_data[SERVICES_KEY] = services
     application.bot_data[SENDER_KEY] = sender
-    register_handlers(application)
+    register_handlers(
+        application, keep_updates=timedelta(hours=settings.processed_updates_keep_hours)
+    )
     shared.attach(application)
     return application

@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     auto_release_after_hours: float = Field(default=72, gt=0)
     asap_expiry_hours: float = Field(default=48, gt=0)
     details_removal_hours: float = Field(default=24, gt=0)
-    retention_days: int = Field(default=90, ge=1)
+    # Days (fractions allowed: the soak benchmark shortens every lifetime to minutes).
+    retention_days: float = Field(default=90, gt=0)
     # A volunteer who gives back this many claims within 24 hours may not claim again until the
     # oldest of them is a day old; the coordinators are told when it happens.
     releases_per_day: int = Field(default=3, ge=1)
@@ -106,7 +107,11 @@ class Settings(BaseSettings):
     # Offers of a finished request (closed, cancelled, expired, declined) are deleted this long
     # after it ended; the audit trail is kept for the town's evaluation period.
     offers_keep_days: float = Field(default=3, gt=0)
-    audit_retention_months: int = Field(default=13, ge=1)
+    # Calendar months; a fraction adds days of an average month (30.44 days).
+    audit_retention_months: float = Field(default=13, gt=0)
+    # Handled update ids are kept this long to skip Telegram's re-deliveries, which come within
+    # 24 hours; Telegram may restart its ids after a week, so at most 6 days (bot/updates.py).
+    processed_updates_keep_hours: float = Field(default=72, gt=0, le=144)
     draft_ttl_hours: float = Field(default=48, gt=0)
     # Messages one person may send to the coordinators in 24 hours (free text outside a
     # conversation, "Send this to the coordinators?"): a small inbox, not a flood.

@@ -85,7 +85,8 @@ class UpdateGate:
         prune_every: timedelta = PRUNE_EVERY,
     ) -> None:
         self._keep = keep
-        self._prune_every = prune_every
+        # A short keep (a benchmark's) is enforced as often as it asks: a third of it at most.
+        self._prune_every = min(prune_every, keep / 3)
         # None: prune with the first update, which also covers the first update after a long
         # silence (see KEEP_PROCESSED).
         self._next_prune: datetime | None = None
@@ -153,9 +154,9 @@ class UpdateGate:
         return admissions
 
 
-def build_deduplication_handler(gate: UpdateGate | None = None) -> TypeHandler[Any, Any, None]:
-    """The handler to register in DEDUPLICATION_GROUP."""
-    return TypeHandler(Update, gate or UpdateGate())
+def build_deduplication_handler(keep: timedelta = KEEP_PROCESSED) -> TypeHandler[Any, Any, None]:
+    """The handler to register in DEDUPLICATION_GROUP, keeping handled ids for `keep`."""
+    return TypeHandler(Update, UpdateGate(keep=keep))
 
 
 def person_key(update: object) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -90,12 +92,12 @@ async def flush_persistence(update: Update, context: BrigadeContext) -> None:
     await context.application.update_persistence()
 
 
-def register_handlers(application: BrigadeApplication) -> None:
+def register_handlers(application: BrigadeApplication, *, keep_updates: timedelta) -> None:
     """Attach every handler; within a group PTB stops at the first one that matches."""
     private = filters.ChatType.PRIVATE
 
     # 0. Before anything: an update Telegram delivered twice is handled once.
-    application.add_handler(build_deduplication_handler(), group=DEDUPLICATION_GROUP)
+    application.add_handler(build_deduplication_handler(keep_updates), group=DEDUPLICATION_GROUP)
 
     # 0b. Taps nothing below may see: empty callback data (PTB matches it with every pattern),
     # and private-only buttons outside a private chat (only Claim and Link work in groups).

@@ -65,6 +65,17 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 @pytest.mark.usefixtures("clean_env")
+def test_lifetimes_take_fractions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The soak benchmark shortens every lifetime to minutes.
+    monkeypatch.setenv("BRIGADE_RETENTION_DAYS", "0.007")
+    monkeypatch.setenv("BRIGADE_AUDIT_RETENTION_MONTHS", "0.0002")
+    monkeypatch.setenv("BRIGADE_PROCESSED_UPDATES_KEEP_HOURS", "0.1")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.retention_days, settings.audit_retention_months) == (0.007, 0.0002)
+    assert settings.processed_updates_keep_hours == 0.1
+
+
+@pytest.mark.usefixtures("clean_env")
 def test_env_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("BRIGADE_BOT_TOKEN=42:abc\nBRIGADE_TOWN_NAME=Chambéry\n")
     settings = Settings()
@@ -76,7 +87,15 @@ def test_env_file_is_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("default_language", "de"), ("timezone", "Mars/Olympus"), ("webhook_port", 0)],
+    [
+        ("default_language", "de"),
+        ("timezone", "Mars/Olympus"),
+        ("webhook_port", 0),
+        # Past a week Telegram may restart its update ids: an old row would hide a new update.
+        ("processed_updates_keep_hours", 145),
+        ("retention_days", 0),
+        ("audit_retention_months", 0),
+    ],
 )
 def test_bad_values_are_refused(tmp_path: Path, field: str, value: object) -> None:
     with pytest.raises(ValidationError):

@@ -33,14 +33,18 @@ SILENT_CONVERSATIONS = frozenset({"visit"})
 # SQLite space given back per sweep at most (4 KiB pages: 8 MiB), once at least 1 MiB is free.
 VACUUM_PAGES_PER_SWEEP = 2048
 VACUUM_MIN_FREE_PAGES = 256
+# The Gregorian calendar's mean month, for a retention given in fractional months.
+AVERAGE_MONTH = timedelta(days=365.2425 / 12)
 
 
-def months_before(moment: datetime, months: int) -> datetime:
-    """The same day and time `months` calendar months earlier (the 31st → the month's last)."""
-    index = moment.year * 12 + moment.month - 1 - months
+def months_before(moment: datetime, months: float) -> datetime:
+    """The same day and time `months` calendar months earlier (the 31st → the month's last);
+    a fraction of a month goes back that share of an average month more."""
+    whole = int(months)
+    index = moment.year * 12 + moment.month - 1 - whole
     year, month = divmod(index, 12)
     day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
+    return moment.replace(year=year, month=month + 1, day=day) - (months - whole) * AVERAGE_MONTH
 
 
 class RetentionService(Configured):

@@ -370,7 +370,7 @@ class SignalService(Notifying):
 
     # --- retention and erasure --------------------------------------------------------------
 
-    async def purge(self, retention_days: int) -> int:
+    async def purge(self, retention_days: float) -> int:
         """Erase who, where and why of cases closed more than `retention_days` ago.
 
         The case row stays (status, outcome, dates, neighbourhood) for the town's figures.

@@ -35,6 +35,7 @@ from bot.updates import DEDUPLICATION_GROUP, PerPersonUpdateProcessor, UpdateGat
 from storage import updates as store
 from storage.database import Database
 from storage.models import Member, MemberRole, ProcessedUpdate
+from testkit.clock import ManualClock
 from testkit.geocoder import FakeGeocoder
 from testkit.harness import InProcessBrigade, brigade_settings, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeTelegram, InProcessRequest
@@ -133,6 +134,23 @@ async def test_a_crowd_is_recorded_in_batches_and_each_update_passes_once(
     assert count.scalar_one() == 40
     # Far fewer transactions than updates: the first alone, the crowd together.
     assert gate.batches <= 3
+
+
+async def test_a_short_keep_is_pruned_as_often_as_it_asks(
+    database: Database, clock: ManualClock
+) -> None:
+    # A benchmark's keep of 30 minutes: the gate prunes every 10 minutes, not every hour.
+    gate = UpdateGate(keep=timedelta(minutes=30))
+    context = cast(Any, SimpleNamespace(services=SimpleNamespace(database=database)))
+    await gate(Update(update_id=1), context)
+    clock.advance(timedelta(minutes=20))
+    await gate(Update(update_id=2), context)
+    clock.advance(timedelta(minutes=15))
+    await gate(Update(update_id=3), context)
+    async with database.read() as session:
+        kept = (await session.execute(select(ProcessedUpdate.update_id))).scalars().all()
+    # Id 1 was 35 minutes old at the third update; id 2, 15 minutes.
+    assert sorted(kept) == [2, 3]
 
 
 # --------------------------------------------------------------------------------- webhook

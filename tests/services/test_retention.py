@@ -117,6 +117,14 @@ def test_months_are_counted_on_the_calendar() -> None:
     # The 31st of a month that has no 31st a year earlier: that month's last day.
     assert months_before(datetime(2027, 3, 31, tzinfo=UTC), 13) == datetime(2026, 2, 28, tzinfo=UTC)
     assert months_before(datetime(2027, 1, 15, tzinfo=UTC), 1) == datetime(2026, 12, 15, tzinfo=UTC)
+    # A fraction (the soak benchmark's minutes) adds that share of an average month.
+    assert months_before(datetime(2027, 1, 15, tzinfo=UTC), 1.5) == datetime(
+        2026, 12, 15, tzinfo=UTC
+    ) - timedelta(days=365.2425 / 24)
+    minutes = 10 / (60 * 24 * 30.436875)
+    assert months_before(datetime(2027, 1, 15, tzinfo=UTC), minutes) == datetime(
+        2027, 1, 14, 23, 50, tzinfo=UTC
+    )
 
 
 def _sqlite_file(database: Database) -> Path:
