@@ -31,7 +31,7 @@ from bot.services.correspondence import CorrespondenceService
 from bot.services.directory import DirectoryService
 from bot.services.geocoding import Geocoder, build_geocoder, close_geocoder
 from bot.services.invites import InviteService
-from bot.services.members import MemberService
+from bot.services.members import SEEN_RESOLUTION, MemberService
 from bot.services.neighbourhoods import NeighbourhoodService
 from bot.services.privacy import PrivacyService
 from bot.services.profile import ProfileService
@@ -151,7 +151,12 @@ def build_services(
         database=database,
         i18n=i18n,
         geocoder=geocoder or build_geocoder(settings, database),
-        members=MemberService(database, settings.coordinator_ids),
+        members=MemberService(
+            database,
+            settings.coordinator_ids,
+            # "Seen" must be refreshed well within the period after which idle members go.
+            seen_resolution=min(SEEN_RESOLUTION, timedelta(days=settings.retention_days) / 4),
+        ),
         invites=InviteService(database),
         neighbourhoods=NeighbourhoodService(database),
         skills=SkillService(database),

@@ -74,9 +74,16 @@ def _profile(member: Member | MemberIdentity, roles: frozenset[Role]) -> MemberP
 class MemberService(Service):
     """Identify members, keep their Telegram details fresh, and change their language."""
 
-    def __init__(self, database: Database, coordinator_ids: Iterable[int]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        coordinator_ids: Iterable[int],
+        *,
+        seen_resolution: timedelta = SEEN_RESOLUTION,
+    ) -> None:
         super().__init__(database)
         self._coordinator_ids = frozenset(coordinator_ids)
+        self._seen_resolution = seen_resolution
 
     async def identify(self, who: TelegramIdentity) -> MemberProfile:
         """Find or create the member behind an update; talking to the bot makes them reachable."""
@@ -151,7 +158,7 @@ class MemberService(Service):
     def _unchanged(self, member: MemberIdentity, who: TelegramIdentity) -> bool:
         """Whether identifying `who` would change nothing stored about `member`."""
         return (
-            member.updated_at > self._db.clock() - SEEN_RESOLUTION
+            member.updated_at > self._db.clock() - self._seen_resolution
             and member.reachable
             and bool(member.display_name)
             and member.telegram_language == who.language_code

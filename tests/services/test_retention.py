@@ -17,12 +17,20 @@ from sqlalchemy import func, select
 import bot.services.retention as retention_module
 from bot.i18n import I18n
 from bot.messages.drafts import ConversationPutAway
+from bot.services.members import MemberService, TelegramIdentity
 from bot.services.requests import ClaimOutcome, StepOutcome
 from bot.services.retention import RetentionService, months_before
 from bot.shared_state import PersonLocks
 from storage import migrate
 from storage.database import INCREMENTAL_VACUUM, Database
-from storage.models import AuditEvent, ConversationState, Offer, OutboxMessage, UserData
+from storage.models import (
+    AuditEvent,
+    ConversationState,
+    Member,
+    Offer,
+    OutboxMessage,
+    UserData,
+)
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from testkit.messages import RecordingMessenger
@@ -108,6 +116,26 @@ async def test_audit_events_are_kept_for_the_towns_evaluation_period_then_delete
     clock.advance(timedelta(minutes=2))
     assert (await retention.run_due())["audit_events_pruned"] == 1
     assert await _events(database) == ["newer"]
+
+
+async def test_idle_strangers_go_after_the_retention_period_but_not_people_who_come_back(
+    database: Database, clock: ManualClock
+) -> None:
+    # A retention of 40 minutes (the soak's kind): "seen" is refreshed every 10 minutes, so a
+    # person who writes every 15 minutes is never taken for idle, however long ago they came.
+    period = timedelta(minutes=40)
+    retention = _retention(database, retention_days=period / timedelta(days=1))
+    members = MemberService(database, [], seen_resolution=period / 4)
+    await members.identify(TelegramIdentity(501, "Once"))
+    often = (await members.identify(TelegramIdentity(502, "Often"))).id
+    for _ in range(8):  # two hours
+        clock.advance(timedelta(minutes=15))
+        await retention.run_due()
+        # The same row each time: never purged and made again.
+        assert (await members.identify(TelegramIdentity(502, "Often"))).id == often
+    async with database.read() as session:
+        left = (await session.execute(select(Member.telegram_id))).scalars().all()
+    assert left == [502]
 
 
 def test_months_are_counted_on_the_calendar() -> None:
