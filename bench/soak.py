@@ -17,11 +17,15 @@ from the update being queued to the bot's answer arriving), outbox backlog and s
 database file size and each table's rows. At the end: the RSS slope after the warm-up (least
 squares over the samples every 10 s), latency drift from the first to the last quarter, rows per
 hour per table, and what was lost (commands or taps unanswered after 30 s, offers never sent,
-bot API errors other than 429, the bot's warnings). `--lifetimes short` shortens the lifetimes
-(outbox rows, offers of finished requests, drafts: minutes, not days) so that pruning shows
-within the run. `--tracemalloc FRAMES` snapshots the bot's allocations every
-`--snapshot-every` minutes and prints the sites that grew most between the first snapshot after
-the warm-up and the last (tracing slows the bot: compare latencies only between runs without).
+bot API errors other than 429, the bot's warnings). `--lifetimes short` shortens every lifetime
+docs/deployment.md lists (outbox rows, offers of finished requests, drafts, idle members, audit
+events, handled update ids, beneficiaries' details: 3 or 10 minutes, not days or months) and the
+request lifecycle (a silent claimer is released and the request expires within minutes), so
+that pruning shows within the run: the rows table gives each table's growth over the second
+half, which is about nil for a table whose lifetime is shorter than half the run.
+`--tracemalloc FRAMES` snapshots the bot's allocations every `--snapshot-every` minutes and
+prints the sites that grew most between the first snapshot after the warm-up and the last
+(tracing slows the bot: compare latencies only between runs without).
 """
 
 from __future__ import annotations
