@@ -429,9 +429,13 @@ class VolunteerService(Notifying):
         id), so that a decision taken anywhere edits them all."""
         if not copies:
             return
-        async with self._db.transaction() as session:
+        async with self._transaction() as session:
+            # The volunteer's row is locked: a decision taken while these cards were on their way
+            # either committed first (read below: the copies are edited at once) or waits for
+            # them to be recorded, and then edits them with the others.
+            volunteer = await session.get(Member, member_id, with_for_update=True)
             coordinators = {
-                member.telegram_id: member.id
+                member.telegram_id: member
                 for member in (
                     await session.execute(
                         select(Member).where(Member.telegram_id.in_([c for c, _ in copies]))
@@ -439,13 +443,32 @@ class VolunteerService(Notifying):
                 ).scalars()
             }
             for chat_id, message_id in copies:
+                reader = coordinators.get(chat_id)
                 await outbox.record_sent(
                     session,
                     chat_id=chat_id,
                     message_id=message_id,
-                    member_id=coordinators.get(chat_id),
+                    member_id=reader.id if reader else None,
                     batch_key=card_batch(member_id),
                 )
+            if volunteer is None or volunteer.volunteer_status is VolunteerStatus.PENDING:
+                return
+            decision = await self._decided_before(session, member_id)
+            view = await self._application(session, member_id)
+            if view is None:
+                return
+            note = APPROVED_BY if decision.approved else NOT_ACCEPTED_BY
+            name = decision.decided_by or ""
+            await self._messenger.post(
+                session,
+                [
+                    (
+                        CardUpdated(view, note, name, message_id),
+                        Reader.in_chat(chat_id, coordinators.get(chat_id)),
+                    )
+                    for chat_id, message_id in copies
+                ],
+            )
 
     async def send_card(
         self, member_id: int, intro: str = NEW_APPLICATION, **values: object

@@ -293,9 +293,10 @@ async def test_a_verified_skill_queues_an_edit_of_every_other_copy_of_the_card(
     await _people(database, COORDINATOR, 7200)
     member_id = await _apply(database, 7200)
     vetting = vetting_service(database)
-    approved = await vetting.decide(COORDINATOR, member_id, approve=True)
-    assert approved.outcome is Outcome.DONE
     await vetting.cards_sent(member_id, [(COORDINATOR, 501), (COORDINATOR, 502)])
+    approved = await vetting.decide(COORDINATOR, member_id, approve=True, tapped=(COORDINATOR, 501))
+    assert approved.outcome is Outcome.DONE
+    decision_edits = await _edits(database)
     electricity = (await _skill_ids(database, "electricity"))[0]
 
     outcome = await vetting.verify_skill(
@@ -303,21 +304,51 @@ async def test_a_verified_skill_queues_an_edit_of_every_other_copy_of_the_card(
     )
 
     assert outcome is Outcome.DONE
-    async with database.read() as session:
-        edits = (
-            (
-                await session.execute(
-                    select(OutboxMessage).where(OutboxMessage.method == "edit_message_text")
-                )
-            )
-            .scalars()
-            .all()
-        )
+    edits = (await _edits(database))[len(decision_edits) :]
     # The tapped copy is the handler's to edit; the other one is queued, verified, no button left.
     assert [(edit.chat_id, edit.payload["message_id"]) for edit in edits] == [(COORDINATOR, 502)]
     assert "Small electrical work (verified)" in edits[0].payload["text"]
     assert edits[0].payload["text"].endswith("Skill verified.")
     assert edits[0].payload["reply_markup"] is None
+
+
+async def test_a_card_listed_while_the_decision_was_taken_is_edited_to_show_it(
+    database: Database,
+) -> None:
+    await _people(database, COORDINATOR, 7250)
+    member_id = await _apply(database, 7250)
+    vetting = vetting_service(database)
+    await vetting.cards_sent(member_id, [(COORDINATOR, 601)])
+    # /pending read the application as pending and sent its card; the decision was taken on
+    # another copy before that card was recorded.
+    decided = await vetting.decide(COORDINATOR, member_id, approve=True, tapped=(COORDINATOR, 601))
+    assert decided.outcome is Outcome.DONE
+    assert await _edits(database) == []
+
+    await vetting.cards_sent(member_id, [(COORDINATOR, 602)])
+
+    edits = await _edits(database)
+    assert [(edit.chat_id, edit.payload["message_id"]) for edit in edits] == [(COORDINATOR, 602)]
+    assert edits[0].payload["text"].endswith("Approved by User 1000.")
+    # Approve and Reject are gone; what is left is the skill still to verify.
+    buttons = [
+        b["text"] for row in edits[0].payload["reply_markup"]["inline_keyboard"] for b in row
+    ]
+    assert buttons == ["Verify: Small electrical work"]
+
+
+async def _edits(database: Database) -> list[OutboxMessage]:
+    """The queued edits, oldest first."""
+    async with database.read() as session:
+        return list(
+            (
+                await session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.method == "edit_message_text")
+                    .order_by(OutboxMessage.id)
+                )
+            ).scalars()
+        )
 
 
 async def test_an_application_queues_its_card_to_coordinators_and_the_decision_to_the_volunteer(
