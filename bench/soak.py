@@ -95,6 +95,7 @@ SHORT_LIFETIMES = {
     "processed_updates_keep_hours": 10 / 60,
     "asap_expiry_hours": 10 / 60,
     "ask_done_after_minutes": 3,
+    "asap_ask_done_after_minutes": 5,
     "nudge_after_hours": 3 / 60,
     "auto_release_after_hours": 8 / 60,
     "details_removal_hours": 5 / 60,

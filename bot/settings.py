@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     escalation_delay_minutes: float = Field(default=60, gt=0)
     reminder_before_minutes: float = Field(default=120, gt=0)
     ask_done_after_minutes: float = Field(default=60, gt=0)
+    # An "as soon as possible" claim has no agreed time: "Is it done?" comes this long after
+    # the claim (never sooner than `ask_done_after_minutes`).
+    asap_ask_done_after_minutes: float = Field(default=120, gt=0)
     nudge_after_hours: float = Field(default=24, gt=0)
     auto_release_after_hours: float = Field(default=72, gt=0)
     asap_expiry_hours: float = Field(default=48, gt=0)

@@ -32,6 +32,10 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 # soak benchmark: SQLite's heap grew while Python's stayed flat). 1 MiB each, reached in minutes;
 # re-reads beyond it come from the operating system's file cache, shared by every connection.
 SQLITE_CACHE_KIB = 1024
+# SQLite's heap for the whole process (every pooled connection's page cache, statements, schema):
+# above it, SQLite gives back cached pages instead of growing. Without it a connection the pool
+# opens only in a busy hour keeps a full page cache of its own for the life of the process.
+SQLITE_SOFT_HEAP_LIMIT_BYTES = 4 * 1024 * 1024
 # PRAGMA auto_vacuum's value for INCREMENTAL.
 INCREMENTAL_VACUUM = 2
 
@@ -73,6 +77,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        # Process-wide: every connection sets the same value.
+        cursor.execute(f"PRAGMA soft_heap_limit={SQLITE_SOFT_HEAP_LIMIT_BYTES}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

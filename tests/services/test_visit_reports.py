@@ -44,7 +44,7 @@ def clock() -> ManualClock:
 
 
 async def _claimed(
-    database: Database, *, when_kind: str = "asap"
+    database: Database, *, when_kind: str = "asap", **settings: object
 ) -> tuple[RequestService, RecordingMessenger, int]:
     """Marc holds a place on a request of Rita's; a coordinator is known; the claim's id."""
     skill_id = await _town(database, 2)
@@ -53,7 +53,7 @@ async def _claimed(
         session.add(coordinator)
         await session.flush()
         session.add(MemberRole(member_id=coordinator.id, role=Role.COORDINATOR))
-    service, sent = _recording(database)
+    service, sent = _recording(database, **settings)
     draft = _draft(skill_id)
     draft = type(draft)(**{**draft.__dict__, "when_kind": when_kind})
     posted = await service.post(REFERENT, draft)
@@ -136,6 +136,21 @@ async def test_within_the_hour_keeps_the_usual_follow_up(database: Database) -> 
     service, _sent, claim_id = await _claimed(database)
     assert await service.plan_visit(MARC, claim_id, VisitPlan.WITHIN_AN_HOUR) is StepOutcome.DONE
     assert (await _claim(database, claim_id)).ask_done_at == NOW + timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("asap_minutes", "usual_minutes", "asked_after"),
+    [(30, 10, timedelta(minutes=30)), (30, 45, timedelta(minutes=45))],
+)
+async def test_an_asap_claim_is_followed_up_after_its_own_setting_never_sooner_than_the_usual(
+    database: Database, asap_minutes: int, usual_minutes: int, asked_after: timedelta
+) -> None:
+    _service, _sent, claim_id = await _claimed(
+        database,
+        asap_ask_done_after_minutes=asap_minutes,
+        ask_done_after_minutes=usual_minutes,
+    )
+    assert (await _claim(database, claim_id)).ask_done_at == NOW + asked_after
 
 
 async def test_only_the_claimer_plans_only_while_the_claim_is_active(database: Database) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import os
 import sqlite3
 import stat
@@ -18,7 +20,7 @@ from bot.domain.vocabulary import Role
 from bot.services.members import MemberService, TelegramIdentity
 from storage import members as member_store
 from storage import migrate
-from storage.database import Database
+from storage.database import SQLITE_SOFT_HEAP_LIMIT_BYTES, Database
 from storage.models import HelpRequest, Member, MemberRole, Skill
 from testkit.clock import ManualClock
 
@@ -32,6 +34,41 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(
         busy_timeout = (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
     assert (journal, foreign_keys) == ("wal", 1)
     assert busy_timeout >= 5000
+
+
+async def test_sqlite_page_caches_share_one_bounded_heap(sqlite_database: Database) -> None:
+    """Six connections each reading 16 MB would cache 6 MiB of pages; the process-wide soft
+    heap limit keeps SQLite's heap near 4 MiB however many connections the pool opens."""
+    library = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    async with sqlite_database.transaction() as session:
+        await session.execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)"))
+        await session.execute(
+            text(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)"
+                " INSERT INTO filler (data) SELECT randomblob(4000) FROM n"
+            )
+        )
+    # What the process holds already (this writer's cache; another test's leftovers).
+    before = library.sqlite3_memory_used()
+    scanned = asyncio.Event()
+    sizes: list[int] = []
+    heap: list[int] = []
+
+    async def read_everything() -> None:
+        async with sqlite_database.read() as session:
+            total = "SELECT sum(length(data)) FROM filler"
+            sizes.append((await session.execute(text(total))).scalar_one())
+            if len(sizes) == 6:
+                heap.append(library.sqlite3_memory_used())  # six connections, six caches
+                scanned.set()
+            await scanned.wait()  # every connection stays open, its cache full, until all read
+
+    await asyncio.gather(*(read_everything() for _ in range(6)))
+
+    assert sizes == [16_000_000] * 6
+    # Without the limit, five more connections' pages: 5 MiB on top of what was there.
+    assert heap[0] < max(before, SQLITE_SOFT_HEAP_LIMIT_BYTES) + 1024 * 1024, (before, heap)
 
 
 async def test_sqlite_writers_queue_instead_of_failing_busy(sqlite_database: Database) -> None:

@@ -282,7 +282,7 @@ class Claims(RequestsBase):
         else:
             claim.remind_at = None
             claim.ask_done_at = now + timedelta(
-                hours=max(2.0, settings.ask_done_after_minutes / 60)
+                minutes=max(settings.asap_ask_done_after_minutes, settings.ask_done_after_minutes)
             )
 
     async def _send_details(
