@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -398,7 +399,11 @@ class Offer(Base):
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
 
-    __table_args__ = (UniqueConstraint("request_id", "chat_id", name="uq_offers_request_chat"),)
+    __table_args__ = (
+        UniqueConstraint("request_id", "chat_id", name="uq_offers_request_chat"),
+        # The offers a person received, by chat (/mydata, /forget: member_id may be gone).
+        Index("ix_offers_chat_id", "chat_id"),
+    )
 
 
 class ValidationCard(Base):
@@ -445,7 +450,11 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock_default)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_outbox_due", "status", "priority", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "not_before"),
+        # One chat's messages: moved when a group becomes a supergroup, erased with its member.
+        Index("ix_outbox_chat_id", "chat_id", "status"),
+    )
 
 
 class LimitMark(Base):
@@ -488,6 +497,8 @@ class AuditEvent(Base):
         Index("ix_audit_events_entity", "entity", "entity_id"),
         # The sweep deletes the oldest events first (BRIGADE_AUDIT_RETENTION_MONTHS).
         Index("ix_audit_events_occurred_at", "occurred_at"),
+        # What one person did (their /mydata, the badge checks' limit), and their deletion.
+        Index("ix_audit_events_actor", "actor_member_id", "occurred_at"),
     )
 
 
@@ -639,3 +650,30 @@ class RequestSeries(Base):
 # The watch campaigns' tables (issue 18) live in their own module; importing it here puts them
 # in `Base.metadata` wherever the models are loaded (Alembic, the tests).
 from storage import watch_models as watch_models  # noqa: E402
+
+
+def _index_deleted_parents(metadata: MetaData) -> None:
+    """Index every foreign key whose parent's deletion acts on it (CASCADE, SET NULL).
+
+    Neither SQLite nor PostgreSQL indexes a referencing column by itself: without an index,
+    deleting one member (the idle purge, /forget) or one offer (their pruning) scans the whole
+    child table — the requests and audit events a town keeps for years — once per row deleted,
+    holding SQLite's one write lock meanwhile. A column already leading an index is left alone.
+    """
+    for table in metadata.tables.values():
+        leading = {
+            next(iter(index.columns)).name for index in table.indexes if len(index.columns) > 0
+        }
+        leading |= {
+            next(iter(constraint.columns)).name
+            for constraint in table.constraints
+            if isinstance(constraint, (PrimaryKeyConstraint, UniqueConstraint))
+            and len(constraint.columns) > 0
+        }
+        for key in sorted(table.foreign_keys, key=lambda fk: fk.parent.name):
+            if key.ondelete in {"CASCADE", "SET NULL"} and key.parent.name not in leading:
+                Index(None, key.parent)
+                leading.add(key.parent.name)
+
+
+_index_deleted_parents(Base.metadata)

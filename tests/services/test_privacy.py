@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.vocabulary import (
@@ -22,6 +25,7 @@ from bot.services.invites import token_hash
 from bot.services.members import MemberService, TelegramIdentity
 from bot.services.outcomes import Outcome
 from bot.services.privacy import PrivacyService
+from storage import members as member_store
 from storage.database import Database
 from storage.models import (
     AuditEvent,
@@ -515,3 +519,45 @@ async def test_export_holds_the_persons_data_and_nobody_elses(database: Database
     assert str(COORDINATOR_ID) not in text
     assert INVITE_TOKEN not in text
     assert "tok-zephyrine-unused-0002" not in text  # a live secret stays out of a file
+
+
+# Tables that grow with the town's history (or hold days of it): a person's own rows are found
+# through an index, never by reading every row.
+GROWING_TABLES = ("requests", "claims", "offers", "outbox", "audit_events", "beneficiaries")
+
+
+async def test_a_persons_data_is_found_by_index_in_the_tables_that_grow(
+    sqlite_database: Database,
+) -> None:
+    """/mydata, /forget and the idle purge: SQLite's plan for every statement they run."""
+    await seed(sqlite_database)
+    statements: list[tuple[str, Any]] = []
+
+    def remember(_c: object, _cur: object, statement: str, parameters: object, *_: object) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(sqlite_database.engine.sync_engine, "before_cursor_execute", remember)
+    privacy = PrivacyService(sqlite_database)
+    assert await privacy.export(TELEGRAM_ID) is not None
+    assert await privacy.forget(TELEGRAM_ID) is Outcome.DONE
+    async with sqlite_database.transaction() as session:
+        await member_store.purge_idle(session, before=NOW + timedelta(days=1), limit=100)
+    event.remove(sqlite_database.engine.sync_engine, "before_cursor_execute", remember)
+
+    path = sqlite_database.engine.url.database
+    assert path is not None
+    full_scans = []
+    with closing(sqlite3.connect(path)) as connection:
+        for statement, parameters in statements:
+            if not statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "WITH")):
+                continue
+            if isinstance(parameters, list):  # executemany: one row's parameters will do
+                parameters = parameters[0]
+            plan = connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
+            full_scans += [
+                (detail, statement)
+                for *_ids, detail in plan
+                if detail.split(" ")[:2] in [["SCAN", table] for table in GROWING_TABLES]
+            ]
+    assert len(statements) > 30  # the three use cases ran their statements
+    assert full_scans == []

@@ -55,6 +55,28 @@ async def test_migrated_schema_matches_the_models(database: Database) -> None:
     assert differences == []
 
 
+def _unindexed_deleted_parents(connection: Connection) -> list[str]:
+    """Referencing columns whose parent's deletion acts on them but that lead no index."""
+    inspector = inspect(connection)
+    missing = []
+    for table in inspector.get_table_names():
+        leading = {index["column_names"][0] for index in inspector.get_indexes(table)}
+        leading |= {u["column_names"][0] for u in inspector.get_unique_constraints(table)}
+        leading |= set(inspector.get_pk_constraint(table)["constrained_columns"][:1])
+        for key in inspector.get_foreign_keys(table):
+            acts = (key.get("options") or {}).get("ondelete", "").upper()
+            column = key["constrained_columns"][0]
+            if acts in {"CASCADE", "SET NULL"} and column not in leading:
+                missing.append(f"{table}.{column}")
+    return missing
+
+
+async def test_deleting_a_member_or_an_offer_never_scans_a_table(database: Database) -> None:
+    """Every column a parent's deletion sets to NULL or deletes is found through an index."""
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(_unindexed_deleted_parents) == []
+
+
 async def test_the_skills_catalogue_is_seeded_and_electricity_needs_verification(
     database: Database,
 ) -> None:
