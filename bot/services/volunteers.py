@@ -455,10 +455,10 @@ class VolunteerService(Notifying):
                 return
             decision = await self._decided_before(session, member_id)
             view = await self._application(session, member_id)
-            if view is None:
-                return
+            if view is None or decision.decided_by is None:
+                return  # no decision on record to show (its audit event is gone)
             note = APPROVED_BY if decision.approved else NOT_ACCEPTED_BY
-            name = decision.decided_by or ""
+            name = decision.decided_by
             await self._messenger.post(
                 session,
                 [

@@ -20,7 +20,7 @@ from bot.domain.vocabulary import Role
 from bot.services.members import MemberService, TelegramIdentity
 from storage import members as member_store
 from storage import migrate
-from storage.database import SQLITE_SOFT_HEAP_LIMIT_BYTES, Database
+from storage.database import SQLITE_CACHED_STATEMENTS, SQLITE_SOFT_HEAP_LIMIT_BYTES, Database
 from storage.models import HelpRequest, Member, MemberRole, Skill
 from testkit.clock import ManualClock
 
@@ -69,6 +69,36 @@ async def test_sqlite_page_caches_share_one_bounded_heap(sqlite_database: Databa
     assert sizes == [16_000_000] * 6
     # Without the limit, five more connections' pages: 5 MiB on top of what was there.
     assert heap[0] < max(before, SQLITE_SOFT_HEAP_LIMIT_BYTES) + 1024 * 1024, (before, heap)
+
+
+async def test_an_sqlite_connection_keeps_a_bounded_number_of_prepared_statements(
+    sqlite_database: Database,
+) -> None:
+    """A hundred different wide SELECTs on one connection: each stays prepared only while it is
+    among the last SQLITE_CACHED_STATEMENTS used (Python's default would keep 128)."""
+    library = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    columns = ", ".join(f"members.{column.name}" for column in Member.__table__.columns)
+    columns += ", " + ", ".join(
+        f"requests.{column.name}" for column in HelpRequest.__table__.columns
+    )
+
+    async def prepare(count: int, offset: int) -> int:
+        """SQLite's heap growth while one connection prepares `count` new statements."""
+        async with sqlite_database.read() as session:
+            before = library.sqlite3_memory_used()
+            for shape in range(offset, offset + count):
+                # Built here from the models' column names and a number: nothing typed in.
+                sql = f"SELECT {columns} FROM members JOIN requests ON requests.referent_id = "  # noqa: S608
+                sql += f"members.id WHERE {shape} = {shape}"
+                await session.execute(text(sql))
+            return library.sqlite3_memory_used() - before
+
+    kept = await prepare(SQLITE_CACHED_STATEMENTS, 0)
+    more = await prepare(100, 1000)
+    # The cache was full: a hundred more statements replaced 32, they did not add 100.
+    assert kept > SQLITE_CACHED_STATEMENTS * 5_000, kept  # they do take room
+    assert more < kept * 1.5, (kept, more)
 
 
 async def test_sqlite_writers_queue_instead_of_failing_busy(sqlite_database: Database) -> None:
