@@ -89,6 +89,7 @@ _MINUTE_IN_DAYS = 1 / (24 * 60)
 SHORT_LIFETIMES = {
     "outbox_keep_days": 3 * _MINUTE_IN_DAYS,
     "offers_keep_days": 3 * _MINUTE_IN_DAYS,
+    "confirm_window_days": 5 * _MINUTE_IN_DAYS,
     "draft_ttl_hours": 3 / 60,
     "retention_days": 10 * _MINUTE_IN_DAYS,
     "audit_retention_months": 10 * _MINUTE_IN_DAYS / (365.2425 / 12),

@@ -107,8 +107,12 @@ class Settings(BaseSettings):
     reapply_cooldown_days: int = Field(default=30, ge=0)
     # How long personal data lives elsewhere (see .env.example and docs/deployment.md).
     outbox_keep_days: float = Field(default=3, gt=0)
-    # Offers of a finished request (closed, cancelled, expired, declined) are deleted this long
-    # after it ended; the audit trail is kept for the town's evaluation period.
+    # A request every claimer said done waits this many days for its referent's confirmation,
+    # then ends unconfirmed (done, not confirmed): "not done" no longer reopens it, its offers and
+    # its beneficiary's data go with the finished requests'. A late confirmation still counts.
+    confirm_window_days: float = Field(default=14, gt=0)
+    # Offers of a finished request (closed, cancelled, expired, declined, unconfirmed) are
+    # deleted this long after it ended; the audit trail is kept for the town's evaluation period.
     offers_keep_days: float = Field(default=3, gt=0)
     # Calendar months; a fraction adds days of an average month (30.44 days).
     audit_retention_months: float = Field(default=13, gt=0)

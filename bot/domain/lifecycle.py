@@ -11,12 +11,15 @@ from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
 R, C, V = RequestStatus, ClaimStatus, VolunteerStatus
 
 # request: open (places left) → full → completed (every claimer said done) → closed (confirmed)
-# (to validate → open once a validator approves it, or declined; nothing is offered before)
+# (to validate → open once a validator approves it, or declined; nothing is offered before).
+# A completed request left unconfirmed for the confirmation window ends unconfirmed: "not done"
+# can no longer reopen it, a late confirmation still closes it.
 REQUEST_TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     R.TO_VALIDATE: frozenset({R.OPEN, R.DECLINED, R.CANCELLED}),
     R.OPEN: frozenset({R.FULL, R.CANCELLED, R.EXPIRED, R.COMPLETED}),
     R.FULL: frozenset({R.OPEN, R.COMPLETED, R.CANCELLED}),
-    R.COMPLETED: frozenset({R.CLOSED, R.OPEN, R.FULL}),
+    R.COMPLETED: frozenset({R.CLOSED, R.OPEN, R.FULL, R.UNCONFIRMED}),
+    R.UNCONFIRMED: frozenset({R.CLOSED}),
     R.CLOSED: frozenset(),
     R.CANCELLED: frozenset(),
     R.EXPIRED: frozenset(),
@@ -45,7 +48,9 @@ VOLUNTEER_TRANSITIONS: dict[VolunteerStatus, frozenset[VolunteerStatus]] = {
 
 # Requests that still accept claims, and requests that are over.
 CLAIMABLE = frozenset({R.OPEN})
-FINISHED_REQUESTS = frozenset({R.CLOSED, R.CANCELLED, R.EXPIRED, R.DECLINED})
+FINISHED_REQUESTS = frozenset({R.CLOSED, R.CANCELLED, R.EXPIRED, R.DECLINED, R.UNCONFIRMED})
+# Requests whose service was given (every claimer said done), confirmed or not.
+DONE_REQUESTS = frozenset({R.COMPLETED, R.CLOSED, R.UNCONFIRMED})
 # Claims that hold a place on the request.
 HOLDING_PLACE = frozenset({C.ACTIVE, C.DONE})
 

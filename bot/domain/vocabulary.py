@@ -31,7 +31,7 @@ class VolunteerStatus(StrEnum):
 class RequestStatus(StrEnum):
     """Life of a request: open → full → completed → closed, or cancelled / expired; a request
     that needs validation (asked by a member for themselves) waits before it opens, or is
-    declined."""
+    declined. A completed request its referent never confirms ends unconfirmed."""
 
     TO_VALIDATE = "to_validate"
     OPEN = "open"
@@ -41,6 +41,9 @@ class RequestStatus(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     DECLINED = "declined"
+    # Done (every claimer said so) and not confirmed within BRIGADE_CONFIRM_WINDOW_DAYS: over,
+    # counted as done but not as confirmed; the referent may still confirm it (→ closed).
+    UNCONFIRMED = "unconfirmed"
 
 
 class ClaimStatus(StrEnum):

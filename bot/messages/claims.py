@@ -413,6 +413,10 @@ STEP_ANSWERS = {
     StepOutcome.NOT_ALLOWED: N_("This action is not available to you."),
     StepOutcome.STALE: N_("This has already been dealt with."),
     StepOutcome.ALREADY_DONE: N_("This has already been done."),
+    StepOutcome.TOO_LATE: N_(
+        "Too late to reopen this request: it was closed as done without your confirmation. "
+        "If help is still needed, post a new request with /new."
+    ),
     StepOutcome.NOT_FOUND: N_("This button is no longer valid."),
 }
 CONCERN_SENT = N_(
@@ -453,7 +457,8 @@ def step_answer(verb: str, outcome: StepOutcome, _: Translator) -> Toast:
         return Toast(_(CONCERN_AGAIN), alert=True)
     if outcome is StepOutcome.ALREADY_DONE and verb == "conductok":
         return Toast(_("You already told the coordinators about this volunteer's conduct here."))
-    return Toast(_(STEP_ANSWERS[outcome]))
+    # Too late says why and what to do instead: more than a toast's line.
+    return Toast(_(STEP_ANSWERS[outcome]), alert=outcome is StepOutcome.TOO_LATE)
 
 
 def declined_note(_: Translator) -> str:

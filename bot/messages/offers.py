@@ -13,7 +13,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot import formats
 from bot.callbacks import Action
-from bot.domain.lifecycle import CLAIMABLE
+from bot.domain.lifecycle import CLAIMABLE, DONE_REQUESTS
 from bot.domain.vocabulary import RequestStatus
 from bot.i18n import N_, Translator
 from bot.messages.base import Delivery, Notice, Rendered, Town, button, keyboard
@@ -78,7 +78,7 @@ def places_text(view: RequestView, _: Translator) -> str:
         return _("❌ Cancelled by the referent.")
     if view.status is RequestStatus.EXPIRED:
         return _("⌛ Expired.")
-    if view.status in {RequestStatus.COMPLETED, RequestStatus.CLOSED}:
+    if view.status in DONE_REQUESTS:
         return _("✅ Done. Thank you!")
     if view.places_left == 0:
         return _("✅ Taken. Thank you!")

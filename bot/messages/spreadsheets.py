@@ -87,6 +87,7 @@ REQUEST_STATUSES: dict[str, str] = {
     RequestStatus.FULL: N_("taken"),
     RequestStatus.COMPLETED: N_("done"),
     RequestStatus.CLOSED: N_("confirmed (closed)"),
+    RequestStatus.UNCONFIRMED: N_("done, not confirmed (closed)"),
     RequestStatus.CANCELLED: N_("cancelled"),
     RequestStatus.EXPIRED: N_("expired"),
     RequestStatus.DECLINED: N_("declined at validation"),

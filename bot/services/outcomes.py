@@ -36,5 +36,6 @@ class StepOutcome(StrEnum):
     DONE = "done"
     NOT_ALLOWED = "not_allowed"
     STALE = "stale"  # the claim or request is no longer in a state where this applies
+    TOO_LATE = "too_late"  # its time has passed (a "not done" after the confirmation window)
     ALREADY_DONE = "already_done"  # this very step was taken before (a concern already sent)
     NOT_FOUND = "not_found"

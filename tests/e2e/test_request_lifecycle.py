@@ -11,6 +11,7 @@ from bot.domain.vocabulary import RequestStatus
 from bot.services.outcomes import Outcome
 from bot.services.requests import BeneficiaryDetails, RequestDraft
 from storage.models import Claim, HelpRequest
+from testkit.clock import ManualClock
 from testkit.harness import PollingBrigade, sqlite_url
 from testkit.telegram import FakeBotApiServer, FakeGroup, FakeTelegram, FakeUser
 from tests.conftest import COORDINATOR_ID
@@ -250,6 +251,36 @@ async def test_done_then_confirmed_closes_done_then_not_done_reopens(
     # The question says it was confirmed, and by whom; only the conduct button stays.
     await world.wait_for(lambda: "✅ Confirmed by Rita." in (question.text or ""), what="shown")
     assert question.labels == ["⚠️ About the volunteer's conduct"]
+    async with live.services.database.read() as session:
+        request = await session.get(HelpRequest, request_id)
+    assert request is not None
+    assert request.status is RequestStatus.CLOSED
+
+
+@pytest.mark.live_settings(timer_interval_seconds=3600)
+async def test_not_done_weeks_later_is_answered_too_late_and_confirmed_still_counts(
+    world: FakeTelegram, live: PollingBrigade
+) -> None:
+    """Said done and left unconfirmed past the window, the request ended unconfirmed: "Not
+    done" is refused with why and what to do (the volunteer hears nothing), "Confirmed" still
+    closes it."""
+    rita, _group = await _town(live, world)
+    ana = await new_volunteer(live, world, "Ana", km=0.3, skills=["plumbing"])
+    request_id = await _post(live, rita, "plumbing")
+    ana.tap(await ana.expect_message(f"#{request_id}"), "I'll do it")
+    ana.tap(await ana.expect_message("private details"), "Done")
+    ask = await rita.expect_message("says your request")
+    assert isinstance(live.clock, ManualClock)
+    live.clock.advance(days=15)
+    assert (await live.services.requests.run_due())["unconfirmed"] == 1
+
+    late = rita.tap(ask, "Not done")
+    assert "Too late to reopen this request" in await rita.answer_to(late)
+    assert "Say it was not done?" not in (ask.text or "")
+    rita.tap(ask, "Confirmed")
+    await ana.expect_message("Thank you for your help")
+    await world.wait_for(lambda: "✅ Confirmed by Rita." in (ask.text or ""), what="shown")
+    assert not any("was not done" in (m.text or "") for m in ana.inbox)
     async with live.services.database.read() as session:
         request = await session.get(HelpRequest, request_id)
     assert request is not None

@@ -343,3 +343,10 @@ def test_the_answers_to_taps() -> None:
     assert step_answer("concern", StepOutcome.ALREADY_DONE, _).alert
     assert step_answer("gohour", StepOutcome.DONE, _).text == "Noted, thank you!"
     assert step_answer("cancel", StepOutcome.STALE, _).text == "This has already been dealt with."
+    # A "not done" after the confirmation window says why and what to do, in a box (fr: 174
+    # characters; Telegram's limit for an answer is 200).
+    too_late = step_answer("notdone", StepOutcome.TOO_LATE, I18N.translator("fr"))
+    assert too_late.alert
+    assert too_late.text.startswith("Trop tard pour rouvrir cette demande\u202f:")
+    assert "/new" in too_late.text
+    assert len(too_late.text) <= 200

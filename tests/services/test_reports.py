@@ -30,7 +30,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Column, DateTime, Enum, Float, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    update,
+)
 
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, Role, VolunteerStatus, Wellbeing
 from bot.i18n import I18n
@@ -364,6 +376,30 @@ async def _stats(database: Database, period: Period, nb: int | None = None) -> S
     result = await service(database).stats(COORDINATOR, period, nb)
     assert isinstance(result, Stats)
     return result
+
+
+async def test_a_request_ended_unconfirmed_counts_as_done_not_as_confirmed(
+    database: Database,
+) -> None:
+    """R2 (said done, waiting for its referent) ends unconfirmed: done, not confirmed."""
+    ids = await seed(database)
+    async with database.transaction() as session:
+        await session.execute(
+            update(HelpRequest)
+            .where(HelpRequest.id == ids["R2"])
+            .values(status=RequestStatus.UNCONFIRMED, closed_at=at("2026-11-20 08:00"))
+        )
+    stats = await _stats(database, Period.THIS_MONTH)
+    assert stats.requests == RequestCounts(
+        created=5, claimed=4, done=2, closed=1, cancelled=1, expired=1
+    )
+    assert stats.completion_rate == pytest.approx(1 / 4)
+    # Nor is it waiting any more: /stuck drops its claim (C2), a reminder is refused.
+    page = await service(database).stuck_claims(COORDINATOR)
+    assert isinstance(page, Page)
+    assert [i.claim_id for i in page.items] == [ids["C5"]]
+    reminded = await service(database).remind_referent(COORDINATOR, ids["C2"])
+    assert reminded is Outcome.ALREADY_DONE
 
 
 async def test_this_month_figures_for_every_neighbourhood(database: Database) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 import bot.services.retention as retention_module
+from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.i18n import I18n
 from bot.messages.drafts import ConversationPutAway
 from bot.services.members import MemberService, TelegramIdentity
@@ -25,7 +27,10 @@ from storage import migrate
 from storage.database import INCREMENTAL_VACUUM, Database
 from storage.models import (
     AuditEvent,
+    Beneficiary,
+    Claim,
     ConversationState,
+    HelpRequest,
     Member,
     Offer,
     OutboxMessage,
@@ -75,6 +80,83 @@ async def test_offers_of_a_finished_request_go_once_it_ended_their_lifetime_ago(
     # A tap on an old copy of the cancelled request is told it is over, not "never offered".
     late = await service.claim(100, cancelled.request_id)
     assert late.outcome is ClaimOutcome.CLOSED
+
+
+async def _said_done_and_left(database: Database) -> tuple[Any, int, int]:
+    """A request its only volunteer said done, never confirmed: the service, the request id,
+    the claim id."""
+    skill = await _town(database, 3)
+    service, _sent = _recording(database, confirm_window_days=14, retention_days=90)
+    posted = await service.post(REFERENT, _draft(skill))
+    assert posted is not None
+    claimed = await service.claim(100, posted.request_id)
+    assert claimed.claim_id is not None
+    await service.mark_done(100, claimed.claim_id, minutes=30)
+    return service, posted.request_id, claimed.claim_id
+
+
+async def _statuses(database: Database, request_id: int, claim_id: int) -> tuple[Any, ...]:
+    async with database.read() as session:
+        request = await session.get(HelpRequest, request_id)
+        claim = await session.get(Claim, claim_id)
+        assert request is not None
+        assert claim is not None
+        return request.status, request.closed_at, claim.status
+
+
+async def test_a_request_never_confirmed_ends_after_the_window_then_lets_go_of_its_data(
+    database: Database, clock: ManualClock
+) -> None:
+    """Said done, never confirmed: it waits 14 days, then ends "done, not confirmed" once; "not
+    done" can no longer reopen it; its offers go like a finished request's, and its
+    beneficiary's contact data after the retention period (both were kept for ever)."""
+    service, request_id, claim_id = await _said_done_and_left(database)
+    retention = _retention(database, offers_keep_days=3)
+    done = RequestStatus.COMPLETED
+
+    clock.advance(timedelta(days=14) - timedelta(seconds=1))
+    assert (await service.run_due())["unconfirmed"] == 0
+    assert await _statuses(database, request_id, claim_id) == (done, None, ClaimStatus.DONE)
+    assert await service.may_confirm(REFERENT, claim_id) is StepOutcome.DONE
+
+    clock.advance(timedelta(seconds=2))
+    assert (await service.run_due())["unconfirmed"] == 1
+    assert (await service.run_due())["unconfirmed"] == 0  # once
+    ended = (RequestStatus.UNCONFIRMED, clock(), ClaimStatus.DONE)
+    assert await _statuses(database, request_id, claim_id) == ended
+    # Too late to say it was not done: nothing moves, the volunteer keeps their record.
+    assert await service.may_confirm(REFERENT, claim_id) is StepOutcome.TOO_LATE
+    assert await service.confirm(REFERENT, claim_id, done=False) is StepOutcome.TOO_LATE
+    assert await _statuses(database, request_id, claim_id) == ended
+    async with database.read() as session:
+        event = (
+            await session.execute(select(AuditEvent).where(AuditEvent.action == "end_unconfirmed"))
+        ).scalar_one()
+    moved = (event.entity_id, event.from_state, event.to_state, event.actor_member_id)
+    assert moved == (request_id, "completed", "unconfirmed", None)
+
+    assert await _offers(database, request_id) == 3
+    clock.advance(KEEP + timedelta(seconds=1))
+    assert (await retention.run_due())["offers_pruned"] == 3
+    clock.advance(timedelta(days=90) - KEEP)
+    assert (await service.run_due())["beneficiaries_purged"] == 1
+    async with database.read() as session:
+        person = (await session.execute(select(Beneficiary))).scalar_one()
+    assert (person.name, person.phone, person.address) == ("—", None, None)
+
+
+async def test_a_late_confirmation_still_closes_a_request_that_ended_unconfirmed(
+    database: Database, clock: ManualClock
+) -> None:
+    service, request_id, claim_id = await _said_done_and_left(database)
+    clock.advance(timedelta(days=15))
+    assert (await service.run_due())["unconfirmed"] == 1
+
+    clock.advance(timedelta(days=1))
+    assert await service.confirm(REFERENT, claim_id, done=True) is StepOutcome.DONE
+    closed = (RequestStatus.CLOSED, clock(), ClaimStatus.CONFIRMED)
+    assert await _statuses(database, request_id, claim_id) == closed
+    assert (await service.run_due())["unconfirmed"] == 0
 
 
 async def test_offers_are_pruned_in_bounded_batches(

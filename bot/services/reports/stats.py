@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select, true, union_all
 
+from bot.domain.lifecycle import DONE_REQUESTS
 from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.services.outcomes import Outcome
 from bot.services.reports.base import ReportsBase
@@ -184,7 +185,7 @@ class Figures(ReportsBase):
                         HelpRequest.neighbourhood_id,
                         func.count(HelpRequest.id),
                         count_if(has_claim),
-                        count_if(status.in_([RequestStatus.COMPLETED, RequestStatus.CLOSED])),
+                        count_if(status.in_(DONE_REQUESTS)),
                         count_if(status == RequestStatus.CLOSED),
                         count_if(status == RequestStatus.CANCELLED),
                         count_if(status == RequestStatus.EXPIRED),

@@ -151,8 +151,16 @@ class Views(ReportsBase):
     # --- /stuck ------------------------------------------------------------------------------
 
     def _stuck_condition(self, now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        # Once the confirmation window has passed the request ended unconfirmed: no longer waiting.
+        # (An alias: the queries below join the claim's request, which must not be correlated.)
+        request = aliased(HelpRequest)
+        ended = select(request.id).where(
+            request.id == Claim.request_id, request.status == RequestStatus.UNCONFIRMED
+        )
         unconfirmed = and_(
-            Claim.status == ClaimStatus.DONE, Claim.done_at <= now - UNCONFIRMED_AFTER
+            Claim.status == ClaimStatus.DONE,
+            Claim.done_at <= now - UNCONFIRMED_AFTER,
+            ~ended.exists(),
         )
         silent = and_(Claim.status == ClaimStatus.ACTIVE, Claim.nudges >= 1)
         return unconfirmed, silent
@@ -163,7 +171,7 @@ class Views(ReportsBase):
         """Claims that wait too long, oldest first.
 
         - unconfirmed: status done, said done more than 48 hours ago, the referent has not
-          confirmed (nor said it was not done);
+          confirmed (nor said it was not done), and the request has not ended unconfirmed;
         - silent: status active although the bot has already asked the volunteer at least once
           whether it was done (it asks once the planned time is past): they have not said it was
           done, released it or said they could not.

@@ -15,6 +15,7 @@ from bot.messages.closing import AskConfirmation, RequestCancelled, ServiceConfi
 from bot.services.outcomes import StepOutcome
 from bot.services.requests.base import (
     CLAIM_TIMERS_OFF,
+    HOLDING_REQUEST,
     RequestsBase,
     request_ends,
     request_still,
@@ -98,9 +99,8 @@ class Closing(RequestsBase):
             found = await _referents_claim(session, referent_telegram_id, claim_id)
             if isinstance(found, StepOutcome):
                 return found
-            _referent, claim, _request = found
-            waiting = claim.status in sources_of_claim(ClaimStatus.NOT_DONE)
-            return StepOutcome.DONE if waiting else StepOutcome.STALE
+            _referent, claim, request = found
+            return _may_say_not_done(claim, request)
 
     async def confirm(self, referent_telegram_id: int, claim_id: int, *, done: bool) -> StepOutcome:
         """The referent confirms the service (closing the request when all are) or says not done."""
@@ -111,6 +111,8 @@ class Closing(RequestsBase):
             if isinstance(found, StepOutcome):
                 return found
             referent, claim, request = found
+            if not done and (refused := _may_say_not_done(claim, request)) is not StepOutcome.DONE:
+                return refused
             confirmed = await changed(
                 session,
                 update(Claim)
@@ -168,15 +170,17 @@ class Closing(RequestsBase):
         ):
             return
         now = self._clock()
+        # Completed, or ended unconfirmed and confirmed late (it then counts as confirmed).
+        closing = (RequestStatus.COMPLETED, RequestStatus.FULL, RequestStatus.UNCONFIRMED)
         closed = await changed(
             session,
             update(HelpRequest)
-            .where(request_still(request.id, RequestStatus.COMPLETED, RequestStatus.FULL))
+            .where(request_still(request.id, *closing))
             .values(status=RequestStatus.CLOSED, closed_at=now, updated_at=now)
             .returning(HelpRequest.id),
         )
         if closed is not None:
-            moved = (RequestStatus.COMPLETED, RequestStatus.CLOSED)
+            moved = (request.status, RequestStatus.CLOSED)
             await audit.record(session, "request", request.id, "close", moved=moved)
 
     async def cancel(
@@ -223,6 +227,16 @@ class Closing(RequestsBase):
         await self._messenger.send(session, RequestCancelled(view.id, view.skill_label), *readers)
         await self._refresh_copies(session, view)
         return StepOutcome.DONE
+
+
+def _may_say_not_done(claim: Claim, request: HelpRequest) -> StepOutcome:
+    """Whether "not done" still applies: the claim waits for its answer (STALE otherwise) and
+    the request can take the place back (TOO_LATE once it ended unconfirmed)."""
+    if claim.status not in sources_of_claim(ClaimStatus.NOT_DONE):
+        return StepOutcome.STALE
+    if request.status not in HOLDING_REQUEST:
+        return StepOutcome.TOO_LATE
+    return StepOutcome.DONE
 
 
 async def _referents_claim(

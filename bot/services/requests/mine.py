@@ -40,7 +40,7 @@ class MineGroup(StrEnum):
     OPEN = "open"  # places left: nobody claimed it yet, or some did
     TAKEN = "taken"  # every place taken
     TO_CONFIRM = "confirm"  # every claimer said done: the referent confirms
-    CLOSED = "closed"  # confirmed, cancelled or expired in the last 30 days
+    CLOSED = "closed"  # confirmed, unconfirmed, cancelled or expired in the last 30 days
 
 
 _GROUPS = {
@@ -50,6 +50,7 @@ _GROUPS = {
     RequestStatus.CLOSED: MineGroup.CLOSED,
     RequestStatus.CANCELLED: MineGroup.CLOSED,
     RequestStatus.EXPIRED: MineGroup.CLOSED,
+    RequestStatus.UNCONFIRMED: MineGroup.CLOSED,
 }
 _ORDER = list(MineGroup)
 

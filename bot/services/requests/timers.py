@@ -27,6 +27,7 @@ SWEEPS = (
     "waves",
     "escalations",
     "expired",
+    "unconfirmed",
     "reminders",
     "asked",
     "released",
@@ -75,6 +76,13 @@ class Timers(Validating, Beneficiaries):
             due_removals = await _ids(
                 session, select(Claim.id).where(Claim.purge_details_at <= now)
             )
+            due_unconfirmed = await _ids(
+                session,
+                select(HelpRequest.id).where(
+                    HelpRequest.status == RequestStatus.COMPLETED,
+                    HelpRequest.updated_at <= now - self._confirm_window,
+                ),
+            )
         for request_id in due_expiry:
             done["expired"] += await self._expire(request_id, now)
         for request_id in set(due_waves) - set(due_expiry):
@@ -87,6 +95,8 @@ class Timers(Validating, Beneficiaries):
                 done[kind] += 1
         for claim_id in due_removals:
             done["details_removed"] += await self._remove_details(claim_id, now)
+        for request_id in due_unconfirmed:
+            done["unconfirmed"] += await self._end_unconfirmed(request_id, now)
         done["beneficiaries_purged"] = await self._purge_beneficiaries()
         done["validation_reminders"] = await self._remind_validations()
         return done
@@ -126,6 +136,36 @@ class Timers(Validating, Beneficiaries):
             notice = RequestExpired(view.id, view.skill_label)
             await self._tell_referent(session, view, notice)
             await self._refresh_copies(session, view)
+            return 1
+
+    @property
+    def _confirm_window(self) -> timedelta:
+        return timedelta(days=self._settings.confirm_window_days)
+
+    async def _end_unconfirmed(self, request_id: int, now: datetime) -> int:
+        """Done, and not confirmed within the window: the request ends unconfirmed.
+
+        Without an end, a request its referent never answered held its offers and its
+        beneficiary's name, phone and address for ever, and "not done" could reopen it months
+        later. Its claims stay done (the volunteers' record); the town's figures count it done,
+        not confirmed. Its copies already say it is done: nothing is sent.
+        """
+        async with self._transaction() as session:
+            ended = await changed(
+                session,
+                update(HelpRequest)
+                .where(
+                    request_still(request_id, RequestStatus.COMPLETED),
+                    # Completing it was its last change (updated_at): re-checked here.
+                    HelpRequest.updated_at <= now - self._confirm_window,
+                )
+                .values(**request_ends(RequestStatus.UNCONFIRMED, now))
+                .returning(HelpRequest.id),
+            )
+            if ended is None:
+                return 0
+            moved = (RequestStatus.COMPLETED, RequestStatus.UNCONFIRMED)
+            await audit.record(session, "request", request_id, "end_unconfirmed", moved=moved)
             return 1
 
     async def _escalate(self, request_id: int, now: datetime) -> int:
