@@ -42,14 +42,6 @@ SQLITE_SOFT_HEAP_LIMIT_BYTES = 4 * 1024 * 1024
 # rarely used before. The hot statements (the update gate, the identity read, the outbox) stay
 # prepared; a rare one is prepared again (tens of microseconds).
 SQLITE_CACHED_STATEMENTS = 32
-# Connections the SQLite pool keeps open (SQLAlchemy's default: 5, closing the overflow as it comes
-# back). The bot runs 16 updates at once (bot.updates.DEFAULT_CONCURRENCY), beside the outbox
-# sender, the timer sweep and persistence: with 5 kept, every busy minute opened and closed
-# connections, each starting an aiosqlite thread and parsing the schema (the soak's threads
-# started went 4 → 25 in an hour, its resident memory rising for 20 minutes). Kept at 20, a
-# connection is opened once; an idle one costs its thread and ~0.2 MB of SQLite's heap.
-SQLITE_POOL_SIZE = 20
-SQLITE_POOL_OVERFLOW = 10
 # PRAGMA auto_vacuum's value for INCREMENTAL.
 INCREMENTAL_VACUUM = 2
 
@@ -153,11 +145,7 @@ class Database:
             "pool_use_lifo": True,
         }
         if self.is_sqlite:
-            engine_args |= {
-                "connect_args": {"cached_statements": SQLITE_CACHED_STATEMENTS},
-                "pool_size": SQLITE_POOL_SIZE,
-                "max_overflow": SQLITE_POOL_OVERFLOW,
-            }
+            engine_args["connect_args"] = {"cached_statements": SQLITE_CACHED_STATEMENTS}
         else:
             engine_args |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
         self.engine = create_async_engine(url, **engine_args)

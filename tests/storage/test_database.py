@@ -20,12 +20,7 @@ from bot.domain.vocabulary import Role
 from bot.services.members import MemberService, TelegramIdentity
 from storage import members as member_store
 from storage import migrate
-from storage.database import (
-    SQLITE_CACHED_STATEMENTS,
-    SQLITE_POOL_SIZE,
-    SQLITE_SOFT_HEAP_LIMIT_BYTES,
-    Database,
-)
+from storage.database import SQLITE_CACHED_STATEMENTS, SQLITE_SOFT_HEAP_LIMIT_BYTES, Database
 from storage.models import HelpRequest, Member, MemberRole, Skill
 from testkit.clock import ManualClock
 
@@ -104,40 +99,6 @@ async def test_an_sqlite_connection_keeps_a_bounded_number_of_prepared_statement
     # The cache was full: a hundred more statements replaced 32, they did not add 100.
     assert kept > SQLITE_CACHED_STATEMENTS * 5_000, kept  # they do take room
     assert more < kept * 1.5, (kept, more)
-
-
-async def test_a_busy_minute_on_sqlite_opens_connections_once_not_every_time(
-    sqlite_database: Database,
-) -> None:
-    """As many sessions at once as the bot may run keep their connections afterwards: the next
-    busy minute reuses them instead of starting a thread and parsing the schema for each."""
-    connections: list[set[int]] = []
-
-    async def busy_minute() -> None:
-        seen: set[int] = set()
-        everyone_in = asyncio.Event()
-
-        async def one_update() -> None:
-            async with sqlite_database.read() as session:
-                raw = await session.connection()
-                seen.add(id((await raw.get_raw_connection()).driver_connection))
-                await session.execute(text("SELECT 1"))
-                if len(seen) == SQLITE_POOL_SIZE:
-                    everyone_in.set()
-                await everyone_in.wait()  # every connection held at once, as at a peak
-
-        await asyncio.gather(*(one_update() for _ in range(SQLITE_POOL_SIZE)))
-        connections.append(seen)
-
-    await busy_minute()
-    pool = sqlite_database.engine.pool
-    kept = pool.checkedin()  # type: ignore[attr-defined]
-    await busy_minute()
-
-    assert len(connections[0]) == SQLITE_POOL_SIZE
-    # SQLAlchemy's default pool (5 kept) closed 15 of them: the second minute opened 15 anew.
-    assert kept == SQLITE_POOL_SIZE
-    assert connections[1] == connections[0]
 
 
 async def test_sqlite_writers_queue_instead_of_failing_busy(sqlite_database: Database) -> None:
