@@ -159,6 +159,27 @@ async def test_a_late_confirmation_still_closes_a_request_that_ended_unconfirmed
     assert (await service.run_due())["unconfirmed"] == 0
 
 
+async def test_not_done_stays_possible_on_a_cancelled_request_said_done(
+    database: Database, clock: ManualClock
+) -> None:
+    """Too late is only for a request that ended unconfirmed: a cancelled request keeps its
+    claim said done, and the referent may still say it was not done (as before)."""
+    skill = await _town(database, 3)
+    service, _sent = _recording(database, confirm_window_days=14)
+    posted = await service.post(REFERENT, _draft(skill, places=2))
+    assert posted is not None
+    claimed = await service.claim(100, posted.request_id)
+    assert claimed.claim_id is not None
+    await service.mark_done(100, claimed.claim_id, minutes=30)
+    assert await service.cancel(REFERENT, posted.request_id) is StepOutcome.DONE
+    clock.advance(timedelta(days=15))
+    assert (await service.run_due())["unconfirmed"] == 0
+    assert await service.may_confirm(REFERENT, claimed.claim_id) is StepOutcome.DONE
+    assert await service.confirm(REFERENT, claimed.claim_id, done=False) is StepOutcome.DONE
+    statuses = await _statuses(database, posted.request_id, claimed.claim_id)
+    assert (statuses[0], statuses[2]) == (RequestStatus.CANCELLED, ClaimStatus.NOT_DONE)
+
+
 async def test_offers_are_pruned_in_bounded_batches(
     database: Database, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,6 @@ from bot.messages.closing import AskConfirmation, RequestCancelled, ServiceConfi
 from bot.services.outcomes import StepOutcome
 from bot.services.requests.base import (
     CLAIM_TIMERS_OFF,
-    HOLDING_REQUEST,
     RequestsBase,
     request_ends,
     request_still,
@@ -231,10 +230,10 @@ class Closing(RequestsBase):
 
 def _may_say_not_done(claim: Claim, request: HelpRequest) -> StepOutcome:
     """Whether "not done" still applies: the claim waits for its answer (STALE otherwise) and
-    the request can take the place back (TOO_LATE once it ended unconfirmed)."""
+    its request did not end unconfirmed (TOO_LATE: it would not reopen)."""
     if claim.status not in sources_of_claim(ClaimStatus.NOT_DONE):
         return StepOutcome.STALE
-    if request.status not in HOLDING_REQUEST:
+    if request.status is RequestStatus.UNCONFIRMED:
         return StepOutcome.TOO_LATE
     return StepOutcome.DONE
 
