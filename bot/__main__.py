@@ -71,7 +71,7 @@ def _run(settings: Settings) -> int:
 
     try:
         asyncio.run(_preflight(settings))
-        application = build_application(settings)
+        application = build_application(settings, settle_at_start=True)
         if settings.run_mode is RunMode.WEBHOOK:
             application.run_webhook(**webhook_arguments(settings), allowed_updates=Update.ALL_TYPES)
         else:

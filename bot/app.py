@@ -212,11 +212,14 @@ def build_application(
     run_migrations: bool = True,
     set_menus: bool = True,
     clock: Clock = system_clock,
+    settle_at_start: bool = False,
 ) -> BrigadeApplication:
     """Build the PTB application with its services and handlers, ready to initialise and run.
 
     `request`/`get_updates_request` replace PTB's HTTP client (tests pass an in-process fake);
-    `clock` replaces the wall clock (tests pass one they move).
+    `clock` replaces the wall clock (tests pass one they move); `settle_at_start` (the process
+    that runs the bot, `python -m bot`) opens the pool's connections and freezes the start-up's
+    objects once started (bot/memory.py).
     """
     if settings.bot_token is None:
         raise ValueError("BRIGADE_BOT_TOKEN is not set")
@@ -256,6 +259,13 @@ def build_application(
             # Timers are rows in the database: this sweep finds what is due, even after a restart.
             application.job_queue.run_repeating(
                 run_due_timers, interval=settings.timer_interval_seconds, first=1, name="timers"
+            )
+        if settle_at_start:
+            # Last: what start-up built is what the process keeps (bot/memory.py).
+            connections = await services.database.fill_pool()
+            frozen = memory.freeze_start_up()
+            log.info(
+                "start-up settled: %d connections open, %d objects frozen", connections, frozen
             )
         log.info("Brigade is up as @%s", application.bot.username)
 

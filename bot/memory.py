@@ -14,6 +14,11 @@ one are only returned to the system when `malloc_trim` walks them.
   sweep calls it (BRIGADE_MALLOC_TRIM).
 
 Both do nothing, and say so, on another C library (musl, macOS).
+
+And Python's cyclic garbage collector, told to leave the start-up's objects alone:
+`freeze_start_up` moves everything alive once the bot has started (modules, the ORM's mappers,
+the catalogs: about 200,000 objects) out of its reach. A full collection walked them all, about
+120 ms on a 2-core machine during which no update was answered: the soak's single slow minutes.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import gc
 import logging
 
 log = logging.getLogger(__name__)
@@ -58,3 +64,15 @@ def trim() -> bool:
     if libc is None:
         return False
     return bool(libc.malloc_trim(0))
+
+
+def freeze_start_up() -> int:
+    """Collect, then leave every object alive now out of future collections; how many.
+
+    Once, when start-up is over: what is alive then lives as long as the process, so walking it
+    in every full collection only stalls the event loop. Objects made afterwards are collected
+    as before. (Python's documentation suggests the same before a fork; here it is the pause.)
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

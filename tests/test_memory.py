@@ -43,3 +43,23 @@ async def test_the_timer_sweep_trims_when_the_setting_says_so(
     monkeypatch.setattr(brigade.services.settings, "malloc_trim", trim)
     await brigade.run_timers()
     assert calls == ([True] if trim else [])
+
+
+def test_freezing_the_start_up_keeps_later_garbage_collectable() -> None:
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    try:
+        assert memory.freeze_start_up() == gc.get_freeze_count() > 0
+        # A cycle made after the freeze is still found by a collection.
+        cycle = Node()
+        cycle.self = cycle  # type: ignore[attr-defined]
+        alive = weakref.ref(cycle)
+        del cycle
+        gc.collect()
+        assert alive() is None
+    finally:
+        gc.unfreeze()  # the test process goes on collecting as before

@@ -7,6 +7,7 @@ process, on a SQLite file both processes open.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -190,6 +191,15 @@ async def test_a_conversation_killed_midway_continues_at_the_same_step_after_a_r
             resumed_after = time.monotonic() - killed_at
             assert "The kitchen tap is leaking." in (preview.text or "")
             assert "Jeanne M." in (preview.text or "")
+            # Each start settled: the pool's 5 SQLite connections opened, start-up frozen.
+            assert (
+                len(
+                    re.findall(
+                        r"start-up settled: 5 connections open, \d+ objects frozen", bot.output()
+                    )
+                )
+                == 2
+            ), bot_status(bot)
             rita.tap(preview, "✅ Post the request")
             await rita.expect_message("is posted")
             async with services.database.read() as session:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import QueuePool
 
 from bot.domain.vocabulary import Role
 from bot.services.members import MemberService, TelegramIdentity
@@ -248,3 +249,18 @@ async def test_identities_of_reads_several_members_and_their_roles_in_one_statem
     assert found[12].roles == frozenset()
     async with database.read() as session:
         assert await member_store.identity_of(session, 11) == found[11]
+
+
+async def test_the_pool_opens_the_connections_it_keeps_at_once(database: Database) -> None:
+    """`fill_pool` (called once the bot has started) leaves the pool holding as many open
+    connections as it keeps, and they serve reads and writes as before."""
+    await database.dispose()
+    pool = database.engine.pool
+    assert isinstance(pool, QueuePool)
+    assert pool.checkedin() == 0
+    assert await database.fill_pool() == pool.size() == pool.checkedin() > 1
+    async with database.transaction() as session:
+        session.add(Skill(code="filled_pool", label="Filled pool"))
+    async with database.read() as session:
+        codes = (await session.execute(select(Skill.code))).scalars().all()
+    assert "filled_pool" in codes
