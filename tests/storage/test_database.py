@@ -8,13 +8,13 @@ import ctypes.util
 import os
 import sqlite3
 import stat
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import QueuePool
 
 from bot.domain.vocabulary import Role
@@ -24,6 +24,7 @@ from storage import migrate
 from storage.database import SQLITE_CACHED_STATEMENTS, SQLITE_SOFT_HEAP_LIMIT_BYTES, Database
 from storage.models import HelpRequest, Member, MemberRole, Skill
 from testkit.clock import ManualClock
+from tests.conftest import fresh_database_url
 
 
 async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(
@@ -264,3 +265,68 @@ async def test_the_pool_opens_the_connections_it_keeps_at_once(database: Databas
     async with database.read() as session:
         codes = (await session.execute(select(Skill.code))).scalars().all()
     assert "filled_pool" in codes
+
+
+@pytest.fixture
+async def postgres_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database (skipped without BRIGADE_TEST_POSTGRES_URL)."""
+    async for url in fresh_database_url("postgres", tmp_path):
+        yield url
+
+
+async def _backend_pid(database: Database) -> int:
+    async with database.read() as session:
+        return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def _terminate(url: str, pid: int) -> None:
+    """Cut a backend's connection from another one, as a PostgreSQL restart would."""
+    killer = Database(url, clock=ManualClock())
+    try:
+        async with killer.read() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        await killer.dispose()
+
+
+async def test_a_postgres_connection_back_from_idle_is_pinged_and_replaced_if_dead(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every connection counts as idle: each checkout pings.
+    database = Database(postgres_url, clock=ManualClock(), ping_after_idle_seconds=0)
+    pings: list[object] = []
+    ping = database.engine.dialect.do_ping
+    monkeypatch.setattr(database.engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    try:
+        first = await _backend_pid(database)
+        assert pings == []  # a connection just opened is not pinged
+        await _terminate(postgres_url, first)
+        # The dead connection is found by its ping and replaced: the read goes through.
+        again = await _backend_pid(database)
+        assert again != first
+        assert len(pings) == 1
+    finally:
+        await database.dispose()
+
+
+async def test_a_postgres_connection_in_use_is_lent_without_a_ping(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crowd's transactions pay no ping round trip; a connection killed meanwhile fails its
+    next transaction once, and the one after gets a new connection."""
+    database = Database(postgres_url, clock=ManualClock(), ping_after_idle_seconds=3600)
+    pings: list[object] = []
+    ping = database.engine.dialect.do_ping
+    monkeypatch.setattr(database.engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    try:
+        first = await _backend_pid(database)
+        assert [await _backend_pid(database) for _ in range(5)] == [first] * 5
+        assert pings == []
+        await _terminate(postgres_url, first)
+        with pytest.raises(DBAPIError) as failed:
+            await _backend_pid(database)
+        assert failed.value.connection_invalidated
+        assert await _backend_pid(database) != first
+        assert pings == []
+    finally:
+        await database.dispose()
