@@ -7,14 +7,17 @@ PostgreSQL (the `database` fixture), except the vacuum steps, which are SQLite's
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+import bot.services.requests.closing as closing_module
 import bot.services.retention as retention_module
 from bot.domain.vocabulary import ClaimStatus, RequestStatus
 from bot.i18n import I18n
@@ -39,6 +42,7 @@ from storage.models import (
 from testkit.clock import ManualClock
 from testkit.harness import brigade_settings
 from testkit.messages import RecordingMessenger
+from tests.conftest import fresh_database_url
 from tests.services.test_requests import REFERENT, _draft, _recording, _town
 
 KEEP = timedelta(days=3)
@@ -157,6 +161,63 @@ async def test_a_late_confirmation_still_closes_a_request_that_ended_unconfirmed
     closed = (RequestStatus.CLOSED, clock(), ClaimStatus.CONFIRMED)
     assert await _statuses(database, request_id, claim_id) == closed
     assert (await service.run_due())["unconfirmed"] == 0
+
+
+@pytest.fixture
+async def postgres_database(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Database]:
+    """A migrated PostgreSQL database (skipped without BRIGADE_TEST_POSTGRES_URL)."""
+    async for url in fresh_database_url("postgres", tmp_path):
+        database = Database(url, clock=clock)
+        await migrate.upgrade(database)
+        try:
+            yield database
+        finally:
+            await database.dispose()
+
+
+async def _waiting_for_a_lock(database: Database) -> bool:
+    """Whether another session of this database waits for a row lock."""
+    async with database.read() as session:
+        waiting = await session.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+        return bool(waiting.scalar_one())
+
+
+async def test_not_done_and_the_window_ending_at_the_same_moment_do_not_interleave(
+    postgres_database: Database, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the referent's "not done" locks the request it reopens, so the sweep ending
+    it unconfirmed at that very moment waits, then finds it open again and leaves it. Unlocked,
+    the sweep committed in between: a claim not done on a request ended done, its place lost.
+    (SQLite's writers queue whole transactions: this cannot interleave there.)"""
+    database = postgres_database
+    service, request_id, claim_id = await _said_done_and_left(database)
+    clock.advance(timedelta(days=15))  # past the window: the sweep would end it
+    sweep: asyncio.Task[int] | None = None
+    record = closing_module.audit.record
+
+    async def record_then_let_the_sweep_in(*args: Any, **kwargs: Any) -> None:
+        # Inside "not done"'s transaction, after its read of the request: the sweep starts
+        # now, and either waits for the request's lock or (unlocked) commits at once.
+        nonlocal sweep
+        if args[3] == "not_done" and sweep is None:
+            sweep = asyncio.create_task(service._end_unconfirmed(request_id, clock()))
+            async with asyncio.timeout(30):
+                # Another session's state, seen only by asking PostgreSQL: polled.
+                while not sweep.done() and not await _waiting_for_a_lock(database):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+        await record(*args, **kwargs)
+
+    monkeypatch.setattr(closing_module.audit, "record", record_then_let_the_sweep_in)
+    assert await service.confirm(REFERENT, claim_id, done=False) is StepOutcome.DONE
+    assert sweep is not None
+    assert await sweep == 0
+    reopened = (RequestStatus.OPEN, None, ClaimStatus.NOT_DONE)
+    assert await _statuses(database, request_id, claim_id) == reopened
 
 
 async def test_not_done_stays_possible_on_a_cancelled_request_said_done(

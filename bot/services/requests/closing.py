@@ -106,7 +106,9 @@ class Closing(RequestsBase):
         now = self._clock()
         target = ClaimStatus.CONFIRMED if done else ClaimStatus.NOT_DONE
         async with self._transaction() as session:
-            found = await _referents_claim(session, referent_telegram_id, claim_id)
+            # The request locked (PostgreSQL): a sweep ending it unconfirmed meanwhile would
+            # leave this claim not done on an ended request, its place never reopened.
+            found = await _referents_claim(session, referent_telegram_id, claim_id, lock=True)
             if isinstance(found, StepOutcome):
                 return found
             referent, claim, request = found
@@ -239,15 +241,16 @@ def _may_say_not_done(claim: Claim, request: HelpRequest) -> StepOutcome:
 
 
 async def _referents_claim(
-    session: AsyncSession, referent_telegram_id: int, claim_id: int
+    session: AsyncSession, referent_telegram_id: int, claim_id: int, *, lock: bool = False
 ) -> tuple[Member, Claim, HelpRequest] | StepOutcome:
-    """The referent, a claim on their request and the request: NOT_FOUND when the claim is
-    gone, NOT_ALLOWED when the request is not theirs."""
+    """The referent, a claim on their request and the request (row-locked until the
+    transaction ends if `lock`): NOT_FOUND when the claim is gone, NOT_ALLOWED when the request
+    is not theirs."""
     referent = await member_store.get_by_telegram_id(session, referent_telegram_id)
     claim = await session.get(Claim, claim_id)
     if claim is None:
         return StepOutcome.NOT_FOUND
-    request = await session.get(HelpRequest, claim.request_id)
+    request = await session.get(HelpRequest, claim.request_id, with_for_update=lock or None)
     if referent is None or request is None or request.referent_id != referent.id:
         return StepOutcome.NOT_ALLOWED
     return referent, claim, request
