@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import heapq
 import json
 import os
@@ -70,6 +71,7 @@ from bench.common import (
     skill_ids,
     wait_until,
 )
+from bench.pauses import GcPauses, LoopStalls
 from storage.clock import system_clock
 from storage.database import Database
 from storage.models import Base, OutboxMessage, OutboxStatus
@@ -165,6 +167,10 @@ class Minute:
     send_lag_max_s: float
     database_mb: float
     rows: dict[str, int]
+    # The harness's own pauses this minute (bench/pauses.py): its event loop's latest wake-up,
+    # and its longest garbage collection, in seconds.
+    harness_stall_s: float = 0.0
+    harness_gc_s: float = 0.0
 
 
 @dataclass
@@ -185,6 +191,9 @@ class SoakResult:
     growth: list[str] = field(default_factory=list)
     started: float = 0.0
     load: str = ""
+    harness_gc: GcPauses = field(default_factory=GcPauses)
+    harness_stalls: LoopStalls = field(default_factory=LoopStalls)
+    bot_gc: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class Load:
@@ -408,6 +417,12 @@ async def _play(
     await child.start(world)
     load = Load(world, result, rng)
     taken: list[tuple[float, Path]] = []
+    # The seeded town lives as long as the run: out of the harness's full collections, which
+    # would otherwise walk it and pause the timing of the bot's answers (bench/pauses.py).
+    gc.collect()
+    gc.freeze()
+    result.harness_gc.install()
+    stalls = asyncio.create_task(result.harness_stalls.run())
     try:
         async with parent_services(url, **settings) as services:
             result.rows_start = await _table_rows(database)
@@ -466,6 +481,7 @@ async def _play(
                 await _wait_files([p.with_suffix(".done") for _, p in taken])
                 seconds = taken[-1][0] - taken[0][0]
                 result.growth = caches(taken[0][1], taken[-1][1], seconds)
+                result.bot_gc = bot_collections([path for _, path in taken])
                 if args.tracemalloc:
                     result.growth += growth(taken[0][1], taken[-1][1], args.top, seconds)
             result.rows_end = await _table_rows(database)
@@ -477,6 +493,9 @@ async def _play(
                 )
                 result.lost["outbox rows given up"] += int(unsent.scalar_one())
     finally:
+        stalls.cancel()
+        result.harness_gc.uninstall()
+        gc.unfreeze()
         await child.stop()
         await database.dispose()
         result.warnings = child.warnings()
@@ -517,6 +536,23 @@ def growth(first: Path, last: Path, top: int, seconds: float) -> list[str]:
             + " ← ".join(reversed(frames[-6:]))
         )
     return lines
+
+
+def bot_collections(snapshots: list[Path]) -> dict[str, dict[str, float]]:
+    """The bot's garbage collections between the first and the last snapshot: per generation,
+    how many and the longest (bench.soak_child reports them with each snapshot)."""
+    reports = [json.loads(p.with_suffix(".caches.json").read_text()) for p in snapshots]
+    found: dict[str, dict[str, float]] = {}
+    for generation in ("0", "1", "2"):
+        counts = [r.get("gc", {}).get(generation, {}).get("count", 0) for r in reports]
+        longest = [
+            r.get("gc longest since the last report", {}).get(generation, 0.0) for r in reports
+        ]
+        found[generation] = {
+            "count": counts[-1] - counts[0],
+            "max ms": max(longest[1:], default=0.0),
+        }
+    return found
 
 
 def caches(first: Path, last: Path, seconds: float) -> list[str]:
@@ -569,6 +605,8 @@ async def _minute(
         send_lag_max_s=lag,
         database_mb=_database_mb(path),
         rows=await _table_rows(database),
+        harness_stall_s=result.harness_stalls.take_longest(),
+        harness_gc_s=result.harness_gc.take_longest(),
     )
     result.lines.append(line)
     busy = {name: count for name, count in line.rows.items() if count}
@@ -577,7 +615,8 @@ async def _minute(
         f"commands {len(line.commands)} p50/p99 {ms(percentile(line.commands, 50)):.0f}/"
         f"{ms(percentile(line.commands, 99)):.0f} ms · taps {len(line.taps)} p50/p99 "
         f"{ms(percentile(line.taps, 50)):.0f}/{ms(percentile(line.taps, 99)):.0f} ms · outbox "
-        f"pending {pending}, lag ≤ {lag:.1f} s · db {line.database_mb:.1f} MB · rows {busy}",
+        f"pending {pending}, lag ≤ {lag:.1f} s · db {line.database_mb:.1f} MB · harness stall "
+        f"≤ {ms(line.harness_stall_s):.0f} ms (GC ≤ {ms(line.harness_gc_s):.0f}) · rows {busy}",
         flush=True,
     )
 
@@ -606,6 +645,7 @@ def tables(result: SoakResult, args: argparse.Namespace) -> list[Table]:
             "outbox pending",
             "send lag max s",
             "db MB",
+            "harness stall ms",
         ],
     )
     for line in result.lines:
@@ -622,6 +662,7 @@ def tables(result: SoakResult, args: argparse.Namespace) -> list[Table]:
             line.outbox_pending,
             line.send_lag_max_s,
             line.database_mb,
+            ms(line.harness_stall_s),
         )
     minutes.notes.append(result.load)
     minutes.notes.append(machine_line())
@@ -665,6 +706,18 @@ def tables(result: SoakResult, args: argparse.Namespace) -> list[Table]:
             summary.add(
                 f"{label} p{q}, first → last quarter", f"{a:.0f} → {b:.0f} ms (× {b / a:.2f})"
             )
+    summary.add(
+        "garbage collections, bot (after start-up) / harness: gen 2 count, longest",
+        " / ".join(
+            f"{gc_stats.get('2', {}).get('count', '?')}, "
+            f"{gc_stats.get('2', {}).get('max ms', '?')} ms"
+            for gc_stats in (result.bot_gc, result.harness_gc.summary())
+        ),
+    )
+    summary.add(
+        "harness event loop: latest wake-up over the run",
+        f"{ms(result.harness_stalls.longest):.0f} ms",
+    )
     summary.add(
         "allocator",
         f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', 'unset')}; settings: "

@@ -21,6 +21,11 @@ from collections import Counter
 from pathlib import Path
 from types import FrameType
 
+from bench.pauses import GcPauses
+
+# The bot's garbage collections, timed from the start (bench/pauses.py).
+_gc = GcPauses()
+
 
 def _caches() -> dict[str, object]:
     """SQLAlchemy's statement caches: their size, and the SQL texts cached under several keys
@@ -45,6 +50,8 @@ def _caches() -> dict[str, object]:
     report["pymalloc"] = _pymalloc()
     report["malloc"] = _mallinfo()
     report["malloc_trim calls"] = _trims
+    report["gc"] = _gc.summary()
+    report["gc longest since the last report"] = _gc.take_longest_by_generation()
     report["threads"] = threading.active_count()
     # Threads started since the process began (every Thread() draws the next number of its
     # default name, "Thread-N"; this draw skips one): aiosqlite starts one per connection.
@@ -186,6 +193,7 @@ def _snapshots(folder: Path) -> None:
 
 def main() -> int:
     """Start tracing if asked, then run the bot."""
+    _gc.install()
     frames = int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "0"))
     if frames:
         tracemalloc.start(frames)

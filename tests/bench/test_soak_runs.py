@@ -57,3 +57,9 @@ async def test_a_short_soak_plays_the_load_and_reports_every_figure() -> None:
     assert "MB/hour" in rendered
     said = {row[0] for table in tables for row in table.rows}
     assert {"lost", "bot warnings and errors logged"} <= said
+    # Both processes' pauses are measured: the bot's collections between its first and last
+    # reports, the harness's event loop (it woke at least once, however late).
+    assert result.bot_gc["0"]["count"] > 0
+    assert result.harness_gc.count[0] > 0
+    assert result.harness_stalls.longest > 0
+    assert any(row[0].startswith("garbage collections, bot") for row in tables[1].rows)
