@@ -20,11 +20,30 @@ import tracemalloc
 from collections import Counter
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from bench.pauses import GcPauses
 
 # The bot's garbage collections, timed from the start (bench/pauses.py).
 _gc = GcPauses()
+# The engines the bot made. The bot freezes its start-up's objects out of the garbage collector
+# (bot/memory.py), and gc.get_objects() no longer lists frozen ones: pools and statement caches
+# are reached from here.
+_engines: list[Any] = []
+
+
+def _record_engines() -> None:
+    """Keep every engine storage.database creates (before the bot imports it)."""
+    from storage import database
+
+    create = database.create_async_engine
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        engine = create(*args, **kwargs)
+        _engines.append(engine)
+        return engine
+
+    database.create_async_engine = recorded  # type: ignore[assignment]
 
 
 def _caches() -> dict[str, object]:
@@ -34,7 +53,13 @@ def _caches() -> dict[str, object]:
     from sqlalchemy.util import LRUCache
 
     report: dict[str, object] = {}
-    for index, cache in enumerate(o for o in gc.get_objects() if isinstance(o, LRUCache)):
+    found = {id(o): o for o in gc.get_objects() if isinstance(o, LRUCache)}
+    for engine in _engines:
+        cache = engine.sync_engine._compiled_cache
+        if isinstance(cache, LRUCache):
+            found.setdefault(id(cache), cache)
+    # Named by identity: the same cache keeps its name from one report to the next.
+    for index, cache in sorted(found.items()):
         texts: Counter[str] = Counter()
         for value in list(cache.values()):
             compiled = value[0] if isinstance(value, tuple) else value
@@ -59,7 +84,9 @@ def _caches() -> dict[str, object]:
     report["objects by type"] = Counter(type(o).__name__ for o in gc.get_objects()).most_common(40)
     from sqlalchemy.pool import Pool
 
-    report["pools"] = [pool.status() for pool in gc.get_objects() if isinstance(pool, Pool)]
+    pools = {id(o): o for o in gc.get_objects() if isinstance(o, Pool)}
+    pools |= {id(engine.pool): engine.pool for engine in _engines}
+    report["pools"] = [pool.status() for pool in pools.values()]
     return report
 
 
@@ -194,6 +221,7 @@ def _snapshots(folder: Path) -> None:
 def main() -> int:
     """Start tracing if asked, then run the bot."""
     _gc.install()
+    _record_engines()
     frames = int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "0"))
     if frames:
         tracemalloc.start(frames)
