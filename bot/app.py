@@ -218,8 +218,8 @@ def build_application(
 
     `request`/`get_updates_request` replace PTB's HTTP client (tests pass an in-process fake);
     `clock` replaces the wall clock (tests pass one they move); `settle_at_start` (the process
-    that runs the bot, `python -m bot`) opens the pool's connections and freezes the start-up's
-    objects once started (bot/memory.py).
+    that runs the bot, `python -m bot`) opens the SQLite pool's connections and freezes the
+    start-up's objects once started (bot/memory.py).
     """
     if settings.bot_token is None:
         raise ValueError("BRIGADE_BOT_TOKEN is not set")
@@ -261,8 +261,11 @@ def build_application(
                 run_due_timers, interval=settings.timer_interval_seconds, first=1, name="timers"
             )
         if settle_at_start:
-            # Last: what start-up built is what the process keeps (bot/memory.py).
-            connections = await services.database.fill_pool()
+            # Last: what start-up built is what the process keeps (bot/memory.py). SQLite's
+            # connections are opened now (each parses the schema in this process); PostgreSQL's
+            # as they are needed, since each costs the server a process of its own.
+            database = services.database
+            connections = await database.fill_pool() if database.is_sqlite else 0
             frozen = memory.freeze_start_up()
             log.info(
                 "start-up settled: %d connections open, %d objects frozen", connections, frozen
