@@ -289,14 +289,20 @@ async def _terminate(url: str, pid: int) -> None:
         await killer.dispose()
 
 
+def _count_pings(database: Database, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The connections the pool pings from now on (the list fills as it does)."""
+    pings: list[object] = []
+    ping = database.engine.dialect.do_ping
+    monkeypatch.setattr(database.engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    return pings
+
+
 async def test_a_postgres_connection_back_from_idle_is_pinged_and_replaced_if_dead(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every connection counts as idle: each checkout pings.
     database = Database(postgres_url, clock=ManualClock(), ping_after_idle_seconds=0)
-    pings: list[object] = []
-    ping = database.engine.dialect.do_ping
-    monkeypatch.setattr(database.engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    pings = _count_pings(database, monkeypatch)
     try:
         first = await _backend_pid(database)
         assert pings == []  # a connection just opened is not pinged
@@ -315,9 +321,7 @@ async def test_a_postgres_connection_in_use_is_lent_without_a_ping(
     """A crowd's transactions pay no ping round trip; a connection killed meanwhile fails its
     next transaction once, and the one after gets a new connection."""
     database = Database(postgres_url, clock=ManualClock(), ping_after_idle_seconds=3600)
-    pings: list[object] = []
-    ping = database.engine.dialect.do_ping
-    monkeypatch.setattr(database.engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+    pings = _count_pings(database, monkeypatch)
     try:
         first = await _backend_pid(database)
         assert [await _backend_pid(database) for _ in range(5)] == [first] * 5
