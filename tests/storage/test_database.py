@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -122,6 +123,45 @@ async def test_sqlite_writers_queue_instead_of_failing_busy(sqlite_database: Dat
             await session.execute(select(Skill.label).where(Skill.code == "counter"))
         ).scalar_one()
     assert label == "40"
+
+
+async def test_an_sqlite_connection_is_rolled_back_on_return_only_inside_a_transaction(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction that ended costs no second rollback when its connection goes back to the
+    pool; one left open (begun under SQLAlchemy's nose) is rolled back there: its write is
+    undone and the write lock is free for the next writer."""
+    rollbacks: list[object] = []
+    original = aiosqlite.Connection.rollback
+
+    async def counted(self: aiosqlite.Connection) -> None:
+        rollbacks.append(self)
+        await original(self)
+
+    monkeypatch.setattr(aiosqlite.Connection, "rollback", counted)
+    async with sqlite_database.transaction() as session:
+        session.add(Skill(code="kept", label="kept"))
+    async with sqlite_database.read() as session:
+        await session.execute(select(Skill.code))
+    assert len(rollbacks) == 1  # the read's own end; none for the committed write
+
+    async with sqlite_database.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.execute("BEGIN IMMEDIATE")
+        await driver.execute("UPDATE skills SET label = 'changed' WHERE code = 'kept'")
+        assert driver.in_transaction
+    assert len(rollbacks) == 2  # the pool's reset, for the transaction left open
+    assert not driver.in_transaction
+
+    async with sqlite_database.transaction() as session:  # the write lock is free
+        session.add(Skill(code="next", label="next"))
+    async with sqlite_database.read() as session:
+        rows = (await session.execute(select(Skill.code, Skill.label))).all()
+    labels = {code: label for code, label in rows}
+    assert labels["kept"] == "kept"
+    assert labels["next"] == "next"
 
 
 async def test_datetimes_come_back_aware_and_equal(database: Database) -> None:
