@@ -31,6 +31,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
+from bench.profiled import UNPACED
 from bot.app import build_services
 from bot.context import Services
 from bot.domain.vocabulary import Role, VolunteerStatus
@@ -589,11 +590,13 @@ def brigade_child(
     workdir: Path,
     *,
     profile: Path | None = None,
+    unpaced: bool = False,
     **settings: object,
 ) -> ChildBot:
     """`python -m bot` as deployed, configured by BRIGADE_* variables only (no .env: its cwd is
     a scratch folder). With `profile`, run through `bench.profiled`: `ChildBot.profile(True)`
-    starts cProfile, `profile(False)` writes it to that file."""
+    starts cProfile, `profile(False)` writes it to that file. `unpaced` lifts the bot's pacing
+    of its sends (bench.profiled, BENCH_UNPACED)."""
     extra = {
         "BRIGADE_BOT_TOKEN": TEST_TOKEN,
         "BRIGADE_DATABASE_URL": url,
@@ -605,6 +608,9 @@ def brigade_child(
     }
     extra.update({f"BRIGADE_{key.upper()}": str(value) for key, value in settings.items()})
     argv = [sys.executable, "-m", "bot"]
+    if unpaced:
+        extra[UNPACED] = "1"
+        argv = [sys.executable, "-m", "bench.profiled"]
     if profile is not None:
         profile.parent.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "bench.profiled", str(profile.resolve())]
