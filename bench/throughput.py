@@ -4,13 +4,15 @@ Each bot runs in its own process, polling the same kind of fake Bot API server (
 bot's own pace is measured, not the fake's). 200 people first send /help once (Brigade then knows
 them: the measured round is not sign-up work); then 1,000 /help messages from them are queued at
 once, and the time from queuing to the last answer reaching the fake gives the rate.
-Rows: the bare echo bot, the echo bot with PTB's AIORateLimiter (30 calls/s overall, as
-Brigade's shared budget), Brigade as deployed (paced at ~30 messages/s), and Brigade with its
-pacing lifted (bench.profiled, BENCH_UNPACED). Each figure is given as a ratio to the bare echo
-bot's in the same run, and to the echo bot paced alike: a paced bot answers 1,000 queued
-messages over ~34 s, one update at a time as its turn to send comes, so what it pays per update
-(a database transaction, the event loop's wake-ups) is not shared with the updates around it as
-it is in a burst; the pacing alone takes the echo bot from ~0.7 to ~1.7-1.9 ms per update.
+Rows: the bare echo bot handling one update at a time (PTB's default, the first floor) and
+handling 16 at once (as Brigade's update processor, and as `bench taps`'s floor); the echo bot
+with PTB's AIORateLimiter (30 calls/s overall, as Brigade's shared budget), 16 at once; Brigade
+as deployed (paced at ~30 messages/s); Brigade with its pacing lifted (bench.profiled,
+BENCH_UNPACED). Each CPU figure is given as a ratio to the first floor, and to the echo bot run
+alike (16 at once, paced or not as the row): paced, a bot answers 1,000 queued messages over
+~34 s, each update handled alone as its turn to send comes, so what it pays per update (a
+database transaction, the event loop's wake-ups) is not shared with the updates around it as in
+a burst; handling 16 at once costs the echo bot itself more per update than one at a time.
 `--profile DIR` profiles Brigade (cProfile) during the measured round only: `DIR/help.prof`
 (paced) and `DIR/help-unpaced.prof`.
 """
@@ -36,12 +38,15 @@ from bench.common import (
     scratch,
     wait_until,
 )
+from bot.updates import DEFAULT_CONCURRENCY
 from testkit.harness import TEST_TOKEN
 from testkit.telegram import FakeBotApiServer, FakeTelegram
 
 PEOPLE_BASE_ID = 900_000_000
-BARE_ECHO = "bare echo bot"
-PACED_ECHO = "echo + AIORateLimiter"
+BARE_ECHO = "bare echo bot, 1 at a time"
+# The echo rows "at once" handle as many updates at once as Brigade does.
+CONCURRENT_ECHO = f"bare echo bot, {DEFAULT_CONCURRENCY} at once"
+PACED_ECHO = f"echo + AIORateLimiter, {DEFAULT_CONCURRENCY} at once"
 BRIGADE = "brigade"
 UNPACED_BRIGADE = "brigade, pacing lifted"
 
@@ -84,6 +89,8 @@ async def _measure(
                 ]
                 if kind == PACED_ECHO:
                     argv.append("--rate-limiter")
+                if kind != BARE_ECHO:
+                    argv += ["--concurrent", str(DEFAULT_CONCURRENCY)]
                 child = ChildBot("echo", argv, child_env({}), folder)
             await child.start(world)
             try:
@@ -142,17 +149,18 @@ async def run(args: argparse.Namespace) -> list[Table]:
             "last answer after s",
             "bot CPU ms per update",
             "CPU ÷ bare echo bot",
-            "CPU ÷ echo bot paced alike",
+            "CPU ÷ echo bot run alike",
             "load",
         ],
     )
-    # Each row's floor paced as it is: Brigade as deployed is compared with the echo bot behind
-    # PTB's rate limiter, Brigade unpaced with the bare echo bot.
+    # Each row's floor run as it is: Brigade as deployed is compared with the echo bot behind
+    # PTB's rate limiter, Brigade unpaced with the bare echo bot; both 16 at once, as Brigade.
     floor_of = {
         BARE_ECHO: BARE_ECHO,
+        CONCURRENT_ECHO: CONCURRENT_ECHO,
         PACED_ECHO: PACED_ECHO,
         BRIGADE: PACED_ECHO,
-        UNPACED_BRIGADE: BARE_ECHO,
+        UNPACED_BRIGADE: CONCURRENT_ECHO,
     }
     cpu_of: dict[str, float] = {}
     rate_of: dict[str, float] = {}
