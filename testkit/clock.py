@@ -39,6 +39,11 @@ class ManualClock:
         return self._base + timedelta(seconds=self._monotonic() - self._origin)
 
     @property
+    def ticking(self) -> bool:
+        """Whether the clock moves with real time between the test's own moves."""
+        return self._ticking
+
+    @property
     def now(self) -> datetime:
         """The current time by this clock."""
         return self()

@@ -91,19 +91,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 async def fresh_database_url(
-    backend: str, tmp_path: Path, *, migrated_at: ManualClock | None = None
+    backend: str, tmp_path: Path, *, migrated_with: ManualClock | None = None
 ) -> AsyncIterator[str]:
     """Yield the URL of an empty database of the given backend, removed afterwards; with
-    `migrated_at`, a PostgreSQL database already migrated at that clock's time instead."""
+    `migrated_with`, a PostgreSQL database already migrated with that clock instead."""
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'brigade.sqlite3'}"
         return
     _postgres_or_skip()
     name = f"brigade_test_{uuid.uuid4().hex[:12]}"
-    if migrated_at is None:
+    if migrated_with is None:
         await _admin_execute(f'CREATE DATABASE "{name}"')
     else:
-        template = await _postgres_template(migrated_at)
+        template = await _postgres_template(migrated_with)
         await _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield _postgres_url(name)
@@ -121,12 +121,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def database_url(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[str]:
-    """An empty database on the backend under test (already migrated on PostgreSQL when the
-    test also takes `database`, which migrates it: see _postgres_template)."""
-    migrated_at = None
+    """An empty database on the backend under test (on PostgreSQL, already migrated when the
+    test also takes `database`, which would migrate it, on a clock that does not tick: see
+    _postgres_template)."""
+    migrated_with = None
     if "database" in request.fixturenames:
-        migrated_at = request.getfixturevalue("clock")
-    async for url in fresh_database_url(backend, tmp_path, migrated_at=migrated_at):
+        clock = request.getfixturevalue("clock")
+        # A ticking clock's time differs from test to test: no template would be shared.
+        if not clock.ticking:
+            migrated_with = clock
+    async for url in fresh_database_url(backend, tmp_path, migrated_with=migrated_with):
         yield url
 
 
