@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import PoolResetState, QueuePool
 
 from storage.clock import CLOCK_OPTION, Clock
+from storage.sqlite_driver import one_trip_module
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,10 @@ class Database:
         }
         if self.is_sqlite:
             engine_args["connect_args"] = {"cached_statements": SQLITE_CACHED_STATEMENTS}
+            # One trip to the connection's thread per statement instead of four.
+            module = one_trip_module()
+            if module is not None:
+                engine_args["module"] = module
             # Reset on return by the "reset" event instead (see _configure_sqlite).
             engine_args["pool_reset_on_return"] = None
         else:

@@ -1,0 +1,149 @@
+"""SQLAlchemy's aiosqlite driver with one trip to the connection's thread per statement.
+
+aiosqlite runs each SQLite connection in a thread of its own; every call on it is a trip:
+queued to that thread, answered through a future that wakes the event loop. SQLAlchemy's
+adapter makes a statement four trips (open a cursor, execute, fetch the rows, close the
+cursor), and a `BEGIN` three. Measured on the bench machine, a trip costs ~45 µs of CPU and the
+SQLite work of a small statement ~2 µs: the update gate's transaction was a dozen trips.
+
+Here the cursor runs the whole statement (cursor, execute, fetchall, close) as one function on
+the connection's thread, through aiosqlite's own queue — the same door SQLAlchemy's adapter uses
+to set `isolation_level`. What SQLAlchemy reads afterwards (the rows, `description`, `rowcount`,
+`lastrowid`) is kept on the adapter's cursor, as its buffered cursor already kept the rows.
+Server-side cursors (streamed results) are SQLAlchemy's own, unchanged.
+
+Private parts used, checked by `tests/storage/test_sqlite_driver.py` against the installed
+versions: SQLAlchemy's `_cursor_cls` hook and `_execute_mutex` (2.1), aiosqlite's
+`Connection._execute` and `_conn`. When SQLAlchemy's adapter is not shaped as expected,
+`one_trip_module()` returns None and the engine keeps SQLAlchemy's own driver.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import sqlite3
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import immutabledict
+
+log = logging.getLogger(__name__)
+
+# (description, rows or None, rowcount, lastrowid): what a statement leaves for SQLAlchemy.
+_Outcome = tuple[Any, list[Any] | None, int, int | None]
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome:
+    """Execute one statement on the connection's thread and take everything it returns."""
+    cursor = connection.cursor()
+    try:
+        if parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else None
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def _run_many(connection: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome:
+    """Execute one statement for each parameter set on the connection's thread."""
+    cursor = connection.cursor()
+    try:
+        cursor.executemany(operation, parameters)
+        return cursor.description, None, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose statement is one trip to the connection's thread."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        # No driver cursor is opened here (SQLAlchemy's would be a trip of its own): each
+        # statement opens and closes one on the connection's thread.
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]  # no driver cursor between statements
+        self._soft_closed_memoized = immutabledict()
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return 1  # sqlite3's default, what fetchmany() without a size fetches
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        pass  # fetchmany() reads from the rows already taken; the size it asks is its own
+
+    async def _async_soft_close(self) -> None:
+        return  # the driver's cursor is already closed, its rows already taken
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
+        async with self._adapt_connection._execute_mutex:
+            outcome = await self._connection._execute(
+                _run, self._connection._conn, operation, parameters
+            )
+        self._keep(outcome)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> None:
+        async with self._adapt_connection._execute_mutex:
+            outcome = await self._connection._execute(
+                _run_many, self._connection._conn, operation, seq_of_parameters
+            )
+        self._keep(outcome)
+
+    def _keep(self, outcome: _Outcome) -> None:
+        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._rows = collections.deque(rows or ())
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's aiosqlite connection adapter, lending one-trip cursors."""
+
+    __slots__ = ()
+    _cursor_cls = OneTripCursor
+
+
+class OneTripModule(AsyncAdapt_aiosqlite_dbapi):
+    """SQLAlchemy's aiosqlite DBAPI module, whose connections lend one-trip cursors."""
+
+    def connect(self, *arg: Any, **kw: Any) -> Any:
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection)
+
+
+def one_trip_module() -> OneTripModule | None:
+    """The DBAPI module to hand `create_async_engine(module=...)` for aiosqlite, or None to
+    keep SQLAlchemy's own (its adapter is not the one this module was written against)."""
+    expected = ("_cursor_cls", "_execute_mutex")
+    shaped = all(hasattr(AsyncAdapt_aiosqlite_connection, name) for name in expected)
+    if not shaped or not hasattr(aiosqlite.Connection, "_execute"):  # pragma: no cover
+        log.warning("SQLite: SQLAlchemy's aiosqlite adapter changed; using it as it is")
+        return None
+    return OneTripModule(aiosqlite, sqlite3)
