@@ -219,11 +219,17 @@ class Database:
         self._stamped = stamped
         info = {CLOCK_OPTION: clock}
         self._writers = async_sessionmaker(stamped, expire_on_commit=False, info=info)
-        self._readers = async_sessionmaker(
-            stamped.execution_options(**{_READ_ONLY_OPTION: True}),
-            expire_on_commit=False,
-            info=info,
-        )
+        readers = stamped.execution_options(**{_READ_ONLY_OPTION: True})
+        if not self.is_sqlite:
+            # PostgreSQL's READ COMMITTED (its default, and Brigade's) takes a new snapshot for
+            # every statement, inside a transaction or not: a reading transaction bought no
+            # consistency, only a BEGIN and a ROLLBACK — two round trips around a one-statement
+            # read, such as each tap of a crowd on a full request. Readers run in autocommit
+            # instead (switched on the driver's side as the connection is lent: no round trip).
+            # SQLite keeps its transaction: there it is the snapshot that every read of a
+            # session shares.
+            readers = readers.execution_options(isolation_level="AUTOCOMMIT")
+        self._readers = async_sessionmaker(readers, expire_on_commit=False, info=info)
 
     @asynccontextmanager
     async def transaction(
@@ -247,7 +253,8 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """Open a read-only transaction; closing the session ends it without a commit.
+        """Open a session for reading: a transaction on SQLite (one snapshot for its reads),
+        autocommit statements on PostgreSQL (see __init__); nothing read here is committed.
 
         Closing (rather than rolling back) detaches the loaded objects without expiring them, so
         what was read stays readable after the block.

@@ -374,3 +374,51 @@ async def test_a_postgres_connection_in_use_is_lent_without_a_ping(
         assert pings == []
     finally:
         await database.dispose()
+
+
+async def test_reads_on_postgresql_are_autocommit_statements_and_writes_transactions(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read costs its statements only on PostgreSQL (no BEGIN, no ROLLBACK round trip: READ
+    COMMITTED takes a snapshot per statement anyway); a writer still gets a transaction."""
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite's read is its snapshot (see the test below)")
+    import asyncpg.transaction
+
+    begun: list[object] = []
+    original = asyncpg.transaction.Transaction.start
+
+    async def counted(self: asyncpg.transaction.Transaction) -> None:
+        begun.append(self)
+        await original(self)
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counted)
+    async with database.transaction() as session:
+        session.add(Skill(code="seen", label="Seen"))
+    assert len(begun) == 1
+    async with database.read() as session:
+        labels = (await session.execute(select(Skill.label).where(Skill.code == "seen"))).all()
+        count = (await session.execute(select(Skill.id))).all()
+    assert labels == [("Seen",)]
+    assert count
+    assert len(begun) == 1  # the read began none
+    async with database.transaction() as session:  # and writers are unchanged by it
+        skill = (await session.execute(select(Skill).where(Skill.code == "seen"))).scalar_one()
+        skill.label = "Seen again"
+    assert len(begun) == 2
+    async with database.read() as session:
+        label = (await session.execute(select(Skill.label).where(Skill.code == "seen"))).scalar()
+    assert label == "Seen again"
+
+
+async def test_an_sqlite_read_sees_one_snapshot(sqlite_database: Database) -> None:
+    """SQLite's reading session keeps its transaction: a write committed between two of its
+    statements is not seen by the second."""
+    async with sqlite_database.transaction() as session:
+        session.add(Skill(code="snap", label="before"))
+    async with sqlite_database.read() as session:
+        first = (await session.execute(select(Skill.label).where(Skill.code == "snap"))).scalar()
+        async with sqlite_database.transaction() as writer:
+            await writer.execute(update(Skill).where(Skill.code == "snap").values(label="after"))
+        second = (await session.execute(select(Skill.label).where(Skill.code == "snap"))).scalar()
+    assert (first, second) == ("before", "before")
