@@ -109,6 +109,13 @@ COORDINATOR_ACTIONS = frozenset(
 # (handlers/gate.py refuses the others anywhere else).
 GROUP_ACTIONS = frozenset({Action.CLAIM, Action.LINK_GROUP})
 
+# Taps handled without the person's conversation state: on PostgreSQL they skip the person's
+# lock and the read-back of their states and drafts (bot/shared_state.py). A claim is checked and
+# written in a transaction of its own, whatever step of a conversation the tapper is at, no
+# conversation takes its button (tests/handlers/test_registry_lock_free.py), and its handler
+# keeps no draft. It is the tap a crowd sends: three statements less for each.
+LOCK_FREE_ACTIONS = frozenset({Action.CLAIM})
+
 # The argument kinds of each action, in order.
 _SIGNATURES: dict[Action, tuple[Arg, ...]] = {
     Action.SET_LANGUAGE: (Arg.WORD,),

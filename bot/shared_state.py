@@ -16,6 +16,10 @@ So a person's next update, on whichever process, starts from what the last one w
 held by a connection, not a transaction: nothing stays open in PostgreSQL while the handlers call
 Telegram. A process that dies loses its connection, and PostgreSQL releases its locks at once.
 
+A tap on an offer (`callbacks.LOCK_FREE_ACTIONS`) skips all four: no conversation takes it, its
+handler keeps no draft, and the claim checks everything in a transaction of its own. It is the
+update a crowd sends, hundreds at once on a popular request.
+
 SQLite is one process only (one file, one writer): there the wrapper does nothing, and the
 in-memory states are the truth, as before.
 """
@@ -34,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from telegram import Update
 from telegram.ext import Application
 
+from bot import callbacks
 from bot.persistence import DatabasePersistence
 from bot.updates import DEFAULT_CONCURRENCY, DEFAULT_MAX_WAITING, PerPersonUpdateProcessor
 from storage.conversations import person_lock_key
@@ -125,7 +130,7 @@ class SharedState:
         """Handle one update under its person's lock, from and back to the database."""
         application = self._application
         user = update.effective_user if isinstance(update, Update) else None
-        if self._locks is None or application is None or user is None:
+        if self._locks is None or application is None or user is None or _lock_free(update):
             await coroutine
             return
         handled = False
@@ -150,6 +155,15 @@ class SharedState:
         """Close the lock connections."""
         if self._locks is not None:
             await self._locks.dispose()
+
+
+def _lock_free(update: object) -> bool:
+    """Whether this update is a tap that needs neither the person's lock nor their states."""
+    query = update.callback_query if isinstance(update, Update) else None
+    if query is None:
+        return False
+    parsed = callbacks.parse(query.data)
+    return parsed is not None and parsed.action in callbacks.LOCK_FREE_ACTIONS
 
 
 def _id(update: object) -> object:

@@ -7,6 +7,7 @@ process, the wrapper does nothing there (checked below).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from telegram import Update
 
+from bot.callbacks import Action, encode
 from bot.shared_state import PersonLocks, SharedState, SharedStateUpdateProcessor, lock_key
 from storage.models import Neighbourhood
 from testkit.harness import InProcessBrigade, brigade_settings, settle, sqlite_url
@@ -172,3 +174,25 @@ async def test_on_sqlite_nothing_is_locked_nor_read_back(
         world.add_user("Ana", language_code="en").send_command("help")
         await _through(brigade, world)
         assert _shared(brigade).refreshed == 0
+
+
+async def test_a_claim_tap_needs_neither_the_persons_lock_nor_their_states(
+    world: FakeTelegram, postgres_url: str
+) -> None:
+    """While another process holds Ana's lock (her conversation update running there), her tap
+    on an offer is still answered here, and nothing of hers was read back for it."""
+    settings = brigade_settings(postgres_url)
+    async with InProcessBrigade(world, settings) as brigade:
+        ana = world.add_user("Ana", language_code="en")
+        ana.send_command("help")
+        await _through(brigade, world)
+        assert _shared(brigade).refreshed == 1  # an ordinary update: locked and read back
+        other_process = PersonLocks(brigade.services.database)
+        try:
+            async with other_process.hold(ana.id):
+                tap = ana.tap_data(ana.last_message, encode(Action.CLAIM, 999))
+                await asyncio.wait_for(_through(brigade, world), timeout=30)
+                assert await ana.answer_to(tap)  # answered (no such request), not waiting
+        finally:
+            await other_process.dispose()
+        assert _shared(brigade).refreshed == 1
