@@ -16,9 +16,9 @@ So a person's next update, on whichever process, starts from what the last one w
 held by a connection, not a transaction: nothing stays open in PostgreSQL while the handlers call
 Telegram. A process that dies loses its connection, and PostgreSQL releases its locks at once.
 
-A tap on an offer (`callbacks.LOCK_FREE_ACTIONS`) skips all four: no conversation takes it, its
-handler keeps no draft, and the claim checks everything in a transaction of its own. It is the
-update a crowd sends, hundreds at once on a popular request.
+A tap on an offer (`callbacks.LOCK_FREE_ACTIONS`) is handled without steps 1, 2 and 4: no
+conversation takes it, its handler keeps no draft, and the claim checks everything in a
+transaction of its own. It is the update a crowd sends, hundreds at once on a popular request.
 
 SQLite is one process only (one file, one writer): there the wrapper does nothing, and the
 in-memory states are the truth, as before.
