@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.pool import PoolResetState, QueuePool
 
 from storage.clock import CLOCK_OPTION, Clock
@@ -115,6 +116,31 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A write was attempted in a session opened with `Database.read()`."""
+
+
+class ReadingSession(Session):
+    """The session behind `Database.read()`: it never flushes on its own and refuses to write.
+
+    On PostgreSQL a reading session runs autocommit statements: a write there would be committed
+    at once, where a write transaction's rules (the use case commits) are the only way in. An
+    object changed in memory while reading (for display) is never written: no autoflush.
+    """
+
+
+@event.listens_for(ReadingSession, "before_flush")
+def _refuse_flush(session: Session, _context: UOWTransaction, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlySessionError("a reading session cannot write: use Database.transaction()")
+
+
+@event.listens_for(ReadingSession, "do_orm_execute")
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlySessionError("a reading session cannot write: use Database.transaction()")
 
 
 def _ping_when_idle(engine: AsyncEngine, after_seconds: float) -> None:
@@ -229,7 +255,13 @@ class Database:
             # SQLite keeps its transaction: there it is the snapshot that every read of a
             # session shares.
             readers = readers.execution_options(isolation_level="AUTOCOMMIT")
-        self._readers = async_sessionmaker(readers, expire_on_commit=False, info=info)
+        self._readers = async_sessionmaker(
+            readers,
+            expire_on_commit=False,
+            info=info,
+            sync_session_class=ReadingSession,
+            autoflush=False,
+        )
 
     @asynccontextmanager
     async def transaction(

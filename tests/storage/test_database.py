@@ -22,7 +22,12 @@ from bot.domain.vocabulary import Role
 from bot.services.members import MemberService, TelegramIdentity
 from storage import members as member_store
 from storage import migrate
-from storage.database import SQLITE_CACHED_STATEMENTS, SQLITE_SOFT_HEAP_LIMIT_BYTES, Database
+from storage.database import (
+    SQLITE_CACHED_STATEMENTS,
+    SQLITE_SOFT_HEAP_LIMIT_BYTES,
+    Database,
+    ReadOnlySessionError,
+)
 from storage.models import HelpRequest, Member, MemberRole, Skill
 from testkit.clock import ManualClock
 from tests.conftest import fresh_database_url
@@ -422,3 +427,31 @@ async def test_an_sqlite_read_sees_one_snapshot(sqlite_database: Database) -> No
             await writer.execute(update(Skill).where(Skill.code == "snap").values(label="after"))
         second = (await session.execute(select(Skill.label).where(Skill.code == "snap"))).scalar()
     assert (first, second) == ("before", "before")
+
+
+async def test_a_reading_session_refuses_to_write_and_never_flushes(database: Database) -> None:
+    """On PostgreSQL a read is autocommit: a write slipped into it would be committed at once.
+    So a reading session refuses writes, on both backends, and an object changed while reading
+    is never written."""
+    async with database.transaction() as session:
+        session.add(Skill(code="kept", label="Kept"))
+    with pytest.raises(ReadOnlySessionError):
+        async with database.read() as session:
+            await session.execute(update(Skill).where(Skill.code == "kept").values(label="x"))
+    async with database.read() as session:
+        session.add(Skill(code="added", label="Added"))
+        with pytest.raises(ReadOnlySessionError):
+            await session.flush()
+    async with database.read() as session:
+        skill = (await session.execute(select(Skill).where(Skill.code == "kept"))).scalar_one()
+        skill.label = "Changed for display"
+        # Another query: no autoflush writes the change first.
+        count = len((await session.execute(select(Skill.id))).all())
+    assert count > 0
+    async with database.read() as session:
+        rows = (
+            await session.execute(select(Skill.code, Skill.label).where(Skill.code != "x"))
+        ).all()
+    labels = dict(rows)
+    assert labels["kept"] == "Kept"
+    assert "added" not in labels
