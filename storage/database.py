@@ -286,7 +286,7 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """Open a session for reading: a transaction on SQLite (one snapshot for its reads),
-        autocommit statements on PostgreSQL (see __init__); nothing read here is committed.
+        autocommit statements on PostgreSQL (see __init__); it refuses to write (ReadingSession).
 
         Closing (rather than rolling back) detaches the loaded objects without expiring them, so
         what was read stays readable after the block.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import logging
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -105,20 +106,19 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return  # the driver's cursor is already closed, its rows already taken
 
     async def _execute_async(self, operation: Any, parameters: Any) -> None:
-        async with self._adapt_connection._execute_mutex:
-            outcome = await self._connection._execute(
-                _run, self._connection._conn, operation, parameters
-            )
-        self._keep(outcome)
+        await self._trip(_run, operation, parameters)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> None:
+        await self._trip(_run_many, operation, seq_of_parameters)
+
+    async def _trip(
+        self, run: Callable[[sqlite3.Connection, str, Any], _Outcome], operation: Any, params: Any
+    ) -> None:
+        """Run the statement on the connection's thread; keep what SQLAlchemy reads after."""
         async with self._adapt_connection._execute_mutex:
             outcome = await self._connection._execute(
-                _run_many, self._connection._conn, operation, seq_of_parameters
+                run, self._connection._conn, operation, params
             )
-        self._keep(outcome)
-
-    def _keep(self, outcome: _Outcome) -> None:
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows or ())
 
