@@ -13,13 +13,16 @@ ConversationHandler and "tap twice" protections rely on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
+import sqlite3
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseUpdateProcessor, TypeHandler
@@ -123,27 +126,20 @@ class UpdateGate:
     async def _record(self, database: Database, arrivals: Sequence[_Arrival]) -> list[_Admission]:
         """Record a batch of update ids; for each, whether it is seen for the first time and
         its sender's identity."""
-        update_ids = [arrival.update_id for arrival in arrivals]
         now = database.clock()
         # One batch is written at a time, so only one prunes.
-        prune = self._next_prune is None or now >= self._next_prune
-        if prune:
+        older_than = None
+        if self._next_prune is None or now >= self._next_prune:
             self._next_prune = now + self._prune_every
-        # A Core connection: nothing here loads ORM objects, and a session cost more than the
-        # statements themselves.
-        async with database.core_transaction() as session:
-            if prune:
-                # Before the insert: an old row must never make a new update look handled.
-                pruned = await store.prune(session, now - self._keep)
-                if pruned:
-                    log.info("forgot %d handled updates older than %s", pruned, self._keep)
-            inserted = await store.claim_updates(session, update_ids, now)
-            senders = {
-                arrival.sender
-                for arrival in arrivals
-                if arrival.sender is not None and arrival.update_id in inserted
-            }
-            identities = await member_store.identities_of(session, senders) if senders else {}
+            older_than = now - self._keep
+        if database.writes_in_one_trip:
+            dialect = database.engine.dialect
+            work = functools.partial(_admit_plain, dialect, arrivals, now, older_than)
+            pruned, inserted, identities = await database.write_in_one_trip(work)
+        else:
+            pruned, inserted, identities = await _admit(database, arrivals, now, older_than)
+        if pruned:
+            log.info("forgot %d handled updates older than %s", pruned, self._keep)
         # The same id twice in one batch (a retry racing its original): only the first is new.
         admissions = []
         for arrival in arrivals:
@@ -152,6 +148,50 @@ class UpdateGate:
             sender = identities.get(arrival.sender) if arrival.sender is not None else None
             admissions.append(_Admission(fresh, sender))
         return admissions
+
+
+# What a batch's transaction found: rows pruned, update ids new, identities of their senders.
+_Recorded = tuple[int, set[int], dict[int, MemberIdentity]]
+
+
+def _senders(arrivals: Sequence[_Arrival], inserted: set[int]) -> set[int]:
+    """Whose identities to read: the senders of the updates seen for the first time."""
+    return {a.sender for a in arrivals if a.sender is not None and a.update_id in inserted}
+
+
+async def _admit(
+    database: Database,
+    arrivals: Sequence[_Arrival],
+    now: datetime,
+    older_than: datetime | None,
+) -> _Recorded:
+    """Prune (when due, before the insert: an old row must never make a new update look
+    handled), record the ids, read the new updates' senders: one write transaction."""
+    # A Core connection: nothing here loads ORM objects, and a session cost more than the
+    # statements themselves.
+    async with database.core_transaction() as connection:
+        pruned = 0 if older_than is None else await store.prune(connection, older_than)
+        inserted = await store.claim_updates(connection, [a.update_id for a in arrivals], now)
+        senders = _senders(arrivals, inserted)
+        identities = await member_store.identities_of(connection, senders) if senders else {}
+    return pruned, inserted, identities
+
+
+def _admit_plain(
+    dialect: Dialect,
+    arrivals: Sequence[_Arrival],
+    now: datetime,
+    older_than: datetime | None,
+    connection: sqlite3.Connection,
+) -> _Recorded:
+    """`_admit` on SQLite, run on the connection's thread by `Database.write_in_one_trip`:
+    the same statements in one trip instead of SQLAlchemy's execution around each (measured
+    on the bench machine, one update per batch: 1.3–1.6 ms of CPU against 0.2–0.3 ms)."""
+    pruned = 0 if older_than is None else store.prune_plain(connection, dialect, older_than)
+    inserted = store.claim_updates_plain(connection, dialect, [a.update_id for a in arrivals], now)
+    senders = _senders(arrivals, inserted)
+    identities = member_store.identities_plain(connection, dialect, senders) if senders else {}
+    return pruned, inserted, identities
 
 
 def build_deduplication_handler(keep: timedelta = KEEP_PROCESSED) -> TypeHandler[Any, Any, None]:

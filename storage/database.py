@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sqlite3
 import stat
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -25,9 +28,11 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.pool import PoolResetState, QueuePool
 
 from storage.clock import CLOCK_OPTION, Clock
-from storage.sqlite_driver import one_trip_module
+from storage.sqlite_driver import one_trip_module, write_in_one_trip
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Set on the read-only engine view so that SQLite readers start a plain (deferred) transaction.
 _READ_ONLY_OPTION = "brigade_read_only"
@@ -214,6 +219,11 @@ class Database:
         self.url = url
         self.clock = clock
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # Whether write_in_one_trip is available (SQLite, with this package's driver),
+        # and the connection it keeps once used.
+        self.writes_in_one_trip = False
+        self._trip_lock = asyncio.Lock()
+        self._trip_connection: tuple[AsyncConnection, aiosqlite.Connection] | None = None
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             _private_sqlite_file(Path(parsed.database))
         # A failed statement's message holds its parameters (a beneficiary's name, a phone):
@@ -232,6 +242,12 @@ class Database:
             module = one_trip_module()
             if module is not None:
                 engine_args["module"] = module
+            # Not in memory: there the pool shares one connection with every session.
+            self.writes_in_one_trip = module is not None and parsed.database not in (
+                None,
+                "",
+                ":memory:",
+            )
             # Reset on return by the "reset" event instead (see _configure_sqlite).
             engine_args["pool_reset_on_return"] = None
         else:
@@ -282,6 +298,39 @@ class Database:
         statements (the update gate's), which load no objects. Commits on success."""
         async with self._stamped.begin() as connection:
             yield connection
+
+    async def write_in_one_trip(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite only (see `writes_in_one_trip`): run `work` — plain sqlite3 statements,
+        `PlainStatement`s — in one write transaction, as one trip to a connection's thread; it
+        commits on success. For the update gate, the one transaction every update pays;
+        everything else goes through `transaction()`.
+
+        The connection is one of the pool's, kept for these trips (lending it each time cost
+        three greenlet hops, more than the trip). A failure comes out as SQLAlchemy's
+        DBAPIError, as from any other transaction, and the connection goes back to the pool.
+        """
+        if not self.writes_in_one_trip:
+            raise RuntimeError("write_in_one_trip needs SQLite and storage.sqlite_driver")
+        async with self._trip_lock:
+            if self._trip_connection is None:
+                connection = await self._stamped.connect()
+                lent = await connection.get_raw_connection()
+                self._trip_connection = (
+                    connection,
+                    cast(aiosqlite.Connection, lent.driver_connection),
+                )
+            connection, driver_connection = self._trip_connection
+            try:
+                return await write_in_one_trip(driver_connection, work)
+            except BaseException as error:
+                # Rolled back on its thread; handed back all the same, in case it could not be.
+                self._trip_connection = None
+                await connection.close()
+                if isinstance(error, sqlite3.Error):
+                    raise DBAPIError.instance(
+                        None, None, error, sqlite3.Error, hide_parameters=True
+                    ) from error
+                raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -356,4 +405,8 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        async with self._trip_lock:
+            if self._trip_connection is not None:
+                await self._trip_connection[0].close()
+                self._trip_connection = None
         await self.engine.dispose()

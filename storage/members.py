@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, exists, or_, select
+from sqlalchemy import ColumnElement, Dialect, String, bindparam, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.domain.vocabulary import Role, VolunteerStatus
 from storage.models import Claim, HelpRequest, Member, MemberRole, OutboxMessage, Signal
+from storage.sqlite_driver import PlainStatement
 
 
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
@@ -101,6 +106,33 @@ async def identities_of(
     if not wanted:
         return {}
     rows = (await session.execute(_IDENTITIES, {"telegram_ids": wanted})).all()
+    return _identities(rows)
+
+
+@functools.lru_cache(maxsize=4)  # one dialect per engine: a process has one
+def _plain_identities(dialect: Dialect) -> PlainStatement:
+    """`_IDENTITIES` for a plain sqlite3 connection, the ids given as one JSON array."""
+    ids = func.json_each(bindparam("telegram_ids", type_=String)).table_valued("value")
+    statement = (
+        select(*_IDENTITY.selected_columns)
+        .outerjoin(MemberRole, MemberRole.member_id == Member.id)
+        .where(Member.telegram_id.in_(select(ids.c.value)))
+    )
+    return PlainStatement(statement, dialect)
+
+
+def identities_plain(
+    connection: sqlite3.Connection, dialect: Dialect, telegram_ids: Iterable[int]
+) -> dict[int, MemberIdentity]:
+    """`identities_of` on a plain sqlite3 connection (Database.write_in_one_trip)."""
+    wanted = list(dict.fromkeys(telegram_ids))
+    if not wanted:
+        return {}
+    return _identities(_plain_identities(dialect).rows(connection, telegram_ids=json.dumps(wanted)))
+
+
+def _identities(rows: Iterable[Any]) -> dict[int, MemberIdentity]:
+    """The identities in rows of `_IDENTITY`'s columns (one row per role, or one without)."""
     found: dict[int, MemberIdentity] = {}
     roles: dict[int, set[Role]] = {}
     for row in rows:

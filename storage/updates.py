@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Dialect, String, Table, bindparam, delete, func, select, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import ProcessedUpdate
+from storage.sqlite_driver import PlainStatement
+from storage.types import UTCDateTime
 
 
 async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
@@ -58,3 +63,49 @@ async def prune(session: AsyncSession | AsyncConnection, older_than: datetime) -
         .returning(ProcessedUpdate.update_id)
     )
     return len(result.all())
+
+
+# ------------------------------------------------- plain sqlite3 (Database.write_in_one_trip)
+
+
+def _json_ids(name: str) -> Any:
+    """A table of the integers in a JSON array given as the parameter `name`."""
+    return func.json_each(bindparam(name, type_=String)).table_valued("value")
+
+
+@functools.lru_cache(maxsize=4)  # one dialect per engine: a process has one
+def _plain(dialect: Dialect) -> tuple[PlainStatement, PlainStatement]:
+    """The prune and the claim for a plain sqlite3 connection, compiled once per dialect."""
+    ids = _json_ids("update_ids")
+    claim = (
+        sqlite_insert(_TABLE)
+        # `WHERE 1 = 1`: SQLite reads `SELECT … ON CONFLICT` as a join without a WHERE.
+        .from_select(
+            ["update_id", "processed_at"],
+            select(ids.c.value, bindparam("now", type_=UTCDateTime())).where(true()),
+        )
+        .on_conflict_do_nothing(index_elements=[_TABLE.c.update_id])
+        .returning(_TABLE.c.update_id)
+    )
+    prune_before = (
+        delete(_TABLE)
+        .where(_TABLE.c.processed_at < bindparam("older_than", type_=UTCDateTime()))
+        .returning(_TABLE.c.update_id)
+    )
+    return PlainStatement(prune_before, dialect), PlainStatement(claim, dialect)
+
+
+def claim_updates_plain(
+    connection: sqlite3.Connection, dialect: Dialect, update_ids: Iterable[int], now: datetime
+) -> set[int]:
+    """`claim_updates` on a plain sqlite3 connection, in one statement."""
+    wanted = list(dict.fromkeys(update_ids))
+    if not wanted:
+        return set()
+    rows = _plain(dialect)[1].rows(connection, update_ids=json.dumps(wanted), now=now)
+    return {row.update_id for row in rows}
+
+
+def prune_plain(connection: sqlite3.Connection, dialect: Dialect, older_than: datetime) -> int:
+    """`prune` on a plain sqlite3 connection."""
+    return len(_plain(dialect)[0].rows(connection, older_than=older_than))

@@ -162,9 +162,11 @@ async def test_a_command_reads_its_sender_once_and_a_known_coordinator_writes_no
     transactions: list[object] = []
     read_identity = member_store.identity_of
     read_identities = member_store.identities_of
+    read_identities_plain = member_store.identities_plain
     refresh = MemberService._refresh
     database = brigade.services.database
     transaction, core_transaction = database.transaction, database.core_transaction
+    one_trip = database.write_in_one_trip
 
     async def counted_read(session: Any, telegram_id: int) -> Any:
         reads.append(telegram_id)
@@ -174,6 +176,11 @@ async def test_a_command_reads_its_sender_once_and_a_known_coordinator_writes_no
         telegram_ids = list(telegram_ids)
         reads.extend(telegram_ids)
         return await read_identities(session, telegram_ids)
+
+    def counted_plain_reads(connection: Any, dialect: Any, telegram_ids: Any) -> Any:
+        telegram_ids = list(telegram_ids)
+        reads.extend(telegram_ids)
+        return read_identities_plain(connection, dialect, telegram_ids)
 
     async def counted_refresh(self: MemberService, who: Any) -> Any:
         refreshes.append(who.telegram_id)
@@ -187,11 +194,17 @@ async def test_a_command_reads_its_sender_once_and_a_known_coordinator_writes_no
         transactions.append("core")
         return core_transaction()
 
+    def counted_one_trip(work: Any) -> Any:
+        transactions.append("one trip")
+        return one_trip(work)
+
     monkeypatch.setattr(member_store, "identity_of", counted_read)
     monkeypatch.setattr(member_store, "identities_of", counted_reads)
+    monkeypatch.setattr(member_store, "identities_plain", counted_plain_reads)
     monkeypatch.setattr(MemberService, "_refresh", counted_refresh)
     monkeypatch.setattr(database, "core_transaction", counted_core_transaction)
     monkeypatch.setattr(database, "transaction", counted_transaction)
+    monkeypatch.setattr(database, "write_in_one_trip", counted_one_trip)
     claire.send_command("help")
     await brigade.deliver()
     assert claire.last_message.text.startswith("Your commands:")
@@ -200,6 +213,7 @@ async def test_a_command_reads_its_sender_once_and_a_known_coordinator_writes_no
     # who holds the role already, is not written again.
     assert reads == [COORDINATOR_ID]
     assert refreshes == []
-    # The gate's insert and the identity read share one transaction; no read session follows
-    # (`identity_of`, which opens one, was not called).
-    assert transactions == ["core"]
+    # The gate's insert and the identity read share one transaction (on SQLite, one trip to
+    # the connection's thread); no read session follows (`identity_of`, which opens one, was
+    # not called).
+    assert transactions == ["one trip" if database.writes_in_one_trip else "core"]

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import pytest
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.pool import QueuePool
 
+from bot.domain.vocabulary import Role, VolunteerStatus
+from bot.updates import UpdateGate, _Arrival
+from storage import members as member_store
+from storage import migrate
+from storage import updates as update_store
 from storage.database import Database
-from storage.models import Skill
+from storage.models import Member, MemberRole, ProcessedUpdate, Skill
 from storage.sqlite_driver import OneTripCursor, one_trip_module
+from testkit.clock import ManualClock
 
 
 @pytest.fixture
@@ -98,3 +108,101 @@ async def test_errors_keep_their_sqlalchemy_types(sqlite_database: Database) -> 
     async with sqlite_database.read() as session:
         labels = (await session.execute(select(Skill.label).where(Skill.code == "taps"))).all()
     assert labels == [("Taps",)]
+
+
+# --------------------------------------------------------------- a transaction in one trip
+
+
+async def test_the_update_gate_records_a_batch_in_one_trip(
+    sqlite_database: Database, trips: list[str]
+) -> None:
+    """Prune, insert, identities, BEGIN and COMMIT: one function on the connection's thread
+    (through SQLAlchemy: a trip for each of the five)."""
+    gate = UpdateGate()
+    arrivals = [_Arrival(1, 11), _Arrival(2, 12)]
+    await gate._record(sqlite_database, arrivals)  # opens the connection the trips keep
+    trips.clear()
+    admissions = await gate._record(sqlite_database, [_Arrival(3, 11), _Arrival(1, 11)])
+    assert trips == ["_transaction"]
+    assert [admission.fresh for admission in admissions] == [True, False]
+
+
+async def test_plain_statements_read_and_write_what_sqlalchemy_does(
+    sqlite_database: Database, clock: ManualClock
+) -> None:
+    """Identities (roles, an enum, a boolean, an aware datetime) equal `identities_of`'s; update
+    rows written either way compare alike, so a prune sees both."""
+    now = clock()
+    async with sqlite_database.transaction() as session:
+        ana = Member(telegram_id=11, display_name="Ana", volunteer_status=VolunteerStatus.APPROVED)
+        bob = Member(telegram_id=12, display_name="Bob", reachable=False)
+        session.add_all([ana, bob])
+        await session.flush()
+        session.add_all(
+            [
+                MemberRole(member_id=ana.id, role=Role.COORDINATOR),
+                MemberRole(member_id=ana.id, role=Role.REFERENT),
+            ]
+        )
+        session.add(ProcessedUpdate(update_id=7, processed_at=now - timedelta(days=8)))
+    async with sqlite_database.core_transaction() as connection:
+        expected = await member_store.identities_of(connection, [11, 12, 13])
+    dialect = sqlite_database.engine.dialect
+
+    def work(connection: sqlite3.Connection) -> tuple[Any, ...]:
+        found = member_store.identities_plain(connection, dialect, [11, 12, 13, 11])
+        first = update_store.claim_updates_plain(connection, dialect, [8, 9, 8], now)
+        again = update_store.claim_updates_plain(connection, dialect, [9, 10], now)
+        return found, first, again
+
+    found, first, again = await sqlite_database.write_in_one_trip(work)
+    assert found == expected
+    assert set(found) == {11, 12}
+    assert found[11].roles == {Role.COORDINATOR, Role.REFERENT}
+    assert found[11].volunteer_status is VolunteerStatus.APPROVED
+    assert found[12].reachable is False
+    assert found[11].updated_at.tzinfo is not None
+    assert (first, again) == ({8, 9}, {10})
+
+    clock.advance(timedelta(days=4))
+
+    def prune(connection: sqlite3.Connection) -> int:
+        return update_store.prune_plain(connection, dialect, clock() - timedelta(days=3))
+
+    # Id 7 (written by the ORM, 12 days old) and 8–10 (written plainly, 4 days old): all four.
+    assert await sqlite_database.write_in_one_trip(prune) == 4
+    async with sqlite_database.read() as session:
+        left = await session.execute(select(func.count()).select_from(ProcessedUpdate))
+    assert left.scalar_one() == 0
+
+
+async def test_a_failed_one_trip_write_leaves_nothing_and_the_next_one_works(
+    sqlite_database: Database, clock: ManualClock
+) -> None:
+    """Rolled back on the thread, raised as SQLAlchemy's error (the gate fails open on it)."""
+    dialect = sqlite_database.engine.dialect
+
+    def half_then_broken(connection: sqlite3.Connection) -> None:
+        update_store.claim_updates_plain(connection, dialect, [1], clock())
+        connection.execute("INSERT INTO no_such_table VALUES (1)")
+
+    with pytest.raises(DBAPIError):
+        await sqlite_database.write_in_one_trip(half_then_broken)
+
+    def claim(connection: sqlite3.Connection) -> set[int]:
+        return update_store.claim_updates_plain(connection, dialect, [1], clock())
+
+    assert await sqlite_database.write_in_one_trip(claim) == {1}  # id 1 was not kept before
+
+
+async def test_the_kept_connection_is_closed_with_the_database(tmp_path: Path) -> None:
+    """One pooled connection is kept for the trips, and handed back on dispose."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'b.sqlite3'}", clock=ManualClock())
+    await migrate.upgrade(database)
+    pool = database.engine.pool
+    assert isinstance(pool, QueuePool)
+    await database.write_in_one_trip(lambda connection: connection.execute("SELECT 1"))
+    await database.write_in_one_trip(lambda connection: connection.execute("SELECT 1"))
+    assert pool.checkedout() == 1
+    await database.dispose()
+    assert pool.checkedout() == 0
