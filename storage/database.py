@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -28,7 +28,12 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.pool import PoolResetState, QueuePool
 
 from storage.clock import CLOCK_OPTION, Clock
-from storage.sqlite_driver import one_trip_module, write_in_one_trip
+from storage.sqlite_driver import (
+    PlainStatement,
+    one_trip_module,
+    read_in_one_trip,
+    write_in_one_trip,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +126,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _translated(error: sqlite3.Error) -> BaseException:
+    """An sqlite3 error met on a kept connection, as SQLAlchemy's DBAPIError (what every other
+    statement raises)."""
+    return DBAPIError.instance(None, None, error, sqlite3.Error, hide_parameters=True)
 
 
 class ReadOnlySessionError(RuntimeError):
@@ -224,6 +235,11 @@ class Database:
         self.writes_in_one_trip = False
         self._trip_lock = asyncio.Lock()
         self._trip_connection: tuple[AsyncConnection, aiosqlite.Connection] | None = None
+        # read_rows's: on SQLite, a connection of its own (a read must never queue behind the
+        # gate's write, which may be waiting for the write lock) and its compiled statements.
+        self._reader_lock = asyncio.Lock()
+        self._reader_connection: tuple[AsyncConnection, aiosqlite.Connection] | None = None
+        self._plain: dict[int, tuple[Select[Any], PlainStatement]] = {}
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             _private_sqlite_file(Path(parsed.database))
         # A failed statement's message holds its parameters (a beneficiary's name, a phone):
@@ -271,6 +287,7 @@ class Database:
             # SQLite keeps its transaction: there it is the snapshot that every read of a
             # session shares.
             readers = readers.execution_options(isolation_level="AUTOCOMMIT")
+        self._core_readers = readers
         self._readers = async_sessionmaker(
             readers,
             expire_on_commit=False,
@@ -313,12 +330,7 @@ class Database:
             raise RuntimeError("write_in_one_trip needs SQLite and storage.sqlite_driver")
         async with self._trip_lock:
             if self._trip_connection is None:
-                connection = await self._stamped.connect()
-                lent = await connection.get_raw_connection()
-                self._trip_connection = (
-                    connection,
-                    cast(aiosqlite.Connection, lent.driver_connection),
-                )
+                self._trip_connection = await self._keep_connection()
             connection, driver_connection = self._trip_connection
             try:
                 return await write_in_one_trip(driver_connection, work)
@@ -327,10 +339,40 @@ class Database:
                 self._trip_connection = None
                 await connection.close()
                 if isinstance(error, sqlite3.Error):
-                    raise DBAPIError.instance(
-                        None, None, error, sqlite3.Error, hide_parameters=True
-                    ) from error
+                    raise _translated(error) from error
                 raise
+
+    async def read_rows(self, statement: Select[Any], **values: Any) -> list[Any]:
+        """The rows of one Core SELECT (labelled columns, no ORM objects), outside any session:
+        for the read a crowd repeats (a tap on a full request). Rows are read by column key.
+
+        One statement is its own snapshot on both backends: on SQLite it is one trip to a
+        connection kept for these reads (a `PlainStatement`, compiled once per statement);
+        on PostgreSQL an autocommit statement, as every read (see __init__).
+        """
+        if not self.writes_in_one_trip:
+            async with self._core_readers.connect() as connection:
+                return list((await connection.execute(statement, values)).all())
+        entry = self._plain.get(id(statement))
+        if entry is None or entry[0] is not statement:
+            entry = self._plain[id(statement)] = (
+                statement,
+                PlainStatement(statement, self.engine.dialect),
+            )
+        async with self._reader_lock:
+            if self._reader_connection is None:
+                self._reader_connection = await self._keep_connection()
+            driver_connection = self._reader_connection[1]
+        try:
+            return await read_in_one_trip(driver_connection, entry[1], values)
+        except sqlite3.Error as error:
+            raise _translated(error) from error
+
+    async def _keep_connection(self) -> tuple[AsyncConnection, aiosqlite.Connection]:
+        """A pooled connection taken out for good (until dispose), and its aiosqlite driver."""
+        connection = await self._stamped.connect()
+        lent = await connection.get_raw_connection()
+        return connection, cast(aiosqlite.Connection, lent.driver_connection)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -405,8 +447,9 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
-        async with self._trip_lock:
-            if self._trip_connection is not None:
-                await self._trip_connection[0].close()
-                self._trip_connection = None
+        async with self._trip_lock, self._reader_lock:
+            for kept in (self._trip_connection, self._reader_connection):
+                if kept is not None:
+                    await kept[0].close()
+            self._trip_connection = self._reader_connection = None
         await self.engine.dispose()

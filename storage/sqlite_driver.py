@@ -194,12 +194,19 @@ class PlainStatement:
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
-        self.sql = compiled.string
-        self._names = tuple(compiled.positiontup or ())
-        self._binders = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in self._names
-        )
+        # The parameters given at each execution; the others are values written in the
+        # statement (`status.in_(...)` of constants), expanded here once for good.
+        given = [bind.key for bind in compiled.binds.values() if bind.required]
+        if any(compiled.binds[name].expanding for name in given):
+            raise ValueError("a PlainStatement takes no list parameter: pass a JSON array")
+        expanded = compiled.construct_expanded_state(dict.fromkeys(given))
+        self.sql = expanded.statement
+        self._names = tuple(expanded.positiontup or ())
+        self._given = frozenset(given)
+        self._written = {
+            name: value for name, value in expanded.parameters.items() if name not in given
+        }
+        self._binders = tuple(expanded.processors.get(name) for name in self._names)
         columns = list(getattr(statement, "exported_columns", ()))
         self._readers = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
@@ -208,10 +215,15 @@ class PlainStatement:
 
     def rows(self, connection: sqlite3.Connection, **values: Any) -> list[Any]:
         """Execute with these values; the rows, converted, as named tuples."""
+        if values.keys() != self._given:
+            raise TypeError(f"expected the parameters {sorted(self._given)}, got {sorted(values)}")
+        written = self._written
         parameters = tuple(
             value if bind is None else bind(value)
             for bind, value in zip(
-                self._binders, (values[name] for name in self._names), strict=True
+                self._binders,
+                (values[name] if name in values else written[name] for name in self._names),
+                strict=True,
             )
         )
         readers = self._readers
@@ -221,3 +233,16 @@ class PlainStatement:
             )
             for row in connection.execute(self.sql, parameters)
         ]
+
+
+def _read(connection: sqlite3.Connection, plain: PlainStatement, values: dict[str, Any]) -> Any:
+    """One statement outside any transaction (SQLite gives it its own snapshot)."""
+    return plain.rows(connection, **values)
+
+
+async def read_in_one_trip(
+    driver_connection: aiosqlite.Connection, plain: PlainStatement, values: dict[str, Any]
+) -> list[Any]:
+    """One read statement's rows, as one trip to the connection's thread."""
+    execute: Callable[..., Awaitable[list[Any]]] = driver_connection._execute
+    return await execute(_read, driver_connection._conn, plain, values)

@@ -207,14 +207,30 @@ async def test_taps_on_a_full_request_are_answered_without_a_write_transaction(
         writes += 1
         return open_transaction(*args, **kwargs)  # type: ignore[arg-type]
 
+    sessions, statements = 0, 0
+    open_session, read_rows = database.read, database.read_rows
+
+    def counting_session(*args: object, **kwargs: object) -> object:
+        nonlocal sessions
+        sessions += 1
+        return open_session(*args, **kwargs)
+
+    async def counting_rows(*args: Any, **kwargs: Any) -> Any:
+        nonlocal statements
+        statements += 1
+        return await read_rows(*args, **kwargs)
+
     monkeypatch.setattr(database, "transaction", counting_transaction)
+    monkeypatch.setattr(database, "read", counting_session)
+    monkeypatch.setattr(database, "read_rows", counting_rows)
     # The crowd arriving after the last place went: a read answers each, no one waits for the
-    # write lock; the same for the winner tapping again and for a stranger.
+    # write lock; the same for the winner tapping again and for a stranger. Each read is one
+    # statement of plain columns, without an ORM session.
     assert (await service.claim(101, posted.request_id)).outcome is ClaimOutcome.FULL
     assert (await service.claim(100, posted.request_id)).outcome is ClaimOutcome.ALREADY_YOURS
     assert (await service.claim(999, posted.request_id)).outcome is ClaimOutcome.NOT_ALLOWED
     assert (await service.claim(101, posted.request_id + 1)).outcome is ClaimOutcome.NOT_FOUND
-    assert writes == 0
+    assert (writes, sessions, statements) == (0, 0, 4)
     # Once the place is free again, a tap writes (and wins).
     monkeypatch.setattr(database, "transaction", open_transaction)
     claim_id = (await service.claim(100, posted.request_id)).claim_id

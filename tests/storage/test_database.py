@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import QueuePool
 
@@ -455,3 +455,44 @@ async def test_a_reading_session_refuses_to_write_and_never_flushes(database: Da
     labels = dict(rows)
     assert labels["kept"] == "Kept"
     assert "added" not in labels
+
+
+async def test_read_rows_gives_plain_columns_typed_as_the_orm_would(database: Database) -> None:
+    """Rows by column key, with the columns' types (an enum, a boolean, an aware datetime) and
+    constants written in the statement (`in_` of a tuple), on both backends."""
+    async with database.transaction() as session:
+        session.add_all(
+            [
+                Member(telegram_id=11, display_name="Ana", reachable=False),
+                Member(telegram_id=12, display_name="Bob"),
+            ]
+        )
+        await session.flush()
+        session.add(
+            MemberRole(
+                member_id=(
+                    await session.execute(select(Member.id).where(Member.telegram_id == 11))
+                ).scalar_one(),
+                role=Role.REFERENT,
+            )
+        )
+    statement = (
+        select(
+            Member.display_name.label("name"),
+            Member.reachable.label("reachable"),
+            Member.updated_at.label("updated_at"),
+            MemberRole.role.label("role"),
+        )
+        .outerjoin(MemberRole, MemberRole.member_id == Member.id)
+        .where(
+            Member.telegram_id == bindparam("telegram_id"),
+            or_(MemberRole.role.is_(None), MemberRole.role.in_((Role.REFERENT, Role.COORDINATOR))),
+        )
+    )
+    (ana,) = await database.read_rows(statement, telegram_id=11)
+    assert (ana.name, ana.reachable, ana.role) == ("Ana", False, Role.REFERENT)
+    assert ana.role is Role.REFERENT
+    assert ana.updated_at.tzinfo is not None
+    (bob,) = await database.read_rows(statement, telegram_id=12)
+    assert (bob.name, bob.reachable, bob.role) == ("Bob", True, None)
+    assert await database.read_rows(statement, telegram_id=13) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import QueuePool
 
@@ -206,3 +207,28 @@ async def test_the_kept_connection_is_closed_with_the_database(tmp_path: Path) -
     assert pool.checkedout() == 1
     await database.dispose()
     assert pool.checkedout() == 0
+
+
+async def test_a_read_of_plain_columns_is_one_trip_and_never_waits_for_a_writer(
+    sqlite_database: Database, trips: list[str]
+) -> None:
+    """`read_rows`: one trip on a connection of its own, so a write holding SQLite's lock (the
+    gate's, a winner's claim) does not hold it up; WAL shows it the last committed state."""
+    async with sqlite_database.transaction() as session:
+        session.add(Skill(code="taps", label="Taps"))
+    statement = select(Skill.label.label("label"), Skill.created_at.label("created_at")).where(
+        Skill.code == bindparam("code")
+    )
+    await sqlite_database.read_rows(statement, code="taps")  # opens the connection it keeps
+    trips.clear()
+    async with sqlite_database.transaction() as session:
+        await session.execute(update(Skill).where(Skill.code == "taps").values(label="Robinets"))
+        # The write lock is held until this block ends: the read still answers at once.
+        rows = await asyncio.wait_for(sqlite_database.read_rows(statement, code="taps"), 30)
+        assert [row.label for row in rows] == ["Taps"]
+        assert rows[0].created_at.tzinfo is not None
+        assert trips.count("_read") == 1
+    rows = await sqlite_database.read_rows(statement, code="taps")
+    assert [row.label for row in rows] == ["Robinets"]
+    with pytest.raises(TypeError, match="expected the parameters"):
+        await sqlite_database.read_rows(statement, kode="taps")

@@ -6,15 +6,16 @@ Places are taken with one conditional UPDATE — never read-then-write — and a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, case, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, MultipleResultsFound
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, load_only
+from sqlalchemy.orm import aliased
 
 from bot.domain.lifecycle import FINISHED_REQUESTS, HOLDING_PLACE
 from bot.domain.vocabulary import ClaimStatus, RequestStatus, VolunteerStatus
@@ -65,13 +66,55 @@ class _MayClaim:
     existing: Claim | None  # a released claim of theirs, taken up again if they win a place
 
 
-def _early_answer(checked: ClaimResult | _MayClaim) -> ClaimResult:
-    """The answer a read alone can give: refused, already theirs, or no place left."""
-    if isinstance(checked, ClaimResult):
-        return checked
-    if checked.request.status is RequestStatus.FULL:
-        return ClaimResult(ClaimOutcome.FULL)
-    return ClaimResult(ClaimOutcome.CLOSED)
+@dataclass(frozen=True)
+class _ClaimState:
+    """What the claim's checks read of the request and the tapper, as plain values."""
+
+    request_status: RequestStatus
+    referent_id: int
+    member_id: int | None
+    volunteer_status: VolunteerStatus | None
+    claim_id: int | None
+    claim_status: ClaimStatus | None
+    holds_skill: bool
+    verified: bool
+    needs_verification: bool
+    offered: bool
+    releases: int
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Any]) -> _ClaimState | None:
+        """From the lean statement's rows (None: no such request)."""
+        if not rows:
+            return None
+        if len(rows) > 1:  # as one_or_none() for the write's check
+            raise MultipleResultsFound("the claim's checks found several rows")
+        row = rows[0]
+        return cls(
+            request_status=row.request_status,
+            referent_id=row.referent_id,
+            member_id=row.member_id,
+            volunteer_status=row.volunteer_status,
+            claim_id=row.claim_id,
+            claim_status=row.claim_status,
+            holds_skill=bool(row.holds_skill),
+            verified=bool(row.verified),
+            needs_verification=bool(row.needs_verification),
+            offered=bool(row.offered),
+            releases=row.releases,
+        )
+
+
+def _check_parameters(
+    telegram_id: int, chat_id: int, request_id: int, now: datetime
+) -> dict[str, Any]:
+    """The claim check statement's parameters."""
+    return {
+        "telegram_id": telegram_id,
+        "chat_id": chat_id,
+        "released_since": now - RELEASE_WINDOW,
+        "request_id": request_id,
+    }
 
 
 class Claims(RequestsBase):
@@ -104,12 +147,19 @@ class Claims(RequestsBase):
         # without waiting for the write lock. A read saying "open" proves nothing (someone may
         # take the last place meanwhile), so the write below checks everything again.
         now = self._clock()
-        async with self._db.read() as session:
-            early = await self._claim_checks(
-                session, volunteer_telegram_id, request_id, chat_id, now, lean=True
-            )
-        if not isinstance(early, _MayClaim) or early.request.status is not RequestStatus.OPEN:
-            return _early_answer(early)
+        parameters = _check_parameters(volunteer_telegram_id, chat_id, request_id, now)
+        # Plain columns, no ORM objects and no session: nothing read here serves the write.
+        rows = await self._db.read_rows(_claim_check_statement(lean=True), **parameters)
+        state = _ClaimState.of_rows(rows)
+        if state is None:
+            return ClaimResult(ClaimOutcome.NOT_FOUND)
+        refused = self._judge(request_id, state)
+        if refused is not None:
+            return refused
+        if state.request_status is RequestStatus.FULL:
+            return ClaimResult(ClaimOutcome.FULL)
+        if state.request_status is not RequestStatus.OPEN:
+            return ClaimResult(ClaimOutcome.CLOSED)
         async with self._transaction() as session:
             checked = await self._claim_checks(
                 session, volunteer_telegram_id, request_id, chat_id, now
@@ -214,61 +264,63 @@ class Claims(RequestsBase):
         request_id: int,
         chat_id: int,
         now: datetime,
-        *,
-        lean: bool = False,
     ) -> ClaimResult | _MayClaim:
-        """What stops this volunteer from claiming this request, or what the claim starts from.
-
-        One statement: every tap of a crowd runs it, once or twice. `lean` (the read before the
-        write) loads only the columns the checks use: its objects serve no write.
-        """
+        """What stops this volunteer from claiming this request, or what the claim starts from
+        (in the write transaction: its objects are the write's)."""
         row = (
             await session.execute(
-                _claim_check_statement(lean),
-                {
-                    "telegram_id": volunteer_telegram_id,
-                    "chat_id": chat_id,
-                    "released_since": now - RELEASE_WINDOW,
-                    "request_id": request_id,
-                },
+                _claim_check_statement(lean=False),
+                _check_parameters(volunteer_telegram_id, chat_id, request_id, now),
             )
         ).one_or_none()
         if row is None:
             return ClaimResult(ClaimOutcome.NOT_FOUND)
-        (
-            request,
-            volunteer,
-            claim,
-            holds_skill,
-            verified,
-            needs_verification,
-            offered,
-            releases,
-        ) = row
-        if request.status in FINISHED_REQUESTS:
+        request, volunteer, claim, holds_skill, verified, needs_verification, offered, releases = (
+            row
+        )
+        state = _ClaimState(
+            request_status=request.status,
+            referent_id=request.referent_id,
+            member_id=None if volunteer is None else volunteer.id,
+            volunteer_status=None if volunteer is None else volunteer.volunteer_status,
+            claim_id=None if claim is None else claim.id,
+            claim_status=None if claim is None else claim.status,
+            holds_skill=bool(holds_skill),
+            verified=bool(verified),
+            needs_verification=bool(needs_verification),
+            offered=bool(offered),
+            releases=releases,
+        )
+        refused = self._judge(request_id, state)
+        if refused is not None:
+            return refused
+        return _MayClaim(volunteer, request, claim)
+
+    def _judge(self, request_id: int, state: _ClaimState) -> ClaimResult | None:
+        """Why this tap cannot take a place (None: it may, if one is left). One set of rules for
+        the read before the write and for the write's own check."""
+        if state.request_status in FINISHED_REQUESTS:
             # Over for everyone, whoever taps: the same answer the memory gives next time.
             if len(self._finished_requests) >= FINISHED_REMEMBERED:
                 self._finished_requests.clear()
             self._finished_requests.add(request_id)
             return ClaimResult(ClaimOutcome.CLOSED)
         may_take = (
-            volunteer is not None
-            and volunteer.volunteer_status is VolunteerStatus.APPROVED
-            and volunteer.id != request.referent_id  # never one's own request
-            and holds_skill
-            and (verified or not needs_verification)
+            state.member_id is not None
+            and state.volunteer_status is VolunteerStatus.APPROVED
+            and state.member_id != state.referent_id  # never one's own request
+            and state.holds_skill
+            and (state.verified or not state.needs_verification)
         )
         if not may_take:
             return ClaimResult(ClaimOutcome.NOT_ALLOWED)
-        if claim is not None and claim.status in HOLDING_PLACE:
-            return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=claim.id)
-        if not offered and request.status not in FINISHED_REQUESTS:
-            # A finished request's offers are pruned after a few days (retention): a tap on an
-            # old copy is told the request is over, not that it was never offered.
+        if state.claim_id is not None and state.claim_status in HOLDING_PLACE:
+            return ClaimResult(ClaimOutcome.ALREADY_YOURS, claim_id=state.claim_id)
+        if not state.offered:
             return ClaimResult(ClaimOutcome.NOT_OFFERED)
-        if releases >= self._settings.releases_per_day:
+        if state.releases >= self._settings.releases_per_day:
             return ClaimResult(ClaimOutcome.RELEASING_TOO_OFTEN)
-        return _MayClaim(volunteer, request, claim)
+        return None
 
     def _plan_follow_up(self, claim: Claim, request: HelpRequest, now: datetime) -> None:
         """Reminder before the time; "is it done?" after it (or after the claim, for asap)."""
@@ -451,8 +503,9 @@ def _referent_contact(member: Member) -> Contact:
 def _claim_check_statement(lean: bool) -> Select[Any]:
     """The claim's checks in one statement, built once per shape: every tap of a crowd runs
     it, and building it (joins, comparisons, its cache key's parts) cost more than compiling
-    it, which SQLAlchemy caches anyway. Parameters: telegram_id, chat_id, released_since,
-    request_id. `lean` loads only the columns the checks use."""
+    it, which SQLAlchemy caches anyway. Parameters: `_check_parameters`. `lean` (the read
+    before the write) selects plain columns, named as `_ClaimState`'s fields; otherwise the
+    request, the member and their claim are loaded as objects, for the write."""
     offer, existing = _TAPPED_OFFER, _EXISTING_CLAIM
     recent_releases = (
         select(func.count(Claim.id))
@@ -464,18 +517,28 @@ def _claim_check_statement(lean: bool) -> Select[Any]:
         .correlate(Member)
         .scalar_subquery()
     )
-    return (
+    checks = (
+        VolunteerSkill.member_id.is_not(None).label("holds_skill"),
+        VolunteerSkill.verified_at.is_not(None).label("verified"),
+        Skill.requires_verification.label("needs_verification"),
+        offer.id.is_not(None).label("offered"),
+        recent_releases.label("releases"),
+    )
+    selected = (
         select(
-            HelpRequest,
-            Member,
-            existing,
-            VolunteerSkill.member_id.is_not(None),
-            VolunteerSkill.verified_at.is_not(None),
-            Skill.requires_verification,
-            offer.id.is_not(None),
-            recent_releases,
+            HelpRequest.status.label("request_status"),
+            HelpRequest.referent_id.label("referent_id"),
+            Member.id.label("member_id"),
+            Member.volunteer_status.label("volunteer_status"),
+            existing.id.label("claim_id"),
+            existing.status.label("claim_status"),
+            *checks,
         )
-        .select_from(HelpRequest)
+        if lean
+        else select(HelpRequest, Member, existing, *checks)
+    )
+    return (
+        selected.select_from(HelpRequest)
         .outerjoin(Member, Member.telegram_id == bindparam("telegram_id"))
         .outerjoin(
             VolunteerSkill,
@@ -501,15 +564,4 @@ def _claim_check_statement(lean: bool) -> Select[Any]:
             ),
         )
         .where(HelpRequest.id == bindparam("request_id"))
-        .options(
-            *(
-                (
-                    load_only(HelpRequest.id, HelpRequest.status, HelpRequest.referent_id),
-                    load_only(Member.id, Member.volunteer_status),
-                    load_only(existing.id, existing.status),
-                )
-                if lean
-                else ()
-            )
-        )
     )
