@@ -7,6 +7,7 @@ the outcome, each step in its own short transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
+    Select,
     Table,
     bindparam,
     delete,
@@ -28,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.clock import session_now
+from storage.database import Database
 from storage.models import Claim, Member, Neighbourhood, Offer, OutboxMessage, OutboxStatus
 from storage.types import UTCDateTime
 
@@ -190,7 +193,8 @@ def _row(call: Call, now: datetime) -> OutboxMessage:
     )
 
 
-def _due(now: datetime) -> list[ColumnElement[bool]]:
+def _due(now: datetime | ColumnElement[datetime]) -> list[ColumnElement[bool]]:
+    """A row that could be leased at `now` (a value, or a bound parameter)."""
     return [
         OutboxMessage.status == OutboxStatus.PENDING,
         OutboxMessage.not_before <= now,
@@ -198,15 +202,23 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-async def has_due(
-    session: AsyncSession, *, now: datetime, below_priority: int | None = None
-) -> bool:
-    """Whether any row could be leased now (a cheap read before taking SQLite's write lock)."""
-    conditions = _due(now)
-    if below_priority is not None:
-        conditions.append(OutboxMessage.priority < below_priority)
-    found = await session.execute(select(OutboxMessage.id).where(*conditions).limit(1))
-    return found.first() is not None
+@functools.cache
+def _due_probe(below: bool) -> Select[Any]:
+    """Whether a row could be leased: `now`, and `below_priority` when `below`."""
+    conditions = _due(bindparam("now", type_=UTCDateTime()))
+    if below:
+        conditions.append(OutboxMessage.priority < bindparam("below_priority"))
+    return select(OutboxMessage.id.label("id")).where(*conditions).limit(1)
+
+
+async def has_due(database: Database, *, now: datetime, below_priority: int | None = None) -> bool:
+    """Whether any row could be leased now (a cheap read before taking SQLite's write lock):
+    one statement, no session — the sender asks twice a second, idle or not."""
+    if below_priority is None:
+        rows = await database.read_rows(_due_probe(False), now=now)
+    else:
+        rows = await database.read_rows(_due_probe(True), now=now, below_priority=below_priority)
+    return bool(rows)
 
 
 async def lease_due(

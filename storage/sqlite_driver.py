@@ -206,7 +206,14 @@ class PlainStatement:
         self._written = {
             name: value for name, value in expanded.parameters.items() if name not in given
         }
-        self._binders = tuple(expanded.processors.get(name) for name in self._names)
+        # Each value through its type (a bound datetime as SQLAlchemy stores it): the bound
+        # parameter's own, or for an expanded constant the one its expansion made.
+        self._binders = tuple(
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if name in compiled.binds
+            else expanded.processors.get(name)
+            for name in self._names
+        )
         columns = list(getattr(statement, "exported_columns", ()))
         self._readers = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns

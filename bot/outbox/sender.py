@@ -300,10 +300,9 @@ class OutboxSender:
             limit, below = self._reserve, worst
         now = self._db.clock()
         # A read first: on SQLite an empty poll then never takes the write lock.
-        async with self._db.read() as session:
-            if not await outbox.has_due(session, now=now, below_priority=below):
-                self._more_due = False
-                return
+        if not await outbox.has_due(self._db, now=now, below_priority=below):
+            self._more_due = False
+            return
         async with self._db.transaction() as session:
             rows = await outbox.lease_due(
                 session,

@@ -163,9 +163,9 @@ async def test_lease_honours_not_before(database: Database) -> None:
         later = await outbox.enqueue(
             session, chat_id=9, method="send_message", payload={"text": "x"}, not_before=at(60)
         )
-    async with database.read() as session:
-        assert not await outbox.has_due(session, now=at(59))
-        assert await outbox.has_due(session, now=at(60))
+    assert not await outbox.has_due(database, now=at(59))
+    assert await outbox.has_due(database, now=at(60))
+    assert not await outbox.has_due(database, now=at(60), below_priority=outbox.BULK)
     assert await lease(database, "a", at(59)) == []
     assert await lease(database, "a", at(60)) == [later.id]
 

@@ -486,13 +486,16 @@ async def test_read_rows_gives_plain_columns_typed_as_the_orm_would(database: Da
         .outerjoin(MemberRole, MemberRole.member_id == Member.id)
         .where(
             Member.telegram_id == bindparam("telegram_id"),
+            Member.updated_at <= bindparam("seen_by"),  # a datetime compared as stored
             or_(MemberRole.role.is_(None), MemberRole.role.in_((Role.REFERENT, Role.COORDINATOR))),
         )
     )
-    (ana,) = await database.read_rows(statement, telegram_id=11)
+    now = database.clock()
+    assert await database.read_rows(statement, telegram_id=11, seen_by=now - timedelta(0, 1)) == []
+    (ana,) = await database.read_rows(statement, telegram_id=11, seen_by=now)
     assert (ana.name, ana.reachable, ana.role) == ("Ana", False, Role.REFERENT)
     assert ana.role is Role.REFERENT
     assert ana.updated_at.tzinfo is not None
-    (bob,) = await database.read_rows(statement, telegram_id=12)
+    (bob,) = await database.read_rows(statement, telegram_id=12, seen_by=now)
     assert (bob.name, bob.reachable, bob.role) == ("Bob", True, None)
-    assert await database.read_rows(statement, telegram_id=13) == []
+    assert await database.read_rows(statement, telegram_id=13, seen_by=now) == []
