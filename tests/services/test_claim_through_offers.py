@@ -7,7 +7,9 @@ button's data, then released each one: every beneficiary's name, phone and door 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.domain.vocabulary import Role, VolunteerStatus
@@ -130,9 +132,21 @@ async def test_claiming_and_giving_back_too_often_stops_claims_and_tells_the_coo
     third = await service.claim(100, requests[2])
     assert third.claim_id is not None
     assert await service.could_not(100, third.claim_id) is StepOutcome.DONE
-    # Three given back within a day: a fourth claim is refused, and the coordinator was told.
-    refused = await service.claim(100, requests[3])
+    # Three given back within a day: a fourth claim is refused — by the read before the write,
+    # which opens no write transaction — and the coordinator was told.
+    writes = 0
+    open_transaction = database.transaction
+
+    def counting_transaction(*args: Any, **kwargs: Any) -> Any:
+        nonlocal writes
+        writes += 1
+        return open_transaction(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(database, "transaction", counting_transaction)
+        refused = await service.claim(100, requests[3])
     assert refused.outcome is ClaimOutcome.RELEASING_TOO_OFTEN
+    assert writes == 0
     assert sent.of(ReleaseLimitReached, to=COORDINATOR) == [ReleaseLimitReached("V0", 3)]
     assert len(sent.of(ClaimDetails, to=100)) == 3  # the three it held, no fourth
     assert await _claims(database) == 3
