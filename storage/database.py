@@ -258,12 +258,7 @@ class Database:
             module = one_trip_module()
             if module is not None:
                 engine_args["module"] = module
-            # Not in memory: there the pool shares one connection with every session.
-            self.writes_in_one_trip = module is not None and parsed.database not in (
-                None,
-                "",
-                ":memory:",
-            )
+            self.writes_in_one_trip = module is not None
             # Reset on return by the "reset" event instead (see _configure_sqlite).
             engine_args["pool_reset_on_return"] = None
         else:

@@ -12,6 +12,12 @@ to set `isolation_level`. What SQLAlchemy reads afterwards (the rows, `descripti
 `lastrowid`) is kept on the adapter's cursor, as its buffered cursor already kept the rows.
 Server-side cursors (streamed results) are SQLAlchemy's own, unchanged.
 
+Below that, for the two things every update or tap of a crowd pays, SQLAlchemy's execution
+itself is skipped: `write_in_one_trip` runs a whole write transaction (the update gate's) as one
+function on the thread, `read_in_one_trip` one read statement (a claim tap's check, the outbox's
+poll); both with `PlainStatement`s, Core statements compiled once, so that the SQL still comes
+from the models and every value still goes through its column's type.
+
 Private parts used, checked by `tests/storage/test_sqlite_driver.py` against the installed
 versions: SQLAlchemy's `_cursor_cls` hook and `_execute_mutex` (2.1), aiosqlite's
 `Connection._execute` and `_conn`. When SQLAlchemy's adapter is not shaped as expected,
@@ -154,7 +160,7 @@ def one_trip_module() -> OneTripModule | None:
     return OneTripModule(aiosqlite, sqlite3)
 
 
-# --------------------------------------------------------------- a transaction in one trip
+# ------------------------------------------------ a transaction, or a read, in one trip
 
 
 def _transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -185,7 +191,8 @@ async def write_in_one_trip(
 
 
 class PlainStatement:
-    """A Core statement compiled once for a plain sqlite3 connection (see write_in_one_trip).
+    """A Core statement compiled once for a plain sqlite3 connection (`write_in_one_trip`,
+    `read_in_one_trip`).
 
     The SQL comes from the models' tables and the values go through the columns' own types
     (an aware datetime is stored as SQLAlchemy stores it, an enum read back as the enum), so
@@ -242,7 +249,9 @@ class PlainStatement:
         ]
 
 
-def _read(connection: sqlite3.Connection, plain: PlainStatement, values: dict[str, Any]) -> Any:
+def _read(
+    connection: sqlite3.Connection, plain: PlainStatement, values: dict[str, Any]
+) -> list[Any]:
     """One statement outside any transaction (SQLite gives it its own snapshot)."""
     return plain.rows(connection, **values)
 
