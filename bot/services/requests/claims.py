@@ -301,6 +301,9 @@ class Claims(RequestsBase):
         the read before the write and for the write's own check."""
         if state.request_status in FINISHED_REQUESTS:
             # Over for everyone, whoever taps: the same answer the memory gives next time.
+            # First, before the offer's check: a finished request's offers are pruned after a
+            # few days (retention), and a tap on an old copy is told the request is over, not
+            # that it was never offered.
             if len(self._finished_requests) >= FINISHED_REMEMBERED:
                 self._finished_requests.clear()
             self._finished_requests.add(request_id)
