@@ -10,12 +10,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Dialect, String, bindparam, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Dialect, bindparam, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.domain.vocabulary import Role, VolunteerStatus
 from storage.models import Claim, HelpRequest, Member, MemberRole, OutboxMessage, Signal
-from storage.sqlite_driver import PlainStatement
+from storage.sqlite_driver import PlainStatement, json_ids
 
 
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
@@ -112,7 +112,7 @@ async def identities_of(
 @functools.lru_cache(maxsize=4)  # one dialect per engine: a process has one
 def _plain_identities(dialect: Dialect) -> PlainStatement:
     """`_IDENTITIES` for a plain sqlite3 connection, the ids given as one JSON array."""
-    ids = func.json_each(bindparam("telegram_ids", type_=String)).table_valued("value")
+    ids = json_ids("telegram_ids")
     statement = (
         select(*_IDENTITY.selected_columns)
         .outerjoin(MemberRole, MemberRole.member_id == Member.id)

@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import aiosqlite
+from sqlalchemy import String, bindparam, func
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -190,6 +191,13 @@ async def write_in_one_trip(
     return await execute(_transaction, driver_connection._conn, work)
 
 
+def json_ids(name: str) -> Any:
+    """A table (column `value`) of the integers in a JSON array given as the parameter `name`:
+    how a PlainStatement takes a list (`IN (SELECT value FROM …)`), one parameter whatever its
+    length, so that its SQL is compiled once."""
+    return func.json_each(bindparam(name, type_=String)).table_valued("value")
+
+
 class PlainStatement:
     """A Core statement compiled once for a plain sqlite3 connection (`write_in_one_trip`,
     `read_in_one_trip`).
@@ -205,7 +213,7 @@ class PlainStatement:
         # statement (`status.in_(...)` of constants), expanded here once for good.
         given = [bind.key for bind in compiled.binds.values() if bind.required]
         if any(compiled.binds[name].expanding for name in given):
-            raise ValueError("a PlainStatement takes no list parameter: pass a JSON array")
+            raise ValueError("a PlainStatement takes no list parameter: see json_ids")
         expanded = compiled.construct_expanded_state(dict.fromkeys(given))
         self.sql = expanded.statement
         self._names = tuple(expanded.positiontup or ())

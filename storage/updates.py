@@ -7,15 +7,15 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Dialect, String, Table, bindparam, delete, func, select, true
+from sqlalchemy import Dialect, Table, bindparam, delete, select, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import ProcessedUpdate
-from storage.sqlite_driver import PlainStatement
+from storage.sqlite_driver import PlainStatement, json_ids
 from storage.types import UTCDateTime
 
 
@@ -68,15 +68,10 @@ async def prune(session: AsyncSession | AsyncConnection, older_than: datetime) -
 # ------------------------------------------------- plain sqlite3 (Database.write_in_one_trip)
 
 
-def _json_ids(name: str) -> Any:
-    """A table of the integers in a JSON array given as the parameter `name`."""
-    return func.json_each(bindparam(name, type_=String)).table_valued("value")
-
-
 @functools.lru_cache(maxsize=4)  # one dialect per engine: a process has one
 def _plain(dialect: Dialect) -> tuple[PlainStatement, PlainStatement]:
     """The prune and the claim for a plain sqlite3 connection, compiled once per dialect."""
-    ids = _json_ids("update_ids")
+    ids = json_ids("update_ids")
     claim = (
         sqlite_insert(_TABLE)
         # `WHERE 1 = 1`: SQLite reads `SELECT … ON CONFLICT` as a join without a WHERE.
