@@ -1,4 +1,5 @@
-"""The SQLite driver: one trip to the connection's thread per statement, same answers."""
+"""The SQLite driver: one trip to the connection's thread per statement, same answers; the
+update gate's transaction and a single read in one trip, with what SQLAlchemy would give."""
 
 from __future__ import annotations
 
