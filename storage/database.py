@@ -57,6 +57,9 @@ SQLITE_SOFT_HEAP_LIMIT_BYTES = 4 * 1024 * 1024
 # rarely used before. The hot statements (the update gate, the identity read, the outbox) stay
 # prepared; a rare one is prepared again (tens of microseconds).
 SQLITE_CACHED_STATEMENTS = 32
+# read_rows's compiled statements kept per Database (the bot has two: a tap's check and the
+# outbox's poll, in two shapes).
+PLAIN_STATEMENTS_KEPT = 32
 # PRAGMA auto_vacuum's value for INCREMENTAL.
 INCREMENTAL_VACUUM = 2
 # PostgreSQL: a pooled connection idle for longer is pinged before it is lent (see
@@ -350,6 +353,10 @@ class Database:
                 return list((await connection.execute(statement, values)).all())
         entry = self._plain.get(id(statement))
         if entry is None or entry[0] is not statement:
+            if len(self._plain) >= PLAIN_STATEMENTS_KEPT:
+                # Statements are meant to be built once (module-level, cached); one built per
+                # call would otherwise be kept, with its compilation, for ever.
+                self._plain.clear()
             entry = self._plain[id(statement)] = (
                 statement,
                 PlainStatement(statement, self.engine.dialect),

@@ -89,7 +89,11 @@ class _ClaimState:
             return None
         if len(rows) > 1:  # as one_or_none() for the write's check
             raise MultipleResultsFound("the claim's checks found several rows")
-        row = rows[0]
+        return cls.of_row(rows[0])
+
+    @classmethod
+    def of_row(cls, row: Any) -> _ClaimState:
+        """From a row of either shape of `_claim_check_statement`, by column name."""
         return cls(
             request_status=row.request_status,
             referent_id=row.referent_id,
@@ -275,22 +279,8 @@ class Claims(RequestsBase):
         ).one_or_none()
         if row is None:
             return ClaimResult(ClaimOutcome.NOT_FOUND)
-        request, volunteer, claim, holds_skill, verified, needs_verification, offered, releases = (
-            row
-        )
-        state = _ClaimState(
-            request_status=request.status,
-            referent_id=request.referent_id,
-            member_id=None if volunteer is None else volunteer.id,
-            volunteer_status=None if volunteer is None else volunteer.volunteer_status,
-            claim_id=None if claim is None else claim.id,
-            claim_status=None if claim is None else claim.status,
-            holds_skill=bool(holds_skill),
-            verified=bool(verified),
-            needs_verification=bool(needs_verification),
-            offered=bool(offered),
-            releases=releases,
-        )
+        request, volunteer, claim = row[0], row[1], row[2]
+        state = _ClaimState.of_row(row)
         refused = self._judge(request_id, state)
         if refused is not None:
             return refused
@@ -507,8 +497,8 @@ def _claim_check_statement(lean: bool) -> Select[Any]:
     """The claim's checks in one statement, built once per shape: every tap of a crowd runs
     it, and building it (joins, comparisons, its cache key's parts) cost more than compiling
     it, which SQLAlchemy caches anyway. Parameters: `_check_parameters`. `lean` (the read
-    before the write) selects plain columns, named as `_ClaimState`'s fields; otherwise the
-    request, the member and their claim are loaded as objects, for the write."""
+    before the write) selects plain columns only; otherwise the request, the member and their
+    claim come first, loaded as objects for the write."""
     offer, existing = _TAPPED_OFFER, _EXISTING_CLAIM
     recent_releases = (
         select(func.count(Claim.id))
@@ -520,26 +510,21 @@ def _claim_check_statement(lean: bool) -> Select[Any]:
         .correlate(Member)
         .scalar_subquery()
     )
-    checks = (
+    # Named as `_ClaimState`'s fields: both shapes are judged from these.
+    state = (
+        HelpRequest.status.label("request_status"),
+        HelpRequest.referent_id.label("referent_id"),
+        Member.id.label("member_id"),
+        Member.volunteer_status.label("volunteer_status"),
+        existing.id.label("claim_id"),
+        existing.status.label("claim_status"),
         VolunteerSkill.member_id.is_not(None).label("holds_skill"),
         VolunteerSkill.verified_at.is_not(None).label("verified"),
         Skill.requires_verification.label("needs_verification"),
         offer.id.is_not(None).label("offered"),
         recent_releases.label("releases"),
     )
-    selected = (
-        select(
-            HelpRequest.status.label("request_status"),
-            HelpRequest.referent_id.label("referent_id"),
-            Member.id.label("member_id"),
-            Member.volunteer_status.label("volunteer_status"),
-            existing.id.label("claim_id"),
-            existing.status.label("claim_status"),
-            *checks,
-        )
-        if lean
-        else select(HelpRequest, Member, existing, *checks)
-    )
+    selected = select(*state) if lean else select(HelpRequest, Member, existing, *state)
     return (
         selected.select_from(HelpRequest)
         .outerjoin(Member, Member.telegram_id == bindparam("telegram_id"))
