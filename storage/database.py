@@ -28,8 +28,8 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.pool import PoolResetState, QueuePool
 
 from storage.clock import CLOCK_OPTION, Clock
+from storage.plain import PlainStatement
 from storage.sqlite_driver import (
-    PlainStatement,
     one_trip_module,
     read_in_one_trip,
     write_in_one_trip,

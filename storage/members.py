@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.domain.vocabulary import Role, VolunteerStatus
 from storage.models import Claim, HelpRequest, Member, MemberRole, OutboxMessage, Signal
-from storage.sqlite_driver import PlainStatement, json_ids
+from storage.plain import PlainStatement
+from storage.sqlite_driver import json_ids
 
 
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:

@@ -15,8 +15,8 @@ Server-side cursors (streamed results) are SQLAlchemy's own, unchanged.
 Below that, for the two things every update or tap of a crowd pays, SQLAlchemy's execution
 itself is skipped: `write_in_one_trip` runs a whole write transaction (the update gate's) as one
 function on the thread, `read_in_one_trip` one read statement (a claim tap's check, the outbox's
-poll); both with `PlainStatement`s, Core statements compiled once, so that the SQL still comes
-from the models and every value still goes through its column's type.
+poll); both with `PlainStatement`s (storage/plain.py), Core statements compiled once, so that
+the SQL still comes from the models and every value still goes through its column's type.
 
 Private parts used, checked by `tests/storage/test_sqlite_driver.py` against the installed
 versions: SQLAlchemy's `_cursor_cls` hook and `_execute_mutex` (2.1), aiosqlite's
@@ -30,7 +30,7 @@ import collections
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import String, bindparam, func
@@ -39,10 +39,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.util import immutabledict
+
+from storage.plain import PlainStatement
 
 log = logging.getLogger(__name__)
 
@@ -196,65 +195,6 @@ def json_ids(name: str) -> Any:
     how a PlainStatement takes a list (`IN (SELECT value FROM …)`), one parameter whatever its
     length, so that its SQL is compiled once."""
     return func.json_each(bindparam(name, type_=String)).table_valued("value")
-
-
-class PlainStatement:
-    """A Core statement compiled once for a plain sqlite3 connection (`write_in_one_trip`,
-    `read_in_one_trip`).
-
-    The SQL comes from the models' tables and the values go through the columns' own types
-    (an aware datetime is stored as SQLAlchemy stores it, an enum read back as the enum), so
-    the rows are those SQLAlchemy would have given.
-    """
-
-    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
-        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
-        # The parameters given at each execution; the others are values written in the
-        # statement (`status.in_(...)` of constants), expanded here once for good.
-        given = [bind.key for bind in compiled.binds.values() if bind.required]
-        if any(compiled.binds[name].expanding for name in given):
-            raise ValueError("a PlainStatement takes no list parameter: see json_ids")
-        expanded = compiled.construct_expanded_state(dict.fromkeys(given))
-        self.sql = expanded.statement
-        self._names = tuple(expanded.positiontup or ())
-        self._given = frozenset(given)
-        self._written = {
-            name: value for name, value in expanded.parameters.items() if name not in given
-        }
-        # Each value through its type (a bound datetime as SQLAlchemy stores it): the bound
-        # parameter's own, or for an expanded constant the one its expansion made.
-        self._binders = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if name in compiled.binds
-            else expanded.processors.get(name)
-            for name in self._names
-        )
-        columns = list(getattr(statement, "exported_columns", ()))
-        self._readers = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
-        )
-        self._row = collections.namedtuple("_Row", [column.key for column in columns])  # type: ignore[misc]
-
-    def rows(self, connection: sqlite3.Connection, **values: Any) -> list[Any]:
-        """Execute with these values; the rows, converted, as named tuples."""
-        if values.keys() != self._given:
-            raise TypeError(f"expected the parameters {sorted(self._given)}, got {sorted(values)}")
-        written = self._written
-        parameters = tuple(
-            value if bind is None else bind(value)
-            for bind, value in zip(
-                self._binders,
-                (values[name] if name in values else written[name] for name in self._names),
-                strict=True,
-            )
-        )
-        readers = self._readers
-        return [
-            self._row(
-                *(v if read is None else read(v) for read, v in zip(readers, row, strict=True))
-            )
-            for row in connection.execute(self.sql, parameters)
-        ]
 
 
 def _read(

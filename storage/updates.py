@@ -15,7 +15,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import ProcessedUpdate
-from storage.sqlite_driver import PlainStatement, json_ids
+from storage.plain import PlainStatement
+from storage.sqlite_driver import json_ids
 from storage.types import UTCDateTime
 
 
