@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sqlite3
@@ -26,9 +27,12 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.pool import PoolResetState, QueuePool
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 
 from storage.clock import CLOCK_OPTION, Clock
 from storage.plain import PlainStatement
+from storage.postgres_driver import KeptConnection
 from storage.sqlite_driver import (
     one_trip_module,
     read_in_one_trip,
@@ -57,8 +61,8 @@ SQLITE_SOFT_HEAP_LIMIT_BYTES = 4 * 1024 * 1024
 # rarely used before. The hot statements (the update gate, the identity read, the outbox) stay
 # prepared; a rare one is prepared again (tens of microseconds).
 SQLITE_CACHED_STATEMENTS = 32
-# read_rows's compiled statements kept per Database (the bot has two: a tap's check and the
-# outbox's poll, in two shapes).
+# read_rows's and write_rows's compiled statements kept per Database (the bot has a handful: a
+# tap's check, the outbox's poll in two shapes, the gate's).
 PLAIN_STATEMENTS_KEPT = 32
 # PRAGMA auto_vacuum's value for INCREMENTAL.
 INCREMENTAL_VACUUM = 2
@@ -129,6 +133,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _plain_rows(
+    plain: PlainStatement, values: dict[str, Any], connection: sqlite3.Connection
+) -> list[Any]:
+    """`write_rows`'s work on SQLite, run on the connection's thread."""
+    return plain.rows(connection, **values)
 
 
 def _translated(error: sqlite3.Error) -> BaseException:
@@ -242,7 +253,7 @@ class Database:
         # gate's write, which may be waiting for the write lock) and its compiled statements.
         self._reader_lock = asyncio.Lock()
         self._reader_connection: tuple[AsyncConnection, aiosqlite.Connection] | None = None
-        self._plain: dict[int, tuple[Select[Any], PlainStatement]] = {}
+        self._plain: dict[int, tuple[Executable, PlainStatement]] = {}
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             _private_sqlite_file(Path(parsed.database))
         # A failed statement's message holds its parameters (a beneficiary's name, a phone):
@@ -286,6 +297,15 @@ class Database:
             # session shares.
             readers = readers.execution_options(isolation_level="AUTOCOMMIT")
         self._core_readers = readers
+        # PostgreSQL with asyncpg: read_rows's and write_rows's connections, kept out of the pool
+        # (one each: the gate writes one batch at a time; reads take turns, a round trip each).
+        self._postgres_reader: KeptConnection | None = None
+        self._postgres_writer: KeptConnection | None = None
+        if not self.is_sqlite and parsed.get_driver_name() == "asyncpg":
+            self._postgres_reader, self._postgres_writer = (
+                KeptConnection(self.engine.connect, ping_after_seconds=ping_after_idle_seconds)
+                for _ in range(2)
+            )
         self._readers = async_sessionmaker(
             readers,
             expire_on_commit=False,
@@ -342,33 +362,72 @@ class Database:
 
     async def read_rows(self, statement: Select[Any], **values: Any) -> list[Any]:
         """The rows of one Core SELECT (labelled columns, no ORM objects), outside any session:
-        for the read a crowd repeats (a tap on a full request). Rows are read by column key.
+        for the reads a crowd repeats (a tap on a full request) or an idle bot (the outbox's
+        poll). Rows are read by column key.
 
-        One statement is its own snapshot on both backends: on SQLite it is one trip to a
-        connection kept for these reads (a `PlainStatement`, compiled once per statement);
-        on PostgreSQL an autocommit statement, as every read (see __init__).
+        One statement is its own snapshot on both backends, run as a `PlainStatement` (compiled
+        once per statement) on a connection kept for these reads: on SQLite one trip to its
+        thread (never queued behind the gate's write, which may be waiting for the write lock);
+        on PostgreSQL with asyncpg one prepared statement, tried again once on a fresh
+        connection if the kept one was lost (a read can be).
         """
+        if self._postgres_reader is not None:
+            plain = self._plain_statement(statement)
+            parameters = plain.parameters(values)
+            for attempt in (1, 2):
+                try:
+                    async with self._postgres_reader.use() as driver:
+                        rows = await driver.fetch(plain.sql, *parameters)
+                    return plain.converted(rows)
+                except DBAPIError as error:
+                    if attempt == 2 or not error.connection_invalidated:
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
         if not self.writes_in_one_trip:
             async with self._core_readers.connect() as connection:
                 return list((await connection.execute(statement, values)).all())
+        plain = self._plain_statement(statement)
+        async with self._reader_lock:
+            if self._reader_connection is None:
+                self._reader_connection = await self._keep_connection()
+            driver_connection = self._reader_connection[1]
+        try:
+            return await read_in_one_trip(driver_connection, plain, values)
+        except sqlite3.Error as error:
+            raise _translated(error) from error
+
+    async def write_rows(self, statement: Executable, **values: Any) -> list[Any]:
+        """One write statement (with RETURNING, for its rows), committed alone: for the update
+        gate's, which every update pays. Rows are read by column key.
+
+        On PostgreSQL with asyncpg, one prepared statement on a connection kept for it (never
+        tried again: it may have committed before the connection was lost); on SQLite, a
+        transaction of that one statement in one trip (`write_in_one_trip`); otherwise a Core
+        transaction.
+        """
+        if self._postgres_writer is not None:
+            plain = self._plain_statement(statement)
+            parameters = plain.parameters(values)
+            async with self._postgres_writer.use() as driver:
+                rows = await driver.fetch(plain.sql, *parameters)
+            return plain.converted(rows)
+        if self.writes_in_one_trip:
+            plain = self._plain_statement(statement)
+            return await self.write_in_one_trip(functools.partial(_plain_rows, plain, values))
+        async with self.core_transaction() as connection:
+            return list((await connection.execute(statement, values)).all())
+
+    def _plain_statement(self, statement: Executable) -> PlainStatement:
+        """The statement compiled for this database's driver, once."""
         entry = self._plain.get(id(statement))
         if entry is None or entry[0] is not statement:
             if len(self._plain) >= PLAIN_STATEMENTS_KEPT:
                 # Statements are meant to be built once (module-level, cached); one built per
                 # call would otherwise be kept, with its compilation, for ever.
                 self._plain.clear()
-            entry = self._plain[id(statement)] = (
-                statement,
-                PlainStatement(statement, self.engine.dialect),
-            )
-        async with self._reader_lock:
-            if self._reader_connection is None:
-                self._reader_connection = await self._keep_connection()
-            driver_connection = self._reader_connection[1]
-        try:
-            return await read_in_one_trip(driver_connection, entry[1], values)
-        except sqlite3.Error as error:
-            raise _translated(error) from error
+            compiled = PlainStatement(cast(ClauseElement, statement), self.engine.dialect)
+            entry = self._plain[id(statement)] = (statement, compiled)
+        return entry[1]
 
     async def _keep_connection(self) -> tuple[AsyncConnection, aiosqlite.Connection]:
         """A pooled connection taken out for good (until dispose), and its aiosqlite driver."""
@@ -449,6 +508,9 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        for postgres in (self._postgres_reader, self._postgres_writer):
+            if postgres is not None:
+                await postgres.close()
         async with self._trip_lock, self._reader_lock:
             for kept in (self._trip_connection, self._reader_connection):
                 if kept is not None:

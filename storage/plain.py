@@ -16,21 +16,19 @@ the rows are those SQLAlchemy would have given — only as named tuples.
 from __future__ import annotations
 
 import collections
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
 
-class _Fetching(Protocol):
-    """What PlainStatement needs of an asyncpg connection."""
-
-    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
-
-
 class PlainStatement:
-    """A Core statement compiled once for a dialect, run on a driver connection."""
+    """A Core statement compiled once for a dialect, run on a driver connection.
+
+    Only what SQLAlchemy's compiler does is done: a column's Python-side default (`default=`,
+    applied by SQLAlchemy's execution) is not, so an INSERT gives every value itself.
+    """
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
@@ -77,7 +75,8 @@ class PlainStatement:
         )
 
     def converted(self, rows: Any) -> list[Any]:
-        """The driver's rows (sequences of values), each value through its column's type."""
+        """The driver's rows (sqlite3's tuples, asyncpg's records), each value through its
+        column's type."""
         readers = self._readers
         return [
             self._row(
@@ -89,7 +88,3 @@ class PlainStatement:
     def rows(self, connection: Any, **values: Any) -> list[Any]:
         """Execute on a sqlite3 connection (on its thread) with these values; the rows."""
         return self.converted(connection.execute(self.sql, self.parameters(values)))
-
-    async def fetch(self, connection: _Fetching, **values: Any) -> list[Any]:
-        """Execute on an asyncpg connection (prepared once, by asyncpg's cache); the rows."""
-        return self.converted(await connection.fetch(self.sql, *self.parameters(values)))
