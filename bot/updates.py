@@ -136,6 +136,8 @@ class UpdateGate:
             dialect = database.engine.dialect
             work = functools.partial(_admit_plain, dialect, arrivals, now, older_than)
             pruned, inserted, identities = await database.write_in_one_trip(work)
+        elif not database.is_sqlite:
+            pruned, inserted, identities = await _admit_alone(database, arrivals, now, older_than)
         else:
             pruned, inserted, identities = await _admit(database, arrivals, now, older_than)
         if pruned:
@@ -191,6 +193,29 @@ def _admit_plain(
     inserted = store.claim_updates_plain(connection, dialect, [a.update_id for a in arrivals], now)
     senders = _senders(arrivals, inserted)
     identities = member_store.identities_plain(connection, dialect, senders) if senders else {}
+    return pruned, inserted, identities
+
+
+async def _admit_alone(
+    database: Database,
+    arrivals: Sequence[_Arrival],
+    now: datetime,
+    older_than: datetime | None,
+) -> _Recorded:
+    """`_admit` on PostgreSQL: the prune (when due, first) and the batch, each one statement
+    committed alone (`store.admission`) on a connection kept for them, instead of BEGIN,
+    three statements and COMMIT through SQLAlchemy (measured on the bench machine, one update
+    per batch: 0.9 ms of CPU and 1.3 ms of waiting against 0.08 ms and 0.35 ms)."""
+    pruned = 0
+    if older_than is not None:
+        pruned = len(await database.write_rows(store.PRUNE, older_than=older_than))
+    rows = await database.write_rows(
+        store.admission(),
+        update_ids=[a.update_id for a in arrivals],
+        senders=[a.sender for a in arrivals],
+        now=now,
+    )
+    inserted, identities = store.admitted(rows)
     return pruned, inserted, identities
 
 

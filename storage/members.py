@@ -91,8 +91,12 @@ async def identity_of(session: AsyncSession, telegram_id: int) -> MemberIdentity
     )
 
 
+# What identifying a member reads, by column key (`identities_in` reads them back); the
+# member's columns are NULL in a row of an outer join that found nobody.
+IDENTITY_COLUMNS = tuple(_IDENTITY.selected_columns)
+
 _IDENTITIES = (
-    select(*_IDENTITY.selected_columns)
+    select(*IDENTITY_COLUMNS)
     .outerjoin(MemberRole, MemberRole.member_id == Member.id)
     .where(Member.telegram_id.in_(bindparam("telegram_ids", expanding=True)))
 )
@@ -107,7 +111,7 @@ async def identities_of(
     if not wanted:
         return {}
     rows = (await session.execute(_IDENTITIES, {"telegram_ids": wanted})).all()
-    return _identities(rows)
+    return identities_in(rows)
 
 
 @functools.lru_cache(maxsize=4)  # one dialect per engine: a process has one
@@ -115,7 +119,7 @@ def _plain_identities(dialect: Dialect) -> PlainStatement:
     """`_IDENTITIES` for a plain sqlite3 connection, the ids given as one JSON array."""
     ids = json_ids("telegram_ids")
     statement = (
-        select(*_IDENTITY.selected_columns)
+        select(*IDENTITY_COLUMNS)
         .outerjoin(MemberRole, MemberRole.member_id == Member.id)
         .where(Member.telegram_id.in_(select(ids.c.value)))
     )
@@ -129,11 +133,12 @@ def identities_plain(
     wanted = list(dict.fromkeys(telegram_ids))
     if not wanted:
         return {}
-    return _identities(_plain_identities(dialect).rows(connection, telegram_ids=json.dumps(wanted)))
+    rows = _plain_identities(dialect).rows(connection, telegram_ids=json.dumps(wanted))
+    return identities_in(rows)
 
 
-def _identities(rows: Iterable[Any]) -> dict[int, MemberIdentity]:
-    """The identities in rows of `_IDENTITY`'s columns (one row per role, or one without)."""
+def identities_in(rows: Iterable[Any]) -> dict[int, MemberIdentity]:
+    """The identities in rows of `IDENTITY_COLUMNS` (one row per role, or one without)."""
     found: dict[int, MemberIdentity] = {}
     roles: dict[int, set[Role]] = {}
     for row in rows:

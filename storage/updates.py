@@ -7,14 +7,26 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Dialect, Table, bindparam, delete, select, true
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Dialect,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from storage.models import ProcessedUpdate
+from storage.members import IDENTITY_COLUMNS, MemberIdentity, identities_in
+from storage.models import Member, MemberRole, ProcessedUpdate
 from storage.plain import PlainStatement
 from storage.sqlite_driver import json_ids
 from storage.types import UTCDateTime
@@ -66,12 +78,60 @@ async def prune(session: AsyncSession | AsyncConnection, older_than: datetime) -
     return len(result.all())
 
 
-# ------------------------------------------------- plain sqlite3 (Database.write_in_one_trip)
+# ---------------------------------- plain statements (Database.write_rows, write_in_one_trip)
+
+# The prune as a plain statement, on either backend.
+PRUNE = (
+    delete(_TABLE)
+    .where(_TABLE.c.processed_at < bindparam("older_than", type_=UTCDateTime()))
+    .returning(_TABLE.c.update_id)
+)
+
+
+@functools.cache
+def admission() -> Select[Any]:
+    """PostgreSQL: record a batch of updates and read the new ones' senders, in one statement
+    (committed alone: `Database.write_rows`). Parameters: `update_ids` and `senders` (the
+    same length; a sender may be None) and `now`. A row per new update (and per role of its
+    sender): its `update_id`, then `members.IDENTITY_COLUMNS`, NULL where it has no member.
+
+    The insert is a data-modifying CTE: as atomic as `claim_updates` (`ON CONFLICT DO
+    NOTHING`), and the members read in the same snapshot, as the gate's transaction did.
+    """
+    arrivals = select(
+        func.unnest(bindparam("update_ids", type_=ARRAY(BigInteger))).label("update_id"),
+        func.unnest(bindparam("senders", type_=ARRAY(BigInteger))).label("sender"),
+    ).cte("arrivals")
+    inserted = (
+        postgresql_insert(_TABLE)
+        .from_select(
+            ["update_id", "processed_at"],
+            select(arrivals.c.update_id, bindparam("now", type_=UTCDateTime())).distinct(),
+        )
+        .on_conflict_do_nothing(index_elements=[_TABLE.c.update_id])
+        .returning(_TABLE.c.update_id)
+        .cte("inserted")
+    )
+    return (
+        select(inserted.c.update_id.label("update_id"), *IDENTITY_COLUMNS)
+        .select_from(inserted)
+        .join(arrivals, arrivals.c.update_id == inserted.c.update_id)
+        .outerjoin(Member, Member.telegram_id == arrivals.c.sender)
+        .outerjoin(MemberRole, MemberRole.member_id == Member.id)
+    )
+
+
+def admitted(rows: Iterable[Any]) -> tuple[set[int], dict[int, MemberIdentity]]:
+    """`admission()`'s rows: the update ids new, and the identities of their senders."""
+    rows = list(rows)
+    return {row.update_id for row in rows}, identities_in(
+        row for row in rows if row.telegram_id is not None
+    )
 
 
 @functools.lru_cache(maxsize=4)  # one dialect per engine: a process has one
 def _plain(dialect: Dialect) -> tuple[PlainStatement, PlainStatement]:
-    """The prune and the claim for a plain sqlite3 connection, compiled once per dialect."""
+    """SQLite: the prune and the claim for a plain sqlite3 connection, compiled once."""
     ids = json_ids("update_ids")
     claim = (
         sqlite_insert(_TABLE)
@@ -83,12 +143,7 @@ def _plain(dialect: Dialect) -> tuple[PlainStatement, PlainStatement]:
         .on_conflict_do_nothing(index_elements=[_TABLE.c.update_id])
         .returning(_TABLE.c.update_id)
     )
-    prune_before = (
-        delete(_TABLE)
-        .where(_TABLE.c.processed_at < bindparam("older_than", type_=UTCDateTime()))
-        .returning(_TABLE.c.update_id)
-    )
-    return PlainStatement(prune_before, dialect), PlainStatement(claim, dialect)
+    return PlainStatement(PRUNE, dialect), PlainStatement(claim, dialect)
 
 
 def claim_updates_plain(

@@ -1,5 +1,6 @@
-"""Plain statements outside SQLAlchemy's execution: `Database.write_rows` on both backends, and
-the asyncpg connections kept for them (replaced when lost, never left broken)."""
+"""Plain statements outside SQLAlchemy's execution: `Database.write_rows` on both backends, the
+update gate's one statement on PostgreSQL, and the asyncpg connections kept for them (replaced
+when lost, never left broken)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.domain.vocabulary import Role
+from bot.updates import _admit, _admit_alone, _Arrival
+from storage import members as member_store
+from storage import updates as update_store
 from storage.database import Database
-from storage.models import ProcessedUpdate
+from storage.models import Member, MemberRole, ProcessedUpdate
 from storage.postgres_driver import KeptConnection
 from storage.types import UTCDateTime
 
@@ -50,6 +55,56 @@ async def test_a_failed_write_rows_keeps_nothing_and_the_next_one_works(
     assert not failure.value.connection_invalidated
     assert [row.at for row in await database.read_rows(_RECORDED_AT, update_id=7)] == [now]
     assert len(await database.write_rows(_RECORD, update_id=8, at=now)) == 1
+
+
+async def test_the_gate_in_one_statement_admits_as_its_transaction_did(
+    database: Database,
+) -> None:
+    """`_admit_alone` (PostgreSQL: one statement) against `_admit` (a transaction of three):
+    the same new ids and the same identities, for a batch with a retry racing its original,
+    a member with two roles, one without, a stranger and an update without a sender."""
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite has no data-modifying CTE (it has its own trip)")
+    now = database.clock()
+    async with database.transaction() as session:
+        ana = Member(telegram_id=11, display_name="Ana")
+        session.add_all([ana, Member(telegram_id=12, display_name="Bob")])
+        await session.flush()
+        session.add_all(
+            [
+                MemberRole(member_id=ana.id, role=Role.REFERENT),
+                MemberRole(member_id=ana.id, role=Role.COORDINATOR),
+            ]
+        )
+        session.add(ProcessedUpdate(update_id=5, processed_at=now - timedelta(days=8)))
+        session.add(ProcessedUpdate(update_id=6, processed_at=now))
+
+    def batch(offset: int) -> list[_Arrival]:
+        return [
+            _Arrival(offset + 1, 11),
+            _Arrival(offset + 2, 12),
+            _Arrival(offset + 2, 12),  # a retry racing its original
+            _Arrival(offset + 3, None),  # no sender (a channel post)
+            _Arrival(offset + 4, 99),  # nobody Brigade knows
+            _Arrival(6, 12),  # handled already: its sender is not read for it
+        ]
+
+    alone = await _admit_alone(database, batch(100), now, now - timedelta(days=3))
+    together = await _admit(database, batch(200), now, None)
+    assert alone[0] == 1  # update 5, older than the keep, pruned first
+    assert alone[1] == {101, 102, 103, 104}
+    assert together[1] == {201, 202, 203, 204}
+    assert alone[2] == together[2]
+    assert set(alone[2]) == {11, 12}
+    assert alone[2][11].roles == {Role.REFERENT, Role.COORDINATOR}
+    assert alone[2][12].roles == frozenset()
+    async with database.read() as session:
+        expected = await member_store.identities_of(session, [11, 12])
+    assert alone[2] == expected
+    # A batch of nothing new reads nobody.
+    assert await _admit_alone(database, [_Arrival(101, 11)], now, None) == (0, set(), {})
+    rows = await database.write_rows(update_store.PRUNE, older_than=now + timedelta(seconds=1))
+    assert len(rows) == 9  # 6, the eight new ones (5 was pruned)
 
 
 # ------------------------------------------------------------- PostgreSQL's kept connections
