@@ -38,6 +38,13 @@ async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> 
 
 
 _TABLE = cast(Table, ProcessedUpdate.__table__)
+# The prune, one statement on every path (a session, write_rows, a plain sqlite3 trip).
+PRUNE = (
+    delete(_TABLE)
+    .where(_TABLE.c.processed_at < bindparam("older_than", type_=UTCDateTime()))
+    .returning(_TABLE.c.update_id)
+)
+
 # Built once per dialect, parameters apart: compiled once, then taken from SQLAlchemy's cache (a
 # multi-row `.values(rows)` was compiled again for every batch). Executed with a list of
 # parameters, SQLAlchemy sends it as one multi-row INSERT ("insertmanyvalues").
@@ -70,22 +77,11 @@ async def claim_updates(
 
 async def prune(session: AsyncSession | AsyncConnection, older_than: datetime) -> int:
     """Forget updates handled before `older_than`; returns how many."""
-    result = await session.execute(
-        delete(ProcessedUpdate)
-        .where(ProcessedUpdate.processed_at < older_than)
-        .returning(ProcessedUpdate.update_id)
-    )
+    result = await session.execute(PRUNE, {"older_than": older_than})
     return len(result.all())
 
 
 # ---------------------------------- plain statements (Database.write_rows, write_in_one_trip)
-
-# The prune as a plain statement, on either backend.
-PRUNE = (
-    delete(_TABLE)
-    .where(_TABLE.c.processed_at < bindparam("older_than", type_=UTCDateTime()))
-    .returning(_TABLE.c.update_id)
-)
 
 
 @functools.cache
